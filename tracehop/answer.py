@@ -1,0 +1,139 @@
+"""TracebackAnswer: what tracehop says back for one inquiry (DESIGN.md §6).
+
+The JSON form is a public contract; its JSON Schema is published as
+``tracehop/schemas/traceback_answer.schema.json`` and a test checks every answer the matcher
+produces against it. Keep :meth:`TracebackAnswer.to_dict` and that schema in step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["upstream", "originating", "point_of_entry", "unmapped", "not_found", "ambiguous"]
+STATUSES: tuple[str, ...] = (
+    "upstream",
+    "originating",
+    "point_of_entry",
+    "unmapped",
+    "not_found",
+    "ambiguous",
+)
+
+
+@dataclass(frozen=True)
+class InquiryEcho:
+    """The inquiry as understood: normalised numbers and the UTC instant searched around."""
+
+    called: str  # E.164
+    time_utc: str  # ISO 8601 with Z
+    calling: str | None = None  # E.164, if given
+    called_raw: str | None = None  # as the asker wrote it
+    calling_raw: str | None = None
+    time_raw: str | None = None
+    window_s: float | None = None
+    id: str | None = None  # the asker's reference, echoed back
+    extra: dict[str, Any] = field(default_factory=dict)  # further columns given, echoed
+
+
+@dataclass(frozen=True)
+class Upstream:
+    provider: str | None  # null for `unmapped`
+    ocn: str | None = None
+    trunk: str | None = None
+    ip: str | None = None
+    contact: str | None = None
+
+
+@dataclass(frozen=True)
+class Customer:
+    account: str | None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    source: str | None
+    file: str | None
+    record: int | None
+
+
+@dataclass(frozen=True)
+class Match:
+    leg_id: str
+    start_utc: str
+    offset_s: float  # leg start minus inquiry time, seconds
+    called_raw: str | None
+    calling_raw: str | None
+    call_id: str | None
+    evidence: Evidence
+    stir: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None
+    direction: str | None = None
+    ingress_trunk: str | None = None
+    ingress_ip: str | None = None
+    account: str | None = None
+    disposition: str | None = None
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Searched:
+    from_utc: str
+    to_utc: str
+    step: str  # e.g. "±120s", "±15min", "+1h (time-zone slip)"
+    steps_tried: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TracebackAnswer:
+    inquiry: InquiryEcho
+    status: Status
+    confidence: float
+    searched: Searched
+    upstream: Upstream | None = None
+    customer: Customer | None = None
+    match: Match | None = None
+    alternatives: list[Match] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        inquiry = d["inquiry"]
+        extra = inquiry.pop("extra", {}) or {}
+        d["inquiry"] = {k: v for k, v in inquiry.items() if v is not None} | extra
+        return d
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TracebackAnswer:
+        """Rebuild an answer from its JSON form (used by the chain coordinator over HTTP)."""
+        inq = dict(d["inquiry"])
+        known = {f for f in InquiryEcho.__dataclass_fields__ if f != "extra"}
+        echo = InquiryEcho(
+            **{k: v for k, v in inq.items() if k in known},
+            extra={k: v for k, v in inq.items() if k not in known},
+        )
+
+        def _match(m: dict[str, Any] | None) -> Match | None:
+            if m is None:
+                return None
+            m = dict(m)
+            m["evidence"] = Evidence(**m["evidence"])
+            return Match(**m)
+
+        match = _match(d.get("match"))
+        return cls(
+            inquiry=echo,
+            status=d["status"],
+            confidence=float(d["confidence"]),
+            searched=Searched(**d["searched"]),
+            upstream=Upstream(**d["upstream"]) if d.get("upstream") else None,
+            customer=Customer(**d["customer"]) if d.get("customer") else None,
+            match=match,
+            alternatives=[m for m in (_match(a) for a in d.get("alternatives", [])) if m],
+            warnings=list(d.get("warnings", [])),
+        )

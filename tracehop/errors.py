@@ -1,0 +1,148 @@
+"""Every error tracehop raises on purpose.
+
+The CLI catches only the root, :class:`TracehopError`, and prints ``Error: <message>`` with the
+hint on how to fix it. Library users can catch the branch they care about.
+
+::
+
+    TracehopError                     root; ``.hint`` says how to fix it
+    ├── InputError                    bad input data; carries ``path`` and ``line`` (or frame)
+    │   ├── UnreadableFileError       missing, unreadable, empty or truncated file
+    │   ├── UnknownFormatError        --format names no profile, or detection could not tell
+    │   ├── RecordError               one record is malformed (normally kept as a reject)
+    │   └── CaptureError              a pcap/pcapng/HEP capture cannot be read
+    ├── ConfigError                   a configuration file or option is wrong
+    │   ├── ProfileError              a format profile (TOML) is invalid
+    │   ├── ZoneError                 unknown or missing time zone
+    │   ├── PeerDirectoryError        the peer directory (TOML) is invalid
+    │   └── TokenError                the API token file is invalid
+    ├── InquiryError                  an inquiry cannot be answered as asked (bad number, time,
+    │                                 window too wide, missing field)
+    ├── StoreError                    the call-leg store cannot be opened or written
+    │   ├── StoreNotFoundError        no store at that path
+    │   └── StoreConflictError        another writer committed first; retry
+    ├── EngineError                   a query engine failed
+    │   └── EngineMissingError        an optional engine is not installed (hint: pip extra)
+    └── AuditError                    the audit log is broken or was tampered with
+
+Each error keeps its context (file, line, frame) as attributes so that callers can build their
+own messages; ``str(err)`` is already a complete sentence naming the file and line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TracehopError(Exception):
+    """Root of every error tracehop raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}. {self.hint}" if not self.message.endswith(".") else (
+                f"{self.message} {self.hint}"
+            )
+        return self.message
+
+
+class InputError(TracehopError):
+    """Bad input data. ``path`` names the file; ``line`` (1-based) the line or frame, if known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.line = line
+        where = ""
+        if self.path is not None:
+            where = self.path if line is None else f"{self.path}:{line}"
+        super().__init__(f"{where}: {message}" if where else message, hint=hint)
+        self.reason = message
+
+
+class UnreadableFileError(InputError):
+    """A file is missing, unreadable, empty, or ends in the middle of a record."""
+
+
+class UnknownFormatError(InputError):
+    """``--format`` names no known profile, or the format of a file could not be detected."""
+
+
+class RecordError(InputError):
+    """One record is malformed. Ingest keeps it as a reject rather than raising."""
+
+
+class CaptureError(InputError):
+    """A packet capture (pcap, pcapng, HEP) cannot be read. ``line`` is the frame number."""
+
+
+class ConfigError(TracehopError):
+    """A configuration file or option is wrong."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        super().__init__(f"{self.path}: {message}" if self.path else message, hint=hint)
+
+
+class ProfileError(ConfigError):
+    """A format profile (TOML) is invalid."""
+
+
+class ZoneError(ConfigError):
+    """A time zone name is unknown, or a zone is needed and none was given."""
+
+
+class PeerDirectoryError(ConfigError):
+    """The peer directory (TOML) is invalid."""
+
+
+class TokenError(ConfigError):
+    """The API token file is invalid."""
+
+
+class InquiryError(TracehopError):
+    """An inquiry cannot be answered as asked. ``field`` names the offending field."""
+
+    def __init__(self, message: str, *, field: str | None = None, hint: str | None = None) -> None:
+        self.field = field
+        super().__init__(message, hint=hint)
+
+
+class StoreError(TracehopError):
+    """The call-leg store cannot be opened, read or written."""
+
+
+class StoreNotFoundError(StoreError):
+    """There is no store at the given path."""
+
+
+class StoreConflictError(StoreError):
+    """Another writer committed the same version first. Retrying is safe."""
+
+
+class EngineError(TracehopError):
+    """A query engine failed."""
+
+
+class EngineMissingError(EngineError):
+    """An optional engine is not installed. The hint names the pip extra to install."""
+
+
+class AuditError(TracehopError):
+    """The audit log is unreadable, or its hash chain does not verify."""

@@ -1,0 +1,120 @@
+"""An inquiry: "who handed you the call to this number at this time?" (DESIGN.md §5).
+
+:meth:`Inquiry.parse` is the one place raw inquiry fields (from the CLI, a CSV/JSONL batch, or
+the HTTP API) become validated values. Everything downstream only sees E.164 digits and aware
+UTC datetimes, which is what lets the matcher inline them into SQL safely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tracehop.errors import InquiryError
+
+DEFAULT_WINDOW_S = 120.0
+#: The widest window anyone may ask for (DESIGN.md §7: a bounded window, never a range scan).
+MAX_WINDOW_S = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Inquiry:
+    called_e164: str
+    time_utc: datetime  # aware, UTC
+    calling_e164: str | None = None
+    window_s: float = DEFAULT_WINDOW_S
+    id: str | None = None
+    called_raw: str | None = None
+    calling_raw: str | None = None
+    time_raw: str | None = None
+    naive_time: bool = False  # the time carried no zone and was read as UTC
+    duration_s: float | None = None
+    disposition: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(
+        cls,
+        called: str | None,
+        time: str | datetime | None,
+        calling: str | None = None,
+        *,
+        window: float | str | None = None,
+        id: str | None = None,
+        duration: float | str | None = None,
+        disposition: str | None = None,
+        region: str = "US",
+        extra: dict[str, Any] | None = None,
+    ) -> Inquiry:
+        """Validate raw inquiry fields. Raises :class:`InquiryError` naming the bad field."""
+        from tracehop.numbers import normalise_one
+        from tracehop.timezones import parse_instant
+
+        if called is None or not str(called).strip():
+            raise InquiryError("the inquiry has no called number", field="called",
+                               hint="Give the called number, e.g. +13125550100 or (312) 555-0100")
+        called_s = str(called).strip()
+        if any(ch in called_s for ch in "*%?[]"):
+            raise InquiryError(f"called number {called_s!r} contains a wildcard", field="called",
+                               hint="An inquiry names exactly one called number")
+        called_e164 = normalise_one(called_s, region)
+        if called_e164 is None:
+            raise InquiryError(f"called number {called_s!r} is not a valid phone number",
+                               field="called", hint="Use E.164 (+13125550100) or a national form")
+        calling_e164: str | None = None
+        calling_s = str(calling).strip() if calling is not None else ""
+        if calling_s:
+            calling_e164 = normalise_one(calling_s, region)
+            if calling_e164 is None:
+                raise InquiryError(f"calling number {calling_s!r} is not a valid phone number",
+                                   field="calling", hint="Use E.164 or leave it out")
+        if time is None or (isinstance(time, str) and not time.strip()):
+            raise InquiryError("the inquiry has no time", field="time",
+                               hint="Give the call time in ISO 8601, e.g. 2026-11-20T14:03:22Z")
+        if isinstance(time, datetime):
+            naive = time.tzinfo is None
+            from datetime import UTC
+            t_utc = time.replace(tzinfo=UTC) if naive else time.astimezone(UTC)
+            time_raw = time.isoformat()
+        else:
+            time_raw = str(time).strip()
+            try:
+                t_utc, naive = parse_instant(time_raw)
+            except ValueError as e:
+                raise InquiryError(f"time {time_raw!r} is not an ISO 8601 date-time ({e})",
+                                   field="time",
+                                   hint="Use e.g. 2026-11-20T14:03:22Z or 2026-11-20 09:03:22-05:00"
+                                   ) from None
+        window_s = DEFAULT_WINDOW_S
+        if window is not None and str(window).strip() != "":
+            try:
+                window_s = float(window)
+            except ValueError:
+                raise InquiryError(f"window {window!r} is not a number of seconds",
+                                   field="window") from None
+            if not (0 < window_s <= MAX_WINDOW_S):
+                raise InquiryError(f"window ±{window_s:g}s is outside 0 < window <= 86400 s",
+                                   field="window",
+                                   hint="An inquiry searches a bounded window of at most ±24 h")
+        dur: float | None = None
+        if duration is not None and str(duration).strip() != "":
+            try:
+                dur = float(duration)
+            except ValueError:
+                raise InquiryError(f"duration {duration!r} is not a number of seconds",
+                                   field="duration") from None
+        return cls(
+            called_e164=called_e164,
+            time_utc=t_utc,
+            calling_e164=calling_e164,
+            window_s=window_s,
+            id=id,
+            called_raw=called_s,
+            calling_raw=calling_s or None,
+            time_raw=time_raw,
+            naive_time=naive,
+            duration_s=dur,
+            disposition=(disposition or None),
+            extra=dict(extra or {}),
+        )

@@ -1,0 +1,157 @@
+"""The canonical call-leg record (DESIGN.md §3), defined once as an Arrow schema.
+
+One row is one call leg as the provider saw it. Raw values stay beside the normalised ones,
+because an answer must show the record as it was. Every parser (CDR profile or SIP capture)
+produces a table with exactly :data:`LEG_SCHEMA`; :func:`conform` fills the columns a source
+does not have with nulls and casts the rest, so that no parser has to list all of them.
+
+Rejected records have their own, much smaller schema (:data:`REJECT_SCHEMA`): the source file,
+the line (or frame), the reason, and the raw text, so that nothing is ever dropped silently.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+import pyarrow as pa
+
+UTC_US: Final = pa.timestamp("us", tz="UTC")
+
+Direction = Literal["inbound", "outbound", "unknown"]
+DIRECTIONS: Final[tuple[str, ...]] = ("inbound", "outbound", "unknown")
+
+Disposition = Literal["answered", "no_answer", "busy", "failed", "cancelled", "unknown"]
+DISPOSITIONS: Final[tuple[str, ...]] = (
+    "answered",
+    "no_answer",
+    "busy",
+    "failed",
+    "cancelled",
+    "unknown",
+)
+
+#: What the vendor's start time means. Most CDRs stamp call setup (the INVITE); a few only
+#: carry answer or end times, and the matcher widens its window accordingly.
+TimeBasis = Literal["setup", "answer", "end"]
+
+LEG_FIELDS: Final[list[pa.Field]] = [
+    # -- identity ---------------------------------------------------------------------------
+    pa.field("leg_id", pa.string(), nullable=False),  # hash(file content id, record position)
+    pa.field("source", pa.string()),  # the feed's name, given by the provider (--source)
+    pa.field("format", pa.string()),  # profile name, e.g. "asterisk_cdr_csv"
+    pa.field("source_file", pa.string()),
+    pa.field("source_record", pa.int64()),  # 1-based line number, or frame number in a capture
+    # -- time -------------------------------------------------------------------------------
+    pa.field("start_utc", UTC_US, nullable=False),  # call setup / INVITE time
+    pa.field("answer_utc", UTC_US),
+    pa.field("end_utc", UTC_US),
+    pa.field("time_basis", pa.string()),  # setup | answer | end
+    pa.field("source_tz", pa.string()),  # IANA zone used to read local times, or "UTC"
+    pa.field("time_ambiguous", pa.bool_()),  # local time fell in a repeated (DST) hour
+    # -- numbers ----------------------------------------------------------------------------
+    pa.field("called_e164", pa.string()),
+    pa.field("called_raw", pa.string()),
+    pa.field("calling_e164", pa.string()),
+    pa.field("calling_raw", pa.string()),
+    pa.field("pai_raw", pa.string()),
+    pa.field("pai_e164", pa.string()),
+    pa.field("ruri_raw", pa.string()),
+    pa.field("diversion_raw", pa.string()),
+    pa.field("dialed_raw", pa.string()),  # before translation
+    # -- hand-off ---------------------------------------------------------------------------
+    pa.field("direction", pa.string()),  # inbound | outbound | unknown
+    pa.field("ingress_trunk", pa.string()),
+    pa.field("ingress_ip", pa.string()),
+    pa.field("egress_trunk", pa.string()),
+    pa.field("egress_ip", pa.string()),
+    pa.field("account", pa.string()),
+    # -- correlation ------------------------------------------------------------------------
+    pa.field("call_id", pa.string()),  # SIP Call-ID
+    pa.field("correlation_id", pa.string()),  # global call id, linkedid, b-leg uuid
+    # -- outcome ----------------------------------------------------------------------------
+    pa.field("duration_s", pa.float64()),
+    pa.field("billsec_s", pa.float64()),
+    pa.field("disposition", pa.string()),
+    pa.field("cause_raw", pa.string()),
+    # -- STIR/SHAKEN ------------------------------------------------------------------------
+    pa.field("attest", pa.string()),
+    pa.field("origid", pa.string()),
+    pa.field("orig_tn", pa.string()),
+    pa.field("dest_tn", pa.string()),
+    pa.field("iat_utc", UTC_US),
+    pa.field("x5u", pa.string()),
+    pa.field("signer_spc", pa.string()),
+    pa.field("verstat", pa.string()),
+    pa.field("identity_raw", pa.string()),
+    pa.field("stir_verified", pa.bool_()),  # null: not checked; false: checked and failed
+    # -- evidence ---------------------------------------------------------------------------
+    pa.field("raw_record", pa.string()),  # the record as it stood in the source, if kept
+]
+
+LEG_SCHEMA: Final = pa.schema(LEG_FIELDS)
+LEG_COLUMNS: Final[list[str]] = [f.name for f in LEG_FIELDS]
+
+#: Columns a point lookup needs; the matcher projects only these (call_id and raw_record are
+#: wide and cost most of the bytes read, see research/perf.md §2).
+LOOKUP_COLUMNS: Final[list[str]] = [c for c in LEG_COLUMNS if c not in ("raw_record",)]
+
+#: Low-cardinality columns that get dictionary encoding in the store (DESIGN.md §4). Every
+#: other column is written plain, because a dictionary page on a high-cardinality column must
+#: be read by every lookup.
+DICTIONARY_COLUMNS: Final[list[str]] = [
+    "source",
+    "format",
+    "source_file",
+    "time_basis",
+    "source_tz",
+    "direction",
+    "ingress_trunk",
+    "egress_trunk",
+    "ingress_ip",
+    "egress_ip",
+    "disposition",
+    "attest",
+    "verstat",
+    "x5u",
+    "signer_spc",
+]
+
+REJECT_FIELDS: Final[list[pa.Field]] = [
+    pa.field("source", pa.string()),
+    pa.field("format", pa.string()),
+    pa.field("source_file", pa.string(), nullable=False),
+    pa.field("source_record", pa.int64()),  # line or frame; null when the whole file failed
+    pa.field("reason", pa.string(), nullable=False),
+    pa.field("raw_record", pa.string()),
+    pa.field("rejected_at", UTC_US),
+]
+REJECT_SCHEMA: Final = pa.schema(REJECT_FIELDS)
+
+
+def conform(table: pa.Table, schema: pa.Schema = LEG_SCHEMA) -> pa.Table:
+    """Return ``table`` with exactly ``schema``'s columns, in order, nulls where absent.
+
+    Extra columns are dropped; present columns are cast (safe casts only, so a parser bug that
+    puts text into a timestamp column fails loudly here instead of in the store).
+    """
+    n = table.num_rows
+    arrays: list[pa.Array | pa.ChunkedArray] = []
+    for field in schema:
+        if field.name in table.column_names:
+            col = table.column(field.name)
+            if col.type != field.type:
+                col = col.cast(field.type)
+            arrays.append(col)
+        else:
+            arrays.append(pa.nulls(n, type=field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def empty_legs() -> pa.Table:
+    """An empty table with :data:`LEG_SCHEMA`."""
+    return LEG_SCHEMA.empty_table()
+
+
+def empty_rejects() -> pa.Table:
+    """An empty table with :data:`REJECT_SCHEMA`."""
+    return REJECT_SCHEMA.empty_table()
