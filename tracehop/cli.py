@@ -9,7 +9,6 @@ Each command's docstring is its ``--help`` and carries an example.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -69,4 +68,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()
