@@ -76,6 +76,7 @@ class Match:
     account: str | None = None
     disposition: str | None = None
     duration_s: float | None = None
+    provider: str | None = None  # the peer this leg's ingress maps to, if any
 
 
 @dataclass(frozen=True)

@@ -42,24 +42,578 @@ def cli() -> None:
 # Owned by the ingest work (tracehop/ingest). Keep the body thin.
 
 
+@cli.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+              help="The store directory (created if missing).")
+@click.option("--format", "fmt", default=None, metavar="NAME|PROFILE.toml",
+              help="A built-in format name or your own profile; detected when not given.")
+@click.option("--tz", default=None, metavar="ZONE",
+              help="IANA zone of timestamps that carry none, e.g. America/New_York.")
+@click.option("--source", default=None, help="A name for this feed, kept on every record.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object.")
+@click.option("--keep-raw/--no-keep-raw", default=True, show_default=True,
+              help="Keep each record's original text as evidence for answers.")
+def ingest_cmd(paths: tuple[str, ...], store_dir: str, fmt: str | None, tz: str | None,
+               source: str | None, as_json: bool, keep_raw: bool) -> None:
+    """Read CDR exports (files or directories) into the call-leg store, in one commit.
+
+    Malformed records are kept as rejects with file, line and reason; the summary counts add
+    up (read = stored + rejected + duplicates). Re-ingesting a file adds nothing. Exits
+    non-zero when nothing could be ingested from a file named on the command line.
+
+    \b
+    Example:
+        tracehop ingest /var/log/asterisk/cdr-csv/Master.csv --store calls.store \\
+            --tz America/New_York --source pbx1
+    """
+    import json as _json
+    import sys
+
+    from tracehop.ingest.progress import progress_bar
+    from tracehop.ingest.run import ingest_paths
+    from tracehop.ingest.summary import render_summary
+
+    show_bar = not as_json and sys.stderr.isatty()
+    with progress_bar(enabled=show_bar) as advance:
+        summary = ingest_paths(list(paths), store_dir, format=fmt, tz=tz, source=source,
+                               progress=advance, keep_raw=keep_raw)
+    if as_json:
+        click.echo(_json.dumps(summary.to_dict()))
+    else:
+        click.echo(render_summary(summary))
+    for failed in summary.failed_named:
+        click.echo(f"Error: {failed.error}", err=True)
+    if summary.failed_named:
+        sys.exit(1)
+
+
 # --- lookup ---------------------------------------------------------------------------------
 # Owned by the matcher work (tracehop/match).
+
+
+@cli.command("lookup")
+@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+              help="The store directory (made by tracehop ingest).")
+@click.option("--called", required=True,
+              help="The called number, E.164 or national (default country US).")
+@click.option("--at", "at", required=True,
+              help="The call time, ISO 8601 with a zone or offset (a naive time is read as UTC).")
+@click.option("--calling", default=None, help="The calling number shown, if known.")
+@click.option("--window", type=click.FloatRange(min=0, min_open=True, max=86400), default=None,
+              help="Search ±this many seconds first (default 120); then widen in steps.")
+@click.option("--peers", "peers_file", type=click.Path(dir_okay=False), default=None,
+              help="Peer directory (TOML) mapping trunks/IPs/accounts to providers.")
+@click.option("--json", "as_json", is_flag=True, help="Print one TracebackAnswer as JSON.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb",
+              show_default=True,
+              help="Query engine. spark: pip install 'tracehop[spark]'; local[2] unless "
+              "TRACEHOP_SPARK_MASTER is set; --store may then be an s3a://, gs:// or abfss:// "
+              "URL (docs/scaling.md).")
+def lookup_cmd(store_dir: str, called: str, at: str, calling: str | None,
+               window: float | None, peers_file: str | None, as_json: bool,
+               engine: str) -> None:
+    """Who handed us the call to CALLED at AT? Answer one traceback inquiry.
+
+    Searches the inbound legs to the number within ±window, then widens (±15 min, then
+    whole-hour offsets up to ±24 h for time-zone slips) and says which step found it.
+
+    \b
+    Example:
+        tracehop lookup --store calls.store --called "(312) 555-0100" \\
+            --at 2026-11-20T09:03:22-05:00 --peers peers.toml --json
+    """
+    # Imports stay inside: a lookup process must start fast (< 1 s end to end).
+    from tracehop.engines.base import open_engine
+    from tracehop.engines.location import open_location
+    from tracehop.inquiry import Inquiry
+    from tracehop.match.matcher import Matcher
+
+    inquiry = Inquiry.parse(called, at, calling, window=window)
+    directory = None
+    if peers_file is not None:
+        from tracehop.peers import PeerDirectory
+
+        directory = PeerDirectory.load(peers_file)
+    store = open_location(store_dir, engine)
+    answer = Matcher(store, directory, engine=open_engine(engine)).lookup(inquiry)
+    if as_json:
+        click.echo(answer.to_json(indent=2))
+    else:
+        from tracehop.match.report import render_text
+
+        click.echo(render_text(answer))
 
 
 # --- compact --------------------------------------------------------------------------------
 # Owned by the store work (tracehop/store).
 
 
+@cli.command("compact")
+@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+              help="The store directory.")
+@click.option("--day", "days", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="UTC day to compact (YYYY-MM-DD); repeatable. Default: every day.")
+@click.option("--vacuum-hours", type=click.FloatRange(min=0), default=None,
+              help="Afterwards delete files unreferenced for longer than this many hours.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def compact_cmd(
+    store_dir: str, days: tuple[Any, ...], vacuum_hours: float | None, as_json: bool
+) -> None:
+    """Rewrite each UTC day that has several files as one file sorted by called number, time.
+
+    Incremental ingests add a file per day each time; compaction keeps lookups fast. Readers
+    keep working while it runs. Removed files stay on disk until --vacuum-hours deletes them.
+
+    \b
+    Example:
+        tracehop compact --store calls.store --day 2026-11-20 --json
+    """
+    import json
+
+    from tracehop.store import Store
+
+    store = Store.open(store_dir)
+    result = store.compact([d.date() for d in days] or None)
+    out: dict[str, Any] = result.to_dict()
+    if vacuum_hours is not None:
+        vac = store.vacuum(vacuum_hours)
+        out["vacuum"] = {"deleted": len(vac.deleted), "bytes_freed": vac.bytes_freed}
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    if result.version is None:
+        click.echo("Nothing to compact: every day has at most one file.")
+    else:
+        for d in result.days:
+            click.echo(
+                f"{d.day}: {d.files_before} files -> 1 ({d.rows:,} rows, "
+                f"{d.bytes_before:,} -> {d.bytes_after:,} bytes)"
+            )
+        click.echo(f"Committed version {result.version}.")
+    if "vacuum" in out:
+        click.echo(
+            f"Vacuum: deleted {out['vacuum']['deleted']} files, "
+            f"{out['vacuum']['bytes_freed']:,} bytes."
+        )
+
+
 # --- respond / audit ------------------------------------------------------------------------
 # Owned by the respond work (tracehop/respond).
 
 
+@cli.command("respond")
+@click.argument("inquiries", type=click.Path(dir_okay=False))
+@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+              help="The call-leg store to answer from.")
+@click.option("--peers", "peers_file", required=True, type=click.Path(dir_okay=False),
+              help="The peer directory (TOML).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
+              help="Write the answers (JSON lines) here instead of stdout.")
+@click.option("--evidence", "evidence_dir", type=click.Path(file_okay=False), default=None,
+              help="Write one evidence pack per answer under this directory.")
+@click.option("--zip", "evidence_zip", is_flag=True, help="Zip each evidence pack.")
+@click.option("--audit", "audit_file", type=click.Path(dir_okay=False), default=None,
+              help="Append every inquiry and answer to this hash-chained audit log.")
+@click.option("--requester", default="cli", show_default=True,
+              help="Who asked (recorded in the audit log), e.g. itg or a ticket id.")
+@click.option("--rmd", "rmd_file", type=click.Path(dir_okay=False), default=None,
+              help="FCC Robocall Mitigation Database CSV: flag upstreams not listed.")
+@click.option("--hours", "hours_file", type=click.Path(dir_okay=False), default=None,
+              help="Business hours (TOML) for the 24-hour clock; default: around the clock.")
+@click.option("--region", default="US", show_default=True,
+              help="Default country for numbers written without a country code.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the campaign summary as JSON (on stderr) instead of a table.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb",
+              show_default=True,
+              help="Query engine. spark: pip install 'tracehop[spark]'; local[2] unless "
+              "TRACEHOP_SPARK_MASTER is set; --store may then be an s3a://, gs:// or abfss:// "
+              "URL (docs/scaling.md).")
+def respond_cmd(inquiries: str, store_dir: str, peers_file: str, out_file: str | None,
+                evidence_dir: str | None, evidence_zip: bool, audit_file: str | None,
+                requester: str, rmd_file: str | None, hours_file: str | None, region: str,
+                as_json: bool, engine: str) -> None:
+    """Answer a file of inquiries: one TracebackAnswer per inquiry, in order, as JSON lines.
+
+    INQUIRIES is a CSV with a header `called,calling,time` (optional columns: id, window,
+    duration, disposition, received) or JSON lines with those keys. The batch is matched as
+    one join against the store. A bad row is answered in its place with an "error" object
+    naming the line and the reason; the batch always completes. The campaign summary goes to
+    stderr.
+
+    \b
+    Example:
+        tracehop respond inquiries.csv --store calls.store --peers peers.toml \\
+            --out answers.jsonl --evidence packs/ --audit audit.jsonl --requester itg \\
+            --rmd rmd.csv --hours hours.toml
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from tracehop.engines.base import open_engine
+    from tracehop.engines.location import open_location
+    from tracehop.match import Matcher
+    from tracehop.peers import PeerDirectory
+    from tracehop.respond.audit import AuditLog
+    from tracehop.respond.batch import RespondOptions, respond, write_jsonl
+    from tracehop.respond.deadline import Clock, load_clock
+    from tracehop.respond.inquiries import read_inquiries
+    from tracehop.respond.rmd import load_rmd
+    from tracehop.store import Store
+
+    store = open_location(store_dir, engine)
+    if evidence_dir and not isinstance(store, Store):
+        raise click.UsageError("--evidence reads the raw records from a local store; "
+                               "answer from the URL without --evidence, or copy the store")
+    peers = PeerDirectory.load(peers_file)
+    file = read_inquiries(inquiries, region=region)
+    opts = RespondOptions(
+        requester=requester,
+        clock=load_clock(hours_file) if hours_file else Clock(),
+        rmd=load_rmd(rmd_file) if rmd_file else None,
+        audit=AuditLog(audit_file) if audit_file else None,
+        evidence_dir=Path(evidence_dir) if evidence_dir else None,
+        evidence_zip=evidence_zip,
+        store=store if isinstance(store, Store) else None,
+    )
+    result = respond(file, Matcher(store, peers, engine=open_engine(engine)), opts)
+    if out_file:
+        with open(out_file, "w", encoding="utf-8") as out:
+            write_jsonl(result.answers, out)
+    else:
+        write_jsonl(result.answers, sys.stdout)
+    summary = result.summary.to_dict() | {"audit_head": result.audit_head,
+                                          "evidence_packs": len(result.packs)}
+    if as_json:
+        click.echo(json.dumps(summary), err=True)
+    else:
+        result.summary.render(Console(stderr=True))
+        if result.audit_head:
+            click.echo(f"Audit log {audit_file}: head {result.audit_head}", err=True)
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log of inquiries and answers."""
+
+
+@audit_group.command("verify")
+@click.argument("log_file", type=click.Path(dir_okay=False))
+@click.option("--expect-head", default=None,
+              help="The head hash recorded earlier: also detects entries cut from the end.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def audit_verify_cmd(log_file: str, expect_head: str | None, as_json: bool) -> None:
+    """Check the audit log's hash chain; exit 1 at the first edited, deleted or moved entry.
+
+    \b
+    Example:
+        tracehop audit verify audit.jsonl
+        tracehop audit verify audit.jsonl --expect-head 3f2a...   # head printed last time
+    """
+    import json
+
+    from tracehop.respond.audit import verify
+
+    rep = verify(log_file, expected_head=expect_head)
+    if as_json:
+        click.echo(json.dumps(rep.to_dict()))
+    elif rep.ok:
+        click.echo(f"{log_file}: OK, {rep.entries} entries, head {rep.head_hash}")
+    else:
+        click.echo(f"{log_file}:{rep.first_bad_line}: TAMPERED at seq {rep.first_bad_seq}: "
+                   f"{rep.reason} ({rep.entries} entries verify before it)", err=True)
+    if not rep.ok:
+        raise SystemExit(1)
+
+
+@cli.group("rmd")
+def rmd_group() -> None:
+    """The FCC Robocall Mitigation Database listing."""
+
+
+@rmd_group.command("check")
+@click.argument("rmd_file", type=click.Path(dir_okay=False))
+@click.option("--peers", "peers_file", required=True, type=click.Path(dir_okay=False),
+              help="The peer directory (TOML) whose upstream and foreign peers are checked.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def rmd_check_cmd(rmd_file: str, peers_file: str, as_json: bool) -> None:
+    """Import an RMD CSV export and check every upstream and foreign peer against it.
+
+    Exit 1 when a peer is not listed: traffic from it must be refused (47 CFR 64.6305(g)).
+
+    \b
+    Example:
+        tracehop rmd check rmd.csv --peers peers.toml
+    """
+    import json
+
+    from tracehop.peers import PeerDirectory
+    from tracehop.respond.rmd import load_rmd
+
+    rmd = load_rmd(rmd_file)
+    peers = PeerDirectory.load(peers_file)
+    checks = [rmd.check(p.name, p.ocn) for p in peers.peers if p.role in ("upstream", "foreign")]
+    if as_json:
+        click.echo(json.dumps({"listing": rmd.summary(),
+                               "skipped": [{"line": ln, "reason": r} for ln, r in rmd.skipped],
+                               "peers": [c.to_dict() for c in checks]}))
+    else:
+        click.echo(f"{rmd_file}: {len(rmd.filings)} filings read, {len(rmd.skipped)} rows "
+                   "skipped")
+        for ln, reason in rmd.skipped:
+            click.echo(f"  {rmd_file}:{ln}: skipped ({reason})")
+        for c in checks:
+            click.echo(("  listed     " if c.listed else "  NOT LISTED ") + c.message)
+    if any(not c.listed for c in checks):
+        raise SystemExit(1)
+
+
 # --- serve / token --------------------------------------------------------------------------
-# Owned by the service work (tracehop/respond/service.py).
+# Owned by the service work (tracehop/service).
+
+
+@cli.command("serve")
+@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+              help="The call-leg store to answer from.")
+@click.option("--peers", "peers_file", required=True, type=click.Path(dir_okay=False),
+              help="The peer directory (TOML).")
+@click.option("--tokens", "tokens_file", required=True, type=click.Path(dir_okay=False),
+              help="The API token file (from `tracehop token add`).")
+@click.option("--audit", "audit_file", type=click.Path(dir_okay=False), default=None,
+              help="The audit log (JSON lines, hash-chained). "
+                   "Default: audit.jsonl beside the token file.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Keep loopback behind a reverse proxy.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--rate-limit", "rate", default=6000, show_default=True,
+              type=click.IntRange(min=1), help="Inquiries per minute per requester.")
+@click.option("--max-batch", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Most inquiries in one request.")
+@click.option("--max-body", default=1024 * 1024, show_default=True,
+              type=click.IntRange(min=1024), help="Largest request body, in bytes.")
+@click.option("--ssl-certfile", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Serve HTTPS with this certificate (PEM).")
+@click.option("--ssl-keyfile", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="The certificate's private key (PEM).")
+@click.option("--ssl-ca-certs", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Require client certificates signed by this CA (mTLS).")
+@click.option("--matchers", type=click.IntRange(min=1), default=None,
+              help="Matchers (DuckDB connections) answering in parallel. Default: "
+                   "the number of CPUs, at most 4.")
+@click.option("--proxy-client-cert", is_flag=True,
+              help="Behind a proxy doing mTLS: require X-SSL-Client-Verify: SUCCESS and "
+                   "audit-log X-SSL-Client-DN (see docs/deploy.md).")
+@click.option("--forwarded-allow-ips", default=None,
+              help="Trust X-Forwarded-For/-Proto from these proxy addresses "
+                   "(e.g. 127.0.0.1), so the audit log names the real client.")
+def serve_cmd(store_dir: str, peers_file: str, tokens_file: str, audit_file: str | None,
+              host: str, port: int, rate: int, max_batch: int, max_body: int,
+              ssl_certfile: str | None, ssl_keyfile: str | None, ssl_ca_certs: str | None,
+              matchers: int | None, proxy_client_cert: bool,
+              forwarded_allow_ips: str | None) -> None:
+    """Answer inquiries over HTTP: POST /v1/inquiries, GET /v1/health, GET /openapi.json.
+
+    Every /v1/inquiries request carries `Authorization: Bearer TOKEN`; every request and
+    answer goes in the audit log. See docs/deploy.md for TLS, a reverse proxy and systemd.
+
+    \b
+    Example:
+        tracehop token add consortium --tokens tokens.json
+        tracehop serve --store calls.store --peers peers.toml --tokens tokens.json
+        curl -H "Authorization: Bearer th_..." -d '{"called": "+13125550100",
+             "time": "2026-11-20T14:03:22Z"}' http://127.0.0.1:8080/v1/inquiries
+    """
+    from pathlib import Path
+
+    from tracehop.service.run import TLSOptions, build_app, serve
+
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
+    if ssl_ca_certs and not ssl_certfile:
+        raise click.UsageError("--ssl-ca-certs (mTLS) needs --ssl-certfile and --ssl-keyfile")
+    audit = audit_file or str(Path(tokens_file).resolve().parent / "audit.jsonl")
+    app = build_app(store_dir, peers_file, tokens_file, audit, rate_per_minute=rate,
+                    max_batch=max_batch, max_body_bytes=max_body, matchers=matchers,
+                    proxy_client_cert=proxy_client_cert)
+    tls = (TLSOptions(ssl_certfile, ssl_keyfile, ssl_ca_certs)
+           if ssl_certfile and ssl_keyfile else None)
+    click.echo(f"Audit log: {audit}", err=True)
+    serve(app, host, port, tls=tls, forwarded_allow_ips=forwarded_allow_ips)
+
+
+@cli.group("token")
+def token_group() -> None:
+    """Manage the API tokens of `tracehop serve` (one per requester, stored hashed)."""
+
+
+@token_group.command("add")
+@click.argument("name")
+@click.option("--tokens", "tokens_file", required=True, type=click.Path(dir_okay=False),
+              help="The token file (created if missing, mode 0600).")
+def token_add_cmd(name: str, tokens_file: str) -> None:
+    """Create a token for requester NAME and print it once; the file keeps only its hash.
+
+    \b
+    Example:
+        tracehop token add consortium --tokens tokens.json
+    """
+    from pathlib import Path
+
+    from tracehop.service.tokens import add_token
+
+    token = add_token(Path(tokens_file), name)
+    click.echo(token)
+    click.echo(f"Token for {name!r} added to {tokens_file}. It is shown only now: "
+               "hand it to the requester over a secure channel.", err=True)
+
+
+@token_group.command("revoke")
+@click.argument("name")
+@click.option("--tokens", "tokens_file", required=True, type=click.Path(dir_okay=False),
+              help="The token file.")
+def token_revoke_cmd(name: str, tokens_file: str) -> None:
+    """Revoke requester NAME's token; a running service refuses it from the next request.
+
+    \b
+    Example:
+        tracehop token revoke consortium --tokens tokens.json
+    """
+    from pathlib import Path
+
+    from tracehop.service.tokens import revoke_token
+
+    n = revoke_token(Path(tokens_file), name)
+    click.echo(f"Revoked {n} token(s) named {name!r}.")
+
+
+@token_group.command("list")
+@click.option("--tokens", "tokens_file", required=True, type=click.Path(dir_okay=False),
+              help="The token file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+def token_list_cmd(tokens_file: str, as_json: bool) -> None:
+    """List requesters: name, hash fingerprint, created, revoked. Tokens are never shown.
+
+    \b
+    Example:
+        tracehop token list --tokens tokens.json
+    """
+    import json
+    from pathlib import Path
+
+    from tracehop.service.tokens import read_entries
+
+    for e in read_entries(Path(tokens_file)):
+        if as_json:
+            click.echo(json.dumps({"name": e.name, "fingerprint": e.fingerprint,
+                                   "created_utc": e.created_utc, "revoked_utc": e.revoked_utc}))
+        else:
+            state = f"revoked {e.revoked_utc}" if e.revoked_utc else "active"
+            click.echo(f"{e.name}\t{e.fingerprint}\tcreated {e.created_utc}\t{state}")
 
 
 # --- demo -----------------------------------------------------------------------------------
 # Owned by the demo work (tracehop/sim, tracehop/chain).
+
+
+@cli.command("demo")
+@click.option("--out", "out_dir", default="tracehop-demo", show_default=True,
+              type=click.Path(file_okay=False),
+              help="Where to write the providers' records, stores and report.html "
+                   "(a previous demo there is replaced).")
+@click.option("--calls", default=12, show_default=True, type=click.IntRange(1, 100_000),
+              help="Number of campaign calls to place and trace.")
+@click.option("--seed", default=7, show_default=True, type=int,
+              help="Random seed of the simulation (same seed, same calls).")
+@click.option("--http", "http", is_flag=True,
+              help="Ask each provider over HTTP: one `tracehop serve` per provider.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as one JSON object.")
+def demo_cmd(out_dir: str, calls: int, seed: int, http: bool, as_json: bool) -> None:
+    """Trace a robocall campaign across a simulated network of providers.
+
+    Builds five providers (Asterisk and FreeSWITCH switches, each with its own clock skew,
+    time zone and number format), writes their records as the switches do, ingests each
+    into its own store, traces every campaign call hop by hop from the terminating provider,
+    checks each chain against the simulation's ground truth, and writes report.html. Exits
+    non-zero if any chain is wrong.
+
+    \b
+    Example:
+        tracehop demo
+        tracehop demo --calls 40 --http --out /tmp/th-demo
+    """
+    import json
+    from pathlib import Path
+
+    from tracehop.demo.console import print_run, summary_dict
+    from tracehop.demo.run import prepare_out, run_demo
+    from tracehop.report.html import write_report
+
+    out = prepare_out(Path(out_dir))
+    say = (lambda _m: None) if as_json else (lambda m: click.echo(m, err=True))
+    run = run_demo(out, calls=calls, seed=seed, http=http, progress=say)
+    report = write_report(run)
+    if as_json:
+        click.echo(json.dumps(summary_dict(run) | {"report": str(report)}, indent=2))
+    else:
+        print_run(run)
+        click.echo(f"Report: {report}")
+    if not run.all_correct:
+        raise SystemExit(1)
+
+
+# --- sip captures ---------------------------------------------------------------------------
+# Owned by the SIP work (tracehop/sip). Single captures go through `tracehop ingest`.
+
+
+@cli.command("capture-dir")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+              help="The call-leg store (created if missing).")
+@click.option("--source", default=None, help="A name for this capture feed.")
+@click.option("--sip-local-net", "local_nets", multiple=True, metavar="CIDR",
+              help="The provider's own SBC/proxy addresses; INVITEs sent from them are "
+                   "outbound legs. Repeatable. Default: TRACEHOP_SIP_LOCAL_NETS.")
+@click.option("--cert-dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Local STI certificates to verify PASSporTs (x5u -> file by name or "
+                   "manifest.json). Default: TRACEHOP_CERT_DIR; nothing is fetched.")
+@click.option("--pattern", default="*", show_default=True, help="File name glob.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object.")
+def capture_dir_cmd(directory: str, store_dir: str, source: str | None,
+                    local_nets: tuple[str, ...], cert_dir: str | None, pattern: str,
+                    as_json: bool) -> None:
+    """Read the new part of every capture in a rotating capture directory.
+
+    Files already ingested are skipped; a capture that grew is read on from where the last
+    run stopped. Run it from cron after each rotation.
+
+    \b
+    Example:
+        tracehop capture-dir /var/spool/sbc-pcaps --store calls.store \\
+            --sip-local-net 192.0.2.0/24 --cert-dir /etc/tracehop/sti-certs
+    """
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from tracehop.sip import configure
+    from tracehop.sip.directory import ingest_directory
+
+    cfg = configure(local_nets=list(local_nets) or None, cert_dir=cert_dir)
+    res = ingest_directory(Path(directory), Path(store_dir), source=source, config=cfg,
+                           pattern=pattern)
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(res), indent=2))
+        return
+    click.echo(f"{res.files_seen} captures: {res.files_read} new, {res.files_resumed} grown, "
+               f"{res.files_skipped} unchanged; {res.messages} SIP messages, {res.stored} legs "
+               f"stored, {res.rejected} rejected, {res.duplicates} duplicates "
+               f"({res.elapsed_s:.1f} s)")
+    for w in res.warnings:
+        click.echo(f"warning: {w}", err=True)
 
 
 def main() -> None:

@@ -104,6 +104,10 @@ class Inquiry:
             except ValueError:
                 raise InquiryError(f"duration {duration!r} is not a number of seconds",
                                    field="duration") from None
+            # NaN, infinity and negative durations would poison the duration score silently.
+            if not (0 <= dur < float("inf")):
+                raise InquiryError(f"duration {duration!r} is negative or not finite",
+                                   field="duration", hint="Give the call duration in seconds")
         return cls(
             called_e164=called_e164,
             time_utc=t_utc,

@@ -1,1 +1,88 @@
-"""sip"""
+"""SIP captures into call legs: pcap / pcapng / HEP reading, SIP parsing, dialogs, PASSporT.
+
+Importing this package registers the formats ``pcap``, ``pcapng`` and ``hep`` with
+:mod:`tracehop.ingest.formats`, so ``tracehop ingest capture.pcap --store S`` works like any CDR
+file. Reader options (which addresses are the provider's own, where the STI certificates are)
+come from :func:`configure`, or from the environment:
+
+- ``TRACEHOP_SIP_LOCAL_NETS``: comma-separated CIDRs of the provider's own SBCs/proxies; an
+  INVITE sent *from* one of them is an outbound leg (see :mod:`tracehop.sip.dialogs`);
+- ``TRACEHOP_CERT_DIR``: local directory of STI certificates for PASSporT verification;
+- ``TRACEHOP_SIP_TSHARK``: ``auto`` (default), ``never`` or ``always``.
+
+Modules: :mod:`pcap` (file formats), :mod:`linktypes`, :mod:`ip`, :mod:`tcp`, :mod:`hep`,
+:mod:`message` (RFC 3261 parser), :mod:`dialogs` (legs), :mod:`passport` (STIR/SHAKEN),
+:mod:`tshark` (fallback), :mod:`reader` (per-file path choice), :mod:`directory` (incremental
+reading of a directory of rotating captures).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tracehop.sip.dialogs import SipConfig, parse_nets
+
+if TYPE_CHECKING:
+    from tracehop.ingest.formats import ParseResult
+
+_config: SipConfig | None = None
+
+
+def configure(local_nets: str | list[str] | None = None, cert_dir: str | Path | None = None,
+              tshark: str | None = None) -> SipConfig:
+    """Set the reader options used by the registered formats (CLI options plumb into this)."""
+    global _config
+    cfg = SipConfig.from_env()
+    if local_nets is not None:
+        text = local_nets if isinstance(local_nets, str) else ",".join(local_nets)
+        cfg.local_nets = parse_nets(text)
+    if cert_dir is not None:
+        cfg.cert_dir = Path(cert_dir)
+    if tshark is not None:
+        cfg.tshark = tshark
+    _config = cfg
+    return cfg
+
+
+def current_config() -> SipConfig:
+    """The options set by :func:`configure`, else those of the environment."""
+    return _config if _config is not None else SipConfig.from_env()
+
+
+def _parse(path: Path, tz: str | None, source: str | None, fmt: str) -> ParseResult:
+    # tz is not needed: capture timestamps are UTC by definition (pcap/pcapng/HEP all carry
+    # seconds since the epoch).
+    from tracehop.ingest.formats import ParseResult
+    from tracehop.sip.reader import read_capture
+
+    res = read_capture(path, source, current_config(), fmt=fmt)
+    warnings = list(res.warnings)
+    if res.duplicates:
+        warnings.append(f"{path}: {res.duplicates} INVITEs seen more than once "
+                        "(retransmission, HEP copy or second capture point) made no extra leg")
+    return ParseResult(legs=res.legs, rejects=res.rejects, warnings=warnings, format=fmt,
+                       lines=res.frames)
+
+
+def _register() -> None:
+    try:
+        from tracehop.ingest.formats import register_format
+    except ImportError:  # ingest not installed alongside: the readers still work on their own
+        return
+    from tracehop.sip.reader import detect_kind
+
+    for name in ("pcap", "pcapng", "hep"):
+        def detect(head: bytes, path: Path, _n: str = name) -> bool:
+            kind = detect_kind(head)
+            # NetMon/snoop captures are read through tshark under the "pcap" format name.
+            return kind == _n or (kind == "other" and _n == "pcap")
+
+        def parse(path: Path, tz: str | None, source: str | None,
+                  _n: str = name) -> ParseResult:
+            return _parse(path, tz, source, _n)
+
+        register_format(name, detect, parse)
+
+
+_register()

@@ -1,0 +1,180 @@
+"""Ingest speed: a generated Asterisk Master.csv into a store, end to end (issue 2 "Speed").
+
+Target: >= 500k rows/s for 10M rows on the 2-vCPU machine. Side by side, the baseline is a
+plain ``pyarrow.csv.read_csv`` of the same file (all columns as strings, no normalisation,
+nothing written): the ratio says what the whole pipeline costs compared with only parsing.
+
+The file is written by a vectorised Polars generator: 18 columns as cdr_csv writes them
+(loguniqueid + loguserfield; strings quoted with doubled quotes in clid, durations bare, an
+empty unquoted answer for unanswered calls), America/New_York local times over three days,
+10-digit called numbers, 11-digit calling numbers, carrier trunks in the channel, uniqueid =
+UTC epoch (so the writer's offset is inferred, as on a real switch).
+
+    python benchmarks/bench_ingest.py --rows 10000000          # full size (≈ 2.5 GB file)
+    python benchmarks/bench_ingest.py --rows 1000000           # while others share the box
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from tracehop.ingest.run import ingest_paths
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+TRUNKS = np.array(["carrierA", "carrierB", "peer_3", "telco-x", "1500"])
+COLUMNS = ["accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp",
+           "lastdata", "start", "answer", "end", "duration", "billsec", "disposition",
+           "amaflags", "uniqueid", "userfield"]
+
+
+def generate(n: int, path: Path, seed: int = 1, block: int = 2_000_000) -> None:
+    """Write ``n`` cdr_csv records to ``path`` in blocks (bounded memory)."""
+    rng = np.random.default_rng(seed)
+    t0 = 1_780_000_000  # 2026-05-28
+    ny_offset = -4 * 3600  # EDT all through the generated days
+    with path.open("wb") as fh:
+        for first in range(0, n, block):
+            m = min(block, n - first)
+            epoch = np.sort(t0 + (first + np.arange(m)) * (3 * 86400) // n)
+            answered = rng.random(m) < 0.6
+            ring = rng.integers(0, 20, m)
+            talk = np.where(answered, rng.integers(1, 600, m), 0)
+            area = rng.integers(200, 999, (2, m))
+            exch = rng.integers(200, 999, (2, m))
+            line = rng.integers(0, 9999, (2, m))
+            base = pl.DataFrame({
+                "e": epoch + ny_offset, "seq": first + np.arange(m), "ring": ring, "talk": talk,
+                "ans": answered, "tr": TRUNKS[rng.integers(0, len(TRUNKS), m)],
+                "called": area[0] * 10_000_000 + exch[0] * 10_000 + line[0],
+                "calling": 10_000_000_000 + area[1] * 10_000_000 + exch[1] * 10_000 + line[1],
+                "uepoch": epoch,
+            })
+
+            def ts(e: pl.Expr) -> pl.Expr:
+                return pl.from_epoch(e, time_unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
+
+            hexseq = pl.col("seq").map_batches(
+                lambda s: pl.Series(np.char.zfill(np.char.mod("%x", s.to_numpy()), 8)),
+                return_dtype=pl.String,
+            )
+            df = base.select(
+                accountcode=pl.lit(""),
+                src=pl.col("calling").cast(pl.String),
+                dst=pl.col("called").cast(pl.String),
+                dcontext=pl.when(pl.col("tr") == "1500").then(pl.lit("from-internal"))
+                .otherwise(pl.lit("from-trunk")),
+                clid=pl.concat_str([pl.lit('"Caller" <'), pl.col("calling").cast(pl.String),
+                                    pl.lit(">")]),
+                channel=pl.concat_str([pl.lit("SIP/"), pl.col("tr"), pl.lit("-"), hexseq]),
+                dstchannel=pl.concat_str([pl.lit("SIP/200-"), hexseq]),
+                lastapp=pl.lit("Dial"),
+                lastdata=pl.lit("SIP/200,60,tT"),
+                start=ts(pl.col("e")),
+                answer=pl.when(pl.col("ans")).then(ts(pl.col("e") + pl.col("ring"))),
+                end=ts(pl.col("e") + pl.col("ring") + pl.col("talk")),
+                duration=pl.col("ring") + pl.col("talk"),
+                billsec=pl.col("talk"),
+                disposition=pl.when(pl.col("ans")).then(pl.lit("ANSWERED"))
+                .otherwise(pl.lit("NO ANSWER")),
+                amaflags=pl.lit("DOCUMENTATION"),
+                uniqueid=pl.concat_str([pl.col("uepoch").cast(pl.String), pl.lit("."),
+                                        pl.col("seq").cast(pl.String)]),
+                userfield=pl.lit(""),
+            )
+            buf = io.BytesIO()
+            df.write_csv(buf, include_header=False, quote_style="non_numeric", null_value="")
+            fh.write(buf.getvalue())
+
+
+def baseline_pyarrow(path: Path) -> float:
+    t = time.perf_counter()
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=COLUMNS),
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in COLUMNS}),
+    )
+    elapsed = time.perf_counter() - t
+    del table
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--dir", type=Path, default=None, help="work directory (default: a tmp dir)")
+    ap.add_argument("--raw", choices=["keep", "drop", "both"], default="keep",
+                    help="time with raw_record kept (default), dropped (--no-keep-raw), or both")
+    ap.add_argument("--reuse", action="store_true",
+                    help="reuse DIR/Master.csv if it exists (same --rows)")
+    ap.add_argument("--no-append", action="store_true", help="do not append to RESULTS.md")
+    args = ap.parse_args()
+    work = args.dir or Path(tempfile.mkdtemp(prefix="bench_ingest_"))
+    work.mkdir(parents=True, exist_ok=True)
+    csv_path = work / "Master.csv"
+    load = os.getloadavg()[0]
+
+    t = time.perf_counter()
+    if not (args.reuse and csv_path.exists()):
+        generate(args.rows, csv_path)
+    gen_s = time.perf_counter() - t
+    size_mb = csv_path.stat().st_size / 1e6
+    print(f"generated {args.rows:,} rows, {size_mb:,.0f} MB in {gen_s:.1f} s", file=sys.stderr)
+
+    base_s = baseline_pyarrow(csv_path)
+    runs: list[tuple[str, float, float]] = []
+    for keep_raw in {"keep": [True], "drop": [False], "both": [True, False]}[args.raw]:
+        store = work / f"store_{'raw' if keep_raw else 'noraw'}"
+        shutil.rmtree(store, ignore_errors=True)
+        s = ingest_paths([csv_path], store, format="asterisk_cdr_csv", keep_raw=keep_raw)
+        assert s.read == s.stored + s.rejected + s.duplicates == args.rows, s.to_dict()
+        label = "tracehop ingest_paths, end to end into the store" + (
+            "" if keep_raw else " (--no-keep-raw)")
+        runs.append((label, s.elapsed_s, s.commit_s))
+        shutil.rmtree(store, ignore_errors=True)
+
+    rows: list[tuple[str, float, float | None]] = [
+        ("pyarrow.csv.read_csv, strings only (baseline)", base_s, None), *runs]
+    table = ["| run | seconds | of which store commit | rows/s | MB/s | × baseline time |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for label, secs, commit in rows:
+        table.append(
+            f"| {label} | {secs:.2f} | {'-' if commit is None else f'{commit:.2f}'} | "
+            f"{args.rows / secs:,.0f} | {size_mb / secs:,.0f} | {secs / base_s:.2f} |"
+        )
+    text = "\n".join(table)
+    print(text)
+    reduced = "" if args.rows >= 10_000_000 else (
+        " (reduced size; full size: `python benchmarks/bench_ingest.py --rows 10000000`)")
+    cmd = "python benchmarks/bench_ingest.py " + " ".join(sys.argv[1:])
+    block = (
+        f"\n### bench_ingest — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+        f"- command: `{cmd.strip()}`{reduced}\n"
+        f"- machine: {platform.machine()}, {os.cpu_count()} vCPU (shared), 24 GB, Python "
+        f"{platform.python_version()}, polars {pl.__version__}, pyarrow {pa.__version__}; "
+        f"load average {load:.1f} at start\n"
+        f"- data: {args.rows:,} Asterisk cdr_csv records (18 columns), {size_mb:,.0f} MB; "
+        f"target ≥ 500,000 rows/s end to end\n\n{text}\n"
+    )
+    if not args.no_append:
+        with RESULTS.open("a") as fh:
+            fh.write(block)
+    if args.dir is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

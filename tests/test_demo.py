@@ -1,0 +1,75 @@
+"""`tracehop demo` end to end: the README's first command."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import tracehop.demo.run as demo_run
+from tracehop.cli import cli
+from tracehop.sim.network import Network, demo_network
+
+
+def test_demo_traces_every_campaign_call_correctly(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    r = CliRunner().invoke(cli, ["demo", "--out", str(out), "--calls", "8", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["calls"] == 8 and d["correct"] == 8 and d["all_correct"] is True
+    ends = {c["end"] for c in d["chains"]}
+    assert ends == {"originating", "point_of_entry"}
+    for c in d["chains"]:
+        assert c["correct"] and len(c["hops"]) >= 3
+        assert all(h["elapsed_ms"] > 0 for h in c["hops"])
+        assert c["origin"] in ("ROBO-7781", "Danube Telecom SRL")
+    # every provider's records went into its own store, nothing rejected
+    for p in d["providers"].values():
+        assert p["ingest"]["stored"] > 0 and p["ingest"]["rejected"] == 0
+    report = Path(d["report"])
+    assert report.is_file() and report.parent == out
+    assert (out / "truth.json").is_file()
+    for key in ("lakeside", "keystone", "harbor", "atlas", "summit"):
+        assert (out / key / "peers.toml").is_file() and (out / key / "store").is_dir()
+
+
+def test_demo_exits_non_zero_when_a_chain_is_wrong(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def swapped(**kw: object) -> Network:
+        net = demo_network()
+        swap = {"Keystone Transit": "Harbor Carrier", "Harbor Carrier": "Keystone Transit"}
+        net.peers = [replace(p, name=swap.get(p.name, p.name)) if p.provider == "lakeside"
+                     else p for p in net.peers]
+        return net
+
+    monkeypatch.setattr(demo_run, "demo_network", swapped)
+    r = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "d"), "--calls", "3"])
+    assert r.exit_code == 1
+    assert "WRONG C001" in r.output
+
+
+def test_demo_refuses_a_directory_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    r = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path), "--calls", "2"])
+    assert r.exit_code != 0 and "not empty" in r.output
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_demo_over_http_with_a_silent_provider(tmp_path: Path) -> None:
+    """Each provider answers from its own `tracehop serve`; one provider never answers."""
+    run = demo_run.run_demo(demo_run.prepare_out(tmp_path / "d"), calls=3, ordinary=30,
+                            http=True, silent={"keystone"})
+    assert run.all_correct, [v.problems for v in run.verdicts]
+    assert any(v.chain.end == "no_response" for v in run.verdicts)
+    assert any(v.chain.found for v in run.verdicts)
+    # the inquiries really went over HTTP: each responding provider's audit log has them
+    asked = {h.provider for v in run.verdicts for h in v.chain.hops if h.answer is not None}
+    for b in run.providers.values():
+        audit = b.dir / "audit.jsonl"
+        if b.name in asked:
+            assert audit.is_file() and audit.read_text().count("\n") >= 1
+        if b.key == "keystone":
+            assert not audit.exists()

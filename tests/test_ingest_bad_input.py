@@ -1,0 +1,161 @@
+"""Bad input (DESIGN.md §7): malformed records become rejects with file, line and reason;
+files that cannot be ingested at all fail with a clear error that names the file and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tracehop.errors import UnknownFormatError, UnreadableFileError, ZoneError
+from tracehop.ingest.run import ingest_paths, parse_file
+from tracehop.store import Store
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cdr"
+GOOD = (FIXTURES / "asterisk_cdr_csv" / "Master_18col.csv").read_text().splitlines()
+
+
+def _write(tmp_path: Path, name: str, data: str | bytes) -> Path:
+    f = tmp_path / name
+    if isinstance(data, bytes):
+        f.write_bytes(data)
+    else:
+        f.write_text(data)
+    return f
+
+
+def test_truncated_last_record_is_rejected_not_lost(tmp_path: Path) -> None:
+    # Copied while Asterisk was appending: the last record stops inside a quoted field.
+    cut = GOOD[2][: GOOD[2].index('"DOCUMENTATION"') + 5]
+    f = _write(tmp_path, "Master.csv", "\n".join([GOOD[0], GOOD[1], cut]) + "\n")
+    res = parse_file(f, "asterisk_cdr_csv")
+    assert res.legs.num_rows == 2
+    rej = res.rejects.to_pylist()
+    assert len(rej) == 1
+    assert rej[0]["source_record"] == 3
+    assert "unterminated quote" in rej[0]["reason"]
+    assert rej[0]["raw_record"] == cut
+    assert rej[0]["source_file"] == str(f)
+
+
+def test_truncated_mid_field_without_quote(tmp_path: Path) -> None:
+    cut = GOOD[2][: GOOD[2].index(',4,0,')]  # cut after the end time: too few fields
+    f = _write(tmp_path, "Master.csv", "\n".join([GOOD[0], GOOD[1], cut]))  # no final newline
+    res = parse_file(f, "asterisk_cdr_csv")
+    assert res.legs.num_rows == 2
+    (rej,) = res.rejects.to_pylist()
+    assert rej["source_record"] == 3
+    assert "expected 18 fields separated by ',', found 12" in rej["reason"]
+
+
+def test_wrong_delimiter_every_row_rejected_with_a_hint(tmp_path: Path) -> None:
+    semi = [ln.replace('","', '";"').replace(",,", ";;") for ln in GOOD]
+    semi = [ln.replace('",', '";').replace(',"', ';"') for ln in semi]
+    f = _write(tmp_path, "Master.csv", "\n".join(semi) + "\n")
+    res = parse_file(f, "asterisk_cdr_csv")
+    assert res.legs.num_rows == 0
+    reasons = res.rejects.column("reason").to_pylist()
+    assert len(reasons) == 3
+    # No line has a field count cdr_csv allows, so the message gives the whole range.
+    assert all("expected 16-21 fields separated by ',', found 4: is the delimiter ';'?" in r
+               for r in reasons), reasons
+
+
+def test_wrong_delimiter_without_format_is_a_detection_error(tmp_path: Path) -> None:
+    semi = [ln.replace('","', '";"') for ln in GOOD]
+    f = _write(tmp_path, "Master.csv", "\n".join(semi) + "\n")
+    with pytest.raises(UnknownFormatError) as e:
+        parse_file(f)
+    assert str(f) in str(e.value) and "--format" in str(e.value)
+
+
+def test_non_utf8_bytes_are_read_as_latin1_and_counted(tmp_path: Path) -> None:
+    raw = GOOD[0].replace("ROBO CALLER", "ROBO\xa5CALLER").encode("latin-1")
+    data = b"\n".join([raw, GOOD[1].encode(), GOOD[2].encode()]) + b"\n"
+    f = _write(tmp_path, "Master.csv", data)
+    res = parse_file(f, "asterisk_cdr_csv")
+    assert res.legs.num_rows == 3 and res.rejects.num_rows == 0
+    assert "ROBO¥CALLER" in res.legs.column("raw_record").to_pylist()[0]
+    assert any("1 record(s) are not valid UTF-8" in w and str(f) in w for w in res.warnings)
+
+
+def test_record_with_too_few_fields(tmp_path: Path) -> None:
+    short = '"","2025550111","3125550100","from-trunk"'
+    f = _write(tmp_path, "Master.csv", "\n".join([GOOD[0], short, GOOD[2]]) + "\n")
+    res = parse_file(f, "asterisk_cdr_csv")
+    assert res.legs.column("source_record").to_pylist() == [1, 3]
+    (rej,) = res.rejects.to_pylist()
+    assert rej["source_record"] == 2 and rej["raw_record"] == short
+    assert "found 4" in rej["reason"] and "incomplete" in rej["reason"]
+
+
+def test_unparseable_time_is_rejected_with_the_value(tmp_path: Path) -> None:
+    bad = GOOD[1].replace("2026-03-07 14:05:00", "07/03/2026 2:05pm")
+    f = _write(tmp_path, "Master.csv", "\n".join([GOOD[0], bad, GOOD[2]]) + "\n")
+    res = parse_file(f, "asterisk_cdr_csv")
+    (rej,) = res.rejects.to_pylist()
+    assert rej["source_record"] == 2
+    assert "unparseable start time '07/03/2026 2:05pm'" in rej["reason"]
+    assert "%Y-%m-%d %H:%M:%S" in rej["reason"]
+
+
+def test_unknown_zone_fails_before_anything_is_written(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    with pytest.raises(ZoneError) as e:
+        ingest_paths([FIXTURES / "asterisk_cdr_csv" / "Master_18col.csv"], store,
+                     tz="America/New_Yrok")
+    assert "America/New_Yrok" in str(e.value) and "America/New_York" in str(e.value)
+    assert not store.exists()
+
+
+def test_missing_zone_names_the_file_and_the_fix(tmp_path: Path) -> None:
+    f = FIXTURES / "asterisk_cdr_csv" / "Master_16col.csv"  # no uniqueid to infer from
+    with pytest.raises(ZoneError) as e:
+        parse_file(f)
+    assert str(f) in str(e.value) and "--tz America/New_York" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "needle"),
+    [
+        ("logo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "PNG image"),
+        ("README.md", "# My PBX\n\nThese are notes about the call center.\n", "cannot tell"),
+        ("blob.bin", b"\x00\x01\x02\x03" * 100, "binary"),
+    ],
+)
+def test_not_a_cdr_is_a_clear_error(tmp_path: Path, name: str, data: str | bytes,
+                                    needle: str) -> None:
+    f = _write(tmp_path, name, data)
+    with pytest.raises(UnknownFormatError) as e:
+        parse_file(f)
+    assert str(f) in str(e.value) and needle in str(e.value)
+
+
+def test_empty_file_is_a_clear_error(tmp_path: Path) -> None:
+    f = _write(tmp_path, "Master.csv", "")
+    with pytest.raises(UnreadableFileError) as e:
+        parse_file(f, "asterisk_cdr_csv")
+    assert str(f) in str(e.value) and "empty" in str(e.value)
+
+
+def test_counts_add_up_and_failed_named_file_reported(tmp_path: Path) -> None:
+    bad = _write(tmp_path, "notes.txt", "hello, this is not a CDR\n")
+    mixed = _write(tmp_path, "Master.csv", "\n".join([GOOD[0], '"x","y"', GOOD[2]]) + "\n")
+    store = tmp_path / "store"
+    s = ingest_paths([mixed, bad], store)
+    assert s.read == s.stored + s.rejected + s.duplicates == 3
+    assert (s.stored, s.rejected) == (2, 1)
+    assert [f.path for f in s.failed_named] == [str(bad)]
+    snap = Store.open(store).snapshot()
+    assert snap.rows == 2 and snap.rejected_rows == 1
+
+
+def test_nothing_ingestable_leaves_the_store_unchanged(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    good = FIXTURES / "asterisk_cdr_csv" / "Master_18col.csv"
+    ingest_paths([good], store)
+    version = Store.open(store).version
+    bad = _write(tmp_path, "x.png", b"\x89PNG\r\n\x1a\n0000")
+    s = ingest_paths([bad], store)
+    assert s.failed_named and s.version is None
+    assert Store.open(store).version == version

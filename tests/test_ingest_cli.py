@@ -1,0 +1,104 @@
+"""`tracehop ingest` through click's CliRunner; the store is checked through the library."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from click.testing import CliRunner
+
+from tracehop.cli import cli
+from tracehop.store import Store
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cdr"
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(cli, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_ingest_json_summary_and_store(tmp_path: Path) -> None:
+    store = tmp_path / "calls.store"
+    code, out, _ = _run("ingest", str(FIXTURES / "asterisk_cdr_csv" / "Master_18col.csv"),
+                        "--store", str(store), "--source", "pbx1", "--json")
+    assert code == 0
+    s = json.loads(out)
+    assert (s["files"], s["read"], s["stored"], s["rejected"], s["duplicates"]) == (1, 3, 3, 0, 0)
+    assert s["elapsed_s"] >= 0
+    assert s["first_utc"] == "2026-03-07T19:03:22Z" and s["last_utc"] == "2026-03-07T19:07:10Z"
+    snap = Store.open(store).snapshot()
+    assert snap.rows == 3
+    legs = pq.read_table(snap.all_files()).to_pylist()
+    assert {r["source"] for r in legs} == {"pbx1"}
+    assert sorted(r["called_e164"] for r in legs) == ["+12025550199", "+13125550100",
+                                                      "+13125550100"]
+
+
+def test_reingest_adds_nothing(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    f = str(FIXTURES / "pbxware_cdr" / "cdr.csv")
+    _run("ingest", f, "--store", str(store), "--json")
+    code, out, _ = _run("ingest", f, "--store", str(store), "--json")
+    assert code == 0
+    s = json.loads(out)
+    assert (s["read"], s["stored"], s["duplicates"]) == (3, 0, 3)
+    assert Store.open(store).snapshot().rows == 3
+
+
+def test_directory_is_walked_and_human_summary(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    code, out, _ = _run("ingest", str(FIXTURES / "asterisk_cdr_custom"),
+                        str(FIXTURES / "grandstream_ucm_cdr" / "Master.csv"), "--store", str(store))
+    assert code == 0
+    for word in ("files", "read", "stored", "rejected", "duplicates", "time span", "rows/s"):
+        assert word in out
+    assert Store.open(store).snapshot().rows == 6
+
+
+def test_needs_tz_exit_nonzero_store_unchanged(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    f = str(FIXTURES / "freeswitch_cdr_csv" / "Master_example.csv")
+    code, _, err = _run("ingest", f, "--store", str(store))
+    assert code == 1
+    assert f in err and "--tz" in err
+    assert not (store / "_delta_log").exists()
+    code, out, _ = _run("ingest", f, "--store", str(store), "--tz", "America/New_York", "--json")
+    assert code == 0 and json.loads(out)["stored"] == 3
+
+
+def test_one_bad_named_file_others_committed(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    png = tmp_path / "shot.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    code, out, err = _run("ingest", str(FIXTURES / "asterisk_cdr_csv" / "Master_21col.csv"),
+                          str(png), "--store", str(store), "--json")
+    assert code == 1
+    s = json.loads(out)
+    assert s["stored"] == 3 and s["errors"][0]["path"] == str(png)
+    assert str(png) in err and "PNG" in err
+    assert Store.open(store).snapshot().rows == 3
+
+
+def test_unknown_zone_and_user_profile(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    csv = str(FIXTURES / "user_profile" / "acme_sbc.csv")
+    code, _, err = _run("ingest", csv, "--store", str(store), "--tz", "Mars/Olympus")
+    assert code == 1 and "Mars/Olympus" in err
+    code, out, _ = _run("ingest", csv, "--store", str(store), "--json",
+                        "--format", str(FIXTURES / "user_profile" / "acme_sbc.toml"))
+    assert code == 0 and json.loads(out)["stored"] == 3
+
+
+def test_no_keep_raw(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    _run("ingest", str(FIXTURES / "asterisk_cdr_csv" / "Master_18col.csv"), "--store",
+         str(store), "--no-keep-raw")
+    legs = pq.read_table(Store.open(store).snapshot().all_files(), columns=["raw_record"])
+    assert legs.column("raw_record").null_count == 3
+
+
+def test_help_has_an_example() -> None:
+    code, out, _ = _run("ingest", "--help")
+    assert code == 0 and "Example" in out and "--tz" in out

@@ -1,0 +1,106 @@
+"""Inquiry.parse: the one place raw inquiry fields become E.164 digits and UTC instants."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from tracehop.errors import InquiryError
+from tracehop.inquiry import DEFAULT_WINDOW_S, MAX_WINDOW_S, Inquiry
+
+
+@pytest.mark.parametrize(
+    "called", ["+13125550100", "(312) 555-0100", "312.555.0100", "1-312-555-0100",
+               "tel:+1-312-555-0100", "sip:+13125550100@carrier.example;user=phone"],
+)
+def test_national_and_e164_forms_give_the_same_inquiry(called: str) -> None:
+    inq = Inquiry.parse(called, "2026-11-20T14:03:22Z", "202-555-0111")
+    assert inq.called_e164 == "+13125550100"
+    assert inq.calling_e164 == "+12025550111"
+    assert inq.called_raw == called
+    assert inq.calling_raw == "202-555-0111"
+    assert inq.time_utc == datetime(2026, 11, 20, 14, 3, 22, tzinfo=UTC)
+    assert inq.naive_time is False
+    assert inq.window_s == DEFAULT_WINDOW_S
+
+
+def test_offsets_are_converted_to_utc() -> None:
+    inq = Inquiry.parse("3125550100", "2026-11-20 09:03:22-05:00")
+    assert inq.time_utc == datetime(2026, 11, 20, 14, 3, 22, tzinfo=UTC)
+    assert inq.time_raw == "2026-11-20 09:03:22-05:00"
+    zoned = Inquiry.parse("3125550100", "2026-11-01T01:30:00[America/New_York]")
+    assert zoned.time_utc == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # first 01:30 (EDT)
+
+
+def test_naive_time_is_read_as_utc_and_flagged() -> None:
+    inq = Inquiry.parse("3125550100", "2026-11-20 14:03:22")
+    assert inq.naive_time is True
+    assert inq.time_utc == datetime(2026, 11, 20, 14, 3, 22, tzinfo=UTC)
+    from_dt = Inquiry.parse("3125550100", datetime(2026, 11, 20, 14, 3, 22))
+    assert from_dt.naive_time is True
+    assert from_dt.time_utc == inq.time_utc
+    aware = datetime(2026, 11, 20, 9, 3, 22, tzinfo=timezone(timedelta(hours=-5)))
+    from_aware = Inquiry.parse("3125550100", aware)
+    assert from_aware.naive_time is False
+    assert from_aware.time_utc == inq.time_utc
+
+
+def test_other_region_and_international_numbers() -> None:
+    gb = Inquiry.parse("020 7946 0958", "2026-11-20T14:03:22Z", region="GB")
+    assert gb.called_e164 == "+442079460958"
+    intl = Inquiry.parse("011 44 20 7946 0958", "2026-11-20T14:03:22Z")
+    assert intl.called_e164 == "+442079460958"
+
+
+def test_window_optional_fields_and_extra() -> None:
+    inq = Inquiry.parse("3125550100", "2026-11-20T14:03:22Z", "", window="900", id="T-1",
+                        duration="35", disposition="answered", extra={"ticket": "ITG-42"})
+    assert inq.window_s == 900.0
+    assert inq.calling_e164 is None and inq.calling_raw is None
+    assert (inq.id, inq.duration_s, inq.disposition) == ("T-1", 35.0, "answered")
+    assert inq.extra == {"ticket": "ITG-42"}
+    assert Inquiry.parse("3125550100", "2026-11-20T14:03:22Z", window=MAX_WINDOW_S).window_s == (
+        MAX_WINDOW_S
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "words"),
+    [
+        ({"called": None}, "called", "no called number"),
+        ({"called": "  "}, "called", "no called number"),
+        ({"called": "101"}, "called", "not a valid phone number"),
+        ({"called": "anonymous"}, "called", "not a valid phone number"),
+        ({"called": "555-0100"}, "called", "not a valid phone number"),
+        ({"called": "+1312555*"}, "called", "wildcard"),
+        ({"called": "312555%"}, "called", "wildcard"),
+        ({"called": "+1312555010?"}, "called", "wildcard"),
+        ({"calling": "s"}, "calling", "not a valid phone number"),
+        ({"time": None}, "time", "no time"),
+        ({"time": ""}, "time", "no time"),
+        ({"time": "20/11/2026 14:03"}, "time", "not an ISO 8601"),
+        ({"time": "2026-11-20"}, "time", "without a time of day"),
+        ({"time": "2026-02-30T10:00:00Z"}, "time", "day is out of range"),
+        ({"time": "2026-11-20T10:00:00 EST"}, "time", "not an ISO 8601"),
+        ({"window": 86401}, "window", "outside"),
+        ({"window": "172800"}, "window", "outside"),
+        ({"window": 0}, "window", "outside"),
+        ({"window": -120}, "window", "outside"),
+        ({"window": "nan"}, "window", "outside"),
+        ({"window": "inf"}, "window", "outside"),
+        ({"window": "two minutes"}, "window", "not a number"),
+        ({"duration": "long"}, "duration", "not a number"),
+        ({"duration": "-5"}, "duration", "negative"),
+    ],
+)
+def test_bad_fields_raise_inquiry_error_naming_the_field(
+    kwargs: dict[str, object], field: str, words: str
+) -> None:
+    args: dict[str, object] = {"called": "3125550100", "time": "2026-11-20T14:03:22Z"}
+    args.update(kwargs)
+    called, time = args.pop("called"), args.pop("time")
+    with pytest.raises(InquiryError, match=words) as err:
+        Inquiry.parse(called, time, **args)  # type: ignore[arg-type]
+    assert err.value.field == field
+    assert err.value.hint or err.value.field in ("window", "duration")

@@ -1,0 +1,91 @@
+"""`tracehop lookup`: human output, --json, and clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from matchkit import PEERS_TOML, leg, make_store
+
+from tracehop.answer import TracebackAnswer
+from tracehop.cli import cli
+
+N = "+13125550100"
+
+
+@pytest.fixture()
+def setup(tmp_path: Path) -> tuple[str, str]:
+    make_store(tmp_path / "store", [
+        leg(N, "2026-11-20 14:03:30", calling="+12025550111", source_record=42),
+        leg(N, "2026-11-20 14:03:25", trunk="BRAVO_IN", calling="+19995550000"),
+    ])
+    (tmp_path / "peers.toml").write_text(PEERS_TOML)
+    return str(tmp_path / "store"), str(tmp_path / "peers.toml")
+
+
+def test_json_answer(setup: tuple[str, str]) -> None:
+    store, peers = setup
+    r = CliRunner().invoke(cli, ["lookup", "--store", store, "--called", "(312) 555-0100",
+                                 "--at", "2026-11-20T09:03:22-05:00", "--calling",
+                                 "202-555-0111", "--peers", peers, "--json"])
+    assert r.exit_code == 0, r.output
+    a = TracebackAnswer.from_dict(json.loads(r.output))
+    assert a.status == "upstream"
+    assert a.upstream is not None and a.upstream.provider == "Acme Transit"
+    assert a.match is not None and a.match.evidence.record == 42
+    assert a.inquiry.time_utc == "2026-11-20T14:03:22Z"
+
+
+def test_human_output_shows_status_upstream_record_and_alternatives(
+        setup: tuple[str, str]) -> None:
+    store, peers = setup
+    r = CliRunner().invoke(cli, ["lookup", "--store", store, "--called", N, "--at",
+                                 "2026-11-20T14:03:22Z", "--peers", peers])
+    assert r.exit_code == 0, r.output
+    assert "Status      ambiguous" in r.output
+    assert "Upstream    Bravo Telecom, trunk BRAVO_IN" in r.output
+    assert "Runners-up  2026-11-20T14:03:30Z (+8.0 s)  Acme Transit" in r.output
+    assert "Searched    2026-11-20T14:01:22Z .. 2026-11-20T14:05:22Z  (step ±120s)" in r.output
+    assert "Evidence    /data/Master.csv" in r.output
+
+
+def test_window_and_no_peers(setup: tuple[str, str]) -> None:
+    store, _ = setup
+    r = CliRunner().invoke(cli, ["lookup", "--store", store, "--called", N, "--at",
+                                 "2026-11-20 14:00:00", "--window", "30", "--json"])
+    assert r.exit_code == 0, r.output
+    a = json.loads(r.output)
+    assert a["status"] == "ambiguous"  # two unmapped trunks, 3.5 min after, ±15min step
+    assert a["searched"]["step"] == "±15min"
+    assert "time had no zone; read as UTC" in a["warnings"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--called", "hello", "--at", "2026-11-20T14:03:22Z"], "is not a valid phone number"),
+        (["--called", N, "--at", "yesterday"], "is not an ISO 8601 date-time"),
+        (["--called", N, "--at", "2026-11-20T14:03:22Z", "--window", "0"], "0<x<=86400"),
+    ],
+)
+def test_bad_input_is_one_clear_error(setup: tuple[str, str], args: list[str],
+                                      message: str) -> None:
+    store, _ = setup
+    r = CliRunner().invoke(cli, ["lookup", "--store", store, *args])
+    assert r.exit_code != 0
+    assert message in r.output
+
+
+def test_missing_store_and_bad_peers(tmp_path: Path, setup: tuple[str, str]) -> None:
+    store, _ = setup
+    r = CliRunner().invoke(cli, ["lookup", "--store", str(tmp_path / "none"), "--called", N,
+                                 "--at", "2026-11-20T14:03:22Z"])
+    assert r.exit_code == 1 and "Error:" in r.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[peer]]\nname = "Acme"\nrole = "upsteam"\ntrunks = ["A"]\n')
+    r = CliRunner().invoke(cli, ["lookup", "--store", store, "--called", N,
+                                 "--at", "2026-11-20T14:03:22Z", "--peers", str(bad)])
+    assert r.exit_code == 1
+    assert "bad.toml: peer #1 'Acme': role 'upsteam' is not one of" in r.output

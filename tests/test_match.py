@@ -1,0 +1,293 @@
+"""Matcher behaviour a responder relies on (issue 2, "Matcher tests"), on real stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from matchkit import check_schema, leg, make_store, peers
+
+from tracehop.answer import TracebackAnswer
+from tracehop.inquiry import Inquiry
+from tracehop.match import Matcher
+
+N = "+13125550100"
+
+
+def ask(tmp_path: Path, rows: list[dict[str, object]], called: str, at: str,
+        *, with_peers: bool = True, **kw: object) -> TracebackAnswer:
+    store = make_store(tmp_path / "store", rows)
+    m = Matcher(store, peers(tmp_path) if with_peers else None)
+    answer = m.lookup(Inquiry.parse(called, at, **kw))  # type: ignore[arg-type]
+    check_schema(answer)
+    return answer
+
+
+# -- time: skew, widening, DST ---------------------------------------------------------------
+
+
+def test_skew_inside_the_window_is_found_at_the_first_step(tmp_path: Path) -> None:
+    a = ask(tmp_path, [leg(N, "2026-11-20 14:05:02")], N, "2026-11-20T14:03:22Z")
+    assert a.status == "upstream"
+    assert a.match is not None and a.match.offset_s == 100.0
+    assert a.searched.step == "±120s"
+    assert (a.searched.from_utc, a.searched.to_utc) == ("2026-11-20T14:01:22Z",
+                                                         "2026-11-20T14:05:22Z")
+    assert not any("widening" in w for w in a.warnings)
+
+
+def test_skew_outside_the_window_is_found_by_widening_to_15_minutes(tmp_path: Path) -> None:
+    a = ask(tmp_path, [leg(N, "2026-11-20 14:08:22")], N, "2026-11-20T14:03:22Z")
+    assert a.status == "upstream"
+    assert a.match is not None and a.match.offset_s == 300.0
+    assert a.searched.step == "±15min"
+    assert a.searched.steps_tried == ["±120s", "±15min"]
+    assert any("widening" in w and "±15min" in w for w in a.warnings)
+    assert a.confidence < 0.9
+
+
+def test_a_wider_window_given_by_the_asker_finds_it_at_the_first_step(tmp_path: Path) -> None:
+    a = ask(tmp_path, [leg(N, "2026-11-20 14:08:22")], N, "2026-11-20T14:03:22Z", window=400)
+    assert a.searched.step == "±400s"
+    assert a.match is not None and a.match.offset_s == 300.0
+
+
+def test_one_hour_time_zone_slip_is_found_and_reported(tmp_path: Path) -> None:
+    # The asker read the switch's local time (EST) as UTC: the record is one hour later.
+    a = ask(tmp_path, [leg(N, "2026-11-20 15:03:30")], N, "2026-11-20T14:03:22Z")
+    assert a.status == "upstream"
+    assert a.match is not None and a.match.offset_s == 3608.0
+    assert a.searched.step == "+1h offset (time-zone slip?)"
+    assert a.searched.steps_tried[-1] == "+1h offset (time-zone slip?)"
+    assert any("+1h offset" in w and "time zone" in w for w in a.warnings)
+
+
+def test_five_hour_slip_the_other_way(tmp_path: Path) -> None:
+    a = ask(tmp_path, [leg(N, "2026-11-20 09:03:40")], N, "2026-11-20T14:03:22Z")
+    assert a.searched.step == "-5h offset (time-zone slip?)"
+    assert a.match is not None and a.match.offset_s == -5 * 3600 + 18
+
+
+def test_nearer_step_wins_over_an_hour_offset(tmp_path: Path) -> None:
+    rows = [leg(N, "2026-11-20 15:03:22", trunk="BRAVO_IN"), leg(N, "2026-11-20 14:10:00")]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z")
+    assert a.searched.step == "±15min"
+    assert a.upstream is not None and a.upstream.provider == "Acme Transit"
+
+
+def test_dst_fall_back_repeated_hour(tmp_path: Path) -> None:
+    # 01:30 America/New_York on 2026-11-01 happened twice; ingest reads it as the first
+    # occurrence (EDT, 05:30Z) and flags it. An asker who meant the second (EST, 06:30Z) is
+    # one hour off: found by the -1h step, and the answer says why.
+    row = leg(N, "2026-11-01 05:30:00", time_ambiguous=True, source_tz="America/New_York")
+    first = ask(tmp_path / "a", [row], N, "2026-11-01T01:30:00-04:00")
+    assert first.searched.step == "±120s"
+    assert first.match is not None and first.match.offset_s == 0.0
+    assert any("repeated hour" in w for w in first.warnings)
+    second = ask(tmp_path / "b", [dict(row)], N, "2026-11-01T01:30:00-05:00")
+    assert second.status == "upstream"
+    assert second.searched.step == "-1h offset (DST repeated hour?)"
+    assert second.match is not None and second.match.offset_s == -3600.0
+
+
+def test_naive_inquiry_time_is_read_as_utc_and_said(tmp_path: Path) -> None:
+    a = ask(tmp_path, [leg(N, "2026-11-20 14:03:30")], N, "2026-11-20 14:03:22")
+    assert a.match is not None and a.match.offset_s == 8.0
+    assert "time had no zone; read as UTC" in a.warnings
+
+
+def test_not_found_reports_the_widest_window_searched(tmp_path: Path) -> None:
+    rows = [leg(N, "2026-11-22 14:03:30"), leg("+13125550199", "2026-11-20 14:03:30")]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z")
+    assert a.status == "not_found"
+    assert a.match is None and a.upstream is None and a.alternatives == []
+    assert a.confidence == 0.0
+    assert a.searched.from_utc == "2026-11-19T14:01:22Z"
+    assert a.searched.to_utc == "2026-11-21T14:05:22Z"
+    assert a.searched.steps_tried[-1].startswith("whole-hour offsets ±1h..±24h")
+
+
+def test_not_found_in_an_empty_store(tmp_path: Path) -> None:
+    a = ask(tmp_path, [], N, "2026-11-20T14:03:22Z")
+    assert a.status == "not_found"
+
+
+# -- numbers -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["(312) 555-0100", "312.555.0100", "3125550100",
+                                  "13125550100", "+1 312 555 0100", "+13125550100"])
+def test_national_and_e164_forms_find_the_same_leg(tmp_path: Path, form: str) -> None:
+    a = ask(tmp_path, [leg(N, "2026-11-20 14:03:30", called_raw="3125550100")], form,
+            "2026-11-20T14:03:22Z")
+    assert a.inquiry.called == N
+    assert a.inquiry.called_raw == form
+    assert a.match is not None and a.match.called_raw == "3125550100"
+
+
+# -- two calls seconds apart ---------------------------------------------------------------------
+
+
+def _two_calls() -> list[dict[str, object]]:
+    return [
+        leg(N, "2026-11-20 14:03:25", trunk="BRAVO_IN", calling="+19995550000"),
+        leg(N, "2026-11-20 14:03:31", trunk="ACME_IN_1", calling="+12025550111"),
+    ]
+
+
+def test_two_calls_seconds_apart_without_calling_number_is_ambiguous(tmp_path: Path) -> None:
+    a = ask(tmp_path, _two_calls(), N, "2026-11-20T14:03:22Z")
+    assert a.status == "ambiguous"
+    assert a.match is not None and len(a.alternatives) == 1
+    assert {a.match.provider, a.alternatives[0].provider} == {"Acme Transit", "Bravo Telecom"}
+    assert a.confidence < 0.6
+    assert any("calling number" in w for w in a.warnings)
+
+
+def test_two_calls_seconds_apart_with_calling_number_the_right_one_wins(tmp_path: Path) -> None:
+    a = ask(tmp_path, _two_calls(), N, "2026-11-20T14:03:22Z", calling="(202) 555-0111")
+    assert a.status == "upstream"
+    assert a.upstream is not None and a.upstream.provider == "Acme Transit"
+    assert a.match is not None and a.match.calling_raw == "12025550111"
+    assert a.confidence > 0.95
+    assert [m.provider for m in a.alternatives] == ["Bravo Telecom"]
+
+
+def test_calls_close_together_from_the_same_upstream_are_not_ambiguous(tmp_path: Path) -> None:
+    rows = [leg(N, "2026-11-20 14:03:25"), leg(N, "2026-11-20 14:03:31", trunk="acme-7")]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z")
+    assert a.status == "upstream"
+    assert a.match is not None and a.match.offset_s == 3.0
+    assert len(a.alternatives) == 1
+
+
+def test_a_clearly_nearer_call_wins_without_ambiguity(tmp_path: Path) -> None:
+    rows = [leg(N, "2026-11-20 14:03:24"), leg(N, "2026-11-20 14:05:10", trunk="BRAVO_IN")]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z")
+    assert a.status == "upstream"
+    assert a.upstream is not None and a.upstream.provider == "Acme Transit"
+
+
+def test_duration_given_by_the_asker_decides(tmp_path: Path) -> None:
+    rows = [leg(N, "2026-11-20 14:03:25", trunk="BRAVO_IN", duration_s=4.0),
+            leg(N, "2026-11-20 14:03:28", duration_s=61.0)]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z", duration="60")
+    assert a.status == "upstream"
+    assert a.upstream is not None and a.upstream.provider == "Acme Transit"
+
+
+def test_stir_orig_tn_agreement_counts(tmp_path: Path) -> None:
+    rows = [leg(N, "2026-11-20 14:03:25", trunk="BRAVO_IN", orig_tn="19995550000",
+                attest="C"),
+            leg(N, "2026-11-20 14:03:27", orig_tn="12025550111", dest_tn="13125550100",
+                attest="A")]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z", calling="+12025550111")
+    assert a.status == "upstream" and a.match is not None
+    assert a.match.stir["attest"] == "A" and a.match.stir["orig_tn"] == "12025550111"
+
+
+# -- egress legs -------------------------------------------------------------------------------
+
+
+def test_egress_rows_are_never_the_answer(tmp_path: Path) -> None:
+    rows = [leg(N, "2026-11-20 14:03:22", direction="outbound", trunk="BRAVO_IN",
+                correlation_id="c-x", call_id="x-out"),
+            leg(N, "2026-11-20 14:03:40", correlation_id="c-y", call_id="y-in")]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z")
+    assert a.status == "upstream"
+    assert a.match is not None and a.match.direction == "inbound"
+    assert a.upstream is not None and a.upstream.provider == "Acme Transit"
+    assert all(m.direction != "outbound" for m in a.alternatives)
+
+
+def test_only_egress_rows_is_not_found_with_a_warning(tmp_path: Path) -> None:
+    rows = [leg(N, "2026-11-20 14:03:22", direction="outbound", trunk="BRAVO_IN")]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z")
+    assert a.status == "not_found" and a.match is None
+    assert any("egress (outbound) leg" in w for w in a.warnings)
+
+
+def test_egress_match_is_answered_from_the_inbound_leg_of_the_same_call(tmp_path: Path) -> None:
+    # The inbound leg carries the number as the upstream sent it (a ported-number prefix);
+    # only the egress leg has the number asked about. Same linkedid / correlation id.
+    rows = [
+        leg("+13125559999", "2026-11-20 14:03:21", trunk="ACME_IN_1", correlation_id="L-1",
+            call_id="in-1"),
+        leg(N, "2026-11-20 14:03:23", direction="outbound", trunk=None, egress_trunk="OUT_1",
+            correlation_id="L-1", call_id="out-1"),
+    ]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z")
+    assert a.status == "upstream"
+    assert a.upstream is not None and a.upstream.provider == "Acme Transit"
+    assert a.match is not None and a.match.direction == "inbound"
+    assert a.match.call_id == "in-1"
+    assert any("egress leg" in w and "L-1" in w for w in a.warnings)
+
+
+def test_inbound_and_egress_legs_of_one_call_are_one_candidate(tmp_path: Path) -> None:
+    rows = [leg(N, "2026-11-20 14:03:21", correlation_id="L-2"),
+            leg(N, "2026-11-20 14:03:22", direction="outbound", trunk="BRAVO_IN",
+                correlation_id="L-2")]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z")
+    assert a.status == "upstream" and a.alternatives == []
+    assert a.match is not None and a.match.direction == "inbound"
+
+
+def test_unknown_direction_is_a_candidate_but_said(tmp_path: Path) -> None:
+    a = ask(tmp_path, [leg(N, "2026-11-20 14:03:30", direction="unknown")], N,
+            "2026-11-20T14:03:22Z")
+    assert a.status == "upstream"
+    assert any("direction is unknown" in w for w in a.warnings)
+
+
+# -- statuses from the peer directory ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "who"),
+    [
+        ({"trunk": "ACME_IN_1"}, "upstream", "Acme Transit"),
+        ({"trunk": "acme-42"}, "upstream", "Acme Transit"),
+        ({"trunk": None, "ingress_ip": "198.51.100.9:5060"}, "upstream", "Acme Transit"),
+        ({"trunk": "CUST_TRUNK"}, "originating", "Dialer Co"),
+        ({"trunk": "ACME_IN_1", "account": "ACCT-77"}, "originating", "Dialer Co"),
+        ({"trunk": "INTL_GW", "ingress_ip": "203.0.113.5"}, "point_of_entry", "Overseas Carrier"),
+        ({"trunk": "MYSTERY_TRUNK", "ingress_ip": "192.0.2.1"}, "unmapped", None),
+    ],
+)
+def test_every_status_from_the_peer_directory(
+    tmp_path: Path, fields: dict[str, object], status: str, who: str | None
+) -> None:
+    a = ask(tmp_path, [leg(N, "2026-11-20 14:03:30", **fields)], N, "2026-11-20T14:03:22Z")
+    assert a.status == status
+    assert a.match is not None
+    assert a.match.evidence.file == "/data/Master.csv" and a.match.evidence.record
+    if status == "originating":
+        assert a.upstream is None
+        assert a.customer is not None and a.customer.name == who
+    elif status == "unmapped":
+        assert a.customer is None
+        assert a.upstream is not None and a.upstream.provider is None
+        assert a.upstream.trunk == "MYSTERY_TRUNK" and a.upstream.ip == "192.0.2.1"
+        assert any("no peer entry" in w for w in a.warnings)
+    else:
+        assert a.customer is None
+        assert a.upstream is not None and a.upstream.provider == who
+
+
+def test_without_a_peer_directory_everything_found_is_unmapped(tmp_path: Path) -> None:
+    a = ask(tmp_path, [leg(N, "2026-11-20 14:03:30")], N, "2026-11-20T14:03:22Z",
+            with_peers=False)
+    assert a.status == "unmapped"
+    assert a.upstream is not None and a.upstream.trunk == "ACME_IN_1"
+    assert any("no peer directory" in w for w in a.warnings)
+
+
+def test_answer_round_trips_through_json(tmp_path: Path) -> None:
+    a = ask(tmp_path, _two_calls(), N, "2026-11-20T14:03:22Z", calling="2025550111")
+    assert TracebackAnswer.from_dict(a.to_dict()) == a
+
+
+def test_window_crossing_midnight_reads_both_days(tmp_path: Path) -> None:
+    a = ask(tmp_path, [leg(N, "2026-11-21 00:00:40")], N, "2026-11-20T23:59:30Z")
+    assert a.status == "upstream" and a.match is not None and a.match.offset_s == 70.0

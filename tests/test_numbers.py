@@ -1,0 +1,295 @@
+"""E.164 normalisation: the formats switches write, the fast path against phonenumbers."""
+
+from __future__ import annotations
+
+import phonenumbers
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from tracehop import numbers
+from tracehop.errors import ConfigError
+from tracehop.numbers import normalise, normalise_expr, normalise_one
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# -- concrete forms ------------------------------------------------------------------------
+
+NANP_FORMS = [
+    "3125550100",
+    "13125550100",
+    "+13125550100",
+    "(312) 555-0100",
+    "312.555.0100",
+    "312-555-0100",
+    "1-312-555-0100",
+    "1 (312) 555-0100",
+    "+1 312 555 0100",
+    "+1 (312) 555-0100",
+    "0013125550100",
+    "01113125550100",
+    "  3125550100\t",
+    "312\xa0555\xa00100",
+    "tel:+13125550100",
+    "tel:+1-312-555-0100;phone-context=example.com",
+    "TEL:+13125550100",
+    "sip:+13125550100@198.51.100.7;user=phone",
+    "sip:13125550100@pbx.example:5060",
+    "sips:+13125550100@host",
+    "sip:+13125550100;npdi;rn=+13125559999@host;user=phone",
+    '"Jane Doe" <sip:+13125550100@host;user=phone>',
+    '"Jane" <+13125550100>',
+    "Jane <tel:+13125550100>",
+    "<sip:3125550100@10.0.0.1>;tag=abc",
+    "+1 312 555 0100 ext. 22",  # phonenumbers: the extension is not part of E.164
+]
+
+
+@pytest.mark.parametrize("raw", NANP_FORMS)
+def test_nanp_forms_normalise_to_one_e164(raw: str) -> None:
+    assert normalise_one(raw) == "+13125550100"
+    assert normalise(pl.Series([raw])).to_list() == ["+13125550100"]
+
+
+NOT_NUMBERS = [
+    "101",  # an extension
+    "s",  # Asterisk's start extension
+    "anonymous",
+    "Anonymous",
+    "Restricted",
+    "unknown",
+    "Q1000",
+    "*72",  # feature code
+    "#31#3125550100",  # caller-ID blocking prefix with a feature code
+    "5550100",  # seven digits: no area code
+    "0125550100",  # area code cannot start with 0
+    "3120550100",  # exchange cannot start with 0
+    "2125550100555",  # too long for NANP
+    "+10125550100",  # +1 but not a NANP shape
+    "+999123456",  # unassigned country code
+    "+",
+    "00",
+    "",
+    "   ",
+    "sip:alice@example.com",
+    "sip:1001@pbx",
+    '"Reception" <sip:200@pbx>',
+]
+
+
+@pytest.mark.parametrize("raw", NOT_NUMBERS)
+def test_values_that_are_not_phone_numbers_are_null(raw: str) -> None:
+    assert normalise_one(raw) is None
+    assert normalise(pl.Series([raw], dtype=pl.String)).to_list() == [None]
+
+
+@pytest.mark.parametrize("dtype", [pl.Int64, pl.Categorical, pl.String])
+def test_columns_read_as_integers_or_categories(dtype: pl.DataType) -> None:
+    # A CSV reader infers Int64 for an all-digit src column; dictionary columns arrive as
+    # Categorical. Both normalise like strings.
+    raw = pl.Series("src", ["3125550100", None, "101"]).cast(dtype)
+    assert normalise(raw).to_list() == ["+13125550100", None, None]
+
+
+def test_empty_and_all_null_columns() -> None:
+    assert normalise(pl.Series("x", [], dtype=pl.String)).to_list() == []
+    out = normalise(pl.Series("x", [None, None]))
+    assert out.dtype == pl.String
+    assert out.to_list() == [None, None]
+
+
+def test_null_stays_null_and_name_is_kept() -> None:
+    s = pl.Series("called_raw", [None, "3125550100", None], dtype=pl.String)
+    out = normalise(s)
+    assert out.name == "called_raw"
+    assert out.dtype == pl.String
+    assert out.to_list() == [None, "+13125550100", None]
+    assert normalise_one(None) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("020 7946 0958", "GB", "+442079460958"),
+        ("+44 (0)20 7946 0958", "US", "+442079460958"),
+        ("0044 20 7946 0958", "GB", "+442079460958"),
+        ("011 44 20 7946 0958", "US", "+442079460958"),
+        ("030 1234567", "DE", "+49301234567"),
+        ("+49 30 1234567", "GB", "+49301234567"),
+        ("0049 30 1234567", "DE", "+49301234567"),
+        ("+7 8 495 123 4567", "US", "+74951234567"),  # phonenumbers drops the trunk prefix 8
+        ("+33 1 23 45 67 89", "US", "+33123456789"),
+        ("3125550100", "CA", "+13125550100"),  # every NANP region uses the NANP rule
+        ("+1 312 555 0100", "GB", "+13125550100"),
+        ("1-800-FLOWERS", "US", "+18003569377"),  # vanity letters, via phonenumbers
+    ],
+)
+def test_other_regions_and_international_forms(raw: str, region: str, expected: str) -> None:
+    assert normalise_one(raw, region) == expected
+    assert normalise(pl.Series([raw]), region).to_list() == [expected]
+
+
+def test_national_form_outside_nanp_must_be_valid() -> None:
+    # "04 0000 0000" has a possible length for GB but no assigned range (+44 4 is unused): a
+    # national form needs a valid number, because the country was guessed from the region.
+    assert normalise_one("04 0000 0000", "GB") is None
+    assert normalise(pl.Series(["04 0000 0000"]), "GB").to_list() == [None]
+    # An explicit +44 with the same digits only has to be possible.
+    assert normalise_one("+44 4000 0000 0", "US") == "+44400000000"
+
+
+def test_lowercase_region_is_accepted_and_unknown_region_raises() -> None:
+    assert normalise_one("020 7946 0958", "gb") == "+442079460958"
+    with pytest.raises(ConfigError, match="unknown region 'XX'"):
+        normalise(pl.Series(["3125550100"]), "XX")
+    with pytest.raises(ConfigError):
+        normalise_one("3125550100", "XX")
+
+
+def test_phonenumbers_is_called_once_per_distinct_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real_parse = phonenumbers.parse
+
+    def counting_parse(text: str, *args: object, **kwargs: object) -> object:
+        calls.append(text)
+        return real_parse(text, *args, **kwargs)
+
+    monkeypatch.setattr(numbers.phonenumbers, "parse", counting_parse)
+    numbers._slow.cache_clear()
+    # Two spellings of one London number share the canonical key "+4402079460959".
+    odd = ["+44 (0)20 7946 0959", "0044 (0)20-7946-0959", "1-800-FLOWERX", "Q2000"]
+    series = pl.Series(odd * 1000 + ["3125550100", "(312) 555-0100"] * 1000)
+    out = normalise(series)
+    assert sorted(calls) == ["+4402079460959", "1-800-FLOWERX", "Q2000"]  # for 6,000 rows
+    assert out.len() == 6000
+    assert out.to_list()[:4] == ["+442079460959", "+442079460959", "+18003569379", None]
+    assert out.null_count() == 1000  # Q2000
+    normalise(series)  # a second batch (the next file of an ingest) hits the cache
+    assert len(calls) == 3
+    numbers._slow.cache_clear()
+
+
+def test_normalise_expr_matches_normalise_in_a_lazy_frame() -> None:
+    raw = ["(312) 555-0100", "+44 (0)20 7946 0958", None, "s", "020 7946 0958"]
+    lf = pl.LazyFrame({"calling_raw": raw})
+    got = lf.select(normalise_expr(pl.col("calling_raw"), "GB")).collect()
+    assert got.columns == ["calling_raw"]
+    assert got.get_column("calling_raw").to_list() == normalise(pl.Series(raw), "GB").to_list()
+    assert got.get_column("calling_raw").to_list()[0] is None  # NANP national form in GB
+
+
+# -- properties ----------------------------------------------------------------------------
+
+npa = st.integers(2, 9).map(str).flatmap(
+    lambda a: st.text("0123456789", min_size=2, max_size=2).map(lambda b: a + b)
+)
+nxx = npa  # same shape: first digit 2-9
+line = st.text("0123456789", min_size=4, max_size=4)
+
+
+@st.composite
+def nanp_number(draw: st.DrawFn) -> tuple[str, str, str]:
+    return draw(npa), draw(nxx), draw(line)
+
+
+def variants(a: str, b: str, c: str) -> list[str]:
+    return [
+        f"{a}{b}{c}",
+        f"({a}) {b}-{c}",
+        f"{a}.{b}.{c}",
+        f"1-{a}-{b}-{c}",
+        f"+1 {a} {b} {c}",
+        f"001{a}{b}{c}",
+        f"011 1 {a} {b} {c}",
+        f"tel:+1{a}{b}{c};phone-context=x",
+        f"sip:+1{a}{b}{c}@host;user=phone",
+        f'"Caller" <sip:1{a}{b}{c}@10.1.2.3:5060>',
+    ]
+
+
+@FAST
+@given(nanp_number())
+def test_every_formatting_variant_gives_the_same_e164(num: tuple[str, str, str]) -> None:
+    a, b, c = num
+    expected = f"+1{a}{b}{c}"
+    forms = variants(a, b, c)
+    assert normalise(pl.Series(forms)).to_list() == [expected] * len(forms)
+    assert {normalise_one(f) for f in forms} == {expected}
+
+
+phone_ish = st.text(
+    alphabet=st.sampled_from(list("0123456789+-.() /*#@;:<>\"'abcsiptelxAQ\t\xa0_,")),
+    max_size=30,
+)
+any_text = st.one_of(phone_ish, st.text(max_size=25), st.none())
+
+
+@FAST
+@given(
+    st.lists(st.one_of(any_text, st.deferred(lambda: number_like())), max_size=30),
+    st.sampled_from(["US", "GB", "DE", "AU"]),
+)
+def test_vectorised_equals_one_by_one(values: list[str | None], region: str) -> None:
+    got = normalise(pl.Series(values, dtype=pl.String), region).to_list()
+    assert got == [normalise_one(v, region) for v in values]
+
+
+country_codes = st.sampled_from(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE))
+
+
+@st.composite
+def number_like(draw: st.DrawFn) -> str | None:
+    """Mostly things that normalise to a number, in all the forms the fast and slow paths see."""
+    kind = draw(st.integers(0, 4))
+    if kind == 0:
+        return draw(st.sampled_from(variants(*draw(nanp_number()))))
+    if kind == 1:
+        cc = draw(country_codes)
+        rest = draw(st.text("0123456789", min_size=4, max_size=13))
+        sep = draw(st.sampled_from(["", " ", "-", " (0)"]))
+        return draw(st.sampled_from(["+", "00"])) + str(cc) + sep + rest
+    if kind == 2:
+        return "0" + draw(st.text("0123456789", min_size=6, max_size=11))  # national, trunk 0
+    return draw(any_text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(number_like(), min_size=1, max_size=25), st.sampled_from(["US", "GB", "DE"]))
+def test_normalising_a_result_gives_itself(values: list[str | None], region: str) -> None:
+    first = normalise(pl.Series(values, dtype=pl.String), region).to_list()
+    assert first == [normalise_one(v, region) for v in values]
+    results = [f for f in first if f is not None]
+    assert normalise(pl.Series(results, dtype=pl.String), region).to_list() == results
+    for e164 in results:
+        assert normalise_one(e164, region) == e164
+        # An E.164 result means the same number whatever the default region.
+        assert normalise_one(e164, "US") == e164
+
+
+def _possible_lengths(cc: int) -> list[int]:
+    region = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[cc][0]
+    md = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(cc, region)
+    return [n for n in md.general_desc.possible_length if n > 0] or [8]
+
+
+@st.composite
+def international(draw: st.DrawFn) -> str:
+    cc = draw(country_codes.filter(lambda c: c != 1))
+    length = draw(st.sampled_from(_possible_lengths(cc)))
+    return str(cc) + draw(st.text("0123456789", min_size=length, max_size=length))
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(international())
+def test_fast_path_agrees_with_phonenumbers_where_it_decides(intl: str) -> None:
+    """Where the length table accepts "+CC...", phonenumbers finds the same possible number."""
+    _, shape, lengths = numbers._compiled(numbers._plan("US"))
+    assume(shape.fullmatch(intl) is not None and lengths.fullmatch(intl) is not None)
+    parsed = phonenumbers.parse("+" + intl, None)
+    assert phonenumbers.is_possible_number_with_reason(parsed) == (
+        phonenumbers.ValidationResult.IS_POSSIBLE
+    )
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    assert e164 == "+" + intl
+    assert normalise_one("+" + intl) == e164

@@ -1,0 +1,118 @@
+"""The peer directory: loading, validation errors that name the file and entry, precedence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tracehop.errors import PeerDirectoryError
+from tracehop.peers import PeerDirectory, parse_ip
+
+GOOD = """
+[[peer]]
+name = "Acme Transit"
+role = "upstream"
+ocn = "1234"
+trunks = ["ACME_IN_1", "acme-*"]
+ips = ["198.51.100.0/24"]
+contact = "noc@acme.example"
+
+[[peer]]
+name = "Acme East"
+role = "upstream"
+trunks = ["acme-east-*"]
+ips = ["198.51.100.64/26"]
+
+[[peer]]
+name = "Dialer Co"
+role = "customer"
+trunks = ["SHARED_TRUNK"]
+accounts = ["ACCT-77"]
+
+[[peer]]
+name = "Overseas"
+role = "foreign"
+ips = ["2001:db8::/32", "203.0.113.7"]
+"""
+
+
+def load(tmp_path: Path, text: str) -> PeerDirectory:
+    p = tmp_path / "peers.toml"
+    p.write_text(text)
+    return PeerDirectory.load(p)
+
+
+def test_loads_every_field(tmp_path: Path) -> None:
+    d = load(tmp_path, GOOD)
+    assert len(d) == 4
+    acme = d.peers[0]
+    assert (acme.name, acme.role, acme.ocn, acme.contact) == (
+        "Acme Transit", "upstream", "1234", "noc@acme.example")
+    assert acme.trunks == ("ACME_IN_1", "acme-*")
+
+
+@pytest.mark.parametrize(
+    ("trunk", "ip", "account", "expected"),
+    [
+        ("ACME_IN_1", None, None, "Acme Transit"),  # exact trunk
+        ("ACME-99", None, None, "Acme Transit"),  # glob, case-insensitive
+        ("acme-east-3", None, None, "Acme East"),  # the more specific glob wins
+        (None, "198.51.100.70", None, "Acme East"),  # longest prefix: /26 beats /24
+        (None, "198.51.100.10:5060", None, "Acme Transit"),  # port ignored
+        (None, "[2001:db8::5]:5061", None, "Overseas"),  # IPv6 with port
+        (None, "203.0.113.7", None, "Overseas"),  # a bare address is a /32
+        ("SHARED_TRUNK", None, None, "Dialer Co"),
+        ("ACME_IN_1", None, "ACCT-77", "Dialer Co"),  # account beats trunk
+        ("UNKNOWN", "198.51.100.9", None, "Acme Transit"),  # IP when the trunk is unknown
+        ("acme-1", "203.0.113.7", None, "Acme Transit"),  # trunk beats IP
+        ("UNKNOWN", "192.0.2.1", "NOPE", None),
+        (None, "not an ip", None, None),
+        (None, None, None, None),
+    ],
+)
+def test_resolve_precedence(tmp_path: Path, trunk: str | None, ip: str | None,
+                            account: str | None, expected: str | None) -> None:
+    peer = load(tmp_path, GOOD).resolve(trunk, ip, account)
+    assert (peer.name if peer else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[peer]]\nname = "Acme"\nrole = "upsteam"\ntrunks = ["A"]\n',
+         "peer #1 'Acme': role 'upsteam' is not one of upstream, customer, foreign"),
+        ('[[peer]]\nname="A"\nrole="upstream"\ntrunks=["T"]\n[[peer]]\nname="B"\nrole="upstream"'
+         '\nips=["10.0.0.300"]\n', "peer #2 'B': '10.0.0.300' is not an IP address or CIDR"),
+        ('[[peer]]\nrole="upstream"\ntrunks=["T"]\n', "peer #1: 'name' is missing or empty"),
+        ('[[peer]]\nname="A"\nrole="upstream"\ntrunk=["T"]\n', "peer #1 'A': unknown key(s) trunk"),
+        ('[[peer]]\nname="A"\nrole="upstream"\ntrunks="T"\n',
+         "peer #1 'A': 'trunks' must be a list of non-empty strings"),
+        ('[[peer]]\nname="A"\nrole="upstream"\n', "peer #1 'A': no trunks, ips or accounts"),
+        ('[[peer]]\nname="A"\nrole="upstream"\ntrunks=["T"]\n[[peer]]\nname="B"\nrole="customer"'
+         '\ntrunks=["T"]\n', "peer #2 'B': trunk 'T' is already given to peer #1 'A'"),
+        ('[[peer]]\nname="A"\nrole="upstream"\ntrunks=["T"]\n[[peer]]\nname="A"\nrole="customer"'
+         '\ntrunks=["U"]\n', "peer #2 'A': the name is already used by peer #1"),
+        ('[[peer]\nname="A"\n', "not valid TOML"),
+        ('[peer]\nname="A"\n', "'peer' must be an array of tables"),
+    ],
+)
+def test_validation_errors_name_the_file_and_the_entry(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(PeerDirectoryError) as e:
+        load(tmp_path, text)
+    assert str(tmp_path / "peers.toml") in str(e.value)
+    assert message in str(e.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(PeerDirectoryError, match="peer directory not found"):
+        PeerDirectory.load(tmp_path / "nope.toml")
+
+
+def test_parse_ip_forms() -> None:
+    assert str(parse_ip(" 198.51.100.7:5060 ")) == "198.51.100.7"
+    assert str(parse_ip("[2001:db8::1]:5060")) == "2001:db8::1"
+    assert str(parse_ip("2001:db8::1")) == "2001:db8::1"
+    assert parse_ip("sip.example.com") is None and parse_ip("") is None

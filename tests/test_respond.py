@@ -1,0 +1,281 @@
+"""`tracehop respond` as a library: inquiry files, per-row errors, answers in order, the
+campaign summary, evidence packs, audit entries, deadlines and the RMD flag."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from tracehop.match import Matcher
+from tracehop.peers import PeerDirectory
+from tracehop.respond.audit import AuditLog, verify
+from tracehop.respond.batch import RespondOptions, respond
+from tracehop.respond.deadline import Clock
+from tracehop.respond.evidence import decode_passport, verify_pack
+from tracehop.respond.inquiries import read_inquiries
+from tracehop.respond.rmd import load_rmd
+from tracehop.schema import LEG_SCHEMA, conform, empty_rejects
+from tracehop.store import FileRecord, Store
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "respond"
+
+
+def b64(obj: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+
+#: An RFC 8224 Identity header as a SHAKEN signer sends it (signature bytes are made up).
+IDENTITY = (
+    b64({"alg": "ES256", "ppt": "shaken", "typ": "passport",
+         "x5u": "https://cert.acme.example/sti.pem"})
+    + "."
+    + b64({"attest": "A", "dest": {"tn": ["13125550100"]}, "iat": 1795183400,
+           "orig": {"tn": "12025550111"}, "origid": "123e4567-e89b-12d3-a456-426614174000"})
+    + ".c2lnbmF0dXJl;info=<https://cert.acme.example/sti.pem>;alg=ES256;ppt=shaken"
+)
+
+
+def leg(leg_id: str, called: str, start: str, trunk: str, **kw: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "leg_id": leg_id,
+        "source": "sbc1",
+        "format": "test_cdr",
+        "source_file": "cdr-2026-11-20.csv",
+        "source_record": int(leg_id.strip("L")) + 1,
+        "start_utc": datetime.fromisoformat(start.replace("Z", "+00:00")),
+        "called_e164": called,
+        "called_raw": called.lstrip("+"),
+        "direction": "inbound",
+        "ingress_trunk": trunk,
+        "disposition": "answered",
+        "duration_s": 31.0,
+    }
+    row.update(kw)
+    row.setdefault("raw_record", f'"{row["called_raw"]}","{start}","{trunk}",31,ANSWERED')
+    return row
+
+
+LEGS = [
+    leg("L1", "+13125550100", "2026-11-20T14:03:10Z", "ACME_IN_1", calling_e164="+12025550111",
+        calling_raw="12025550111", identity_raw=IDENTITY, attest="A",
+        origid="123e4567-e89b-12d3-a456-426614174000", call_id="a84b4c76e66710@pc33"),
+    leg("L2", "+13125550101", "2026-11-20T14:10:02Z", "SHADY-7", calling_e164="+12025550112"),
+    leg("L3", "+13125550102", "2026-11-20T16:30:00Z", "LOCAL", account="ACC42"),
+]
+
+
+def make_store(path: Path, rows: list[dict[str, Any]]) -> Store:
+    store = Store.open(path, create=True)
+    table = conform(pa.Table.from_pylist(rows, schema=LEG_SCHEMA))
+    store.commit(table, empty_rejects(),
+                 [FileRecord(file_id=hashlib.sha256(str(path).encode()).hexdigest(),
+                             path="cdr.csv", size=1, rows_read=len(rows))])
+    return store
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    return make_store(tmp_path_factory.mktemp("respond") / "store", LEGS)
+
+
+@pytest.fixture(scope="module")
+def peers() -> PeerDirectory:
+    return PeerDirectory.load(FIX / "peers.toml")
+
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "tracehop" / "schemas"
+                     / "traceback_answer.schema.json").read_text())
+
+
+def assert_schema_valid(answers: list[dict[str, Any]]) -> None:
+    """Every line respond writes, rejected rows included, is valid against the schema."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    for a in answers:
+        errors = [e.message for e in validator.iter_errors(json.loads(json.dumps(a)))]
+        assert errors == [], (a, errors)
+
+
+def _at(s: str) -> datetime:
+    return datetime.fromisoformat(s).astimezone(UTC)
+
+
+# -- reading inquiry files ---------------------------------------------------------------------
+
+
+def test_bad_rows_are_each_answered_with_a_reason_and_the_batch_goes_on(
+        store: Store, peers: PeerDirectory) -> None:
+    f = read_inquiries(FIX / "inquiries_bad.csv")
+    res = respond(f, Matcher(store, peers), RespondOptions(now=lambda: _at("2026-11-20T15:00Z")))
+    a = res.answers
+    assert len(a) == 5  # one answer per record, in order
+    assert [x["inquiry"].get("id") for x in a] == ["OK-1", "BAD-TIME", "BAD-NUMBER", "SHORT",
+                                                   "OK-2"]
+    assert a[0]["status"] == "upstream" and a[0]["upstream"]["provider"] == "Acme Transit"
+    assert a[4]["status"] == "upstream" and a[4]["upstream"]["provider"] == "Shady Routes"
+    bad_time, bad_number, short = a[1], a[2], a[3]
+    assert bad_time["error"]["line"] == 3 and bad_time["error"]["field"] == "time"
+    assert "'yesterday afternoon' is not an ISO 8601 date-time" in bad_time["error"]["reason"]
+    assert bad_number["error"]["field"] == "called"
+    assert "'not-a-number' is not a valid phone number" in bad_number["error"]["reason"]
+    assert short["error"]["field"] == "time"
+    assert "missing column 'time'" in short["error"]["reason"]
+    for r in (bad_time, bad_number, short):
+        assert r["status"] == "not_found" and r["match"] is None and r["searched"] is None
+        assert r["warnings"][0].startswith(f"rejected: line {r['error']['line']}: ")
+        assert r["error"]["file"].endswith("inquiries_bad.csv")
+    assert res.summary.rejected == 3 and res.summary.found == 2
+    assert sum(res.summary.by_status.values()) == 5
+    assert_schema_valid(a)
+
+
+def test_a_header_without_a_required_column_answers_every_row_with_the_reason() -> None:
+    f = read_inquiries(FIX / "no_time_column.csv")
+    assert [r.line for r in f.rows] == [2, 3]
+    assert all(r.error is not None and r.error.field == "time" for r in f.rows)
+    assert "header (called,calling,date) has no time column" in (f.rows[0].error.reason
+                                                                  if f.rows[0].error else "")
+
+
+def test_json_lines_with_a_missing_key_and_a_broken_line() -> None:
+    f = read_inquiries(FIX / "inquiries.jsonl")
+    assert f.format == "jsonl"
+    ok, windowed, no_called, broken = f.rows
+    assert ok.inquiry is not None and ok.inquiry.calling_e164 == "+12025550111"
+    assert windowed.inquiry is not None and windowed.inquiry.window_s == 60.0
+    assert windowed.inquiry.extra == {"campaign": "auto-warranty"}
+    assert no_called.error is not None and no_called.error.reason == "missing key 'called'"
+    assert broken.error is not None and "not valid JSON" in broken.error.reason
+    assert broken.line == 4
+
+
+def test_quoted_fields_and_a_bom_are_read(tmp_path: Path) -> None:
+    p = tmp_path / "q.csv"
+    p.write_bytes('\ufeffcalled,calling,time,note\n"(312) 555-0100","",'
+                  '2026-11-20T14:03:22Z,"spoofed, twice\nthat day"\n'.encode())
+    (row,) = read_inquiries(p).rows
+    assert row.inquiry is not None and row.inquiry.called_e164 == "+13125550100"
+    assert row.inquiry.extra == {"note": "spoofed, twice\nthat day"}
+
+
+# -- answers, summary, deadlines, RMD, audit, evidence -----------------------------------------
+
+
+def test_respond_end_to_end(store: Store, peers: PeerDirectory, tmp_path: Path) -> None:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    rmd = load_rmd(FIX / "rmd_export.csv")
+    f = read_inquiries(FIX / "inquiries.csv")
+    opts = RespondOptions(requester="itg-portal", rmd=rmd, audit=audit,
+                          evidence_dir=tmp_path / "evidence", store=store,
+                          clock=Clock(), now=lambda: _at("2026-11-21T15:30:00Z"))
+    res = respond(f, Matcher(store, peers), opts)
+    a = res.answers
+    assert [x["inquiry"]["id"] for x in a] == ["TB-1", "TB-2", "TB-3", "TB-4"]
+    assert [x["status"] for x in a] == ["upstream", "upstream", "originating", "not_found"]
+    assert a[0]["match"]["leg_id"] == "L1"
+    assert a[2]["customer"]["name"] == "Dialer Co"
+    assert_schema_valid(a)
+
+    # RMD: Acme is listed; Shady Routes is not, and the answer says traffic must be refused
+    assert a[0]["rmd"]["listed"] is True and a[0]["rmd"]["rmd_number"] == "RMD0001001"
+    assert a[1]["rmd"]["listed"] is False
+    assert any("Shady Routes is not listed in the Robocall Mitigation Database" in w
+               and "must be refused" in w for w in a[1]["warnings"])
+    assert "rmd" not in a[2]  # our own customer: nothing to check
+
+    # 24-hour clock: received 15:00Z / 17:00Z on the 20th, answered 15:30Z on the 21st
+    assert a[0]["deadline"]["deadline_utc"] == "2026-11-21T15:00:00Z"
+    assert a[0]["deadline"]["state"] == "late"
+    assert any(w.startswith("late: the 24-hour deadline") for w in a[0]["warnings"])
+    assert a[2]["deadline"]["state"] == "near"
+    assert a[2]["deadline"]["remaining_s"] == 5400.0
+
+    # summary
+    s = res.summary
+    assert s.inquiries == 4 and s.found == 3 and s.rejected == 0
+    assert s.by_status == {"upstream": 2, "originating": 1, "not_found": 1}
+    assert s.by_upstream == {"Acme Transit": 1, "Shady Routes": 1}
+    assert s.by_customer == {"Dialer Co": 1}
+    assert s.single_upstream is None and s.rmd_unlisted == ["Shady Routes"]
+    assert s.late == 2 and s.near_deadline == 2
+
+    # audit: one entry per inquiry, chained, with who/asked/searched/answered
+    rep = verify(audit.path)
+    assert rep.ok and rep.entries == 4 and rep.head_hash == res.audit_head
+    entries = [json.loads(x) for x in audit.path.read_text().splitlines()]
+    assert entries[0]["who"] == "itg-portal"
+    assert entries[0]["asked"]["called"] == "+13125550100"
+    assert entries[0]["asked"]["line"] == 2
+    assert entries[0]["searched"]["from_utc"] == a[0]["searched"]["from_utc"]
+    assert entries[0]["answered"] == {
+        "status": "upstream", "upstream": "Acme Transit", "trunk": "ACME_IN_1", "ip": None,
+        "customer": None, "leg_id": "L1", "confidence": a[0]["confidence"], "error": None}
+
+    # evidence pack of the first answer
+    pack = Path(res.packs[0])
+    assert pack.name == "00001-TB-1"
+    assert (pack / "record.txt").read_text() == LEGS[0]["raw_record"] + "\n"
+    passport = json.loads((pack / "passport.json").read_text())
+    assert passport["payload"]["origid"] == "123e4567-e89b-12d3-a456-426614174000"
+    assert passport["header"]["x5u"] == "https://cert.acme.example/sti.pem"
+    assert passport["params"]["info"] == "https://cert.acme.example/sti.pem"
+    searched = json.loads((pack / "searched.json").read_text())
+    assert searched["searched"] == a[0]["searched"]
+    portal = (pack / "portal.txt").read_text()
+    assert "we received this call from Acme Transit (OCN 1234) over trunk ACME_IN_1" in portal
+    assert "Call-ID a84b4c76e66710@pc33" in portal
+    assert json.loads((pack / "answer.json").read_text()) == a[0]
+    assert verify_pack(pack) == []
+    (pack / "record.txt").write_text("tampered\n")
+    assert verify_pack(pack) == ["record.txt"]
+    # the not-found answer still has a pack saying what was searched
+    nf = Path(res.packs[3])
+    assert "no record of this call in the window searched" in (nf / "portal.txt").read_text()
+    assert (nf / "record.txt").read_text() == "(no record matched)\n"
+
+
+def test_one_upstream_and_one_origid_are_flagged(tmp_path: Path, peers: PeerDirectory) -> None:
+    origid = "9f0c1a2b-0000-4000-8000-000000000001"
+    rows = [leg(f"L{i}", f"+1312555{i:04d}", f"2026-11-20T1{i % 10}:00:00Z", "ACME_IN_1",
+                origid=origid) for i in range(1, 5)]
+    store = make_store(tmp_path / "s", rows)
+    p = tmp_path / "campaign.csv"
+    p.write_text("called,calling,time\n" + "".join(
+        f"+1312555{i:04d},,2026-11-20T1{i % 10}:00:30Z\n" for i in range(1, 5)))
+    res = respond(read_inquiries(p), Matcher(store, peers))
+    s = res.summary
+    assert s.found == 4
+    assert s.single_upstream == "Acme Transit"
+    assert s.single_origid == origid
+    assert any("one STIR/SHAKEN origid" in f for f in s.flags)
+    assert s.to_dict()["by_upstream"] == {"Acme Transit": 4}
+
+
+def test_decode_passport_reports_what_it_cannot_read() -> None:
+    garbage = decode_passport("not-a-token;info=<https://x/c.pem>")
+    assert garbage["present"] is True and garbage["payload"] is None
+    assert garbage["params"]["info"] == "https://x/c.pem"
+    assert any("not compact JWS" in p for p in garbage["problems"])
+    assert decode_passport(None)["present"] is False
+
+
+def test_zipped_packs(store: Store, peers: PeerDirectory, tmp_path: Path) -> None:
+    import zipfile
+
+    res = respond(read_inquiries(FIX / "inquiries.csv"), Matcher(store, peers),
+                  RespondOptions(evidence_dir=tmp_path / "z", evidence_zip=True, store=store))
+    assert [Path(p).name for p in res.packs] == ["00001-TB-1.zip", "00002-TB-2.zip",
+                                                 "00003-TB-3.zip", "00004-TB-4.zip"]
+    with zipfile.ZipFile(res.packs[0]) as z:
+        names = set(z.namelist())
+        assert {"portal.txt", "record.txt", "passport.json", "searched.json",
+                "MANIFEST.sha256"} <= names
+        assert z.read("record.txt").decode() == LEGS[0]["raw_record"] + "\n"

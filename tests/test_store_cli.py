@@ -1,0 +1,63 @@
+"""`tracehop compact`: the command a provider runs (or schedules) to keep lookups fast."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+from click.testing import CliRunner
+
+from tracehop.cli import cli
+from tracehop.schema import UTC_US, empty_rejects
+from tracehop.store import Store
+
+T0_US = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp() * 1_000_000)
+
+
+def fragmented_store(root: Path) -> Store:
+    store = Store.open(root, create=True, compact_threshold=100)
+    for b in range(3):
+        ids = [f"B{b}{i:03d}" for i in range(100)]
+        start = [T0_US + (i % 2) * 86_400_000_000 + b * 1000 + i for i in range(100)]
+        store.commit(pa.table({"leg_id": ids,
+                               "start_utc": pa.array(start, pa.int64()).cast(UTC_US),
+                               "called_e164": [f"+1312555{i:04d}" for i in range(100)]}),
+                     empty_rejects(), [])
+    return store
+
+
+def test_compact_json_reports_each_day(tmp_path: Path) -> None:
+    store = fragmented_store(tmp_path / "s")
+    res = CliRunner().invoke(cli, ["compact", "--store", str(store.root), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["files_removed"] == 6 and out["files_added"] == 2
+    assert [(d["day"], d["files_before"], d["rows"]) for d in out["days"]] == [
+        ("2026-10-01", 3, 150), ("2026-10-02", 3, 150)]
+    assert store.snapshot().file_count == 2
+
+
+def test_compact_one_day_then_vacuum_text_output(tmp_path: Path) -> None:
+    store = fragmented_store(tmp_path / "s")
+    res = CliRunner().invoke(cli, ["compact", "--store", str(store.root), "--day", "2026-10-02",
+                                   "--vacuum-hours", "0"])
+    assert res.exit_code == 0, res.output
+    assert "2026-10-02: 3 files -> 1 (150 rows" in res.output
+    assert "Vacuum: deleted 3 files" in res.output
+    assert len(list((store.root / "legs").rglob("*.parquet"))) == 4
+    again = CliRunner().invoke(cli, ["compact", "--store", str(store.root), "--day", "2026-10-02"])
+    assert "Nothing to compact" in again.output
+
+
+def test_compact_on_a_missing_store_is_one_clear_error(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["compact", "--store", str(tmp_path / "none")])
+    assert res.exit_code == 1
+    assert "Error:" in res.output and "no tracehop store" in res.output
+    assert "tracehop ingest" in res.output  # how to fix it
+
+
+def test_compact_help_has_an_example() -> None:
+    res = CliRunner().invoke(cli, ["compact", "--help"])
+    assert res.exit_code == 0 and "tracehop compact --store" in res.output

@@ -1,0 +1,113 @@
+"""How the chain coordinator asks one provider: in process, or over HTTP.
+
+A responder takes the inquiry for its own hop and returns that provider's
+:class:`~tracehop.answer.TracebackAnswer`, or raises :class:`NoAnswer` when the provider gives no
+answer at all (it refused, timed out, failed, or is not reachable). "No answer" is an outcome of
+a traceback (research/domain.md §1.4: a non-cooperative provider), not an error of the tool, so it
+is a separate exception the coordinator turns into a hop with status ``no_response``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tracehop.answer import TracebackAnswer
+from tracehop.inquiry import Inquiry
+
+if TYPE_CHECKING:  # the matcher pulls in DuckDB; import it only where it is used
+    from tracehop.match import Matcher
+
+
+class NoAnswer(Exception):  # an outcome of a traceback, not an error of tracehop
+    """The provider gave no answer. ``reason`` is one of timeout, error, refused, unreachable."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class Responder(Protocol):
+    """One provider's answering end."""
+
+    def answer(self, inquiry: Inquiry) -> TracebackAnswer: ...
+
+
+def inquiry_payload(inquiry: Inquiry) -> dict[str, Any]:
+    """The inquiry as the HTTP API takes it: only what this hop needs to know."""
+    payload: dict[str, Any] = {
+        "called": inquiry.called_e164,
+        "time": inquiry.time_utc.isoformat().replace("+00:00", "Z"),
+        "window": inquiry.window_s,
+    }
+    if inquiry.calling_e164:
+        payload["calling"] = inquiry.calling_e164
+    if inquiry.id:
+        payload["id"] = inquiry.id
+    return payload
+
+
+@dataclass
+class LocalResponder:
+    """Answers from a provider's own store in this process (``Matcher.lookup``)."""
+
+    store_dir: Path
+    peers_file: Path
+    _matcher: Matcher | None = field(default=None, init=False, repr=False)
+
+    def matcher(self) -> Matcher:
+        if self._matcher is None:
+            from tracehop.match import Matcher
+            from tracehop.peers import PeerDirectory
+            from tracehop.store import Store
+
+            self._matcher = Matcher(Store.open(self.store_dir),
+                                    PeerDirectory.load(self.peers_file))
+        return self._matcher
+
+    def answer(self, inquiry: Inquiry) -> TracebackAnswer:
+        return self.matcher().lookup(inquiry)
+
+
+@dataclass
+class SilentResponder:
+    """A provider that never answers (a non-cooperative provider, for tests and the demo)."""
+
+    reason: str = "timeout"
+
+    def answer(self, inquiry: Inquiry) -> TracebackAnswer:
+        raise NoAnswer(self.reason, "the provider did not answer the inquiry")
+
+
+@dataclass
+class HttpResponder:
+    """Asks a ``tracehop serve`` instance: ``POST /v1/inquiries`` with a bearer token."""
+
+    base_url: str
+    token: str
+    timeout_s: float = 10.0
+
+    def answer(self, inquiry: Inquiry) -> TracebackAnswer:
+        import httpx
+
+        url = self.base_url.rstrip("/") + "/v1/inquiries"
+        try:
+            r = httpx.post(url, json=inquiry_payload(inquiry), timeout=self.timeout_s,
+                           headers={"Authorization": f"Bearer {self.token}"})
+        except httpx.TimeoutException as e:
+            raise NoAnswer("timeout", f"{url}: no answer within {self.timeout_s:g} s") from e
+        except httpx.HTTPError as e:
+            raise NoAnswer("unreachable", f"{url}: {e}") from e
+        if r.status_code in (401, 403):
+            raise NoAnswer("refused", f"{url}: HTTP {r.status_code}")
+        if r.status_code != 200:
+            raise NoAnswer("error", f"{url}: HTTP {r.status_code}: {r.text[:200]}")
+        try:
+            body = r.json()
+            if isinstance(body, list):  # the API answers a list with a list
+                body = body[0]
+            return TracebackAnswer.from_dict(body)
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            raise NoAnswer("error", f"{url}: the answer is not a TracebackAnswer ({e})") from e

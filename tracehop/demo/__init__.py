@@ -1,0 +1,1 @@
+"""The `tracehop demo` pipeline (sim -> records -> stores -> chains -> report)."""

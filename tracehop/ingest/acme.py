@@ -1,0 +1,189 @@
+"""Oracle (Acme Packet) SBC local CDR files: RADIUS accounting records flattened to CSV.
+
+Layout: Oracle Communications SBC *Accounting Guide*, appendix "Local CDR Start/Interim/Stop
+Record (RADIUS)" (CSV placement of each attribute, per release); research/cdr_formats.md §10.
+No header; field 1 is ``Acct-Status-Type`` (1 Start, 2 Stop, 3 Interim). The columns depend on
+the release and the record type, so the layout is chosen per record by (type, field count):
+
+==========  ======  =====================================================================
+type        fields  release
+==========  ======  =====================================================================
+Start       116     C6.1
+Start       118     C6.2
+Start       122     C6.3, C6.4 (Interim records share the Start layout)
+Start       127     D7.1
+Stop        169     C6.1
+Stop        171     C6.2
+Stop        175     C6.3, C6.4
+Stop        269     C6.4 with 94 undocumented columns inserted after column 115 (seen mixed
+                    with 175-column rows in one file by Freeside's importer, acmepacket.pm)
+==========  ======  =====================================================================
+
+A record with another field count is rejected with the count and the known ones (describe
+that release in your own profile). Times are Cisco-VSA style, ``HH:MM:SS.mmm TZ MON DD
+YYYY`` (``15:54:56.868 PST DEC 18 2017``): the zone abbreviation is mapped with
+:data:`ZONE_ABBREVIATIONS` (US zones; the abbreviation says standard or daylight time, so the
+offset is exact); any other abbreviation falls back to ``--tz``.
+``Calling-Station-Id``/``Called-Station-Id`` are SIP header values with display names and
+tags (``"ROBO CALLER" <sip:2025550111@198.51.100.7;user=phone>;tag=a1``); Acme does not
+escape quotes inside quoted values, so records are split leniently.
+
+One call, one leg: the records of one ``Acct-Session-Id`` are folded into the most complete
+one (Stop, else the last Interim, else Start).
+
+STIR/SHAKEN: none of the RADIUS local-CDR layouts above carries STIR attributes. Oracle adds
+them in S-Cz9.1 (Stir-Signed-Request, Stir-Verified-Request, ...) but publishes their CSV
+placement only for the Diameter-format local CDR, not for the RADIUS layout these files use,
+so they are not read here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+
+from tracehop.ingest.carrier_records import Collected, physical_lines, read_text, split_csv
+from tracehop.ingest.formats import register_reader
+
+READER: Final = "acme_local_cdr"
+STATUS: Final = {"1": "Start", "2": "Stop", "3": "Interim"}
+
+_START_C61: Final = {
+    "nas_ip": 2, "session_id": 4, "ingress_call_id": 5, "calling_station": 9,
+    "called_station": 10, "setup_time": 11, "connect_time": 12, "egress_realm": 17,
+    "ingress_realm": 18, "local_time_zone": 70, "primary_routing_number": 72,
+    "originating_trunk_group": 73, "terminating_trunk_group": 74,
+    "originating_trunk_context": 75, "p_asserted_id": 77, "ingress_remote_addr": 79,
+    "egress_remote_addr": 81, "sip_diversion": 82,
+}
+_START_C62: Final = {
+    "nas_ip": 2, "session_id": 4, "ingress_call_id": 5, "calling_station": 10,
+    "called_station": 11, "setup_time": 12, "connect_time": 13, "egress_realm": 18,
+    "ingress_realm": 19, "local_time_zone": 71, "primary_routing_number": 73,
+    "originating_trunk_group": 74, "terminating_trunk_group": 75,
+    "originating_trunk_context": 76, "p_asserted_id": 78, "ingress_remote_addr": 80,
+    "egress_remote_addr": 82, "sip_diversion": 83,
+}
+_START_D71: Final = {
+    **_START_C62, "local_time_zone": 80, "primary_routing_number": 82,
+    "originating_trunk_group": 83, "terminating_trunk_group": 84,
+    "originating_trunk_context": 85, "p_asserted_id": 87, "ingress_remote_addr": 89,
+    "egress_remote_addr": 91, "sip_diversion": 92,
+}
+_STOP_C61: Final = {
+    "nas_ip": 2, "session_id": 4, "ingress_call_id": 5, "calling_station": 9,
+    "called_station": 10, "terminate_cause": 11, "session_time": 12, "setup_time": 13,
+    "connect_time": 14, "disconnect_time": 15, "h323_disconnect_cause": 16,
+    "egress_realm": 21, "ingress_realm": 22, "local_time_zone": 118,
+    "primary_routing_number": 120, "originating_trunk_group": 121,
+    "terminating_trunk_group": 122, "originating_trunk_context": 123, "p_asserted_id": 125,
+    "ingress_remote_addr": 127, "egress_remote_addr": 129, "sip_diversion": 130,
+    "session_disposition": 131, "disconnect_initiator": 132, "disconnect_cause": 133,
+    "sip_status": 134,
+}
+_STOP_C64: Final = {k: (v + 1 if v >= 9 else v) for k, v in _STOP_C61.items()}
+#: The 269-column Stop rows: 94 undocumented columns after column 115 (Freeside acmepacket.pm).
+_STOP_269: Final = {k: (v + 94 if v > 115 else v) for k, v in _STOP_C64.items()}
+
+LAYOUTS: Final[dict[tuple[str, int], dict[str, int]]] = {
+    ("Start", 116): _START_C61,
+    ("Start", 118): _START_C62,
+    ("Start", 122): _START_C62,
+    ("Start", 127): _START_D71,
+    ("Stop", 169): _STOP_C61,
+    ("Stop", 171): _STOP_C64,
+    ("Stop", 175): _STOP_C64,
+    ("Stop", 269): _STOP_269,
+}
+COLUMNS: Final = tuple(sorted({c for lay in LAYOUTS.values() for c in lay}))
+
+#: Zone abbreviations written in the h323 time attributes -> a fixed-offset IANA zone
+#: (Etc/GMT+N is UTC-N). The abbreviation names standard or daylight time, so it is exact.
+ZONE_ABBREVIATIONS: Final = {
+    "UTC": "UTC", "GMT": "UTC", "Z": "UTC",
+    "EST": "Etc/GMT+5", "EDT": "Etc/GMT+4", "CST": "Etc/GMT+6", "CDT": "Etc/GMT+5",
+    "MST": "Etc/GMT+7", "MDT": "Etc/GMT+6", "PST": "Etc/GMT+8", "PDT": "Etc/GMT+7",
+    "AKST": "Etc/GMT+9", "AKDT": "Etc/GMT+8", "HST": "Etc/GMT+10", "AST": "Etc/GMT+4",
+}
+_MONTHS: Final = {m: i for i, m in enumerate(
+    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)}
+_H323_TIME: Final = re.compile(
+    r"^\s*\.?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?\s+(?:([A-Za-z]{1,5})\s+)?"
+    r"(?:[A-Za-z]{3}\s+)?([A-Za-z]{3})\s+(\d{1,2})\s+(\d{4})\s*$"
+)
+
+
+def h323_time(value: str | None) -> tuple[str | None, str | None]:
+    """``15:54:56.868 PST DEC 18 2017`` -> (``2017-12-18 15:54:56.868000``, ``PST``).
+    An optional weekday (``Mon``) before the month is accepted; a leading ``.`` (Cisco's
+    "time not synchronised" mark) is ignored. Unparseable text comes back as is, so the
+    profile rejects the record naming the value."""
+    if value is None or not value.strip():
+        return None, None
+    m = _H323_TIME.match(value)
+    if not m:
+        return value, None
+    hh, mi, ss, frac, abbr, mon, dd, yyyy = m.groups()
+    month = _MONTHS.get(mon.upper())
+    if month is None:
+        return value, None
+    return (f"{int(yyyy):04d}-{month:02d}-{int(dd):02d} {int(hh):02d}:{mi}:{ss}."
+            f"{(frac or '0').ljust(6, '0')}", abbr)
+
+
+def _zone(abbr: str | None, local_tz: str | None) -> str | None:
+    if abbr and abbr.upper() in ZONE_ABBREVIATIONS:
+        return ZONE_ABBREVIATIONS[abbr.upper()]
+    if local_tz and "/" in local_tz:
+        return local_tz.strip()  # an IANA name in Acme-Local-Time-Zone
+    return None
+
+
+def read_acme(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    out = Collected()
+    best: dict[str, int] = {}  # Acct-Session-Id -> index in out.rows of the record kept
+    rank = {"Start": 0, "Interim": 1, "Stop": 2}
+    known = ", ".join(f"{t} {n}" for t, n in sorted(LAYOUTS))
+    for no, line in physical_lines(read_text(path)):
+        if not line.strip():
+            continue
+        fields = split_csv(line)
+        status = STATUS.get(fields[0].strip()) if fields else None
+        if status is None:
+            out.reject(no, "not an Acme local CDR record: field 1 (Acct-Status-Type) is "
+                       f"{(fields[0] if fields else '')[:20]!r}, not 1, 2 or 3", line)
+            continue
+        layout = LAYOUTS.get(("Start" if status == "Interim" else status, len(fields)))
+        if layout is None:
+            out.reject(no, f"a {status} record with {len(fields)} fields: no known Acme "
+                       f"layout has that many (known: {known}); describe this release in "
+                       "your own profile", line)
+            continue
+        row: dict[str, str | None] = {c: (fields[p - 1].strip() or None) for c, p in layout.items()}
+        row["record_type"] = status
+        abbr = None
+        for col in ("setup_time", "connect_time", "disconnect_time"):
+            text, a = h323_time(row.get(col))
+            row[col] = text
+            abbr = abbr or a
+        row["zone"] = _zone(abbr, row.get("local_time_zone"))
+        sid = row.get("session_id") or f"line {no}"
+        prev = best.get(sid)
+        if prev is not None:
+            kept = out.rows[prev]
+            if rank[status] >= rank[str(kept["record_type"])]:
+                out.rows[prev], out.lines[prev], out.raws[prev] = row, no, line
+            continue
+        best[sid] = len(out.rows)
+        out.add(no, line, row)
+    rows, rejects = out.frames()
+    for c in (*COLUMNS, "record_type", "zone"):
+        if c not in rows.columns:
+            rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(c))
+    return rows.sort("_line"), rejects
+
+
+register_reader(READER, read_acme)

@@ -1,0 +1,432 @@
+"""Applying a profile to a batch of raw columns: call-leg rows (LEG_SCHEMA) and rejects.
+
+Everything here is a vectorised Polars expression over the whole batch: no Python per row.
+The steps follow the profile's sections (docs/profiles.md): null spellings, ``[fields]``
+(column copy, named transform, regex group), ``[time]`` (formats, zone), numbers to E.164
+(:func:`tracehop.numbers.normalise`), ``[direction]`` and ``[disposition]`` rules.
+
+A row whose start time is missing or unparseable, or whose answer/end time is present but
+unparseable, is rejected with a reason naming the column, the value and the expected format.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Final
+
+import polars as pl
+
+from tracehop import numbers
+from tracehop.errors import ZoneError
+from tracehop.ingest.profile import FieldSpec, Profile, RuleSet
+from tracehop.ingest.readers import LINE, RAW, REASON
+from tracehop.ingest.transforms import TRANSFORMS
+from tracehop.timezones import local_to_utc, resolve_zone
+
+UTC_DT: Final = pl.Datetime("us", "UTC")
+FLOAT_COLUMNS: Final = frozenset({"duration_s", "billsec_s"})
+BOOL_COLUMNS: Final = frozenset({"stir_verified"})
+TIME_COLUMNS: Final = frozenset({"iat_utc"})
+#: Offsets beyond these are not time zones: a uniqueid that is not an epoch, or a clock error.
+MAX_OFFSET_S: Final = 14 * 3600
+OFFSET_STEP_S: Final = 900  # UTC offsets are whole quarter hours
+INFER_SAMPLE: Final = 50_000  # records per batch sampled for the uniqueid offset mode
+
+
+@dataclass
+class FileContext:
+    """What apply needs to know about the file being read."""
+
+    path: str  # as recorded in source_file
+    format: str
+    source: str | None
+    tz: str | None
+    keep_raw: bool = True
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+
+def _col(df: pl.DataFrame, name: str) -> pl.Expr:
+    if name in df.columns:
+        return pl.col(name)
+    return pl.lit(None, dtype=pl.String)
+
+
+def _field_expr(df: pl.DataFrame, spec: FieldSpec) -> pl.Expr:
+    if spec.value is not None and not spec.columns:
+        return pl.lit(spec.value, dtype=pl.String)
+    # Each column is transformed and matched on its own, then the first non-null wins: the
+    # regex picks out a value from whichever column holds one in the expected shape.
+    parts = [_col(df, c) for c in spec.columns]
+    if spec.transform:
+        parts = [TRANSFORMS[spec.transform](p) for p in parts]
+    if spec.regex:
+        groups = re.compile(spec.regex).groups  # alternatives: the first group that matched
+        parts = [
+            pl.coalesce([p.str.extract(spec.regex, g) for g in range(1, groups + 1)])
+            if groups > 1 else p.str.extract(spec.regex, 1)
+            for p in parts
+        ]
+    e = parts[0] if len(parts) == 1 else pl.coalesce(parts)
+    if spec.value is not None:
+        e = e.fill_null(pl.lit(spec.value))
+    return e
+
+
+#: A rule column with at most this many distinct values is matched once per distinct value.
+LOW_CARDINALITY: Final = 4096
+
+
+def _matches(df: pl.DataFrame, column: str, regex: str) -> pl.Expr:
+    """``column`` matches ``regex`` (searched), as a boolean with no nulls.
+
+    Rule columns (contexts, dispositions, directions) hold a handful of distinct values in
+    millions of rows: run the regex on the distinct values and look rows up in the result,
+    which costs a hash probe per row instead of a regex search."""
+    if column not in df.columns:
+        return pl.lit(False)
+    s = df.get_column(column)
+    if s.head(10_000).n_unique() <= LOW_CARDINALITY // 4:
+        uniq = s.unique().drop_nulls()
+        if uniq.len() <= LOW_CARDINALITY:
+            hits = uniq.filter(uniq.str.contains(regex)).to_list()
+            return pl.col(column).is_in(hits).fill_null(False)
+    return pl.col(column).str.contains(regex).fill_null(False)
+
+
+def _rules_expr(df: pl.DataFrame, rs: RuleSet) -> pl.Expr:
+    if rs.column and rs.mapping:
+        base: pl.Expr = _col(df, rs.column).replace_strict(
+            dict(rs.mapping), default=pl.lit(rs.default), return_dtype=pl.String
+        )
+    else:
+        base = pl.lit(rs.default, dtype=pl.String)
+    if not rs.rules:
+        return base
+    chain: pl.Expr | None = None
+    for r in reversed(rs.rules):
+        cond = _matches(df, r.column, r.regex)
+        chain = pl.when(cond).then(pl.lit(r.value)).otherwise(base if chain is None else chain)
+    assert chain is not None
+    return chain
+
+
+def _parse_time(e: pl.Expr, profile: Profile) -> pl.Expr:
+    mode = profile.time.zone
+    if mode.startswith("epoch"):
+        scale = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}[mode]
+        n = e.cast(pl.Float64, strict=False)
+        # FreeSWITCH writes 0 for "never" (times.answered_time of an unanswered leg).
+        us = pl.when(n > 0).then((n * scale).round(0).cast(pl.Int64))
+        return pl.from_epoch(us, time_unit="us")
+    parsed = [
+        e.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)
+        for fmt in profile.time.formats
+    ]
+    return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
+
+
+def _fmt_offset(seconds: int) -> str:
+    sign = "+" if seconds >= 0 else "-"
+    s = abs(seconds)
+    return f"UTC{sign}{s // 3600:02d}:{(s % 3600) // 60:02d}"
+
+
+def apply_profile(
+    rows: pl.DataFrame, profile: Profile, ctx: FileContext
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Map one batch of raw rows to (legs, rejects). Legs carry LEG_SCHEMA column names
+    (``leg_id`` is added by the caller, who knows the file's content id)."""
+    used = [c for c in profile.columns_used() if c in rows.columns]
+
+    def _null(c: str) -> pl.Expr:
+        # Empty (or a profile's NULL spelling) means "no value"; a length test is far cheaper
+        # than string comparison on millions of rows.
+        empty = pl.col(c).str.len_bytes() == 0
+        if profile.dialect.null_values:
+            empty = empty | pl.col(c).is_in(list(profile.dialect.null_values))
+        return pl.when(empty).then(None).otherwise(pl.col(c)).alias(c)
+
+    df = rows.with_columns([_null(c) for c in used])
+
+    # -- times ---------------------------------------------------------------------------
+    t = profile.time
+    if t.zone.startswith("epoch"):
+        # FreeSWITCH writes 0 for an instant that never happened (answered_time, unanswered).
+        zero = [c for c in (t.start, t.answer, t.end) if c and c in df.columns]
+        df = df.with_columns(
+            [pl.when(pl.col(c).str.strip_chars() == "0").then(None).otherwise(pl.col(c)).alias(c)
+             for c in zero]
+        )
+    time_cols = [("start", t.start), ("answer", t.answer), ("end", t.end)]
+    exprs = []
+    for key, src in time_cols:
+        if src:
+            exprs.append(_parse_time(_col(df, src), profile).alias(f"_t_{key}"))
+        else:
+            exprs.append(pl.lit(None, dtype=pl.Datetime("us")).alias(f"_t_{key}"))
+    df = df.with_columns(exprs)
+    fmt_hint = " or ".join(t.formats) if not t.zone.startswith("epoch") else t.zone
+    reason: pl.Expr = pl.lit(None, dtype=pl.String)
+    for key, src in reversed(time_cols):
+        if not src:
+            continue
+        raw = _col(df, src)
+        bad = raw.is_not_null() & pl.col(f"_t_{key}").is_null()
+        msg = pl.format(
+            "unparseable {} time '{}' in column '{}' (expected {})",
+            pl.lit(key),
+            raw,
+            pl.lit(src),
+            pl.lit(fmt_hint),
+        )
+        reason = pl.when(bad).then(msg).otherwise(reason)
+    reason = (
+        pl.when(_col(df, t.start).is_null())
+        .then(pl.lit(f"no start time: column '{t.start}' is empty"))
+        .otherwise(reason)
+    )
+    df = df.with_columns(reason.alias(REASON))
+    rejects = df.filter(pl.col(REASON).is_not_null()).select(LINE, REASON, RAW)
+    if rejects.height:  # filtering copies every column: only when something was rejected
+        df = df.filter(pl.col(REASON).is_null())
+
+    df = _to_utc(df, profile, ctx)
+    if t.duration and not t.end:
+        secs = _col(df, t.duration).str.strip_chars().cast(pl.Float64, strict=False)
+        df = df.with_columns(
+            (pl.col("_u_start") + pl.duration(microseconds=(secs * 1e6).round(0).cast(pl.Int64)))
+            .alias("_u_end")
+        )
+    if t.billsec and not t.answer:
+        bill = _col(df, t.billsec).str.strip_chars().cast(pl.Float64, strict=False)
+        df = df.with_columns(
+            pl.when(bill > 0)
+            .then(pl.col("_u_end") - pl.duration(microseconds=(bill * 1e6).round(0).cast(pl.Int64)))
+            .alias("_u_answer")
+        )
+
+    # -- fields --------------------------------------------------------------------------
+    out: dict[str, pl.Expr] = {}
+    for name, spec in profile.fields:
+        e = _field_expr(df, spec)
+        if name in FLOAT_COLUMNS:
+            e = e.str.strip_chars().cast(pl.Float64, strict=False)
+        elif name in BOOL_COLUMNS:
+            e = e.str.to_lowercase().is_in(["1", "true", "yes", "y"])
+        elif name in TIME_COLUMNS:
+            e = pl.from_epoch(e.cast(pl.Int64, strict=False), time_unit="s").dt.replace_time_zone(
+                "UTC"
+            )
+        out[name] = e.alias(name)
+    legs = df.select(
+        pl.lit(ctx.source, dtype=pl.String).alias("source"),
+        pl.lit(ctx.format, dtype=pl.String).alias("format"),
+        pl.lit(ctx.path, dtype=pl.String).alias("source_file"),
+        pl.col(LINE).alias("source_record"),
+        pl.col("_u_start").alias("start_utc"),
+        pl.col("_u_answer").alias("answer_utc"),
+        pl.col("_u_end").alias("end_utc"),
+        pl.lit(t.basis, dtype=pl.String).alias("time_basis"),
+        pl.col("_source_tz").alias("source_tz"),
+        pl.col("_ambiguous").alias("time_ambiguous"),
+        _rules_expr(df, profile.direction).alias("direction"),
+        _rules_expr(df, profile.disposition).alias("disposition"),
+        *out.values(),
+        (pl.col(RAW) if ctx.keep_raw else pl.lit(None, dtype=pl.String)).alias("raw_record"),
+    )
+    # Layouts that carry only a talk time (CUCM `duration` = connect to disconnect) or no
+    # duration at all: derive the DESIGN §3 meanings from the times (setup to end; answer to
+    # end, 0 when never answered).
+    derived = []
+    if "duration_s" not in out:
+        derived.append(
+            ((pl.col("end_utc") - pl.col("start_utc")).dt.total_microseconds() / 1e6)
+            .alias("duration_s")
+        )
+    if "billsec_s" not in out:
+        derived.append(
+            pl.when(pl.col("answer_utc").is_null() & pl.col("end_utc").is_not_null())
+            .then(pl.lit(0.0))
+            .otherwise((pl.col("end_utc") - pl.col("answer_utc")).dt.total_microseconds() / 1e6)
+            .alias("billsec_s")
+        )
+    if derived:
+        legs = legs.with_columns(derived)
+    region = profile.numbers_region
+    e164 = []
+    for raw_name, e164_name in (
+        ("called_raw", "called_e164"),
+        ("calling_raw", "calling_e164"),
+        ("pai_raw", "pai_e164"),
+    ):
+        if raw_name in legs.columns:
+            e164.append(numbers.normalise(legs[raw_name], region).alias(e164_name))
+    if e164:
+        legs = legs.with_columns(e164)
+    return legs, rejects
+
+
+def _to_utc(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl.DataFrame:
+    """Add _u_start/_u_answer/_u_end (UTC), _source_tz and _ambiguous."""
+    t = profile.time
+    keys = ("start", "answer", "end")
+    if t.zone in ("utc", "epoch_s", "epoch_ms", "epoch_us"):
+        return df.with_columns(
+            *[pl.col(f"_t_{k}").dt.replace_time_zone("UTC").alias(f"_u_{k}") for k in keys],
+            pl.lit("UTC").alias("_source_tz"),
+            pl.lit(False).alias("_ambiguous"),
+        )
+    if t.zone == "column":
+        return _per_record_zone(df, profile, ctx)
+
+    inferred = _inferred_offsets(df, profile) if t.infer_offset_column else None
+    if ctx.tz:
+        resolve_zone(ctx.tz)  # ZoneError naming the bad zone before any work
+        cols: dict[str, pl.Series] = {}
+        amb: pl.Series | None = None
+        for k in keys:
+            utc, ambiguous = local_to_utc(df[f"_t_{k}"], ctx.tz)
+            cols[f"_u_{k}"] = utc.alias(f"_u_{k}")
+            if k == "start":
+                amb = ambiguous
+        assert amb is not None
+        out = df.with_columns(
+            *cols.values(),
+            pl.lit(ctx.tz).alias("_source_tz"),
+            amb.alias("_ambiguous"),
+        )
+        if inferred is not None and df.height:
+            _check_tz_against_uniqueid(out, inferred, ctx)
+        return out
+    if inferred is None:
+        raise ZoneError(
+            f"{ctx.path}: the {profile.name} format writes local times without a zone",
+            hint="Pass the zone the switch was set to, e.g. --tz America/New_York",
+        )
+    offset = inferred.get_column("_offset")
+    if df.height and offset.null_count() == df.height:
+        raise ZoneError(
+            f"{ctx.path}: the {profile.name} format writes local times without a zone, and the "
+            f"UTC offset cannot be inferred from column '{t.infer_offset_column}'",
+            hint="Pass the zone the switch was set to, e.g. --tz America/New_York",
+        )
+    shift = pl.duration(seconds=pl.col("_offset"))
+    labels = {
+        int(o): f"{_fmt_offset(int(o))} (inferred from uniqueid)"
+        for o in offset.unique().drop_nulls().to_list()
+    }
+    return df.with_columns(offset).with_columns(
+        *[
+            (pl.col(f"_t_{k}") - shift).dt.replace_time_zone("UTC").alias(f"_u_{k}")
+            for k in keys
+        ],
+        pl.col("_offset")
+        .replace_strict(labels, default=None, return_dtype=pl.String)
+        .alias("_source_tz"),
+        pl.lit(False).alias("_ambiguous"),
+    ).drop("_offset")
+
+
+def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.DataFrame:
+    """The writer's UTC offset, per record: Asterisk's uniqueid is ``[systemname-]<epoch>.<seq>``
+    (main/channel.c), the UTC creation time of the channel, so start - epoch(uniqueid) is the
+    offset the CDR writer used (research/cdr_formats.md §0.2). Transferred or forked legs
+    start later than their uniqueid, so each local date takes the most common offset, rounded
+    to a quarter hour; a date with no usable uniqueid takes the batch's most common offset."""
+    t = profile.time
+    assert t.infer_offset_column
+    dates = df.select(pl.col("_t_start").dt.date().alias("_d"))
+
+    def offset_counts(part: pl.DataFrame) -> pl.DataFrame:
+        uid = _col(part, t.infer_offset_column or "").str.extract(t.infer_offset_regex, 1).cast(
+            pl.Int64, strict=False
+        )
+        diff = pl.col("_t_start").dt.epoch("s") - uid
+        rounded = ((diff + OFFSET_STEP_S // 2) // OFFSET_STEP_S) * OFFSET_STEP_S
+        return (
+            part.select(
+                pl.col("_t_start").dt.date().alias("_d"),
+                pl.when(rounded.abs() <= MAX_OFFSET_S).then(rounded).alias("_o"),
+            )
+            .drop_nulls()
+            .group_by("_d", "_o")
+            .len()
+        )
+
+    # The mode needs a sample, not every row: regex captures cost more than the rest of the
+    # inference. Dates the sample misses are counted from all their rows.
+    stride = max(1, df.height // INFER_SAMPLE)
+    counts = offset_counts(df.gather_every(stride) if stride > 1 else df)
+    missing = dates.get_column("_d").unique().drop_nulls()
+    missing = missing.filter(~missing.is_in(counts.get_column("_d").to_list()))
+    if stride > 1 and missing.len():
+        extra = offset_counts(df.filter(dates.get_column("_d").is_in(missing.to_list())))
+        counts = pl.concat([counts, extra])
+    counts = counts.sort(["_d", "len", "_o"], descending=[False, True, False])
+    frame = dates
+    per_day = counts.group_by("_d", maintain_order=True).first().select("_d", "_o")
+    overall = (
+        counts.group_by("_o").agg(pl.col("len").sum()).sort(["len", "_o"], descending=[True, False])
+    )
+    fallback = overall["_o"][0] if overall.height else None
+    # Few distinct days: map each row's date through a small table rather than join.
+    offset = pl.col("_d").replace_strict(
+        per_day["_d"], per_day["_o"], default=fallback, return_dtype=pl.Int64
+    )
+    return frame.select(offset.alias("_offset"))
+
+
+def _check_tz_against_uniqueid(out: pl.DataFrame, inferred: pl.DataFrame, ctx: FileContext) -> None:
+    tz_off = (out["_t_start"].dt.epoch("s") - out["_u_start"].dt.epoch("s")).alias("tz")
+    both = pl.DataFrame({"tz": tz_off, "uid": inferred["_offset"]}).drop_nulls()
+    if not both.height:
+        return
+    disagree = both.filter(pl.col("tz") != pl.col("uid"))
+    if disagree.height * 2 <= both.height:
+        return
+    top = disagree.group_by("tz", "uid").len().sort("len", descending=True).row(0)
+    ctx.warn(
+        f"{ctx.path}: --tz {ctx.tz} reads these records as {_fmt_offset(int(top[0]))}, but their "
+        f"uniqueid says the switch wrote {_fmt_offset(int(top[1]))} (for most records); "
+        "using --tz as given. "
+        "If the switch writes UTC (cdr.conf usegmtime=yes), pass --tz UTC or leave --tz out"
+    )
+
+
+def _per_record_zone(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl.DataFrame:
+    """zone = "column": each record names its IANA zone; convert one distinct zone at a time."""
+    zcol = profile.time.zone_column
+    assert zcol
+    zones = _col(df, zcol)
+    df = df.with_columns(zones.fill_null(pl.lit(ctx.tz)).alias("_zone"), pl.int_range(
+        pl.len(), dtype=pl.Int64).alias("_i"))
+    parts = []
+    for (zone,), part in df.group_by("_zone"):
+        if zone is None:
+            raise ZoneError(
+                f"{ctx.path}: some records carry no zone in column '{zcol}'",
+                hint="Pass the default zone, e.g. --tz America/New_York",
+            )
+        conv = {}
+        amb = None
+        for k in ("start", "answer", "end"):
+            utc, a = local_to_utc(part[f"_t_{k}"], str(zone))
+            conv[f"_u_{k}"] = utc.alias(f"_u_{k}")
+            amb = a if k == "start" else amb
+        assert amb is not None
+        parts.append(
+            part.with_columns(*conv.values(), pl.lit(str(zone)).alias("_source_tz"),
+                              amb.alias("_ambiguous"))
+        )
+    if not parts:
+        return df.with_columns(
+            *[pl.lit(None, dtype=UTC_DT).alias(f"_u_{k}") for k in ("start", "answer", "end")],
+            pl.lit(None, dtype=pl.String).alias("_source_tz"),
+            pl.lit(None, dtype=pl.Boolean).alias("_ambiguous"),
+        )
+    return pl.concat(parts).sort("_i").drop("_i", "_zone")

@@ -1,0 +1,108 @@
+"""Cisco BroadWorks accounting CDRs (CSV, R18 column layout and later).
+
+Layout: "BroadWorks Accounting Call Detail Record Interface Specification" (05-BD5020-00);
+column names of R18 in research/cdr_formats.md §11 (336 columns; later releases append
+columns, so positions are stable and trailing extra fields are tolerated). The first line of
+a file is skipped (importers treat it as a header/metadata line). One record per user and
+call: ``direction`` is ``Originating`` (the BroadWorks user placed the call: outbound) or
+``Terminating`` (the call came to the user: inbound). Only ``type`` = ``Normal`` records are
+call legs; other types are rejected with their type as the reason.
+
+Times are ``yyyymmddhhmmss.mmm``, read in the record's ``userTimeZone``: an IANA name is used
+as is; the spec's offset form ``<DST flag><±hhmmss>`` (``1-040000``) is taken as the offset in
+effect (the DST flag only says whether daylight time applies) and mapped to a fixed-offset
+zone (``Etc/GMT+4``); a zone that cannot be told falls back to ``--tz``. (The spec is not
+public; this reading of userTimeZone is an assumption recorded in docs/carrier_formats.md.)
+
+The network-side ingress of a Terminating call is its ``route`` (the network device or route
+that delivered it; an address when it holds one) and, for trunking users, ``trunkGroupName``;
+an Originating call's ingress is the user's own access device (``accessDeviceAddress``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+
+from tracehop.ingest.carrier_records import Collected, physical_lines, read_text, split_csv
+from tracehop.ingest.formats import register_reader
+
+READER: Final = "broadworks_csv"
+R18_FIELDS: Final = 336
+#: 1-based positions (R18 field list; stable in later releases).
+POSITIONS: Final = {
+    "recordId": 1, "serviceProvider": 2, "type": 3, "userNumber": 4, "groupNumber": 5,
+    "direction": 6, "callingNumber": 7, "calledNumber": 9, "startTime": 10,
+    "userTimeZone": 11, "answerIndicator": 12, "answerTime": 13, "releaseTime": 14,
+    "terminationCause": 15, "networkType": 16, "dialedDigits": 18, "route": 24,
+    "networkCallID": 25, "accessDeviceAddress": 27, "accessCallID": 28, "accountCode": 34,
+    "originalCalledNumber": 36, "localCallId": 45, "remoteCallId": 46,
+    "trunkGroupName": 135, "relatedCallId": 147, "trunkGroupInfo": 182, "q850Cause": 188,
+    "sipErrorCode": 220, "receivedCallingNumber": 222, "callingAssertedNumber": 322,
+}
+_OFFSET: Final = re.compile(r"^[01]?([+-])(\d{2})(\d{2})(\d{2})?$")
+_ADDRESS: Final = re.compile(
+    r"^(?:sips?:)?\[?((?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f:]+:[0-9A-Fa-f:]+)"
+)
+
+
+def user_zone(value: str | None) -> str | None:
+    """userTimeZone -> an IANA zone name, or None when it cannot be told."""
+    if not value or not value.strip():
+        return None
+    v = value.strip()
+    if "/" in v:
+        return v
+    m = _OFFSET.match(v)
+    if not m or m.group(3) != "00":
+        return None  # Etc/ zones exist for whole hours only: fall back to --tz
+    hours = int(m.group(2))
+    if hours == 0:
+        return "UTC"
+    return f"Etc/GMT{'-' if m.group(1) == '+' else '+'}{hours}"  # POSIX sign
+
+
+def _address(value: str | None) -> str | None:
+    if not value:
+        return None
+    m = _ADDRESS.match(value.strip())
+    return m.group(1) if m else None
+
+
+def read_broadworks(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    out = Collected()
+    for no, line in physical_lines(read_text(path)):
+        if no == 1 or not line.strip():
+            continue  # the first line is the file's header/metadata line
+        fields = split_csv(line)
+        if len(fields) < R18_FIELDS:
+            out.reject(no, f"expected at least {R18_FIELDS} fields (the R18 layout), found "
+                       f"{len(fields)}: an older release or a cut record", line)
+            continue
+        row: dict[str, str | None] = {
+            c: (fields[p - 1].strip() or None) for c, p in POSITIONS.items()
+        }
+        if (row["type"] or "").lower() != "normal":
+            out.reject(no, f"record type {row['type']!r}: only Normal records are call legs",
+                       line)
+            continue
+        row["zone"] = user_zone(row["userTimeZone"])
+        terminating = (row["direction"] or "").lower() == "terminating"
+        row["ingress_ip"] = (
+            _address(row["route"]) if terminating else _address(row["accessDeviceAddress"])
+        )
+        row["ingress_trunk"] = (
+            (row["route"] or row["trunkGroupName"]) if terminating else row["trunkGroupName"]
+        )
+        out.add(no, line, row)
+    rows, rejects = out.frames()
+    for c in (*POSITIONS, "zone", "ingress_ip", "ingress_trunk"):
+        if c not in rows.columns:
+            rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(c))
+    return rows, rejects
+
+
+register_reader(READER, read_broadworks)

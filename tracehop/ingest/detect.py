@@ -1,0 +1,198 @@
+"""Which format is this file? Sniff its head and score every profile and registered format.
+
+Each profile's ``[detect]`` section gives the evidence (docs/profiles.md): header names that
+must be present, allowed field counts, regular expressions that the values of named columns
+(or whole lines) match, file-name patterns, and a confidence. The score of a headerless CSV
+profile is ``confidence x (share of sampled lines with an allowed field count) x (mean share of
+non-empty values matching each column regex)``; a header profile needs all its header names.
+Whole-file formats (SIP captures, ...) answer with their own ``detect(head, path)``.
+
+The best score wins when it is at least :data:`MIN_SCORE` and clearly ahead of the next
+(:data:`TIE_MARGIN`); otherwise :class:`UnknownFormatError` names the file, the closest
+candidates and the fix (``--format NAME``).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from tracehop.errors import UnknownFormatError, UnreadableFileError
+from tracehop.ingest.formats import registered_formats
+from tracehop.ingest.profile import Profile, builtin_profiles
+from tracehop.ingest.readers import _decode_line, _split_fields
+
+HEAD_BYTES: Final = 64 << 10
+SAMPLE_LINES: Final = 50
+MIN_SCORE: Final = 0.5
+TIE_MARGIN: Final = 0.02
+FILENAME_BONUS: Final = 0.05
+
+#: File signatures of things people attach by mistake (RFC 2083, JFIF, PDF, ZIP, gzip).
+_MAGIC: Final = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive (unpack it first)",
+    b"\x1f\x8b": "a gzip file (gunzip it first)",
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    score: float
+
+
+def _head_lines(head: bytes) -> list[str]:
+    if b"\n" not in head and b"\r" in head:
+        head = head.replace(b"\r", b"\n")
+    parts = head.split(b"\n")
+    if len(head) >= HEAD_BYTES and len(parts) > 1:
+        parts = parts[:-1]  # cut by the head window
+    return [_decode_line(p.rstrip(b"\r"))[0] for p in parts]
+
+
+def _share(values: list[str], regex: str) -> float:
+    vals = [v for v in values if v.strip()]
+    if not vals:
+        return 0.5  # no evidence either way (an always-empty column)
+    rx = re.compile(regex)
+    return sum(1 for v in vals if rx.search(v)) / len(vals)
+
+
+def score_profile(profile: Profile, head: bytes, path: Path) -> float:
+    """How well the head of a file fits ``profile``, from 0 to 1."""
+    d = profile.detect
+    if profile.reader != "csv":
+        text = head.decode("utf-8", errors="replace")
+        if d.line_regex and re.search(d.line_regex, text):
+            score = d.confidence
+        else:
+            return 0.0
+        return min(1.0, score + (FILENAME_BONUS if profile.filename_matches(str(path)) else 0))
+    dialect = profile.dialect
+    lines = _head_lines(head)[dialect.skip_lines :]
+    lines = [ln for ln in lines if ln.strip()]
+    if not lines:
+        return 0.0
+    if dialect.header:
+        names = [n.strip().lstrip("\ufeff").lower() for n in _split_fields(lines[0], dialect)]
+        want = [h.lower() for h in d.header]
+        if not want:
+            return 0.0
+        present = sum(1 for h in want if h in names) / len(want)
+        if present < 1.0:
+            return 0.3 * present * d.confidence
+        # A profile that names more of the header fits better than one that names a subset.
+        coverage = 0.9 + 0.1 * len(want) / max(len(names), len(want))
+        first = 1 + dialect.skip_after_header
+        data = [_split_fields(ln, dialect) for ln in lines[first : SAMPLE_LINES + first]]
+        count_ok = [r for r in data if len(r) == len(names)]
+        share_counts = len(count_ok) / len(data) if data else 1.0
+        index = {n: i for i, n in enumerate(names)}
+        col_shares = [
+            _share([r[index[c.lower()]] for r in count_ok], rx)
+            for c, rx in d.column_regex
+            if c.lower() in index
+        ]
+    else:
+        coverage = 1.0
+        data = [_split_fields(ln, dialect) for ln in lines[:SAMPLE_LINES]]
+        allowed = dialect.field_counts
+        count_ok = [r for r in data if len(r) in allowed]
+        share_counts = len(count_ok) / len(data)
+        index = {n: i for i, n in enumerate(dialect.columns)}
+        col_shares = [
+            _share([r[index[c]] for r in count_ok if index[c] < len(r)], rx)
+            for c, rx in d.column_regex
+        ]
+    score = d.confidence * share_counts * (coverage if dialect.header else 1.0)
+    if col_shares:
+        score *= sum(col_shares) / len(col_shares)
+    if d.line_regex:
+        sample = lines[1 : SAMPLE_LINES + 1] if dialect.header else lines[:SAMPLE_LINES]
+        if sample:
+            rx = re.compile(d.line_regex)
+            score *= sum(1 for ln in sample if rx.search(ln)) / len(sample)
+    if score > 0 and profile.filename_matches(str(path)):
+        score += FILENAME_BONUS
+    return min(1.0, score)
+
+
+def read_head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError as e:
+        raise UnreadableFileError(f"cannot read the file: {e.strerror}", path=path) from None
+    if not head.strip():
+        raise UnreadableFileError(
+            "the file is empty: there is nothing to ingest",
+            path=path,
+            hint="Check the path, and that the export finished writing",
+        )
+    return head
+
+
+def rank(path: Path, profiles: tuple[Profile, ...] | None = None) -> list[Candidate]:
+    """Every candidate format for ``path``, best first."""
+    head = read_head(path)
+    out: list[Candidate] = []
+    for name, fmt in registered_formats().items():
+        try:
+            if fmt.detect(head, path):
+                out.append(Candidate(name, 1.0))
+        except Exception:  # a plug-in's detector must never break detection of other formats
+            continue
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic) and not out:
+            raise UnknownFormatError(
+                f"this is {what}, not a call-record file",
+                path=path,
+                hint="Give tracehop the CDR export (CSV or JSON) or a SIP capture",
+            )
+    if b"\x00" in head and not out:
+        raise UnknownFormatError(
+            "this is a binary file, not a call-record export",
+            path=path,
+            hint="Give tracehop the CDR export (CSV or JSON) or a SIP capture",
+        )
+    if out:
+        # A whole-file format (a capture) recognised its own signature: binary heads are not
+        # scored as CSV, where a stray CR would only produce noise.
+        return sorted(out, key=lambda c: c.name)
+    for p in profiles if profiles is not None else builtin_profiles():
+        try:
+            score = score_profile(p, head, path)
+        except csv.Error:  # e.g. a NUL byte or CR inside a field: not this profile's dialect
+            score = 0.0
+        out.append(Candidate(p.name, round(score, 4)))
+    out.sort(key=lambda c: (-c.score, c.name))
+    return out
+
+
+def detect_format(path: Path, profiles: tuple[Profile, ...] | None = None) -> str:
+    """The name of the format of ``path``; UnknownFormatError when it cannot tell."""
+    cands = rank(path, profiles)
+    best = cands[0] if cands else None
+    closest = ", ".join(f"{c.name} ({c.score:.2f})" for c in cands[:3] if c.score > 0)
+    if best is None or best.score < MIN_SCORE:
+        raise UnknownFormatError(
+            "cannot tell the format of this file: no known CDR layout fits it"
+            + (f" (closest: {closest})" if closest else ""),
+            path=path,
+            hint="Pass --format NAME if it is one of them, or describe the layout in your own "
+            "profile and pass --format my_profile.toml (docs/profiles.md)",
+        )
+    if len(cands) > 1 and best.score - cands[1].score < TIE_MARGIN:
+        raise UnknownFormatError(
+            f"cannot tell the format of this file: {best.name} and {cands[1].name} fit equally "
+            f"well ({closest})",
+            path=path,
+            hint=f"Pass --format {best.name} or --format {cands[1].name}",
+        )
+    return best.name

@@ -1,0 +1,101 @@
+"""The registry of input formats that are not described by a CSV profile alone.
+
+Two kinds of entries live here:
+
+* **Whole formats** (``register_format(name, detect, parse)``): a reader that turns a file into
+  call legs by itself, such as a SIP capture. ``detect(head, path)`` looks at the first bytes
+  of a file and says whether it is this format; ``parse(path, tz, source)`` returns a
+  :class:`ParseResult`. ``tracehop ingest --format NAME`` and detection both see them.
+* **Document readers** (``register_reader(name, read)``): they flatten documents (FreeSWITCH
+  JSON CDRs, ...) into string columns, and a profile with ``reader = "NAME"`` maps those columns
+  to call legs with the same ``[fields]``/``[time]``/rules as a CSV profile.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+import pyarrow as pa
+
+DetectFn = Callable[[bytes, Path], bool]
+#: (path, tz, source) -> ParseResult
+ParseFn = Callable[[Path, "str | None", "str | None"], "ParseResult"]
+#: (path, wanted columns) -> (rows with _line/_raw, rejects with _line/_reason/_raw)
+ReadFn = Callable[[Path, "frozenset[str]"], "tuple[pl.DataFrame, pl.DataFrame]"]
+
+#: Modules that register formats when imported (another part of tracehop owns them).
+PLUGIN_MODULES: Final = (
+    "tracehop.sip",
+    # The carrier formats (issue 3): CUCM CMR refusal, and the document readers of the
+    # Ribbon, Acme, BroadWorks, Kamailio/OpenSIPS and CGRateS profiles.
+    "tracehop.ingest.cucm",
+    "tracehop.ingest.ribbon",
+    "tracehop.ingest.acme",
+    "tracehop.ingest.broadworks",
+    "tracehop.ingest.kamailio",
+    "tracehop.ingest.cgrates",
+)
+
+
+@dataclass
+class ParseResult:
+    """One file, parsed: legs with LEG_SCHEMA, rejects with REJECT_SCHEMA, and warnings."""
+
+    legs: pa.Table
+    rejects: pa.Table
+    warnings: list[str] = field(default_factory=list)
+    format: str | None = None
+    lines: int = 0  # physical lines (or frames) read
+    file_id: str | None = None  # sha256 of the content, if the parser computed it
+    size: int = 0  # bytes hashed
+
+
+@dataclass(frozen=True)
+class RegisteredFormat:
+    name: str
+    detect: DetectFn
+    parse: ParseFn
+
+
+_FORMATS: dict[str, RegisteredFormat] = {}
+_READERS: dict[str, ReadFn] = {}
+_plugins_loaded = False
+
+
+def register_format(name: str, detect: DetectFn, parse: ParseFn) -> None:
+    """Register (or replace) a whole-file format under ``name``."""
+    _FORMATS[name] = RegisteredFormat(name, detect, parse)
+
+
+def register_reader(name: str, read: ReadFn) -> None:
+    """Register a document reader that profiles can name with ``reader = "NAME"``."""
+    _READERS[name] = read
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    import tracehop.ingest.fsjson  # noqa: F401  (registers the FreeSWITCH JSON reader)
+
+    for mod in PLUGIN_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ImportError:  # an optional part that is not installed
+            continue
+
+
+def registered_formats() -> dict[str, RegisteredFormat]:
+    _load_plugins()
+    return dict(_FORMATS)
+
+
+def document_reader(name: str) -> ReadFn | None:
+    _load_plugins()
+    return _READERS.get(name)

@@ -1,0 +1,136 @@
+"""FreeSWITCH ``mod_json_cdr`` documents, flattened into columns for a profile to map.
+
+Layout (mod_json_cdr.c, switch_ivr.c ``switch_ivr_generate_json_cdr``; research/cdr_formats.md
+§5): one JSON object per call leg with ``channel_data``, ``variables`` (every channel
+variable), ``callflow`` (an array of caller profiles, each with ``times`` in microseconds since
+the epoch, UTC, 0 for "never"). A file may hold one document (``<uuid>.cdr.json``), several
+concatenated, or one per line (NDJSON, as collected from the HTTP POSTs).
+
+Columns produced (all strings): ``core-uuid``, ``switchname``, ``channel_data.<key>``,
+``variables.<name>``, ``callflow.caller_profile.<key>`` and ``callflow.times.<key>`` from the
+*original* caller profile (the lowest ``profile_index``: the number as received, before any
+transfer), and ``leg_role`` ("a" when no caller profile names an originator, else "b").
+``callflow.times.created_time`` falls back to ``variables.start_uepoch``. Values are
+URL-decoded when they contain ``%`` (``encode-values`` is on by default).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import polars as pl
+
+from tracehop.ingest.formats import register_reader
+from tracehop.ingest.readers import LINE, RAW, REASON
+
+
+def _s(v: Any) -> str | None:
+    if v is None or isinstance(v, dict | list):
+        return None
+    text = str(v)
+    return unquote(text) if "%" in text else text
+
+
+def _original_profile(doc: dict[str, Any]) -> dict[str, Any]:
+    flows = doc.get("callflow")
+    if isinstance(flows, dict):
+        flows = [flows]
+    if not isinstance(flows, list) or not flows:
+        return {}
+    def index(f: Any) -> int:
+        try:
+            return int(f.get("profile_index", 0)) if isinstance(f, dict) else 0
+        except (TypeError, ValueError):
+            return 0
+    best = min((f for f in flows if isinstance(f, dict)), key=index, default={})
+    return best
+
+
+def flatten(doc: dict[str, Any], wanted: frozenset[str]) -> dict[str, str | None]:
+    row: dict[str, str | None] = {}
+    for key in ("core-uuid", "switchname"):
+        row[key] = _s(doc.get(key))
+    for section in ("channel_data", "variables"):
+        sec = doc.get(section)
+        if isinstance(sec, dict):
+            for k, v in sec.items():
+                name = f"{section}.{k}"
+                if name in wanted:
+                    row[name] = _s(v)
+    flow = _original_profile(doc)
+    prof = flow.get("caller_profile") if isinstance(flow.get("caller_profile"), dict) else {}
+    assert isinstance(prof, dict)
+    for k, v in prof.items():
+        row[f"callflow.caller_profile.{k}"] = _s(v)
+    times = flow.get("times") if isinstance(flow.get("times"), dict) else {}
+    assert isinstance(times, dict)
+    for k, v in times.items():
+        row[f"callflow.times.{k}"] = _s(v)
+    variables = doc.get("variables") if isinstance(doc.get("variables"), dict) else {}
+    assert isinstance(variables, dict)
+    if not row.get("callflow.times.created_time") or row["callflow.times.created_time"] == "0":
+        row["callflow.times.created_time"] = _s(variables.get("start_uepoch"))
+    flows = doc.get("callflow")
+    flows = flows if isinstance(flows, list) else [flows]
+    has_originator = any(
+        isinstance(f, dict)
+        and isinstance(f.get("caller_profile"), dict)
+        and "originator" in f["caller_profile"]
+        for f in flows
+    )
+    row["leg_role"] = "b" if has_originator else "a"
+    return row
+
+
+def read_json_cdr(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    raw_bytes = path.read_bytes()
+    try:
+        text = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw_bytes.decode("latin-1")
+    decoder = json.JSONDecoder()
+    rows: list[dict[str, str | None]] = []
+    lines: list[int] = []
+    raws: list[str] = []
+    rej: list[tuple[int, str, str]] = []
+    pos = 0
+    n = len(text)
+    while True:
+        while pos < n and text[pos] in " \t\r\n,[]":
+            pos += 1  # whitespace between documents, or a JSON array of documents
+        if pos >= n:
+            break
+        line = text.count("\n", 0, pos) + 1
+        try:
+            doc, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as e:
+            nxt = text.find("\n{", pos + 1)
+            end = n if nxt < 0 else nxt + 1
+            rej.append((line, f"not a valid JSON document: {e.msg} (line {e.lineno})",
+                        text[pos:end].rstrip()))
+            pos = end
+            continue
+        if not isinstance(doc, dict):
+            rej.append((line, "a JSON value that is not a CDR object", text[pos:end]))
+        else:
+            rows.append(flatten(doc, wanted))
+            lines.append(line)
+            raws.append(text[pos:end])
+        pos = end
+    columns = sorted({k for r in rows for k in r})
+    data: dict[str, Any] = {c: [r.get(c) for r in rows] for c in columns}
+    frame = pl.DataFrame(data, schema={c: pl.String for c in columns})
+    frame = frame.with_columns(
+        pl.Series(LINE, lines, dtype=pl.Int64), pl.Series(RAW, raws, dtype=pl.String)
+    )
+    rejects = pl.DataFrame(
+        {LINE: [r[0] for r in rej], REASON: [r[1] for r in rej], RAW: [r[2] for r in rej]},
+        schema={LINE: pl.Int64, REASON: pl.String, RAW: pl.String},
+    )
+    return frame, rejects
+
+
+register_reader("freeswitch_json", read_json_cdr)

@@ -1,0 +1,457 @@
+"""Format profiles: the declarative description of one CDR layout (TOML), loaded and validated.
+
+A profile says how to read a file (CSV dialect, which columns, by position or by header name),
+how to recognise it (detection hints with a confidence), and how its columns become the
+call-leg record (:data:`tracehop.schema.LEG_SCHEMA`): which column holds the called number, how
+to read the times and in which zone, which rules decide the direction and the disposition, and
+which regular expression takes the trunk name out of a channel name.
+
+The built-in profiles in ``parsers/*.toml`` are loaded by exactly this code, so a provider's own
+profile (``tracehop ingest --format my_switch.toml``) can do everything a built-in one can. The
+format is documented in docs/profiles.md; every key is checked here, and a mistake raises
+:class:`tracehop.errors.ProfileError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+from tracehop.errors import ProfileError, UnknownFormatError
+from tracehop.ingest.transforms import TRANSFORMS
+from tracehop.schema import DIRECTIONS, DISPOSITIONS, LEG_COLUMNS
+
+#: Where the built-in profiles live (package data; tracehop/parsers is a symlink to parsers/).
+BUILTIN_DIR: Final = Path(__file__).resolve().parent.parent / "parsers"
+
+#: Leg columns a profile may fill from its columns. Times, identity and direction/disposition
+#: have their own sections, because they need more than a column copy.
+MAPPABLE: Final[frozenset[str]] = frozenset(LEG_COLUMNS) - {
+    "leg_id",
+    "source",
+    "format",
+    "source_file",
+    "source_record",
+    "start_utc",
+    "answer_utc",
+    "end_utc",
+    "time_basis",
+    "source_tz",
+    "time_ambiguous",
+    "direction",
+    "disposition",
+    "called_e164",
+    "calling_e164",
+    "pai_e164",
+    "raw_record",
+}
+
+ZONE_MODES: Final = ("local", "utc", "epoch_s", "epoch_ms", "epoch_us", "column")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """Where one leg column comes from: the first non-empty of ``columns``, optionally passed
+    through a named transform and a regex (group 1 kept), or a literal ``value``."""
+
+    columns: tuple[str, ...] = ()
+    regex: str | None = None
+    transform: str | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``value`` applies to a row whose ``column`` matches ``regex`` (searched, not anchored)."""
+
+    column: str
+    regex: str
+    value: str
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """First matching rule wins; then ``map`` (exact value of ``column``); then ``default``."""
+
+    rules: tuple[Rule, ...] = ()
+    column: str | None = None
+    mapping: tuple[tuple[str, str], ...] = ()
+    default: str = "unknown"
+
+
+@dataclass(frozen=True)
+class TimeSpec:
+    start: str
+    answer: str | None = None
+    end: str | None = None
+    formats: tuple[str, ...] = ("%Y-%m-%d %H:%M:%S",)
+    zone: str = "local"  # one of ZONE_MODES
+    zone_column: str | None = None  # zone == "column": an IANA name per record
+    basis: str = "setup"
+    #: Asterisk family: the column holding ``[systemname-]<epoch>.<seq>`` (research §0.2).
+    infer_offset_column: str | None = None
+    infer_offset_regex: str = r"(?:^|-)(\d{9,11})\.\d+$"
+    #: Exports with only a start time (database dumps): end = start + duration, and
+    #: answer = end - billsec when billsec > 0 (the Asterisk CDR definitions, cdr.c).
+    duration: str | None = None
+    billsec: str | None = None
+
+
+@dataclass(frozen=True)
+class Dialect:
+    delimiter: str = ","
+    quote: str | None = '"'
+    header: bool = False
+    skip_lines: int = 0  # lines before the header (or before the data when header = false)
+    #: header = true: lines between the header and the data (CUCM's SQL type line).
+    skip_after_header: int = 0
+    null_values: tuple[str, ...] = ()
+    #: header = false: the column names, in file order. header = true: filled from the file.
+    columns: tuple[str, ...] = ()
+    #: Allowed numbers of fields per record (variants with optional trailing columns).
+    field_counts: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Detect:
+    confidence: float = 0.5
+    header: tuple[str, ...] = ()  # header names that must all be present
+    line_regex: str | None = None  # must match (search) most of the first data lines
+    column_regex: tuple[tuple[str, str], ...] = ()  # column -> regex its non-empty values match
+    filenames: tuple[str, ...] = ()  # glob patterns on the file name (a small bonus)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    path: str
+    dialect: Dialect
+    time: TimeSpec
+    fields: tuple[tuple[str, FieldSpec], ...]
+    direction: RuleSet
+    disposition: RuleSet
+    detect: Detect
+    numbers_region: str = "US"
+    #: "csv" (the dialect below) or the name of a document reader registered in
+    #: tracehop.ingest.formats (e.g. "freeswitch_json"), which flattens documents into columns.
+    reader: str = "csv"
+
+    def field(self, name: str) -> FieldSpec | None:
+        for k, v in self.fields:
+            if k == name:
+                return v
+        return None
+
+    def columns_used(self) -> set[str]:
+        used: set[str] = set()
+        for _, spec in self.fields:
+            used.update(spec.columns)
+        for c in (self.time.start, self.time.answer, self.time.end, self.time.zone_column,
+                  self.time.duration, self.time.billsec,
+                  self.time.infer_offset_column, self.direction.column, self.disposition.column):
+            if c:
+                used.add(c)
+        for r in (*self.direction.rules, *self.disposition.rules):
+            used.add(r.column)
+        return used
+
+    def filename_matches(self, path: str) -> bool:
+        name = Path(path).name
+        return any(fnmatch.fnmatch(name, pat) for pat in self.detect.filenames)
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Typed access to a TOML table that reports the file and the dotted key on a mistake."""
+
+    def __init__(self, data: dict[str, Any], path: str, prefix: str = "") -> None:
+        self.data = data
+        self.path = path
+        self.prefix = prefix
+        self.seen: set[str] = set()
+
+    def _fail(self, key: str, msg: str) -> ProfileError:
+        return ProfileError(
+            f"key '{self.prefix}{key}': {msg}",
+            path=self.path,
+            hint="See docs/profiles.md for the profile format.",
+        )
+
+    def get(self, key: str, typ: type | tuple[type, ...], default: Any = None) -> Any:
+        self.seen.add(key)
+        if key not in self.data:
+            return default
+        v = self.data[key]
+        if not isinstance(v, typ) or (isinstance(v, bool) and typ in (int, float)):
+            raise self._fail(key, f"expected {_tname(typ)}, got {v!r}")
+        return v
+
+    def require(self, key: str, typ: type | tuple[type, ...]) -> Any:
+        if key not in self.data:
+            raise self._fail(key, "is required")
+        return self.get(key, typ)
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        v = self.get(key, (list, str), [])
+        items = [v] if isinstance(v, str) else v
+        if not all(isinstance(x, str) for x in items):
+            raise self._fail(key, f"expected a list of strings, got {v!r}")
+        return tuple(items)
+
+    def table(self, key: str) -> _Reader:
+        return _Reader(self.get(key, dict, {}), self.path, f"{self.prefix}{key}.")
+
+    def regex(self, key: str, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise self._fail(key, f"invalid regular expression {pattern!r}: {e}") from None
+        return pattern
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise self._fail(unknown[0], "unknown key (a typo?)")
+
+
+def _tname(typ: type | tuple[type, ...]) -> str:
+    if isinstance(typ, tuple):
+        return " or ".join(t.__name__ for t in typ)
+    return typ.__name__
+
+
+def _field_spec(r: _Reader, key: str, raw: Any) -> FieldSpec:
+    if isinstance(raw, str):
+        return FieldSpec(columns=(raw,))
+    if not isinstance(raw, dict):
+        raise r._fail(key, f"expected a column name or a table, got {raw!r}")
+    t = _Reader(raw, r.path, f"{r.prefix}{key}.")
+    cols = t.strings("columns") or t.strings("column")
+    value = t.get("value", str)
+    regex = t.get("regex", str)
+    if regex is not None:
+        t.regex("regex", regex)
+        if re.compile(regex).groups < 1:
+            raise t._fail("regex", "needs one capture group: the part to keep")
+    transform = t.get("transform", str)
+    if transform is not None and transform not in TRANSFORMS:
+        raise t._fail("transform", f"unknown transform {transform!r}; known: {sorted(TRANSFORMS)}")
+    if not cols and value is None:
+        raise t._fail("column", "give 'column', 'columns' or 'value'")
+    t.finish()
+    return FieldSpec(columns=cols, regex=regex, transform=transform, value=value)
+
+
+def _rules(r: _Reader, key: str, allowed: tuple[str, ...] | None) -> tuple[Rule, ...]:
+    raw = r.get(key, list, [])
+    out: list[Rule] = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise r._fail(f"{key}[{i}]", f"expected a table, got {item!r}")
+        t = _Reader(item, r.path, f"{r.prefix}{key}[{i}].")
+        rule = Rule(
+            column=t.require("column", str),
+            regex=t.regex("regex", t.require("regex", str)),
+            value=t.get("value", str, "") if allowed is None else t.require("value", str),
+        )
+        if allowed is not None and rule.value not in allowed:
+            raise t._fail("value", f"must be one of {list(allowed)}, got {rule.value!r}")
+        t.finish()
+        out.append(rule)
+    return tuple(out)
+
+
+def _ruleset(r: _Reader, key: str, allowed: tuple[str, ...]) -> RuleSet:
+    t = r.table(key)
+    rules = _rules(t, "rules", allowed)
+    mapping_raw = t.get("map", dict, {})
+    mapping: list[tuple[str, str]] = []
+    for k, v in mapping_raw.items():
+        if v not in allowed:
+            raise t._fail(f"map.{k}", f"must be one of {list(allowed)}, got {v!r}")
+        mapping.append((str(k), str(v)))
+    column = t.get("column", str)
+    if mapping and column is None:
+        raise t._fail("column", "is required with 'map'")
+    default = t.get("default", str, "unknown")
+    if default not in allowed:
+        raise t._fail("default", f"must be one of {list(allowed)}, got {default!r}")
+    t.finish()
+    return RuleSet(rules=rules, column=column, mapping=tuple(mapping), default=default)
+
+
+def parse_profile(data: dict[str, Any], path: str) -> Profile:
+    """Build and validate a :class:`Profile` from parsed TOML. Raises :class:`ProfileError`."""
+    top = _Reader(data, path)
+    name = top.require("name", str)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise top._fail("name", "use letters, digits, '_', '-' or '.' only")
+    description = top.get("description", str, "")
+    region = top.get("numbers_region", str, "US")
+
+    c = top.table("csv")
+    delimiter = c.get("delimiter", str, ",")
+    if len(delimiter) != 1:
+        raise c._fail("delimiter", "must be exactly one character (use \"\\t\" for tab)")
+    quote = c.get("quote", str, '"')
+    if quote is not None and len(quote) > 1:
+        raise c._fail("quote", "must be one character, or \"\" for none")
+    header = c.get("header", bool, False)
+    columns = c.strings("columns")
+    counts_raw = c.get("field_counts", list, [])
+    if not all(isinstance(x, int) and x > 0 for x in counts_raw):
+        raise c._fail("field_counts", "expected a list of positive integers")
+    counts = tuple(sorted(counts_raw))
+    if not header and top.data.get("reader", "csv") == "csv":
+        if not columns:
+            raise c._fail("columns", "is required when header = false: name every column")
+        if not counts:
+            counts = (len(columns),)
+        if max(counts) > len(columns):
+            raise c._fail("field_counts", f"{max(counts)} fields but only {len(columns)} names")
+    if len(set(columns)) != len(columns):
+        raise c._fail("columns", "column names must be unique")
+    dialect = Dialect(
+        delimiter=delimiter,
+        quote=quote or None,
+        header=header,
+        skip_lines=c.get("skip_lines", int, 0),
+        skip_after_header=c.get("skip_after_header", int, 0),
+        null_values=c.strings("null_values"),
+        columns=columns,
+        field_counts=counts,
+    )
+    c.finish()
+
+    t = top.table("time")
+    zone = t.get("zone", str, "local")
+    if zone not in ZONE_MODES:
+        raise t._fail("zone", f"must be one of {list(ZONE_MODES)}, got {zone!r}")
+    infer = t.table("infer_offset")
+    time = TimeSpec(
+        start=t.require("start", str),
+        answer=t.get("answer", str),
+        end=t.get("end", str),
+        formats=t.strings("formats") or ("%Y-%m-%d %H:%M:%S",),
+        zone=zone,
+        zone_column=t.get("zone_column", str),
+        basis=t.get("basis", str, "setup"),
+        duration=t.get("duration", str),
+        billsec=t.get("billsec", str),
+        infer_offset_column=infer.get("column", str),
+        infer_offset_regex=infer.regex(
+            "regex", infer.get("regex", str, TimeSpec.infer_offset_regex)
+        ),
+    )
+    infer.finish()
+    if time.basis not in ("setup", "answer", "end"):
+        raise t._fail("basis", f"must be setup, answer or end, got {time.basis!r}")
+    if zone == "column" and not time.zone_column:
+        raise t._fail("zone_column", "is required with zone = \"column\"")
+    t.finish()
+
+    f = top.table("fields")
+    fields: list[tuple[str, FieldSpec]] = []
+    for key, raw in f.data.items():
+        f.seen.add(key)
+        if key not in MAPPABLE:
+            raise f._fail(key, "not a leg column a profile can fill; see docs/profiles.md")
+        fields.append((key, _field_spec(f, key, raw)))
+
+    direction = _ruleset(top, "direction", DIRECTIONS)
+    disposition = _ruleset(top, "disposition", DISPOSITIONS)
+    reader = top.get("reader", str, "csv")
+
+    d = top.table("detect")
+    conf = d.get("confidence", (int, float), 0.5)
+    if not 0 < conf <= 1:
+        raise d._fail("confidence", "must be in (0, 1]")
+    line_regex = d.get("line_regex", str)
+    if line_regex is not None:
+        d.regex("line_regex", line_regex)
+    colre = d.table("columns")
+    column_regex: list[tuple[str, str]] = []
+    for k, v in colre.data.items():
+        colre.seen.add(k)
+        if not isinstance(v, str):
+            raise colre._fail(k, "expected a regular expression string")
+        column_regex.append((k, colre.regex(k, v)))
+    detect = Detect(
+        confidence=float(conf),
+        header=d.strings("header"),
+        line_regex=line_regex,
+        column_regex=tuple(column_regex),
+        filenames=d.strings("filenames"),
+    )
+    d.finish()
+    top.finish()
+
+    profile = Profile(
+        name=name,
+        description=description,
+        path=path,
+        dialect=dialect,
+        time=time,
+        fields=tuple(fields),
+        direction=direction,
+        disposition=disposition,
+        detect=detect,
+        numbers_region=region,
+        reader=reader,
+    )
+    if not header and reader == "csv":
+        missing = sorted(profile.columns_used() - set(columns))
+        if missing:
+            raise ProfileError(
+                f"refers to column(s) {missing} that are not in csv.columns",
+                path=path,
+                hint="Add them to csv.columns or fix the spelling.",
+            )
+    return profile
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Load a profile from a TOML file."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as e:
+        raise ProfileError(f"cannot read the profile: {e.strerror}", path=str(p)) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ProfileError(f"not valid TOML: {e}", path=str(p)) from None
+    return parse_profile(data, str(p))
+
+
+@cache
+def builtin_profiles() -> tuple[Profile, ...]:
+    """Every profile shipped in parsers/, sorted by name."""
+    return tuple(load_profile(p) for p in sorted(BUILTIN_DIR.glob("*.toml")))
+
+
+def resolve_profile(name_or_path: str) -> Profile:
+    """``--format`` value -> profile: a built-in name, or the path of a ``.toml`` file."""
+    if name_or_path.endswith(".toml") or "/" in name_or_path:
+        return load_profile(name_or_path)
+    for p in builtin_profiles():
+        if p.name == name_or_path:
+            return p
+    raise UnknownFormatError(
+        f"no built-in format named {name_or_path!r}",
+        hint="Known formats: " + ", ".join(known_format_names())
+        + "; or pass the path of your own profile (.toml), see docs/profiles.md.",
+    )
+
+
+def known_format_names() -> list[str]:
+    from tracehop.ingest.formats import registered_formats
+
+    return sorted({p.name for p in builtin_profiles()} | set(registered_formats()))

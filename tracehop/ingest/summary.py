@@ -1,0 +1,36 @@
+"""The human-readable end-of-ingest summary printed by ``tracehop ingest``."""
+
+from __future__ import annotations
+
+from tracehop.ingest.run import IngestSummary
+
+
+def _fmt_n(n: int) -> str:
+    return f"{n:,}"
+
+
+def render_summary(s: IngestSummary) -> str:
+    span = "-"
+    if s.first_utc and s.last_utc:
+        span = (
+            f"{s.first_utc.strftime('%Y-%m-%d %H:%M:%S')}Z .. "
+            f"{s.last_utc.strftime('%Y-%m-%d %H:%M:%S')}Z"
+        )
+    lines = [
+        f"files       {s.files} ({len(s.failed)} failed)" if s.failed else f"files       {s.files}",
+        f"read        {_fmt_n(s.read)}",
+        f"stored      {_fmt_n(s.stored)}",
+        f"rejected    {_fmt_n(s.rejected)}",
+        f"duplicates  {_fmt_n(s.duplicates)}",
+        f"time span   {span}",
+        f"elapsed     {s.elapsed_s:.2f} s ({_fmt_n(int(s.rows_per_s))} rows/s)",
+    ]
+    for f in s.per_file:
+        state = "already ingested" if f.skipped else (f.error or f"{f.format}")
+        lines.append(f"  {f.path}: {f.read} read, {f.rejected} rejected  [{state}]")
+    if s.warnings:
+        lines.append("warnings:")
+        lines.extend(f"  - {w}" for w in s.warnings)
+    if s.rejected:
+        lines.append("rejected records are kept in the store with their reasons")
+    return "\n".join(lines)

@@ -1,0 +1,80 @@
+"""Named transforms a profile can apply to a column (``transform = "NAME"`` in a field spec).
+
+Some layouts need more than "copy this column" or "keep this regex group", and a profile must
+stay data (DESIGN.md §2). Each transform here is a small, vectorised Polars expression with a
+name; profiles refer to it by that name. Add one here (with a test) rather than writing Python
+in a profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+from urllib.parse import unquote
+
+import polars as pl
+
+
+def _strip(e: pl.Expr) -> pl.Expr:
+    # FreeSWITCH's compiled-in 13-field template writes `, "${accountcode}"` (a space before the
+    # quote, mod_cdr_csv.c), which a CSV reader keeps as ` "1000"`: drop blanks and quotes.
+    return e.str.strip_chars().str.strip_chars('"').str.strip_chars()
+
+
+def _clid_number(e: pl.Expr) -> pl.Expr:
+    # Asterisk clid is `"Name" <number>` (cdr_csv.c); without angle brackets it is the number.
+    inner = e.str.extract(r"<([^>]*)>\s*$", 1)
+    return pl.when(inner.is_not_null()).then(inner).otherwise(e)
+
+
+def _clid_name(e: pl.Expr) -> pl.Expr:
+    return e.str.extract(r'^\s*"?(.*?)"?\s*<[^>]*>\s*$', 1)
+
+
+def _sip_user(e: pl.Expr) -> pl.Expr:
+    # RFC 3261 §19.1.1: sip:user@host;params -> user. Without "@" the value is kept.
+    user = e.str.extract(r"^(?:.*<)?(?:sips?:|tel:)?([^@;>]+)[@;>]", 1)
+    return pl.when(user.is_not_null()).then(user).otherwise(e)
+
+
+def _url_decode(e: pl.Expr) -> pl.Expr:
+    # FreeSWITCH JSON/XML CDRs URL-encode values when encode-values is on (mod_json_cdr.c).
+    # Only values that contain '%' or '+' need decoding; decode each distinct one once.
+    def decode(s: pl.Series) -> pl.Series:
+        uniq = s.drop_nulls().unique()
+        todo = uniq.filter(uniq.str.contains(r"[%+]"))
+        if todo.len() == 0:
+            return s
+        mapping = {v: unquote(v.replace("+", " ")) for v in todo.to_list()}
+        return s.replace(mapping)
+
+    return e.map_batches(decode, return_dtype=pl.String)
+
+
+def _lower(e: pl.Expr) -> pl.Expr:
+    return e.str.to_lowercase()
+
+
+def _int_ip_le(e: pl.Expr) -> pl.Expr:
+    # Cisco CUCM writes IPv4 addresses as signed 32-bit little-endian integers
+    # (CUCM CDR Administration Guide, "IP addresses"): -1006518518 is 10.191.1.196.
+    n = e.cast(pl.Int64, strict=False)
+    u = pl.when(n < 0).then(n + (1 << 32)).otherwise(n)
+    parts = [((u // (1 << (8 * i))) % 256).cast(pl.String) for i in range(4)]
+    return pl.when(n.is_null() | (n == 0)).then(None).otherwise(pl.concat_str(parts, separator="."))
+
+
+TRANSFORMS: Final[dict[str, Callable[[pl.Expr], pl.Expr]]] = {
+    "strip": _strip,
+    "clid_number": _clid_number,
+    "clid_name": _clid_name,
+    "sip_user": _sip_user,
+    "url_decode": _url_decode,
+    "lower": _lower,
+    "int_ip_le": _int_ip_le,
+}
+
+# The carrier formats' transforms (CUCM, Ribbon, Acme, CGRateS) live in their own module.
+from tracehop.ingest.carrier_transforms import CARRIER_TRANSFORMS  # noqa: E402
+
+TRANSFORMS.update(CARRIER_TRANSFORMS)

@@ -1,0 +1,450 @@
+"""E.164 normalisation of called and calling numbers (DESIGN.md §3, §5).
+
+A CDR column holds numbers in every form a switch can write: ``3125550100``,
+``(312) 555-0100``, ``+1 312 555 0100``, ``0013125550100``, ``tel:+13125550100;phone-context=x``,
+``"Name" <sip:+13125550100@host;user=phone>``, and things that are not phone numbers at all
+(extensions ``101``, the Asterisk ``s`` extension, ``anonymous``, feature codes ``*72``).
+:func:`normalise` turns a whole column into ``+<digits>`` or null, in two tiers:
+
+1. **Fast path** (Polars expressions, no Python per row). Bare digits (``3125550100``,
+   ``13125550100``, ``+13125550100``) and punctuated NANP forms are settled first by one
+   regex pass each, since they are most of any CDR column. For the rest, it takes the user
+   part out of a display name / ``tel:`` / ``sip:`` / ``sips:`` URI (RFC 3966 §3, RFC 3261
+   §19.1.1: the number is the user part, before ``@`` and before any ``;`` parameter), strips
+   visual separators (space, tab, no-break space, ``- . ( ) /``) and decides:
+
+   - no digit at all, or a ``*`` / ``#`` (feature codes, DTMF) -> null;
+   - an international form: a leading ``+``; or, without ``+``, the IDD ``011`` (NANP regions)
+     or ``00`` (NANP regions, and every region whose IDD is exactly ``00``). Country code 1 is
+     decided by the NANP rule below, and an unassigned country code is null. For other country
+     codes the fast path accepts the number when the national part has one of the lengths
+     phonenumbers calls *possible* for that country, and does not start with the country's
+     national prefix (so ``+44 (0)20 ...`` goes to phonenumbers, which drops the ``(0)``);
+   - a national form in a NANP region (``US``, ``CA``, ...): ten digits ``NXX NXX XXXX``
+     (area code and exchange start with 2-9), optionally preceded by ``1``, become
+     ``+1`` + the ten digits; anything else is null (``555-0100`` has no area code; ``101`` is an
+     extension).
+
+   NANP numbers are checked by structure, not against the list of assigned area codes: a
+   spoofed caller ID in an unassigned area code is still the number the call carried, and the
+   matcher must compare it as such. The same rule applies to a ``+1`` number from phonenumbers.
+   ``00`` is read as an international prefix in NANP regions too, although the North American
+   IDD is ``011``: no NANP national number starts with 0, and gateway switches write ``00``.
+
+2. **phonenumbers** for what the fast path cannot decide: other characters (letters, ``ext``),
+   national forms outside NANP regions (``020 7946 0958`` with region ``GB``), international
+   forms the length table cannot settle. Each *distinct* value is parsed once (an LRU cache
+   across calls), never once per row. A national form must be **valid** for the region
+   (``phonenumbers.is_valid_number``: right length *and* an assigned range), because reading
+   the region into a number is a guess that validity makes safe; an explicit international
+   form (``+CC`` or IDD) only has to be **possible** (right length for the country), because
+   the sender stated the country and numbering plans change faster than metadata.
+
+:func:`normalise_one` applies the same rules to one value (the inquiry path) in plain Python;
+the property tests check that both agree on arbitrary text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache, lru_cache, partial
+from typing import TYPE_CHECKING, Final
+
+import phonenumbers
+from phonenumbers import PhoneMetadata
+from phonenumbers.phonenumber import CountryCodeSource
+
+from tracehop.errors import ConfigError
+
+if TYPE_CHECKING:
+    # Polars is imported where the vectorised path runs: the one-value path
+    # (normalise_one, used by `tracehop lookup`) must not pay ~0.25 s to import it.
+    import polars as pl
+
+__all__ = ["normalise", "normalise_expr", "normalise_one"]
+
+DEFAULT_REGION: Final = "US"
+
+# Characters trimmed from both ends, and separators allowed inside a number. They are listed
+# explicitly (not "whitespace") so that the Polars and the Python paths agree on every input.
+_TRIM: Final = " \t\r\n\f\v\xa0"
+_SEPARATORS: Final = " \t\xa0()./-"
+
+# The patterns below are used by both Rust's regex crate (Polars) and Python's re, so they keep
+# to the syntax both read the same way: no look-around, no \d (Unicode in both, but tables
+# differ), no (?i) (both fold the long s 'ſ' to 's').
+_ANGLE: Final = "<([^>]*)>"  # name-addr: the URI between < and > (RFC 3261 §20.10)
+_SCHEME: Final = "^(?:[tT][eE][lL]|[sS][iI][pP][sS]?):"  # RFC 3966 tel:, RFC 3261 sip:/sips:
+_USER: Final = "^([^@;]*)"  # user part: before @host, before ;params
+_CLEAN: Final = "\\+?[0-9" + _SEPARATORS + "]+"
+_NANP_NATIONAL: Final = "1?[2-9][0-9]{2}[2-9][0-9]{6}"
+_NANP_INTL: Final = "1[2-9][0-9]{2}[2-9][0-9]{6}"
+# Quick tiers of normalise(): strict subsets of the full rules, for the forms most CDRs use.
+# Tier 1 captures bare digits; tier 2 only tests (no capture group, so the regex crate can use
+# its fast DFA) the punctuated forms "(312) 555-0100", "1-312-555-0100", "+1 312.555.0100",
+# whose last ten digits are then the number. *_NANP for NANP regions, *_PLUS1 for the others.
+_QUICK_NANP: Final = "^(?:\\+1|1)?([2-9][0-9]{2}[2-9][0-9]{6})$"
+_QUICK_PLUS1: Final = "^\\+1([2-9][0-9]{2}[2-9][0-9]{6})$"
+_PUNCT_NANP: Final = "^(?:\\+1|1)?[ .-]?\\(?[2-9][0-9]{2}\\)?[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}$"
+_PUNCT_PLUS1: Final = "^\\+1[ .-]?\\(?[2-9][0-9]{2}\\)?[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}$"
+_E164: Final = re.compile("\\+[1-9][0-9]{6,14}")
+
+
+def _anchored(pattern: str) -> str:
+    return f"^(?:{pattern})$"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything the fast path needs for one default region, built once from the metadata."""
+
+    region: str
+    nanp: bool  # the region is in the North American Numbering Plan (country code 1)
+    idd_00: bool  # "00" is read as an international prefix
+    idd_011: bool  # "011" is read as an international prefix
+
+    # The country table is the same for every region, and building it reads the metadata of
+    # every country (~0.3 s): it is built on first use, so that one NANP number (the
+    # `tracehop lookup` path) never pays for it.
+    @property
+    def assigned(self) -> str:
+        """Regex: digits that start with an assigned country code."""
+        return _country_table()[0]
+
+    @property
+    def shape(self) -> str:
+        """Regex: country code + a national part that does not start with its prefix."""
+        return _country_table()[1]
+
+    @property
+    def lengths(self) -> str:
+        """Regex: country code + a national part of a possible length."""
+        return _country_table()[2]
+
+
+_Trie = dict[str, "_Trie"]
+
+
+def _not_prefixed(literals: list[str]) -> str | None:
+    """A regex for digit strings that start with none of ``literals`` (no look-ahead needed).
+
+    It walks the trie of the literals: at each node, either a digit that leaves the trie (then
+    anything), or a child that is not the end of a literal. Strings that stop inside the trie
+    (a proper prefix of a literal) are not matched, which only sends them to phonenumbers.
+    """
+    trie: _Trie = {}
+    for lit in literals:
+        node = trie
+        for ch in lit:
+            node = node.setdefault(ch, {})
+        node["$"] = {}  # a literal ends here
+
+    def walk(node: _Trie) -> str | None:
+        if "$" in node:
+            return None
+        parts: list[str] = []
+        free = "".join(d for d in "0123456789" if d not in node)
+        if free:
+            parts.append(f"[{free}][0-9]*")
+        for d in sorted(k for k in node if k != "$"):
+            sub = walk(node[d])
+            if sub is not None:
+                parts.append(f"{d}(?:{sub})")
+        return "|".join(parts) if parts else None
+
+    return walk(trie)
+
+
+@cache
+def _country_table() -> tuple[str, str, str]:
+    """(assigned, shape, lengths) regexes over international digits, for all country codes.
+
+    A country code takes the fast path only when phonenumbers' parse cannot rewrite its
+    national part: its national-prefix-for-parsing is absent or a plain list of literal digit
+    strings (``0``, ``8``, ``06``, ``0|180020``). Countries with a pattern (Argentina's
+    ``15`` mobile token, Brazil's carrier codes, ...) always go to phonenumbers.
+    """
+    assigned: list[str] = []
+    shape: list[str] = []
+    lengths: list[str] = []
+    for cc, regions in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()):
+        assigned.append(str(cc))
+        if cc == 1:
+            continue  # decided by the NANP rule
+        md = PhoneMetadata.metadata_for_region_or_calling_code(cc, regions[0])
+        if md is None or md.general_desc is None:
+            continue
+        desc = md.general_desc
+        possible = sorted(
+            set(desc.possible_length or ()) - set(desc.possible_length_local_only or ())
+        )
+        possible = [n for n in possible if n > 0]
+        if not possible:
+            continue
+        npfp = md.national_prefix_for_parsing
+        if npfp is None:
+            national = "[0-9]+"
+        elif re.fullmatch(r"[0-9]+(?:\|[0-9]+)*", npfp):
+            not_pre = _not_prefixed(npfp.split("|"))
+            if not_pre is None:
+                continue
+            national = not_pre
+        else:
+            continue
+        shape.append(f"{cc}(?:{national})")
+        lengths.append(f"{cc}(?:" + "|".join(f"[0-9]{{{n}}}" for n in possible) + ")")
+    return (
+        "(?:" + "|".join(assigned) + ")[0-9]*",
+        "|".join(shape),
+        "|".join(lengths),
+    )
+
+
+@lru_cache(maxsize=64)
+def _plan(region: str) -> _Plan:
+    code = region.strip().upper() if isinstance(region, str) else ""
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(
+            f"unknown region {region!r} for number normalisation",
+            hint="Give an ISO 3166 two-letter region that has a phone numbering plan, e.g. US, "
+            "GB or DE",
+        )
+    md = PhoneMetadata.metadata_for_region(code)
+    nanp = md is not None and md.country_code == 1
+    idd_00 = nanp or (md is not None and md.international_prefix == "00")
+    return _Plan(code, nanp, idd_00, nanp)
+
+
+# -- the slow path: phonenumbers, once per distinct value ------------------------------------
+
+_NATIONAL_SOURCES: Final = (
+    CountryCodeSource.FROM_DEFAULT_COUNTRY,
+    CountryCodeSource.FROM_NUMBER_WITHOUT_PLUS_SIGN,
+)
+
+
+@lru_cache(maxsize=1 << 18)
+def _slow(key: str, region: str) -> str | None:
+    """phonenumbers' verdict on one value the fast path could not decide (see module doc)."""
+    try:
+        num = phonenumbers.parse(key, region, keep_raw_input=True)
+    except phonenumbers.NumberParseException:
+        return None
+    if num.country_code_source in _NATIONAL_SOURCES:
+        ok = phonenumbers.is_valid_number(num)
+    else:
+        reason = phonenumbers.is_possible_number_with_reason(num)
+        ok = reason == phonenumbers.ValidationResult.IS_POSSIBLE
+    if not ok:
+        return None
+    e164: str = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+    if not _E164.fullmatch(e164):
+        return None
+    if e164.startswith("+1") and not _NANP_INTL_RE.fullmatch(e164[1:]):
+        return None  # the NANP structural rule holds whichever path decides
+    if e164 != key:
+        # phonenumbers can strip a national prefix again from its own output for degenerate
+        # numbers (+53 0000001 -> +53 000001): a result must be a fixed point of the rules.
+        decided, again = _intl_verdict(e164[1:], _plan(region))
+        if (again if decided else _slow(e164, region)) != e164:
+            return None
+    return e164
+
+
+def _slow_series(keys: pl.Series, region: str) -> pl.Series:
+    """Map the non-null keys through :func:`_slow`, calling it once per distinct key."""
+    import polars as pl
+
+    distinct = keys.drop_nulls().unique()
+    if distinct.len() == 0:
+        return pl.Series(keys.name, [None] * keys.len(), dtype=pl.String)
+    verdicts = [_slow(k, region) for k in distinct.to_list()]
+    return keys.replace_strict(distinct, verdicts, default=None, return_dtype=pl.String)
+
+
+# -- the fast path, as Polars expressions ------------------------------------------------------
+
+
+def _core(raw: pl.Series) -> pl.Series:
+    """The candidate number: the user part of a name-addr / URI, trimmed.
+
+    A step is skipped when no value in the batch has the character it needs (``<``, ``:``,
+    ``@``/``;``): its result would be the input unchanged, and plain CDR columns have none.
+    """
+    s = raw.str.strip_chars(_TRIM)
+    if s.str.contains("<", literal=True).any():
+        s = s.str.extract(_ANGLE, 1).fill_null(s).str.strip_chars(_TRIM)
+    if s.str.contains(":", literal=True).any():
+        s = s.str.replace(_SCHEME, "")
+    if s.str.contains("[@;]").any():
+        s = s.str.extract(_USER, 1)
+    return s.str.strip_chars(_TRIM)
+
+
+def _decide(frame: pl.DataFrame, plan: _Plan) -> pl.DataFrame:
+    """Columns ``fast`` (the fast path's E.164 or null) and ``key`` (the value to hand to
+    phonenumbers, or null when the fast path decided) from a frame with a ``core`` column.
+
+    Staged ``with_columns`` so that each intermediate is computed once per row.
+    """
+    import polars as pl
+
+    core = pl.col("core")
+    frame = frame.with_columns(
+        decided_null=core.is_null() | ~core.str.contains("[0-9]") | core.str.contains("[*#]"),
+        clean=core.str.contains(_anchored(_CLEAN)),
+        digits=core.str.replace_all("[^0-9]", ""),
+        plus=core.str.starts_with("+"),
+    )
+    digits = pl.col("digits")
+    # Built inside out, so the priority is: "+", then "011", then "00".
+    intl = pl.lit(None, dtype=pl.String)
+    if plan.idd_00:
+        intl = pl.when(digits.str.starts_with("00")).then(digits.str.slice(2)).otherwise(intl)
+    if plan.idd_011:
+        intl = pl.when(digits.str.starts_with("011")).then(digits.str.slice(3)).otherwise(intl)
+    frame = frame.with_columns(intl=pl.when(pl.col("plus")).then(digits).otherwise(intl))
+    intl_c = pl.col("intl")
+    frame = frame.with_columns(
+        accept=intl_c.str.contains(_anchored(_NANP_INTL))
+        | (
+            intl_c.str.contains(_anchored(plan.shape))
+            & intl_c.str.contains(_anchored(plan.lengths))
+        ),
+        reject=intl_c.str.starts_with("1") | ~intl_c.str.contains(_anchored(plan.assigned)),
+    )
+    if plan.nanp:
+        national = (
+            pl.when(digits.str.contains(_anchored(_NANP_NATIONAL)))
+            .then(pl.lit("+1") + digits.str.slice(-10))
+            .otherwise(None)
+        )
+        national_key = pl.lit(None, dtype=pl.String)
+    else:
+        national = pl.lit(None, dtype=pl.String)
+        national_key = digits
+    undecided_null, clean, accept = pl.col("decided_null"), pl.col("clean"), pl.col("accept")
+    return frame.select(
+        fast=pl.when(undecided_null | ~clean)
+        .then(None)
+        .when(intl_c.is_not_null())
+        .then(pl.when(accept).then(pl.lit("+") + intl_c).otherwise(None))
+        .otherwise(national),
+        key=pl.when(undecided_null)
+        .then(None)
+        .when(~clean)
+        .then(pl.col("core"))
+        .when(intl_c.is_not_null())
+        .then(pl.when(accept | pl.col("reject")).then(None).otherwise(pl.lit("+") + intl_c))
+        .otherwise(national_key),
+    )
+
+
+def normalise(values: pl.Series, region: str = DEFAULT_REGION) -> pl.Series:
+    """Normalise a column of raw numbers to E.164 (``+<digits>``) or null, keeping its name.
+
+    Raises :class:`~tracehop.errors.ConfigError` for an unknown region.
+    """
+    import polars as pl
+
+    plan = _plan(region)
+    raw = values.cast(pl.String)
+    # Most CDR values are bare NANP digits; one regex pass settles them, and only the rest go
+    # through the full pipeline. The quick pattern is a strict subset of the full rules.
+    quick_pattern = _QUICK_NANP if plan.nanp else _QUICK_PLUS1
+    out = ("+1" + raw.str.extract(quick_pattern, 1)).alias(values.name)
+    rest_idx = (out.is_null() & raw.is_not_null()).arg_true()
+    if rest_idx.len() == 0:
+        return out
+    rest_raw = raw.gather(rest_idx)
+    punct = rest_raw.str.contains(_PUNCT_NANP if plan.nanp else _PUNCT_PLUS1)
+    if punct.any():
+        ten = rest_raw.filter(punct).str.replace_all("[^0-9]", "").str.slice(-10)
+        out = out.scatter(rest_idx.filter(punct), "+1" + ten)
+        rest_idx, rest_raw = rest_idx.filter(~punct), rest_raw.filter(~punct)
+        if rest_idx.len() == 0:
+            return out
+    frame = pl.DataFrame({"core": _core(rest_raw)})
+    frame = _decide(frame, plan)
+    rest = frame.get_column("fast")
+    keys = frame.get_column("key")
+    if keys.null_count() != keys.len():
+        rest = rest.fill_null(_slow_series(keys, plan.region))
+    if rest.null_count() == rest.len():
+        return out
+    return out.scatter(rest_idx, rest)
+
+
+def normalise_expr(col: pl.Expr, region: str = DEFAULT_REGION) -> pl.Expr:
+    """:func:`normalise` as an elementwise expression, for lazy pipelines (same result)."""
+    import polars as pl
+
+    plan = _plan(region)  # fail on a bad region when the plan is built, not when it runs
+    return col.map_batches(
+        partial(normalise, region=plan.region), return_dtype=pl.String, is_elementwise=True
+    )
+
+
+# -- one value, in plain Python (same rules) ---------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _compiled(plan: _Plan) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    return re.compile(plan.assigned), re.compile(plan.shape), re.compile(plan.lengths)
+
+
+# The same patterns as the Polars path, compiled once for the per-value path.
+_ANGLE_RE: Final = re.compile(_ANGLE)
+_SCHEME_RE: Final = re.compile(_SCHEME)
+_USER_RE: Final = re.compile(_USER)
+_CLEAN_RE: Final = re.compile(_CLEAN)
+_DIGIT_RE: Final = re.compile("[0-9]")
+_FEATURE_RE: Final = re.compile("[*#]")
+_NON_DIGITS_RE: Final = re.compile("[^0-9]")
+_NANP_NATIONAL_RE: Final = re.compile(_NANP_NATIONAL)
+_NANP_INTL_RE: Final = re.compile(_NANP_INTL)
+
+
+def _intl_verdict(intl: str, plan: _Plan) -> tuple[bool, str | None]:
+    """(decided, E.164 or None) for international digits; undecided goes to phonenumbers."""
+    if _NANP_INTL_RE.fullmatch(intl):
+        return True, "+" + intl  # before the country table: see _Plan
+    assigned, shape, lengths = _compiled(plan)
+    if shape.fullmatch(intl) and lengths.fullmatch(intl):
+        return True, "+" + intl
+    if intl.startswith("1") or not assigned.fullmatch(intl):
+        return True, None
+    return False, None
+
+
+def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
+    """Normalise one raw number with the same rules as :func:`normalise`."""
+    plan = _plan(region)
+    if raw is None:
+        return None
+    s = str(raw).strip(_TRIM)
+    angle = _ANGLE_RE.search(s)
+    if angle is not None:
+        s = angle.group(1)
+    s = _SCHEME_RE.sub("", s.strip(_TRIM), count=1)
+    user = _USER_RE.match(s)
+    core = (user.group(1) if user else "").strip(_TRIM)
+    if not _DIGIT_RE.search(core) or _FEATURE_RE.search(core):
+        return None
+    if not _CLEAN_RE.fullmatch(core):
+        return _slow(core, plan.region)
+    digits = _NON_DIGITS_RE.sub("", core)
+    intl: str | None = None
+    if core.startswith("+"):
+        intl = digits
+    elif plan.idd_011 and digits.startswith("011"):
+        intl = digits[3:]
+    elif plan.idd_00 and digits.startswith("00"):
+        intl = digits[2:]
+    if intl is not None:
+        decided, e164 = _intl_verdict(intl, plan)
+        return e164 if decided else _slow("+" + intl, plan.region)
+    if plan.nanp:
+        return "+1" + digits[-10:] if _NANP_NATIONAL_RE.fullmatch(digits) else None
+    return _slow(digits, plan.region)

@@ -1,0 +1,221 @@
+"""The peer directory: who is on the other end of a trunk, an IP address or an account code.
+
+An answer names a provider, not a trunk: the directory (TOML, DESIGN.md §6) maps the ingress of
+the matched inbound leg to a peer and its role, which decides the answer's status:
+
+- ``upstream``  -> status ``upstream`` (another US provider handed us the call);
+- ``customer``  -> status ``originating`` (our own customer placed it);
+- ``foreign``   -> status ``point_of_entry`` (a foreign carrier handed it to us, the US gateway).
+
+Precedence when several entries could match one leg, most specific evidence first:
+
+1. ``accounts``: the leg's account code (a customer is identified by its account even when it
+   shares a trunk or an address with others);
+2. an exact trunk name (case-sensitive, as the switch writes it);
+3. a trunk glob (``acme-*``; ``fnmatch`` syntax, case-insensitive); when several globs match, the
+   one with the most literal characters wins, then the first in the file;
+4. an IP address or CIDR: the longest prefix wins (a /32 beats the /24 it sits in).
+
+A port on a record's address (``198.51.100.7:5060``, ``[2001:db8::1]:5060``) is ignored.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from tracehop.errors import PeerDirectoryError
+
+Role = Literal["upstream", "customer", "foreign"]
+ROLES: tuple[str, ...] = ("upstream", "customer", "foreign")
+
+_KEYS = {"name", "role", "ocn", "trunks", "ips", "accounts", "contact"}
+_GLOB_CHARS = set("*?[")
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One entry of the directory."""
+
+    name: str
+    role: Role
+    ocn: str | None = None
+    trunks: tuple[str, ...] = ()
+    ips: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    contact: str | None = None
+
+
+def parse_ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address in a record's IP field, without port or brackets; None if it is not one."""
+    if text is None:
+        return None
+    s = text.strip()
+    if not s:
+        return None
+    if s.startswith("["):  # [v6]:port, RFC 3986 §3.2.2
+        s = s[1 : s.find("]")] if "]" in s else s[1:]
+    elif s.count(":") == 1:  # v4:port
+        s = s.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(s)
+    except ValueError:
+        return None
+
+
+class PeerDirectory:
+    """Peers indexed for :meth:`resolve`. Build with :meth:`load` or :meth:`from_dict`."""
+
+    def __init__(self, peers: list[Peer], *, path: str | None = None) -> None:
+        self.peers = list(peers)
+        self.path = path
+        self._accounts: dict[str, Peer] = {}
+        self._trunks: dict[str, Peer] = {}
+        self._globs: list[tuple[int, int, str, Peer]] = []  # (-literal chars, order, pattern)
+        self._nets: list[tuple[IPNetwork, Peer]] = []
+        for order, p in enumerate(self.peers):
+            for a in p.accounts:
+                self._accounts[a] = p
+            for t in p.trunks:
+                if _GLOB_CHARS & set(t):
+                    literal = sum(1 for ch in t if ch not in "*?[]")
+                    self._globs.append((-literal, order, t.lower(), p))
+                else:
+                    self._trunks[t] = p
+            for ip in p.ips:
+                self._nets.append((ipaddress.ip_network(ip, strict=False), p))
+        self._globs.sort(key=lambda g: (g[0], g[1]))
+        # Longest prefix first, so the first containing network is the most specific one.
+        self._nets.sort(key=lambda n: -n[0].prefixlen)
+
+    # -- loading -----------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | Path) -> PeerDirectory:
+        """Read and validate a peer directory TOML file.
+
+        Raises :class:`PeerDirectoryError` naming the file and the entry at fault.
+        """
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise PeerDirectoryError("peer directory not found", path=p,
+                                     hint="Check the --peers path") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise PeerDirectoryError(f"cannot read the peer directory ({e})", path=p) from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise PeerDirectoryError(f"not valid TOML: {e}", path=p,
+                                     hint="See the peer directory format in DESIGN.md §6"
+                                     ) from None
+        return cls.from_dict(data, path=str(p))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, path: str | None = None) -> PeerDirectory:
+        """Validate the parsed TOML (``{"peer": [ {...}, ... ]}``)."""
+
+        def fail(msg: str, hint: str | None = None) -> PeerDirectoryError:
+            return PeerDirectoryError(msg, path=path, hint=hint)
+
+        extra = set(data) - {"peer"}
+        if extra:
+            raise fail(f"unknown top-level key(s) {', '.join(sorted(extra))}",
+                       "The file holds only [[peer]] tables")
+        raw = data.get("peer", [])
+        if not isinstance(raw, list):
+            raise fail("'peer' must be an array of tables", "Write each entry as [[peer]]")
+        peers: list[Peer] = []
+        seen_names: dict[str, int] = {}
+        owners: dict[tuple[str, str], str] = {}  # (kind, value) -> "peer #n 'name'"
+        for i, entry in enumerate(raw, start=1):
+            label = f"peer #{i}"
+            if not isinstance(entry, dict):
+                raise fail(f"{label}: must be a table")
+            name = entry.get("name")
+            if not isinstance(name, str) or not name.strip():
+                raise fail(f"{label}: 'name' is missing or empty",
+                           'Give each peer a name, e.g. name = "Acme Transit"')
+            label = f"peer #{i} {name!r}"
+            unknown = set(entry) - _KEYS
+            if unknown:
+                raise fail(f"{label}: unknown key(s) {', '.join(sorted(unknown))}",
+                           f"Allowed keys: {', '.join(sorted(_KEYS))}")
+            if name in seen_names:
+                raise fail(f"{label}: the name is already used by peer #{seen_names[name]}")
+            seen_names[name] = i
+            role = entry.get("role")
+            if role not in ROLES:
+                raise fail(f"{label}: role {role!r} is not one of {', '.join(ROLES)}")
+            lists: dict[str, tuple[str, ...]] = {}
+            for key in ("trunks", "ips", "accounts"):
+                v = entry.get(key, [])
+                if not isinstance(v, list) or not all(isinstance(x, str) and x.strip()
+                                                      for x in v):
+                    raise fail(f"{label}: {key!r} must be a list of non-empty strings")
+                lists[key] = tuple(x.strip() for x in v)
+            for ip in lists["ips"]:
+                try:
+                    ipaddress.ip_network(ip, strict=False)
+                except ValueError:
+                    raise fail(f"{label}: {ip!r} is not an IP address or CIDR",
+                               "Write e.g. 198.51.100.7 or 198.51.100.0/24") from None
+            for key in ("ocn", "contact"):
+                v = entry.get(key)
+                if v is not None and not isinstance(v, str):
+                    raise fail(f"{label}: {key!r} must be a string")
+            if not (lists["trunks"] or lists["ips"] or lists["accounts"]):
+                raise fail(f"{label}: no trunks, ips or accounts: nothing can map to it")
+            for kind, values in (("trunk", lists["trunks"]), ("account", lists["accounts"]),
+                                 ("ip", tuple(str(ipaddress.ip_network(x, strict=False))
+                                              for x in lists["ips"]))):
+                for v in values:
+                    prev = owners.get((kind, v))
+                    if prev is not None:
+                        raise fail(f"{label}: {kind} {v!r} is already given to {prev}",
+                                   "A trunk, account or network may belong to one peer only")
+                    owners[(kind, v)] = label
+            peers.append(Peer(
+                name=name,
+                role=cast(Role, role),
+                ocn=entry.get("ocn"),
+                trunks=lists["trunks"],
+                ips=lists["ips"],
+                accounts=lists["accounts"],
+                contact=entry.get("contact"),
+            ))
+        return cls(peers, path=path)
+
+    # -- resolving ---------------------------------------------------------------------------
+
+    def resolve(self, trunk: str | None, ip: str | None, account: str | None) -> Peer | None:
+        """The peer a leg's ingress belongs to, by the precedence in the module docstring."""
+        if account:
+            hit = self._accounts.get(account.strip())
+            if hit is not None:
+                return hit
+        if trunk:
+            t = trunk.strip()
+            hit = self._trunks.get(t)
+            if hit is not None:
+                return hit
+            low = t.lower()
+            for _, _, pattern, peer in self._globs:
+                if fnmatch.fnmatchcase(low, pattern):
+                    return peer
+        addr = parse_ip(ip)
+        if addr is not None:
+            for net, peer in self._nets:
+                if addr.version == net.version and addr in net:
+                    return peer
+        return None
+
+    def __len__(self) -> int:
+        return len(self.peers)

@@ -1,0 +1,1 @@
+"""Reports on traceback runs (the demo's offline HTML report)."""

@@ -1,0 +1,244 @@
+"""Evidence packs: what a person checks in a minute before submitting an answer.
+
+One directory per answer (optionally zipped), holding:
+
+    portal.txt        the answer in plain text, ready to paste into the consortium's portal
+    answer.json       the TracebackAnswer exactly as ``respond`` wrote it
+    record.txt        the matched record as it stands in the source: the CDR line or the SIP
+                      INVITE (the leg's ``raw_record``), byte for byte as ingested
+    leg.json          the same leg after normalisation (all call-leg columns)
+    passport.json     the decoded STIR/SHAKEN PASSporT (RFC 8225 header and claims, RFC 8224
+                      Identity header parameters); not verified here, only decoded
+    searched.json     the windows that were searched (from/to, the step that found the call,
+                      every step tried) and the inquiry as understood
+    README.txt        what each file is and how to check the digests
+    MANIFEST.sha256   SHA-256 of every file above, in ``sha256sum -c`` format
+
+The pack's digest is the SHA-256 of MANIFEST.sha256: one value to quote in a ticket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+
+PACK_FILES = ("portal.txt", "answer.json", "record.txt", "leg.json", "passport.json",
+              "searched.json", "README.txt")
+
+
+class SnapshotSource(Protocol):
+    """The part of :class:`tracehop.store.Store` the pack needs."""
+
+    def snapshot(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Pack:
+    path: Path  # the directory (or the .zip when zipped)
+    digest: str  # sha256 of MANIFEST.sha256
+
+
+def fetch_legs(store: SnapshotSource, refs: Sequence[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """Read the full rows (raw_record included) of the matched legs, in one scan.
+
+    ``refs`` are (leg_id, start_utc ISO) pairs; the start times bound the day files opened.
+    """
+    if not refs:
+        return {}
+    starts = [datetime.fromisoformat(s.replace("Z", "+00:00")) for _, s in refs]
+    snap = store.snapshot()
+    files: list[str] = snap.files_for(min(starts) - timedelta(seconds=1),
+                                      max(starts) + timedelta(seconds=1))
+    if not files:
+        return {}
+    ids = sorted({leg for leg, _ in refs})
+    df = (pl.scan_parquet(files)
+          .filter(pl.col("leg_id").is_in(ids))
+          .collect())
+    return {row["leg_id"]: row for row in df.iter_rows(named=True)}
+
+
+def decode_passport(identity: str | None, verified: bool | None = None) -> dict[str, Any]:
+    """The PASSporT of an RFC 8224 Identity header, decoded for a person to read.
+
+    Decoding is :func:`tracehop.sip.passport.decode_identity` (the one the SIP ingest uses);
+    ``verified`` is the leg's ``stir_verified`` as the ingest recorded it.
+    """
+    from tracehop.sip.passport import decode_identity
+
+    if not identity:
+        return {"present": False, "note": "the matched leg carried no Identity header"}
+    info = decode_identity(identity)
+    return {
+        "present": True,
+        "identity_raw": identity,
+        "params": {"info": info.info, "alg": info.alg, "ppt": info.ppt},
+        "header": info.header or None,
+        "payload": info.claims or None,
+        "attest": info.attest,
+        "origid": info.origid,
+        "orig_tn": info.orig_tn,
+        "dest_tn": info.dest_tn,
+        "iat_utc": info.iat_utc.isoformat() if info.iat_utc else None,
+        "x5u": info.x5u,
+        "verified_at_ingest": verified,
+        "problems": info.problems,
+    }
+
+
+def portal_text(answer: dict[str, Any]) -> str:
+    """The answer as plain sentences, for the consortium's web form."""
+    inq = answer.get("inquiry", {})
+    lines = ["Traceback response", ""]
+    if answer.get("error"):
+        err = answer["error"]
+        lines += [f"Inquiry line {err.get('line')}: could not be searched.",
+                  f"Reason: {err.get('reason')}"]
+        if err.get("hint"):
+            lines.append(f"Fix: {err['hint']}")
+        return "\n".join(lines) + "\n"
+    lines.append(f"Called number: {inq.get('called')}")
+    if inq.get("calling"):
+        lines.append(f"Calling number: {inq.get('calling')}")
+    lines.append(f"Call date/time (UTC): {inq.get('time_utc')}")
+    if inq.get("id"):
+        lines.append(f"Reference: {inq['id']}")
+    lines.append("")
+    st = answer.get("status")
+    up = answer.get("upstream") or {}
+    cu = answer.get("customer") or {}
+    via = ", ".join(x for x in (f"trunk {up['trunk']}" if up.get("trunk") else "",
+                                f"IP {up['ip']}" if up.get("ip") else "") if x)
+    ocn = f" (OCN {up['ocn']})" if up.get("ocn") else ""
+    if st == "upstream":
+        lines.append(f"Result: we received this call from {up.get('provider')}{ocn}"
+                     + (f" over {via}" if via else "") + ".")
+    elif st == "point_of_entry":
+        lines.append("Result: the call entered the United States through our network; it "
+                     f"came from the foreign provider {up.get('provider')}{ocn}"
+                     + (f" over {via}" if via else "") + ".")
+    elif st == "originating":
+        who = cu.get("name") or "our customer"
+        acct = f" (account {cu['account']})" if cu.get("account") else ""
+        lines.append(f"Result: we are the originating provider; the call came from our "
+                     f"customer {who}{acct}.")
+    elif st == "unmapped":
+        lines.append("Result: we have a record of this call, received"
+                     + (f" over {via}" if via else "")
+                     + "; the ingress is not yet mapped to a provider (under review).")
+    elif st == "ambiguous":
+        lines.append("Result: several calls match; the best is shown below and needs review.")
+    else:
+        lines.append("Result: no record of this call in the window searched.")
+    if up.get("contact"):
+        lines.append(f"Provider contact: {up['contact']}")
+    m = answer.get("match")
+    if m:
+        ev = m.get("evidence") or {}
+        lines += ["", f"Our record: call start {m.get('start_utc')} "
+                      f"({m.get('offset_s')} s from the time given)",
+                  f"  called {m.get('called_raw')}, calling {m.get('calling_raw')}"
+                  + (f", Call-ID {m['call_id']}" if m.get("call_id") else ""),
+                  f"  source {ev.get('source')}: {ev.get('file')} record {ev.get('record')}"]
+        stir = m.get("stir") or {}
+        if any(stir.get(k) for k in ("attest", "origid", "signer_spc")):
+            lines.append(f"  STIR/SHAKEN: attestation {stir.get('attest') or '-'}, origid "
+                         f"{stir.get('origid') or '-'}, signer {stir.get('signer_spc') or '-'}")
+    s = answer.get("searched") or {}
+    if s:
+        lines += ["", f"Window searched: {s.get('from_utc')} to {s.get('to_utc')} "
+                      f"({s.get('step')})"]
+    lines.append(f"Confidence: {answer.get('confidence')}")
+    dl = answer.get("deadline")
+    if dl:
+        lines.append(f"Received: {dl.get('received_utc')}; due by {dl.get('deadline_utc')}")
+    return "\n".join(lines) + "\n"
+
+
+def write_pack(root: str | Path, name: str, answer: dict[str, Any],
+               leg: dict[str, Any] | None, *, zip_pack: bool = False) -> Pack:
+    """Write one pack under ``root/name``; returns its path and digest."""
+    d = Path(root) / name
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    raw = (leg or {}).get("raw_record")
+    if raw is None:
+        ev = ((answer.get("match") or {}).get("evidence")) or {}
+        record = ("(no record matched)\n" if not answer.get("match") else
+                  f"(the ingest did not keep the raw record; it is at {ev.get('file')} "
+                  f"record {ev.get('record')})\n")
+    else:
+        record = raw if raw.endswith("\n") else raw + "\n"
+    files = {
+        "portal.txt": portal_text(answer),
+        "answer.json": json.dumps(answer, indent=2, ensure_ascii=False) + "\n",
+        "record.txt": record,
+        "leg.json": json.dumps(leg, indent=2, default=_json_default, ensure_ascii=False) + "\n",
+        "passport.json": json.dumps(decode_passport((leg or {}).get("identity_raw"),
+                                                    (leg or {}).get("stir_verified")),
+                                    indent=2, ensure_ascii=False) + "\n",
+        "searched.json": json.dumps({"searched": answer.get("searched"),
+                                     "inquiry": answer.get("inquiry")},
+                                    indent=2, ensure_ascii=False) + "\n",
+        "README.txt": _README,
+    }
+    manifest = []
+    for fname in PACK_FILES:
+        data = files[fname].encode()
+        (d / fname).write_bytes(data)
+        manifest.append(f"{hashlib.sha256(data).hexdigest()}  {fname}\n")
+    mbytes = "".join(manifest).encode()
+    (d / "MANIFEST.sha256").write_bytes(mbytes)
+    digest = hashlib.sha256(mbytes).hexdigest()
+    if zip_pack:
+        archive = shutil.make_archive(str(d), "zip", root_dir=d)
+        shutil.rmtree(d)
+        return Pack(Path(archive), digest)
+    return Pack(d, digest)
+
+
+def pack_name(index: int, answer: dict[str, Any]) -> str:
+    """``00001-<reference or called number>``: sortable, and safe as a file name."""
+    inq = answer.get("inquiry") or {}
+    label = str(inq.get("id") or inq.get("called") or inq.get("called_raw") or "inquiry")
+    return f"{index:05d}-{re.sub(r'[^A-Za-z0-9+._-]+', '_', label)[:60]}"
+
+
+def verify_pack(path: str | Path) -> list[str]:
+    """Re-hash a pack directory against its manifest; returns the files that differ."""
+    d = Path(path)
+    bad = []
+    for line in (d / "MANIFEST.sha256").read_text().splitlines():
+        digest, _, fname = line.partition("  ")
+        if hashlib.sha256((d / fname).read_bytes()).hexdigest() != digest:
+            bad.append(fname)
+    return bad
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    return str(v)
+
+
+_README = """\
+Evidence pack for one traceback answer (written by tracehop respond).
+
+portal.txt       the answer in plain text, to paste into the traceback portal
+answer.json      the answer as JSON (TracebackAnswer)
+record.txt       the matched record exactly as it stands in the source (CDR line / SIP INVITE)
+leg.json         the same record after normalisation
+passport.json    the decoded STIR/SHAKEN PASSporT (decoded, not verified)
+searched.json    the time windows that were searched, and the inquiry as understood
+MANIFEST.sha256  SHA-256 of each file; check with:  sha256sum -c MANIFEST.sha256
+"""

@@ -1,0 +1,244 @@
+"""Reading an inquiry file: CSV or JSON lines, one inquiry per record (DESIGN.md §6).
+
+CSV: a header naming at least ``called`` and ``time`` (``calling`` is expected and optional),
+plus any of ``id``, ``window``, ``duration``, ``disposition``, ``received``; other columns are
+echoed back in the answer. Files follow RFC 4180 (quoted fields may hold commas and line
+breaks), UTF-8 with or without a BOM. JSON lines: one object per line with the same keys.
+
+A bad record never stops the batch: each becomes an :class:`InquiryRow` with ``error`` set,
+naming the line, the field and the fix, and ``respond`` answers it in its place. Only a file
+that cannot be read at all (missing, not UTF-8, no header) raises.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tracehop.errors import InputError, InquiryError, UnreadableFileError
+from tracehop.inquiry import Inquiry
+
+KNOWN = ("called", "calling", "time", "id", "window", "duration", "disposition", "received")
+REQUIRED = ("called", "time")
+
+#: Header spellings accepted for each key (after lower-casing and trimming).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "called": ("called", "called_number", "called_tn", "dest", "destination", "to"),
+    "calling": ("calling", "calling_number", "calling_tn", "caller_id", "ani", "from"),
+    "time": ("time", "time_utc", "datetime", "date_time", "call_time", "timestamp"),
+    "id": ("id", "inquiry_id", "traceback_id", "reference", "ref"),
+    "window": ("window", "window_s"),
+    "duration": ("duration", "duration_s"),
+    "disposition": ("disposition",),
+    "received": ("received", "received_at", "received_utc"),
+}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why one record could not be asked: the field at fault and a sentence with the fix."""
+
+    field: str | None
+    reason: str
+    hint: str | None = None
+
+    def to_dict(self, path: str | None, line: int) -> dict[str, Any]:
+        return {"file": path, "line": line, "field": self.field, "reason": self.reason,
+                "hint": self.hint}
+
+
+@dataclass(frozen=True)
+class InquiryRow:
+    """One record of the inquiry file, parsed or rejected."""
+
+    line: int  # 1-based line where the record starts
+    inquiry: Inquiry | None
+    error: RowError | None = None
+    received: datetime | None = None  # when the inquiry reached us, if the file says
+    raw: dict[str, Any] = field(default_factory=dict)  # the fields as they were read
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InquiryFile:
+    path: str
+    format: str  # "csv" | "jsonl"
+    rows: list[InquiryRow]
+
+    @property
+    def rejected(self) -> int:
+        return sum(1 for r in self.rows if r.error is not None)
+
+
+def read_inquiries(path: str | Path, *, region: str = "US") -> InquiryFile:
+    """Read every record of an inquiry file; bad records come back with ``error`` set."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise UnreadableFileError(f"cannot read the inquiry file ({e.strerror})", path=p,
+                                  hint="Check the path") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise UnreadableFileError("the inquiry file is not UTF-8 text", path=p, line=line,
+                                  hint="Save it as UTF-8 CSV or JSON lines") from None
+    if not text.strip():
+        raise UnreadableFileError("the inquiry file is empty", path=p,
+                                  hint="Give a CSV with a header called,calling,time "
+                                       "or JSON lines")
+    fmt = _detect(p, text)
+    rows = list(_read_jsonl(text, region) if fmt == "jsonl" else _read_csv(p, text, region))
+    return InquiryFile(path=str(p), format=fmt, rows=rows)
+
+
+def parse_record(fields: dict[str, Any], line: int, *, region: str = "US",
+                 what: str = "column") -> InquiryRow:
+    """Turn one record's fields (keys already canonical) into an :class:`InquiryRow`.
+
+    ``what`` names a field in messages: "column" (CSV) or "key" (JSON lines).
+    """
+    missing = [k for k in REQUIRED if k not in fields]
+    if missing:
+        return InquiryRow(line, None, RowError(
+            missing[0], f"missing {what} {missing[0]!r}",
+            hint=f"Every inquiry needs {' and '.join(REQUIRED)}"), raw=fields)
+    extra = {k: v for k, v in fields.items() if k not in KNOWN}
+    warnings: list[str] = []
+    received: datetime | None = None
+    rec = fields.get("received")
+    if rec is not None and str(rec).strip():
+        from tracehop.timezones import parse_instant
+
+        try:
+            received, naive = parse_instant(str(rec).strip())
+            if naive:
+                warnings.append(f"received time {rec!r} has no zone: read as UTC")
+        except ValueError:
+            warnings.append(f"received time {rec!r} is not an ISO 8601 date-time: the "
+                            "24-hour clock counts from when the file was read")
+    try:
+        inq = Inquiry.parse(
+            _text(fields.get("called")),
+            _text(fields.get("time")),
+            _text(fields.get("calling")),
+            window=_text(fields.get("window")),
+            id=_text(fields.get("id")),
+            duration=_text(fields.get("duration")),
+            disposition=_text(fields.get("disposition")),
+            region=region,
+            extra=extra,
+        )
+    except InquiryError as e:
+        return InquiryRow(line, None, RowError(e.field, e.message, e.hint), received=received,
+                          raw=fields, warnings=tuple(warnings))
+    return InquiryRow(line, inq, None, received=received, raw=fields, warnings=tuple(warnings))
+
+
+def _text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)  # JSON numbers for ids and windows: 42.0 -> "42"
+    return str(v)
+
+
+def _detect(p: Path, text: str) -> str:
+    suffix = p.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix in (".csv", ".tsv", ".txt"):
+        return "csv"
+    return "jsonl" if text.lstrip().startswith("{") else "csv"
+
+
+def _canonical(key: str) -> str:
+    k = key.strip().lstrip("\ufeff").lower().replace(" ", "_").replace("-", "_")
+    for canon, spellings in ALIASES.items():
+        if k in spellings:
+            return canon
+    return key.strip()
+
+
+def _read_jsonl(text: str, region: str) -> Iterator[InquiryRow]:
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            yield InquiryRow(lineno, None, RowError(None, f"line is not valid JSON ({e})",
+                                                    hint="Write one JSON object per line"),
+                             raw={"text": line})
+            continue
+        if not isinstance(obj, dict):
+            yield InquiryRow(lineno, None, RowError(None, "line is not a JSON object",
+                                                    hint='Write e.g. {"called": "...", '
+                                                         '"time": "..."}'),
+                             raw={"text": line})
+            continue
+        fields = {_canonical(str(k)): v for k, v in obj.items()}
+        yield parse_record(fields, lineno, region=region, what="key")
+
+
+def _read_csv(p: Path, text: str, region: str) -> Iterator[InquiryRow]:
+    sample = text[:4096]
+    delimiter = "\t" if p.suffix.lower() == ".tsv" or (
+        "\t" in sample.splitlines()[0] and "," not in sample.splitlines()[0]) else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except csv.Error as e:
+        raise InputError(f"cannot read the CSV header ({e})", path=p, line=1) from None
+    keys = [_canonical(h) for h in header]
+    if not any(k in KNOWN for k in keys):
+        raise InputError(
+            "the first line is not a header naming the inquiry columns", path=p, line=1,
+            hint="Start the file with a header such as called,calling,time")
+    missing_cols = [k for k in REQUIRED if k not in keys]
+    last = reader.line_num
+    while True:
+        start = last + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            yield InquiryRow(start, None, RowError(None, f"malformed CSV record ({e})",
+                                                   hint="Check the quoting on this line"))
+            last = reader.line_num
+            continue
+        last = reader.line_num
+        if not any(c.strip() for c in row):
+            continue
+        fields = {k: v for k, v in zip(keys, row, strict=False)}
+        if missing_cols:
+            # The header lacks a required column: every record is answered with the reason.
+            yield InquiryRow(start, None, RowError(
+                missing_cols[0], f"missing column {missing_cols[0]!r}: the header "
+                f"({','.join(header)}) has no {missing_cols[0]} column",
+                hint="Add the column to the header, e.g. called,calling,time"), raw=fields)
+            continue
+        if len(row) < len(keys):
+            absent = keys[len(row):]
+            needed = [k for k in absent if k in REQUIRED]
+            if needed:
+                yield InquiryRow(start, None, RowError(
+                    needed[0], f"missing column {needed[0]!r}: the record has {len(row)} "
+                    f"field(s), the header has {len(keys)}",
+                    hint="Give a value for every column (leave optional ones empty)"),
+                    raw=fields)
+                continue
+        if len(row) > len(keys):
+            yield InquiryRow(start, None, RowError(
+                None, f"the record has {len(row)} fields, the header has {len(keys)}",
+                hint="Quote values that contain commas"), raw=fields)
+            continue
+        yield parse_record(fields, start, region=region)

@@ -1,0 +1,234 @@
+"""Per-requester API tokens for ``tracehop serve``, stored hashed in a JSON file.
+
+A token is ``th_`` followed by 43 URL-safe base64 characters: 32 bytes (256 bits) from
+:mod:`secrets`. It is printed once, by ``tracehop token add``; the file keeps only its SHA-256.
+
+Why a plain SHA-256 and not a slow KDF (scrypt, argon2): a KDF exists to make guessing a
+*low-entropy* secret (a password) expensive. A 256-bit random token cannot be guessed, so a
+stolen token file gives nothing that a fast hash would make easier to brute-force, while a KDF
+would cost tens of milliseconds on every request. This is the same reasoning GitHub and PyPI use
+for their API tokens.
+
+The file (JSON, written atomically with mode 0600)::
+
+    {"format": "tracehop-tokens", "version": 1,
+     "tokens": [{"name": "consortium", "sha256": "<64 hex>", "created_utc": "...",
+                 "revoked_utc": null}]}
+
+Revoked entries stay in the file so that the audit log's requester names keep their meaning.
+:class:`TokenFile` re-reads the file whenever its size, mtime or inode changes, so ``tracehop
+token revoke`` takes effect on a running service without a restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tracehop.errors import TokenError
+
+TOKEN_PREFIX = "th_"
+_FORMAT = "tracehop-tokens"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 (hex) a token file keeps for ``token``."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh 256-bit random token."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class TokenEntry:
+    name: str
+    sha256: str
+    created_utc: str
+    revoked_utc: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_utc is None
+
+    @property
+    def fingerprint(self) -> str:
+        """The first 12 hex digits of the hash: enough to tell tokens apart in a listing."""
+        return self.sha256[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "sha256": self.sha256, "created_utc": self.created_utc,
+                "revoked_utc": self.revoked_utc}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_entries(path: Path) -> list[TokenEntry]:
+    """Read and validate a token file. A missing file has no tokens."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as e:
+        raise TokenError(f"cannot read the token file ({e})", path=path,
+                         hint="Check the path and its permissions") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise TokenError(f"the token file is not valid JSON (line {e.lineno}: {e.msg})",
+                         path=path, hint="Recreate it with `tracehop token add`") from None
+    if not isinstance(doc, dict) or doc.get("format") != _FORMAT or not isinstance(
+            doc.get("tokens"), list):
+        raise TokenError("this is not a tracehop token file", path=path,
+                         hint="Create one with `tracehop token add NAME --tokens FILE`")
+    entries: list[TokenEntry] = []
+    for i, raw in enumerate(doc["tokens"], start=1):
+        if not isinstance(raw, dict):
+            raise TokenError(f"token entry {i} is not an object", path=path)
+        name, digest = raw.get("name"), raw.get("sha256")
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise TokenError(f"token entry {i} has an invalid name {name!r}", path=path)
+        if not isinstance(digest, str) or not _HEX64.match(digest):
+            raise TokenError(f"token entry {i} ({name}) has no valid sha256 hash", path=path,
+                             hint="Revoke it and add a new token")
+        revoked = raw.get("revoked_utc")
+        entries.append(TokenEntry(name=name, sha256=digest,
+                                  created_utc=str(raw.get("created_utc") or ""),
+                                  revoked_utc=str(revoked) if revoked else None))
+    return entries
+
+
+def _write_entries(path: Path, entries: list[TokenEntry]) -> None:
+    """Replace the file atomically (temp file + rename) so a reader never sees half a file."""
+    doc = {"format": _FORMAT, "version": 1, "tokens": [e.to_dict() for e in entries]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialise concurrent ``token add``/``revoke`` runs on one file (read-modify-write)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f".{path.name}.lock")
+    with open(lock, "a+") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def add_token(path: Path, name: str) -> str:
+    """Add a requester and return its new token (the only time it is ever visible)."""
+    if not _NAME_RE.match(name):
+        raise TokenError(f"invalid token name {name!r}",
+                         hint="Use 1-64 letters, digits, '.', '_', '@' or '-'")
+    token = new_token()
+    with _locked(path):
+        entries = read_entries(path)
+        if any(e.name == name and e.active for e in entries):
+            raise TokenError(f"an active token named {name!r} already exists", path=path,
+                             hint=f"Revoke it first with `tracehop token revoke {name}`")
+        entries.append(TokenEntry(name=name, sha256=hash_token(token), created_utc=_now()))
+        _write_entries(path, entries)
+    return token
+
+
+def revoke_token(path: Path, name: str) -> int:
+    """Revoke every active token named ``name``; returns how many were revoked."""
+    with _locked(path):
+        entries = read_entries(path)
+        hits = [e for e in entries if e.name == name and e.active]
+        if not hits:
+            raise TokenError(f"no active token named {name!r}", path=path,
+                             hint="`tracehop token list --tokens FILE` shows the names")
+        now = _now()
+        entries = [TokenEntry(e.name, e.sha256, e.created_utc, now)
+                   if e.name == name and e.active else e for e in entries]
+        _write_entries(path, entries)
+    return len(hits)
+
+
+class TokenFile:
+    """Verifies bearer tokens against a token file, re-reading it when it changes.
+
+    The check costs one ``stat`` per request. If a changed file cannot be read, the service
+    fails closed (no token verifies) until it is fixed, rather than keeping a stale list in
+    which a revoked token would still work.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._sig: tuple[int, int, int] | None = None
+        self._active: dict[str, str] = {}  # sha256 -> requester name
+        self.load_error: TokenError | None = None
+        self._reload_if_changed()
+        if self.load_error is not None:
+            raise self.load_error
+        if not self._active:
+            raise TokenError("the token file has no active token", path=self.path,
+                             hint="Add one with `tracehop token add NAME --tokens FILE`")
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _reload_if_changed(self) -> None:
+        sig = self._signature()
+        if sig == self._sig and self._sig is not None:
+            return
+        with self._lock:
+            if sig == self._sig and self._sig is not None:
+                return
+            try:
+                entries = read_entries(self.path) if sig is not None else []
+            except TokenError as e:
+                self._active = {}
+                self.load_error = e
+            else:
+                self._active = {e.sha256: e.name for e in entries if e.active}
+                self.load_error = None
+            self._sig = sig
+
+    def verify(self, token: str | None) -> str | None:
+        """The requester name for a valid, unrevoked token; ``None`` otherwise."""
+        if not token:
+            return None
+        self._reload_if_changed()
+        # The lookup is keyed by the hash of the guess, so any timing difference can only reveal
+        # facts about that hash, which do not help to find a valid token: no constant-time
+        # comparison of the token itself is needed.
+        return self._active.get(hash_token(token))

@@ -1,0 +1,413 @@
+"""INVITE transactions and dialogs -> call legs (RFC 3261 §12, §13, §17).
+
+One initial INVITE (no To tag) is one leg. Its client transaction is identified by the top Via
+``branch`` and the Call-ID (§17.1.3); responses with the same pair are that transaction's
+responses, so the two legs a proxy makes from one call (same Call-ID and CSeq, different branch)
+stay apart. Times:
+
+- ``start_utc``: the INVITE as first seen (retransmissions, HEP duplicates and copies from a
+  second capture point are the same leg: dedupe key Call-ID + CSeq + top-Via branch + direction);
+- ``answer_utc``: the first 2xx; ``end_utc``: the first BYE on the Call-ID after the answer, or
+  the final failure response (>= 300) when the call was never answered.
+
+Direction. A capture cannot tell which addresses are the provider's own, so
+:class:`SipConfig.local_nets` says it: an INVITE whose **source** is in a local net is
+``outbound`` (``egress_ip`` = its destination); every other INVITE is ``inbound`` with
+``ingress_ip`` = its source address. ``ingress_trunk`` (``egress_trunk``) holds the peer's
+``address:port`` ("198.51.100.7:5060", "[2001:db8::7]:5060"), so a peer directory can match the
+port with a trunk glob (``"198.51.100.7:*"``) while ``ingress_ip`` stays a bare address.
+
+Numbers: called = Request-URI user (To user when the R-URI has none), calling = From user,
+``dialed_raw`` = the To user (what the caller dialled, before any R-URI translation),
+``pai_raw`` = the user of the first P-Asserted-Identity (a tel: one preferred), ``diversion_raw``
+= the Diversion (or History-Info) values as sent. ``cause_raw`` = the final status code;
+disposition: 2xx answered, 486/600 busy, 487 cancelled, 408/480 no_answer, any other failure
+failed, none seen unknown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import pyarrow as pa
+
+from tracehop.errors import ConfigError
+from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, conform
+from tracehop.sip.message import (
+    SipParseError,
+    call_id_of,
+    header_user,
+    invite_response_key,
+    parse_message,
+    parse_name_addr,
+    split_values,
+    uri_user,
+)
+from tracehop.sip.passport import CertDirectory, IdentityInfo, decode_identity, verify
+
+IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+BUSY: Final = frozenset({486, 600})
+#: The leg columns this reader fills (conform() adds the rest as nulls).
+_COLUMNS: Final = frozenset({
+    "leg_id", "source", "format", "source_file", "source_record", "start_utc", "answer_utc",
+    "end_utc", "time_basis", "source_tz", "time_ambiguous", "called_raw", "calling_raw",
+    "pai_raw", "ruri_raw", "diversion_raw", "dialed_raw", "direction", "ingress_trunk",
+    "ingress_ip", "egress_trunk", "egress_ip", "call_id", "duration_s", "billsec_s",
+    "disposition", "cause_raw", "attest", "origid", "orig_tn", "dest_tn", "iat_utc", "x5u",
+    "signer_spc", "verstat", "identity_raw", "stir_verified", "raw_record",
+})
+NO_ANSWER: Final = frozenset({408, 480})
+
+
+@dataclass
+class SipConfig:
+    """Options of the capture reader (env: TRACEHOP_SIP_LOCAL_NETS, TRACEHOP_CERT_DIR,
+    TRACEHOP_SIP_TSHARK)."""
+
+    local_nets: list[IpNet] = field(default_factory=list)
+    cert_dir: Path | None = None
+    tshark: str = "auto"  # auto: for what the fast path cannot read | never | always
+    verify_stir: bool = True
+
+    @classmethod
+    def from_env(cls) -> SipConfig:
+        nets = os.environ.get("TRACEHOP_SIP_LOCAL_NETS", "")
+        cert = os.environ.get("TRACEHOP_CERT_DIR") or None
+        mode = os.environ.get("TRACEHOP_SIP_TSHARK", "auto")
+        return cls(local_nets=parse_nets(nets), cert_dir=Path(cert) if cert else None,
+                   tshark=mode)
+
+
+def parse_nets(text: str) -> list[IpNet]:
+    """Comma- or space-separated CIDRs/addresses -> networks; ConfigError naming the bad one."""
+    out: list[IpNet] = []
+    for part in text.replace(",", " ").split():
+        try:
+            out.append(ipaddress.ip_network(part, strict=False))
+        except ValueError as e:
+            raise ConfigError(f"not an IP network: {part!r}",
+                              hint="give CIDRs like 192.0.2.0/24 or 2001:db8::/32, "
+                                   "separated by commas (--sip-local-net / "
+                                   "TRACEHOP_SIP_LOCAL_NETS)") from e
+    return out
+
+
+def ip_text(raw: bytes) -> str:
+    if len(raw) == 4:
+        return socket.inet_ntop(socket.AF_INET, raw)
+    if len(raw) == 16:
+        return socket.inet_ntop(socket.AF_INET6, raw)
+    return raw.hex()
+
+
+def _hostport(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def disposition(code: int | None) -> str:
+    if code is None:
+        return "unknown"
+    if 200 <= code < 300:
+        return "answered"
+    if code in BUSY:
+        return "busy"
+    if code == 487:
+        return "cancelled"
+    if code in NO_ANSWER:
+        return "no_answer"
+    return "failed"
+
+
+class _Leg:
+    __slots__ = ("answer", "end", "final", "row")
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.answer: int | None = None
+        self.end: int | None = None
+        self.final: int | None = None
+
+
+def _pick_pai(values: list[str]) -> str | None:
+    uris = [parse_name_addr(v).uri for v in values]
+    users = [(u, uri_user(u)) for u in uris]
+    for uri, user in users:
+        if uri.lower().startswith("tel:") and user:
+            return user
+    for _, user in users:
+        if user:
+            return user
+    return None
+
+
+def _param(values: list[str], name: str) -> str | None:
+    for v in values:
+        if name not in v.lower():
+            continue
+        na = parse_name_addr(v)
+        p = na.params.get(name)
+        if p:
+            return p
+        if ";" in na.uri:  # verstat inside a tel: URI: <tel:+1...;verstat=...>
+            for kv in na.uri.split(";")[1:]:
+                k, _, val = kv.partition("=")
+                if k.strip().lower() == name and val:
+                    return val
+    return None
+
+
+class LegBuilder:
+    """Collects SIP messages (in capture order) and turns INVITE dialogs into leg rows."""
+
+    def __init__(self, source_file: str, source: str | None, fmt: str, config: SipConfig,
+                 certs: CertDirectory | None = None) -> None:
+        self.source_file = source_file
+        self.source = source
+        self.format = fmt
+        self.config = config
+        self.certs = certs
+        if certs is None and config.cert_dir is not None and config.verify_stir:
+            self.certs = CertDirectory(config.cert_dir)
+        self.messages = 0
+        self.invites = 0
+        self.duplicates = 0
+        self.reinvites = 0
+        self.legs: dict[tuple[str, str, str, str], _Leg] = {}
+        self._tx: dict[tuple[str, str], _Leg] = {}
+        self._by_cid: dict[str, list[_Leg]] = {}
+        self.rejects: list[tuple[int | None, str, str | None]] = []
+        self.warnings: list[str] = []
+        self._stir_problems: dict[tuple[str, str], int] = {}  # (file, problem) -> INVITEs
+
+    # -- feeding -----------------------------------------------------------------------------
+
+    def reject(self, frame: int | None, reason: str, raw: bytes | None = None) -> None:
+        text = raw[:4096].decode("utf-8", "replace") if raw else None
+        self.rejects.append((frame, reason, text))
+
+    def add(self, frame: int, ts: int, src: bytes, dst: bytes, sport: int, dport: int,
+            transport: str, data: bytes) -> None:
+        """One SIP message, as bytes, with where and when it was seen."""
+        self.messages += 1
+        if data[:8] == b"SIP/2.0 ":
+            code_b = data[8:11]
+            if not code_b.isdigit():
+                self.reject(frame, f"malformed SIP status line (status code {code_b!r})", data)
+                return
+            if code_b[0] == 49:  # 1xx: provisional responses never change a leg
+                return
+            he = data.find(b"\r\n\r\n")
+            head = data[:he] if he >= 0 else data[:data.find(b"\n\n")]
+            try:
+                key = invite_response_key(head)
+            except SipParseError as e:
+                self.reject(frame, f"malformed SIP response: {e.reason}", data)
+                return
+            if key is None:
+                return
+            leg = self._tx.get(key)
+            if leg is None:
+                return
+            code = int(code_b)
+            if code >= 200 and leg.final is None:
+                leg.final = code
+                if code < 300:
+                    leg.answer = ts
+                else:
+                    leg.end = ts
+            return
+        sp = data.find(b" ", 0, 64)
+        method = data[:sp]
+        if method == b"INVITE":
+            self._invite(frame, ts, src, dst, sport, dport, transport, data)
+        elif method == b"BYE":
+            he = data.find(b"\r\n\r\n")
+            head = data[:he] if he >= 0 else data[:data.find(b"\n\n")]
+            try:
+                cid = call_id_of(head)
+            except SipParseError as e:
+                self.reject(frame, f"malformed SIP BYE: {e.reason}", data)
+                return
+            for leg in self._by_cid.get(cid or "", ()):
+                if leg.end is None and leg.answer is not None and ts >= leg.answer:
+                    leg.end = ts
+
+    def _invite(self, frame: int, ts: int, src: bytes, dst: bytes, sport: int, dport: int,
+                transport: str, data: bytes) -> None:
+        try:
+            msg = parse_message(data)
+        except SipParseError as e:
+            self.reject(frame, f"malformed SIP INVITE: {e.reason}", data)
+            return
+        cid = msg.header("call-id")
+        from_v = msg.header("from")
+        to_v = msg.header("to")
+        cseq_num, _ = msg.cseq
+        missing = [n for n, v in (("Call-ID", cid), ("From", from_v), ("To", to_v),
+                                  ("CSeq", cseq_num)) if v is None]
+        if missing:
+            self.reject(frame, "malformed SIP INVITE: missing " + ", ".join(missing)
+                        + " (RFC 3261 §8.1.1; a message cut by the snap length looks like this)",
+                        data)
+            return
+        assert cid is not None and from_v is not None and to_v is not None
+        self.invites += 1
+        to_na = parse_name_addr(to_v)
+        if "tag" in to_na.params:
+            self.reinvites += 1  # re-INVITE inside a dialog: not a new leg (§14)
+            return
+        branch = msg.top_via_branch or ""
+        src_ip = ip_text(src)
+        outbound = bool(self.config.local_nets) and _in(src_ip, self.config.local_nets)
+        direction = "outbound" if outbound else "inbound"
+        key = (cid, str(cseq_num), branch, direction)
+        if key in self.legs:
+            self.duplicates += 1
+            return
+        dst_ip = ip_text(dst)
+        ruri_user = uri_user(msg.ruri)
+        to_user = uri_user(to_na.uri)
+        calling = header_user(from_v)
+        pai_vals = msg.values("p-asserted-identity")
+        div_vals = msg.headers.get("diversion", []) or msg.headers.get("history-info", [])
+        row: dict[str, Any] = {
+            "leg_id": hashlib.sha256("\x1f".join(key).encode()).hexdigest()[:32],
+            "source": self.source,
+            "format": self.format,
+            "source_file": self.source_file,
+            "source_record": frame,
+            "start_utc": ts,  # integer microseconds until finish() builds the columns
+            "time_basis": "setup",
+            "source_tz": "UTC",
+            "time_ambiguous": False,
+            "called_raw": ruri_user or to_user,
+            "calling_raw": calling,
+            "pai_raw": _pick_pai(pai_vals) if pai_vals else None,
+            "ruri_raw": msg.ruri,
+            "diversion_raw": ", ".join(div_vals) if div_vals else None,
+            "dialed_raw": to_user,
+            "direction": direction,
+            "call_id": cid,
+            "raw_record": data.decode("utf-8", "replace"),
+        }
+        if outbound:
+            row["egress_ip"] = dst_ip
+            row["egress_trunk"] = _hostport(dst_ip, dport)
+        else:
+            row["ingress_ip"] = src_ip
+            row["ingress_trunk"] = _hostport(src_ip, sport)
+        self._stir(msg.headers, pai_vals, row)
+        leg = _Leg(row)
+        self.legs[key] = leg
+        self._tx[(cid, branch)] = leg
+        self._by_cid.setdefault(cid, []).append(leg)
+
+    def _stir(self, headers: dict[str, list[str]], pai: list[str], row: dict[str, Any]) -> None:
+        # Several PASSporTs (shaken + div, RFC 8946) come as repeated headers or one
+        # comma-separated header (RFC 8224 §4: Identity is a list header).
+        idents = [v for raw in headers.get("identity", []) for v in split_values(raw)]
+        infos: list[IdentityInfo] = [decode_identity(v) for v in idents]
+        main = next((i for i in infos if (i.ppt or "").lower() == "shaken"), None)
+        if main is None and infos:
+            main = infos[0]
+        if main is not None:
+            if self.certs is not None:
+                verify(main, self.certs)
+            for p in main.problems:
+                k = (self.source_file, p.split(" in /")[0])  # one line per kind, counted
+                self._stir_problems[k] = self._stir_problems.get(k, 0) + 1
+            row.update(attest=main.attest, origid=main.origid, orig_tn=main.orig_tn,
+                       dest_tn=main.dest_tn,
+                       iat_utc=main.iat * 1_000_000
+                       if main.iat is not None and main.iat_utc is not None else None,
+                       x5u=main.x5u,
+                       signer_spc=main.signer_spc, stir_verified=main.verified,
+                       identity_raw="\n".join(idents))
+        from_vals = headers.get("from", [])
+        verstat = _param(pai, "verstat") or _param(from_vals, "verstat")
+        for name in ("p-stir-verstat", "x-stir-verstat"):
+            if verstat is None and headers.get(name):
+                verstat = headers[name][0]
+        row["verstat"] = verstat
+        if row.get("attest") is None:
+            for name in ("p-attestation-indicator", "x-attestation-indicator",
+                         "attestation-info", "attestation"):
+                if headers.get(name):
+                    row["attest"] = headers[name][0].strip()
+                    break
+        if row.get("origid") is None:
+            for name in ("p-origination-id", "x-origination-id"):
+                if headers.get(name):
+                    row["origid"] = headers[name][0].strip()
+                    break
+
+    # -- results -----------------------------------------------------------------------------
+
+    def finish(self) -> tuple[pa.Table, pa.Table]:
+        """(legs conformed to LEG_SCHEMA, rejects conformed to REJECT_SCHEMA)."""
+        rows = []
+        for leg in self.legs.values():
+            r = leg.row
+            start = r["start_utc"]
+            r["answer_utc"] = leg.answer
+            r["end_utc"] = leg.end
+            r["cause_raw"] = str(leg.final) if leg.final is not None else None
+            r["disposition"] = disposition(leg.final)
+            if leg.end is not None:
+                r["duration_s"] = (leg.end - start) / 1e6
+                r["billsec_s"] = (leg.end - leg.answer) / 1e6 if leg.answer is not None else 0.0
+            rows.append(r)
+        if rows:
+            # Times stay integer microseconds up to here: Arrow takes them as timestamp[us]
+            # directly, far cheaper than a datetime object per value.
+            cols = {f.name: pa.array([r.get(f.name) for r in rows], type=f.type)
+                    for f in LEG_SCHEMA if f.name in _COLUMNS}
+            legs = _normalise_numbers(conform(pa.table(cols)))
+        else:
+            legs = LEG_SCHEMA.empty_table()
+        self.rejects.sort(key=lambda r: r[0] or 0)
+        now = datetime.now(UTC)
+        rej = pa.table({
+            "source": pa.array([self.source] * len(self.rejects), pa.string()),
+            "format": pa.array([self.format] * len(self.rejects), pa.string()),
+            "source_file": pa.array([self.source_file] * len(self.rejects), pa.string()),
+            "source_record": pa.array([r[0] for r in self.rejects], pa.int64()),
+            "reason": pa.array([r[1] for r in self.rejects], pa.string()),
+            "raw_record": pa.array([r[2] for r in self.rejects], pa.string()),
+            "rejected_at": pa.array([now] * len(self.rejects), REJECT_SCHEMA.field(
+                "rejected_at").type),
+        })
+        for (f, p), n in sorted(self._stir_problems.items()):
+            self.warnings.append(f"{f}: STIR/SHAKEN: {p} ({n} INVITEs)")
+        return legs, conform(rej, REJECT_SCHEMA)
+
+
+def _in(ip: str, nets: list[IpNet]) -> bool:
+    addr = ipaddress.ip_address(ip)
+    return any(addr in n for n in nets)
+
+
+def _normalise_numbers(legs: pa.Table) -> pa.Table:
+    """E.164 columns through tracehop.numbers (the project's one normaliser)."""
+    try:
+        import polars as pl
+
+        from tracehop.numbers import normalise
+    except ImportError:  # numbers.py lands with the core work; raw values are kept meanwhile
+        return legs
+    out = legs
+    for raw, e164 in (("called_raw", "called_e164"), ("calling_raw", "calling_e164"),
+                      ("pai_raw", "pai_e164")):
+        series = pl.from_arrow(legs.column(raw))
+        assert isinstance(series, pl.Series)
+        norm = normalise(series).to_arrow()
+        out = out.set_column(out.schema.get_field_index(e164), e164, norm.cast(pa.string()))
+    return out

@@ -1,0 +1,228 @@
+"""Read one capture into call legs, choosing the path per file (and per frame).
+
+The fast path (:func:`fast_pass`) is pure Python with struct and ``bytes.find``: pcap/pcapng
+frames -> link layer (:mod:`linktypes`) -> IPv4/IPv6 with reassembly (:mod:`ip`) -> UDP, or TCP
+with stream reassembly (:mod:`tcp`) -> SIP, with HEP v2/v3 unwrapped wherever it appears in UDP
+(any port). SIP is recognised by its start line, on any port.
+
+Frames the fast path cannot open (PPPoE, MPLS, GRE/ERSPAN, IP-in-IP, SCTP, a WebSocket
+upgrade, an unknown link type) are listed; if there are any, the file is read a second time with
+those frames' SIP coming from tshark (:mod:`tshark`), merged in frame order, so one call whose
+INVITE came one way and its responses the other still makes one leg. A file that is not pcap,
+pcapng or HEP (e.g. NetMon ``.cap``) goes to tshark whole. ``SipConfig.tshark``: ``auto``
+(default), ``never``, or ``always`` (tshark for everything but HEP, which tshark 4.0 cannot
+dissect).
+
+Problems never stop a file: a truncated capture, a corrupt header, a malformed SIP message each
+become a reject row with the frame number and the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from tracehop.errors import CaptureError
+from tracehop.sip import hep, tshark
+from tracehop.sip.dialogs import LegBuilder, SipConfig
+from tracehop.sip.ip import FOREIGN_PROTOCOLS, IpLayer
+from tracehop.sip.linktypes import FOREIGN, network_offset
+from tracehop.sip.message import is_sip_start
+from tracehop.sip.pcap import CaptureInfo, iter_frames, sniff_kind
+from tracehop.sip.tcp import TcpReassembler
+
+Sink = Callable[[int, int, bytes, bytes, int, int, str, bytes], None]
+
+
+@dataclass
+class CaptureResult:
+    """Legs, rejects and the reading report of one capture file."""
+
+    legs: pa.Table
+    rejects: pa.Table
+    warnings: list[str] = field(default_factory=list)
+    kind: str = ""  # pcap | pcapng | hep | other
+    path_used: str = "fast"  # fast | fast+tshark | tshark | hep
+    frames: int = 0
+    messages: int = 0
+    invites: int = 0
+    duplicates: int = 0  # the same INVITE seen again (retransmission, HEP copy, 2nd tap)
+    tshark_frames: int = 0
+    elapsed_s: float = 0.0
+    end_offset: int = 0  # after the last complete record: where a grown file resumes
+
+
+#: Other capture file formats tshark reads (the fast path does not): Microsoft NetMon 1.x/2.x,
+#: Sun snoop. They are read whole through tshark.
+OTHER_CAPTURE_MAGICS: dict[bytes, str] = {b"RTSS": "NetMon 1.x", b"GMBU": "NetMon 2.x",
+                                          b"snoop\x00\x00\x00": "snoop"}
+
+
+def detect_kind(head: bytes) -> str | None:
+    """``pcap``, ``pcapng``, ``hep`` (a raw HEP file), ``other`` (a capture format only tshark
+    reads) or None (not a capture)."""
+    k = sniff_kind(head)
+    if k:
+        return k
+    if head[:4] == b"HEP3" or hep.looks_like_hep(head[:64]):
+        return "hep"
+    if any(head.startswith(m) for m in OTHER_CAPTURE_MAGICS):
+        return "other"
+    return None
+
+
+def _hep_to_sink(pkt: hep.HepPacket, frame: int, ts: int, sink: Sink) -> bool:
+    if pkt.payload_type != 1 or not is_sip_start(pkt.payload):
+        return False
+    transport = {6: "tcp", 17: "udp", 132: "sctp"}.get(pkt.proto, "udp")
+    sink(frame, pkt.ts_us if pkt.ts_us is not None else ts, pkt.src, pkt.dst, pkt.sport,
+         pkt.dport, transport, pkt.payload)
+    return True
+
+
+def fast_pass(path: Path, sink: Sink, info: CaptureInfo, foreign: list[int],
+              problems: list[tuple[int | None, str]], start_offset: int = 0,
+              notes: list[str] | None = None) -> None:
+    """Every SIP message the fast path can see, in capture order, into ``sink``.
+
+    ``problems`` gets (frame, reason) for what could not be read (these become rejects);
+    ``notes`` gets what was read with a caveat (these become warnings)."""
+    ipl = IpLayer()
+    tcp = TcpReassembler()
+    decode = ipl.decode
+    feed = tcp.feed
+    looks_hep = hep.looks_like_hep
+    for frame, ts, lt, data, orig in iter_frames(path, info, start_offset):
+        # -- link layer, inlined for the common Ethernet/IPv4 case -----------------------------
+        if lt == 1 and len(data) > 14 and data[12] == 8 and data[13] == 0:
+            kind, off = 4, 14
+        else:
+            kind, off = network_offset(lt, data)
+            if kind == FOREIGN:
+                foreign.append(frame)
+                continue
+            if kind not in (4, 6):
+                continue
+        pkt = decode(data, off, kind, frame)
+        if pkt is None:
+            continue
+        if isinstance(pkt, str):
+            problems.append((frame, pkt))
+            continue
+        proto, src, dst, payload = pkt
+        if proto == 17:
+            if len(payload) < 8:
+                problems.append((frame, "corrupt UDP header: fewer than 8 bytes"))
+                continue
+            sport = (payload[0] << 8) | payload[1]
+            dport = (payload[2] << 8) | payload[3]
+            body = payload[8:]
+            if not body or (body[0] in (13, 10) and not body.strip()):
+                continue  # keep-alive
+            if is_sip_start(body):
+                if orig > len(data) and notes is not None:
+                    notes.append(f"frame {frame}: SIP message cut by the capture's snap length "
+                                 f"({len(data)} of {orig} bytes captured); read as far as it "
+                                 "goes")
+                sink(frame, ts, src, dst, sport, dport, "udp", body)
+            elif looks_hep(body[:64]):
+                try:
+                    _hep_to_sink(hep.decode(body), frame, ts, sink)
+                except hep.HepError as e:
+                    problems.append((frame, f"corrupt HEP packet: {e}"))
+        elif proto == 6:
+            if len(payload) < 20:
+                problems.append((frame, "corrupt TCP header: fewer than 20 bytes"))
+                continue
+            sport = (payload[0] << 8) | payload[1]
+            dport = (payload[2] << 8) | payload[3]
+            for msg, mframe, mts in feed((src, sport, dst, dport), payload, frame, ts):
+                if looks_hep(msg[:64]):
+                    continue
+                sink(mframe, mts, src, dst, sport, dport, "tcp", msg)
+        elif proto in FOREIGN_PROTOCOLS:
+            foreign.append(frame)
+    foreign.extend(tcp.websocket_frames)
+    problems.extend(info.problems)
+    problems.extend(tcp.problems)
+    if notes is not None:
+        notes.extend(f"frame {f}: {n}" for f, n in tcp.notes)
+    for f in ipl.pending_fragments():
+        problems.append((f, "IP fragments of a datagram never completed (missing fragment)"))
+
+
+def read_capture(path: Path | str, source: str | None = None, config: SipConfig | None = None,
+                 *, fmt: str | None = None, start_offset: int = 0) -> CaptureResult:
+    """Read one capture (pcap, pcapng, raw HEP, or anything tshark opens) into legs.
+
+    ``start_offset`` resumes a pcap/pcapng file that grew (see :mod:`tracehop.sip.directory`).
+    """
+    t0 = time.perf_counter()
+    path = Path(path)
+    cfg = config or SipConfig.from_env()
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64)
+    except OSError as e:
+        raise CaptureError(f"cannot read the capture: {e.strerror or e}", path=path,
+                           hint="check the path and its permissions") from e
+    kind = detect_kind(head) or "other"
+    name = fmt or (kind if kind != "other" else "pcap")
+    builder = LegBuilder(str(path), source, name, cfg)
+    problems: list[tuple[int | None, str]] = []
+    res = CaptureResult(legs=pa.table({}), rejects=pa.table({}), kind=kind)
+    if kind == "hep":
+        res.path_used = "hep"
+        n = 0
+        for n, pkt in hep.iter_hep_file(path, problems):
+            _hep_to_sink(pkt, n, pkt.ts_us or 0, builder.add)
+        res.frames = n
+    elif kind == "other" or cfg.tshark == "always":
+        if tshark.available() is None:
+            raise CaptureError(
+                "not a pcap, pcapng or HEP file, and tshark is not installed to read it"
+                if kind == "other" else "tshark was asked for and is not installed",
+                path=path, hint="install tshark, or convert the file with editcap -F pcap")
+        res.path_used = "tshark"
+        for m in tshark.iter_messages(path, warnings=res.warnings):
+            builder.add(*m)
+            res.tshark_frames += 1
+    else:
+        info = CaptureInfo()
+        foreign: list[int] = []
+        notes: list[str] = []
+        fast_pass(path, builder.add, info, foreign, problems, start_offset, notes)
+        res.warnings.extend(f"{path}: {n}" for n in notes)
+        res.frames, res.end_offset = info.frames, info.end_offset
+        if foreign and cfg.tshark != "never" and tshark.available():
+            # Second reading, merged in frame order with tshark's view of the foreign frames.
+            res.path_used = "fast+tshark"
+            events: list[tuple[int, int, bytes, bytes, int, int, str, bytes]] = []
+            fast_pass(path, lambda *a: events.append(a), CaptureInfo(), [], [], start_offset)
+            tm = list(tshark.iter_messages(path, frames=foreign, warnings=res.warnings))
+            res.tshark_frames = len(tm)
+            events.extend(tm)
+            events.sort(key=lambda ev: ev[0])
+            builder = LegBuilder(str(path), source, name, cfg, builder.certs)
+            for ev in events:
+                builder.add(*ev)
+        elif foreign:
+            shown = ", ".join(str(f) for f in foreign[:10])
+            res.warnings.append(
+                f"{path}: {len(foreign)} frames use an encapsulation the fast path does not "
+                f"read (SCTP, WebSocket, GRE/ERSPAN, IP-in-IP, PPPoE; frames {shown}"
+                f"{'...' if len(foreign) > 10 else ''}) and tshark is "
+                f"{'disabled' if cfg.tshark == 'never' else 'not installed'}: skipped")
+    for frame, reason in sorted(problems, key=lambda p: p[0] or 0):
+        builder.reject(frame, reason)
+    res.legs, res.rejects = builder.finish()
+    res.warnings.extend(builder.warnings)
+    res.messages = builder.messages
+    res.invites = builder.invites
+    res.duplicates = builder.duplicates
+    res.elapsed_s = time.perf_counter() - t0
+    return res

@@ -1,0 +1,183 @@
+"""TCP stream reassembly and SIP message framing on streams (RFC 3261 §18.3, RFC 9293).
+
+Per direction of each connection, segments are put back in sequence order; bytes seen before
+(retransmissions, overlapping re-segmentation) are dropped, so a retransmitted INVITE is one
+message, not two. On a stream, SIP messages are delimited by the blank line after the headers
+plus Content-Length bytes of body (RFC 3261 §18.3: Content-Length MUST be present on streams; a
+missing one is read as 0). One segment may carry several messages and one message may span many
+segments; a message is dated, and numbered, by the frame that completes it, as Wireshark does.
+
+A stream that does not start with a SIP start line (the capture began mid-connection, or it is
+not SIP at all) is watched until a segment begins with one; a WebSocket upgrade is reported so
+that the reader can hand the file to tshark (RFC 7118 SIP over WebSocket).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from tracehop.sip.message import content_length, is_sip_start
+
+#: After this many buffered out-of-order segments a missing one is taken as lost (not captured)
+#: and the stream skips the hole rather than hold everything behind it.
+_MAX_OOO: Final = 64
+#: A SIP header block longer than this without its blank line is not SIP: resynchronise.
+_MAX_HEADER: Final = 256 * 1024
+#: A body larger than this is a corrupt Content-Length, not a SIP message: waiting for it would
+#: hold the whole rest of the stream in memory.
+_MAX_BODY: Final = 4 * 1024 * 1024
+
+FlowKey = tuple[bytes, int, bytes, int]
+#: (message bytes, frame that completed it, timestamp in microseconds)
+StreamMessage = tuple[bytes, int, int]
+
+
+class _Flow:
+    __slots__ = ("buf", "next_seq", "ooo", "sip")
+
+    def __init__(self) -> None:
+        self.next_seq: int | None = None
+        self.buf = bytearray()
+        self.ooo: dict[int, bytes] = {}
+        self.sip = False
+
+
+class TcpReassembler:
+    """Feeds segments in capture order; returns complete SIP messages as they close."""
+
+    def __init__(self) -> None:
+        self._flows: dict[FlowKey, _Flow] = {}
+        self.retransmissions = 0
+        self.gaps = 0
+        self.websocket_frames: list[int] = []
+        self._ws_flows: set[FlowKey] = set()
+        #: (frame, reason) for streams that broke SIP framing (bytes were skipped)
+        self.problems: list[tuple[int, str]] = []
+        #: (frame, note) for messages read with a caveat
+        self.notes: list[tuple[int, str]] = []
+
+    def feed(self, key: FlowKey, seg: bytes, frame: int, ts: int) -> list[StreamMessage]:
+        """One TCP segment (header included); returns the SIP messages it completed."""
+        if len(seg) < 20:
+            self.problems.append((frame, "corrupt TCP header: segment shorter than 20 bytes"))
+            return []
+        doff = (seg[12] >> 4) * 4
+        flags = seg[13]
+        seq = int.from_bytes(seg[4:8], "big")
+        payload = seg[doff:]
+        flow = self._flows.get(key)
+        if flow is None:
+            flow = self._flows[key] = _Flow()
+        if flags & 0x02:  # SYN: the stream starts at ISN + 1
+            flow.next_seq = (seq + 1) & 0xFFFFFFFF
+            flow.buf.clear()
+            flow.ooo.clear()
+            return []
+        if not payload:
+            return []
+        if key in self._ws_flows:  # SIP over WebSocket (RFC 7118): every frame to tshark
+            self.websocket_frames.append(frame)
+            return []
+        if flow.next_seq is None:
+            flow.next_seq = seq
+        diff = (seq - flow.next_seq) & 0xFFFFFFFF
+        if diff >= 0x80000000:  # before the expected byte: retransmission or overlap
+            behind = 0x100000000 - diff
+            if behind >= len(payload):
+                self.retransmissions += 1
+                return []
+            payload = payload[behind:]
+        elif diff:  # a hole before this segment: hold it
+            flow.ooo[seq] = bytes(payload)
+            if len(flow.ooo) <= _MAX_OOO:
+                return []
+            self.gaps += 1  # the missing bytes were never captured: skip them
+            here = flow.next_seq
+            nearest = min(flow.ooo, key=lambda s: (s - here) & 0xFFFFFFFF)
+            flow.next_seq = nearest
+            flow.buf.clear()
+            flow.sip = False
+            payload = flow.ooo.pop(nearest)
+        if self._append(flow, payload, frame):
+            self._ws_flows.add(key)
+            self._ws_flows.add((key[2], key[3], key[0], key[1]))
+            return []
+        while flow.ooo:
+            nxt = flow.ooo.pop(flow.next_seq, None)
+            if nxt is None:
+                break
+            self._append(flow, nxt, frame)  # an upgrade is only ever the first segment
+        return self._frame(flow, frame, ts) if flow.sip else []
+
+    def _append(self, flow: _Flow, payload: bytes, frame: int) -> bool:
+        """Add in-order bytes; True when they are a WebSocket upgrade (the flow is not ours)."""
+        assert flow.next_seq is not None
+        flow.next_seq = (flow.next_seq + len(payload)) & 0xFFFFFFFF
+        if not flow.sip:
+            if not flow.buf and payload[:4] == b"GET " and b"websocket" in payload[:2048].lower():
+                self.websocket_frames.append(frame)
+                return True
+            flow.buf += payload
+            buf = flow.buf
+            eol = buf.find(b"\n")
+            if eol < 0:  # the start line is not complete yet (split in its first segment)
+                if len(buf) > 8192:
+                    buf.clear()
+                return False
+            if is_sip_start(buf):
+                flow.sip = True
+                return False
+            at = buf.find(b"SIP/2.0")
+            if at >= 0:  # mid-stream start: resynchronise at the next start line
+                line = buf.rfind(b"\n", 0, at) + 1
+                if is_sip_start(buf[line:]):
+                    del buf[:line]
+                    flow.sip = True
+                    return False
+            buf.clear()
+            return False
+        flow.buf += payload
+        return False
+
+    def _frame(self, flow: _Flow, frame: int, ts: int) -> list[StreamMessage]:
+        out: list[StreamMessage] = []
+        buf = flow.buf
+        pos = 0
+        n = len(buf)
+        while pos < n:
+            while pos < n and buf[pos] in (13, 10):  # CRLF keep-alives (RFC 5626 §3.5.1)
+                pos += 1
+            if pos >= n:
+                break
+            he = buf.find(b"\r\n\r\n", pos)
+            sep = 4
+            if he < 0:
+                he = buf.find(b"\n\n", pos)
+                sep = 2
+            if he < 0:
+                if n - pos > _MAX_HEADER:
+                    self.problems.append((frame, "TCP stream: no end of SIP headers within "
+                                                 f"{_MAX_HEADER} bytes; stream skipped"))
+                    flow.sip = False
+                    pos = n
+                break
+            head = bytes(buf[pos:he])
+            clen = content_length(head)
+            if clen is None or clen < 0:
+                self.notes.append((frame, "TCP stream: SIP message without a readable "
+                                          "Content-Length; read as 0 (RFC 3261 §18.3)"))
+                clen = 0
+            elif clen > _MAX_BODY:
+                self.problems.append((frame, f"TCP stream: Content-Length {clen} is not "
+                                             "believable; the rest of the stream is skipped"))
+                flow.sip = False
+                pos = n
+                break
+            end = he + sep + clen
+            if end > n:
+                break
+            out.append((bytes(buf[pos:end]), frame, ts))
+            pos = end
+        if pos:
+            del buf[:pos]
+        return out

@@ -1,0 +1,167 @@
+"""Compaction (one sorted file per UTC day) and vacuum (deleting unreferenced files).
+
+Incremental ingests add one file per day per commit; every extra file is one more page index a
+lookup must consult. Compaction reads all live files of a day, sorts them by (called_e164,
+start_utc) and writes one file (row groups of ~1M rows), then commits ``remove`` for the old
+files and ``add`` for the new one in a single log version: readers see either the old files or
+the new one, never both or neither. The rows are the same; ``dataChange`` is false, as Delta's
+OPTIMIZE writes it.
+
+The removed files stay on disk, so a reader holding an older snapshot can finish its query.
+``vacuum`` deletes them once the removal is older than the retention period, together with any
+file no version ever referenced (left by a writer that crashed before its commit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from tracehop.errors import StoreConflictError
+from tracehop.store import delta
+from tracehop.store.layout import (
+    LEGS_DIR,
+    REJECTS_DIR,
+    new_leg_path,
+    read_legs,
+    sort_legs,
+    write_parquet,
+)
+from tracehop.store.log import LOG_DIR, DataFile, TableState, TransactionLog
+from tracehop.store.records import CompactResult, DayCompaction, VacuumResult
+
+
+@dataclass(frozen=True)
+class _Rewrite:
+    old: tuple[DataFile, ...]
+    rel: str
+    size: int
+    rows: int
+    stats: dict[str, Any]
+
+
+def compact_days(
+    root: Path,
+    log: TransactionLog,
+    refresh: Callable[[], TableState],
+    days: Iterable[date] | None,
+    *,
+    max_retries: int,
+) -> CompactResult:
+    """Rewrite every chosen day that has two or more live files; one log version for all."""
+    wanted = set(days) if days is not None else None
+    plan: dict[date, _Rewrite] = {}
+    try:
+        for attempt in range(max_retries + 1):
+            state = refresh()
+            for day in list(plan):
+                # Another compactor removed one of our inputs: our output would duplicate rows.
+                if any(f.path not in state.live for f in plan[day].old):
+                    (root / plan.pop(day).rel).unlink(missing_ok=True)
+            by_day: dict[date, list[DataFile]] = {}
+            for f in state.live.values():
+                if wanted is None or f.day in wanted:
+                    by_day.setdefault(f.day, []).append(f)
+            for day in sorted(by_day):
+                if day not in plan and len(by_day[day]) >= 2:
+                    plan[day] = _rewrite_day(root, day, by_day[day])
+            if not plan:
+                return CompactResult(version=None)
+            actions = _actions(plan)
+            try:
+                log.write(state.version + 1, actions)
+            except StoreConflictError:
+                if attempt == max_retries:
+                    raise
+                continue
+            return CompactResult(
+                version=state.version + 1,
+                days=tuple(
+                    DayCompaction(
+                        day=d,
+                        files_before=len(rw.old),
+                        rows=rw.rows,
+                        bytes_before=sum(f.size for f in rw.old),
+                        bytes_after=rw.size,
+                    )
+                    for d, rw in sorted(plan.items())
+                ),
+            )
+    except BaseException:
+        for rw in plan.values():
+            (root / rw.rel).unlink(missing_ok=True)
+        raise
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _rewrite_day(root: Path, day: date, files: list[DataFile]) -> _Rewrite:
+    table = sort_legs(read_legs(root, [f.path for f in files]))
+    rel = new_leg_path(day)
+    size = write_parquet(root, rel, table)
+    return _Rewrite(
+        old=tuple(files), rel=rel, size=size, rows=table.num_rows, stats=delta.file_stats(table)
+    )
+
+
+def _actions(plan: dict[date, _Rewrite]) -> list[dict[str, Any]]:
+    actions = [
+        delta.commit_info_action(
+            "OPTIMIZE",
+            {"days": [d.isoformat() for d in sorted(plan)]},
+            {"compacted": {d.isoformat(): len(rw.old) for d, rw in sorted(plan.items())}},
+        )
+    ]
+    for day, rw in sorted(plan.items()):
+        for f in rw.old:
+            actions.append(delta.remove_action(f.path, day, f.size, data_change=False))
+        actions.append(delta.add_action(rw.rel, day, rw.size, rw.stats, data_change=False))
+    return actions
+
+
+def vacuum_files(root: Path, state: TableState, retention_hours: float) -> VacuumResult:
+    """Delete leg and reject files the latest version does not reference, once old enough.
+
+    Age is counted from the ``remove`` action for compacted-away files, and from the file's
+    mtime for files no commit ever referenced. The retention protects readers that still hold
+    an older snapshot and writers whose commit is in flight: use 0 only when nothing else runs.
+    """
+    cutoff = time.time() - retention_hours * 3600.0
+    referenced = set(state.live) | set(state.rejects)
+    deleted: list[str] = []
+    freed = 0
+    for top in (LEGS_DIR, REJECTS_DIR):
+        base = root / top
+        if not base.is_dir():
+            continue
+        for dirpath, _dirs, names in os.walk(base):
+            for name in names:
+                full = Path(dirpath) / name
+                rel = full.relative_to(root).as_posix()
+                if rel in referenced:
+                    continue
+                st = full.stat()
+                removed_ms = state.tombstones.get(rel)
+                since = removed_ms / 1000.0 if removed_ms else st.st_mtime
+                if since <= cutoff:
+                    full.unlink(missing_ok=True)
+                    deleted.append(rel)
+                    freed += st.st_size
+        for dirpath, dirs, names in os.walk(base, topdown=False):
+            if not dirs and not names and Path(dirpath) != base:
+                with contextlib.suppress(OSError):  # a writer just put a file there
+                    os.rmdir(dirpath)
+    logdir = root / LOG_DIR
+    if logdir.is_dir():
+        for tmp in logdir.glob(".*.tmp"):  # temp files of writers that died before linking
+            st = tmp.stat()
+            if st.st_mtime <= cutoff:
+                tmp.unlink(missing_ok=True)
+                deleted.append(tmp.relative_to(root).as_posix())
+                freed += st.st_size
+    return VacuumResult(deleted=tuple(sorted(deleted)), bytes_freed=freed)

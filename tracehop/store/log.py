@@ -1,0 +1,229 @@
+"""The transaction log: ``STORE/_delta_log/%020d.json``, one file per committed version.
+
+Atomicity (Delta PROTOCOL.md "Delta Log Entries": a version file must be created atomically and
+only once). A commit writes its actions to a temporary file in ``_delta_log``, fsyncs it, then
+``os.link``s it to the version's name. ``link`` fails if the name exists, so of two writers
+racing for version N exactly one wins; the other gets :class:`StoreConflictError` and retries on
+top of N. A crash leaves either no version file (the commit never happened: its data files are
+unreferenced and invisible) or a complete one (the commit happened). A torn version file can
+only come from a writer that bypassed this protocol; replay refuses it with an error that names
+the file.
+
+Replay is incremental: :meth:`TransactionLog.replay` applies only the versions after the state
+it is given, so a long-lived process reads each log file once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+from tracehop.errors import StoreConflictError, StoreError
+from tracehop.store.delta import PARTITION_COLUMN, READER_VERSION
+from tracehop.store.records import FileRecord
+
+LOG_DIR: Final = "_delta_log"
+_VERSION_FILE = re.compile(r"^(\d{20})\.json$")
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A live leg file: ``path`` is relative to the store root, as in the ``add`` action."""
+
+    path: str
+    day: date
+    size: int
+    rows: int
+    added_ms: int
+
+
+@dataclass(frozen=True)
+class RejectFile:
+    """A Parquet file of rejected records (REJECT_SCHEMA), relative to the store root."""
+
+    path: str
+    size: int
+    rows: int
+
+
+@dataclass
+class TableState:
+    """The table as of ``version``: what a replay of versions 0..version yields."""
+
+    version: int = -1
+    schema_string: str | None = None
+    live: dict[str, DataFile] = field(default_factory=dict)
+    tombstones: dict[str, int] = field(default_factory=dict)  # path -> deletionTimestamp (ms)
+    rejects: dict[str, RejectFile] = field(default_factory=dict)
+    files: dict[str, FileRecord] = field(default_factory=dict)  # file_id -> first record
+
+    def copy(self) -> TableState:
+        return TableState(
+            version=self.version,
+            schema_string=self.schema_string,
+            live=dict(self.live),
+            tombstones=dict(self.tombstones),
+            rejects=dict(self.rejects),
+            files=dict(self.files),
+        )
+
+
+class TransactionLog:
+    """Reads and appends the version files of one store."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dir = root / LOG_DIR
+
+    def version_path(self, version: int) -> Path:
+        return self.dir / f"{version:020d}.json"
+
+    def exists(self) -> bool:
+        return self.version_path(0).exists()
+
+    def latest_version(self) -> int:
+        """Highest committed version, or -1 when the log is empty."""
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return -1
+        best = -1
+        for name in names:
+            m = _VERSION_FILE.match(name)
+            if m:
+                best = max(best, int(m.group(1)))
+        return best
+
+    def read_version(self, version: int) -> list[dict[str, Any]]:
+        path = self.version_path(version)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as e:
+            raise StoreError(
+                f"{path}: transaction log version {version} is missing",
+                hint="the log must be gapless; restore the file from a backup",
+            ) from e
+        except (OSError, UnicodeDecodeError) as e:
+            raise StoreError(f"{path}: cannot read transaction log file ({e})") from e
+        actions: list[dict[str, Any]] = []
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise StoreError(
+                    f"{path}:{lineno}: transaction log file is torn or corrupt ({e.msg})",
+                    hint=(
+                        "a writer crashed while writing it without the atomic protocol; if it "
+                        "is the newest version and no writer is running, move it out of "
+                        "_delta_log to return the store to the previous version"
+                    ),
+                ) from e
+            if not isinstance(obj, dict):
+                raise StoreError(f"{path}:{lineno}: transaction log line is not a JSON object")
+            actions.append(obj)
+        if not text.endswith("\n"):
+            # Every line we write ends in a newline: a missing one means the file was cut.
+            raise StoreError(
+                f"{path}: transaction log file is truncated (no final newline)",
+                hint="move it out of _delta_log if it is the newest version and no writer runs",
+            )
+        return actions
+
+    def replay(self, state: TableState | None = None, upto: int | None = None) -> TableState:
+        """Apply versions after ``state.version`` (up to ``upto`` or the latest) to a copy."""
+        st = state.copy() if state is not None else TableState()
+        last = self.latest_version() if upto is None else upto
+        for v in range(st.version + 1, last + 1):
+            _apply(st, v, self.read_version(v), self.version_path(v))
+        return st
+
+    def write(self, version: int, actions: list[dict[str, Any]]) -> None:
+        """Create version file ``version`` atomically; StoreConflictError if it exists."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        target = self.version_path(version)
+        tmp = self.dir / f".{version:020d}.json.{uuid.uuid4().hex}.tmp"
+        body = "".join(json.dumps(a, separators=(",", ":")) + "\n" for a in actions)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(body)
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, target)
+            except FileExistsError as e:
+                raise StoreConflictError(
+                    f"{target}: another writer committed version {version} first",
+                    hint="retry the commit on top of the new version",
+                ) from e
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_dir(self.dir)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a directory entry (a new file name) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _apply(st: TableState, version: int, actions: list[dict[str, Any]], path: Path) -> None:
+    for action in actions:
+        try:
+            _apply_one(st, action)
+        except (KeyError, TypeError, ValueError) as e:
+            raise StoreError(f"{path}: malformed action {action!r} ({e})") from e
+    st.version = version
+
+
+def _apply_one(st: TableState, action: dict[str, Any]) -> None:
+    if "protocol" in action:
+        need = int(action["protocol"]["minReaderVersion"])
+        if need > READER_VERSION:
+            raise StoreError(
+                f"the store needs Delta reader version {need}; tracehop reads version "
+                f"{READER_VERSION}",
+                hint="the table was upgraded by another tool; tracehop cannot read it",
+            )
+    elif "metaData" in action:
+        md = action["metaData"]
+        if md.get("partitionColumns") != [PARTITION_COLUMN]:
+            raise StoreError(f"the store must be partitioned by {PARTITION_COLUMN!r} only")
+        st.schema_string = md["schemaString"]
+    elif "add" in action:
+        add = action["add"]
+        stats = json.loads(add["stats"]) if add.get("stats") else {}
+        p = add["path"]
+        st.live[p] = DataFile(
+            path=p,
+            day=date.fromisoformat(add["partitionValues"][PARTITION_COLUMN]),
+            size=int(add["size"]),
+            rows=int(stats.get("numRecords", -1)),
+            added_ms=int(add["modificationTime"]),
+        )
+        st.tombstones.pop(p, None)
+    elif "remove" in action:
+        rm = action["remove"]
+        st.live.pop(rm["path"], None)
+        st.tombstones[rm["path"]] = int(rm.get("deletionTimestamp") or 0)
+    elif "commitInfo" in action:
+        info = action["commitInfo"].get("tracehop") or {}
+        for rej in info.get("rejects", []):
+            st.rejects[rej["path"]] = RejectFile(
+                path=rej["path"], size=int(rej["size"]), rows=int(rej["rows"])
+            )
+        for rec in info.get("files", []):
+            fr = FileRecord.from_json(rec)
+            st.files.setdefault(fr.file_id, fr)
+    # txn, cdc and other actions of reader version 1 carry nothing tracehop needs.

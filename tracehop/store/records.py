@@ -1,0 +1,151 @@
+"""The small value types the store hands out: what was ingested, what a commit or compaction did.
+
+They are plain frozen dataclasses so that the ingest layer, the CLI and tests can build and
+compare them, and so that :class:`FileRecord` round-trips through the transaction log as JSON
+(``to_json`` / ``from_json``) without losing anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from tracehop.errors import StoreError
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One source file that an ingest read, recorded in the commit that stored its rows.
+
+    ``file_id`` is the sha256 (hex) of the file's content: the ingest layer skips a file whose
+    id is already in :meth:`Store.ingested_files`, and can detect that a file grew by appending
+    (the first ``size`` bytes of the new file hash to an old ``file_id``).
+    """
+
+    file_id: str  # sha256 hex of the content
+    path: str  # as given on the command line
+    size: int  # bytes hashed
+    rows_read: int  # records read = stored + rejected + duplicates
+    format: str | None = None  # profile name
+    source: str | None = None  # the feed's name (--source)
+    ingested_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    stored: int | None = None  # per-file counts, when the ingest layer knows them
+    rejected: int | None = None
+    duplicates: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fileId": self.file_id,
+            "path": self.path,
+            "size": self.size,
+            "rowsRead": self.rows_read,
+            "format": self.format,
+            "source": self.source,
+            "ingestedAt": _iso(self.ingested_at),
+            "stored": self.stored,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> FileRecord:
+        try:
+            return cls(
+                file_id=str(obj["fileId"]),
+                path=str(obj["path"]),
+                size=int(obj["size"]),
+                rows_read=int(obj["rowsRead"]),
+                format=obj.get("format"),
+                source=obj.get("source"),
+                ingested_at=datetime.fromisoformat(str(obj["ingestedAt"])),
+                stored=obj.get("stored"),
+                rejected=obj.get("rejected"),
+                duplicates=obj.get("duplicates"),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise StoreError(f"malformed file record in the transaction log: {obj!r} ({e})") from e
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """What one :meth:`Store.commit` did. ``stored + duplicates`` = leg rows given."""
+
+    version: int  # log version of the commit that made the rows visible
+    stored: int  # leg rows written
+    duplicates: int  # leg rows dropped because their leg_id was already stored (or repeated)
+    rejected: int  # reject rows written
+    files: int = 0  # FileRecords recorded
+    days: tuple[date, ...] = ()  # UTC days that received rows
+    compacted: tuple[date, ...] = ()  # days compacted automatically after the commit
+    retries: int = 0  # commits lost to a concurrent writer and redone on top
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "files": self.files,
+            "days": [d.isoformat() for d in self.days],
+            "compacted": [d.isoformat() for d in self.compacted],
+            "retries": self.retries,
+        }
+
+
+@dataclass(frozen=True)
+class DayCompaction:
+    """One day rewritten by compaction."""
+
+    day: date
+    files_before: int
+    rows: int
+    bytes_before: int
+    bytes_after: int
+
+
+@dataclass(frozen=True)
+class CompactResult:
+    """What one :meth:`Store.compact` did. ``version`` is None when nothing needed rewriting."""
+
+    version: int | None
+    days: tuple[DayCompaction, ...] = ()
+
+    @property
+    def files_removed(self) -> int:
+        return sum(d.files_before for d in self.days)
+
+    @property
+    def files_added(self) -> int:
+        return len(self.days)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "files_removed": self.files_removed,
+            "files_added": self.files_added,
+            "days": [
+                {
+                    "day": d.day.isoformat(),
+                    "files_before": d.files_before,
+                    "rows": d.rows,
+                    "bytes_before": d.bytes_before,
+                    "bytes_after": d.bytes_after,
+                }
+                for d in self.days
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class VacuumResult:
+    """Files deleted by :meth:`Store.vacuum` (unreferenced and older than the retention)."""
+
+    deleted: tuple[str, ...]
+    bytes_freed: int
+
+
+def _iso(ts: datetime) -> str:
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).isoformat()

@@ -1,0 +1,397 @@
+"""The store's front door: open, commit, snapshot, compact, vacuum.
+
+A commit is all or nothing (DESIGN.md §4). In order:
+
+1. conform the batch to LEG_SCHEMA / REJECT_SCHEMA; drop repeated ``leg_id`` within the batch;
+2. drop legs whose ``leg_id`` is already stored, reading only the ``leg_id`` column of the
+   files of the UTC days the batch touches;
+3. split by UTC day of ``start_utc``, sort each day by (called_e164, start_utc), write one new
+   Parquet file per day and one rejects file, each fsynced;
+4. create the next log version atomically (see :mod:`tracehop.store.log`). If another writer
+   took that version, re-check duplicates against the files it added, rewrite the affected day
+   files, and try again on top (up to ``max_retries``, then StoreConflictError).
+
+Until step 4 succeeds nothing is visible; a crash before it leaves only unreferenced files,
+which ``vacuum`` deletes once they are older than the retention period. After a commit, a day
+that has more than ``compact_threshold`` files is compacted (one sorted file per day), so that
+incremental ingests do not slow lookups down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from tracehop.errors import StoreConflictError, StoreError, StoreNotFoundError
+from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, conform
+from tracehop.store import delta
+from tracehop.store.compact import compact_days, vacuum_files
+from tracehop.store.layout import (
+    day_numbers,
+    day_of,
+    new_leg_path,
+    new_reject_path,
+    read_legs,
+    store_order,
+    take,
+    write_parquet,
+)
+from tracehop.store.log import DataFile, RejectFile, TableState, TransactionLog
+from tracehop.store.records import CommitResult, CompactResult, FileRecord, VacuumResult
+from tracehop.store.snapshot import Snapshot
+
+# Polars and pyarrow.compute are imported in the functions that write:
+# opening a store and taking a snapshot (the `tracehop lookup` path) must not pay ~0.4 s
+# of imports (benchmarks/bench_lookup.py, process timing).
+
+DEFAULT_COMPACT_THRESHOLD = 8
+DEFAULT_MAX_RETRIES = 10
+DEFAULT_RETENTION_HOURS = 168.0
+
+
+class Store:
+    """A call-leg store at ``root`` (a Delta Lake table whose log tracehop writes)."""
+
+    # Replayed log state per store directory, shared by every Store object in the process, so
+    # that a long-lived service reads each log version once.
+    _cache: ClassVar[dict[str, TableState]] = {}
+    _cache_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, root: Path, *, compact_threshold: int = DEFAULT_COMPACT_THRESHOLD) -> None:
+        self.root = root
+        self.log = TransactionLog(root)
+        self.compact_threshold = compact_threshold
+
+    # --- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        create: bool = False,
+        *,
+        compact_threshold: int = DEFAULT_COMPACT_THRESHOLD,
+    ) -> Store:
+        """Open the store at ``path``; with ``create``, make an empty one if there is none."""
+        root = Path(path).absolute()
+        store = cls(root, compact_threshold=compact_threshold)
+        if not store.log.exists():
+            if not create:
+                raise StoreNotFoundError(
+                    f"{root}: no tracehop store here (no {root / '_delta_log'})",
+                    hint="check --store, or create one by ingesting: "
+                    "tracehop ingest FILE --store DIR",
+                )
+            store._create()
+        state = store._state()
+        if state.schema_string is None:
+            raise StoreError(f"{store.log.version_path(0)}: the log has no metaData action")
+        if state.schema_string != delta.schema_string(LEG_SCHEMA):
+            raise StoreError(
+                f"{root}: the store was written with a different call-leg schema",
+                hint="re-ingest the source files into a new store with this tracehop version",
+            )
+        return store
+
+    def _create(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"{self.root}: exists and is not a directory")
+        if self.root.is_dir() and any(
+            p.name not in ("_delta_log",) for p in self.root.iterdir()
+        ):
+            raise StoreError(
+                f"{self.root}: directory is not empty and holds no tracehop store",
+                hint="give --store a new or empty directory",
+            )
+        actions = [
+            delta.commit_info_action(
+                "CREATE TABLE", {"partitionBy": [delta.PARTITION_COLUMN]}, {"created": True}
+            ),
+            delta.protocol_action(),
+            delta.metadata_action(LEG_SCHEMA),
+        ]
+        # Another process creating it at the same moment gives the same result.
+        with contextlib.suppress(StoreConflictError):
+            self.log.write(0, actions)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def _state(self) -> TableState:
+        """The latest replayed state (incremental from the process cache)."""
+        key = str(self.root)
+        with self._cache_lock:
+            cached = self._cache.get(key)
+        if cached is not None and self.log.latest_version() == cached.version:
+            return cached
+        state = self.log.replay(cached)
+        with self._cache_lock:
+            old = self._cache.get(key)
+            if old is None or old.version < state.version:
+                self._cache[key] = state
+        return state
+
+    def snapshot(self) -> Snapshot:
+        """A consistent view at the latest committed version."""
+        return Snapshot(self.root, self._state())
+
+    @property
+    def version(self) -> int:
+        return self._state().version
+
+    def ingested_files(self) -> list[FileRecord]:
+        """Every source file a commit recorded (first record per sha256)."""
+        return list(self._state().files.values())
+
+    def ingested(self, file_id: str) -> FileRecord | None:
+        """The record of the file with this sha256, if it was ingested before."""
+        return self._state().files.get(file_id)
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def commit(
+        self,
+        legs: pa.Table,
+        rejects: pa.Table,
+        files: Sequence[FileRecord],
+        *,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        auto_compact: bool = True,
+    ) -> CommitResult:
+        """Store ``legs`` and ``rejects`` and record ``files``, all or nothing."""
+        legs = conform(legs, LEG_SCHEMA)
+        rejects = conform(rejects, REJECT_SCHEMA)
+        _require_not_null(legs, ("leg_id", "start_utc"))
+        _require_not_null(rejects, ("source_file", "reason"))
+        given = legs.num_rows
+        legs = _first_per_leg_id(legs)
+        pending = _split_by_day(legs)  # day -> unsorted legs of that day
+
+        written: dict[date, tuple[str, int, dict[str, Any], int]] = {}  # day -> rel, size, stats
+        reject_file: RejectFile | None = None
+        checked: set[str] = set()  # leg files whose leg_ids this batch was checked against
+        version, attempt, stored = -1, 0, 0
+        try:
+            if rejects.num_rows:
+                rel = new_reject_path()
+                size = write_parquet(self.root, rel, rejects)
+                reject_file = RejectFile(path=rel, size=size, rows=rejects.num_rows)
+            for attempt in range(max_retries + 1):
+                state = self._state()
+                unseen = [
+                    f for f in state.live.values() if f.day in pending and f.path not in checked
+                ]
+                for day, table in _drop_stored(self.root, pending, unseen).items():
+                    pending[day] = table
+                    if day in written:  # the file holds rows now known to be duplicates
+                        (self.root / written.pop(day)[0]).unlink(missing_ok=True)
+                checked.update(f.path for f in unseen)
+                self._write_days(
+                    {d: t for d, t in pending.items() if d not in written and t.num_rows}, written
+                )
+                stored = sum(w[3] for w in written.values())
+                actions = self._commit_actions(
+                    written, reject_file, files, given, stored, rejects.num_rows
+                )
+                try:
+                    self.log.write(state.version + 1, actions)
+                except StoreConflictError:
+                    if attempt == max_retries:
+                        raise
+                    continue
+                version = state.version + 1
+                break
+        except BaseException:
+            # Not committed: the files are unreferenced. Remove them now rather than leaving
+            # them for vacuum (a hard crash here would leave them, invisible, for vacuum).
+            for rel, *_ in written.values():
+                (self.root / rel).unlink(missing_ok=True)
+            if reject_file is not None:
+                (self.root / reject_file.path).unlink(missing_ok=True)
+            raise
+
+        days = tuple(sorted(written))
+        compacted: tuple[date, ...] = ()
+        if auto_compact and days:
+            compacted = self._auto_compact(days)
+        return CommitResult(
+            version=version,
+            stored=stored,
+            duplicates=given - stored,
+            rejected=rejects.num_rows,
+            files=len(files),
+            days=days,
+            compacted=compacted,
+            retries=attempt,
+        )
+
+    def _write_days(
+        self,
+        todo: dict[date, pa.Table],
+        written: dict[date, tuple[str, int, dict[str, Any], int]],
+    ) -> None:
+        """Write the day files in parallel (pyarrow's writer releases the GIL), recording each
+        file that got written even when another fails, so that the caller can remove them."""
+        if len(todo) <= 1:
+            for day, table in todo.items():
+                written[day] = self._write_day(day, table)
+            return
+        error: BaseException | None = None
+        with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
+            futures = {day: pool.submit(self._write_day, day, table) for day, table in todo.items()}
+            for day, fut in futures.items():
+                try:
+                    written[day] = fut.result()
+                except BaseException as e:
+                    error = error or e
+        if error is not None:
+            raise error
+
+    def _write_day(self, day: date, table: pa.Table) -> tuple[str, int, dict[str, Any], int]:
+        """Write one day's legs, already in store order (see _split_by_day)."""
+        rel = new_leg_path(day)
+        size = write_parquet(self.root, rel, table)
+        return rel, size, delta.file_stats(table), table.num_rows
+
+    def _commit_actions(
+        self,
+        written: dict[date, tuple[str, int, dict[str, Any], int]],
+        reject_file: RejectFile | None,
+        files: Sequence[FileRecord],
+        given: int,
+        stored: int,
+        rejected: int,
+    ) -> list[dict[str, Any]]:
+        info = {
+            "files": [f.to_json() for f in files],
+            "rejects": (
+                [{"path": reject_file.path, "size": reject_file.size, "rows": reject_file.rows}]
+                if reject_file
+                else []
+            ),
+            "counts": {
+                "legsGiven": given,
+                "stored": stored,
+                "duplicates": given - stored,
+                "rejected": rejected,
+            },
+        }
+        actions = [delta.commit_info_action("WRITE", {"mode": "Append"}, info)]
+        for day in sorted(written):
+            rel, size, stats, _rows = written[day]
+            actions.append(delta.add_action(rel, day, size, stats, data_change=True))
+        return actions
+
+    def _auto_compact(self, days: Iterable[date]) -> tuple[date, ...]:
+        state = self._state()
+        crowded = [
+            d for d in days if sum(1 for f in state.live.values() if f.day == d)
+            > self.compact_threshold
+        ]
+        if not crowded:
+            return ()
+        try:
+            result = self.compact(crowded)
+        except StoreConflictError:
+            return ()  # a concurrent writer won; the next commit or `tracehop compact` retries
+        return tuple(d.day for d in result.days)
+
+    # --- maintenance -------------------------------------------------------------------------
+
+    def compact(
+        self, days: Iterable[date] | None = None, *, max_retries: int = DEFAULT_MAX_RETRIES
+    ) -> CompactResult:
+        """Rewrite each given day (default: every day) that has several files as one sorted file.
+
+        Old files are only marked removed; readers holding an older snapshot keep reading them
+        until ``vacuum`` deletes them after the retention period.
+        """
+        return compact_days(self.root, self.log, self._state, days, max_retries=max_retries)
+
+    def vacuum(self, retention_hours: float = DEFAULT_RETENTION_HOURS) -> VacuumResult:
+        """Delete files no live version references that are older than ``retention_hours``."""
+        return vacuum_files(self.root, self._state(), retention_hours)
+
+
+# --- batch helpers ---------------------------------------------------------------------------
+
+
+def _require_not_null(table: pa.Table, columns: Sequence[str]) -> None:
+    for name in columns:
+        n = table.column(name).null_count
+        if n:
+            raise StoreError(
+                f"{n} row(s) have no {name}: the store cannot keep them",
+                hint="this is a bug in the parser that built the batch; "
+                "records without it must go to the rejects",
+            )
+
+
+def _first_per_leg_id(legs: pa.Table) -> pa.Table:
+    """Keep the first row of each leg_id within the batch."""
+    import polars as pl
+
+    ids = pl.from_arrow(legs.column("leg_id"))
+    assert isinstance(ids, pl.Series)
+    if ids.n_unique() == legs.num_rows:  # polars: multi-threaded hashing, ~6x pyarrow's
+        return legs
+    first = (
+        pl.DataFrame({"leg_id": ids})
+        .with_row_index("i")
+        .group_by("leg_id", maintain_order=True)
+        .agg(pl.col("i").first())
+        .get_column("i")
+        .sort()
+    )
+    return legs.take(pa.array(first.to_numpy(), pa.uint32()))
+
+
+def _split_by_day(legs: pa.Table) -> dict[date, pa.Table]:
+    """The batch in store order, as one zero-copy slice per UTC day (one sort, one gather)."""
+    if legs.num_rows == 0:
+        return {}
+    day_no = day_numbers(legs.column("start_utc"))
+    order = store_order(legs, day_no)
+    ordered = take(legs, order)
+    days_sorted = day_no.take(order)
+    out: dict[date, pa.Table] = {}
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(days_sorted)  # in order of first appearance: ascending days
+    offset = 0
+    for item in counts:
+        n = item["counts"].as_py()
+        out[day_of(int(item["values"].as_py()))] = ordered.slice(offset, n)
+        offset += n
+    return out
+
+
+def _drop_stored(
+    root: Path, pending: dict[date, pa.Table], files: list[DataFile]
+) -> dict[date, pa.Table]:
+    """Days whose pending legs shrank because ``files`` already hold some of their leg_ids."""
+    import pyarrow.compute as pc
+
+    by_day: dict[date, list[str]] = {}
+    for f in files:
+        by_day.setdefault(f.day, []).append(f.path)
+    changed: dict[date, pa.Table] = {}
+    for day, rels in by_day.items():
+        table = pending[day]
+        if not table.num_rows:
+            continue
+        ids = table.column("leg_id")
+        stored = read_legs(root, rels, columns=["leg_id"]).column("leg_id")
+        # Probe the stored ids against the (usually smaller) batch, then mask the batch.
+        hits = pc.filter(stored, pc.is_in(stored, value_set=ids.combine_chunks()))
+        if len(hits):
+            keep = pc.invert(pc.is_in(ids, value_set=hits.combine_chunks()))
+            changed[day] = table.filter(keep)
+    return changed

@@ -1,0 +1,237 @@
+"""Time zones: naming them, reading local wall times as UTC, and parsing inquiry instants.
+
+**The rule for local times** (DESIGN.md §4; docs/decisions.md "Local times and DST"). A local
+wall time is read the way :mod:`zoneinfo` reads it with ``fold=0``:
+
+- a *repeated* wall time (the clock falls back: 2026-11-01 01:30 America/New_York happens
+  twice) is the **first** occurrence, the earlier instant, still on summer time
+  (01:30 EDT = 05:30Z), and its ``ambiguous`` flag is set so the matcher can also look one
+  hour later;
+- a *skipped* wall time (the clock springs forward: 2026-03-08 02:30 America/New_York never
+  happens) is read with the offset in force *before* the gap, which shifts it forward by the
+  gap (02:30 EST = 07:30Z, shown as 03:30 EDT). Nothing is dropped.
+
+Polars does the bulk of the work in one ``replace_time_zone`` pass that leaves repeated and
+skipped wall times null. Those few rows are then read again: repeated ones with
+``ambiguous="earliest"`` (the earlier instant, which is ``fold=0``), skipped ones, for which
+Polars' ``non_existent`` can only raise or give null, by :mod:`zoneinfo` itself once per
+distinct wall time. So the rule is exactly zoneinfo's. (DuckDB's ``timezone()`` picks the
+*later* instant for repeated times; tracehop does not use it for this.)
+
+Polars reads zones from its own compiled copy of the IANA database and :mod:`zoneinfo` from the
+system or the ``tzdata`` package; for zones whose rules changed very recently the two can differ.
+
+**Zone names.** :func:`resolve_zone` accepts IANA names (``America/New_York``, also the old
+links such as ``US/Eastern``), matched case-insensitively, and ``UTC`` / ``Z`` / ``GMT``.
+Abbreviations (``EST``, ``PST``, ``CET``, ``EST5EDT`` ...) are refused even where tzdata has an
+entry of that name: ``EST`` there is a fixed UTC-5 all year, which is not what a US provider
+writing "EST" means for a July call, and several abbreviations name different zones
+(``IST``, ``CST``). The error suggests the IANA name to use.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import zoneinfo
+from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
+from typing import TYPE_CHECKING, Final
+
+from tracehop.errors import ZoneError
+
+if TYPE_CHECKING:
+    # Imported in local_to_utc only: parse_instant (the `tracehop lookup` path) must not
+    # pay ~0.25 s to import Polars.
+    import polars as pl
+
+__all__ = ["local_to_utc", "parse_instant", "resolve_zone"]
+
+_UTC_ALIASES: Final = frozenset({"UTC", "Z", "GMT", "ZULU", "UCT", "ETC/UTC", "ETC/GMT"})
+
+#: Abbreviations people write instead of a zone, and the IANA zone they most likely mean.
+_ABBREVIATIONS: Final[dict[str, str]] = {
+    "EST": "America/New_York",
+    "EDT": "America/New_York",
+    "EST5EDT": "America/New_York",
+    "ET": "America/New_York",
+    "CST": "America/Chicago",
+    "CDT": "America/Chicago",
+    "CST6CDT": "America/Chicago",
+    "CT": "America/Chicago",
+    "MST": "America/Denver (or America/Phoenix, which has no DST)",
+    "MDT": "America/Denver",
+    "MST7MDT": "America/Denver",
+    "MT": "America/Denver",
+    "PST": "America/Los_Angeles",
+    "PDT": "America/Los_Angeles",
+    "PST8PDT": "America/Los_Angeles",
+    "PT": "America/Los_Angeles",
+    "AKST": "America/Anchorage",
+    "AKDT": "America/Anchorage",
+    "HST": "Pacific/Honolulu",
+    "AST": "America/Puerto_Rico",
+    "BST": "Europe/London",
+    "WET": "Europe/Lisbon",
+    "CET": "Europe/Paris",
+    "CEST": "Europe/Paris",
+    "MET": "Europe/Paris",
+    "EET": "Europe/Athens",
+    "IST": "Asia/Kolkata (or Europe/Dublin)",
+    "JST": "Asia/Tokyo",
+    "AEST": "Australia/Sydney",
+    "AEDT": "Australia/Sydney",
+}
+
+
+@lru_cache(maxsize=1)
+def _zones_by_folded_name() -> dict[str, str]:
+    return {name.casefold(): name for name in zoneinfo.available_timezones()}
+
+
+def _is_abbreviation(name: str) -> bool:
+    # IANA location names have an Area/ prefix; the prefix-less entries in tzdata are legacy
+    # abbreviations or POSIX-style rules (EST, CET, EST5EDT, ...), plus a few country links.
+    return name.upper() in _ABBREVIATIONS or bool(re.fullmatch(r"[A-Z]{2,5}[0-9]*[A-Z]*", name))
+
+
+@lru_cache(maxsize=256)
+def resolve_zone(name: str) -> zoneinfo.ZoneInfo:
+    """The :class:`~zoneinfo.ZoneInfo` for an IANA zone name; :class:`ZoneError` otherwise."""
+    text = (name or "").strip()
+    if not text:
+        raise ZoneError(
+            "no time zone given",
+            hint="Give an IANA zone name such as America/New_York (or UTC)",
+        )
+    if text.upper() in _UTC_ALIASES:
+        return zoneinfo.ZoneInfo("UTC")
+    if text.upper() in _ABBREVIATIONS or _is_abbreviation(text):
+        likely = _ABBREVIATIONS.get(text.upper())
+        raise ZoneError(
+            f"time zone {text!r} is an abbreviation, not an IANA zone name",
+            hint="Abbreviations ignore or misstate daylight saving time; use "
+            + (likely if likely else "an Area/Location name such as America/New_York"),
+        )
+    canonical = _zones_by_folded_name().get(text.casefold())
+    if canonical is None:
+        close = difflib.get_close_matches(text, sorted(_zones_by_folded_name().values()), n=3)
+        suggestion = ", ".join(close) if close else "America/New_York"
+        raise ZoneError(
+            f"unknown time zone {text!r}",
+            hint=f"Use an IANA zone name, e.g. {suggestion}",
+        )
+    return zoneinfo.ZoneInfo(canonical)
+
+
+def local_to_utc(naive: pl.Series, zone: str) -> tuple[pl.Series, pl.Series]:
+    """Read naive local wall times in ``zone`` as UTC instants (the module rule).
+
+    Returns ``(utc, ambiguous)``: a ``Datetime("us", "UTC")`` series with the input's name, and
+    a boolean series named ``ambiguous``, true where the wall time was repeated (the first
+    occurrence was taken). Nulls stay null and are not ambiguous.
+    """
+    import polars as pl
+
+    dtype = naive.dtype
+    if not isinstance(dtype, pl.Datetime) or dtype.time_zone is not None:
+        raise TypeError(f"local_to_utc needs a naive Datetime series, got {dtype}")
+    tz = resolve_zone(zone)
+    key = tz.key
+    local = naive.cast(pl.Datetime("us"))
+    n = local.len()
+    if key == "UTC":
+        utc = local.dt.replace_time_zone("UTC")
+        return utc.alias(naive.name), pl.Series("ambiguous", [False] * n, pl.Boolean)
+    try:
+        # One pass settles every ordinary wall time; repeated and skipped ones come out null
+        # and are few (at most an hour or two a year), so they are fixed up separately.
+        utc = local.dt.replace_time_zone(key, ambiguous="null", non_existent="null")
+    except pl.exceptions.PolarsError as e:  # a zone zoneinfo knows but Polars' database lacks
+        raise ZoneError(
+            f"time zone {key!r} is not in Polars' time zone database ({e})",
+            hint="Upgrade polars, or use the zone's current canonical IANA name",
+        ) from None
+    utc = utc.dt.convert_time_zone("UTC")
+    odd_idx = (utc.is_null() & local.is_not_null()).arg_true()
+    ambiguous = pl.Series("ambiguous", [False] * n, pl.Boolean)
+    if odd_idx.len() == 0:
+        return utc.alias(naive.name), ambiguous
+    odd = local.gather(odd_idx)
+    first = odd.dt.replace_time_zone(key, ambiguous="earliest", non_existent="null")
+    repeated = first.is_not_null()  # ambiguous="earliest" is fold=0: the earlier instant
+    fixed = first.dt.convert_time_zone("UTC")
+    if not repeated.all():
+        # Skipped wall times: few distinct values, read by zoneinfo itself with fold=0.
+        distinct = odd.filter(~repeated).unique()
+        resolved = pl.Series(
+            [w.replace(tzinfo=tz, fold=0).astimezone(UTC) for w in distinct.to_list()],
+            dtype=pl.Datetime("us", "UTC"),
+        )
+        in_gap = odd.replace_strict(
+            distinct, resolved, default=None, return_dtype=pl.Datetime("us", "UTC")
+        )
+        fixed = fixed.fill_null(in_gap)
+    utc = utc.scatter(odd_idx, fixed)
+    ambiguous = ambiguous.scatter(odd_idx, repeated)
+    return utc.alias(naive.name), ambiguous
+
+
+# -- inquiry instants ------------------------------------------------------------------------
+
+# RFC 3339 §5.6 date-time, with the ISO 8601 / RFC 3339 §5.6 NOTE allowances: a space instead
+# of "T", seconds optional, any number of fractional digits (kept to the microsecond), offsets
+# with or without a colon, and "UTC"/"GMT" as a suffix. Optionally an RFC 9557 time-zone
+# suffix in brackets ("2026-11-20T09:03:22[America/New_York]"), read with the module rule when
+# no offset is given.
+_INSTANT: Final = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ]"
+    r"(?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<frac>\d+))?)?"
+    r"\s*(?P<off>[Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?"
+    r"(?:\[(?P<zone>!?[A-Za-z0-9_/+\-]+)\])?",
+    re.ASCII,
+)
+
+
+def parse_instant(text: str) -> tuple[datetime, bool]:
+    """Parse an inquiry date-time; return the aware UTC instant and whether it was naive.
+
+    A time without offset or zone is read as UTC (``was_naive`` is then true, and the answer
+    says so). Raises :class:`ValueError` with a short reason.
+    """
+    s = (text or "").strip()
+    if not s:
+        raise ValueError("empty")
+    m = _INSTANT.fullmatch(s)
+    if m is None:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
+            raise ValueError("a date without a time of day")
+        raise ValueError("expected YYYY-MM-DDTHH:MM:SS[.ffffff] with Z or ±HH:MM")
+    hour, minute = int(m["h"]), int(m["m"])
+    second = int(m["s"] or 0)
+    if second == 60:
+        raise ValueError("leap seconds (:60) are not supported")
+    frac = (m["frac"] or "")[:6].ljust(6, "0")
+    try:
+        year, month, day = (int(x) for x in m["date"].split("-"))
+        wall = datetime(year, month, day, hour, minute, second, int(frac))
+    except ValueError as e:
+        raise ValueError(str(e)) from None
+    off, zone_name = m["off"], m["zone"]
+    if off is not None:
+        if off.upper() in ("Z", "UTC", "GMT"):
+            delta = timedelta(0)
+        else:
+            digits = off[1:].replace(":", "")
+            oh, om = int(digits[:2]), int(digits[2:] or 0)
+            if oh > 23 or om > 59:
+                raise ValueError(f"offset {off} is out of range")
+            delta = timedelta(hours=oh, minutes=om) * (-1 if off[0] == "-" else 1)
+        return wall.replace(tzinfo=timezone(delta)).astimezone(UTC), False
+    if zone_name is not None:
+        try:
+            tz = resolve_zone(zone_name.lstrip("!"))
+        except ZoneError as e:
+            raise ValueError(str(e)) from None
+        return wall.replace(tzinfo=tz, fold=0).astimezone(UTC), False
+    return wall.replace(tzinfo=UTC), True
