@@ -314,3 +314,43 @@ def test_carrier_fixtures_ingest_into_one_store(tmp_path: Path) -> None:
     assert {f.format for f in s.per_file} == {
         "ribbon_sbc_act", "acme_sbc_cdr", "broadworks_cdr", "opensips_acc_syslog",
         "kamailio_acc_syslog"}
+
+
+def test_genband_short_record_is_rejected_with_its_length(tmp_path: Path) -> None:
+    src = FIXTURES / "genband_g6_cdr" / "g6_20260307.cdr"
+    lines = src.read_text().splitlines()
+    f = tmp_path / "g6.cdr"
+    f.write_text("\n".join([*lines, lines[0][:400]]) + "\n")
+    res = parse_file(f, "genband_g6_cdr", "America/New_York")
+    assert res.legs.num_rows == 3
+    (reason,) = res.rejects.column("reason").to_pylist()
+    assert "at least 629 characters" in reason and "found 400" in reason
+
+
+REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld" / "cdr"
+#: The format each real-world folder's files are written in (layout maps are not records).
+REAL_FORMATS = {
+    "asterisk_cdr_csv": {"asterisk_cdr_csv"},
+    "asterisk_cdr_custom": {"asterisk_cdr_custom"},
+    "asterisk_db_export": {"freepbx_cdr_dump", "freepbx_cdr_report", "freepbx_cdr_short",
+                           "pbxware_cdr"},
+    "grandstream_ucm_cdr": {"grandstream_ucm_cdr"},
+    "freeswitch_cdr_csv": {"freeswitch_cdr_csv"},
+    "freeswitch_json_cdr": {"freeswitch_json_cdr"},
+    "cisco_cucm_cdr": {"cisco_cucm_cdr", "cisco_cucm_cdr_headerless"},
+    "cisco_cucm_cmr": {"cisco_cucm_cmr"},
+}
+
+
+@pytest.mark.realworld
+@pytest.mark.skipif(not REALWORLD.is_dir(), reason=f"real-world samples not at {REALWORLD}")
+def test_detection_of_every_real_world_file() -> None:
+    """With the carrier profiles added, every real file is still detected as its own format
+    (and the CUCM ones as CUCM, the CMR as the refused CMR format)."""
+    seen = 0
+    for folder, formats in REAL_FORMATS.items():
+        for f in sorted((REALWORLD / folder).glob("*")):
+            if f.is_file():
+                assert detect_format(f) in formats, f
+                seen += 1
+    assert seen >= 20

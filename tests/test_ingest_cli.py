@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -102,3 +103,18 @@ def test_no_keep_raw(tmp_path: Path) -> None:
 def test_help_has_an_example() -> None:
     code, out, _ = _run("ingest", "--help")
     assert code == 0 and "Example" in out and "--tz" in out
+
+
+def test_every_record_rejected_exits_nonzero_and_keeps_rejects(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    good = (FIXTURES / "asterisk_cdr_csv" / "Master_18col.csv").read_text().splitlines()
+    semi = tmp_path / "Master.csv"
+    with semi.open("w", newline="") as fh:  # the same records, written with ';'
+        csv.writer(fh, delimiter=";", lineterminator="\n").writerows(csv.reader(good))
+    code, out, err = _run("ingest", str(semi), "--store", str(store), "--format",
+                          "asterisk_cdr_csv", "--json")
+    assert code == 1
+    s = json.loads(out)
+    assert (s["read"], s["stored"], s["rejected"]) == (3, 0, 3)
+    assert "all 3 records were rejected" in err and "is the delimiter ';'?" in err
+    assert Store.open(store).snapshot().rejected_rows == 3

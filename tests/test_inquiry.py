@@ -104,3 +104,18 @@ def test_bad_fields_raise_inquiry_error_naming_the_field(
         Inquiry.parse(called, time, **args)  # type: ignore[arg-type]
     assert err.value.field == field
     assert err.value.hint or err.value.field in ("window", "duration")
+
+
+@pytest.mark.parametrize("window", ["5e-324", "0.0000001", "0"])
+def test_a_window_below_a_millisecond_is_refused(window: str) -> None:
+    with pytest.raises(InquiryError) as e:
+        Inquiry.parse("+13125550100", "2026-11-20T14:03:22Z", window=window)
+    assert e.value.field == "window"
+
+
+@pytest.mark.parametrize("time", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59Z",
+                                  "1900-01-01T00:00:00Z"])
+def test_an_instant_outside_the_supported_years_is_refused(time: str) -> None:
+    with pytest.raises(InquiryError) as e:
+        Inquiry.parse("+13125550100", time)
+    assert e.value.field == "time"

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from matchkit import check_schema, leg, make_store, peers, utc
 
+from tracehop.engines.base import KeyFetcher, TableSource
 from tracehop.engines.duckdb import DuckDBEngine
 from tracehop.inquiry import Inquiry
 from tracehop.match import Matcher, widen
@@ -29,17 +30,39 @@ NUMBERS = ["+13125550100", "+13125550101", "+14155550123"]
 TRUNKS = ["ACME_IN_1", "BRAVO_IN", "CUST_TRUNK", "MYSTERY", None]
 
 
+class _SqlOnly:
+    """An engine with only the protocol's ``run`` (as Spark has): the batch passes then run
+    the portable SQL for every phase, with no Polars prefilter or fetch."""
+
+    name = "sql-only"
+
+    def __init__(self) -> None:
+        self._inner = DuckDBEngine()
+
+    def run(self, sql: str, tables: dict[str, TableSource]) -> pa.Table:
+        return self._inner.run(sql, tables)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 def _answers_equal(store_rows: list[dict[str, object]], inquiries: list[Inquiry],
                    root: Path) -> None:
     store = make_store(root / "store", store_rows)
     m = Matcher(store, peers(root))
+    assert isinstance(m.engine, KeyFetcher)
     single = [m.lookup(q).to_dict() for q in inquiries]
     joined = m.lookup_many(inquiries, strategy="join")
     looped = m.lookup_many(inquiries, strategy="point")
+    sql_only = _SqlOnly()
+    portable = Matcher(store, peers(root), engine=sql_only)
+    assert not isinstance(portable.engine, KeyFetcher)
     for a in joined:
         check_schema(a)
     assert [a.to_dict() for a in joined] == single
     assert [a.to_dict() for a in looped] == single
+    assert [a.to_dict() for a in portable.lookup_many(inquiries, strategy="join")] == single
+    sql_only.close()
 
 
 leg_strategy = st.fixed_dictionaries({
@@ -80,6 +103,28 @@ def test_batch_answers_equal_single_answers(
     ]
     with tempfile.TemporaryDirectory() as tmp:
         _answers_equal(rows, inquiries, Path(tmp))
+
+
+def test_batch_keeps_the_nearest_candidates_when_a_number_has_too_many(tmp_path: Path) -> None:
+    # 1,003 legs at the very same instant tie on (step, distance): the key scan's cap must
+    # keep all of them, so that the final order (leg_id last) keeps the same 1,000 as a
+    # single lookup, and the answer says it was capped. One more leg 10 s away ranks after.
+    rows = [leg(NUMBERS[0], "2026-11-20 12:00:30", leg_id=f"hot{i:04d}", trunk="BRAVO_IN")
+            for i in range(1003)]
+    rows += [leg(NUMBERS[0], "2026-11-20 12:00:40", leg_id="near0000")]
+    rows += [leg(NUMBERS[1], "2026-11-20 12:00:05", direction="outbound", correlation_id="C1"),
+             # the inbound side of that call, recorded without a called number
+             leg(NUMBERS[1], "2026-11-20 12:00:04", correlation_id="C1", called_e164=None,
+                 trunk="BRAVO_IN")]
+    inquiries = [Inquiry.parse(NUMBERS[0], BASE, id="hot"),
+                 Inquiry.parse(NUMBERS[1], BASE, id="egress")]
+    _answers_equal(rows, inquiries, tmp_path)
+    m = Matcher(make_store(tmp_path / "again", rows), peers(tmp_path))
+    hot, egress = m.lookup_many(inquiries, strategy="join")
+    assert any("only the nearest 1000 were scored" in w for w in hot.warnings)
+    assert hot.match is not None and hot.match.leg_id.startswith("hot")
+    assert egress.status == "upstream" and egress.match is not None
+    assert egress.match.called_raw == NUMBERS[1].lstrip("+1")
 
 
 def test_batch_in_input_order_with_widening_only_for_the_unfound(tmp_path: Path) -> None:

@@ -335,7 +335,21 @@ def test_a_store_written_with_another_schema_is_refused_with_a_hint(tmp_path: Pa
             schema["fields"] = schema["fields"][:-2] + schema["fields"][-1:]  # a column fewer
             a["metaData"]["schemaString"] = json.dumps(schema)
     v0.write_text("".join(json.dumps(a) + "\n" for a in actions))
-    Store._cache.clear()
     with pytest.raises(StoreError, match="different call-leg schema") as e:
         Store.open(store.root)
     assert "re-ingest" in str(e.value)
+
+
+def test_a_store_deleted_and_recreated_at_the_same_path_is_not_confused(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "s"
+    first = Store.open(root, create=True)
+    for s in range(3):
+        first.commit(legs(30, seed=s, prefix=f"P{s}_"), empty_rejects(), [])
+    assert first.snapshot().rows == 90
+    shutil.rmtree(root)
+    again = Store.open(root, create=True)  # same process, same path: the cache must not answer
+    assert again.snapshot().version == 0 and again.snapshot().rows == 0
+    again.commit(legs(5), empty_rejects(), [])
+    assert again.snapshot().rows == 5 and first.snapshot().rows == 5

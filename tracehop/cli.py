@@ -256,7 +256,7 @@ def respond_cmd(inquiries: str, store_dir: str, peers_file: str, out_file: str |
 
     from tracehop.engines.base import open_engine
     from tracehop.engines.location import open_location
-    from tracehop.match import Matcher
+    from tracehop.match import BATCH_THRESHOLD, Matcher
     from tracehop.peers import PeerDirectory
     from tracehop.respond.audit import AuditLog
     from tracehop.respond.batch import RespondOptions, respond, write_jsonl
@@ -280,7 +280,11 @@ def respond_cmd(inquiries: str, store_dir: str, peers_file: str, out_file: str |
         evidence_zip=evidence_zip,
         store=store if isinstance(store, Store) else None,
     )
-    result = respond(file, Matcher(store, peers, engine=open_engine(engine)), opts)
+    # Spark pays about a second per query: a batch is always one join per pass there,
+    # never a loop of point lookups (the auto cost model is DuckDB's).
+    threshold = 1 if engine == "spark" else BATCH_THRESHOLD
+    matcher = Matcher(store, peers, engine=open_engine(engine), batch_threshold=threshold)
+    result = respond(file, matcher, opts)
     if out_file:
         with open(out_file, "w", encoding="utf-8") as out:
             write_jsonl(result.answers, out)

@@ -16,6 +16,9 @@ from tracehop.errors import InquiryError
 DEFAULT_WINDOW_S = 120.0
 #: The widest window anyone may ask for (DESIGN.md §7: a bounded window, never a range scan).
 MAX_WINDOW_S = 24 * 3600.0
+#: Below a millisecond a window rounds to nothing in the store's microsecond clock arithmetic.
+MIN_WINDOW_S = 0.001
+MIN_YEAR, MAX_YEAR = 1971, 9998
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,16 @@ class Inquiry:
             time_raw = str(time).strip()
             try:
                 t_utc, naive = parse_instant(time_raw)
-            except ValueError as e:
+            except (ValueError, OverflowError) as e:
                 raise InquiryError(f"time {time_raw!r} is not an ISO 8601 date-time ({e})",
                                    field="time",
                                    hint="Use e.g. 2026-11-20T14:03:22Z or 2026-11-20 09:03:22-05:00"
                                    ) from None
+        # The matcher widens up to ±24 h and works in integer microseconds since the epoch, so an
+        # instant must leave room on both sides; calls before 1970 or after 9998 are not real.
+        if not (MIN_YEAR <= t_utc.year <= MAX_YEAR):
+            raise InquiryError(f"time {time_raw!r} is outside the years {MIN_YEAR}-{MAX_YEAR}",
+                               field="time", hint="Give the date and time of the call")
         window_s = DEFAULT_WINDOW_S
         if window is not None and str(window).strip() != "":
             try:
@@ -93,8 +101,8 @@ class Inquiry:
             except ValueError:
                 raise InquiryError(f"window {window!r} is not a number of seconds",
                                    field="window") from None
-            if not (0 < window_s <= MAX_WINDOW_S):
-                raise InquiryError(f"window ±{window_s:g}s is outside 0 < window <= 86400 s",
+            if not (MIN_WINDOW_S <= window_s <= MAX_WINDOW_S):
+                raise InquiryError(f"window ±{window_s:g}s is outside 0.001 <= window <= 86400 s",
                                    field="window",
                                    hint="An inquiry searches a bounded window of at most ±24 h")
         dur: float | None = None

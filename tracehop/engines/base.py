@@ -18,6 +18,7 @@ Results come back as an Arrow table. Engine failures raise :class:`tracehop.erro
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Protocol, TypeAlias, runtime_checkable
 
 import pyarrow as pa
@@ -40,6 +41,31 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release the engine's resources."""
+        ...
+
+
+@runtime_checkable
+class KeyFetcher(Protocol):
+    """An engine that reads local store files by key faster than the portable SQL does
+    (optional; the matcher runs the portable SQL on engines without it).
+
+    A batch pass has two phases: the key scan (a join on the called number and time that
+    needs only ``called_e164`` and ``start_us``), then the wide columns of the legs it found.
+    ``prefilter`` narrows the key scan's ``legs`` relation to an Arrow table before the same
+    portable SQL runs on it; ``fetch_by_key`` replaces the portable fetch join
+    (``tracehop.match.sql.fetch_sql``).
+    """
+
+    def prefilter(self, files: list[str], match: Mapping[str, Sequence[str]],
+                  columns: Sequence[str]) -> pa.Table:
+        """``columns`` plus ``start_us`` of the legs in ``files`` where, for any column of
+        ``match``, its value is one of that column's values."""
+        ...
+
+    def fetch_by_key(self, files: list[str], wanted: pa.Table,
+                     columns: Sequence[str]) -> pa.Table:
+        """``columns`` plus ``start_us`` of the legs in ``files`` whose (called_e164,
+        start_us) is a row of ``wanted`` (a null called number matches a null key)."""
         ...
 
 

@@ -13,6 +13,7 @@ with EXPLAIN). The view is re-created only when its file list changes.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
@@ -88,6 +89,22 @@ class DuckDBEngine:
                                   hint="This is a bug in tracehop or a damaged store file"
                                   ) from None
             return result
+
+    def prefilter(self, files: list[str], match: Mapping[str, Sequence[str]],
+                  columns: Sequence[str]) -> pa.Table:
+        """The key scan's ``legs``, narrowed with Polars (:mod:`tracehop.engines.keyfetch`)."""
+        from tracehop.engines.keyfetch import prefilter
+
+        return prefilter(files, match, columns)
+
+    def fetch_by_key(self, files: list[str], wanted: pa.Table,
+                     columns: Sequence[str]) -> pa.Table:
+        """Phase 2 of a batch pass, read with Polars' prefiltered decoding: DuckDB would decode
+        every projected column of every row for the same join (see
+        :mod:`tracehop.engines.keyfetch`)."""
+        from tracehop.engines.keyfetch import fetch_by_key
+
+        return fetch_by_key(files, wanted, columns)
 
     def explain_analyze(self, sql: str, tables: dict[str, TableSource]) -> str:
         """EXPLAIN ANALYZE text, to check that a lookup prunes (used by the benchmark)."""

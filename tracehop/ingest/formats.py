@@ -39,6 +39,7 @@ PLUGIN_MODULES: Final = (
     "tracehop.ingest.broadworks",
     "tracehop.ingest.kamailio",
     "tracehop.ingest.cgrates",
+    "tracehop.ingest.genband",
 )
 
 

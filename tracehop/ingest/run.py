@@ -405,8 +405,16 @@ def ingest_paths(
             summary.duplicates += fs.read
             continue
         if fs.read == 0:
-            fs.error = "no records in the file"
+            fs.error = f"{path}: no records in the file"
             continue
+        if fs.legs == 0:
+            # Every record rejected (a wrong delimiter, a layout that is not this format): the
+            # rejects are still committed as evidence, but nothing was ingested from the file.
+            first = res.rejects.slice(0, 1).to_pylist()[0]
+            fs.error = (
+                f"{path}: nothing could be ingested, all {fs.rejected} records were rejected "
+                f"(line {first['source_record']}: {first['reason']})"
+            )
         known[file_id] = FileRecord(
             file_id=file_id, path=str(path), size=size, rows_read=fs.read, format=res.format,
             source=source, rejected=fs.rejected,

@@ -49,10 +49,12 @@ from tracehop.answer import (
     TracebackAnswer,
     Upstream,
 )
+from tracehop.engines.base import KeyFetcher
 from tracehop.match import sql as render
 from tracehop.match import widen
 from tracehop.match.score import Candidate, Decision, Row, is_egress, rank, score_candidate
 from tracehop.match.spec import (
+    MATCH_COLUMNS,
     MAX_CANDIDATES,
     RELATED_SLACK_US,
     US,
@@ -82,6 +84,7 @@ POINT_COST_S = 0.009
 JOIN_ROW_COST_S = 1.2e-6
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY_US = 86_400 * US
 
 Strategy = Literal["auto", "point", "join"]
 
@@ -193,19 +196,7 @@ class Matcher:
         if not files:
             return
         if joined:
-            width = max(p.range(wide)[1] - p.range(wide)[0] for p in probes)
-            q = CandidateQuery(probes, wide=wide, bucket_us=bucket_width(width))
-            tables: dict[str, TableSource] = {"legs": files, "probes": render.probes_table(q)}
-            if wide:
-                # Keys-only first: most not-found numbers have no call at all within ±24 h.
-                hit = set(self.engine.run(render.hits_sql(q), tables).column("qid").to_pylist())
-                if not hit:
-                    return
-                if len(hit) < len(probes):
-                    q = CandidateQuery(tuple(p for p in probes if p.qid in hit), wide=True,
-                                       bucket_us=q.bucket_us)
-                    tables["probes"] = render.probes_table(q)
-            rows = self._rows(self.engine.run(render.candidate_sql(q), tables))
+            rows = self._joined_rows(probes, snap, files, wide=wide)
         else:
             rows = []
             for p in probes:
@@ -218,6 +209,52 @@ class Matcher:
             if r["rk"] >= MAX_CANDIDATES:
                 w.capped = True
         self._fetch_related(work, snap, joined=joined)
+
+    def _joined_rows(self, probes: tuple[Probe, ...], snap: Snapshot, files: list[str],
+                     *, wide: bool) -> list[Row]:
+        """One batch pass in two phases: the key scan (a join reading only called_e164 and
+        start_us: which legs each probe needs), then the wide columns of those legs only,
+        ranked per probe by :func:`~tracehop.match.sql.tag_and_rank` as a single lookup
+        ranks them (so both paths give the same rows)."""
+        width = max(p.range(wide)[1] - p.range(wide)[0] for p in probes)
+        q = CandidateQuery(probes, wide=wide, bucket_us=bucket_width(width))
+        legs: TableSource = files
+        if isinstance(self.engine, KeyFetcher):
+            numbers = sorted({p.called_e164 for p in probes})
+            legs = self.engine.prefilter(files, {"called_e164": numbers}, ["called_e164"])
+        tables: dict[str, TableSource] = {"legs": legs, "probes": render.probes_table(q)}
+        found = self.engine.run(render.keys_sql(q), tables)
+        if not found.num_rows:
+            return []
+        keys_of: dict[int, list[tuple[str | None, int]]] = defaultdict(list)
+        for qid, called, start in zip(found.column("qid").to_pylist(),
+                                      found.column("called_e164").to_pylist(),
+                                      found.column("start_us").to_pylist(), strict=True):
+            keys_of[qid].append((called, start))
+        by_key: dict[tuple[str | None, int], list[Row]] = defaultdict(list)
+        for leg in self._fetch(snap, {k for ks in keys_of.values() for k in ks}):
+            by_key[(leg["called_e164"], int(leg["start_us"]))].append(leg)
+        rows: list[Row] = []
+        for p in probes:
+            mine = [dict(leg, qid=p.qid, d_us=int(leg["start_us"]) - p.t_us, w_us=p.w_us)
+                    for k in keys_of.get(p.qid, ()) for leg in by_key.get(k, ())]
+            rows += render.tag_and_rank(mine, q.limit)
+        return rows
+
+    def _fetch(self, snap: Snapshot, keys: set[tuple[str | None, int]]) -> list[Row]:
+        """Phase 2: the matcher's columns of the legs with these (called_e164, start_us) keys,
+        read from the day files the keys fall in."""
+        if not keys:
+            return []
+        days = sorted({start // DAY_US for _, start in keys})
+        files = [f for d in days for f in snap.files_for(from_us(d * DAY_US),
+                                                          from_us(d * DAY_US))]
+        wanted = render.wanted_table(keys)
+        if isinstance(self.engine, KeyFetcher):
+            table = self.engine.fetch_by_key(files, wanted, MATCH_COLUMNS)
+        else:
+            table = self.engine.run(render.fetch_sql(), {"legs": files, "wanted": wanted})
+        return self._rows(table)
 
     def _fetch_related(self, work: list[_Work], snap: Snapshot, *, joined: bool) -> None:
         """Fetch the inbound legs of calls whose egress leg matched, when not already read."""
@@ -237,8 +274,11 @@ class Matcher:
                                      s + RELATED_SLACK_US))
         if not keys:
             return
-        groups = [keys] if joined else _split_by_qid(keys)
         by_qid = {w.probe.qid: w for w in work}
+        if joined:
+            self._related_joined(by_qid, keys, snap)
+            return
+        groups = _split_by_qid(keys)
         for group in groups:
             lo = min(k[3] for k in group)
             hi = max(k[4] for k in group)
@@ -250,6 +290,45 @@ class Matcher:
                                      {"legs": files, "related_keys": table})
             for r in self._rows(result):
                 by_qid[r["qid"]].related.append(r)
+
+    def _related_joined(self, by_qid: dict[int, _Work],
+                        keys: list[tuple[int, str, str, int, int]], snap: Snapshot) -> None:
+        """The related pass for a batch, in two phases like :meth:`_joined_rows`: the keys of
+        the legs sharing a correlation_id or call_id, then those legs; each is re-checked
+        here against the keys (kind, value, time range) and the direction, as
+        :func:`~tracehop.match.sql.related_sql` checks them."""
+        lo = min(k[3] for k in keys)
+        hi = max(k[4] for k in keys)
+        files = snap.files_for(from_us(lo), from_us(hi))
+        if not files:
+            return
+        table = render.related_table(RelatedQuery(tuple(keys)))
+        legs: TableSource = files
+        if isinstance(self.engine, KeyFetcher):
+            match = {kind: sorted({k[2] for k in keys if k[1] == kind})
+                     for kind in ("correlation_id", "call_id")}
+            legs = self.engine.prefilter(files, match, ["called_e164", "direction",
+                                                        "correlation_id", "call_id"])
+        found = self.engine.run(render.related_keys_sql(), {"legs": legs, "related_keys": table})
+        if not found.num_rows:
+            return
+        wanted = set(zip(found.column("called_e164").to_pylist(),
+                         found.column("start_us").to_pylist(), strict=True))
+        asked: dict[tuple[str, str], list[tuple[int, int, int]]] = defaultdict(list)
+        for qid, kind, key, k_lo, k_hi in keys:
+            asked[(kind, key)].append((qid, k_lo, k_hi))
+        for leg in sorted(self._fetch(snap, wanted),
+                          key=lambda r: (int(r["start_us"]), str(r["leg_id"]))):
+            if (leg.get("direction") or "unknown") == "outbound":
+                continue
+            start = int(leg["start_us"])
+            for kind in ("correlation_id", "call_id"):
+                value = leg.get(kind)
+                if value is None:
+                    continue
+                for qid, k_lo, k_hi in asked.get((kind, str(value)), ()):
+                    if k_lo <= start <= k_hi:
+                        by_qid[qid].related.append(dict(leg, qid=qid, via=kind, via_key=value))
 
     @staticmethod
     def _rows(table: pa.Table) -> list[Row]:
@@ -348,10 +427,12 @@ class Matcher:
             if self.peers is None:
                 warnings.append("no peer directory was given: the ingress is reported unmapped")
             else:
+                marks = [f"{label} {best.leg.get(col)!r}" for label, col in
+                         (("trunk", "ingress_trunk"), ("IP", "ingress_ip"), ("account", "account"))
+                         if best.leg.get(col)]
                 warnings.append(
-                    f"ingress trunk {best.leg.get('ingress_trunk')!r} / IP "
-                    f"{best.leg.get('ingress_ip')!r} is in no peer entry: add it to the peer "
-                    f"directory")
+                    f"ingress {' / '.join(marks) or '(none recorded)'} is in no peer entry: add "
+                    f"it to the peer directory")
         if w.capped:
             warnings.append(f"more than {MAX_CANDIDATES} records matched; only the nearest "
                             f"{MAX_CANDIDATES} were scored")

@@ -45,10 +45,13 @@ from tracehop.sip.message import (
     call_id_of,
     header_user,
     invite_response_key,
+    name_table,
     parse_message,
     parse_name_addr,
+    scan_request,
     split_values,
     uri_user,
+    via_branch,
 )
 from tracehop.sip.passport import CertDirectory, IdentityInfo, decode_identity, verify
 
@@ -164,6 +167,48 @@ def _param(values: list[str], name: str) -> str | None:
     return None
 
 
+#: The headers a leg is built from (lower-case long forms); :func:`scan_request` reads only
+#: these from an INVITE.
+_LEG_HEADERS: Final = frozenset({
+    "call-id", "cseq", "from", "to", "via", "p-asserted-identity", "diversion", "history-info",
+    "identity", "p-stir-verstat", "x-stir-verstat", "p-attestation-indicator",
+    "x-attestation-indicator", "attestation-info", "attestation", "p-origination-id",
+    "x-origination-id",
+})
+_LEG_NAMES: Final = name_table(_LEG_HEADERS)
+
+
+def _first(hdrs: dict[str, list[str]], name: str) -> str | None:
+    """The first value of a header, as :meth:`SipMessage.header` gives it."""
+    vals = hdrs.get(name)
+    return vals[0] if vals else None
+
+
+def _first_value(vals: list[str]) -> str | None:
+    """The first element of a list header (§7.3.1): ``SipMessage.values(name)[0]``."""
+    for v in vals:
+        parts = split_values(v)
+        if parts:
+            return parts[0]
+    return None
+
+
+def _all_values(vals: list[str]) -> list[str]:
+    """Every element of a list header, as :meth:`SipMessage.values` gives them."""
+    out: list[str] = []
+    for v in vals:
+        out.extend(split_values(v))
+    return out
+
+
+def _cseq_number(raw: str | None) -> int | None:
+    """The CSeq sequence number, as :attr:`SipMessage.cseq` reads it (None if not digits)."""
+    if not raw:
+        return None
+    parts = raw.split()
+    return int(parts[0]) if parts and parts[0].isdigit() else None
+
+
 class LegBuilder:
     """Collects SIP messages (in capture order) and turns INVITE dialogs into leg rows."""
 
@@ -186,6 +231,10 @@ class LegBuilder:
         self.rejects: list[tuple[int | None, str, str | None]] = []
         self.warnings: list[str] = []
         self._stir_problems: dict[tuple[str, str], int] = {}  # (file, problem) -> INVITEs
+        #: legs whose STIR/SHAKEN columns finish() fills: (row, headers, PAI values)
+        self._stir_todo: list[tuple[dict[str, Any], dict[str, list[str]], list[str]]] = []
+        self._ip_cache: dict[bytes, str] = {}
+        self._local_cache: dict[str, bool] = {}
 
     # -- feeding -----------------------------------------------------------------------------
 
@@ -242,56 +291,60 @@ class LegBuilder:
 
     def _invite(self, frame: int, ts: int, src: bytes, dst: bytes, sport: int, dport: int,
                 transport: str, data: bytes) -> None:
-        try:
-            msg = parse_message(data)
-        except SipParseError as e:
-            self.reject(frame, f"malformed SIP INVITE: {e.reason}", data)
-            return
-        cid = msg.header("call-id")
-        from_v = msg.header("from")
-        to_v = msg.header("to")
-        cseq_num, _ = msg.cseq
-        missing = [n for n, v in (("Call-ID", cid), ("From", from_v), ("To", to_v),
-                                  ("CSeq", cseq_num)) if v is None]
-        if missing:
+        # The common message goes through scan_request (only the headers a leg reads, no
+        # decoding of the rest); anything unusual through the full RFC 3261 parser.
+        scanned = scan_request(data, _LEG_NAMES)
+        if scanned is None:
+            try:
+                msg = parse_message(data)
+            except SipParseError as e:
+                self.reject(frame, f"malformed SIP INVITE: {e.reason}", data)
+                return
+            ruri, hdrs = msg.ruri, msg.headers
+        else:
+            ruri, hdrs = scanned
+        cid = _first(hdrs, "call-id")
+        from_v = _first(hdrs, "from")
+        to_v = _first(hdrs, "to")
+        cseq_num = _cseq_number(_first(hdrs, "cseq"))
+        if cid is None or from_v is None or to_v is None or cseq_num is None:
+            missing = [n for n, v in (("Call-ID", cid), ("From", from_v), ("To", to_v),
+                                      ("CSeq", cseq_num)) if v is None]
             self.reject(frame, "malformed SIP INVITE: missing " + ", ".join(missing)
                         + " (RFC 3261 §8.1.1; a message cut by the snap length looks like this)",
                         data)
             return
-        assert cid is not None and from_v is not None and to_v is not None
         self.invites += 1
         to_na = parse_name_addr(to_v)
         if "tag" in to_na.params:
             self.reinvites += 1  # re-INVITE inside a dialog: not a new leg (§14)
             return
-        branch = msg.top_via_branch or ""
-        src_ip = ip_text(src)
-        outbound = bool(self.config.local_nets) and _in(src_ip, self.config.local_nets)
+        vias = hdrs.get("via")
+        top_via = _first_value(vias) if vias else None
+        branch = (via_branch(top_via) if top_via is not None else None) or ""
+        src_ip = self._ip_text(src)
+        outbound = bool(self.config.local_nets) and self._is_local(src_ip)
         direction = "outbound" if outbound else "inbound"
         key = (cid, str(cseq_num), branch, direction)
         if key in self.legs:
             self.duplicates += 1
             return
-        dst_ip = ip_text(dst)
-        ruri_user = uri_user(msg.ruri)
+        dst_ip = self._ip_text(dst)
+        ruri_user = uri_user(ruri)
         to_user = uri_user(to_na.uri)
-        calling = header_user(from_v)
-        pai_vals = msg.values("p-asserted-identity")
-        div_vals = msg.headers.get("diversion", []) or msg.headers.get("history-info", [])
+        pai_hdr = hdrs.get("p-asserted-identity")
+        pai_vals = _all_values(pai_hdr) if pai_hdr else []
+        div_vals = hdrs.get("diversion", []) or hdrs.get("history-info", [])
         row: dict[str, Any] = {
             "leg_id": hashlib.sha256("\x1f".join(key).encode()).hexdigest()[:32],
-            "source": self.source,
-            "format": self.format,
             "source_file": self.source_file,
+            "format": self.format,
             "source_record": frame,
             "start_utc": ts,  # integer microseconds until finish() builds the columns
-            "time_basis": "setup",
-            "source_tz": "UTC",
-            "time_ambiguous": False,
             "called_raw": ruri_user or to_user,
-            "calling_raw": calling,
+            "calling_raw": header_user(from_v),
             "pai_raw": _pick_pai(pai_vals) if pai_vals else None,
-            "ruri_raw": msg.ruri,
+            "ruri_raw": ruri,
             "diversion_raw": ", ".join(div_vals) if div_vals else None,
             "dialed_raw": to_user,
             "direction": direction,
@@ -304,11 +357,26 @@ class LegBuilder:
         else:
             row["ingress_ip"] = src_ip
             row["ingress_trunk"] = _hostport(src_ip, sport)
-        self._stir(msg.headers, pai_vals, row)
+        # STIR/SHAKEN is decoded (and verified) in finish(), over all legs at once: the
+        # PASSporT header and the Identity parameters repeat from call to call and are decoded
+        # once, and legs that a later pass replaces never cost a decode.
+        self._stir_todo.append((row, hdrs, pai_vals))
         leg = _Leg(row)
         self.legs[key] = leg
         self._tx[(cid, branch)] = leg
         self._by_cid.setdefault(cid, []).append(leg)
+
+    def _ip_text(self, raw: bytes) -> str:
+        text = self._ip_cache.get(raw)
+        if text is None:
+            text = self._ip_cache[raw] = ip_text(raw)
+        return text
+
+    def _is_local(self, ip: str) -> bool:
+        hit = self._local_cache.get(ip)
+        if hit is None:
+            hit = self._local_cache[ip] = _in(ip, self.config.local_nets)
+        return hit
 
     def _stir(self, headers: dict[str, list[str]], pai: list[str], row: dict[str, Any]) -> None:
         # Several PASSporTs (shaken + div, RFC 8946) come as repeated headers or one
@@ -322,7 +390,7 @@ class LegBuilder:
             if self.certs is not None:
                 verify(main, self.certs)
             for p in main.problems:
-                k = (self.source_file, p.split(" in /")[0])  # one line per kind, counted
+                k = (row["source_file"], p.split(" in /")[0])  # one line per kind, counted
                 self._stir_problems[k] = self._stir_problems.get(k, 0) + 1
             row.update(attest=main.attest, origid=main.origid, orig_tn=main.orig_tn,
                        dest_tn=main.dest_tn,
@@ -353,22 +421,35 @@ class LegBuilder:
 
     def finish(self) -> tuple[pa.Table, pa.Table]:
         """(legs conformed to LEG_SCHEMA, rejects conformed to REJECT_SCHEMA)."""
-        rows = []
-        for leg in self.legs.values():
-            r = leg.row
-            start = r["start_utc"]
-            r["answer_utc"] = leg.answer
-            r["end_utc"] = leg.end
-            r["cause_raw"] = str(leg.final) if leg.final is not None else None
-            r["disposition"] = disposition(leg.final)
-            if leg.end is not None:
-                r["duration_s"] = (leg.end - start) / 1e6
-                r["billsec_s"] = (leg.end - leg.answer) / 1e6 if leg.answer is not None else 0.0
-            rows.append(r)
-        if rows:
-            # Times stay integer microseconds up to here: Arrow takes them as timestamp[us]
-            # directly, far cheaper than a datetime object per value.
-            cols = {f.name: pa.array([r.get(f.name) for r in rows], type=f.type)
+        for row, hdrs, pai in self._stir_todo:
+            self._stir(hdrs, pai, row)
+        self._stir_todo = []
+        legs_in = list(self.legs.values())
+        if legs_in:
+            # Column by column from the leg objects: times stay integer microseconds up to
+            # here, and Arrow takes them as timestamp[us] directly, far cheaper than a
+            # datetime object per value.
+            n = len(legs_in)
+            rows = [leg.row for leg in legs_in]
+            ends = [leg.end for leg in legs_in]
+            answers = [leg.answer for leg in legs_in]
+            finals = [leg.final for leg in legs_in]
+            derived: dict[str, list[Any]] = {
+                "answer_utc": answers,
+                "end_utc": ends,
+                "cause_raw": [str(f) if f is not None else None for f in finals],
+                "disposition": [disposition(f) for f in finals],
+                "duration_s": [(e - r["start_utc"]) / 1e6 if e is not None else None
+                               for e, r in zip(ends, rows, strict=True)],
+                "billsec_s": [None if e is None else (e - a) / 1e6 if a is not None else 0.0
+                              for e, a in zip(ends, answers, strict=True)],
+                "source": [self.source] * n,
+                "time_basis": ["setup"] * n,
+                "source_tz": ["UTC"] * n,
+                "time_ambiguous": [False] * n,
+            }
+            cols = {f.name: pa.array(derived[f.name] if f.name in derived
+                                     else [r.get(f.name) for r in rows], type=f.type)
                     for f in LEG_SCHEMA if f.name in _COLUMNS}
             legs = _normalise_numbers(conform(pa.table(cols)))
         else:

@@ -21,8 +21,9 @@ of a sip:/sips:/tel: URI, percent-decoded.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import unquote
 
 #: RFC 3261 §7.3.3 compact forms, with those registered later (IANA "Header Fields").
@@ -196,6 +197,67 @@ def parse_headers(head: bytes) -> tuple[str, dict[str, list[str]]]:
             lst.append(value)
             last = lst
     return start, hdrs
+
+
+#: Bytes allowed in a header name (RFC 3261 §25.1 ``token``), for ``bytes.translate``.
+_TOKEN_BYTES: Final = bytes(sorted(_TOKEN_CHARS))
+
+
+def name_table(names: set[str] | frozenset[str]) -> dict[bytes, str]:
+    """The lookup :func:`scan_request` takes: every spelling of ``names`` (lower-case long
+    forms) it should recognise without lower-casing: as given, Title-Case, the usual ``Call-ID``
+    / ``CSeq`` forms, and their compact letters (§7.3.3) in both cases."""
+    out: dict[bytes, str] = {}
+    special = {"call-id": ["Call-ID", "Call-Id"], "cseq": ["CSeq"]}
+    for n in names:
+        spellings = [n, "-".join(w.capitalize() for w in n.split("-")), *special.get(n, [])]
+        spellings += [c for c, long in COMPACT.items() if long == n]
+        for sp in spellings:
+            out[sp.encode()] = n
+            out[sp.upper().encode()] = n
+    return out
+
+
+def scan_request(data: bytes, names: Mapping[bytes, str]
+                 ) -> tuple[str, dict[str, list[str]]] | None:
+    """(Request-URI, headers in ``names`` only) of a request, or None: use :func:`parse_message`.
+
+    The INVITE hot path. It gives exactly what :func:`parse_message` would for those headers
+    (same names, values, order), and declines (None) whatever it cannot read that way: a
+    non-ASCII header block (decoding rules), folded lines (§7.3.1), a line without a colon, a
+    header name that is not a plain token (space before the colon), a bad request line. The
+    full parser then reads the message, or rejects it with the reason."""
+    head, _ = split_head(data)
+    if not head.isascii() or b"\n " in head or b"\n\t" in head:
+        return None
+    lines = head.split(b"\n")
+    parts = lines[0].rstrip(b"\r").decode("ascii").split()  # str.split, as parse_message
+    if len(parts) != 3 or not parts[2].upper().startswith("SIP/"):
+        return None
+    hdrs: dict[str, list[str]] = {}
+    get = names.get
+    for line in lines[1:]:
+        colon = line.find(b":")
+        if colon <= 0:
+            if not line:
+                continue
+            return None
+        raw = line[:colon]
+        name = get(raw)
+        if name is None:
+            if raw.translate(None, _TOKEN_BYTES):
+                return None  # LWS before the colon or a stray byte: the full parser decides
+            low = raw.lower()
+            name = get(low)
+            if name is None:
+                continue  # a header the legs do not read
+        value = line[colon + 1:].decode("ascii").strip()
+        lst = hdrs.get(name)
+        if lst is None:
+            hdrs[name] = [value]
+        else:
+            lst.append(value)
+    return parts[1], hdrs
 
 
 def parse_message(data: bytes, strict: bool = False) -> SipMessage:
@@ -383,8 +445,10 @@ def split_values(value: str) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
-class NameAddr:
+class NameAddr(NamedTuple):
+    """A parsed name-addr / addr-spec. A named tuple, not a frozen dataclass: it is built for
+    every From/To/PAI of every INVITE, and a frozen dataclass costs a ``__setattr__`` per field."""
+
     display: str | None
     uri: str
     params: dict[str, str]

@@ -24,6 +24,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -85,15 +86,35 @@ def _b64(seg: str, what: str, problems: list[str]) -> bytes:
         raise ValueError(f"{what} is not base64: {e}") from e
 
 
+@lru_cache(maxsize=4096)
+def _protected_header(seg: str) -> tuple[Any, tuple[str, ...], str | None]:
+    """(PASSporT protected header as JSON, its base64 quirks, why it is undecodable or None).
+    Cached: it holds only ``alg``, ``typ``, ``ppt`` and ``x5u``, so every call of one signer
+    sends the same bytes."""
+    problems: list[str] = []
+    try:
+        return json.loads(_b64(seg, "PASSporT header", problems)), tuple(problems), None
+    except (ValueError, UnicodeDecodeError) as e:
+        return None, tuple(problems), str(e)
+
+
 def split_identity(value: str) -> tuple[str, dict[str, str], list[str]]:
     """(compact JWS, lower-case params, quirks) of one Identity header value (RFC 8224 §4.1)."""
-    quirks: list[str] = []
     v = value.strip()
     if v.startswith("<") and ">" in v:  # RFC 4474 style: the value in angle brackets
         jws, rest = v[1:v.index(">")], v[v.index(">") + 1:]
     else:
         semi = v.find(";")
         jws, rest = (v, "") if semi < 0 else (v[:semi], v[semi:])
+    params, quirks = _identity_params(rest)
+    return jws.strip(), dict(params), list(quirks)
+
+
+@lru_cache(maxsize=4096)
+def _identity_params(rest: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """The ``;info=<...>;alg=...;ppt=...`` tail of an Identity header, parsed. Cached: one
+    signer sends the same tail on every call, so a capture has a handful of distinct ones."""
+    quirks: list[str] = []
     params: dict[str, str] = {}
     # info=<...> first: its URI may hold ';' and '='.
     lo = rest.lower()
@@ -123,7 +144,7 @@ def split_identity(value: str) -> tuple[str, dict[str, str], list[str]]:
             if val.startswith('"'):
                 quirks.append(f"quoted {k} parameter value")
             params.setdefault(k, val.strip('"'))
-    return jws.strip(), params, quirks
+    return tuple(params.items()), tuple(quirks)
 
 
 def _tn(value: Any) -> str | None:
@@ -158,8 +179,13 @@ def decode_identity(value: str) -> IdentityInfo:
         out.problems.append(f"PASSporT is not compact JWS header.payload.signature "
                             f"({len(parts)} parts)")
         return out
+    header, quirks_h, why = _protected_header(parts[0])
+    out.problems.extend(quirks_h)
+    if why is not None:
+        out.problems.append(f"undecodable PASSporT: {why}")
+        return out
+    out.header = dict(header) if isinstance(header, dict) else header
     try:
-        out.header = json.loads(_b64(parts[0], "PASSporT header", out.problems))
         out.claims = json.loads(_b64(parts[1], "PASSporT claims", out.problems))
         out.signature = _b64(parts[2], "PASSporT signature", out.problems)
     except (ValueError, UnicodeDecodeError) as e:
@@ -274,6 +300,9 @@ class CertDirectory:
         self._cache: dict[str, list[x509.Certificate] | None] = {}
         self._verify_cache: dict[tuple[bytes, bytes, str], tuple[bool, str | None]] = {}
         self._by_subject: dict[bytes, x509.Certificate] | None = None
+        self._spc: dict[bytes, str | None] = {}
+        self._keys: dict[bytes, ec.EllipticCurvePublicKey | None] = {}
+        self._issuer_ok: dict[bytes, bool] = {}
 
     def _load(self, file: Path) -> list[x509.Certificate] | None:
         try:
@@ -307,6 +336,41 @@ class CertDirectory:
         self._cache[x5u] = found
         return found
 
+    # Per-certificate facts, computed once per signer rather than once per PASSporT: a
+    # capture holds a few signers and many calls (the ES256 check of each PASSporT remains).
+
+    def signer_spc(self, cert: x509.Certificate) -> str | None:
+        """:func:`tnauthlist_spc` of a certificate, cached."""
+        fp = cert.fingerprint(hashes.SHA256())
+        if fp not in self._spc:
+            self._spc[fp] = tnauthlist_spc(cert)
+        return self._spc[fp]
+
+    def p256_key(self, cert: x509.Certificate) -> ec.EllipticCurvePublicKey | None:
+        """The certificate's public key if it is EC P-256 (ES256), else None; cached."""
+        fp = cert.fingerprint(hashes.SHA256())
+        if fp not in self._keys:
+            pub = cert.public_key()
+            ok = isinstance(pub, ec.EllipticCurvePublicKey) and pub.curve.name == "secp256r1"
+            self._keys[fp] = pub if ok and isinstance(pub, ec.EllipticCurvePublicKey) else None
+        return self._keys[fp]
+
+    def issuer_signature_ok(self, cert: x509.Certificate) -> bool:
+        """False when an issuer of ``cert`` is in the directory and its signature on ``cert``
+        does not verify; True otherwise (no issuer here: nothing to check). Cached."""
+        fp = cert.fingerprint(hashes.SHA256())
+        ok = self._issuer_ok.get(fp)
+        if ok is None:
+            ok = True
+            issuer = self.issuer_of(cert)
+            if issuer is not None:
+                try:
+                    cert.verify_directly_issued_by(issuer)
+                except (ValueError, TypeError, InvalidSignature):
+                    ok = False
+            self._issuer_ok[fp] = ok
+        return ok
+
     def issuer_of(self, cert: x509.Certificate) -> x509.Certificate | None:
         if self._by_subject is None:
             self._by_subject = {}
@@ -334,7 +398,7 @@ def verify(info: IdentityInfo, certs: CertDirectory | None) -> None:
         info.problems.append(f"no certificate for x5u {x5u} in {certs.path}")
         return
     cert = chain[0]
-    info.signer_spc = tnauthlist_spc(cert)
+    info.signer_spc = certs.signer_spc(cert)
     key = (info.signing_input, info.signature, x5u)
     cached = certs._verify_cache.get(key)
     if cached is None:
@@ -354,8 +418,8 @@ def _check(info: IdentityInfo, cert: x509.Certificate,
         return False, "not verified: DER signature is not a valid JWS ES256 signature"
     if len(info.signature) != 64:
         return False, f"ES256 signature must be 64 bytes, is {len(info.signature)}"
-    pub = cert.public_key()
-    if not isinstance(pub, ec.EllipticCurvePublicKey) or pub.curve.name != "secp256r1":
+    pub = certs.p256_key(cert)
+    if pub is None:
         return False, "the certificate's key is not EC P-256"
     sig = encode_dss_signature(int.from_bytes(info.signature[:32], "big"),
                                int.from_bytes(info.signature[32:], "big"))
@@ -366,12 +430,8 @@ def _check(info: IdentityInfo, cert: x509.Certificate,
     at = info.iat_utc
     if at is not None and not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
         return False, f"certificate not valid at iat {at.isoformat()}"
-    issuer = certs.issuer_of(cert)
-    if issuer is not None:
-        try:
-            cert.verify_directly_issued_by(issuer)
-        except (ValueError, TypeError, InvalidSignature):
-            return False, "the certificate's issuer signature does not verify"
+    if not certs.issuer_signature_ok(cert):
+        return False, "the certificate's issuer signature does not verify"
     return True, None
 
 

@@ -87,6 +87,14 @@ class TransactionLog:
     def exists(self) -> bool:
         return self.version_path(0).exists()
 
+    def identity(self) -> tuple[int, int, int]:
+        """(inode, mtime, size) of version 0: tells a re-created store from the one cached."""
+        try:
+            st = self.version_path(0).stat()
+        except FileNotFoundError:
+            return (0, 0, 0)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
     def latest_version(self) -> int:
         """Highest committed version, or -1 when the log is empty."""
         try:

@@ -62,7 +62,7 @@ class Store:
 
     # Replayed log state per store directory, shared by every Store object in the process, so
     # that a long-lived service reads each log version once.
-    _cache: ClassVar[dict[str, TableState]] = {}
+    _cache: ClassVar[dict[str, tuple[tuple[int, int, int], TableState]]] = {}
     _cache_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, root: Path, *, compact_threshold: int = DEFAULT_COMPACT_THRESHOLD) -> None:
@@ -125,17 +125,26 @@ class Store:
     # --- reading -----------------------------------------------------------------------------
 
     def _state(self) -> TableState:
-        """The latest replayed state (incremental from the process cache)."""
+        """The latest replayed state (incremental from the process cache).
+
+        The cache is keyed by directory and by the identity of version 0 (inode, mtime, size):
+        a store deleted and re-created at the same path is replayed from scratch.
+        """
         key = str(self.root)
+        ident = self.log.identity()
         with self._cache_lock:
-            cached = self._cache.get(key)
-        if cached is not None and self.log.latest_version() == cached.version:
+            hit = self._cache.get(key)
+        cached = hit[1] if hit is not None and hit[0] == ident else None
+        latest = self.log.latest_version()
+        if cached is not None and latest == cached.version:
             return cached
+        if cached is not None and latest < cached.version:
+            cached = None  # the log shrank: not the store we cached
         state = self.log.replay(cached)
         with self._cache_lock:
             old = self._cache.get(key)
-            if old is None or old.version < state.version:
-                self._cache[key] = state
+            if old is None or old[0] != ident or old[1].version < state.version:
+                self._cache[key] = (ident, state)
         return state
 
     def snapshot(self) -> Snapshot:
