@@ -67,9 +67,7 @@ def test_chains_follow_the_ground_truth(plain: tuple[Network, Traffic,
     # ... or at the originating provider / gateway. There the only call to that number in the
     # window is another customer's (a decoy, different caller ID): answering with it would
     # accuse an innocent customer.
-    pytest.param(0, id="origin", marks=pytest.mark.xfail(
-        strict=True, reason="the matcher answers with a lone candidate whose calling number "
-                            "disagrees with the inquiry's (score.py: disagreement -0.5 only)")),
+    pytest.param(0, id="origin"),
 ])
 def test_a_call_that_never_reached_a_provider(tmp_path: Path, hop: int) -> None:
     net = demo_network()
@@ -120,7 +118,8 @@ def test_mixed_time_zones(tmp_path: Path) -> None:
     net, traffic, builds = _prepare(tmp_path, net)
     # the providers' records really carry different local dates for the same calls
     first = {k: (b.dir / "records" / "Master.csv").read_text()[:200]
-             for k, b in builds.items() if b.format != "freeswitch_json_cdr"}
+             for k, b in builds.items() if (b.dir / "records" / "Master.csv").is_file()}
+    assert len(first) >= 2
     assert len({text.split("20", 1)[1][:8] for text in first.values()}) > 1
     _assert_all_correct(trace_campaign(net, traffic, builds))
 

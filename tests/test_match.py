@@ -291,3 +291,26 @@ def test_answer_round_trips_through_json(tmp_path: Path) -> None:
 def test_window_crossing_midnight_reads_both_days(tmp_path: Path) -> None:
     a = ask(tmp_path, [leg(N, "2026-11-21 00:00:40")], N, "2026-11-20T23:59:30Z")
     assert a.status == "upstream" and a.match is not None and a.match.offset_s == 70.0
+
+
+# -- evidence that does not agree ----------------------------------------------------------------
+
+
+def test_a_lone_call_from_another_calling_number_is_not_named_with_certainty(
+    tmp_path: Path,
+) -> None:
+    # The only call to the number in the window came from a different caller ID: most likely
+    # another call (spoofed numbers pass through unchanged), so it must not be named as certain.
+    rows = [leg(N, "2026-11-20 14:03:25", calling="+12025550999")]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z", calling="+12025550111")
+    assert a.status == "ambiguous"
+    assert a.match is not None and a.confidence < 0.5
+    assert any("+12025550999" in w and "+12025550111" in w for w in a.warnings)
+
+
+def test_a_stir_signer_other_than_the_upstream_is_flagged(tmp_path: Path) -> None:
+    rows = [leg(N, "2026-11-20 14:03:25", calling="+12025550111", attest="A",
+                signer_spc="9999")]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z", calling="+12025550111")
+    assert a.status == "upstream" and a.upstream is not None and a.upstream.ocn
+    assert any("signer SPC 9999" in w for w in a.warnings)

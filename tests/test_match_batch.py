@@ -226,3 +226,21 @@ def test_batch_strategy_is_chosen_by_size_and_store_rows(tmp_path: Path) -> None
     assert m.choose(200, 1_000_000) == "join"
     assert m.choose(600, 100_000_000) == "point"  # a 100M-row pass costs more than 600 lookups
     assert m.choose(20_000, 100_000_000) == "join"
+
+
+def test_key_reads_name_a_damaged_store_file(tmp_path: Path) -> None:
+    import pytest
+
+    from tracehop.engines.keyfetch import fetch_by_key, prefilter
+    from tracehop.errors import EngineError
+
+    bad = tmp_path / "part-0.parquet"
+    bad.write_bytes(b"PAR1 this is not a parquet file")
+    wanted = render.wanted_table({("+13125550100", 5)})
+    with pytest.raises(EngineError, match="reading store"):
+        fetch_by_key([str(bad)], wanted, MATCH_COLUMNS)
+    with pytest.raises(EngineError, match="reading store"):
+        prefilter([str(bad)], {"called_e164": ["+13125550100"]}, ["called_e164"])
+    # Nothing asked, nothing read: an empty table with the columns asked for.
+    assert fetch_by_key([str(bad)], render.wanted_table(set()), MATCH_COLUMNS).column_names == [
+        *MATCH_COLUMNS, "start_us"]

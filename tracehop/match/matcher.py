@@ -25,10 +25,22 @@ Why narrow first, then wide: on the 1M-row bench store the ±24 h query (three d
 12.2 ms p50 against 8.7 ms for ±120 s (one file), so one wide query for every inquiry would
 slow down the common case by 40 % to speed up the rare not-found case.
 
-:meth:`Matcher.lookup_many` runs the same three queries for a whole batch as joins against the
+:meth:`Matcher.lookup_many` runs the same passes for a whole batch as joins against the
 inquiries (an Arrow table), bucketed by time, or loops :meth:`Matcher.lookup` when that is
-cheaper (:meth:`Matcher.choose`: a point lookup costs ~9 ms here, a join pass about one scan of
-the projected columns). Both paths give identical answers (tested).
+cheaper (:meth:`Matcher.choose`). Both paths give identical answers (tested, also with an
+engine that has only the portable SQL). A batch pass has two phases, because a join decodes
+every projected column of every row it scans and the wide columns (leg_id, call_id, the raw
+numbers) were ~90% of that (10,000 inquiries on 10M rows: 48 s before, 8 s after):
+
+- **key scan**: the join on the called number and time bucket, reading only ``called_e164``
+  and ``start_us`` (:func:`.sql.keys_sql`; steps and cap in SQL), gives the (called number,
+  start) keys each inquiry needs. An engine that is a
+  :class:`~tracehop.engines.base.KeyFetcher` (DuckDB) first narrows the ``legs`` relation to
+  the batch's numbers with Polars (``is_in`` decoded on the sorted key column);
+- **fetch**: the matcher's columns of just those legs (the engine's ``fetch_by_key``, or
+  :func:`.sql.fetch_sql`), ranked per inquiry in Python exactly as a single lookup ranks them.
+
+The related pass (inbound legs of a matched egress leg's call) is split the same way.
 """
 
 from __future__ import annotations
@@ -75,15 +87,17 @@ if TYPE_CHECKING:
 #: (perf.md §4: ~500-1,000).
 BATCH_THRESHOLD = 500
 #: Cost model when the snapshot knows its row count: a warm point lookup costs about
-#: POINT_COST_S; a join pass costs about JOIN_ROW_COST_S per stored row, because a batch spread
-#: over the days touches nearly every page of every projected column. Measured with
-#: benchmarks/bench_lookup.py stores (machine shared, load 8-11): 9 ms per lookup on 1M and 10M
-#: rows; one join pass 0.8 s on 1M rows, 11.6 s on 10M rows. The join wins on a 1M-row store
-#: from ~130 inquiries, on 10M from ~1,300; it is the path that scales out (Spark).
+#: POINT_COST_S; a batch costs about JOIN_ROW_COST_S per stored row (the key scan reads the
+#: called numbers of every day the batch touches; the fetch then decodes the pages holding the
+#: legs found). Measured on the 10M-row bench store (machine shared, load 8-13): 9-14 ms per
+#: lookup; two-phase batches of 300 / 1,000 / 10,000 inquiries 2.6 / 5.2 / 8.2 s. The join
+#: wins on a 10M-row store from ~300 inquiries, on 100M from ~3,000; it is the path that
+#: scales out (Spark).
 POINT_COST_S = 0.009
-JOIN_ROW_COST_S = 1.2e-6
+JOIN_ROW_COST_S = 0.3e-6
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_PEER_CACHE_SIZE = 65_536
 DAY_US = 86_400 * US
 
 Strategy = Literal["auto", "point", "join"]
@@ -109,7 +123,9 @@ def from_us(us: int) -> datetime:
 def iso_z(us: int) -> str:
     """ISO 8601 UTC with ``Z``; microseconds only when there are any."""
     t = from_us(us)
-    base = t.strftime("%Y-%m-%dT%H:%M:%S")
+    # Formatted by hand: strftime cost ~10% of a 10,000-inquiry batch's answer building.
+    base = (f"{t.year:04d}-{t.month:02d}-{t.day:02d}T"
+            f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}")
     return f"{base}.{t.microsecond:06d}Z" if t.microsecond else f"{base}Z"
 
 
@@ -123,6 +139,14 @@ class _Work:
     related: list[Row] = field(default_factory=list)
     wide: bool = False
     capped: bool = False
+
+
+@dataclass
+class _Scan:
+    """What the first pass of a batch read in its key scan, for the widening pass to reuse."""
+
+    files: set[str] = field(default_factory=set)
+    legs: pa.Table | None = None
 
 
 class Matcher:
@@ -144,6 +168,7 @@ class Matcher:
             engine = DuckDBEngine()
         self.engine: Engine = engine
         self.batch_threshold = batch_threshold
+        self._peer_cache: dict[tuple[Any, Any, Any], Any] = {}
 
     # -- public ------------------------------------------------------------------------------
 
@@ -179,15 +204,17 @@ class Matcher:
             _Work(q, Probe.make(i, q.called_e164, to_us(q.time_utc), round(q.window_s * US)))
             for i, q in enumerate(inquiries)
         ]
-        self._pass(work, snap, wide=False, joined=joined)
+        scan = _Scan()
+        self._pass(work, snap, wide=False, joined=joined, scan=scan)
         pending = [w for w in work if not self._candidates(w)[0]]
         if pending:
             for w in pending:
                 w.rows, w.related, w.wide = [], [], True
-            self._pass(pending, snap, wide=True, joined=joined)
+            self._pass(pending, snap, wide=True, joined=joined, scan=scan)
         return [self._decide(w) for w in work]
 
-    def _pass(self, work: list[_Work], snap: Snapshot, *, wide: bool, joined: bool) -> None:
+    def _pass(self, work: list[_Work], snap: Snapshot, *, wide: bool, joined: bool,
+              scan: _Scan) -> None:
         probes = tuple(w.probe for w in work)
         by_qid = {w.probe.qid: w for w in work}
         lo = min(p.range(wide)[0] for p in probes)
@@ -196,7 +223,7 @@ class Matcher:
         if not files:
             return
         if joined:
-            rows = self._joined_rows(probes, snap, files, wide=wide)
+            rows = self._joined_rows(probes, snap, files, wide=wide, scan=scan)
         else:
             rows = []
             for p in probes:
@@ -211,7 +238,7 @@ class Matcher:
         self._fetch_related(work, snap, joined=joined)
 
     def _joined_rows(self, probes: tuple[Probe, ...], snap: Snapshot, files: list[str],
-                     *, wide: bool) -> list[Row]:
+                     *, wide: bool, scan: _Scan) -> list[Row]:
         """One batch pass in two phases: the key scan (a join reading only called_e164 and
         start_us: which legs each probe needs), then the wide columns of those legs only,
         ranked per probe by :func:`~tracehop.match.sql.tag_and_rank` as a single lookup
@@ -220,8 +247,8 @@ class Matcher:
         q = CandidateQuery(probes, wide=wide, bucket_us=bucket_width(width))
         legs: TableSource = files
         if isinstance(self.engine, KeyFetcher):
-            numbers = sorted({p.called_e164 for p in probes})
-            legs = self.engine.prefilter(files, {"called_e164": numbers}, ["called_e164"])
+            legs = self._narrowed(self.engine, files, sorted({p.called_e164 for p in probes}),
+                                  scan)
         tables: dict[str, TableSource] = {"legs": legs, "probes": render.probes_table(q)}
         found = self.engine.run(render.keys_sql(q), tables)
         if not found.num_rows:
@@ -240,6 +267,28 @@ class Matcher:
                     for k in keys_of.get(p.qid, ()) for leg in by_key.get(k, ())]
             rows += render.tag_and_rank(mine, q.limit)
         return rows
+
+    @staticmethod
+    def _narrowed(engine: KeyFetcher, files: list[str], numbers: list[str],
+                  scan: _Scan) -> pa.Table:
+        """The key scan's ``legs``: the legs to ``numbers`` in ``files``. The widening pass
+        asks for a subset of the first pass's numbers, so the files the first pass read are
+        filtered in memory and only the days the widening adds are read (the first pass's
+        scan of the called numbers is most of a key scan's cost)."""
+        if scan.legs is None:
+            scan.legs = engine.prefilter(files, {"called_e164": numbers}, ["called_e164"])
+            scan.files = set(files)
+            return scan.legs
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        known = scan.legs.filter(pc.is_in(scan.legs.column("called_e164"),
+                                          value_set=pa.array(numbers, pa.string())))
+        new = [f for f in files if f not in scan.files]
+        if not new:
+            return known
+        more = engine.prefilter(new, {"called_e164": numbers}, ["called_e164"])
+        return pa.concat_tables([known, more])
 
     def _fetch(self, snap: Snapshot, keys: set[tuple[str | None, int]]) -> list[Row]:
         """Phase 2: the matcher's columns of the legs with these (called_e164, start_us) keys,
@@ -365,8 +414,17 @@ class Matcher:
     def _peer(self, leg: Row) -> Any:
         if self.peers is None:
             return None
-        return self.peers.resolve(leg.get("ingress_trunk"), leg.get("ingress_ip"),
-                                  leg.get("account"))
+        # An answer resolves its leg's hand-off three times, and a batch sees the same few
+        # trunks over and over; the directory is immutable once loaded.
+        key = (leg.get("ingress_trunk"), leg.get("ingress_ip"), leg.get("account"))
+        try:
+            return self._peer_cache[key]
+        except KeyError:
+            pass
+        if len(self._peer_cache) >= _PEER_CACHE_SIZE:
+            self._peer_cache.clear()
+        peer = self._peer_cache[key] = self.peers.resolve(*key)
+        return peer
 
     def _decide(self, w: _Work) -> TracebackAnswer:
         inq, p = w.inq, w.probe
@@ -399,11 +457,29 @@ class Matcher:
         decision = rank(in_step, self._handoff)
         best = decision.best
         status, upstream, customer = self._status(best.leg)
+        confidence = decision.confidence
         if decision.ambiguous:
             status = "ambiguous"
             warnings.append(
                 f"{decision.contenders} other call(s) from a different hand-off match almost as "
                 f"well; give the calling number (or the duration) to decide")
+        elif best.parts.get("calling", 0.0) < 0:
+            # Spoofed caller IDs pass through unchanged, so a call whose calling number differs
+            # from the inquiry's is most likely another call that happened to hit the same
+            # number. Naming its hand-off as certain would accuse an innocent peer or customer:
+            # say what was found, and that it does not agree.
+            status = "ambiguous"
+            confidence = round(confidence * 0.5, 4)
+            warnings.append(
+                f"the call found came from calling number {best.leg.get('calling_e164') or '?'}, "
+                f"not {inq.calling_e164} as the inquiry says: it may be another call; check "
+                f"before naming this hand-off")
+        if upstream is not None and best.leg.get("signer_spc"):
+            from tracehop.sip.passport import stir_signer_mismatch
+
+            flag = stir_signer_mismatch(best.leg.get("signer_spc"), upstream.ocn)
+            if flag:
+                warnings.append(flag)
         offset_s = (int(best.leg["start_us"]) - p.t_us) / US
         if step_index > 0:
             hint = (" - check the time zone of the inquiry and of the records"
@@ -440,7 +516,7 @@ class Matcher:
         return TracebackAnswer(
             inquiry=echo,
             status=status,
-            confidence=decision.confidence,
+            confidence=confidence,
             searched=Searched(iso_z(p.t_us - reach), iso_z(p.t_us + reach), step.label,
                               widen.steps_through(step_index, p.w_us)),
             upstream=upstream,
@@ -466,7 +542,8 @@ class Matcher:
         stir: dict[str, Any] = {}
         for col, key in (("attest", "attest"), ("origid", "origid"), ("orig_tn", "orig_tn"),
                          ("dest_tn", "dest_tn"), ("verstat", "verstat"),
-                         ("stir_verified", "verified")):
+                         ("stir_verified", "verified"), ("signer_spc", "signer_spc"),
+                         ("x5u", "x5u")):
             if leg.get(col) is not None:
                 stir[key] = leg[col]
         if leg.get("iat_utc") is not None:

@@ -56,6 +56,8 @@ MATCH_COLUMNS: Final[tuple[str, ...]] = (
     "iat_utc",
     "verstat",
     "stir_verified",
+    "signer_spc",
+    "x5u",
 )
 
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
