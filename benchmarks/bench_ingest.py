@@ -20,6 +20,7 @@ import argparse
 import io
 import os
 import platform
+import resource
 import shutil
 import sys
 import tempfile
@@ -100,16 +101,23 @@ def generate(n: int, path: Path, seed: int = 1, block: int = 2_000_000) -> None:
             fh.write(buf.getvalue())
 
 
-def baseline_pyarrow(path: Path) -> float:
-    t = time.perf_counter()
+def cpu_s() -> float:
+    """CPU seconds of this process so far, all threads (user + system). The machine is shared:
+    wall time depends on the load, CPU time much less."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def baseline_pyarrow(path: Path) -> tuple[float, float]:
+    t, c = time.perf_counter(), cpu_s()
     table = pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=COLUMNS),
         convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in COLUMNS}),
     )
-    elapsed = time.perf_counter() - t
+    elapsed, cpu = time.perf_counter() - t, cpu_s() - c
     del table
-    return elapsed
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -134,26 +142,32 @@ def main() -> None:
     size_mb = csv_path.stat().st_size / 1e6
     print(f"generated {args.rows:,} rows, {size_mb:,.0f} MB in {gen_s:.1f} s", file=sys.stderr)
 
-    base_s = baseline_pyarrow(csv_path)
-    runs: list[tuple[str, float, float]] = []
+    base_s, base_cpu = baseline_pyarrow(csv_path)
+    runs: list[tuple[str, float, float, float]] = []
     for keep_raw in {"keep": [True], "drop": [False], "both": [True, False]}[args.raw]:
         store = work / f"store_{'raw' if keep_raw else 'noraw'}"
         shutil.rmtree(store, ignore_errors=True)
+        c = cpu_s()
         s = ingest_paths([csv_path], store, format="asterisk_cdr_csv", keep_raw=keep_raw)
+        cpu = cpu_s() - c
         assert s.read == s.stored + s.rejected + s.duplicates == args.rows, s.to_dict()
         label = "tracehop ingest_paths, end to end into the store" + (
-            "" if keep_raw else " (--no-keep-raw)")
-        runs.append((label, s.elapsed_s, s.commit_s))
+            " (default: raw_record kept)" if keep_raw else " (--no-keep-raw)")
+        runs.append((label, s.elapsed_s, s.commit_s, cpu))
         shutil.rmtree(store, ignore_errors=True)
+    load_end = os.getloadavg()[0]
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kB on Linux
 
-    rows: list[tuple[str, float, float | None]] = [
-        ("pyarrow.csv.read_csv, strings only (baseline)", base_s, None), *runs]
-    table = ["| run | seconds | of which store commit | rows/s | MB/s | × baseline time |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for label, secs, commit in rows:
+    rows: list[tuple[str, float, float | None, float]] = [
+        ("pyarrow.csv.read_csv, strings only (baseline)", base_s, None, base_cpu), *runs]
+    table = ["| run | seconds | of which store commit | rows/s | MB/s | × baseline time "
+             "| CPU s | rows per CPU-s | × baseline CPU |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for label, secs, commit, cpu in rows:
         table.append(
             f"| {label} | {secs:.2f} | {'-' if commit is None else f'{commit:.2f}'} | "
-            f"{args.rows / secs:,.0f} | {size_mb / secs:,.0f} | {secs / base_s:.2f} |"
+            f"{args.rows / secs:,.0f} | {size_mb / secs:,.0f} | {secs / base_s:.2f} | "
+            f"{cpu:.1f} | {args.rows / cpu:,.0f} | {cpu / base_cpu:.2f} |"
         )
     text = "\n".join(table)
     print(text)
@@ -165,7 +179,8 @@ def main() -> None:
         f"- command: `{cmd.strip()}`{reduced}\n"
         f"- machine: {platform.machine()}, {os.cpu_count()} vCPU (shared), 24 GB, Python "
         f"{platform.python_version()}, polars {pl.__version__}, pyarrow {pa.__version__}; "
-        f"load average {load:.1f} at start\n"
+        f"load average {load:.1f} at start, {load_end:.1f} at the end; peak RSS "
+        f"{peak_gb:.1f} GB\n"
         f"- data: {args.rows:,} Asterisk cdr_csv records (18 columns), {size_mb:,.0f} MB; "
         f"target ≥ 500,000 rows/s end to end\n\n{text}\n"
     )

@@ -156,6 +156,12 @@ def sample_inquiries(store: Store, n: int, seed: int) -> list[dict[str, str]]:
             for (c, k, t), s in zip(pick.iter_rows(), shift, strict=True)]
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) used so far by process ``pid`` (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.array(xs), q)) if xs else float("nan")
 
@@ -256,11 +262,13 @@ def main() -> None:
             # baseline: the matcher alone, in-process, one inquiry at a time (ingest running)
             matcher = Matcher(store, PeerDirectory.load(peers))
             base_lat = []
+            base_cpu = time.process_time()
             for q in inquiries[: args.baseline]:
                 inq = Inquiry.parse(q["called"], q["time"], q["calling"])
                 t = time.perf_counter()
                 matcher.lookup(inq)
                 base_lat.append(time.perf_counter() - t)
+            base_cpu = time.process_time() - base_cpu
 
             port = free_port()
             server = subprocess.Popen(
@@ -277,8 +285,12 @@ def main() -> None:
                 except httpx.TransportError:
                     time.sleep(0.1)
             v_start = httpx.get(f"{url}/v1/health").json()["store"]["version"]
+            # CPU per request, server process only: the service's own cost beside the
+            # matcher's, and unlike latency not inflated by waiting for a share of the CPUs.
+            cpu0 = process_cpu_s(server.pid)
             res = asyncio.run(load(url, token, inquiries, args.clients, args.requests,
                                    duration))
+            server_cpu = process_cpu_s(server.pid) - cpu0
             v_end = httpx.get(f"{url}/v1/health").json()["store"]["version"]
             loadavg = os.getloadavg()[0]
         finally:
@@ -321,13 +333,14 @@ def main() -> None:
         + f"; {args.clients} concurrent clients on 127.0.0.1, one inquiry per request, "
         f"server and ingest each in their own process",
         "",
-        "| path | requests | inquiries/s | p50 | p99 |",
-        "|---|---:|---:|---:|---:|",
+        "| path | requests | inquiries/s | p50 | p99 | CPU per inquiry |",
+        "|---|---:|---:|---:|---:|---:|",
         f"| baseline: `Matcher.lookup` in-process, sequential | {len(base_lat):,} | "
-        f"{base_qps:,.0f} | {pct(base_ms, 50):.1f} ms | {pct(base_ms, 99):.1f} ms |",
+        f"{base_qps:,.0f} | {pct(base_ms, 50):.1f} ms | {pct(base_ms, 99):.1f} ms | "
+        f"{base_cpu / max(1, len(base_lat)) * 1000:.1f} ms |",
         f"| **`tracehop serve`, {args.clients} clients** (auth, audit fsync, rate limit) | "
         f"{res['sent']:,} | **{qps:,.0f}** | {pct(lat_ms, 50):.1f} ms | "
-        f"{pct(lat_ms, 99):.1f} ms |",
+        f"{pct(lat_ms, 99):.1f} ms | {server_cpu / max(1, res['sent']) * 1000:.1f} ms |",
         "",
         f"Service vs baseline throughput: {qps / base_qps:.2f}×. During the load test the "
         f"ingest committed {len(commits)} times ({ingested:,} legs; store version "

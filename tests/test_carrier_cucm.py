@@ -142,3 +142,25 @@ def test_type_line_is_not_a_record() -> None:
     res = parse_file(FIXTURES / "cdr_TracehopCluster_01_202603071900_000001")
     assert res.rejects.num_rows == 0
     assert res.legs.column("source_record").to_pylist() == [3, 4, 5]
+
+
+def test_older_release_with_fewer_columns_is_read_by_header_name(tmp_path: Path) -> None:
+    """An older release (fewer columns: no origIpv4v6Addr, no IncomingProtocolID) with its two
+    header lines still reads by name: the ingress address comes from the signed-int column."""
+    src = (FIXTURES / "cdr_TracehopCluster_01_202603071900_000001").read_text().splitlines()
+    rows = [next(csv.reader([ln])) for ln in src]
+    keep = 94  # up to OutgoingProtocolCallRef's predecessors: a 9.x-sized record
+    names = rows[0][:keep]
+    assert "origIpv4v6Addr" not in names[:60] and "origIpAddr" in names
+    f = tmp_path / "cdr_old"
+    out = []
+    for r in rows:
+        cut = [v for i, v in enumerate(r[:keep]) if rows[0][i] not in (
+            "origIpv4v6Addr", "destIpv4v6Addr", "IncomingProtocolID")]
+        out.append(",".join(f'"{v}"' if not v.lstrip("-").isdigit() else v for v in cut))
+    f.write_text("\n".join(out) + "\n")
+    assert detect_format(f) == "cisco_cucm_cdr"
+    legs = parse_file(f).legs.to_pylist()
+    assert [r["ingress_ip"] for r in legs] == ["198.51.100.7", "10.0.0.21", "198.51.100.7"]
+    assert [r["direction"] for r in legs] == ["inbound", "outbound", "inbound"]
+    assert legs[0]["ingress_trunk"] == "ACME_IN"

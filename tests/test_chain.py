@@ -148,3 +148,21 @@ def test_a_wrong_peer_directory_is_caught_by_the_truth_check(
     verdicts = trace_campaign(net, traffic, {**builds, "lakeside": lakeside})
     assert verdicts and not any(v.correct for v in verdicts)
     assert all("hop 1 (Lakeside Telephone): named" in v.problems[0] for v in verdicts)
+
+
+@pytest.mark.parametrize("formats", [
+    # the formats the demo used before carrier formats landed, plus Kamailio acc on a transit
+    {"keystone": "kamailio_acc_syslog", "harbor": "freeswitch_json_cdr",
+     "atlas": "asterisk_cdr_csv"},
+    # a SIP capture at the terminating provider, CUCM at the originating one, Ribbon at both
+    # transits
+    {"lakeside": "pcap", "summit": "cisco_cucm_cdr", "harbor": "ribbon_sbc_act"},
+], ids=["kamailio-fsjson-asterisk", "pcap-cucm-ribbon"])
+def test_chains_resolve_whatever_format_each_provider_keeps(tmp_path: Path,
+                                                            formats: dict[str, str]) -> None:
+    net = demo_network()
+    for key, fmt in formats.items():
+        net = net.with_provider(key, format=fmt)
+    net, traffic, builds = _prepare(tmp_path, net)
+    assert {builds[k].format for k in formats} == set(formats.values())
+    _assert_all_correct(trace_campaign(net, traffic, builds))

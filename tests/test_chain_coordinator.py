@@ -115,7 +115,7 @@ def test_unknown_upstream_and_loops() -> None:
     assert chain.end == "loop" and chain.providers() == ["A", "B", "A"]
 
 
-def test_http_responder_posts_only_this_hops_inquiry(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_http_responder_posts_only_this_hops_inquiry() -> None:
     seen: list[httpx.Request] = []
     inq = Inquiry.parse(EXAMPLE.called, T0, EXAMPLE.calling, id="C1/2")
     body = answer(inq, "upstream", upstream="Next").to_dict()
@@ -127,13 +127,7 @@ def test_http_responder_posts_only_this_hops_inquiry(monkeypatch: pytest.MonkeyP
         return httpx.Response(200, json=body)
 
     transport = httpx.MockTransport(handler)
-
-    def post(url: str, **kw: object) -> httpx.Response:
-        with httpx.Client(transport=transport) as c:
-            return c.post(url, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(httpx, "post", post)
-    got = HttpResponder("http://provider.example", "secret").answer(inq)
+    got = HttpResponder("http://provider.example", "secret", transport=transport).answer(inq)
     assert got.status == "upstream" and got.upstream and got.upstream.provider == "Next"
     req = seen[0]
     assert req.url.path == "/v1/inquiries"
@@ -141,7 +135,7 @@ def test_http_responder_posts_only_this_hops_inquiry(monkeypatch: pytest.MonkeyP
     assert sent == inquiry_payload(inq)
     assert set(sent) == {"called", "calling", "time", "window", "id"}
     with pytest.raises(NoAnswer) as e:
-        HttpResponder("http://provider.example", "wrong").answer(inq)
+        HttpResponder("http://provider.example", "wrong", transport=transport).answer(inq)
     assert e.value.reason == "refused"
 
 

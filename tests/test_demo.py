@@ -34,6 +34,24 @@ def test_demo_traces_every_campaign_call_correctly(tmp_path: Path) -> None:
     assert (out / "truth.json").is_file()
     for key in ("lakeside", "keystone", "harbor", "atlas", "summit"):
         assert (out / key / "peers.toml").is_file() and (out / key / "store").is_dir()
+    # each provider keeps its records in its own switch's real format
+    formats = {p["format"] for p in d["providers"].values()}
+    assert len(formats) >= 5 and {"asterisk_cdr_csv", "freeswitch_cdr_csv"} <= formats
+    # a hop whose matched leg carried a PASSporT shows it: attestation, verified, signer SPC
+    stirs = [h["stir"] for c in d["chains"] for h in c["hops"] if h.get("stir")]
+    assert stirs and all(s["verified"] is True for s in stirs)
+    ocn = {"Summit Voice": "8453", "Atlas Gateway": "7342"}
+    for c in d["chains"]:
+        for h in c["hops"]:
+            if h.get("stir"):
+                # the origin's signature: Summit signs its customers (A), Atlas what it took
+                # from the foreign carrier (C)
+                signer = "Summit Voice" if c["end"] == "originating" else "Atlas Gateway"
+                assert (h["stir"]["signer_spc"], h["stir"]["attest"]) == (
+                    ocn[signer], "A" if signer == "Summit Voice" else "C")
+    html = report.read_text("utf-8")
+    assert "Ribbon SBC .ACT" in html and "Cisco CUCM CDR" in html and "SIP capture" in html
+    assert "STIR: attestation" in html and "signed by SPC" in html
 
 
 def test_demo_exits_non_zero_when_a_chain_is_wrong(tmp_path: Path,

@@ -293,3 +293,25 @@ def test_fast_path_agrees_with_phonenumbers_where_it_decides(intl: str) -> None:
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     assert e164 == "+" + intl
     assert normalise_one("+" + intl) == e164
+
+
+def test_repeated_values_take_the_distinct_path_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A long column with many repeats (a campaign's callers) is normalised once per distinct
+    # value and mapped back: the result must be row for row what the value path gives.
+    forms = [*NANP_FORMS, "101", "s", "anonymous", "*72", None, "+44 20 7946 0958", "4420794609"]
+    column = pl.Series("calling", [forms[i % len(forms)] for i in range(60_000)])
+    seen: list[int] = []
+    real = numbers._normalise
+
+    def spy(raw: pl.Series, plan: numbers._Plan) -> pl.Series:
+        seen.append(raw.len())
+        return real(raw, plan)
+
+    monkeypatch.setattr(numbers, "_normalise", spy)
+    out = normalise(column)
+    assert seen == [len({f for f in forms if f is not None})]  # distinct values only
+    expected = [normalise_one(v) for v in column.to_list()]
+    assert out.to_list() == expected
+    assert out.name == "calling"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
@@ -64,7 +65,8 @@ def test_asterisk_master_csv_is_cdr_csv_exactly(traffic: Traffic, tmp_path: Path
 
 
 def test_freeswitch_csv_example_template(traffic: Traffic, tmp_path: Path) -> None:
-    p = traffic.network.providers["keystone"]
+    # the demo's Keystone runs a Ribbon SBC; any provider can be given FreeSWITCH's CSV
+    p = replace(traffic.network.providers["keystone"], format="freeswitch_cdr_csv")
     [path] = write_records(p, traffic.legs("keystone"), tmp_path)
     lines = path.read_text("utf-8").splitlines()
     assert lines
@@ -82,7 +84,7 @@ def test_freeswitch_csv_example_template(traffic: Traffic, tmp_path: Path) -> No
 
 
 def test_freeswitch_json_documents(traffic: Traffic, tmp_path: Path) -> None:
-    p = traffic.network.providers["harbor"]
+    p = replace(traffic.network.providers["harbor"], format="freeswitch_json_cdr")
     files = write_records(p, traffic.legs("harbor"), tmp_path)
     docs = [json.loads(f.read_text("utf-8")) for f in files]
     assert all(f.name.endswith(".cdr.json") for f in files)

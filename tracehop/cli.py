@@ -538,8 +538,9 @@ def token_list_cmd(tokens_file: str, as_json: bool) -> None:
 def demo_cmd(out_dir: str, calls: int, seed: int, http: bool, as_json: bool) -> None:
     """Trace a robocall campaign across a simulated network of providers.
 
-    Builds five providers (Asterisk and FreeSWITCH switches, each with its own clock skew,
-    time zone and number format), writes their records as the switches do, ingests each
+    Builds five providers (Asterisk, Ribbon SBC, SIP captures with STIR/SHAKEN, Cisco CUCM,
+    FreeSWITCH; each with its own clock skew, time zone and number format), writes their
+    records as the switches do, ingests each
     into its own store, traces every campaign call hop by hop from the terminating provider,
     checks each chain against the simulation's ground truth, and writes report.html. Exits
     non-zero if any chain is wrong.

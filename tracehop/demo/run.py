@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from tracehop.chain import Chain, LocalResponder, Responder, SilentResponder, tr
 from tracehop.sim.network import Network, demo_network
 from tracehop.sim.traffic import Traffic, Truth, generate
 from tracehop.sim.writers import write_records
+
+#: record formats that are SIP captures (read by tracehop.sip), not CDR files
+CAPTURE_FORMATS = frozenset({"pcap", "pcapng", "hep"})
 
 
 @dataclass
@@ -34,6 +38,7 @@ class ProviderBuild:
     legs: int
     ingest: dict[str, Any] = field(default_factory=dict)  # IngestSummary.to_dict()
     ingest_s: float = 0.0
+    ip: str = ""  # the provider's own signalling address
 
 
 @dataclass
@@ -100,7 +105,7 @@ def build(out: Path, net: Network, traffic: Traffic) -> dict[str, ProviderBuild]
         files = write_records(p, legs, pdir / "records")
         peers = net.write_peer_directory(key, pdir / "peers.toml")
         builds[key] = ProviderBuild(key, p.name, p.format, p.tz, p.skew_s, pdir, files, peers,
-                                    pdir / "store", len(legs))
+                                    pdir / "store", len(legs), ip=p.ip)
     return builds
 
 
@@ -115,10 +120,34 @@ def ingest_all(builds: Mapping[str, ProviderBuild],
             progress(f"ingesting {b.name}: {len(b.records)} {b.format} file(s), zone {b.tz}")
         t0 = time.perf_counter()
         store = Store.open(b.store_dir, create=True)
-        summary = ingest_paths([str(f) for f in b.records], store, format=b.format, tz=b.tz,
-                               source=b.key)
+        with _capture_options(b):
+            summary = ingest_paths([str(f) for f in b.records], store, format=b.format,
+                                   tz=b.tz, source=b.key)
         b.ingest_s = time.perf_counter() - t0
         b.ingest = summary.to_dict()
+
+
+@contextmanager
+def _capture_options(b: ProviderBuild) -> Iterator[None]:
+    """For a provider whose records are SIP captures, tell the capture reader which address is
+    the provider's own (its INVITEs to the next hop are outbound legs) and where the STI
+    certificates are (PASSporTs are verified, the signer's SPC read); then restore the reader's
+    options as they were."""
+    if b.format not in CAPTURE_FORMATS:
+        yield
+        return
+    import tracehop.sip
+    from tracehop.sim.writers.sip_capture import cert_dir
+
+    before = tracehop.sip.current_config()
+    certs = cert_dir(b.dir / "records")
+    tracehop.sip.configure(local_nets=f"{b.ip}/32",
+                           cert_dir=certs if certs.is_dir() else None)
+    try:
+        yield
+    finally:
+        tracehop.sip.configure(local_nets=[str(n) for n in before.local_nets],
+                               cert_dir=before.cert_dir, tshark=before.tshark)
 
 
 def check(chain: Chain, truth: Truth, net: Network) -> list[str]:
@@ -146,9 +175,15 @@ def check(chain: Chain, truth: Truth, net: Network) -> list[str]:
             got = a.upstream.provider if a and a.upstream else None
             problems.append(f"hop {i + 1} ({want}): named {got}, expected {exp.upstream}")
             break
-        if exp.customer is not None and (a is None or a.customer is None
-                                         or a.customer.account != exp.customer):
-            got = a.customer.account if a and a.customer else None
+        # the customer by its account code, or, where the provider's records carry none (a
+        # CUCM or a SIP capture names the customer's trunk or address), by the name its peer
+        # directory gives that trunk
+        if exp.customer is not None and (
+                a is None or a.customer is None
+                or (a.customer.account != exp.customer
+                    and (a.customer.account is not None
+                         or a.customer.name != net.customers.get(exp.customer)))):
+            got = (a.customer.account or a.customer.name) if a and a.customer else None
             problems.append(f"hop {i + 1} ({want}): customer {got}, expected {exp.customer}")
             break
     if not problems and len(chain.hops) > len(truth.hops):

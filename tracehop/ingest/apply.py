@@ -28,6 +28,9 @@ UTC_DT: Final = pl.Datetime("us", "UTC")
 FLOAT_COLUMNS: Final = frozenset({"duration_s", "billsec_s"})
 BOOL_COLUMNS: Final = frozenset({"stir_verified"})
 TIME_COLUMNS: Final = frozenset({"iat_utc"})
+#: Optional input column, carried through to legs and rejects: which file of a batch of
+#: documents a row came from (``run.parse_documents`` applies a profile to many files at once).
+FILE: Final = "_file"
 #: Offsets beyond these are not time zones: a uniqueid that is not an epoch, or a clock error.
 MAX_OFFSET_S: Final = 14 * 3600
 OFFSET_STEP_S: Final = 900  # UTC offsets are whole quarter hours
@@ -191,7 +194,8 @@ def apply_profile(
         .otherwise(reason)
     )
     df = df.with_columns(reason.alias(REASON))
-    rejects = df.filter(pl.col(REASON).is_not_null()).select(LINE, REASON, RAW)
+    carry = [FILE] if FILE in df.columns else []  # documents of several files in one batch
+    rejects = df.filter(pl.col(REASON).is_not_null()).select(LINE, REASON, RAW, *carry)
     if rejects.height:  # filtering copies every column: only when something was rejected
         df = df.filter(pl.col(REASON).is_null())
 
@@ -238,6 +242,7 @@ def apply_profile(
         _rules_expr(df, profile.disposition).alias("disposition"),
         *out.values(),
         (pl.col(RAW) if ctx.keep_raw else pl.lit(None, dtype=pl.String)).alias("raw_record"),
+        *carry,
     )
     # Layouts that carry only a talk time (CUCM `duration` = connect to disconnect) or no
     # duration at all: derive the DESIGN §3 meanings from the times (setup to end; answer to

@@ -20,6 +20,7 @@ import jinja2
 from markupsafe import Markup
 
 from tracehop.chain import Chain
+from tracehop.demo.stir import hop_stir
 from tracehop.report.diagram import Edge, Node, chain_svg
 
 if TYPE_CHECKING:
@@ -31,6 +32,12 @@ FORMAT_LABELS = {
     "asterisk_cdr_csv": "Asterisk CSV",
     "freeswitch_cdr_csv": "FreeSWITCH CSV",
     "freeswitch_json_cdr": "FreeSWITCH JSON",
+    "cisco_cucm_cdr": "Cisco CUCM CDR",
+    "ribbon_sbc_act": "Ribbon SBC .ACT",
+    "pcap": "SIP capture (pcap)",
+    "pcapng": "SIP capture (pcapng)",
+    "hep": "SIP capture (HEP)",
+    "kamailio_acc_syslog": "Kamailio acc",
 }
 
 
@@ -152,6 +159,8 @@ def render(run: DemoRun) -> str:
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         signed=_signed,
         verdicts=run.verdicts,
+        stir=lambda h: hop_stir(h, net),
+        formats={b.name: FORMAT_LABELS.get(b.format, b.format) for b in run.providers.values()},
     )
 
 

@@ -5,6 +5,7 @@
 - ``tokens``: per-requester API tokens, stored hashed, reloaded when the file changes;
 - ``ratelimit``: per-requester token buckets;
 - ``pool``: matchers answering in parallel; ``groupcommit``: one audit fsync for many requests;
+- ``snapshots``: the latest store snapshot, re-used until the next commit;
 - ``run``: wiring a store, peers, tokens and an audit log into a uvicorn server.
 
 Deployment (reverse proxy, TLS/mTLS, systemd): docs/deploy.md.

@@ -28,6 +28,7 @@ from tracehop.service.app import (
 )
 from tracehop.service.groupcommit import GroupCommitLog
 from tracehop.service.pool import MatcherPool
+from tracehop.service.snapshots import LatestSnapshot
 from tracehop.service.tokens import TokenFile
 
 
@@ -70,18 +71,22 @@ def build_app(
     from tracehop.respond.audit import AuditLog
     from tracehop.store import Store
 
-    store = Store.open(store_dir)
+    store = LatestSnapshot(Store.open(store_dir))
     peers = PeerDirectory.load(peers_file)
     tokens = TokenFile(tokens_file)
-    # The Matcher takes a fresh store snapshot per lookup, so commits made by a concurrent
-    # ingest are answered from as soon as they land (and never half-visible).
+    # The Matcher takes the latest store snapshot per lookup, so commits made by a concurrent
+    # ingest are answered from as soon as they land (and never half-visible); LatestSnapshot
+    # re-uses it until the next commit instead of re-reading the log on every request.
     size = matchers if matchers is not None else min(4, os.cpu_count() or 1)
     pool = MatcherPool(lambda: Matcher(store, peers), size)
     config = ServiceConfig(
         tokens=tokens,
         answerer=pool,
+        # The app groups the entries of concurrent requests itself (AsyncGroupCommit);
+        # GroupCommitLog also groups writers on other threads (another event loop).
         audit=GroupCommitLog(AuditLog(audit_file)),
-        store_version=lambda: store.snapshot().version,
+        concurrency=size,
+        store_version=lambda: store.version,
         rate_per_minute=rate_per_minute,
         max_batch=max_batch,
         max_body_bytes=max_body_bytes,

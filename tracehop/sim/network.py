@@ -136,11 +136,18 @@ class Network:
 #: Which marks of a peer each format records (the rest cannot be in the peer directory, because
 #: the provider would never see them): Asterisk cdr_csv has the channel's peer name and the
 #: account code but no address; FreeSWITCH's CSV ``example`` template only the account code;
-#: FreeSWITCH JSON has everything.
+#: FreeSWITCH JSON has everything; CUCM the trunk device name and its address; Ribbon the
+#: ingress trunk group and the remote signalling address; a SIP capture only the peer's address
+#: (its ``ingress_trunk`` is ``addr:port``, which no trunk name in a directory would match);
+#: Kamailio acc the INVITE's source address.
 RECORDED_MARKS: dict[str, tuple[str, ...]] = {
     "asterisk_cdr_csv": ("trunk", "account"),
     "freeswitch_cdr_csv": ("account",),
     "freeswitch_json_cdr": ("trunk", "ip", "account"),
+    "cisco_cucm_cdr": ("trunk", "ip"),
+    "ribbon_sbc_act": ("trunk", "ip"),
+    "pcap": ("ip",),
+    "kamailio_acc_syslog": ("ip",),
 }
 
 
@@ -168,12 +175,12 @@ def demo_network(*, skew: dict[str, float] | None = None, window_s: float = 120.
                              "asterisk_cdr_csv", "America/Chicago", 7.0, "national",
                              "192.0.2.10", "traceback@lakeside.example"),
         "keystone": Provider("keystone", "Keystone Transit", "5120", "transit",
-                             "freeswitch_cdr_csv", "America/New_York", -31.0, "nanp11",
+                             "ribbon_sbc_act", "America/New_York", -31.0, "nanp11",
                              "198.51.100.20", "noc@keystone.example"),
         "harbor": Provider("harbor", "Harbor Carrier", "6231", "transit",
-                           "freeswitch_json_cdr", "UTC", 18.0, "e164", "203.0.113.30",
+                           "pcap", "UTC", 18.0, "e164", "203.0.113.30",
                            "abuse@harbor.example"),
-        "atlas": Provider("atlas", "Atlas Gateway", "7342", "gateway", "asterisk_cdr_csv",
+        "atlas": Provider("atlas", "Atlas Gateway", "7342", "gateway", "cisco_cucm_cdr",
                           "America/Los_Angeles", -12.0, "nanp11", "198.51.100.40",
                           "traceback@atlas.example"),
         "summit": Provider("summit", "Summit Voice", "8453", "originating",

@@ -53,6 +53,18 @@ class SimCall:
 
 
 @dataclass(frozen=True)
+class Passport:
+    """The STIR/SHAKEN signature a call carries (RFC 8588): who signed it, with what
+    attestation, and when. The signer adds it on its egress; downstream hops pass it on."""
+
+    signer: str  # provider key
+    spc: str  # the signer's Service Provider Code (its OCN), in its certificate's TNAuthList
+    attest: str  # A (our customer, entitled to the number), B, C (gateway: foreign origin)
+    iat: int  # signing time, Unix seconds on the signer's (skewed) clock
+    origid: str
+
+
+@dataclass(frozen=True)
 class Leg:
     """What one provider's switch saw of one call (true times; writers apply skew and zone)."""
 
@@ -70,6 +82,7 @@ class Leg:
     uuid: str
     bleg_uuid: str
     subscriber: bool  # egress is the provider's own subscriber (terminating leg)
+    passport: Passport | None = None  # the call's signature, if any provider signed it
 
 
 @dataclass(frozen=True)
@@ -169,7 +182,24 @@ def _leg(net: Network, c: SimCall, i: int) -> Leg:
     u = uuid.uuid5(_UUID_NS, f"{c.ref}/{key}/a")
     b = uuid.uuid5(_UUID_NS, f"{c.ref}/{key}/b")
     return Leg(c.ref, key, start, answer, end, c.called, c.calling, ingress, egress, egress_ip,
-               c.call_ids[i], str(u), str(b), subscriber)
+               c.call_ids[i], str(u), str(b), subscriber, passport(net, c))
+
+
+def passport(net: Network, c: SimCall) -> Passport | None:
+    """The signature ``c`` carries. SHAKEN (ATIS-1000074): the originating provider signs its
+    own customers' calls with full attestation (A); a gateway signs what it takes from a
+    foreign carrier with gateway attestation (C); a call that enters the network elsewhere
+    (from carriers outside the simulation) arrives unsigned here."""
+    first = net.providers[c.path[0]]
+    if first.kind == "originating" and c.entry.role == "customer":
+        attest = "A"
+    elif first.kind == "gateway" and c.entry.role == "foreign":
+        attest = "C"
+    else:
+        return None
+    iat = int((c.times[0] + timedelta(seconds=first.skew_s)).timestamp())
+    return Passport(first.key, first.ocn, attest, iat,
+                    str(uuid.uuid5(_UUID_NS, f"{c.ref}/origid")))
 
 
 def _random_number(rng: random.Random, npas: Sequence[str]) -> str:

@@ -31,6 +31,7 @@ import hashlib
 import ipaddress
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,7 @@ from tracehop.errors import ConfigError
 from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, conform
 from tracehop.sip.message import (
     SipParseError,
+    addr_uri,
     call_id_of,
     header_user,
     invite_response_key,
@@ -58,15 +60,23 @@ from tracehop.sip.passport import CertDirectory, IdentityInfo, decode_identity, 
 IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 BUSY: Final = frozenset({486, 600})
-#: The leg columns this reader fills (conform() adds the rest as nulls).
-_COLUMNS: Final = frozenset({
-    "leg_id", "source", "format", "source_file", "source_record", "start_utc", "answer_utc",
-    "end_utc", "time_basis", "source_tz", "time_ambiguous", "called_raw", "calling_raw",
-    "pai_raw", "ruri_raw", "diversion_raw", "dialed_raw", "direction", "ingress_trunk",
-    "ingress_ip", "egress_trunk", "egress_ip", "call_id", "duration_s", "billsec_s",
-    "disposition", "cause_raw", "attest", "origid", "orig_tn", "dest_tn", "iat_utc", "x5u",
-    "signer_spc", "verstat", "identity_raw", "stir_verified", "raw_record",
-})
+#: The columns a leg row holds, in order: an INVITE makes one list of these (a list per leg,
+#: not a dict: finish() transposes them into columns in one C call). The STIR/SHAKEN ones are
+#: filled in finish(). finish() adds the dialog times and results, and the columns that are the
+#: same for every leg of a reading; conform() adds the rest as nulls.
+ROW_FIELDS: Final = (
+    "leg_id", "source_file", "format", "source_record", "start_utc", "called_raw",
+    "calling_raw", "pai_raw", "ruri_raw", "diversion_raw", "dialed_raw", "direction",
+    "call_id", "raw_record", "ingress_ip", "ingress_trunk", "egress_ip", "egress_trunk",
+    # STIR/SHAKEN, from _stir():
+    "attest", "origid", "orig_tn", "dest_tn", "iat_utc", "x5u", "signer_spc", "stir_verified",
+    "identity_raw", "verstat",
+)
+(_SOURCE_FILE, _START, _INGRESS_IP, _ATTEST, _ORIGID, _ORIG_TN, _DEST_TN, _IAT, _X5U, _SPC,
+ _VERIFIED, _IDENTITY, _VERSTAT) = (ROW_FIELDS.index(n) for n in (
+    "source_file", "start_utc", "ingress_ip", "attest", "origid", "orig_tn", "dest_tn",
+    "iat_utc", "x5u", "signer_spc", "stir_verified", "identity_raw", "verstat"))
+_STIR_NONE: Final = [None] * (len(ROW_FIELDS) - _ATTEST)
 NO_ANSWER: Final = frozenset({408, 480})
 
 
@@ -132,7 +142,7 @@ def disposition(code: int | None) -> str:
 class _Leg:
     __slots__ = ("answer", "end", "final", "row")
 
-    def __init__(self, row: dict[str, Any]) -> None:
+    def __init__(self, row: list[Any]) -> None:
         self.row = row
         self.answer: int | None = None
         self.end: int | None = None
@@ -140,7 +150,9 @@ class _Leg:
 
 
 def _pick_pai(values: list[str]) -> str | None:
-    uris = [parse_name_addr(v).uri for v in values]
+    if len(values) == 1:  # the usual single PAI: what the loops below give for one value
+        return uri_user(addr_uri(values[0]))
+    uris = [addr_uri(v) for v in values]
     users = [(u, uri_user(u)) for u in uris]
     for uri, user in users:
         if uri.lower().startswith("tel:") and user:
@@ -209,6 +221,10 @@ def _cseq_number(raw: str | None) -> int | None:
     return int(parts[0]) if parts and parts[0].isdigit() else None
 
 
+#: An INVITE prepared by ``LegBuilder._prepare_invite``, booked by ``_apply_invite``.
+Prepared = tuple[Any, ...]
+
+
 class LegBuilder:
     """Collects SIP messages (in capture order) and turns INVITE dialogs into leg rows."""
 
@@ -232,7 +248,7 @@ class LegBuilder:
         self.warnings: list[str] = []
         self._stir_problems: dict[tuple[str, str], int] = {}  # (file, problem) -> INVITEs
         #: legs whose STIR/SHAKEN columns finish() fills: (row, headers, PAI values)
-        self._stir_todo: list[tuple[dict[str, Any], dict[str, list[str]], list[str]]] = []
+        self._stir_todo: list[tuple[list[Any], dict[str, list[str]], list[str]]] = []
         self._ip_cache: dict[bytes, str] = {}
         self._local_cache: dict[str, bool] = {}
 
@@ -291,6 +307,16 @@ class LegBuilder:
 
     def _invite(self, frame: int, ts: int, src: bytes, dst: bytes, sport: int, dport: int,
                 transport: str, data: bytes) -> None:
+        self._apply_invite(frame, data,
+                           self._prepare_invite(frame, ts, src, dst, sport, dport, data))
+
+    def _prepare_invite(self, frame: int, ts: int, src: bytes, dst: bytes, sport: int,
+                        dport: int, data: bytes) -> Prepared:
+        """What one INVITE says, apart from the dialog state: ``("reject", reason)``,
+        ``("reinvite",)`` or ``("leg", key, cid, branch, row, headers, PAI values)`` (row None
+        for a leg already known). It depends on no message before it (only the duplicate
+        short cut looks at the legs): a seam for preparing INVITEs elsewhere, in a batch or a
+        worker, while _apply_invite books them in capture order."""
         # The common message goes through scan_request (only the headers a leg reads, no
         # decoding of the rest); anything unusual through the full RFC 3261 parser.
         scanned = scan_request(data, _LEG_NAMES)
@@ -298,65 +324,75 @@ class LegBuilder:
             try:
                 msg = parse_message(data)
             except SipParseError as e:
-                self.reject(frame, f"malformed SIP INVITE: {e.reason}", data)
-                return
+                return ("reject", f"malformed SIP INVITE: {e.reason}")
             ruri, hdrs = msg.ruri, msg.headers
         else:
             ruri, hdrs = scanned
-        cid = _first(hdrs, "call-id")
-        from_v = _first(hdrs, "from")
-        to_v = _first(hdrs, "to")
-        cseq_num = _cseq_number(_first(hdrs, "cseq"))
+        v = hdrs.get("call-id")
+        cid = v[0] if v else None
+        v = hdrs.get("from")
+        from_v = v[0] if v else None
+        v = hdrs.get("to")
+        to_v = v[0] if v else None
+        v = hdrs.get("cseq")
+        cseq_num = _cseq_number(v[0] if v else None)
         if cid is None or from_v is None or to_v is None or cseq_num is None:
-            missing = [n for n, v in (("Call-ID", cid), ("From", from_v), ("To", to_v),
-                                      ("CSeq", cseq_num)) if v is None]
-            self.reject(frame, "malformed SIP INVITE: missing " + ", ".join(missing)
-                        + " (RFC 3261 §8.1.1; a message cut by the snap length looks like this)",
-                        data)
-            return
-        self.invites += 1
-        to_na = parse_name_addr(to_v)
-        if "tag" in to_na.params:
-            self.reinvites += 1  # re-INVITE inside a dialog: not a new leg (§14)
-            return
+            missing = [n for n, x in (("Call-ID", cid), ("From", from_v), ("To", to_v),
+                                      ("CSeq", cseq_num)) if x is None]
+            return ("reject", "malformed SIP INVITE: missing " + ", ".join(missing)
+                    + " (RFC 3261 §8.1.1; a message cut by the snap length looks like this)")
+        # "tag" in the To parameters (parsed only when the letters occur at all)
+        if "tag" in to_v.lower() and "tag" in parse_name_addr(to_v).params:
+            return ("reinvite",)  # re-INVITE inside a dialog: not a new leg (§14)
         vias = hdrs.get("via")
         top_via = _first_value(vias) if vias else None
         branch = (via_branch(top_via) if top_via is not None else None) or ""
-        src_ip = self._ip_text(src)
+        src_ip = self._ip_cache.get(src) or self._ip_text(src)
         outbound = bool(self.config.local_nets) and self._is_local(src_ip)
         direction = "outbound" if outbound else "inbound"
         key = (cid, str(cseq_num), branch, direction)
         if key in self.legs:
-            self.duplicates += 1
-            return
-        dst_ip = self._ip_text(dst)
+            return ("leg", key, cid, branch, None, None, None)  # a duplicate
+        dst_ip = self._ip_cache.get(dst) or self._ip_text(dst)
         ruri_user = uri_user(ruri)
-        to_user = uri_user(to_na.uri)
+        to_user = uri_user(addr_uri(to_v))
         pai_hdr = hdrs.get("p-asserted-identity")
         pai_vals = _all_values(pai_hdr) if pai_hdr else []
-        div_vals = hdrs.get("diversion", []) or hdrs.get("history-info", [])
-        row: dict[str, Any] = {
-            "leg_id": hashlib.sha256("\x1f".join(key).encode()).hexdigest()[:32],
-            "source_file": self.source_file,
-            "format": self.format,
-            "source_record": frame,
-            "start_utc": ts,  # integer microseconds until finish() builds the columns
-            "called_raw": ruri_user or to_user,
-            "calling_raw": header_user(from_v),
-            "pai_raw": _pick_pai(pai_vals) if pai_vals else None,
-            "ruri_raw": ruri,
-            "diversion_raw": ", ".join(div_vals) if div_vals else None,
-            "dialed_raw": to_user,
-            "direction": direction,
-            "call_id": cid,
-            "raw_record": data.decode("utf-8", "replace"),
-        }
+        div_vals = hdrs.get("diversion") or hdrs.get("history-info")
+        peer: tuple[str | None, str | None, str | None, str | None]
         if outbound:
-            row["egress_ip"] = dst_ip
-            row["egress_trunk"] = _hostport(dst_ip, dport)
+            peer = (None, None, dst_ip, _hostport(dst_ip, dport))
         else:
-            row["ingress_ip"] = src_ip
-            row["ingress_trunk"] = _hostport(src_ip, sport)
+            peer = (src_ip, _hostport(src_ip, sport), None, None)
+        row: list[Any] = [
+            hashlib.sha256("\x1f".join(key).encode()).hexdigest()[:32],
+            self.source_file, self.format, frame,
+            ts,  # integer microseconds until finish() builds the columns
+            ruri_user or to_user,
+            header_user(from_v),
+            _pick_pai(pai_vals) if pai_vals else None,
+            ruri,
+            ", ".join(div_vals) if div_vals else None,
+            to_user, direction, cid,
+            data.decode("utf-8", "replace"),
+            *peer,
+            *_STIR_NONE,
+        ]
+        return ("leg", key, cid, branch, row, hdrs, pai_vals)
+
+    def _apply_invite(self, frame: int, data: bytes, prep: Prepared) -> None:
+        """Book one prepared INVITE (:meth:`_prepare_invite`), in capture order."""
+        if prep[0] == "reject":
+            self.reject(frame, prep[1], data)
+            return
+        self.invites += 1
+        if prep[0] == "reinvite":
+            self.reinvites += 1
+            return
+        _, key, cid, branch, row, hdrs, pai_vals = prep
+        if key in self.legs:
+            self.duplicates += 1
+            return
         # STIR/SHAKEN is decoded (and verified) in finish(), over all legs at once: the
         # PASSporT header and the Identity parameters repeat from call to call and are decoded
         # once, and legs that a later pass replaces never cost a decode.
@@ -365,6 +401,11 @@ class LegBuilder:
         self.legs[key] = leg
         self._tx[(cid, branch)] = leg
         self._by_cid.setdefault(cid, []).append(leg)
+
+    def _count_stir_problems(self, row: list[Any], problems: list[str]) -> None:
+        for p in problems:
+            k = (row[_SOURCE_FILE], p.split(" in /")[0])  # one line per kind, counted
+            self._stir_problems[k] = self._stir_problems.get(k, 0) + 1
 
     def _ip_text(self, raw: bytes) -> str:
         text = self._ip_cache.get(raw)
@@ -378,51 +419,59 @@ class LegBuilder:
             hit = self._local_cache[ip] = _in(ip, self.config.local_nets)
         return hit
 
-    def _stir(self, headers: dict[str, list[str]], pai: list[str], row: dict[str, Any]) -> None:
+    def _stir(self, headers: dict[str, list[str]], pai: list[str], row: list[Any]
+              ) -> list[str]:
+        """Fill the row's STIR/SHAKEN columns; the main PASSporT's problems."""
+        problems: list[str] = []
         # Several PASSporTs (shaken + div, RFC 8946) come as repeated headers or one
         # comma-separated header (RFC 8224 §4: Identity is a list header).
-        idents = [v for raw in headers.get("identity", []) for v in split_values(raw)]
-        infos: list[IdentityInfo] = [decode_identity(v) for v in idents]
-        main = next((i for i in infos if (i.ppt or "").lower() == "shaken"), None)
-        if main is None and infos:
-            main = infos[0]
-        if main is not None:
-            if self.certs is not None:
-                verify(main, self.certs)
-            for p in main.problems:
-                k = (row["source_file"], p.split(" in /")[0])  # one line per kind, counted
-                self._stir_problems[k] = self._stir_problems.get(k, 0) + 1
-            row.update(attest=main.attest, origid=main.origid, orig_tn=main.orig_tn,
-                       dest_tn=main.dest_tn,
-                       iat_utc=main.iat * 1_000_000
-                       if main.iat is not None and main.iat_utc is not None else None,
-                       x5u=main.x5u,
-                       signer_spc=main.signer_spc, stir_verified=main.verified,
-                       identity_raw="\n".join(idents))
-        from_vals = headers.get("from", [])
-        verstat = _param(pai, "verstat") or _param(from_vals, "verstat")
+        raws = headers.get("identity")
+        if raws:
+            idents = [v for raw in raws for v in split_values(raw)]
+            infos: list[IdentityInfo] = [decode_identity(v) for v in idents]
+            main = None
+            for i in infos:
+                if (i.ppt or "").lower() == "shaken":
+                    main = i
+                    break
+            if main is None and infos:
+                main = infos[0]
+            if main is not None:
+                if self.certs is not None:
+                    verify(main, self.certs)
+                problems = main.problems
+                row[_ATTEST:_VERSTAT] = (
+                    main.attest, main.origid, main.orig_tn, main.dest_tn,
+                    main.iat * 1_000_000
+                    if main.iat is not None and main.iat_utc is not None else None,
+                    main.x5u, main.signer_spc, main.verified, "\n".join(idents))
+        verstat = _param(pai, "verstat") if pai else None
+        if verstat is None:
+            from_vals = headers.get("from")
+            verstat = _param(from_vals, "verstat") if from_vals else None
         for name in ("p-stir-verstat", "x-stir-verstat"):
             if verstat is None and headers.get(name):
                 verstat = headers[name][0]
-        row["verstat"] = verstat
-        if row.get("attest") is None:
+        row[_VERSTAT] = verstat
+        if row[_ATTEST] is None:
             for name in ("p-attestation-indicator", "x-attestation-indicator",
                          "attestation-info", "attestation"):
                 if headers.get(name):
-                    row["attest"] = headers[name][0].strip()
+                    row[_ATTEST] = headers[name][0].strip()
                     break
-        if row.get("origid") is None:
+        if row[_ORIGID] is None:
             for name in ("p-origination-id", "x-origination-id"):
                 if headers.get(name):
-                    row["origid"] = headers[name][0].strip()
+                    row[_ORIGID] = headers[name][0].strip()
                     break
+        return problems
 
     # -- results -----------------------------------------------------------------------------
 
     def finish(self) -> tuple[pa.Table, pa.Table]:
         """(legs conformed to LEG_SCHEMA, rejects conformed to REJECT_SCHEMA)."""
         for row, hdrs, pai in self._stir_todo:
-            self._stir(hdrs, pai, row)
+            self._count_stir_problems(row, self._stir(hdrs, pai, row))
         self._stir_todo = []
         legs_in = list(self.legs.values())
         if legs_in:
@@ -430,27 +479,28 @@ class LegBuilder:
             # here, and Arrow takes them as timestamp[us] directly, far cheaper than a
             # datetime object per value.
             n = len(legs_in)
-            rows = [leg.row for leg in legs_in]
+            columns: dict[str, Sequence[Any]] = dict(
+                zip(ROW_FIELDS, zip(*[leg.row for leg in legs_in], strict=True), strict=True))
+            starts = columns["start_utc"]
             ends = [leg.end for leg in legs_in]
             answers = [leg.answer for leg in legs_in]
             finals = [leg.final for leg in legs_in]
-            derived: dict[str, list[Any]] = {
+            columns.update({
                 "answer_utc": answers,
                 "end_utc": ends,
                 "cause_raw": [str(f) if f is not None else None for f in finals],
                 "disposition": [disposition(f) for f in finals],
-                "duration_s": [(e - r["start_utc"]) / 1e6 if e is not None else None
-                               for e, r in zip(ends, rows, strict=True)],
+                "duration_s": [(e - st) / 1e6 if e is not None else None
+                               for e, st in zip(ends, starts, strict=True)],
                 "billsec_s": [None if e is None else (e - a) / 1e6 if a is not None else 0.0
                               for e, a in zip(ends, answers, strict=True)],
                 "source": [self.source] * n,
                 "time_basis": ["setup"] * n,
                 "source_tz": ["UTC"] * n,
                 "time_ambiguous": [False] * n,
-            }
-            cols = {f.name: pa.array(derived[f.name] if f.name in derived
-                                     else [r.get(f.name) for r in rows], type=f.type)
-                    for f in LEG_SCHEMA if f.name in _COLUMNS}
+            })
+            cols = {f.name: pa.array(columns[f.name], type=f.type)
+                    for f in LEG_SCHEMA if f.name in columns}
             legs = _normalise_numbers(conform(pa.table(cols)))
         else:
             legs = LEG_SCHEMA.empty_table()

@@ -29,7 +29,7 @@ from tracehop.errors import CaptureError
 from tracehop.sip import hep, tshark
 from tracehop.sip.dialogs import LegBuilder, SipConfig
 from tracehop.sip.pcap import CaptureInfo
-from tracehop.sip.reader import _hep_to_sink, detect_kind, fast_pass
+from tracehop.sip.reader import _hep_to_sink, detect_kind, fast_pass, gc_paused
 from tracehop.store import FileRecord, Store
 
 
@@ -86,6 +86,12 @@ def ingest_directory(directory: Path | str, store: Store | Path | str, *,
                      source: str | None = None, config: SipConfig | None = None,
                      pattern: str = "*") -> DirectoryResult:
     """Read the new part of every capture in ``directory`` and commit it to ``store``."""
+    with gc_paused():
+        return _ingest_directory(directory, store, source, config, pattern)
+
+
+def _ingest_directory(directory: Path | str, store: Store | Path | str, source: str | None,
+                      config: SipConfig | None, pattern: str) -> DirectoryResult:
     t0 = time.perf_counter()
     directory = Path(directory)
     if not directory.is_dir():

@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pyarrow as pa
 
 from tracehop.schema import DICTIONARY_COLUMNS, LEG_SCHEMA
 from tracehop.store.log import fsync_dir
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # Polars, pyarrow.compute and pyarrow.parquet are imported in the functions that write:
 # opening a store and taking a snapshot (the `tracehop lookup` path) must not pay ~0.4 s
@@ -68,6 +71,10 @@ def write_options(schema: pa.Schema) -> dict[str, Any]:
         "use_dictionary": [c for c in DICTIONARY_COLUMNS if c in names],
         "write_statistics": True,
         "sorting_columns": sorting,
+        # No ARROW:schema in the footer: the Parquet types alone read back as exactly
+        # LEG_SCHEMA (timestamps are isAdjustedToUTC, read as tz "UTC"), whether the writer
+        # was handed `string` or Polars' `string_view` columns, so every file reads the same.
+        "store_schema": False,
     }
 
 
@@ -101,47 +108,183 @@ def day_of(n: int) -> date:
     return _EPOCH + timedelta(days=n)
 
 
-def store_order(table: pa.Table, day_no: pa.Array | None = None) -> pa.Array:
-    """The permutation that puts rows in store order: (day, called_e164, start_utc).
+#: Rows per Arrow slice when sorted rows go back from Polars to Arrow. Arrow's ``string`` keeps
+#: 32-bit offsets, so one array holds at most 2 GiB of text: a 10M-row ingest keeping
+#: raw_record (~250 B a line) is 2.5 GB in one column. Slices of this many rows (the row-group
+#: size) stay far below the limit and are kept as separate chunks of one column.
+ARROW_SLICE_ROWS: Final = ROW_GROUP_SIZE
 
-    Legs without a called number go last within their day. Polars computes it (multi-threaded,
-    several times faster than pyarrow's sort_indices on string keys); the columns stay in Arrow.
-    """
+_STRING_TYPES: Final = (pa.string(), pa.large_string(), pa.string_view())
+
+
+def conform_loose(table: pa.Table, schema: pa.Schema = LEG_SCHEMA) -> pa.Table:
+    """Like :func:`tracehop.schema.conform`, but a text column may stay ``large_string`` or
+    ``string_view`` (what Polars hands over without a copy): the store sorts in Polars and casts
+    to ``string`` slice by slice (:func:`arrow_slices`), so casting here would copy every string
+    once more, and over 2 GiB could not be done in one array."""
+    n = table.num_rows
+    arrays: list[pa.Array | pa.ChunkedArray] = []
+    for f in schema:
+        if f.name in table.column_names:
+            col = table.column(f.name)
+            if col.type != f.type and not (f.type == pa.string() and col.type in _STRING_TYPES):
+                col = col.cast(f.type)
+            arrays.append(col)
+        else:
+            arrays.append(pa.nulls(n, type=f.type))
+    return pa.Table.from_arrays(arrays, names=schema.names)
+
+
+def to_polars(table: pa.Table) -> pl.DataFrame:
+    """The table as a Polars frame (zero-copy for ``string_view`` columns, and Polars gathers
+    strings as 16-byte views: sorting never copies the text, whatever its size)."""
     import polars as pl
 
-    keys: dict[str, pl.Series] = {}
-    if day_no is not None:
-        keys["d"] = pl.Series("d", day_no.to_numpy(zero_copy_only=False))
-    for k in SORT_KEYS:
-        s = pl.from_arrow(table.column(k))
-        assert isinstance(s, pl.Series)
-        keys[k] = s
-    order = pl.DataFrame(keys).select(
-        pl.arg_sort_by(list(keys), nulls_last=True, maintain_order=True)
-    ).to_series()
-    return pa.array(order.to_numpy(), pa.uint32())
+    frame = pl.from_arrow(table, rechunk=False)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
-def take(table: pa.Table, indices: pa.Array) -> pa.Table:
-    """``table.take(indices)``, one column per thread: pyarrow releases the GIL in take, and
-    gathering string columns is most of the cost of sorting a batch."""
-    n = len(indices)
+def arrow_slices(
+    frame: pl.DataFrame, schema: pa.Schema = LEG_SCHEMA, *, exact: bool = False
+) -> pa.Table:
+    """``frame`` as an Arrow table with ``schema``'s columns, in slices of
+    :data:`ARROW_SLICE_ROWS` rows (separate chunks).
 
-    def one(col: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-        # Columns a source does not have are all null (schema.conform): nothing to gather.
-        return pa.nulls(n, col.type) if col.null_count == len(col) else col.take(indices)
+    Text stays ``string_view`` (no copy: Polars' own layout, which has no 2 GiB limit) unless
+    ``exact``: then every column gets exactly ``schema``'s type, cast slice by slice, so that
+    no ``string`` chunk can pass the 2 GiB offset limit."""
+    import polars as pl
 
-    if table.num_rows < 200_000 or (os.cpu_count() or 1) < 2:
-        cols = [one(c) for c in table.columns]
+    parts = []
+    for off in range(0, max(frame.height, 1), ARROW_SLICE_ROWS):
+        part = frame.slice(off, ARROW_SLICE_ROWS).to_arrow(compat_level=pl.CompatLevel.newest())
+        cols = []
+        for f in schema:
+            col = part.column(f.name)
+            loose = f.type == pa.string() and col.type in _STRING_TYPES and not exact
+            cols.append(col if col.type == f.type or loose else col.cast(f.type))
+        fields = [f.with_type(c.type) for f, c in zip(schema, cols, strict=True)]
+        parts.append(pa.Table.from_arrays(cols, schema=pa.schema(fields)))
+    return pa.concat_tables(parts)
+
+
+def exact_columns(table: pa.Table, names: Sequence[str]) -> pa.Table:
+    """Just ``names``, with LEG_SCHEMA's exact types (for pyarrow.compute, which has few
+    ``string_view`` kernels)."""
+    cols = [table.column(n) for n in names]
+    types = [LEG_SCHEMA.field(n).type for n in names]
+    return pa.Table.from_arrays(
+        [c if c.type == t else c.cast(t) for c, t in zip(cols, types, strict=True)], names=names
+    )
+
+
+def _day_expr() -> pl.Expr:
+    import polars as pl
+
+    # The UTC date, as days since 1970-01-01 (a call at 1969-12-31T23:59:59Z is day -1).
+    return pl.col("start_utc").dt.date().cast(pl.Int32)
+
+
+#: E.164 as tracehop writes it: "+" and at most 15 digits (ITU-T E.164 §6.1).
+_E164_TEXT: Final = r"^\+[0-9]{1,15}$"
+
+
+def _called_key(frame: pl.DataFrame) -> pl.Expr | None:
+    """An integer in the same order as the called_e164 text, or None if a value is not
+    ``+<digits>``: the digits right-padded with zeros to 15, times 16, plus their count. A
+    prefix pads to the same digits and has the smaller count, so it sorts first, as in text
+    ("+1312" < "+13120" < "+1313"). Integers compare several times faster than strings."""
+    import polars as pl
+
+    called = frame.get_column("called_e164")
+    if called.null_count() < called.len() and not bool(
+        called.drop_nulls().str.contains(_E164_TEXT).all()
+    ):
+        return None
+    digits = pl.col("called_e164").str.slice(1)
+    padded = digits.str.pad_end(15, "0").cast(pl.UInt64)
+    return padded * 16 + digits.str.len_bytes().cast(pl.UInt64)
+
+
+#: Sort key for a leg without a called number: after every real key (those are < 1.6e16).
+_NO_CALLED: Final = (1 << 54) - 1
+#: Days one batch may span for day and called number to share one 64-bit key (10 bits).
+_PACKED_DAYS: Final = 1 << 10
+
+
+def _store_permutation(frame: pl.DataFrame, by_day: bool) -> pl.Series:
+    """Row indices in store order: (day,) called_e164, start_utc; legs without a called number
+    last within their day; ties keep their input order (a stable sort).
+
+    Sorting is done on integers: day and the called number's order key packed into one
+    64-bit key when the batch spans at most 1024 days, then start time. A multi-column sort
+    with a string key costs about seven times as much CPU (benchmarks/bench_ingest.py)."""
+    import polars as pl
+
+    called = _called_key(frame)
+    start = pl.col("start_utc").dt.epoch("us").alias("s")
+    if called is None:  # some called_e164 is not "+<digits>": sort on the text itself
+        text_keys: list[str | pl.Expr] = ["called_e164", start]
+        if by_day:
+            text_keys.insert(0, _day_expr())
+        order = pl.arg_sort_by(text_keys, nulls_last=True, maintain_order=True)
+        return frame.select(order).to_series()
+    keys = frame.select(
+        (_day_expr() if by_day else pl.lit(0, dtype=pl.Int32)).alias("d"),
+        called.fill_null(_NO_CALLED).alias("c"),
+        start,
+    )
+    lo, hi = keys.get_column("d").min(), keys.get_column("d").max()
+    assert isinstance(lo, int) and isinstance(hi, int)
+    if hi - lo < _PACKED_DAYS:
+        packed = (pl.col("d") - lo).cast(pl.UInt64) * (1 << 54) + pl.col("c")
+        order = pl.arg_sort_by([packed, pl.col("s")], maintain_order=True)
     else:
-        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-            cols = list(pool.map(one, table.columns))
-    return pa.Table.from_arrays(cols, schema=table.schema)
+        order = pl.arg_sort_by(["d", "c", "s"], maintain_order=True)
+    return keys.select(order).to_series()
+
+
+def _sort_frame(frame: pl.DataFrame, by_day: bool) -> pl.DataFrame:
+    """``frame`` in store order (see :func:`_store_permutation`). Each column is made one chunk
+    first (gathering across many chunks costs several times more) and strings are gathered as
+    16-byte views, never copied; columns with no value are not gathered at all."""
+    import polars as pl
+
+    if frame.height == 0:
+        return frame
+    idx = _store_permutation(frame, by_day)
+    cols = []
+    for s in frame.get_columns():
+        if s.null_count() == s.len():
+            cols.append(s)
+        else:
+            cols.append(s.rechunk().gather(idx))
+    return pl.DataFrame(cols)
+
+
+def split_sorted(table: pa.Table | pl.DataFrame) -> dict[date, pa.Table]:
+    """The legs of each UTC day, in store order, as LEG_SCHEMA tables (one sort for all days;
+    never an Arrow ``take`` over the whole column, which concatenates its chunks first: a copy,
+    and ``ArrowInvalid: offset overflow`` past 2 GiB of text)."""
+    frame = to_polars(table) if isinstance(table, pa.Table) else table
+    if frame.height == 0:
+        return {}
+    frame = _sort_frame(frame, by_day=True)
+    days = frame.select(_day_expr()).to_series().rle()
+    out: dict[date, pa.Table] = {}
+    offset = 0
+    for n, d in days.struct.unnest().iter_rows():
+        out[day_of(int(d))] = arrow_slices(frame.slice(offset, n))
+        offset += n
+    return out
 
 
 def sort_legs(table: pa.Table) -> pa.Table:
     """Rows in store order within one day: (called_e164, start_utc), no called number last."""
-    return take(table, store_order(table))
+    if table.num_rows == 0:
+        return table
+    return arrow_slices(_sort_frame(to_polars(table), by_day=False), table.schema, exact=True)
 
 
 def write_parquet(root: Path, rel: str, table: pa.Table) -> int:

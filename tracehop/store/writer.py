@@ -5,8 +5,9 @@ A commit is all or nothing (DESIGN.md §4). In order:
 1. conform the batch to LEG_SCHEMA / REJECT_SCHEMA; drop repeated ``leg_id`` within the batch;
 2. drop legs whose ``leg_id`` is already stored, reading only the ``leg_id`` column of the
    files of the UTC days the batch touches;
-3. split by UTC day of ``start_utc``, sort each day by (called_e164, start_utc), write one new
-   Parquet file per day and one rejects file, each fsynced;
+3. split by UTC day of ``start_utc``, sort each day by (called_e164, start_utc) (one Polars sort
+   of the whole batch; text is never copied by the sort, see :func:`layout.split_sorted`), write
+   one new Parquet file per day and one rejects file, each fsynced;
 4. create the next log version atomically (see :mod:`tracehop.store.log`). If another writer
    took that version, re-check duplicates against the files it added, rewrite the affected day
    files, and try again on top (up to ``max_retries``, then StoreConflictError).
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
@@ -35,18 +36,22 @@ from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, conform
 from tracehop.store import delta
 from tracehop.store.compact import compact_days, vacuum_files
 from tracehop.store.layout import (
-    day_numbers,
-    day_of,
+    arrow_slices,
+    conform_loose,
+    exact_columns,
     new_leg_path,
     new_reject_path,
     read_legs,
-    store_order,
-    take,
+    split_sorted,
+    to_polars,
     write_parquet,
 )
 from tracehop.store.log import DataFile, RejectFile, TableState, TransactionLog
 from tracehop.store.records import CommitResult, CompactResult, FileRecord, VacuumResult
 from tracehop.store.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # Polars and pyarrow.compute are imported in the functions that write:
 # opening a store and taking a snapshot (the `tracehop lookup` path) must not pay ~0.4 s
@@ -175,13 +180,13 @@ class Store:
         auto_compact: bool = True,
     ) -> CommitResult:
         """Store ``legs`` and ``rejects`` and record ``files``, all or nothing."""
-        legs = conform(legs, LEG_SCHEMA)
+        legs = conform_loose(legs, LEG_SCHEMA)  # text may stay string_view: sorted in Polars
         rejects = conform(rejects, REJECT_SCHEMA)
         _require_not_null(legs, ("leg_id", "start_utc"))
         _require_not_null(rejects, ("source_file", "reason"))
         given = legs.num_rows
-        legs = _first_per_leg_id(legs)
-        pending = _split_by_day(legs)  # day -> unsorted legs of that day
+        pending = split_sorted(_first_per_leg_id(to_polars(legs)))  # day -> legs, store order
+        del legs
 
         written: dict[date, tuple[str, int, dict[str, Any], int]] = {}  # day -> rel, size, stats
         reject_file: RejectFile | None = None
@@ -264,10 +269,11 @@ class Store:
             raise error
 
     def _write_day(self, day: date, table: pa.Table) -> tuple[str, int, dict[str, Any], int]:
-        """Write one day's legs, already in store order (see _split_by_day)."""
+        """Write one day's legs, already in store order (see layout.split_sorted)."""
         rel = new_leg_path(day)
         size = write_parquet(self.root, rel, table)
-        return rel, size, delta.file_stats(table), table.num_rows
+        stats = delta.file_stats(exact_columns(table, delta.STATS_COLUMNS))
+        return rel, size, stats, table.num_rows
 
     def _commit_actions(
         self,
@@ -343,49 +349,18 @@ def _require_not_null(table: pa.Table, columns: Sequence[str]) -> None:
             )
 
 
-def _first_per_leg_id(legs: pa.Table) -> pa.Table:
+def _first_per_leg_id(legs: pl.DataFrame) -> pl.DataFrame:
     """Keep the first row of each leg_id within the batch."""
-    import polars as pl
-
-    ids = pl.from_arrow(legs.column("leg_id"))
-    assert isinstance(ids, pl.Series)
-    if ids.n_unique() == legs.num_rows:  # polars: multi-threaded hashing, ~6x pyarrow's
+    if legs.get_column("leg_id").n_unique() == legs.height:  # multi-threaded hashing
         return legs
-    first = (
-        pl.DataFrame({"leg_id": ids})
-        .with_row_index("i")
-        .group_by("leg_id", maintain_order=True)
-        .agg(pl.col("i").first())
-        .get_column("i")
-        .sort()
-    )
-    return legs.take(pa.array(first.to_numpy(), pa.uint32()))
-
-
-def _split_by_day(legs: pa.Table) -> dict[date, pa.Table]:
-    """The batch in store order, as one zero-copy slice per UTC day (one sort, one gather)."""
-    if legs.num_rows == 0:
-        return {}
-    day_no = day_numbers(legs.column("start_utc"))
-    order = store_order(legs, day_no)
-    ordered = take(legs, order)
-    days_sorted = day_no.take(order)
-    out: dict[date, pa.Table] = {}
-    import pyarrow.compute as pc
-
-    counts = pc.value_counts(days_sorted)  # in order of first appearance: ascending days
-    offset = 0
-    for item in counts:
-        n = item["counts"].as_py()
-        out[day_of(int(item["values"].as_py()))] = ordered.slice(offset, n)
-        offset += n
-    return out
+    return legs.unique(subset="leg_id", keep="first", maintain_order=True)
 
 
 def _drop_stored(
     root: Path, pending: dict[date, pa.Table], files: list[DataFile]
 ) -> dict[date, pa.Table]:
     """Days whose pending legs shrank because ``files`` already hold some of their leg_ids."""
+    import polars as pl
     import pyarrow.compute as pc
 
     by_day: dict[date, list[str]] = {}
@@ -396,11 +371,13 @@ def _drop_stored(
         table = pending[day]
         if not table.num_rows:
             continue
-        ids = table.column("leg_id")
+        ids = exact_columns(table, ["leg_id"]).column("leg_id")
         stored = read_legs(root, rels, columns=["leg_id"]).column("leg_id")
-        # Probe the stored ids against the (usually smaller) batch, then mask the batch.
+        # Probe the stored ids against the (usually smaller) batch, then mask the batch (in
+        # Polars: pyarrow has no filter kernel for the string_view columns of a batch).
         hits = pc.filter(stored, pc.is_in(stored, value_set=ids.combine_chunks()))
         if len(hits):
             keep = pc.invert(pc.is_in(ids, value_set=hits.combine_chunks()))
-            changed[day] = table.filter(keep)
+            kept = to_polars(table).filter(pl.Series(keep))
+            changed[day] = arrow_slices(kept)
     return changed
