@@ -182,6 +182,22 @@ def test_acme_mixed_175_and_269_columns_and_unknown_width(tmp_path: Path) -> Non
     assert "200 fields" in reason and "Stop 175" in reason
 
 
+
+def test_acme_wider_release_row_is_rejected_with_the_way_to_its_layout(tmp_path: Path) -> None:
+    """An S-Cz9.x Stop row (STIR attributes appended past the C6.4 columns) has no known layout:
+    it is kept as a reject that names its field count and the SBC command that prints the
+    layout, and no STIR column is filled from a guessed position."""
+    lines = ACME.read_text().splitlines()
+    wide = lines[2] + "," + ",".join(["1", "", "1", "", "TN-Validation-Passed", "", "A"]) + ","
+    f = tmp_path / "cdr.csv"
+    f.write_text("\n".join([*lines, wide.replace("0001@", "0009@")]) + "\n")
+    res = parse_file(f)
+    assert res.legs.num_rows == 3
+    (reason,) = res.rejects.column("reason").to_pylist()
+    assert f"{len(wide.split(','))} fields" in reason and "dump_csv_format" in reason
+    for col in ("attest", "verstat", "stir_verified"):
+        assert res.legs.column(col).null_count == res.legs.num_rows
+
 # --- BroadWorks --------------------------------------------------------------------------
 
 BW = FIXTURES / "broadworks_cdr" / "BW-CDR-20260307140000-2-000001.csv"

@@ -31,10 +31,16 @@ escape quotes inside quoted values, so records are split leniently.
 One call, one leg: the records of one ``Acct-Session-Id`` are folded into the most complete
 one (Stop, else the last Interim, else Start).
 
-STIR/SHAKEN: none of the RADIUS local-CDR layouts above carries STIR attributes. Oracle adds
-them in S-Cz9.1 (Stir-Signed-Request, Stir-Verified-Request, ...) but publishes their CSV
-placement only for the Diameter-format local CDR, not for the RADIUS layout these files use,
-so they are not read here.
+STIR/SHAKEN: none of the layouts above (C6.1-D7.1) carries STIR attributes, so none is read.
+Oracle adds them in S-Cz9.1 (Acme-Stir-Signed-Request, VSA 249 ext. 11, -Exception-Id 12,
+Acme-Stir-Verification-Request 13, ...; later Stir-VS-Verstat, -Reason, -Attest) and says
+they go into local CSV CDRs for RADIUS as well as Diameter ("STIR/SHAKEN Attributes",
+Accounting Guide S-Cz9.2-10.0). Their CSV positions sit past the media-flow block of the
+S-Cz9.x/10.x appendix B tables ("Local CDR Stop Record (RADIUS)", 185+ positions); the copies
+of those tables available to us end after position 30, so the positions are unverified and
+not guessed here (a wrong position would put another attribute into ``verstat``). A wider
+S-Cz9.x row is rejected naming its field count; the SBC's ``dump_csv_format`` command writes
+the device's exact layout. docs/carrier_formats.md lists what was and was not found.
 """
 
 from __future__ import annotations
@@ -160,7 +166,9 @@ def read_acme(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.Data
         if layout is None:
             out.reject(no, f"a {status} record with {len(fields)} fields: no known Acme "
                        f"layout has that many (known: {known}); describe this release in "
-                       "your own profile", line)
+                       "your own profile (S-Cz9.x and later, with STIR/SHAKEN attributes, "
+                       "write wider rows; the SBC's dump_csv_format command writes the "
+                       "device's exact column layout)", line)
             continue
         row: dict[str, str | None] = {c: (fields[p - 1].strip() or None) for c, p in layout.items()}
         row["record_type"] = status

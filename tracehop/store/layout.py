@@ -255,16 +255,19 @@ def _sort_frame(frame: pl.DataFrame, by_day: bool) -> pl.DataFrame:
         return frame
     idx = _store_permutation(frame, by_day)
     cols = []
-    for s in frame.get_columns():
-        if s.null_count() == s.len():
-            cols.append(s)
-        else:
-            cols.append(s.rechunk().gather(idx))
+    # Column by column, taken out of the frame: once the caller holds no other reference,
+    # each unsorted column is freed as soon as its sorted copy exists (peak: one batch plus
+    # one column, not two batches).
+    for name in frame.columns:
+        s = frame.drop_in_place(name)
+        cols.append(s if s.null_count() == s.len() else s.rechunk().gather(idx))
+        del s
     return pl.DataFrame(cols)
 
 
 def split_sorted(table: pa.Table | pl.DataFrame) -> dict[date, pa.Table]:
     """The legs of each UTC day, in store order, as LEG_SCHEMA tables (one sort for all days;
+    a Polars frame passed in is consumed: its columns are moved out as they are sorted;
     never an Arrow ``take`` over the whole column, which concatenates its chunks first: a copy,
     and ``ArrowInvalid: offset overflow`` past 2 GiB of text)."""
     frame = to_polars(table) if isinstance(table, pa.Table) else table

@@ -185,8 +185,10 @@ class Store:
         _require_not_null(legs, ("leg_id", "start_utc"))
         _require_not_null(rejects, ("source_file", "reason"))
         given = legs.num_rows
-        pending = split_sorted(_first_per_leg_id(to_polars(legs)))  # day -> legs, store order
-        del legs
+        frame = _first_per_leg_id(to_polars(legs))
+        del legs  # the sort frees each unsorted column once sorted, if nothing else holds it
+        pending = split_sorted(frame)  # day -> legs in store order; empties `frame`
+        del frame
 
         written: dict[date, tuple[str, int, dict[str, Any], int]] = {}  # day -> rel, size, stats
         reject_file: RejectFile | None = None
