@@ -22,8 +22,6 @@ Prints a table and appends it to benchmarks/RESULTS.md (``--no-record`` to skip)
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -35,26 +33,16 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_store import T0, generate_chunk
+from bench_store import T0
+from harness import PEERS, add_store_options, machine, open_store, publish
 
 from tracehop.answer import TracebackAnswer
 from tracehop.inquiry import Inquiry
 from tracehop.match import Matcher
 from tracehop.numbers import normalise
-from tracehop.peers import PeerDirectory
 from tracehop.respond.batch import RespondOptions, respond
 from tracehop.respond.inquiries import read_inquiries
-from tracehop.schema import empty_rejects
-from tracehop.store import FileRecord, Store
-
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-
-#: Peers for the generated trunks IN-PEER-0001..0500: answers name a provider, as in real use.
-PEERS = PeerDirectory.from_dict({"peer": [
-    {"name": "Peer Low", "role": "upstream", "ocn": "1001", "trunks": ["IN-PEER-00*"]},
-    {"name": "Peer Mid", "role": "upstream", "ocn": "1002", "trunks": ["IN-PEER-0[1-2]*"]},
-    {"name": "Peer Foreign", "role": "foreign", "trunks": ["IN-PEER-0[3-5]*"]},
-]})
+from tracehop.store import Store
 
 
 class _Timed:
@@ -69,24 +57,6 @@ class _Timed:
         out = self.matcher.lookup_many(inquiries)
         self.seconds += time.perf_counter() - t
         return out
-
-
-def build_store(root: Path, rows: int, chunk: int, days: int, seed: int) -> Store:
-    rng = np.random.default_rng(seed)
-    store = Store.open(root, create=True, compact_threshold=10_000)
-    pool = rng.integers(12012000000, 19899999999, max(1, rows // 5))
-    span_us = days * 86_400_000_000
-    t0_us = int(T0.timestamp() * 1_000_000)
-    n_chunks = -(-rows // chunk)
-    for c in range(n_chunks):
-        n = min(chunk, rows - c * chunk)
-        lo = t0_us + span_us * c // n_chunks
-        hi = t0_us + span_us * (c + 1) // n_chunks
-        table = generate_chunk(rng, pool, n, lo, hi, c)
-        rec = FileRecord(file_id=f"{c:064x}", path=f"Master-{c:03d}.csv", size=0, rows_read=n)
-        store.commit(table, empty_rejects(), [rec])
-    store.compact()
-    return store
 
 
 def write_inquiries(store: Store, path: Path, n: int, seed: int) -> None:
@@ -128,28 +98,13 @@ def write_inquiries(store: Store, path: Path, n: int, seed: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=int, default=2_000_000)
-    ap.add_argument("--days", type=int, default=30)
-    ap.add_argument("--chunk", type=int, default=1_000_000, help="rows per commit")
+    add_store_options(ap, rows=2_000_000, seed=11)
     ap.add_argument("--inquiries", type=int, default=10_000)
     ap.add_argument("--sample", type=int, default=500, help="single lookups in the baseline")
-    ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--store", type=Path, default=None, help="reuse this store (no generation)")
-    ap.add_argument("--keep", type=Path, default=None, help="store directory to keep")
-    ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_batch_"))
-    t = time.perf_counter()
-    if args.store:
-        store = Store.open(args.store)
-        built = "reused"
-    else:
-        root = args.keep or tmp / "store"
-        if root.exists():
-            shutil.rmtree(root)
-        store = build_store(root, args.rows, args.chunk, args.days, args.seed)
-        built = f"built in {time.perf_counter() - t:.0f} s"
+    store, _, built = open_store(args, tmp)
     rows = store.snapshot().rows
     inq_path = tmp / "inquiries.csv"
     write_inquiries(store, inq_path, args.inquiries, args.seed)
@@ -189,8 +144,7 @@ def main() -> None:
         f"### bench_batch — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"Command: `python benchmarks/bench_batch.py {' '.join(sys.argv[1:])}`".rstrip() + "  ",
-        f"Machine: {platform.machine()}, {os.cpu_count()} vCPU (shared), "
-        f"Python {platform.python_version()}; store {rows:,} legs ({built}), "
+        f"Machine: {machine()}; store {rows:,} legs ({built}), "
         f"{args.inquiries:,} inquiries (by status: "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(s.by_status.items())) + ")",
         "",
@@ -211,11 +165,7 @@ def main() -> None:
         f"batch answers identical to single lookups on {same}/{len(idx)} sampled inquiries.",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_record:
-        with RESULTS.open("a", encoding="utf-8") as f:
-            f.write("\n" + text)
+    publish("\n".join(lines), record=not args.no_record)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -41,51 +41,21 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_store import T0, generate_chunk
+from bench_store import T0
+from harness import (
+    add_store_options,
+    console_script,
+    nearest_rank,
+    open_store,
+    publish,
+    write_peers_toml,
+)
 
 from tracehop.inquiry import Inquiry
 from tracehop.match import Matcher
 from tracehop.peers import PeerDirectory
-from tracehop.schema import LOOKUP_COLUMNS, empty_rejects
-from tracehop.store import FileRecord, Store
-
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-
-PEERS_TOML = """
-[[peer]]
-name = "Peer Low"
-role = "upstream"
-ocn = "1001"
-trunks = ["IN-PEER-00*"]
-
-[[peer]]
-name = "Peer Mid"
-role = "upstream"
-trunks = ["IN-PEER-0[1-2]*"]
-
-[[peer]]
-name = "Peer Foreign"
-role = "foreign"
-trunks = ["IN-PEER-0[3-5]*"]
-"""
-
-
-def build_store(root: Path, rows: int, chunk: int, days: int, seed: int) -> Store:
-    rng = np.random.default_rng(seed)
-    store = Store.open(root, create=True, compact_threshold=10_000)
-    pool = rng.integers(12012000000, 19899999999, max(1, rows // 5))
-    span_us = days * 86_400_000_000
-    t0_us = int(T0.timestamp() * 1_000_000)
-    n_chunks = -(-rows // chunk)
-    for c in range(n_chunks):
-        n = min(chunk, rows - c * chunk)
-        lo = t0_us + span_us * c // n_chunks
-        hi = t0_us + span_us * (c + 1) // n_chunks
-        table = generate_chunk(rng, pool, n, lo, hi, c)
-        rec = FileRecord(file_id=f"{c:064x}", path=f"Master-{c:03d}.csv", size=0, rows_read=n)
-        store.commit(table, empty_rejects(), [rec])
-    store.compact()
-    return store
+from tracehop.schema import LOOKUP_COLUMNS
+from tracehop.store import Store
 
 
 def sample_inquiries(store: Store, n: int, seed: int) -> list[tuple[str, str, datetime]]:
@@ -124,37 +94,18 @@ def _parses(called: str, calling: str | None = None) -> bool:
     return True
 
 
-def pct(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=int, default=2_000_000)
-    ap.add_argument("--days", type=int, default=30)
-    ap.add_argument("--chunk", type=int, default=1_000_000, help="rows per commit")
+    add_store_options(ap, rows=2_000_000, seed=5)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--cli-runs", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=5)
-    ap.add_argument("--store", type=Path, default=None, help="reuse this store (no generation)")
-    ap.add_argument("--keep", type=Path, default=None, help="store directory to keep")
-    ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_lookup_"))
     try:
-        if args.store is not None:
-            root, built = args.store, "reused"
-            store = Store.open(root)
-        else:
-            root = args.keep or tmp / "store"
-            t0 = time.perf_counter()
-            store = build_store(root, args.rows, args.chunk, args.days, args.seed)
-            built = f"built in {time.perf_counter() - t0:.0f} s"
+        store, root, built = open_store(args, tmp)
         rows = store.snapshot().rows
-        peers_path = tmp / "peers.toml"
-        peers_path.write_text(PEERS_TOML)
+        peers_path = write_peers_toml(tmp / "peers.toml")
         peers = PeerDirectory.load(peers_path)
         asks = sample_inquiries(store, args.queries, args.seed)
         # The generator's numbers are random digits, not all valid NANP numbers, so the
@@ -206,11 +157,7 @@ def main() -> None:
             nf.append(time.perf_counter() - t0)
 
         # 4. a tracehop lookup process, end to end
-        # The console script pip installed next to this interpreter: what a user runs. A
-        # version-manager shim on PATH (pyenv: a bash script that execs `pyenv exec`) adds
-        # ~0.5-0.8 s of wall time of its own on this machine, not tracehop's.
-        script = Path(sys.executable).parent / "tracehop"
-        exe = str(script) if script.exists() else shutil.which("tracehop") or "tracehop"
+        exe = console_script("tracehop")  # not a version-manager shim on PATH
         c, k, t = next(a for a in asks if _parses(a[0], a[1]))
         cmd = [exe, "lookup", "--store", str(root), "--called", c, "--at",
                t.strftime("%Y-%m-%dT%H:%M:%SZ"), "--calling", k, "--peers", str(peers_path),
@@ -232,13 +179,14 @@ def main() -> None:
         return f"{x * 1000:.2f}"
 
     table = [
-        ("Matcher.lookup (found)", len(lat), ms(statistics.median(lat)), ms(pct(lat, 0.99))),
+        ("Matcher.lookup (found)", len(lat), ms(statistics.median(lat)),
+         ms(nearest_rank(lat, 0.99))),
         ("raw DuckDB query (baseline)", len(raw), ms(statistics.median(raw)),
-         ms(pct(raw, 0.99))),
+         ms(nearest_rank(raw, 0.99))),
         ("Matcher.lookup (not found, widened ±24h)", len(nf), ms(statistics.median(nf)),
-         ms(pct(nf, 0.99))),
+         ms(nearest_rank(nf, 0.99))),
         ("store.snapshot() alone", len(snap_lat), ms(statistics.median(snap_lat)),
-         ms(pct(snap_lat, 0.99))),
+         ms(nearest_rank(snap_lat, 0.99))),
         ("`tracehop lookup` process (wall)", len(walls), ms(statistics.median(walls)),
          ms(max(walls))),
         ("`tracehop lookup` process (CPU user+sys)", len(cpus), ms(statistics.median(cpus)),
@@ -254,11 +202,7 @@ def main() -> None:
     lines = ["| what | n | p50 ms | p99 ms (process: max) |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in table]
     lines.append(f"\nMatcher.lookup / raw query p50 ratio: **{ratio:.2f}x**\n")
-    text = head + "\n" + "\n".join(lines) + "\n"
-    print(text)
-    if not args.no_record:
-        with RESULTS.open("a", encoding="utf-8") as f:
-            f.write("\n" + text)
+    publish(head + "\n" + "\n".join(lines) + "\n", record=not args.no_record)
 
 
 if __name__ == "__main__":

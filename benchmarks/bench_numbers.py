@@ -36,10 +36,11 @@ import numpy as np
 import phonenumbers
 import polars as pl
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import publish
+
 from tracehop import numbers
 from tracehop.numbers import normalise, normalise_one
-
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def _digits(rng: np.random.Generator, n: int, lo: int, hi: int, width: int) -> pl.Series:
@@ -178,11 +179,7 @@ def main() -> None:
     ]
     for name, secs, rate in table:
         lines.append(f"| {name} | {secs:.2f} | {rate:,.0f} | {rate / base_rate:.1f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.no_record:
-        with RESULTS.open("a", encoding="utf-8") as f:
-            f.write("\n" + text)
+    publish("\n".join(lines) + "\n", record=not args.no_record)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -44,6 +43,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_store import T0, generate_chunk
+from harness import build_store, interpolated, machine, publish, write_peers_toml
 
 from tracehop.inquiry import Inquiry
 from tracehop.match import Matcher
@@ -54,49 +54,13 @@ from tracehop.schema import empty_rejects
 from tracehop.service.tokens import add_token
 from tracehop.store import FileRecord, Store
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HOST = "127.0.0.1"  # loopback only: this load test never targets another address
-PEERS_TOML = """
-[[peer]]
-name = "Peer Low"
-role = "upstream"
-ocn = "1001"
-trunks = ["IN-PEER-00*"]
-
-[[peer]]
-name = "Peer Mid"
-role = "upstream"
-ocn = "1002"
-trunks = ["IN-PEER-0[1-2]*"]
-
-[[peer]]
-name = "Peer Foreign"
-role = "foreign"
-trunks = ["IN-PEER-0[3-5]*"]
-"""
 DAYS = 30
 
 
 def marker(k: int) -> tuple[str, datetime]:
     """The k-th marker call the ingest commits: a fictional 555-01xx number, one per hour."""
     return f"+1212555{100 + k % 100:04d}", T0 + timedelta(hours=k, seconds=7)
-
-
-def build_store(root: Path, rows: int, chunk: int, seed: int) -> Store:
-    rng = np.random.default_rng(seed)
-    store = Store.open(root, create=True, compact_threshold=10_000)
-    pool = rng.integers(12012000000, 19899999999, max(1, rows // 5))
-    span_us = DAYS * 86_400_000_000
-    t0_us = int(T0.timestamp() * 1_000_000)
-    n_chunks = -(-rows // chunk)
-    for c in range(n_chunks):
-        n = min(chunk, rows - c * chunk)
-        lo = t0_us + span_us * c // n_chunks
-        hi = t0_us + span_us * (c + 1) // n_chunks
-        rec = FileRecord(file_id=f"{c:064x}", path=f"Master-{c:03d}.csv", size=0, rows_read=n)
-        store.commit(generate_chunk(rng, pool, n, lo, hi, c), empty_rejects(), [rec])
-    store.compact()
-    return store
 
 
 def ingest_worker(store_dir: str, rows: int, every: float, stop_file: str, out: str) -> None:
@@ -160,10 +124,6 @@ def process_cpu_s(pid: int) -> float:
     """CPU seconds (user + system, all threads) used so far by process ``pid`` (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def pct(xs: list[float], q: float) -> float:
-    return float(np.percentile(np.array(xs), q)) if xs else float("nan")
 
 
 async def load(url: str, token: str, inquiries: list[dict[str, str]], clients: int,
@@ -241,15 +201,14 @@ def main() -> None:
         else:
             store_dir = args.keep or work / "store"
             t = time.perf_counter()
-            store = build_store(store_dir, args.rows, args.chunk, args.seed)
+            store = build_store(store_dir, args.rows, args.chunk, DAYS, args.seed)
             built = time.perf_counter() - t
         rows = store.snapshot().rows
         if args.build_only:
             print(f"built {rows:,} legs in {built:.0f} s")
             return
         inquiries = sample_inquiries(store, 5_000, args.seed)
-        peers = work / "peers.toml"
-        peers.write_text(PEERS_TOML)
+        peers = write_peers_toml(work / "peers.toml")
         tokens, audit = work / "tokens.json", work / "audit.jsonl"
         token = add_token(tokens, "bench")
 
@@ -315,6 +274,7 @@ def main() -> None:
 
     lat_ms = [x * 1000 for x in res["lat"]]
     base_ms = [x * 1000 for x in base_lat]
+    base_p50, base_p99 = interpolated(base_ms, 0.50), interpolated(base_ms, 0.99)
     qps = res["answered"] / res["elapsed"]
     base_qps = len(base_lat) / sum(base_lat)
     expected_audit = res["sent"] + len(markers)
@@ -327,8 +287,7 @@ def main() -> None:
         f"### bench_service — {when}",
         "",
         f"Command: `{cmd.strip()}`  ",
-        f"Machine: {platform.machine()}, {os.cpu_count()} vCPU (shared), Python "
-        f"{platform.python_version()}; store {rows:,} legs"
+        f"Machine: {machine()}; store {rows:,} legs"
         + (f" (built in {built:.0f} s)" if built else "")
         + f"; {args.clients} concurrent clients on 127.0.0.1, one inquiry per request, "
         f"server and ingest each in their own process",
@@ -336,11 +295,11 @@ def main() -> None:
         "| path | requests | inquiries/s | p50 | p99 | CPU per inquiry |",
         "|---|---:|---:|---:|---:|---:|",
         f"| baseline: `Matcher.lookup` in-process, sequential | {len(base_lat):,} | "
-        f"{base_qps:,.0f} | {pct(base_ms, 50):.1f} ms | {pct(base_ms, 99):.1f} ms | "
+        f"{base_qps:,.0f} | {base_p50:.1f} ms | {base_p99:.1f} ms | "
         f"{base_cpu / max(1, len(base_lat)) * 1000:.1f} ms |",
         f"| **`tracehop serve`, {args.clients} clients** (auth, audit fsync, rate limit) | "
-        f"{res['sent']:,} | **{qps:,.0f}** | {pct(lat_ms, 50):.1f} ms | "
-        f"{pct(lat_ms, 99):.1f} ms | {server_cpu / max(1, res['sent']) * 1000:.1f} ms |",
+        f"{res['sent']:,} | **{qps:,.0f}** | {interpolated(lat_ms, 0.50):.1f} ms | "
+        f"{interpolated(lat_ms, 0.99):.1f} ms | {server_cpu / max(1, res['sent']) * 1000:.1f} ms |",
         "",
         f"Service vs baseline throughput: {qps / base_qps:.2f}×. During the load test the "
         f"ingest committed {len(commits)} times ({ingested:,} legs; store version "
@@ -360,13 +319,9 @@ def main() -> None:
             "test). Full size: `python benchmarks/bench_service.py --rows 100000000 "
             "--chunk 5000000 --keep /tmp/store100m` (then `--store /tmp/store100m`).",
         ]
-    text = "\n".join(lines)
-    print(text)
+    publish("\n".join(lines), record=not args.no_record)
     if res["failures"]:
         print("first failures:", *res["failures"][:5], sep="\n  ")
-    if not args.no_record:
-        with RESULTS.open("a") as f:
-            f.write("\n" + text)
     if not ok:
         sys.exit(1)
 

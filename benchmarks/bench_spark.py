@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -33,15 +32,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_batch import PEERS, build_store, write_inquiries
+from bench_batch import write_inquiries
+from harness import PEERS, add_store_options, machine, open_store, publish
 
 from tracehop.engines.duckdb import DuckDBEngine
 from tracehop.inquiry import Inquiry
 from tracehop.match import Matcher
 from tracehop.respond.inquiries import read_inquiries
-from tracehop.store import Store
-
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def _answers(matcher: Matcher, inquiries: list[Inquiry]) -> tuple[list[dict[str, Any]], float]:
@@ -52,27 +49,12 @@ def _answers(matcher: Matcher, inquiries: list[Inquiry]) -> tuple[list[dict[str,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--days", type=int, default=30)
-    ap.add_argument("--chunk", type=int, default=1_000_000, help="rows per commit")
+    add_store_options(ap, rows=1_000_000, seed=11)
     ap.add_argument("--inquiries", type=int, default=10_000)
-    ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--store", type=Path, default=None, help="reuse this store (no generation)")
-    ap.add_argument("--keep", type=Path, default=None, help="store directory to keep")
-    ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_spark_"))
-    t = time.perf_counter()
-    if args.store:
-        store = Store.open(args.store)
-        built = "reused"
-    else:
-        root = args.keep or tmp / "store"
-        if root.exists():
-            shutil.rmtree(root)
-        store = build_store(root, args.rows, args.chunk, args.days, args.seed)
-        built = f"built in {time.perf_counter() - t:.0f} s"
+    store, _, built = open_store(args, tmp)
     snap = store.snapshot()
     rows, files = snap.rows, snap.file_count
     inq_path = tmp / "inquiries.csv"
@@ -102,8 +84,7 @@ def main() -> None:
         f"### bench_spark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"Command: `python benchmarks/bench_spark.py {' '.join(sys.argv[1:])}`".rstrip() + "  ",
-        f"Machine: {platform.machine()}, {os.cpu_count()} vCPU / 24 GB (shared; load average "
-        f"{load:.1f} at start), Python {platform.python_version()}; store {rows:,} legs in "
+        f"Machine: {machine(load, memory='24 GB')}; store {rows:,} legs in "
         f"{files} day files ({built}); {n:,} inquiries ({found:,} found), "
         "`Matcher.lookup_many(strategy=\"join\")`",
         "",
@@ -119,11 +100,7 @@ def main() -> None:
         f"Answers identical to DuckDB's: cold {same:,}/{n:,}, warm {same_warm:,}/{n:,}.",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_record:
-        with RESULTS.open("a", encoding="utf-8") as f:
-            f.write("\n" + text)
+    publish("\n".join(lines), record=not args.no_record)
     shutil.rmtree(tmp, ignore_errors=True)
     if same != n or same_warm != n:
         sys.exit(1)

@@ -30,6 +30,7 @@ import platform
 import re
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -42,12 +43,14 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import RESULTS, nearest_rank
+
 from tracehop.schema import LOOKUP_COLUMNS, conform, empty_rejects
 from tracehop.store import FileRecord, Store
 from tracehop.store.layout import write_options
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def hex_strings(rng: np.random.Generator, n: int, nbytes: int) -> pl.Series:
@@ -117,11 +120,6 @@ def lookup_sql(paths: list[str], p: Probe, window_s: int, form: str) -> str:
         cond = f"epoch_us(start_utc) BETWEEN {lo} AND {hi}"
     return (f"SELECT {cols} FROM read_parquet([{files}]) "
             f"WHERE called_e164 = '{p.called}' AND {cond}")
-
-
-def pct(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
 def main() -> None:
@@ -203,7 +201,7 @@ def main() -> None:
             if i >= 3:  # 3 warm-up queries
                 lat.append(dt)
                 hits += out.num_rows > 0
-        results[form] = (statistics.median(lat), pct(lat, 0.99), hits / len(lat))
+        results[form] = (statistics.median(lat), nearest_rank(lat, 0.99), hits / len(lat))
     # EXPLAIN ANALYZE on one lookup: how much was read
     p = probes[0]
     at = datetime.fromtimestamp(p.t_us / 1e6, UTC)
