@@ -40,11 +40,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from harness import publish
 
 from tracehop.ingest.ribbon import POSITIONS
 from tracehop.ingest.run import ingest_paths, parse_file
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 REPO = Path(__file__).resolve().parents[1]
 T0 = 1_780_000_000  # 2026-05-28
 BLOCK = 500_000
@@ -284,12 +284,11 @@ def main() -> None:
         table.extend(failures)
         path.unlink()
     text = "\n".join(table)
-    print(text)
     reduced = "" if args.rows >= 5_000_000 else (
         " (reduced size; full size: `python benchmarks/bench_carrier.py --rows 5000000`)")
     cmd = "python benchmarks/bench_carrier.py " + " ".join(sys.argv[1:])
     block = (
-        f"\n### bench_carrier — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+        f"### bench_carrier — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
         f"- command: `{cmd.strip()}`{reduced}\n"
         f"- machine: {platform.machine()}, {os.cpu_count()} vCPU (shared with the other "
         f"engineers' jobs), 24 GB, Python {platform.python_version()}, polars {pl.__version__}, "
@@ -297,9 +296,7 @@ def main() -> None:
         f"- data: CUCM 133-column CDR file (two header lines) and Ribbon .ACT file "
         f"(START+STOP / ATTEMPT), --rows records each, raw records kept\n\n{text}\n"
     )
-    if not args.no_append:
-        with RESULTS.open("a") as fh:
-            fh.write(block)
+    publish(block, record=not args.no_append)
     if args.dir is None:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -32,10 +32,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from harness import publish
 
 from tracehop.ingest.run import ingest_paths
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TRUNKS = np.array(["carrierA", "carrierB", "peer_3", "telco-x", "1500"])
 COLUMNS = ["accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp",
            "lastdata", "start", "answer", "end", "duration", "billsec", "disposition",
@@ -170,12 +170,11 @@ def main() -> None:
             f"{cpu:.1f} | {args.rows / cpu:,.0f} | {cpu / base_cpu:.2f} |"
         )
     text = "\n".join(table)
-    print(text)
     reduced = "" if args.rows >= 10_000_000 else (
         " (reduced size; full size: `python benchmarks/bench_ingest.py --rows 10000000`)")
     cmd = "python benchmarks/bench_ingest.py " + " ".join(sys.argv[1:])
     block = (
-        f"\n### bench_ingest — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+        f"### bench_ingest — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
         f"- command: `{cmd.strip()}`{reduced}\n"
         f"- machine: {platform.machine()}, {os.cpu_count()} vCPU (shared), 24 GB, Python "
         f"{platform.python_version()}, polars {pl.__version__}, pyarrow {pa.__version__}; "
@@ -184,9 +183,7 @@ def main() -> None:
         f"- data: {args.rows:,} Asterisk cdr_csv records (18 columns), {size_mb:,.0f} MB; "
         f"target ≥ 500,000 rows/s end to end\n\n{text}\n"
     )
-    if not args.no_append:
-        with RESULTS.open("a") as fh:
-            fh.write(block)
+    publish(block, record=not args.no_append)
     if args.dir is None:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -37,6 +37,34 @@ GENESIS_HASH = "0" * 64
 ENTRY_KEYS = ("seq", "time", "who", "asked", "searched", "answered", "prev_hash", "hash")
 
 
+#: The inquiry fields an audit entry repeats under "asked" (from the answer's inquiry echo).
+ECHO_KEYS = ("id", "called", "calling", "time_utc", "called_raw", "calling_raw", "time_raw",
+             "window_s")
+
+
+def asked_echo(answer: dict[str, Any]) -> dict[str, Any]:
+    """The inquiry as the answer echoes it, for an audit entry's "asked"."""
+    inq = answer.get("inquiry") or {}
+    return {k: inq[k] for k in ECHO_KEYS if k in inq}
+
+
+def answered_summary(answer: dict[str, Any]) -> dict[str, Any]:
+    """What an audit entry records of an answer (TracebackAnswer JSON): the status, who handed
+    the call over (or which customer placed it), the leg, and the confidence. The same shape
+    for ``tracehop respond`` and ``tracehop serve``, so one log can hold both."""
+    up = answer.get("upstream") or {}
+    cu = answer.get("customer") or {}
+    return {
+        "status": answer.get("status"),
+        "upstream": up.get("provider"),
+        "trunk": up.get("trunk"),
+        "ip": up.get("ip"),
+        "customer": cu.get("account") or cu.get("name"),
+        "leg_id": (answer.get("match") or {}).get("leg_id"),
+        "confidence": answer.get("confidence"),
+    }
+
+
 def canonical_json(obj: Any) -> bytes:
     """The byte form the hash is computed over: sorted keys, no whitespace, UTF-8."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

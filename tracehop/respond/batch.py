@@ -27,7 +27,7 @@ from typing import IO, Any, Protocol
 
 from tracehop.answer import TracebackAnswer
 from tracehop.inquiry import Inquiry
-from tracehop.respond.audit import AuditLog, AuditRecord
+from tracehop.respond.audit import AuditLog, AuditRecord, answered_summary, asked_echo
 from tracehop.respond.deadline import Clock, Deadline
 from tracehop.respond.evidence import SnapshotSource, fetch_legs, pack_name, write_pack
 from tracehop.respond.inquiries import InquiryFile, InquiryRow
@@ -183,23 +183,9 @@ def _rejected(path: str, row: InquiryRow) -> dict[str, Any]:
 
 def _audit_record(path: str, row: InquiryRow, out: dict[str, Any], who: str,
                   at: datetime) -> AuditRecord:
-    inq = out.get("inquiry") or {}
-    asked = {"file": path, "line": row.line,
-             **{k: inq.get(k) for k in ("id", "called", "calling", "time_utc", "called_raw",
-                                       "calling_raw", "time_raw", "window_s") if k in inq},
+    asked = {"file": path, "line": row.line, **asked_echo(out),
              "received_utc": (out.get("deadline") or {}).get("received_utc")}
-    up = out.get("upstream") or {}
-    cu = out.get("customer") or {}
-    answered = {
-        "status": out.get("status"),
-        "upstream": up.get("provider"),
-        "trunk": up.get("trunk"),
-        "ip": up.get("ip"),
-        "customer": cu.get("account") or cu.get("name"),
-        "leg_id": (out.get("match") or {}).get("leg_id"),
-        "confidence": out.get("confidence"),
-        "error": (out.get("error") or {}).get("reason"),
-    }
+    answered = answered_summary(out) | {"error": (out.get("error") or {}).get("reason")}
     return AuditRecord(who=who, asked=asked, searched=out.get("searched"), answered=answered,
                        time=at)
 

@@ -52,7 +52,7 @@ from tracehop import __version__
 from tracehop.answer import TracebackAnswer
 from tracehop.errors import InquiryError
 from tracehop.inquiry import MAX_WINDOW_S, Inquiry
-from tracehop.respond.audit import AuditRecord
+from tracehop.respond.audit import AuditRecord, answered_summary, asked_echo
 from tracehop.service.groupcommit import AsyncGroupCommit
 from tracehop.service.models import (
     AnswerOrList,
@@ -177,31 +177,18 @@ _ITEM = TypeAdapter(InquiryIn)
 _SEARCH_REACH = timedelta(seconds=2 * MAX_WINDOW_S + 3600)
 # Module level: FastAPI resolves the endpoint's (string) annotations in this module's globals.
 _BEARER = HTTPBearer(auto_error=False, description="A token from `tracehop token add`.")
-_ECHO_KEYS = ("id", "called", "calling", "time_utc", "called_raw", "calling_raw", "time_raw",
-              "window_s")
 
 
 def _answer_record(who: str, asked: dict[str, Any], answer: dict[str, Any]) -> AuditRecord:
     """The audit entry for one answer, in the same shape as ``tracehop respond`` writes, plus
     the SHA-256 of the exact answer sent, so that it can be proven later from a copy."""
-    inq = answer.get("inquiry") or {}
-    up = answer.get("upstream") or {}
-    cu = answer.get("customer") or {}
     sent = json.dumps(answer, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return AuditRecord(
         who=who,
-        asked=asked | {k: inq[k] for k in _ECHO_KEYS if k in inq},
+        asked=asked | asked_echo(answer),
         searched=answer.get("searched"),
-        answered={
-            "status": answer.get("status"),
-            "upstream": up.get("provider"),
-            "trunk": up.get("trunk"),
-            "ip": up.get("ip"),
-            "customer": cu.get("account") or cu.get("name"),
-            "leg_id": (answer.get("match") or {}).get("leg_id"),
-            "confidence": answer.get("confidence"),
-            "answer_sha256": hashlib.sha256(sent.encode()).hexdigest(),
-        },
+        answered=answered_summary(answer)
+        | {"answer_sha256": hashlib.sha256(sent.encode()).hexdigest()},
     )
 
 
