@@ -586,14 +586,23 @@ def demo_cmd(out_dir: str, calls: int, seed: int, http: bool, as_json: bool) -> 
               help="Local STI certificates to verify PASSporTs (x5u -> file by name or "
                    "manifest.json). Default: TRACEHOP_CERT_DIR; nothing is fetched.")
 @click.option("--pattern", default="*", show_default=True, help="File name glob.")
+@click.option("--horizon", "horizon_h", type=float, default=4.0, show_default=True,
+              metavar="HOURS",
+              help="Longest call to wait for: a dialog open longer than this (capture time "
+                   "since its INVITE) is written as it stands, with a warning.")
+@click.option("--flush", is_flag=True,
+              help="Write every open dialog now instead of holding it for the next run "
+                   "(the end of a capture campaign).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object.")
 def capture_dir_cmd(directory: str, store_dir: str, source: str | None,
                     local_nets: tuple[str, ...], cert_dir: str | None, pattern: str,
-                    as_json: bool) -> None:
+                    horizon_h: float, flush: bool, as_json: bool) -> None:
     """Read the new part of every capture in a rotating capture directory.
 
     Files already ingested are skipped; a capture that grew is read on from where the last
-    run stopped. Run it from cron after each rotation.
+    run stopped. Calls still in progress at the end of a run (no final response or no BYE
+    yet) are held in the store and completed by the next run, so each leg is written once,
+    complete. Run it from cron after each rotation; --flush writes what is still open.
 
     \b
     Example:
@@ -609,14 +618,16 @@ def capture_dir_cmd(directory: str, store_dir: str, source: str | None,
 
     cfg = configure(local_nets=list(local_nets) or None, cert_dir=cert_dir)
     res = ingest_directory(Path(directory), Path(store_dir), source=source, config=cfg,
-                           pattern=pattern)
+                           pattern=pattern, horizon_s=horizon_h * 3600.0, flush=flush)
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(res), indent=2))
         return
     click.echo(f"{res.files_seen} captures: {res.files_read} new, {res.files_resumed} grown, "
                f"{res.files_skipped} unchanged; {res.messages} SIP messages, {res.stored} legs "
-               f"stored, {res.rejected} rejected, {res.duplicates} duplicates "
-               f"({res.elapsed_s:.1f} s)")
+               f"stored, {res.rejected} rejected, {res.duplicates} duplicates; "
+               f"{res.dialogs_held} open dialogs held for the next run "
+               f"({res.dialogs_carried} carried in, {res.dialogs_expired} past the horizon, "
+               f"{res.dialogs_flushed} flushed) ({res.elapsed_s:.1f} s)")
     for w in res.warnings:
         click.echo(f"warning: {w}", err=True)
 

@@ -148,6 +148,10 @@ class _Leg:
         self.end: int | None = None
         self.final: int | None = None
 
+    def complete(self) -> bool:
+        """Ended: failed/unanswered at its final response (>= 300), or answered and hung up."""
+        return self.final is not None and (self.final >= 300 or self.end is not None)
+
 
 def _pick_pai(values: list[str]) -> str | None:
     if len(values) == 1:  # the usual single PAI: what the loops below give for one value
@@ -244,8 +248,13 @@ class LegBuilder:
         self.legs: dict[tuple[str, str, str, str], _Leg] = {}
         self._tx: dict[tuple[str, str], _Leg] = {}
         self._by_cid: dict[str, list[_Leg]] = {}
-        self.rejects: list[tuple[int | None, str, str | None]] = []
+        #: (frame, reason, raw text, source file, format): a builder fed several files (a
+        #: capture directory) keeps each reject's own file
+        self.rejects: list[tuple[int | None, str, str | None, str, str]] = []
         self.warnings: list[str] = []
+        #: the latest capture time seen (µs): the clock of the open-dialog horizon (hold_open)
+        self.last_ts = 0
+        self.restored = 0  # open dialogs taken over from an earlier run (restore)
         self._stir_problems: dict[tuple[str, str], int] = {}  # (file, problem) -> INVITEs
         #: legs whose STIR/SHAKEN columns finish() fills: (row, headers, PAI values)
         self._stir_todo: list[tuple[list[Any], dict[str, list[str]], list[str]]] = []
@@ -256,12 +265,14 @@ class LegBuilder:
 
     def reject(self, frame: int | None, reason: str, raw: bytes | None = None) -> None:
         text = raw[:4096].decode("utf-8", "replace") if raw else None
-        self.rejects.append((frame, reason, text))
+        self.rejects.append((frame, reason, text, self.source_file, self.format))
 
     def add(self, frame: int, ts: int, src: bytes, dst: bytes, sport: int, dport: int,
             transport: str, data: bytes) -> None:
         """One SIP message, as bytes, with where and when it was seen."""
         self.messages += 1
+        if ts > self.last_ts:
+            self.last_ts = ts
         if data[:8] == b"SIP/2.0 ":
             code_b = data[8:11]
             if not code_b.isdigit():
@@ -466,13 +477,87 @@ class LegBuilder:
                     break
         return problems
 
+    # -- dialogs carried from one reading to the next ----------------------------------------
+
+    def _decode_stir(self) -> None:
+        for row, hdrs, pai in self._stir_todo:
+            self._count_stir_problems(row, self._stir(hdrs, pai, row))
+        self._stir_todo = []
+
+    def hold_open(self, horizon_us: int | None = None) -> tuple[pa.Table, int]:
+        """Take the legs whose dialog is still open out of this builder, for a later reading.
+
+        Open: no final response to the INVITE yet, or answered and no BYE yet (RFC 3261
+        §13.3.1.4, §15). A dialog whose INVITE is more than ``horizon_us`` older than the
+        latest message seen (capture time, not the wall clock) is not held: it stays, to be
+        written as it stands by :meth:`finish`, and a warning says so. Returns the held
+        dialogs as a :data:`DIALOG_SCHEMA` table (STIR/SHAKEN already decoded: the headers are
+        not kept) and the number of dialogs written open past the horizon.
+        """
+        self._decode_stir()
+        cutoff = None if horizon_us is None else self.last_ts - horizon_us
+        held: list[tuple[tuple[str, str, str, str], _Leg]] = []
+        expired: list[str] = []
+        for key, leg in self.legs.items():
+            if leg.complete():
+                continue
+            if cutoff is not None and leg.row[_START] < cutoff:
+                expired.append(key[0])
+                continue
+            held.append((key, leg))
+        for key, leg in held:
+            del self.legs[key]
+            self._tx.pop((key[0], key[2]), None)
+            same = [x for x in self._by_cid.get(key[0], ()) if x is not leg]
+            if same:
+                self._by_cid[key[0]] = same
+            else:
+                self._by_cid.pop(key[0], None)
+        if expired:
+            hours = (horizon_us or 0) / 3.6e9
+            self.warnings.append(
+                f"{len(expired)} dialogs open for longer than the {hours:g} h horizon were "
+                f"written as they stood (no final response or no BYE seen), e.g. Call-ID "
+                f"{', '.join(expired[:3])}: raise --horizon if calls last longer")
+        cols: dict[str, list[Any]] = {f: [leg.row[i] for _, leg in held]
+                                      for i, f in enumerate(ROW_FIELDS)}
+        cols["cseq"] = [k[1] for k, _ in held]
+        cols["branch"] = [k[2] for k, _ in held]
+        cols["answer_us"] = [leg.answer for _, leg in held]
+        cols["end_us"] = [leg.end for _, leg in held]
+        cols["final"] = [leg.final for _, leg in held]
+        table = pa.table({f.name: pa.array(cols[f.name], type=f.type) for f in DIALOG_SCHEMA})
+        return table, len(expired)
+
+    def open_dialogs(self) -> int:
+        """How many of the legs have a dialog still open (see :meth:`hold_open`)."""
+        return sum(not leg.complete() for leg in self.legs.values())
+
+    def restore(self, dialogs: pa.Table) -> int:
+        """Continue the open dialogs a :meth:`hold_open` of an earlier reading returned: the
+        responses and BYEs read now complete them. Returns how many were taken over."""
+        cols = dialogs.select([f.name for f in DIALOG_SCHEMA]).to_pydict()
+        cid_i, dir_i = ROW_FIELDS.index("call_id"), ROW_FIELDS.index("direction")
+        for i in range(dialogs.num_rows):
+            row = [cols[f][i] for f in ROW_FIELDS]
+            cid, branch = row[cid_i], cols["branch"][i]
+            key = (cid, cols["cseq"][i], branch, row[dir_i])
+            if key in self.legs:
+                continue  # already known to this builder
+            leg = _Leg(row)
+            leg.answer, leg.end, leg.final = (cols["answer_us"][i], cols["end_us"][i],
+                                              cols["final"][i])
+            self.legs[key] = leg
+            self._tx[(cid, branch)] = leg
+            self._by_cid.setdefault(cid, []).append(leg)
+            self.restored += 1
+        return self.restored
+
     # -- results -----------------------------------------------------------------------------
 
     def finish(self) -> tuple[pa.Table, pa.Table]:
         """(legs conformed to LEG_SCHEMA, rejects conformed to REJECT_SCHEMA)."""
-        for row, hdrs, pai in self._stir_todo:
-            self._count_stir_problems(row, self._stir(hdrs, pai, row))
-        self._stir_todo = []
+        self._decode_stir()
         legs_in = list(self.legs.values())
         if legs_in:
             # Column by column from the leg objects: times stay integer microseconds up to
@@ -504,12 +589,13 @@ class LegBuilder:
             legs = _normalise_numbers(conform(pa.table(cols)))
         else:
             legs = LEG_SCHEMA.empty_table()
-        self.rejects.sort(key=lambda r: r[0] or 0)
+        files = {f: i for i, f in enumerate(dict.fromkeys(r[3] for r in self.rejects))}
+        self.rejects.sort(key=lambda r: (files[r[3]], r[0] or 0))
         now = datetime.now(UTC)
         rej = pa.table({
             "source": pa.array([self.source] * len(self.rejects), pa.string()),
-            "format": pa.array([self.format] * len(self.rejects), pa.string()),
-            "source_file": pa.array([self.source_file] * len(self.rejects), pa.string()),
+            "format": pa.array([r[4] for r in self.rejects], pa.string()),
+            "source_file": pa.array([r[3] for r in self.rejects], pa.string()),
             "source_record": pa.array([r[0] for r in self.rejects], pa.int64()),
             "reason": pa.array([r[1] for r in self.rejects], pa.string()),
             "raw_record": pa.array([r[2] for r in self.rejects], pa.string()),
@@ -519,6 +605,17 @@ class LegBuilder:
         for (f, p), n in sorted(self._stir_problems.items()):
             self.warnings.append(f"{f}: STIR/SHAKEN: {p} ({n} INVITEs)")
         return legs, conform(rej, REJECT_SCHEMA)
+
+
+#: An open dialog as :meth:`LegBuilder.hold_open` hands it on: the leg row built so far
+#: (ROW_FIELDS, typed as in LEG_SCHEMA but with times as integer µs, the builder's own form),
+#: the rest of its dedupe key (CSeq number, top-Via branch) and the dialog's progress.
+DIALOG_SCHEMA: Final = pa.schema(
+    [pa.field(n, pa.int64() if n in ("start_utc", "iat_utc") else LEG_SCHEMA.field(n).type)
+     for n in ROW_FIELDS]
+    + [pa.field("cseq", pa.string()), pa.field("branch", pa.string()),
+       pa.field("answer_us", pa.int64()), pa.field("end_us", pa.int64()),
+       pa.field("final", pa.int32())])
 
 
 def _in(ip: str, nets: list[IpNet]) -> bool:

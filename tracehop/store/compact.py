@@ -35,6 +35,7 @@ from tracehop.store.layout import (
 )
 from tracehop.store.log import LOG_DIR, DataFile, TableState, TransactionLog
 from tracehop.store.records import CompactResult, DayCompaction, VacuumResult
+from tracehop.store.state import STATE_DIR
 
 
 @dataclass(frozen=True)
@@ -125,17 +126,19 @@ def _actions(plan: dict[date, _Rewrite]) -> list[dict[str, Any]]:
 
 
 def vacuum_files(root: Path, state: TableState, retention_hours: float) -> VacuumResult:
-    """Delete leg and reject files the latest version does not reference, once old enough.
+    """Delete leg, reject and state files the latest version does not reference, once old
+    enough.
 
     Age is counted from the ``remove`` action for compacted-away files, and from the file's
     mtime for files no commit ever referenced. The retention protects readers that still hold
     an older snapshot and writers whose commit is in flight: use 0 only when nothing else runs.
     """
     cutoff = time.time() - retention_hours * 3600.0
-    referenced = set(state.live) | set(state.rejects)
+    # state blobs: only the latest per key is referenced; superseded ones age out like files
+    referenced = set(state.live) | set(state.rejects) | {f.path for f in state.state.values()}
     deleted: list[str] = []
     freed = 0
-    for top in (LEGS_DIR, REJECTS_DIR):
+    for top in (LEGS_DIR, REJECTS_DIR, STATE_DIR):
         base = root / top
         if not base.is_dir():
             continue

@@ -27,6 +27,7 @@ from typing import Any, Final
 from tracehop.errors import StoreConflictError, StoreError
 from tracehop.store.delta import PARTITION_COLUMN, READER_VERSION
 from tracehop.store.records import FileRecord
+from tracehop.store.state import StateFile
 
 LOG_DIR: Final = "_delta_log"
 _VERSION_FILE = re.compile(r"^(\d{20})\.json$")
@@ -62,6 +63,7 @@ class TableState:
     tombstones: dict[str, int] = field(default_factory=dict)  # path -> deletionTimestamp (ms)
     rejects: dict[str, RejectFile] = field(default_factory=dict)
     files: dict[str, FileRecord] = field(default_factory=dict)  # file_id -> first record
+    state: dict[str, StateFile] = field(default_factory=dict)  # key -> latest blob (state.py)
 
     def copy(self) -> TableState:
         return TableState(
@@ -71,6 +73,7 @@ class TableState:
             tombstones=dict(self.tombstones),
             rejects=dict(self.rejects),
             files=dict(self.files),
+            state=dict(self.state),
         )
 
 
@@ -234,4 +237,9 @@ def _apply_one(st: TableState, action: dict[str, Any]) -> None:
         for rec in info.get("files", []):
             fr = FileRecord.from_json(rec)
             st.files.setdefault(fr.file_id, fr)
+        for key, blob in (info.get("state") or {}).items():  # the latest blob per key wins
+            if blob is None:
+                st.state.pop(key, None)
+            else:
+                st.state[key] = StateFile.from_json(blob)
     # txn, cdc and other actions of reader version 1 carry nothing tracehop needs.

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -49,6 +49,15 @@ from tracehop.store.layout import (
 from tracehop.store.log import DataFile, RejectFile, TableState, TransactionLog
 from tracehop.store.records import CommitResult, CompactResult, FileRecord, VacuumResult
 from tracehop.store.snapshot import Snapshot
+from tracehop.store.state import (
+    StateBlob,
+    StateFile,
+    check_state_base,
+    read_state_file,
+    remove_state_files,
+    state_info,
+    write_state_files,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -168,6 +177,11 @@ class Store:
         """The record of the file with this sha256, if it was ingested before."""
         return self._state().files.get(file_id)
 
+    def state(self, key: str) -> StateBlob | None:
+        """The blob last committed under ``key`` (:mod:`tracehop.store.state`), or None."""
+        sf = self._state().state.get(key)
+        return None if sf is None else read_state_file(self.root, key, sf)
+
     # --- writing -----------------------------------------------------------------------------
 
     def commit(
@@ -178,8 +192,15 @@ class Store:
         *,
         max_retries: int = DEFAULT_MAX_RETRIES,
         auto_compact: bool = True,
+        state_blobs: Mapping[str, bytes | None] | None = None,
+        state_base: Mapping[str, str | None] | None = None,
     ) -> CommitResult:
-        """Store ``legs`` and ``rejects`` and record ``files``, all or nothing."""
+        """Store ``legs`` and ``rejects`` and record ``files``, all or nothing.
+
+        ``state_blobs`` commits an opaque blob per key with them (None clears the key; see
+        :mod:`tracehop.store.state`); ``state_base`` names, per key, the blob id the caller's
+        state was derived from (None: no blob), and the commit fails with StoreConflictError if
+        another commit replaced it meanwhile."""
         legs = conform_loose(legs, LEG_SCHEMA)  # text may stay string_view: sorted in Polars
         rejects = conform(rejects, REJECT_SCHEMA)
         _require_not_null(legs, ("leg_id", "start_utc"))
@@ -192,6 +213,7 @@ class Store:
 
         written: dict[date, tuple[str, int, dict[str, Any], int]] = {}  # day -> rel, size, stats
         reject_file: RejectFile | None = None
+        state_files: dict[str, StateFile | None] = {}  # key -> blob written for this commit
         checked: set[str] = set()  # leg files whose leg_ids this batch was checked against
         version, attempt, stored = -1, 0, 0
         try:
@@ -199,8 +221,11 @@ class Store:
                 rel = new_reject_path()
                 size = write_parquet(self.root, rel, rejects)
                 reject_file = RejectFile(path=rel, size=size, rows=rejects.num_rows)
+            if state_blobs:
+                state_files = write_state_files(self.root, state_blobs)
             for attempt in range(max_retries + 1):
                 state = self._state()
+                check_state_base(state.state, state_base or {})
                 unseen = [
                     f for f in state.live.values() if f.day in pending and f.path not in checked
                 ]
@@ -216,6 +241,8 @@ class Store:
                 actions = self._commit_actions(
                     written, reject_file, files, given, stored, rejects.num_rows
                 )
+                if state_files:
+                    actions[0]["commitInfo"]["tracehop"]["state"] = state_info(state_files)
                 try:
                     self.log.write(state.version + 1, actions)
                 except StoreConflictError:
@@ -231,6 +258,7 @@ class Store:
                 (self.root / rel).unlink(missing_ok=True)
             if reject_file is not None:
                 (self.root / reject_file.path).unlink(missing_ok=True)
+            remove_state_files(self.root, state_files)
             raise
 
         days = tuple(sorted(written))
