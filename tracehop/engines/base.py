@@ -49,12 +49,18 @@ class KeyFetcher(Protocol):
     """An engine that reads local store files by key faster than the portable SQL does
     (optional; the matcher runs the portable SQL on engines without it).
 
-    A batch pass has two phases: the key scan (a join on the called number and time that
-    needs only ``called_e164`` and ``start_us``), then the wide columns of the legs it found.
-    ``prefilter`` narrows the key scan's ``legs`` relation to an Arrow table before the same
-    portable SQL runs on it; ``fetch_by_key`` replaces the portable fetch join
-    (``tracehop.match.sql.fetch_sql``).
+    The batch matcher reads, per day file, the legs whose called number (or correlation key)
+    an inquiry touching that day asks for, with all the columns it decides on (``read_in``),
+    and ranks them in Python exactly as a single lookup does. ``prefilter`` and
+    ``fetch_by_key`` are the same read in other shapes (one test for every file; exact
+    (called_e164, start_us) pairs).
     """
+
+    def read_in(self, parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
+                columns: Sequence[str]) -> pa.Table:
+        """``columns`` plus ``start_us`` of the legs of each ``(file, match)`` part where,
+        for any column of ``match``, the value is one of that column's values."""
+        ...
 
     def prefilter(self, files: list[str], match: Mapping[str, Sequence[str]],
                   columns: Sequence[str]) -> pa.Table:

@@ -90,18 +90,26 @@ class DuckDBEngine:
                                   ) from None
             return result
 
+    def read_in(self, parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
+                columns: Sequence[str]) -> pa.Table:
+        """The batch matcher's read, with Polars (:mod:`tracehop.engines.keyfetch`): DuckDB
+        turns a long ``IN`` list into a join and then decodes every page of every column."""
+        from tracehop.engines.keyfetch import read_in
+
+        return read_in(parts, columns)
+
     def prefilter(self, files: list[str], match: Mapping[str, Sequence[str]],
                   columns: Sequence[str]) -> pa.Table:
-        """The key scan's ``legs``, narrowed with Polars (:mod:`tracehop.engines.keyfetch`)."""
+        """Legs in ``files`` matching ``match``, with Polars (:mod:`tracehop.engines.keyfetch`)."""
         from tracehop.engines.keyfetch import prefilter
 
         return prefilter(files, match, columns)
 
     def fetch_by_key(self, files: list[str], wanted: pa.Table,
                      columns: Sequence[str]) -> pa.Table:
-        """Phase 2 of a batch pass, read with Polars' prefiltered decoding: DuckDB would decode
-        every projected column of every row for the same join (see
-        :mod:`tracehop.engines.keyfetch`)."""
+        """Legs by exact (called_e164, start_us) pairs, read with Polars' prefiltered
+        decoding: DuckDB would decode every projected column of every row for the same join
+        (see :mod:`tracehop.engines.keyfetch`)."""
         from tracehop.engines.keyfetch import fetch_by_key
 
         return fetch_by_key(files, wanted, columns)

@@ -1,23 +1,28 @@
 """Reading store rows by key from local Parquet files, without a full-width scan.
 
-Phase 2 of a batch pass (:mod:`tracehop.match.matcher`) needs the matcher's ~27 columns of a
-few thousand legs spread over every day file. As a SQL join (``tracehop.match.sql.fetch_sql``)
-DuckDB decodes every projected column of every row it scans: its join filters do not reach
-the Parquet pages (research/perf.md §4), and a disjunction of point ranges or a
-``file_row_number`` filter is not pruned either (measured: 14-15 s for 9,000 rows on the 10M
-bench store, against 5.8 s to decode all 27 columns of every row).
+A batch of inquiries (:mod:`tracehop.match.matcher`) needs the matcher's columns of the legs
+to a few thousand called numbers spread over every day file. As a SQL join DuckDB decodes
+every projected column of every row it scans: its join filters do not reach the Parquet pages
+(research/perf.md §4), a large ``IN`` list becomes a join too, and a disjunction of point
+ranges or a ``file_row_number`` filter is not pruned either (measured: 14-15 s for 9,000 rows
+on the 10M bench store, against 5.8 s to decode all 27 columns of every row; on one 3.3M-row
+day file of the 100M store, 300 numbers' legs: DuckDB 0.30 s for 3 wide columns, Polars 0.25).
 
 Polars evaluates a filter on the filter's own columns first and decodes the other columns only
-for the rows it selects (its "prefiltered" Parquet decoding; perf.md §4: is_in prefilter +
-join, 10,000 inquiries on 100M rows in 2.1 s). The filter here is on the two sort keys,
-``called_e164`` and ``start_utc``, which are cheap to decode; an exact semi-join on the pair
-follows. Engines that read local files (DuckDB) offer this as ``fetch_by_key``
-(:class:`tracehop.engines.base.KeyFetcher`); the others run the portable SQL.
+for the rows it selects (its "prefiltered" Parquet decoding). :func:`read_in` is the read the
+batch matcher uses: per day file, the legs whose called number (or call key) is one the
+inquiries touching that day ask for, with every column the decision needs.
+:func:`fetch_by_key` (rows by exact (called_e164, start_us) pairs) and :func:`prefilter` (one
+test for every file) are the same read in other shapes. Engines that read local files
+(DuckDB) offer these through :class:`tracehop.engines.base.KeyFetcher`; the others run the
+portable SQL.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 
@@ -63,30 +68,70 @@ def fetch_by_key(files: Sequence[str], wanted: pa.Table, columns: Sequence[str])
 def prefilter(files: Sequence[str], match: Mapping[str, Sequence[str]],
               columns: Sequence[str]) -> pa.Table:
     """``columns`` plus ``start_us`` of the legs in ``files`` where, for any column of
-    ``match``, its value is one of that column's values: the ``legs`` relation of a key scan,
-    narrowed before the join runs.
+    ``match``, its value is one of that column's values (:func:`read_in` with the same test
+    for every file)."""
+    return read_in([(f, match) for f in files], columns)
 
-    Measured on the 10M-row bench store (10,000 inquiries' numbers, 1.5% of the rows): 0.5 s,
-    against 1.5-3 s for DuckDB's join to read the same two key columns of every row.
+
+def read_in(parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
+            columns: Sequence[str]) -> pa.Table:
+    """``columns`` plus ``start_us`` of the legs of each ``(file, match)`` part where, for any
+    column of ``match``, the value is one of that column's values.
+
+    This is the batch matcher's one read of the store (:mod:`tracehop.match.matcher`): each
+    day file is asked only for the numbers (or call keys) whose time range touches that day,
+    and all the columns the decision needs come back from the same read. Polars' prefiltered
+    decoding tests the key column first, then decompresses and decodes the other columns
+    only in the pages holding a selected row. Measured on a 3.3M-row day file of the 100M
+    bench store (27 columns): 0.10-0.14 CPU-s for the key column even when nothing matches,
+    plus ~0.53 CPU-s x the fraction of pages touched (333 numbers: 0.40 s; 1,000: 0.57 s). A
+    key scan followed by a fetch paid the key column twice for the same pages.
+
+    Files are read on a small thread pool (Polars releases the GIL; one file's read keeps
+    about one core busy), largest first.
     """
     schema = pa.schema([*(LEG_SCHEMA.field(c) for c in columns), pa.field(START_US, pa.int64())])
-    match = {c: v for c, v in match.items() if v}
-    if not files or not match:
+    wanted = []
+    for path, match in parts:
+        tests = {c: list(dict.fromkeys(v)) for c, v in match.items() if v}
+        if tests:
+            wanted.append((path, tests))
+    if not wanted:
         return schema.empty_table()
     import polars as pl
 
-    tests = [pl.col(c).is_in(pl.Series(c, list(dict.fromkeys(v)), dtype=pl.String).implode())
-             for c, v in match.items()]
+    def one(path: str, tests: dict[str, list[str]]) -> pa.Table:
+        try:
+            found = (
+                pl.scan_parquet(path, hive_partitioning=False)
+                .filter(pl.any_horizontal([pl.col(c).is_in(pl.Series(c, v, dtype=pl.String)
+                                                                  .implode())
+                                           for c, v in tests.items()]))
+                .select([*columns, pl.col("start_utc").dt.epoch("us").alias(START_US)])
+                .collect()
+            )
+        except (OSError, pl.exceptions.PolarsError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise EngineError(f"reading store rows failed: {path}: {first}",
+                              hint="a store file is missing or damaged: restore it from a "
+                              "backup, or re-ingest that day") from None
+        return found.to_arrow().cast(schema)
+
+    wanted.sort(key=lambda part: -_size(part[0]))
+    if len(wanted) == 1:
+        return one(*wanted[0])
+    with ThreadPoolExecutor(max_workers=min(len(wanted), _workers())) as pool:
+        return pa.concat_tables(list(pool.map(lambda part: one(*part), wanted)))
+
+
+def _workers() -> int:
+    # One read per core (a read is CPU-bound: page decompression and decoding), at most 4:
+    # more reads at once only hold more pages in memory.
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _size(path: str) -> int:
     try:
-        found = (
-            pl.scan_parquet(list(files), hive_partitioning=False)
-            .filter(pl.any_horizontal(tests))
-            .select([*columns, pl.col("start_utc").dt.epoch("us").alias(START_US)])
-            .collect()
-        )
-    except (OSError, pl.exceptions.PolarsError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise EngineError(f"reading store keys failed: {first}",
-                          hint="a store file is missing or damaged: restore it from a backup, "
-                          "or re-ingest that day") from None
-    return found.to_arrow().cast(schema)
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # read it anyway: the read names the missing file

@@ -25,26 +25,34 @@ Why narrow first, then wide: on the 1M-row bench store the ±24 h query (three d
 12.2 ms p50 against 8.7 ms for ±120 s (one file), so one wide query for every inquiry would
 slow down the common case by 40 % to speed up the rare not-found case.
 
-:meth:`Matcher.lookup_many` runs the same passes for a whole batch as joins against the
-inquiries (an Arrow table), bucketed by time, or loops :meth:`Matcher.lookup` when that is
-cheaper (:meth:`Matcher.choose`). Both paths give identical answers (tested, also with an
-engine that has only the portable SQL). A batch pass has two phases, because a join decodes
-every projected column of every row it scans and the wide columns (leg_id, call_id, the raw
-numbers) were ~90% of that (10,000 inquiries on 10M rows: 48 s before, 8 s after):
+:meth:`Matcher.lookup_many` runs the same passes for a whole batch, or loops
+:meth:`Matcher.lookup` when that is cheaper (:meth:`Matcher.choose`). Both paths give identical
+answers (tested, also with an engine that has only the portable SQL). A batch is read in one
+of two ways:
 
-- **key scan**: the join on the called number and time bucket, reading only ``called_e164``
-  and ``start_us`` (:func:`.sql.keys_sql`; steps and cap in SQL), gives the (called number,
-  start) keys each inquiry needs. An engine that is a
-  :class:`~tracehop.engines.base.KeyFetcher` (DuckDB) first narrows the ``legs`` relation to
-  the batch's numbers with Polars (``is_in`` decoded on the sorted key column);
-- **fetch**: the matcher's columns of just those legs (the engine's ``fetch_by_key``, or
-  :func:`.sql.fetch_sql`), ranked per inquiry in Python exactly as a single lookup ranks them.
-
-The related pass (inbound legs of a matched egress leg's call) is split the same way.
+- **one read** (engines that are a :class:`~tracehop.engines.base.KeyFetcher`: DuckDB, with
+  Polars underneath): each day file is asked once for the legs to the called numbers whose
+  widest range (±24 h + window) touches that day, with every column the decision reads
+  (:data:`READ_COLUMNS`). The first pass and the widening pass then take each inquiry's legs
+  in range from memory and rank them exactly as a single lookup ranks them
+  (:func:`.sql.tag_and_rank`); the related pass reads only the days its keys' ±10 min touch.
+  Why one read with all the columns rather than a key scan and a fetch of the matched legs:
+  a Polars read costs one decode of the key column of every file it asks plus the pages
+  that hold a selected row, and the matched legs sit in the same pages as their number's
+  other legs; the key scan and the fetch paid the key column twice, a widening scan a third
+  time (100M-row bench store, 10,000 inquiries: 25.5 s of CPU before, 19 s after, answers
+  identical; benchmarks/RESULTS.md, notes on the batch read).
+- **portable SQL** (any other engine, e.g. Spark), two phases per pass, because a join decodes
+  every projected column of every row it scans: a **key scan** (:func:`.sql.keys_sql`: the
+  join on the called number and time bucket, reading only ``called_e164`` and ``start_us``;
+  steps and cap in SQL), then a **fetch** of the matcher's columns of just those legs
+  (:func:`.sql.fetch_sql`), ranked per inquiry in Python. The related pass is split the same
+  way (:func:`.sql.related_keys_sql`).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -87,18 +95,22 @@ if TYPE_CHECKING:
 #: (perf.md §4: ~500-1,000).
 BATCH_THRESHOLD = 500
 #: Cost model when the snapshot knows its row count: a warm point lookup costs about
-#: POINT_COST_S; a batch costs about JOIN_ROW_COST_S per stored row (the key scan reads the
-#: called numbers of every day the batch touches; the fetch then decodes the pages holding the
-#: legs found). Measured on the 10M-row bench store (machine shared, load 8-13): 9-14 ms per
-#: lookup; two-phase batches of 300 / 1,000 / 10,000 inquiries 2.6 / 5.2 / 8.2 s. The join
-#: wins on a 10M-row store from ~300 inquiries, on 100M from ~3,000; it is the path that
-#: scales out (Spark).
+#: POINT_COST_S; a batch costs about JOIN_ROW_COST_S per stored row (its one read decodes the
+#: pages of every day file its inquiries touch). Measured on the bench stores (machine shared,
+#: load 2-3): 8-12 ms per lookup; 10,000 inquiries in 2.6 s on 10M rows, ~14 s on 100M rows
+#: (19 s of CPU; ~10 s expected on an idle 2-vCPU machine). The join wins on a 10M-row store
+#: from ~250 inquiries, on 100M from ~2,000; it is the path that scales out (Spark).
 POINT_COST_S = 0.009
-JOIN_ROW_COST_S = 0.3e-6
+JOIN_ROW_COST_S = 0.2e-6
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PEER_CACHE_SIZE = 65_536
 DAY_US = 86_400 * US
+#: The columns a batch read returns: what the decision and the answer read. The SQL paths
+#: select all of MATCH_COLUMNS; egress_trunk and billsec_s are never read after that, and
+#: leaving them out saves ~6% of what a batch decompresses.
+READ_COLUMNS: tuple[str, ...] = tuple(c for c in MATCH_COLUMNS
+                                      if c not in ("egress_trunk", "billsec_s"))
 
 Strategy = Literal["auto", "point", "join"]
 
@@ -139,14 +151,6 @@ class _Work:
     related: list[Row] = field(default_factory=list)
     wide: bool = False
     capped: bool = False
-
-
-@dataclass
-class _Scan:
-    """What the first pass of a batch read in its key scan, for the widening pass to reuse."""
-
-    files: set[str] = field(default_factory=set)
-    legs: pa.Table | None = None
 
 
 class Matcher:
@@ -204,17 +208,73 @@ class Matcher:
             _Work(q, Probe.make(i, q.called_e164, to_us(q.time_utc), round(q.window_s * US)))
             for i, q in enumerate(inquiries)
         ]
-        scan = _Scan()
-        self._pass(work, snap, wide=False, joined=joined, scan=scan)
+        if joined and isinstance(self.engine, KeyFetcher):
+            self._answer_read(work, snap, self.engine)
+            return [self._decide(w) for w in work]
+        self._pass(work, snap, wide=False, joined=joined)
         pending = [w for w in work if not self._candidates(w)[0]]
         if pending:
             for w in pending:
                 w.rows, w.related, w.wide = [], [], True
-            self._pass(pending, snap, wide=True, joined=joined, scan=scan)
+            self._pass(pending, snap, wide=True, joined=joined)
         return [self._decide(w) for w in work]
 
-    def _pass(self, work: list[_Work], snap: Snapshot, *, wide: bool, joined: bool,
-              scan: _Scan) -> None:
+    def _answer_read(self, work: list[_Work], snap: Snapshot, engine: KeyFetcher) -> None:
+        """A batch on an engine that reads store files by key. One read gives, from each day
+        file, the legs to the numbers whose widest range (±24 h + window) touches that day;
+        the first pass and the widening pass both take their legs in range from it, ranked
+        as a single lookup ranks them. The related pass then reads only the days its keys'
+        ±10 min touch.
+
+        Why one wide read rather than a narrow read and then a widening read of the pending
+        numbers: Polars skips the pages where no row is selected, so a read costs one decode
+        of the number column of every file it asks, plus the pages holding selected rows. On
+        the 100M-row bench store (10,000 inquiries, 10% not found) the wide read cost 18.4-19.1
+        s of CPU in all, the narrow read plus the widening read 21.7-22.0 s (measured back to
+        back): the widening read decodes the number column of every day again, which costs
+        more than the extra pages of the wide read.
+        """
+        legs = _Legs(self._read_numbers(engine, work, snap))
+        for w in work:
+            self._take(w, legs.between(w.probe, wide=False))
+        self._fetch_related(work, snap, joined=True)
+        pending = [w for w in work if not self._candidates(w)[0]]
+        for w in pending:
+            w.rows, w.related, w.wide = [], [], True
+            self._take(w, legs.between(w.probe, wide=True))
+        if pending:
+            self._fetch_related(pending, snap, joined=True)
+
+    def _read_numbers(self, engine: KeyFetcher, work: list[_Work], snap: Snapshot) -> list[Row]:
+        """The legs to the batch's numbers, each day file asked only for the numbers whose
+        widest range touches that day (a store is partitioned by UTC day of start_utc).
+        Every leg of a number on those days comes back, as a single lookup's widening query
+        returns every leg of its number in ±24 h before its cap applies: memory grows with
+        the busiest numbers' traffic over three days, not with the store."""
+        by_day: dict[int, set[str]] = defaultdict(set)
+        for w in work:
+            lo, hi = w.probe.range(True)
+            for day in range(lo // DAY_US, hi // DAY_US + 1):
+                by_day[day].add(w.probe.called_e164)
+        parts = [(f, {"called_e164": sorted(numbers)})
+                 for day, numbers in sorted(by_day.items())
+                 for f in snap.files_for(from_us(day * DAY_US), from_us(day * DAY_US))]
+        if not parts:
+            return []
+        return self._rows(engine.read_in(parts, READ_COLUMNS))
+
+    @staticmethod
+    def _take(w: _Work, legs: list[Row]) -> None:
+        """A probe's legs in range, tagged and ranked as a single lookup ranks them."""
+        p = w.probe
+        mine = [dict(leg, qid=p.qid, d_us=int(leg["start_us"]) - p.t_us, w_us=p.w_us)
+                for leg in legs]
+        for r in render.tag_and_rank(mine, MAX_CANDIDATES):
+            w.rows.append(r)
+            if r["rk"] >= MAX_CANDIDATES:
+                w.capped = True
+
+    def _pass(self, work: list[_Work], snap: Snapshot, *, wide: bool, joined: bool) -> None:
         probes = tuple(w.probe for w in work)
         by_qid = {w.probe.qid: w for w in work}
         lo = min(p.range(wide)[0] for p in probes)
@@ -223,7 +283,7 @@ class Matcher:
         if not files:
             return
         if joined:
-            rows = self._joined_rows(probes, snap, files, wide=wide, scan=scan)
+            rows = self._joined_rows(probes, snap, files, wide=wide)
         else:
             rows = []
             for p in probes:
@@ -238,18 +298,14 @@ class Matcher:
         self._fetch_related(work, snap, joined=joined)
 
     def _joined_rows(self, probes: tuple[Probe, ...], snap: Snapshot, files: list[str],
-                     *, wide: bool, scan: _Scan) -> list[Row]:
-        """One batch pass in two phases: the key scan (a join reading only called_e164 and
-        start_us: which legs each probe needs), then the wide columns of those legs only,
-        ranked per probe by :func:`~tracehop.match.sql.tag_and_rank` as a single lookup
-        ranks them (so both paths give the same rows)."""
+                     *, wide: bool) -> list[Row]:
+        """One batch pass in portable SQL, in two phases: the key scan (a join reading only
+        called_e164 and start_us: which legs each probe needs), then the wide columns of
+        those legs only, ranked per probe by :func:`~tracehop.match.sql.tag_and_rank` as a
+        single lookup ranks them (so both paths give the same rows)."""
         width = max(p.range(wide)[1] - p.range(wide)[0] for p in probes)
         q = CandidateQuery(probes, wide=wide, bucket_us=bucket_width(width))
-        legs: TableSource = files
-        if isinstance(self.engine, KeyFetcher):
-            legs = self._narrowed(self.engine, files, sorted({p.called_e164 for p in probes}),
-                                  scan)
-        tables: dict[str, TableSource] = {"legs": legs, "probes": render.probes_table(q)}
+        tables: dict[str, TableSource] = {"legs": files, "probes": render.probes_table(q)}
         found = self.engine.run(render.keys_sql(q), tables)
         if not found.num_rows:
             return []
@@ -268,28 +324,6 @@ class Matcher:
             rows += render.tag_and_rank(mine, q.limit)
         return rows
 
-    @staticmethod
-    def _narrowed(engine: KeyFetcher, files: list[str], numbers: list[str],
-                  scan: _Scan) -> pa.Table:
-        """The key scan's ``legs``: the legs to ``numbers`` in ``files``. The widening pass
-        asks for a subset of the first pass's numbers, so the files the first pass read are
-        filtered in memory and only the days the widening adds are read (the first pass's
-        scan of the called numbers is most of a key scan's cost)."""
-        if scan.legs is None:
-            scan.legs = engine.prefilter(files, {"called_e164": numbers}, ["called_e164"])
-            scan.files = set(files)
-            return scan.legs
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        known = scan.legs.filter(pc.is_in(scan.legs.column("called_e164"),
-                                          value_set=pa.array(numbers, pa.string())))
-        new = [f for f in files if f not in scan.files]
-        if not new:
-            return known
-        more = engine.prefilter(new, {"called_e164": numbers}, ["called_e164"])
-        return pa.concat_tables([known, more])
-
     def _fetch(self, snap: Snapshot, keys: set[tuple[str | None, int]]) -> list[Row]:
         """Phase 2: the matcher's columns of the legs with these (called_e164, start_us) keys,
         read from the day files the keys fall in."""
@@ -299,11 +333,7 @@ class Matcher:
         files = [f for d in days for f in snap.files_for(from_us(d * DAY_US),
                                                           from_us(d * DAY_US))]
         wanted = render.wanted_table(keys)
-        if isinstance(self.engine, KeyFetcher):
-            table = self.engine.fetch_by_key(files, wanted, MATCH_COLUMNS)
-        else:
-            table = self.engine.run(render.fetch_sql(), {"legs": files, "wanted": wanted})
-        return self._rows(table)
+        return self._rows(self.engine.run(render.fetch_sql(), {"legs": files, "wanted": wanted}))
 
     def _fetch_related(self, work: list[_Work], snap: Snapshot, *, joined: bool) -> None:
         """Fetch the inbound legs of calls whose egress leg matched, when not already read."""
@@ -324,6 +354,9 @@ class Matcher:
         if not keys:
             return
         by_qid = {w.probe.qid: w for w in work}
+        if joined and isinstance(self.engine, KeyFetcher):
+            self._related_read(self.engine, by_qid, keys, snap)
+            return
         if joined:
             self._related_joined(by_qid, keys, snap)
             return
@@ -346,38 +379,35 @@ class Matcher:
         the legs sharing a correlation_id or call_id, then those legs; each is re-checked
         here against the keys (kind, value, time range) and the direction, as
         :func:`~tracehop.match.sql.related_sql` checks them."""
-        lo = min(k[3] for k in keys)
-        hi = max(k[4] for k in keys)
-        files = snap.files_for(from_us(lo), from_us(hi))
+        # Only the days the keys' ranges touch (a matched egress leg's call is looked for
+        # within ±10 min of it), not every day between the first and the last key.
+        files = list(dict.fromkeys(f for k in keys for f in snap.files_for(from_us(k[3]),
+                                                                              from_us(k[4]))))
         if not files:
             return
         table = render.related_table(RelatedQuery(tuple(keys)))
-        legs: TableSource = files
-        if isinstance(self.engine, KeyFetcher):
-            match = {kind: sorted({k[2] for k in keys if k[1] == kind})
-                     for kind in ("correlation_id", "call_id")}
-            legs = self.engine.prefilter(files, match, ["called_e164", "direction",
-                                                        "correlation_id", "call_id"])
-        found = self.engine.run(render.related_keys_sql(), {"legs": legs, "related_keys": table})
+        found = self.engine.run(render.related_keys_sql(), {"legs": files, "related_keys": table})
         if not found.num_rows:
             return
         wanted = set(zip(found.column("called_e164").to_pylist(),
                          found.column("start_us").to_pylist(), strict=True))
-        asked: dict[tuple[str, str], list[tuple[int, int, int]]] = defaultdict(list)
-        for qid, kind, key, k_lo, k_hi in keys:
-            asked[(kind, key)].append((qid, k_lo, k_hi))
-        for leg in sorted(self._fetch(snap, wanted),
-                          key=lambda r: (int(r["start_us"]), str(r["leg_id"]))):
-            if (leg.get("direction") or "unknown") == "outbound":
-                continue
-            start = int(leg["start_us"])
-            for kind in ("correlation_id", "call_id"):
-                value = leg.get(kind)
-                if value is None:
-                    continue
-                for qid, k_lo, k_hi in asked.get((kind, str(value)), ()):
-                    if k_lo <= start <= k_hi:
-                        by_qid[qid].related.append(dict(leg, qid=qid, via=kind, via_key=value))
+        _attach_related(by_qid, keys, self._fetch(snap, wanted))
+
+    def _related_read(self, engine: KeyFetcher, by_qid: dict[int, _Work],
+                      keys: list[tuple[int, str, str, int, int]], snap: Snapshot) -> None:
+        """The related pass on an engine that reads store files by key: each day file the
+        keys' ranges touch is asked for the legs carrying one of those keys, with all the
+        decision's columns in the same read; then each leg is checked as
+        :func:`~tracehop.match.sql.related_sql` checks it (:func:`_attach_related`)."""
+        wanted: dict[str, dict[str, set[str]]] = {}
+        for _, kind, key, lo, hi in keys:
+            for f in snap.files_for(from_us(lo), from_us(hi)):
+                wanted.setdefault(f, {"correlation_id": set(), "call_id": set()})[kind].add(key)
+        if not wanted:
+            return
+        parts = [(f, {kind: sorted(v) for kind, v in match.items()})
+                 for f, match in wanted.items()]
+        _attach_related(by_qid, keys, self._rows(engine.read_in(parts, READ_COLUMNS)))
 
     @staticmethod
     def _rows(table: pa.Table) -> list[Row]:
@@ -568,6 +598,51 @@ class Matcher:
             duration_s=leg.get("duration_s"),
             provider=peer.name if peer is not None else None,
         )
+
+
+def _attach_related(by_qid: dict[int, _Work], keys: list[tuple[int, str, str, int, int]],
+                    legs: list[Row]) -> None:
+    """Give each inquiry the legs that share one of its keys (kind, value) within the key's
+    time range and are not egress legs: the checks of :func:`~tracehop.match.sql.related_sql`,
+    in its order (start_us, leg_id), on legs read by a wider test."""
+    asked: dict[tuple[str, str], list[tuple[int, int, int]]] = defaultdict(list)
+    for qid, kind, key, k_lo, k_hi in keys:
+        asked[(kind, key)].append((qid, k_lo, k_hi))
+    for leg in sorted(legs, key=lambda r: (int(r["start_us"]), str(r["leg_id"]))):
+        if (leg.get("direction") or "unknown") == "outbound":
+            continue
+        start = int(leg["start_us"])
+        for kind in ("correlation_id", "call_id"):
+            value = leg.get(kind)
+            if value is None:
+                continue
+            for qid, k_lo, k_hi in asked.get((kind, str(value)), ()):
+                if k_lo <= start <= k_hi:
+                    by_qid[qid].related.append(dict(leg, qid=qid, via=kind, via_key=value))
+
+
+class _Legs:
+    """Legs read for a batch, by called number and start time, for range queries."""
+
+    def __init__(self, rows: list[Row]) -> None:
+        by_number: dict[str, list[Row]] = defaultdict(list)
+        for r in rows:
+            by_number[r["called_e164"]].append(r)
+        self._rows: dict[str, list[Row]] = {}
+        self._starts: dict[str, list[int]] = {}
+        for number, legs in by_number.items():
+            legs.sort(key=lambda r: int(r["start_us"]))
+            self._rows[number] = legs
+            self._starts[number] = [int(r["start_us"]) for r in legs]
+
+    def between(self, p: Probe, *, wide: bool) -> list[Row]:
+        """The legs to ``p``'s number with start_us in ``p.range(wide)`` (bounds included, as
+        the SQL's BETWEEN)."""
+        starts = self._starts.get(p.called_e164)
+        if not starts:
+            return []
+        lo, hi = p.range(wide)
+        return self._rows[p.called_e164][bisect_left(starts, lo):bisect_right(starts, hi)]
 
 
 def _echo(inq: Inquiry) -> InquiryEcho:

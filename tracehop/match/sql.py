@@ -14,10 +14,13 @@ Two shapes, one set of expressions:
 - a batch: the probes are an Arrow table ``probes`` joined on the called number, plus a time
   bucket when ``bucket_us`` is set.
 
-A batch runs in two phases (:mod:`tracehop.match.matcher`): :func:`keys_sql` (the batch join
-reading only the keys) and :func:`fetch_sql` (the matched legs' columns by key); the related
-pass likewise (:func:`related_keys_sql`, then :func:`fetch_sql`). :func:`candidate_sql`'s
-batch form is the one-query reference the tests compare the steps against.
+On an engine with only this SQL (Spark), a batch runs in two phases
+(:mod:`tracehop.match.matcher`): :func:`keys_sql` (the batch join reading only the keys) and
+:func:`fetch_sql` (the matched legs' columns by key); the related pass likewise
+(:func:`related_keys_sql`, then :func:`fetch_sql`). DuckDB reads a batch's legs with Polars
+instead (:mod:`tracehop.engines.keyfetch`) and ranks them with :func:`tag_and_rank`.
+:func:`candidate_sql`'s batch form is the one-query reference the tests compare the steps
+against.
 
 In the batch form each row is tagged in SQL with its widening ``step`` (0: the window; 1:
 ±15 min; 2|k|+(k<0): the whole-hour offset k) and ``dist_us`` (distance to that step's centre),

@@ -54,8 +54,11 @@ def compact_days(
     days: Iterable[date] | None,
     *,
     max_retries: int,
+    rewrite: bool = False,
 ) -> CompactResult:
-    """Rewrite every chosen day that has two or more live files; one log version for all."""
+    """Rewrite every chosen day that has two or more live files (with ``rewrite``, every
+    chosen day: files written by an older tracehop take the current layout); one log version
+    for all."""
     wanted = set(days) if days is not None else None
     plan: dict[date, _Rewrite] = {}
     try:
@@ -70,7 +73,7 @@ def compact_days(
                 if wanted is None or f.day in wanted:
                     by_day.setdefault(f.day, []).append(f)
             for day in sorted(by_day):
-                if day not in plan and len(by_day[day]) >= 2:
+                if day not in plan and (len(by_day[day]) >= 2 or rewrite):
                     plan[day] = _rewrite_day(root, day, by_day[day])
             if not plan:
                 return CompactResult(version=None)

@@ -15,7 +15,9 @@ delete them, and no Delta reader mistakes them for leg files.
 The write settings are the measured "c2" layout of research/perf.md: with ~1M-row row groups,
 a page index, pages of at most 8192 rows and no dictionary on the high-cardinality columns,
 DuckDB reads about 0.3 MB per point lookup (3 ms p50 at 100M rows) instead of a whole row
-group.
+group. Pages are LZ4_RAW-compressed except for the two evidence-only text columns (zstd):
+DESIGN §4 names zstd, but measured here LZ4 halves the CPU of the reads that decide a lookup's
+and a batch's speed, for files ~1.7x larger (docs/decisions.md, "Page codec").
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ ROW_GROUP_SIZE: Final = 1_048_576
 MAX_ROWS_PER_PAGE: Final = 8192
 #: Large enough that the row limit, not the byte limit, ends a page.
 DATA_PAGE_SIZE: Final = 64 * 1024 * 1024
+#: The evidence-only text columns: read for one answer's own leg, never scanned, and the
+#: biggest values of a row (a whole CDR line, a signed JWT). They keep zstd, which packs them
+#: ~2x tighter than LZ4. Every other column is written with LZ4_RAW: a lookup or a batch
+#: decompresses its pages, and zstd's decompression was more than half of a batch read's CPU
+#: (docs/decisions.md, "Page codec").
+ZSTD_COLUMNS: Final[tuple[str, ...]] = ("raw_record", "identity_raw")
 
 _EPOCH = date(1970, 1, 1)
 _US_PER_DAY = 86_400_000_000
@@ -67,7 +75,7 @@ def write_options(schema: pa.Schema) -> dict[str, Any]:
         "max_rows_per_page": MAX_ROWS_PER_PAGE,
         "data_page_size": DATA_PAGE_SIZE,
         "write_page_index": True,
-        "compression": "zstd",
+        "compression": {c: "zstd" if c in ZSTD_COLUMNS else "lz4_raw" for c in names},
         "use_dictionary": [c for c in DICTIONARY_COLUMNS if c in names],
         "write_statistics": True,
         "sorting_columns": sorting,
