@@ -210,6 +210,10 @@ def parse_headers(head: bytes) -> tuple[str, dict[str, list[str]]]:
 _TOKEN_BYTES: Final = bytes(sorted(_TOKEN_CHARS))
 
 
+#: One header line: the name up to the first colon, and the rest of the line (CR included;
+#: the caller strips it, as str.strip() does for a whole line).
+_HEADER_LINE: Final = re.compile(rb"^([^:\n]*):(.*)$", re.MULTILINE)
+
 #: Headers an INVITE usually carries that no leg column reads: :func:`scan_request` passes over
 #: them without a second look (any other name costs a token check and a lower-case lookup).
 _COMMON_UNREAD: Final = ("Max-Forwards", "Contact", "Content-Type", "Content-Length", "Allow",
@@ -249,34 +253,38 @@ def scan_request(data: bytes, names: Mapping[bytes, str]
     rules), a line without a colon, a header name that is not a plain token. The last two also
     catch folded lines (§7.3.1): a continuation line starts with SP or HTAB, which no token
     holds. The full parser then reads the message, or rejects it with the reason. (Measured:
-    a split on LF and a loop beat one ``re.findall`` over the block, whose value scan is slow
-    on a 500-byte Identity header.)"""
+    one ``re.findall`` of (name, rest of line) pairs, with a greedy value, beats a split on LF
+    and a find per line by a little; a lazy value pattern is slow on a 500-byte Identity.)"""
     he = data.find(b"\r\n\r\n")
     if he < 0:
         return None
     head = data[:he]
     if not head.isascii():
         return None
-    lines = head.split(b"\n")
-    parts = lines[0].rstrip(b"\r").decode("ascii").split()  # str.split, as parse_message
+    eol = head.find(b"\n")
+    start = head if eol < 0 else head[:eol]
+    parts = start.rstrip(b"\r").decode("ascii").split()  # str.split, as parse_message
     if len(parts) != 3 or not parts[2].upper().startswith("SIP/"):
         return None
     hdrs: dict[str, list[str]] = {}
+    if eol < 0:
+        return parts[1], hdrs
+    # Every header line as (name, value) in one C call; a line without a colon (an empty
+    # line too: an LF LF ended the headers earlier) has no pair, so the counts differ.
+    pairs = _HEADER_LINE.findall(head, eol + 1)
+    if len(pairs) != head.count(b"\n"):
+        return None
     get = names.get
-    for line in lines[1:]:
-        colon = line.find(b":")
-        if colon <= 0:
-            return None  # also an empty line: an LF LF ended the headers earlier
-        raw = line[:colon]
+    for raw, rest in pairs:
         name = get(raw)
         if name is None:
-            if raw.translate(None, _TOKEN_BYTES):
-                return None  # LWS before the colon, a folded line, a stray byte
+            if not raw or raw.translate(None, _TOKEN_BYTES):
+                return None  # LWS before the colon, a folded line, a stray byte, no name
             name = get(raw.lower())
             if name is None:
                 continue  # a header the legs do not read
         if name:
-            value = line[colon + 1:].decode("ascii").strip()
+            value = rest.decode("ascii").strip()
             if name in hdrs:
                 hdrs[name].append(value)
             else:
@@ -546,8 +554,17 @@ def header_user(value: str | None) -> str | None:
     return uri_user(addr_uri(split_values(value)[0] if "," in value else value))
 
 
+#: ``branch=value`` in a Via (any case), the value up to the next ';', ',' or whitespace: the
+#: usual spelling, read in one C call; LWS around '=' goes the long way in :func:`via_branch`.
+_BRANCH_RE: Final = re.compile(r"branch=([^;, \t]*)", re.IGNORECASE | re.ASCII)
+
+
 def via_branch(via: str) -> str | None:
     """The ``branch`` parameter of one Via value (RFC 3261 §8.1.1.7; LWS around '=' allowed)."""
+    if via.isascii():  # (str.lower() of other text may change its length: the long way)
+        m = _BRANCH_RE.search(via)
+        if m is not None:
+            return m.group(1) or None
     low = via.lower()
     at = low.find("branch=")
     if at >= 0:
@@ -591,26 +608,24 @@ def invite_response_key(head: bytes) -> tuple[str, str] | None:
     """(Call-ID, top Via branch) of a response to an INVITE; None for other responses.
 
     The fast path's look at a response: only an INVITE's responses matter to a leg."""
-    # _line_value for CSeq, Call-ID and Via, inlined (two responses per call come this way),
-    # and only CSeq decoded unless it is an INVITE's.
+    # _line_value for CSeq, Call-ID and Via, each one regex search of the lower-cased block
+    # (the value up to the line end, and whether the next line folds onto it), and only CSeq
+    # decoded unless it is an INVITE's.
     low = head.lower()
-    n = len(low)
     found: list[bytes] = []
-    for key in _RESPONSE_KEYS:
-        at = low.find(key)
-        if at < 0:
-            break
-        s = at + len(key)
-        e = low.find(b"\n", s)
-        if e < 0:
-            e = n
-        elif e + 1 < n and low[e + 1] in (32, 9):
-            break  # folded: the full parser joins it
-        found.append(head[s:e])
+    for rx in _RESPONSE_LINES:
+        m = rx.search(low)
+        if m is None or m.group(2) is not None:
+            break  # absent, or folded: the full parser joins it
+        found.append(head[m.start(1):m.end(1)])
     if len(found) != 3:
         cid2, cs, br = quick_fields(head)
         return (cid2, br or "") if cid2 and cs and cs.upper().endswith("INVITE") else None
-    if not found[0].strip().decode("utf-8", "replace").upper().endswith("INVITE"):
+    cseq = found[0]
+    if cseq.isascii():  # the usual case: compared as bytes, no decoding
+        if not cseq.strip().upper().endswith(b"INVITE"):
+            return None
+    elif not cseq.strip().decode("utf-8", "replace").upper().endswith("INVITE"):
         return None
     cid = found[1].strip().decode("utf-8", "replace")
     via = found[2].strip().decode("utf-8", "replace")
@@ -618,7 +633,10 @@ def invite_response_key(head: bytes) -> tuple[str, str] | None:
     return cid, via_branch(via if comma < 0 else via[:comma]) or ""
 
 
-_RESPONSE_KEYS: Final = (b"\ncseq:", b"\ncall-id:", b"\nvia:")
+#: The first CSeq, Call-ID and Via lines of a lower-cased header block: the value to the line
+#: end, and group 2 set when the next line starts with SP/HTAB (a folded value, §7.3.1).
+_RESPONSE_LINES: Final = tuple(re.compile(k + rb"([^\n]*)(\n[ \t])?")
+                               for k in (b"\ncseq:", b"\ncall-id:", b"\nvia:"))
 
 
 def call_id_of(head: bytes) -> str | None:

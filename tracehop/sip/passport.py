@@ -22,9 +22,10 @@ import binascii
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final
 
@@ -74,7 +75,19 @@ class IdentityInfo:
             return None
 
 
+#: base64url -> standard base64 alphabet (RFC 4648 §5 -> §4), for ``bytes.translate``.
+_URL_TO_STD: Final = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64(seg: str, what: str, problems: list[str]) -> bytes:
+    if seg.isascii() and "=" not in seg and "+" not in seg and "/" not in seg:
+        # The usual segment: ASCII base64url without padding. Translated as bytes (a C table
+        # lookup) and padded; strict decoding still rejects any byte outside the alphabet.
+        b = seg.strip().encode("ascii").translate(_URL_TO_STD)
+        try:
+            return binascii.a2b_base64(b + b"=" * (-len(b) % 4), strict_mode=True)
+        except (binascii.Error, ValueError) as e:
+            raise ValueError(f"{what} is not base64: {e}") from e
     s = seg.strip()
     if "=" in s or "+" in s or "/" in s:
         problems.append(f"{what}: standard/padded base64 instead of base64url (RFC 7515 §2)")
@@ -94,7 +107,17 @@ def _json(raw: bytes) -> Any:
     json.loads picks for ASCII without NUL bytes (RFC 8259 §8.1), and it is a third of the
     cost of decoding a claims object."""
     if raw.isascii() and b"\x00" not in raw:
-        return _JSON_DECODER.decode(raw.decode("ascii"))
+        text = raw.decode("ascii")
+        if text[:1] == "{" and text[-1:] == "}":
+            # A bare object (what a signer writes): raw_decode without decode()'s two
+            # whitespace regex scans; anything else (an error too) goes the full way.
+            try:
+                obj, end = _JSON_DECODER.raw_decode(text)
+            except ValueError:
+                obj, end = None, -1
+            if end == len(text):
+                return obj
+        return _JSON_DECODER.decode(text)
     return json.loads(raw)
 
 
@@ -175,8 +198,37 @@ def _tn(value: Any) -> str | None:
     return None
 
 
+#: Identity header values decoded in advance (by the worker processes of
+#: :mod:`tracehop.sip.parallel`) -> the :class:`IdentityInfo` fields, in order. Decoding is a
+#: pure function of the value, so a hit is what decoding would give; each entry is used once
+#: (a fresh object per call: verify() writes to it), and :func:`forget_known` empties the rest.
+KNOWN_IDENTITIES: dict[str, tuple[Any, ...]] = {}
+
+
+_FIELDS: Final = attrgetter(*(f.name for f in fields(IdentityInfo)))
+
+
+def identity_fields(info: IdentityInfo) -> tuple[Any, ...]:
+    """The fields of a decoded Identity, in order: what :data:`KNOWN_IDENTITIES` holds."""
+    out: tuple[Any, ...] = _FIELDS(info)
+    return out
+
+
+def forget_known() -> None:
+    """Drop the identities decoded in advance that no leg asked for (duplicates)."""
+    KNOWN_IDENTITIES.clear()
+
+
 def decode_identity(value: str) -> IdentityInfo:
     """Decode an Identity header value; never raises, problems are listed on the result."""
+    if KNOWN_IDENTITIES:
+        known = KNOWN_IDENTITIES.pop(value, None)
+        if known is not None:
+            return IdentityInfo(*known)
+    return _decode_identity(value)
+
+
+def _decode_identity(value: str) -> IdentityInfo:
     out = IdentityInfo(raw=value)
     try:
         jws, params, quirks = split_identity(value)

@@ -3,7 +3,10 @@
 The fast path (:func:`fast_pass`) is pure Python with struct and ``bytes.find``: pcap/pcapng
 frames -> link layer (:mod:`linktypes`) -> IPv4/IPv6 with reassembly (:mod:`ip`) -> UDP, or TCP
 with stream reassembly (:mod:`tcp`) -> SIP, with HEP v2/v3 unwrapped wherever it appears in UDP
-(any port). SIP is recognised by its start line, on any port.
+(any port); the per-frame decoding is :mod:`tracehop.sip.frames`. SIP is recognised by its
+start line, on any port. For a big pcap/pcapng file (>= 50 MB, a core idle) a worker process
+prepares the INVITEs, with the same result (:mod:`tracehop.sip.parallel`, ``path_used``
+"fast-parallel").
 
 Frames the fast path cannot open (PPPoE, MPLS, GRE/ERSPAN, IP-in-IP, SCTP, a WebSocket
 upgrade, an unknown link type) are listed; if there are any, the file is read a second time with
@@ -14,10 +17,10 @@ pcapng or HEP (e.g. NetMon ``.cap``) goes to tshark whole. ``SipConfig.tshark``:
 dissect).
 
 Speed (benchmarks/bench_sip.py, RESULTS.md): the common frame (Ethernet, IPv4 without options
-or fragments, UDP) is decoded inline in :func:`fast_pass`; an INVITE's headers are read by
-:func:`tracehop.sip.message.scan_request` (only those a leg needs; anything unusual goes to the
-full parser); STIR/SHAKEN is decoded once per leg in ``LegBuilder.finish``; the garbage
-collector is paused for the reading (:func:`gc_paused`).
+or fragments, UDP) is decoded inline in :func:`tracehop.sip.frames.decode_frames`; an INVITE's
+headers are read by :func:`tracehop.sip.message.scan_request` (only those a leg needs; anything
+unusual goes to the full parser); STIR/SHAKEN is decoded once per leg in ``LegBuilder.finish``;
+the garbage collector is paused for the reading (:func:`gc_paused`).
 
 Problems never stop a file: a truncated capture, a corrupt header, a malformed SIP message each
 become a reject row with the frame number and the reason.
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,13 +40,15 @@ import pyarrow as pa
 from tracehop.errors import CaptureError
 from tracehop.sip import hep, tshark
 from tracehop.sip.dialogs import LegBuilder, SipConfig
-from tracehop.sip.ip import FOREIGN_PROTOCOLS, IpLayer
-from tracehop.sip.linktypes import FOREIGN, network_offset
-from tracehop.sip.message import is_sip_start
+from tracehop.sip.frames import Sink, _hep_to_sink, decode_frames, end_of_file
+from tracehop.sip.ip import IpLayer
+from tracehop.sip.parallel import parallel_pass, use_parallel
+from tracehop.sip.passport import forget_known
 from tracehop.sip.pcap import CaptureInfo, iter_frames, sniff_kind
 from tracehop.sip.tcp import TcpReassembler
 
-Sink = Callable[[int, int, bytes, bytes, int, int, str, bytes], None]
+__all__ = ["CaptureResult", "Sink", "_hep_to_sink", "detect_kind", "fast_pass", "gc_paused",
+           "read_capture"]
 
 
 @dataclass
@@ -54,7 +59,7 @@ class CaptureResult:
     rejects: pa.Table
     warnings: list[str] = field(default_factory=list)
     kind: str = ""  # pcap | pcapng | hep | other
-    path_used: str = "fast"  # fast | fast+tshark | tshark | hep
+    path_used: str = "fast"  # fast | fast-parallel | fast+tshark | tshark | hep
     frames: int = 0
     messages: int = 0
     invites: int = 0
@@ -83,15 +88,6 @@ def detect_kind(head: bytes) -> str | None:
     return None
 
 
-def _hep_to_sink(pkt: hep.HepPacket, frame: int, ts: int, sink: Sink) -> bool:
-    if pkt.payload_type != 1 or not is_sip_start(pkt.payload):
-        return False
-    transport = {6: "tcp", 17: "udp", 132: "sctp"}.get(pkt.proto, "udp")
-    sink(frame, pkt.ts_us if pkt.ts_us is not None else ts, pkt.src, pkt.dst, pkt.sport,
-         pkt.dport, transport, pkt.payload)
-    return True
-
-
 def fast_pass(path: Path, sink: Sink, info: CaptureInfo, foreign: list[int],
               problems: list[tuple[int | None, str]], start_offset: int = 0,
               notes: list[str] | None = None) -> None:
@@ -101,84 +97,12 @@ def fast_pass(path: Path, sink: Sink, info: CaptureInfo, foreign: list[int],
     ``notes`` gets what was read with a caveat (these become warnings)."""
     ipl = IpLayer()
     tcp = TcpReassembler()
-    decode = ipl.decode
-    feed = tcp.feed
-    looks_hep = hep.looks_like_hep
-    for frame, ts, lt, data, orig in iter_frames(path, info, start_offset):
-        n = len(data)
-        # -- Ethernet / IPv4 (IHL 5) / UDP, unfragmented: the common frame, decoded inline ----
-        # (what IpLayer.decode does for it, without the call and the payload copies; anything
-        # else, including a corrupt total length, takes the general path below)
-        if (n >= 42 and lt == 1 and data[12] == 8 and data[13] == 0 and data[14] == 0x45
-                and data[23] == 17 and not (data[20] & 0x3F or data[21])):
-            total = (data[16] << 8) | data[17]
-            end = 14 + total if total else n  # 0: TSO-offloaded capture
-            if end > n:
-                end = n  # cut by the snap length; the SIP layer sees what is left
-            if end >= 42 and (total == 0 or total >= 20):
-                proto, src, dst, payload, p0 = 17, data[26:30], data[30:34], data, 34
-            else:
-                proto = -1
-        else:
-            proto = -1
-        if proto < 0:
-            # -- link layer --------------------------------------------------------------------
-            if lt == 1 and n > 14 and data[12] == 8 and data[13] == 0:
-                kind, off = 4, 14
-            else:
-                kind, off = network_offset(lt, data)
-                if kind == FOREIGN:
-                    foreign.append(frame)
-                    continue
-                if kind not in (4, 6):
-                    continue
-            pkt = decode(data, off, kind, frame)
-            if pkt is None:
-                continue
-            if isinstance(pkt, str):
-                problems.append((frame, pkt))
-                continue
-            proto, src, dst, payload = pkt
-            p0, end = 0, len(payload)
-        if proto == 17:
-            if end - p0 < 8:
-                problems.append((frame, "corrupt UDP header: fewer than 8 bytes"))
-                continue
-            sport = (payload[p0] << 8) | payload[p0 + 1]
-            dport = (payload[p0 + 2] << 8) | payload[p0 + 3]
-            body = payload[p0 + 8:end]
-            if not body or (body[0] in (13, 10) and not body.strip()):
-                continue  # keep-alive
-            if is_sip_start(body):
-                if orig > n and notes is not None:
-                    notes.append(f"frame {frame}: SIP message cut by the capture's snap length "
-                                 f"({n} of {orig} bytes captured); read as far as it "
-                                 "goes")
-                sink(frame, ts, src, dst, sport, dport, "udp", body)
-            elif looks_hep(body[:64]):
-                try:
-                    _hep_to_sink(hep.decode(body), frame, ts, sink)
-                except hep.HepError as e:
-                    problems.append((frame, f"corrupt HEP packet: {e}"))
-        elif proto == 6:
-            if len(payload) < 20:
-                problems.append((frame, "corrupt TCP header: fewer than 20 bytes"))
-                continue
-            sport = (payload[0] << 8) | payload[1]
-            dport = (payload[2] << 8) | payload[3]
-            for msg, mframe, mts in feed((src, sport, dst, dport), payload, frame, ts):
-                if looks_hep(msg[:64]):
-                    continue
-                sink(mframe, mts, src, dst, sport, dport, "tcp", msg)
-        elif proto in FOREIGN_PROTOCOLS:
-            foreign.append(frame)
-    foreign.extend(tcp.websocket_frames)
-    problems.extend(info.problems)
-    problems.extend(tcp.problems)
+    noted: list[tuple[int, str]] = []
+    decode_frames(iter_frames(path, info, start_offset), sink, foreign, problems, noted,
+                  ipl, tcp)
+    end_of_file(info, ipl, tcp, foreign, problems, noted)
     if notes is not None:
-        notes.extend(f"frame {f}: {n}" for f, n in tcp.notes)
-    for f in ipl.pending_fragments():
-        problems.append((f, "IP fragments of a datagram never completed (missing fragment)"))
+        notes.extend(f"frame {f}: {n}" for f, n in noted)
 
 
 @contextmanager
@@ -198,17 +122,23 @@ def gc_paused() -> Iterator[None]:
 
 
 def read_capture(path: Path | str, source: str | None = None, config: SipConfig | None = None,
-                 *, fmt: str | None = None, start_offset: int = 0) -> CaptureResult:
+                 *, fmt: str | None = None, start_offset: int = 0,
+                 workers: int | None = None) -> CaptureResult:
     """Read one capture (pcap, pcapng, raw HEP, or anything tshark opens) into legs.
 
     ``start_offset`` resumes a pcap/pcapng file that grew (see :mod:`tracehop.sip.directory`).
+    ``workers``: processes for a big pcap/pcapng file (:mod:`tracehop.sip.parallel`; None: env
+    ``TRACEHOP_SIP_WORKERS`` or the CPU count; 0 or 1: one process).
     """
     with gc_paused():
-        return _read_capture(path, source, config, fmt, start_offset)
+        try:
+            return _read_capture(path, source, config, fmt, start_offset, workers)
+        finally:
+            forget_known()  # identities a parallel reading decoded for legs it dropped
 
 
 def _read_capture(path: Path | str, source: str | None, config: SipConfig | None,
-                  fmt: str | None, start_offset: int) -> CaptureResult:
+                  fmt: str | None, start_offset: int, workers: int | None) -> CaptureResult:
     t0 = time.perf_counter()
     path = Path(path)
     cfg = config or SipConfig.from_env()
@@ -243,7 +173,11 @@ def _read_capture(path: Path | str, source: str | None, config: SipConfig | None
         info = CaptureInfo()
         foreign: list[int] = []
         notes: list[str] = []
-        fast_pass(path, builder.add, info, foreign, problems, start_offset, notes)
+        if use_parallel(path, kind, workers):
+            res.path_used = "fast-parallel"
+            parallel_pass(path, builder, info, foreign, problems, notes, start_offset, workers)
+        else:
+            fast_pass(path, builder.add, info, foreign, problems, start_offset, notes)
         res.warnings.extend(f"{path}: {n}" for n in notes)
         res.frames, res.end_offset = info.frames, info.end_offset
         if foreign and cfg.tshark != "never" and tshark.available():

@@ -1,0 +1,132 @@
+"""Captured frames -> SIP messages: the fast path's per-frame decoding.
+
+pcap/pcapng frames (:mod:`tracehop.sip.pcap`) -> link layer (:mod:`linktypes`) -> IPv4/IPv6
+with fragment reassembly (:mod:`ip`) -> UDP, or TCP with stream reassembly (:mod:`tcp`) -> SIP,
+recognised by its start line on any port (RFC 3261 §7.1, §7.2), with HEP v2/v3 unwrapped
+wherever it appears in UDP (:mod:`hep`). :func:`tracehop.sip.reader.fast_pass` and
+:func:`tracehop.sip.parallel.parallel_pass` run it over a whole file, in frame order.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable
+from typing import Final
+
+from tracehop.sip import hep
+from tracehop.sip.ip import FOREIGN_PROTOCOLS, IpLayer
+from tracehop.sip.linktypes import FOREIGN, network_offset
+from tracehop.sip.message import is_sip_start
+from tracehop.sip.pcap import CaptureInfo, Frame
+from tracehop.sip.tcp import TcpReassembler
+
+#: Ethernet II (IEEE 802.3 §3.2.6) + IPv4 (RFC 791 §3.1) + UDP (RFC 768) headers of the common
+#: frame: ethertype, version/IHL, total length, flags/fragment offset, protocol, source,
+#: destination, source port, destination port.
+_COMMON: Final = struct.Struct("!12xHBxHxxHxB2x4s4sHH")
+
+#: Where messages go: (frame, timestamp us, source, destination, source port, destination
+#: port, transport, message bytes); ``LegBuilder.add``.
+Sink = Callable[[int, int, bytes, bytes, int, int, str, bytes], None]
+
+
+def _hep_to_sink(pkt: hep.HepPacket, frame: int, ts: int, sink: Sink) -> bool:
+    if pkt.payload_type != 1 or not is_sip_start(pkt.payload):
+        return False
+    transport = {6: "tcp", 17: "udp", 132: "sctp"}.get(pkt.proto, "udp")
+    sink(frame, pkt.ts_us if pkt.ts_us is not None else ts, pkt.src, pkt.dst, pkt.sport,
+         pkt.dport, transport, pkt.payload)
+    return True
+
+
+def end_of_file(info: CaptureInfo, ipl: IpLayer, tcp: TcpReassembler, foreign: list[int],
+                problems: list[tuple[int | None, str]], notes: list[tuple[int, str]]) -> None:
+    """What is known only once every frame was read: the reader's own problems, broken TCP
+    streams, datagrams whose fragments never all came."""
+    foreign.extend(tcp.websocket_frames)
+    problems.extend(info.problems)
+    problems.extend(tcp.problems)
+    notes.extend(tcp.notes)
+    for f in ipl.pending_fragments():
+        problems.append((f, "IP fragments of a datagram never completed (missing fragment)"))
+
+
+def decode_frames(frames: Iterable[Frame], sink: Sink, foreign: list[int],
+                  problems: list[tuple[int | None, str]], notes: list[tuple[int, str]],
+                  ipl: IpLayer, tcp: TcpReassembler) -> None:
+    """Frames -> SIP messages into ``sink``, in capture order; ``problems`` gets (frame,
+    reason) for what could not be read, ``notes`` what was read with a caveat, ``foreign``
+    the frames only tshark can open."""
+    decode = ipl.decode
+    feed = tcp.feed
+    looks_hep = hep.looks_like_hep
+    common = _COMMON.unpack_from
+    for frame, ts, lt, data, orig in frames:
+        n = len(data)
+        # -- Ethernet / IPv4 (IHL 5) / UDP, unfragmented: the common frame, its headers read
+        # in one struct call (what IpLayer.decode does for it, without the call and the payload
+        # copies); anything else, including a corrupt total length, takes the general path
+        body = None
+        if n >= 42 and lt == 1:
+            etype, vihl, total, frag, proto, src, dst, sport, dport = common(data)
+            if etype == 0x0800 and vihl == 0x45 and proto == 17 and not frag & 0x3FFF:
+                end = 14 + total if total else n  # 0: TSO-offloaded capture
+                if end > n:
+                    end = n  # cut by the snap length; the SIP layer sees what is left
+                if end >= 42 and (total == 0 or total >= 20):
+                    body = data[42:end]
+        if body is None:
+            # -- link layer --------------------------------------------------------------------
+            if lt == 1 and n > 14 and data[12] == 8 and data[13] == 0:
+                kind, off = 4, 14
+            else:
+                kind, off = network_offset(lt, data)
+                if kind == FOREIGN:
+                    foreign.append(frame)
+                    continue
+                if kind not in (4, 6):
+                    continue
+            pkt = decode(data, off, kind, frame)
+            if pkt is None:
+                continue
+            if isinstance(pkt, str):
+                problems.append((frame, pkt))
+                continue
+            proto, src, dst, payload = pkt
+            if proto == 6:
+                if len(payload) < 20:
+                    problems.append((frame, "corrupt TCP header: fewer than 20 bytes"))
+                    continue
+                sport = (payload[0] << 8) | payload[1]
+                dport = (payload[2] << 8) | payload[3]
+                for msg, mframe, mts in feed((src, sport, dst, dport), payload, frame, ts):
+                    if looks_hep(msg[:64]):
+                        continue
+                    sink(mframe, mts, src, dst, sport, dport, "tcp", msg)
+                continue
+            if proto != 17:
+                if proto in FOREIGN_PROTOCOLS:
+                    foreign.append(frame)
+                continue
+            if len(payload) < 8:
+                problems.append((frame, "corrupt UDP header: fewer than 8 bytes"))
+                continue
+            sport = (payload[0] << 8) | payload[1]
+            dport = (payload[2] << 8) | payload[3]
+            body = payload[8:]
+        # -- a UDP payload (RFC 768): SIP, HEP, or a keep-alive --------------------------------
+        if not body or (body[0] in (13, 10) and not body.strip()):
+            continue  # keep-alive
+        if is_sip_start(body):
+            if orig > n:
+                notes.append((frame, f"SIP message cut by the capture's snap length "
+                                     f"({n} of {orig} bytes captured); read as far as it "
+                                     "goes"))
+            sink(frame, ts, src, dst, sport, dport, "udp", body)
+        elif looks_hep(body[:64]):
+            try:
+                _hep_to_sink(hep.decode(body), frame, ts, sink)
+            except hep.HepError as e:
+                problems.append((frame, f"corrupt HEP packet: {e}"))
+
+
