@@ -12,6 +12,10 @@ UTC epoch (so the writer's offset is inferred, as on a real switch).
 
     python benchmarks/bench_ingest.py --rows 10000000          # full size (≈ 2.5 GB file)
     python benchmarks/bench_ingest.py --rows 1000000           # while others share the box
+    python benchmarks/bench_ingest.py --rows 2000000 --stages  # + CPU of each stage, one by one
+
+``--stages`` runs the pipeline's stages again one after the other (no overlap) and reports the
+CPU seconds of each per 1M rows: where the time goes, and what bounds rows/s on 2 cores.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -120,6 +126,49 @@ def baseline_pyarrow(path: Path) -> tuple[float, float]:
     return elapsed, cpu
 
 
+def stage_cpu(path: Path) -> list[tuple[str, float, float]]:
+    """(stage, CPU s, wall s) of each ingest stage run alone, in order, on ``path``."""
+    from tracehop.ingest import run
+    from tracehop.ingest.apply import FileContext, apply_profile
+    from tracehop.ingest.profile import resolve_profile
+    from tracehop.ingest.readers import iter_batches, read_layout
+    from tracehop.schema import REJECT_SCHEMA
+    from tracehop.store import Store
+
+    out: list[tuple[str, float, float]] = []
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        t, c = time.perf_counter(), cpu_s()
+        r = fn()
+        out.append((name, cpu_s() - c, time.perf_counter() - t))
+        return r
+
+    prof = resolve_profile("asterisk_cdr_csv")
+    layout = read_layout(path, prof.dialect)
+    used = frozenset(prof.columns_used())
+    batches = timed("read: chunks, pyarrow field split, line views (readers.py)",
+                    lambda: list(iter_batches(path, prof.dialect, layout, used=used)))
+    ctx = FileContext(str(path), prof.name, None, None, True)
+    def apply_all() -> list[Any]:
+        out = []
+        while batches:  # each batch's raw columns are freed once applied, as in the pipeline
+            out.append(apply_profile(batches.pop(0).rows, prof, ctx)[0])
+        return out
+
+    parts = timed("apply the profile: times, zone, numbers, trunks, rules (apply.py)", apply_all)
+    digest = timed("sha256 of the file (a thread beside the parse)",
+                   lambda: run.file_sha256(path)[0])
+    legs = [timed("leg_id and hand-over to Arrow (run._finish_legs)",
+                  lambda: run._finish_legs(parts, digest, False))]
+    parts.clear()
+    with tempfile.TemporaryDirectory(prefix="bench_stages_") as d:
+        st = Store.open(Path(d) / "store", create=True)
+        timed("commit: sort, gather, Parquet write of the day files (store/writer.py)",
+              lambda: st.commit(legs.pop(), REJECT_SCHEMA.empty_table(), [],
+                                unique_leg_ids=True))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -129,6 +178,8 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true",
                     help="reuse DIR/Master.csv if it exists (same --rows)")
     ap.add_argument("--no-append", action="store_true", help="do not append to RESULTS.md")
+    ap.add_argument("--stages", action="store_true",
+                    help="also run each stage alone and report its CPU per 1M rows")
     args = ap.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="bench_ingest_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -169,6 +220,15 @@ def main() -> None:
             f"{args.rows / secs:,.0f} | {size_mb / secs:,.0f} | {secs / base_s:.2f} | "
             f"{cpu:.1f} | {args.rows / cpu:,.0f} | {cpu / base_cpu:.2f} |"
         )
+    if args.stages:
+        stages = stage_cpu(csv_path)
+        per = 1e6 / args.rows
+        table += ["", "| stage, run alone (no overlap) | CPU s per 1M rows | wall s per 1M rows |",
+                  "|---|---:|---:|"]
+        table += [f"| {name} | {cpu * per:.2f} | {wall * per:.2f} |" for name, cpu, wall in stages]
+        total = sum(c for _, c, _ in stages) * per
+        table.append(f"| **sum** (2 idle cores at best: {2e6 / total / 1e3:,.0f}k rows/s) "
+                     f"| **{total:.2f}** | {sum(w for *_, w in stages) * per:.2f} |")
     text = "\n".join(table)
     reduced = "" if args.rows >= 10_000_000 else (
         " (reduced size; full size: `python benchmarks/bench_ingest.py --rows 10000000`)")

@@ -61,3 +61,29 @@ def test_compact_on_a_missing_store_is_one_clear_error(tmp_path: Path) -> None:
 def test_compact_help_has_an_example() -> None:
     res = CliRunner().invoke(cli, ["compact", "--help"])
     assert res.exit_code == 0 and "tracehop compact --store" in res.output
+
+
+def test_rewrite_brings_single_file_days_to_the_current_layout(tmp_path: Path) -> None:
+    """A day written with an older layout (here: all zstd) is rewritten by --rewrite, rows and
+    order unchanged, while a plain compact leaves single-file days alone."""
+    import duckdb
+    import pyarrow.parquet as pq
+
+    store = fragmented_store(tmp_path / "s")
+    store.compact()
+    (first, *_) = sorted(store.snapshot().all_files())
+    before = pq.read_table(first)
+    pq.write_table(before, first, compression="zstd", write_page_index=True)  # "old" layout
+    plain = CliRunner().invoke(cli, ["compact", "--store", str(store.root)])
+    assert "Nothing to compact" in plain.output
+    res = CliRunner().invoke(cli, ["compact", "--store", str(store.root), "--rewrite", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["files_added"] == 2
+    snap = store.snapshot()
+    assert snap.file_count == 2 and first not in snap.all_files()
+    (rewritten,) = [f for f in snap.all_files() if "2026-10-01" in f]
+    assert pq.read_table(rewritten).select(before.column_names).equals(before)
+    codecs = {c for (c,) in duckdb.sql(
+        f"SELECT DISTINCT compression FROM parquet_metadata('{rewritten}') "
+        "WHERE path_in_schema = 'called_e164'").fetchall()}
+    assert codecs == {"LZ4_RAW"}

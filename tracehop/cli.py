@@ -156,25 +156,31 @@ def lookup_cmd(store_dir: str, called: str, at: str, calling: str | None,
               help="UTC day to compact (YYYY-MM-DD); repeatable. Default: every day.")
 @click.option("--vacuum-hours", type=click.FloatRange(min=0), default=None,
               help="Afterwards delete files unreferenced for longer than this many hours.")
+@click.option("--rewrite", is_flag=True,
+              help="Rewrite days that have one file too: files written by an older tracehop "
+                   "take the current layout (page codec, page size).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def compact_cmd(
-    store_dir: str, days: tuple[Any, ...], vacuum_hours: float | None, as_json: bool
+    store_dir: str, days: tuple[Any, ...], vacuum_hours: float | None, rewrite: bool,
+    as_json: bool
 ) -> None:
     """Rewrite each UTC day that has several files as one file sorted by called number, time.
 
     Incremental ingests add a file per day each time; compaction keeps lookups fast. Readers
     keep working while it runs. Removed files stay on disk until --vacuum-hours deletes them.
+    After an upgrade that changed the file layout, --rewrite brings every day to it.
 
     \b
     Example:
         tracehop compact --store calls.store --day 2026-11-20 --json
+        tracehop compact --store calls.store --rewrite --vacuum-hours 0
     """
     import json
 
     from tracehop.store import Store
 
     store = Store.open(store_dir)
-    result = store.compact([d.date() for d in days] or None)
+    result = store.compact([d.date() for d in days] or None, rewrite=rewrite)
     out: dict[str, Any] = result.to_dict()
     if vacuum_hours is not None:
         vac = store.vacuum(vacuum_hours)

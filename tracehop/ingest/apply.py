@@ -365,12 +365,14 @@ def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.DataFrame:
 
     # The mode needs a sample, not every row: regex captures cost more than the rest of the
     # inference. Dates the sample misses are counted from all their rows.
+    # Only the two columns it reads are sampled (sampling the whole batch copies every column).
+    needed = df.select("_t_start", *[c for c in (t.infer_offset_column,) if c in df.columns])
     stride = max(1, df.height // INFER_SAMPLE)
-    counts = offset_counts(df.gather_every(stride) if stride > 1 else df)
+    counts = offset_counts(needed.gather_every(stride) if stride > 1 else needed)
     missing = dates.get_column("_d").unique().drop_nulls()
     missing = missing.filter(~missing.is_in(counts.get_column("_d").to_list()))
     if stride > 1 and missing.len():
-        extra = offset_counts(df.filter(dates.get_column("_d").is_in(missing.to_list())))
+        extra = offset_counts(needed.filter(dates.get_column("_d").is_in(missing.to_list())))
         counts = pl.concat([counts, extra])
     counts = counts.sort(["_d", "len", "_o"], descending=[False, True, False])
     frame = dates

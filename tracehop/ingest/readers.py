@@ -7,24 +7,29 @@ record, its 1-based physical line number (``_line``, the number an editor shows)
 (``_raw``); every line that is not a well-formed record becomes a reject with a reason.
 
 Speed (benchmarks/bench_ingest.py): the file is read in chunks of about 64 MB cut at line
-ends. A chunk takes the fast path when it is regular: pyarrow's multi-threaded CSV parser
-splits the fields (records with the wrong number of fields come back through
-``invalid_row_handler``, which is only called for those), and Polars reads the same bytes as
-whole lines for ``_raw``. The two are aligned line for line; if they cannot be (a quoted field
-spanning lines, an unterminated quote, a stray NUL byte), that chunk alone goes through
-Python's :mod:`csv` module, which tracks physical lines exactly. Non-UTF-8 records are decoded
-as Latin-1, one record at a time, and counted.
+ends, each read once into its own buffer (no concatenation: a fresh 64 MB copy costs as much
+in page faults as in copying). A chunk takes the fast path when it is regular: pyarrow's
+multi-threaded CSV parser splits the fields (records with the wrong number of fields come back
+through ``invalid_row_handler``, which is only called for those), and ``_raw`` is built
+without copying any text: one Arrow ``string_view`` per physical line pointing into the chunk
+buffer (:func:`line_views`; Arrow columnar format, "Variable-size Binary View Layout"). The
+two are aligned line for line; if they cannot be (a quoted field spanning lines, an
+unterminated quote, a stray NUL byte), that chunk alone goes through Python's :mod:`csv`
+module, which tracks physical lines exactly. Non-UTF-8 records are decoded as Latin-1, one
+record at a time, and counted.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -172,29 +177,52 @@ def _dedupe(names: list[str]) -> list[str]:
     return out
 
 
-def _chunks(fh: BinaryIO, quote: bytes | None, size: int) -> Iterator[tuple[bytes, bool]]:
-    """Chunks of whole lines, and whether the chunk's quotes are balanced. A chunk is extended
-    while its quotes are unbalanced, so that a quoted field spanning lines stays in one chunk
-    (bounded by MAX_QUOTE_EXTENSION)."""
+ReadAt = Callable[[int, int], bytes]  # (offset, size) -> up to size bytes from offset
+
+
+def _chunks(
+    read_at: ReadAt, start: int, quote: bytes | None, size: int
+) -> Iterator[tuple[bytes, int, bool]]:
+    """Chunks of whole lines from offset ``start``: (buffer, end, balanced quotes). The chunk
+    is ``buffer[:end]``; bytes after ``end`` (the start of a line the read cut) are read again
+    at the head of the next chunk, so no chunk is ever copied to be joined with the next one
+    (a fresh 64 MB copy costs as much in page faults as in copying). A chunk is extended while
+    its quotes are unbalanced, so that a quoted field spanning lines stays in one chunk
+    (bounded by MAX_QUOTE_EXTENSION); only then is it copied."""
+    pos = start
     while True:
-        buf = fh.read(size)
+        buf = read_at(pos, size)
         if not buf:
             return
-        if not buf.endswith(b"\n"):
-            buf += fh.readline()
-        odd = quote is not None and buf.count(quote) % 2 == 1
-        if odd and quote is not None:
-            extra: list[bytes] = []
-            grown = 0
-            while odd and grown < MAX_QUOTE_EXTENSION:
-                more = fh.readline()
+        end = len(buf)
+        if len(buf) == size:  # not the end of the file: stop at the last line end
+            end = buf.rfind(b"\n") + 1
+            while end == 0:  # one line longer than a chunk: read on to its end
+                more = read_at(pos + len(buf), size)
                 if not more:
+                    end = len(buf)
                     break
-                extra.append(more)
-                grown += len(more)
-                odd = (odd + more.count(quote)) % 2 == 1
-            buf = b"".join([buf, *extra])
-        yield buf, not odd
+                nl = more.find(b"\n")
+                buf += more if nl < 0 else more[: nl + 1]
+                end = len(buf) if nl >= 0 else 0
+        odd = quote is not None and buf.count(quote, 0, end) % 2 == 1
+        if odd and quote is not None:
+            more = read_at(pos + end, MAX_QUOTE_EXTENSION)
+            taken = 0
+            while odd and taken < len(more):
+                nl = more.find(b"\n", taken)
+                if nl >= 0:
+                    stop = nl + 1
+                elif len(more) < MAX_QUOTE_EXTENSION:  # the last line of the file
+                    stop = len(more)
+                else:  # the extension ends inside a line: give up at the last line end
+                    break
+                odd = (odd + more.count(quote, taken, stop)) % 2 == 1
+                taken = stop
+            buf = buf[:end] + more[:taken]
+            end = len(buf)
+        yield buf, end, not odd
+        pos += end
 
 
 def iter_batches(
@@ -214,45 +242,60 @@ def iter_batches(
     except OSError as e:
         raise UnreadableFileError(f"cannot read the file: {e.strerror}", path=path) from None
     with fh:
-        fh.seek(layout.data_offset)
+        read_at: ReadAt
         if layout.cr_only:
             # CR-only files are small spreadsheet exports: translate all at once.
+            fh.seek(layout.data_offset)
             data = fh.read().replace(b"\r", b"\n")
-            source: Iterator[tuple[bytes, bool]] = _chunks(io.BytesIO(data), quote, chunk_bytes)
+            first = 0
+
+            def read_at(off: int, n: int) -> bytes:
+                return data[off : off + n]
         else:
-            source = _chunks(fh, quote, chunk_bytes)
+            fd = fh.fileno()
+            first = layout.data_offset
+
+            def read_at(off: int, n: int) -> bytes:
+                # pread: a fresh buffer, filled once (no zeroing, no copy through a
+                # buffered reader), at an absolute offset.
+                return os.pread(fd, n, off)
+
         offset = layout.data_offset
-        for chunk, balanced in source:
-            offset += len(chunk)
-            batch = _parse_chunk(chunk, dialect, layout, line_no, balanced, used)
+        for buf, end, balanced in _chunks(read_at, first, quote, chunk_bytes):
+            offset += end
+            batch = _parse_chunk(buf, end, dialect, layout, line_no, balanced, used)
             batch.bytes_done = offset
             line_no += batch.lines
             yield batch
 
 
 def _parse_chunk(
-    chunk: bytes,
+    buf: bytes,
+    end: int,
     dialect: Dialect,
     layout: Layout,
     first_line: int,
     balanced: bool,
     used: frozenset[str] | None,
 ) -> Batch:
-    n_lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+    """Parse ``buf[:end]`` (whole lines), without copying it on the fast path."""
+    n_lines = buf.count(b"\n", 0, end) + (0 if end and buf[end - 1] == 10 else 1)
     latin1 = 0
     fast = None
-    if balanced and LINE_SEP.encode() not in chunk:
+    chunk = buf
+    if balanced and buf.find(LINE_SEP.encode(), 0, end) < 0:
         try:
-            fast = _fast_chunk(chunk, dialect, layout, first_line, n_lines, used)
+            view = pa.py_buffer(buf).slice(0, end)  # zero-copy
+            fast = _fast_chunk(view, dialect, layout, first_line, n_lines, used)
         except _NotUtf8:
             # Rare: fix the chunk (Latin-1 for the records that are not UTF-8) and retry.
-            chunk, latin1 = _fix_encoding(chunk)
-            fast = _fast_chunk(chunk, dialect, layout, first_line, n_lines, used)
+            chunk, latin1 = _fix_encoding(buf[:end])
+            fast = _fast_chunk(pa.py_buffer(chunk), dialect, layout, first_line, n_lines, used)
     else:
-        chunk, latin1 = _fix_encoding(chunk)
+        chunk, latin1 = _fix_encoding(buf[:end])
     if fast is None:
         if not latin1:
-            chunk, latin1 = _fix_encoding(chunk)
+            chunk, latin1 = _fix_encoding(buf[:end])
         batch = _slow_chunk(chunk, dialect, layout, first_line)
         if used is not None:
             keep = [c for c in batch.rows.columns if c in used or c in (LINE, RAW)]
@@ -312,8 +355,57 @@ def field_count_reason(found: int, layout: Layout, dialect: Dialect, text: str) 
     return f"{reason}: extra fields (a different column layout, or an unquoted '{shown}')"
 
 
+#: Arrow's view layout (columnar format, "Variable-size Binary View Layout"): 16 bytes per
+#: value; a value of at most 12 bytes is stored inline after its length, a longer one as
+#: length, its first 4 bytes, buffer index, offset (all little-endian int32).
+VIEW_INLINE: Final = 12
+
+
+def line_views(data: pa.Buffer) -> pl.Series:
+    """Each physical line of ``data`` as a String value, without its line end ("\\n", or
+    "\\r\\n"); an empty line is null. No text is copied: the values are Arrow string views
+    into ``data`` (which the Series keeps alive), built in a few vectorised numpy steps, then
+    checked as UTF-8 by Arrow (:class:`_NotUtf8` if a line is not)."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends_nl = np.flatnonzero(raw == 10)
+    n = len(ends_nl) + (0 if raw.size == 0 or raw[-1] == 10 else 1)
+    starts = np.zeros(n, dtype=np.int64)
+    starts[1:] = ends_nl[: n - 1] + 1
+    ends = np.empty(n, dtype=np.int64)
+    ends[: len(ends_nl)] = ends_nl[:n]
+    if n > len(ends_nl):
+        ends[-1] = raw.size
+    if n:
+        ends -= (ends > starts) & (raw[np.maximum(ends - 1, 0)] == 13)  # CRLF: drop the CR
+    lens = (ends - starts).astype(np.int32)
+    views = np.zeros((n, 4), dtype=np.int32)
+    views[:, 0] = lens
+    view_bytes = views.view(np.uint8).reshape(n, 16)
+    long = lens > VIEW_INLINE
+    long_starts = starts[long]
+    view_bytes[long, 4:8] = raw[long_starts[:, None] + np.arange(4)]
+    views[long, 3] = long_starts  # buffer 0 (the chunk), at this offset
+    short = np.flatnonzero(~long & (lens > 0))
+    for k in range(VIEW_INLINE):  # short lines are rare in CDRs: at most 12 small passes
+        short = short[lens[short] > k]
+        if not short.size:
+            break
+        view_bytes[short, 4 + k] = raw[starts[short] + k]
+    valid = np.packbits(lens > 0, bitorder="little")
+    arr = pa.Array.from_buffers(
+        pa.string_view(), n, [pa.py_buffer(valid), pa.py_buffer(views), data]
+    )
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid as e:
+        raise _NotUtf8 from e
+    series = pl.from_arrow(arr)
+    assert isinstance(series, pl.Series)
+    return series.alias(RAW)
+
+
 def _fast_chunk(
-    chunk: bytes,
+    data: pa.Buffer,
     dialect: Dialect,
     layout: Layout,
     first_line: int,
@@ -330,9 +422,10 @@ def _fast_chunk(
         bad_counts.append(row.actual_columns)
         return "skip"
 
-    try:
+    try:  # the parser and the line views both read the chunk in place
+        lines = line_views(data)
         table = pacsv.read_csv(
-            io.BytesIO(chunk),
+            pa.BufferReader(data),
             read_options=pacsv.ReadOptions(column_names=names, block_size=8 << 20),
             parse_options=pacsv.ParseOptions(
                 delimiter=dialect.delimiter,
@@ -349,13 +442,6 @@ def _fast_chunk(
                 quoted_strings_can_be_null=False,
             ),
         )
-        lines = pl.read_csv(
-            chunk,
-            has_header=False,
-            separator=LINE_SEP,
-            quote_char=None,
-            schema={RAW: pl.String},
-        )[RAW]
     except (pa.ArrowInvalid, pl.exceptions.PolarsError) as e:
         if "utf" in str(e).lower():
             raise _NotUtf8 from None
@@ -375,7 +461,9 @@ def _fast_chunk(
         return None
     rows = pl.from_arrow(table)
     assert isinstance(rows, pl.DataFrame)
-    rows = rows.with_columns(good_nos.alias(LINE), good_lines.alias(RAW))
+    # One chunk per column: Polars aligns misaligned chunks (pyarrow's parse blocks against
+    # the single-chunk line columns) by copying every column, in each later step.
+    rows = rows.with_columns(good_nos.alias(LINE), good_lines.alias(RAW)).rechunk()
     # Blank lines are not records (pyarrow hands them back as rows of empty strings); polars
     # reads them as nulls. Filtering copies every column, so only when there are some.
     if good_lines.null_count():
@@ -394,7 +482,9 @@ def _fast_chunk(
     return Batch(rows, rejects, 0, 0, n_lines)
 
 
-def _slow_chunk(chunk: bytes, dialect: Dialect, layout: Layout, first_line: int) -> Batch:
+def _slow_chunk(
+    chunk: bytes, dialect: Dialect, layout: Layout, first_line: int
+) -> Batch:
     """Exact but slow: Python's csv module, record by record, tracking physical lines."""
     text = chunk.decode("utf-8")  # already fixed by _fix_encoding
     physical = text.splitlines(keepends=True)

@@ -538,6 +538,17 @@ def _scheduled(
         yield from flush()
 
 
+def _ids_unique(res: ParseResult) -> bool:
+    """Whether ``res``'s leg_ids are distinct, known without hashing them: a profile gives
+    ``<file hash>:<source_record>``, so distinct record numbers suffice (one integer pass), and
+    two files of one batch never share a hash (a repeated file is skipped before this). Legs of
+    a registered format build their own ids: the store checks those."""
+    if res.format in registered_formats() or res.file_id is None:
+        return False
+    records = res.legs.column("source_record")
+    return records.null_count == 0 and bool(pl.Series(records).n_unique() == res.legs.num_rows)
+
+
 def ingest_paths(
     paths: Sequence[str | Path],
     store: Store | str | Path,
@@ -582,6 +593,7 @@ def ingest_paths(
         known = {r.file_id: r for r in st.ingested_files()}
 
     summary = IngestSummary(files=len(files))
+    unique_ids = True  # no leg_id repeats within the batch (see _ids_unique)
     legs_parts: list[pa.Table] = []
     rej_parts: list[pa.Table] = []
     records: list[FileRecord] = []
@@ -646,6 +658,7 @@ def ingest_paths(
         records.append(known[file_id])
         legs_parts.append(res.legs)
         rej_parts.append(res.rejects)
+        unique_ids = unique_ids and _ids_unique(res)
 
     del res  # the last file's legs: the commit below must hold the only reference
     if records:
@@ -663,7 +676,7 @@ def ingest_paths(
         if st is None:
             st = Store.open(store_path, create=True)
         t_commit = time.perf_counter()
-        result = st.commit(batch.pop(), rejects, records)
+        result = st.commit(batch.pop(), rejects, records, unique_leg_ids=unique_ids)
         summary.commit_s = time.perf_counter() - t_commit
         summary.stored += result.stored
         summary.duplicates += result.duplicates

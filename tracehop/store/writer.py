@@ -25,9 +25,10 @@ import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import pyarrow as pa
 
@@ -36,17 +37,21 @@ from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, conform
 from tracehop.store import delta
 from tracehop.store.compact import compact_days, vacuum_files
 from tracehop.store.layout import (
+    ROW_GROUP_SIZE,
     arrow_slices,
     conform_loose,
+    day_of,
     exact_columns,
     new_leg_path,
     new_reject_path,
     read_legs,
-    split_sorted,
     to_polars,
+    write_options,
     write_parquet,
 )
-from tracehop.store.log import DataFile, RejectFile, TableState, TransactionLog
+from tracehop.store.layout import _day_expr as day_expr
+from tracehop.store.layout import _store_permutation as store_permutation
+from tracehop.store.log import DataFile, RejectFile, TableState, TransactionLog, fsync_dir
 from tracehop.store.records import CommitResult, CompactResult, FileRecord, VacuumResult
 from tracehop.store.snapshot import Snapshot
 from tracehop.store.state import (
@@ -69,6 +74,15 @@ if TYPE_CHECKING:
 DEFAULT_COMPACT_THRESHOLD = 8
 DEFAULT_MAX_RETRIES = 10
 DEFAULT_RETENTION_HOURS = 168.0
+
+
+@dataclass(frozen=True)
+class DayRows:
+    """The legs of one UTC day as rows of a batch: ``frame``'s ``rows`` (indices, in store
+    order). LEG_SCHEMA columns missing from ``frame`` have no value: written as nulls."""
+
+    frame: pl.DataFrame
+    rows: pl.Series
 
 
 class Store:
@@ -194,27 +208,41 @@ class Store:
         auto_compact: bool = True,
         state_blobs: Mapping[str, bytes | None] | None = None,
         state_base: Mapping[str, str | None] | None = None,
+        unique_leg_ids: bool = False,
     ) -> CommitResult:
         """Store ``legs`` and ``rejects`` and record ``files``, all or nothing.
 
         ``state_blobs`` commits an opaque blob per key with them (None clears the key; see
         :mod:`tracehop.store.state`); ``state_base`` names, per key, the blob id the caller's
         state was derived from (None: no blob), and the commit fails with StoreConflictError if
-        another commit replaced it meanwhile."""
+        another commit replaced it meanwhile.
+
+        ``unique_leg_ids``: the caller guarantees that no ``leg_id`` repeats within ``legs``
+        (the ingest layer knows it: ``<file hash>:<record>``), which saves hashing every id.
+        Pass the only reference to ``legs``: its columns are freed as the day files get
+        written."""
         legs = conform_loose(legs, LEG_SCHEMA)  # text may stay string_view: sorted in Polars
         rejects = conform(rejects, REJECT_SCHEMA)
         _require_not_null(legs, ("leg_id", "start_utc"))
         _require_not_null(rejects, ("source_file", "reason"))
         given = legs.num_rows
-        frame = _first_per_leg_id(to_polars(legs))
-        del legs  # the sort frees each unsorted column once sorted, if nothing else holds it
-        pending = split_sorted(frame)  # day -> legs in store order; empties `frame`
-        del frame
+        # Only the columns that hold a value go to Polars: an all-null text column would cost
+        # 16 bytes of view per row there (320 MB per 1M rows for the ~20 call-leg columns a
+        # CSV format never fills); the day files get them back as Arrow nulls.
+        frame = to_polars(legs.select(
+            [c for c in legs.column_names
+             if c in _SORT_COLUMNS or legs.column(c).null_count < legs.num_rows]))
+        del legs
+        if not unique_leg_ids:
+            frame = _first_per_leg_id(frame)
 
         written: dict[date, tuple[str, int, dict[str, Any], int]] = {}  # day -> rel, size, stats
         reject_file: RejectFile | None = None
         state_files: dict[str, StateFile | None] = {}  # key -> blob written for this commit
         checked: set[str] = set()  # leg files whose leg_ids this batch was checked against
+        # day -> its legs in store order, or None while they are only in the day file written
+        # by the first attempt (read back if a concurrent commit makes a rewrite necessary).
+        pending: dict[date, pa.Table | None] = {}
         version, attempt, stored = -1, 0, 0
         try:
             if rejects.num_rows:
@@ -223,19 +251,29 @@ class Store:
                 reject_file = RejectFile(path=rel, size=size, rows=rejects.num_rows)
             if state_blobs:
                 state_files = write_state_files(self.root, state_blobs)
+            # The first attempt commits on top of the state the batch was checked against
+            # before its files were written: a commit that lands meanwhile makes it retry.
+            base = self._write_sorted(frame, written, checked)  # empties `frame`
+            pending = dict.fromkeys(written)
             for attempt in range(max_retries + 1):
-                state = self._state()
+                state = base if attempt == 0 else self._state()
                 check_state_base(state.state, state_base or {})
                 unseen = [
                     f for f in state.live.values() if f.day in pending and f.path not in checked
                 ]
-                for day, table in _drop_stored(self.root, pending, unseen).items():
+                for day in {f.day for f in unseen}:
+                    if pending[day] is None:
+                        pending[day] = read_legs(self.root, [written[day][0]])
+                loaded = {d: t for d, t in pending.items() if t is not None}
+                for day, table in _drop_stored(self.root, loaded, unseen).items():
                     pending[day] = table
                     if day in written:  # the file holds rows now known to be duplicates
                         (self.root / written.pop(day)[0]).unlink(missing_ok=True)
                 checked.update(f.path for f in unseen)
                 self._write_days(
-                    {d: t for d, t in pending.items() if d not in written and t.num_rows}, written
+                    {d: t for d, t in pending.items()
+                     if d not in written and t is not None and t.num_rows},
+                    written,
                 )
                 stored = sum(w[3] for w in written.values())
                 actions = self._commit_actions(
@@ -298,12 +336,133 @@ class Store:
         if error is not None:
             raise error
 
-    def _write_day(self, day: date, table: pa.Table) -> tuple[str, int, dict[str, Any], int]:
-        """Write one day's legs, already in store order (see layout.split_sorted)."""
+    def _write_day(
+        self, day: date, table: pa.Table | DayRows
+    ) -> tuple[str, int, dict[str, Any], int]:
+        """Write one day's legs: a table already in store order, or rows of a batch."""
+        if isinstance(table, DayRows):
+            return self._write_day_rows(day, table.frame, table.rows)
         rel = new_leg_path(day)
         size = write_parquet(self.root, rel, table)
         stats = delta.file_stats(exact_columns(table, delta.STATS_COLUMNS))
         return rel, size, stats, table.num_rows
+
+    def _write_sorted(
+        self,
+        frame: pl.DataFrame,
+        written: dict[date, tuple[str, int, dict[str, Any], int]],
+        checked: set[str],
+    ) -> TableState:
+        """Drop the legs the store already holds (in the state returned), then write one file
+        per UTC day in store order, the days in parallel (``frame`` is emptied: its columns
+        are moved out).
+
+        Each day's worker sorts its rows (layout's integer-key permutation), then gathers a
+        row group at a time (Polars, a copy of 16-byte views, never of the text) and writes it
+        (pyarrow, outside the GIL) with the store's settings, so that sorting overlaps writing
+        and the sorted copy in memory is a row group per worker, not the whole batch. Files
+        that got written are recorded in ``written`` even when another day fails, so that the
+        caller can remove them."""
+        import polars as pl
+
+        state = self._state()
+        if frame.height == 0:
+            return state
+        days = {day_of(int(d)) for d in frame.select(day_expr().unique()).to_series()}
+        seen = [f for f in state.live.values() if f.day in days]
+        checked.update(f.path for f in seen)
+        names = list(frame.columns)
+        # One chunk per column: gathering across chunks costs several times more.
+        cols = [frame.drop_in_place(c).rechunk() for c in names]
+        batch = _without_stored(self.root, pl.DataFrame(cols), seen)
+        del cols
+        if batch.height == 0:
+            return state
+        # Rows of each day, in input order (a stable sort of the day numbers); each worker sorts
+        # its day into store order itself, so that the sorts run in parallel too.
+        by_day = batch.select(pl.arg_sort_by(day_expr(), maintain_order=True)).to_series()
+        runs = batch.select(day_expr()).to_series().gather(by_day).rle()
+        tasks: list[tuple[date, pl.Series]] = []
+        offset = 0
+        for n, d in runs.struct.unnest().iter_rows():
+            tasks.append((day_of(int(d)), by_day.slice(offset, n)))
+            offset += n
+        empty = {c for c in names
+                 if c not in _SORT_COLUMNS and batch.get_column(c).null_count() == batch.height}
+        batch = batch.drop(empty)
+        # Largest day first: a day's file is written by one thread, so the big ones must not
+        # be left for last (the makespan of the pool is the commit's wall time).
+        tasks.sort(key=lambda task: -task[1].len())
+        error: BaseException | None = None
+        workers = min(len(tasks), os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {
+                day: pool.submit(self._write_day, day, DayRows(batch, rows))
+                for day, rows in tasks
+            }
+            for day, fut in futures.items():
+                try:
+                    written[day] = fut.result()
+                except BaseException as e:
+                    error = error or e
+        if error is not None:
+            raise error
+        return state
+
+    def _write_day_rows(
+        self, day: date, frame: pl.DataFrame, rows: pl.Series
+    ) -> tuple[str, int, dict[str, Any], int]:
+        """Write ``frame``'s ``rows`` (one day's, in input order) as one day file in store
+        order, a row group at a time.
+
+        Same file as :func:`layout.write_parquet` of the whole day sorted by
+        :func:`layout.split_sorted` (same stable order, same writer settings, row groups of
+        ROW_GROUP_SIZE rows), fsynced before any commit can name it."""
+        import polars as pl
+        import pyarrow.parquet as pq
+
+        keys = frame.select(pl.col(c).gather(rows) for c in ("called_e164", "start_utc"))
+        rows = rows.gather(store_permutation(keys, by_day=False))
+        del keys
+
+        rel = new_leg_path(day)
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stats_parts: list[pl.DataFrame] = []
+        writer: pq.ParquetWriter | None = None
+        try:
+            for off in range(0, rows.len(), ROW_GROUP_SIZE):
+                part = rows.slice(off, ROW_GROUP_SIZE)
+                group = frame.select(pl.all().gather(part))
+                stats_parts.append(group.select(
+                    pl.col(c) if c in group.columns else pl.lit(None, pl.String).alias(c)
+                    for c in delta.STATS_COLUMNS))
+                table = _day_table(group)
+                del group
+                if writer is None:
+                    opts = write_options(table.schema)
+                    opts.pop("row_group_size")  # each write below is one row group
+                    # A path, not a Python file object: the native sink writes without the GIL.
+                    writer = pq.ParquetWriter(str(path), table.schema, **opts)
+                writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+            if writer is not None:
+                writer.close()
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            fsync_dir(path.parent)
+        except BaseException:
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    writer.close()
+            path.unlink(missing_ok=True)
+            raise
+        stats_table = arrow_slices(pl.concat(stats_parts), pa.schema(
+            [LEG_SCHEMA.field(c) for c in delta.STATS_COLUMNS]))
+        stats = delta.file_stats(exact_columns(stats_table, delta.STATS_COLUMNS))
+        return rel, path.stat().st_size, stats, rows.len()
 
     def _commit_actions(
         self,
@@ -351,14 +510,17 @@ class Store:
     # --- maintenance -------------------------------------------------------------------------
 
     def compact(
-        self, days: Iterable[date] | None = None, *, max_retries: int = DEFAULT_MAX_RETRIES
+        self, days: Iterable[date] | None = None, *, max_retries: int = DEFAULT_MAX_RETRIES,
+        rewrite: bool = False,
     ) -> CompactResult:
         """Rewrite each given day (default: every day) that has several files as one sorted file.
+        ``rewrite`` rewrites days of one file too (after an upgrade changed the file layout).
 
         Old files are only marked removed; readers holding an older snapshot keep reading them
         until ``vacuum`` deletes them after the retention period.
         """
-        return compact_days(self.root, self.log, self._state, days, max_retries=max_retries)
+        return compact_days(self.root, self.log, self._state, days, max_retries=max_retries,
+                            rewrite=rewrite)
 
     def vacuum(self, retention_hours: float = DEFAULT_RETENTION_HOURS) -> VacuumResult:
         """Delete files no live version references that are older than ``retention_hours``."""
@@ -411,3 +573,37 @@ def _drop_stored(
             kept = to_polars(table).filter(pl.Series(keep))
             changed[day] = arrow_slices(kept)
     return changed
+
+
+def _without_stored(root: Path, frame: pl.DataFrame, files: list[DataFile]) -> pl.DataFrame:
+    """``frame`` without the legs whose ``leg_id`` one of ``files`` already holds (read: only
+    their leg_id column)."""
+    import polars as pl
+
+    if not files or frame.height == 0:
+        return frame
+    stored = read_legs(root, [f.path for f in files], columns=["leg_id"]).column("leg_id")
+    stored_ids = pl.Series(stored).cast(pl.String)
+    ids = frame.get_column("leg_id")
+    hits = stored_ids.filter(stored_ids.is_in(ids.cast(pl.String).implode()))
+    if hits.len() == 0:
+        return frame
+    return frame.filter(~pl.col("leg_id").is_in(hits.implode()))
+
+
+#: Columns the sort needs in the batch frame even when they hold no value.
+_SORT_COLUMNS: Final = frozenset({"leg_id", "called_e164", "start_utc"})
+
+
+def _day_table(group: pl.DataFrame) -> pa.Table:
+    """A row group of legs as a LEG_SCHEMA table: Polars' columns as they are (text stays
+    ``string_view``: no copy), the columns the batch has no value for as Arrow nulls."""
+    import polars as pl
+
+    part = group.to_arrow(compat_level=pl.CompatLevel.newest())
+    n = group.height
+    cols = [part.column(f.name) if f.name in part.column_names else pa.nulls(n, type=f.type)
+            for f in LEG_SCHEMA]
+    return pa.Table.from_arrays(
+        cols, schema=pa.schema([f.with_type(c.type) for f, c in zip(LEG_SCHEMA, cols, strict=True)])
+    )
