@@ -5,7 +5,10 @@ Two kinds of entries live here:
 * **Whole formats** (``register_format(name, detect, parse)``): a reader that turns a file into
   call legs by itself, such as a SIP capture. ``detect(head, path)`` looks at the first bytes
   of a file and says whether it is this format; ``parse(path, tz, source)`` returns a
-  :class:`ParseResult`. ``tracehop ingest --format NAME`` and detection both see them.
+  :class:`ParseResult`. ``tracehop ingest --format NAME`` and detection both see them. A
+  format whose files continue one another (rotated SIP captures: a call's INVITE in one file,
+  its BYE in the next) also gives ``parse_group(paths, tz, source)``, one ParseResult per path,
+  and ingest hands it the consecutive files of that format in one directory together.
 * **Document readers** (``register_reader(name, read)``): they flatten documents (FreeSWITCH
   JSON CDRs, ...) into string columns, and a profile with ``reader = "NAME"`` maps those columns
   to call legs with the same ``[fields]``/``[time]``/rules as a CSV profile.
@@ -27,6 +30,8 @@ DetectFn = Callable[[bytes, Path], bool]
 ParseFn = Callable[[Path, "str | None", "str | None"], "ParseResult"]
 #: (path, wanted columns) -> (rows with _line/_raw, rejects with _line/_reason/_raw)
 ReadFn = Callable[[Path, "frozenset[str]"], "tuple[pl.DataFrame, pl.DataFrame]"]
+#: (paths, tz, source) -> one ParseResult per path, in order
+ParseGroupFn = Callable[[list[Path], "str | None", "str | None"], "list[ParseResult]"]
 
 #: Modules that register formats when imported (another part of tracehop owns them).
 PLUGIN_MODULES: Final = (
@@ -61,6 +66,7 @@ class RegisteredFormat:
     name: str
     detect: DetectFn
     parse: ParseFn
+    parse_group: ParseGroupFn | None = None
 
 
 _FORMATS: dict[str, RegisteredFormat] = {}
@@ -68,9 +74,10 @@ _READERS: dict[str, ReadFn] = {}
 _plugins_loaded = False
 
 
-def register_format(name: str, detect: DetectFn, parse: ParseFn) -> None:
+def register_format(name: str, detect: DetectFn, parse: ParseFn,
+                    parse_group: ParseGroupFn | None = None) -> None:
     """Register (or replace) a whole-file format under ``name``."""
-    _FORMATS[name] = RegisteredFormat(name, detect, parse)
+    _FORMATS[name] = RegisteredFormat(name, detect, parse, parse_group)
 
 
 def register_reader(name: str, read: ReadFn) -> None:

@@ -498,44 +498,73 @@ def _parse_with(path: Path, profile: Profile | str | None) -> Profile | str | No
         return profile
 
 
+def _group_of(path: Path, how: Profile | str | None) -> tuple[str, str] | None:
+    """Which files are parsed together: those of one document profile (JSON CDRs), and
+    consecutive files of one directory of a format with a ``parse_group`` (rotated SIP
+    captures: a call's INVITE and BYE may sit in two files)."""
+    if isinstance(how, Profile):
+        return ("doc", how.name) if how.reader != "csv" else None
+    if isinstance(how, str):
+        fmt = registered_formats().get(how)
+        if fmt is not None and fmt.parse_group is not None:
+            return (f"group:{fmt.parse_group.__module__}.{fmt.parse_group.__qualname__}",
+                    str(path.parent))
+    return None
+
+
 def _scheduled(
     files: list[tuple[Path, bool]],
     profile: Profile | str | None,
     parse_one: Callable[[Path, Profile | str | None], ParseResult | TracehopError],
     parse_many: Callable[[list[Path], Profile], list[ParseResult | TracehopError]],
+    parse_group: Callable[[list[Path], str], list[ParseResult | TracehopError]] | None = None,
 ) -> Iterator[tuple[Path, bool, ParseResult | TracehopError]]:
     """Each file's parse result, in order. Consecutive files of one document format (JSON
-    CDRs) are parsed together by ``parse_many``; every other file by ``parse_one``."""
+    CDRs) are parsed together by ``parse_many``; consecutive files of one directory in a
+    format with a group parser by ``parse_group``; every other file by ``parse_one``."""
     group: list[tuple[Path, bool]] = []
-    group_profile: Profile | None = None
+    group_how: Profile | str | None = None
+    group_key: tuple[str, str] | None = None
     group_bytes = 0
 
     def flush() -> Iterator[tuple[Path, bool, ParseResult | TracehopError]]:
-        assert group_profile is not None
-        done = parse_many([p for p, _ in group], group_profile)
+        paths = [p for p, _ in group]
+        if isinstance(group_how, Profile):
+            done = parse_many(paths, group_how)
+        elif len(group) == 1 or parse_group is None or not isinstance(group_how, str):
+            done = [parse_one(p, group_how) for p in paths]  # one capture: its own reader
+        else:
+            done = parse_group(paths, group_how)
         for (p, named), res in zip(group, done, strict=True):
             yield p, named, res
 
     for path, named in files:
         how = _parse_with(path, profile)
-        doc = how if isinstance(how, Profile) and how.reader != "csv" else None
+        key = _group_of(path, how)
         if group and (
-            doc is None
-            or doc.name != (group_profile.name if group_profile else None)
+            key != group_key
             or len(group) >= DOCUMENT_BATCH_FILES
-            or group_bytes >= DOCUMENT_BATCH_BYTES
+            or (isinstance(group_how, Profile) and group_bytes >= DOCUMENT_BATCH_BYTES)
         ):
             yield from flush()
-            group, group_profile, group_bytes = [], None, 0
-        if doc is not None:
+            group, group_how, group_key, group_bytes = [], None, None, 0
+        if key is not None:
             group.append((path, named))
-            group_profile = doc
+            group_how, group_key = how, key
             with contextlib.suppress(OSError):
                 group_bytes += path.stat().st_size
             continue
         yield path, named, parse_one(path, how)
     if group:
         yield from flush()
+
+
+def _continues(res: ParseResult) -> bool:
+    """A file of a grouped format (a rotated capture) that holds messages but no leg of its
+    own: its BYEs and answers completed legs of an earlier file. It is recorded (so that
+    re-ingesting adds nothing), not reported as empty."""
+    fmt = registered_formats().get(res.format or "")
+    return fmt is not None and fmt.parse_group is not None and res.lines > 0
 
 
 def _ids_unique(res: ParseResult) -> bool:
@@ -617,7 +646,22 @@ def ingest_paths(
         return parse_documents(paths, doc, tz, source, keep_raw=keep_raw, progress=advance,
                                exact_types=False)
 
-    for path, named, res in _scheduled(files, profile, parse_one, parse_many):
+    def parse_group(paths: list[Path], how: str) -> list[ParseResult | TracehopError]:
+        fmt = registered_formats()[how]
+        assert fmt.parse_group is not None
+        try:
+            done: list[ParseResult | TracehopError] = list(fmt.parse_group(paths, tz, source))
+        except TracehopError:
+            # One file cannot be read: read each on its own so the error is that file's alone.
+            return [parse_one(p, how) for p in paths]
+        for p, res in zip(paths, done, strict=True):
+            if isinstance(res, ParseResult):
+                res.format = res.format or how
+            with contextlib.suppress(OSError):
+                advance(p.stat().st_size)
+        return done
+
+    for path, named, res in _scheduled(files, profile, parse_one, parse_many, parse_group):
         fs = FileSummary(path=str(path), named=named)
         summary.per_file.append(fs)
         if isinstance(res, TracehopError):
@@ -640,10 +684,10 @@ def ingest_paths(
             fs.skipped = True
             summary.duplicates += fs.read
             continue
-        if fs.read == 0:
+        if fs.read == 0 and not _continues(res):
             fs.error = f"{path}: no records in the file"
             continue
-        if fs.legs == 0:
+        if fs.legs == 0 and fs.rejected:
             # Every record rejected (a wrong delimiter, a layout that is not this format): the
             # rejects are still committed as evidence, but nothing was ingested from the file.
             first = res.rejects.slice(0, 1).to_pylist()[0]

@@ -65,6 +65,26 @@ def _parse(path: Path, tz: str | None, source: str | None, fmt: str) -> ParseRes
                        lines=res.frames)
 
 
+def _parse_group(paths: list[Path], tz: str | None, source: str | None) -> list[ParseResult]:
+    """Consecutive captures of one directory, read as one capture (:mod:`.sequence`): a call
+    spanning a rotation is one leg. A file that cannot be read raises, and ingest then reads
+    the files one by one, so that the error lands on that file alone."""
+    from tracehop.ingest.formats import ParseResult
+    from tracehop.sip.sequence import read_captures
+
+    out = []
+    for path, res in zip(paths, read_captures(paths, source, current_config()), strict=True):
+        warnings = list(res.warnings)
+        if res.duplicates:
+            warnings.append(f"{path}: {res.duplicates} INVITEs seen more than once "
+                            "(retransmission, HEP copy or second capture point) made no extra "
+                            "leg")
+        out.append(ParseResult(legs=res.legs, rejects=res.rejects, warnings=warnings,
+                               format=res.kind if res.kind != "other" else "pcap",
+                               lines=res.frames))
+    return out
+
+
 def _register() -> None:
     try:
         from tracehop.ingest.formats import register_format
@@ -82,7 +102,7 @@ def _register() -> None:
                   _n: str = name) -> ParseResult:
             return _parse(path, tz, source, _n)
 
-        register_format(name, detect, parse)
+        register_format(name, detect, parse, _parse_group)
 
 
 _register()

@@ -1,5 +1,8 @@
 """A directory of rotating capture files (tcpdump -G/-C, Homer archives), read incrementally.
 
+(`tracehop ingest DIR` reads a directory of captures once, as one capture:
+:mod:`tracehop.sip.sequence`. This module is `tracehop capture-dir`, for cron.)
+
 Each run reads what is new since the last one. The store's file records say what was read
 (:meth:`Store.ingested_files`):
 
