@@ -224,7 +224,8 @@ def test_batch_strategy_is_chosen_by_size_and_store_rows(tmp_path: Path) -> None
     assert m.choose(500, None) == "join"
     assert m.choose(20, 1_000_000) == "point"  # 20 lookups are cheaper than a 1M-row pass
     assert m.choose(200, 1_000_000) == "join"
-    assert m.choose(600, 100_000_000) == "point"  # a 100M-row pass costs more than 600 lookups
+    assert m.choose(500, 100_000_000) == "point"  # a 100M-row pass costs more than 500 lookups
+    assert m.choose(700, 100_000_000) == "join"
     assert m.choose(20_000, 100_000_000) == "join"
 
 

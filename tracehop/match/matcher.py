@@ -95,12 +95,17 @@ if TYPE_CHECKING:
 BATCH_THRESHOLD = 500
 #: Cost model when the snapshot knows its row count: a warm point lookup costs about
 #: POINT_COST_S; a batch costs about JOIN_ROW_COST_S per stored row (its one read decodes the
-#: pages of every day file its inquiries touch). Measured on the bench stores (machine shared,
-#: load 2-3): 8-12 ms per lookup; 10,000 inquiries in 2.6 s on 10M rows, ~14 s on 100M rows
-#: (19 s of CPU; ~10 s expected on an idle 2-vCPU machine). The join wins on a 10M-row store
-#: from ~250 inquiries, on 100M from ~2,000; it is the path that scales out (Spark).
+#: called numbers of every day file its inquiries touch, then the pages holding their legs).
+#: Measured on the 100M-row bench store (LZ4 pages, inquiries spread over all 30 days, load
+#: ~1.5): 8.3 ms per lookup; batches of 100 / 300 / 1,000 / 3,000 / 10,000 inquiries in
+#: 2.8 / 2.9 / 5.0 / 4.9 / 6.1 s (a floor of ~2.7 s to read the number column of 30 files,
+#: then the pages). The join wins from ~300 inquiries there; with the store's whole row count
+#: (an upper bound of what a batch reads) the model switches at ~550. It is also the path that
+#: scales out (Spark).
+#: JOIN_FIXED_S: what a batch pays before reading (Polars' import, the engine's setup).
 POINT_COST_S = 0.009
-JOIN_ROW_COST_S = 0.2e-6
+JOIN_ROW_COST_S = 0.05e-6
+JOIN_FIXED_S = 0.3
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PEER_CACHE_SIZE = 65_536
@@ -197,7 +202,7 @@ class Matcher:
         """``point`` or ``join`` for a batch of ``n`` inquiries on a store of ``rows`` rows."""
         if rows is None:
             return "join" if n >= self.batch_threshold else "point"
-        return "join" if n * POINT_COST_S > rows * JOIN_ROW_COST_S else "point"
+        return "join" if n * POINT_COST_S > JOIN_FIXED_S + rows * JOIN_ROW_COST_S else "point"
 
     # -- passes ------------------------------------------------------------------------------
 
