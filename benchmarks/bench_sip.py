@@ -128,18 +128,32 @@ def _cpu() -> float:
 Timing = tuple[float, float, int]
 
 
+def _own_cpu() -> float:
+    """CPU seconds of this process alone (the reading process, without the workers)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return me.ru_utime + me.ru_stime
+
+
+#: method name -> (µs per message in the reading process, in its worker processes), of the
+#: best run: with a worker, the reading process's share is what bounds the speed on idle cores.
+SPLIT: dict[str, tuple[float, float]] = {}
+
+
 def bench_fast(path: Path, reps: int, cert_dir: Path | None,
-               workers: int | None = None) -> tuple[Timing, int, str]:
+               workers: int | None = None, name: str = "") -> tuple[Timing, int, str]:
     """``workers``: None = what read_capture chooses (a worker process for files of 50 MB
     and more, tracehop.sip.parallel), 0 = one process."""
     best: Timing = (1e18, 1e18, 0)
     legs = 0
     used = ""
     for _ in range(reps):
-        t, c = time.perf_counter(), _cpu()
+        t, c, own = time.perf_counter(), _cpu(), _own_cpu()
         r = read_capture(path, config=SipConfig(cert_dir=cert_dir, tshark="never"),
                          workers=workers)
         run = (time.perf_counter() - t, _cpu() - c, r.messages)
+        own = _own_cpu() - own
+        if run < best and r.messages:
+            SPLIT[name] = (own / r.messages * 1e6, (run[1] - own) / r.messages * 1e6)
         best = min(best, run)
         legs = r.legs.num_rows
         used = r.path_used
@@ -205,14 +219,14 @@ def main() -> None:
     workers = a.workers if a.workers is not None else max(1, parallel.workers_wanted())
     if big.stat().st_size < parallel.MIN_BYTES:
         workers = 0
-    fast_big, legs, used = bench_fast(big, a.reps, None, workers=workers)
+    fast_big, legs, used = bench_fast(big, a.reps, None, workers=workers, name="decode")
     how = "worker process" if used == "fast-parallel" else "one process"
     rows.append((f"tracehop fast path, {how} (decode Identity)", big.name, fast_big))
     if used == "fast-parallel":
-        one, _, _ = bench_fast(big, a.reps, None, workers=0)
+        one, _, _ = bench_fast(big, a.reps, None, workers=0, name="one")
         rows.append(("tracehop fast path, one process (decode Identity)", big.name, one))
     if not a.no_verify:
-        ver, _, _ = bench_fast(big, 1, certs, workers=workers)
+        ver, _, _ = bench_fast(big, 1, certs, workers=workers, name="verify")
         rows.append((f"tracehop fast path, {how} + ES256 verify", big.name, ver))
     fast_small, _, _ = bench_fast(small, a.reps, None)
     rows.append(("tracehop fast path, one process (decode Identity)", small.name, fast_small))
@@ -232,7 +246,9 @@ def main() -> None:
         vp = f"{rate / (py[2] / py[1]):.0f}×" if py else "-"
         lines.append(f"| {name} | {f} | {m:,} | {wall:.2f} | {m / wall:,.0f} | {cpu:.2f} | "
                      f"{rate:,.0f} | {vt} | {vp} |")
-    table = "\n".join(lines)
+    split = "; ".join(f"{k}: reading process {r:.2f} µs/msg, workers {w:.2f} µs/msg"
+                      for k, (r, w) in SPLIT.items() if k)
+    table = "\n".join(lines) + f"\n\nCPU per SIP message on {big.name} ({split})."
     print(table)
     print(f"legs from the big file: {legs:,}; generation took {gen_s:.1f} s (cached files "
           f"are reused); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

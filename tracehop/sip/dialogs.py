@@ -34,6 +34,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Final
 
@@ -324,10 +325,11 @@ class LegBuilder:
     def _prepare_invite(self, frame: int, ts: int, src: bytes, dst: bytes, sport: int,
                         dport: int, data: bytes) -> Prepared:
         """What one INVITE says, apart from the dialog state: ``("reject", reason)``,
-        ``("reinvite",)`` or ``("leg", key, cid, branch, row, headers, PAI values)`` (row None
-        for a leg already known). It depends on no message before it (only the duplicate
-        short cut looks at the legs): a seam for preparing INVITEs elsewhere, in a batch or a
-        worker, while _apply_invite books them in capture order."""
+        ``("reinvite",)`` or ``("leg", key, cid, branch, row, headers, PAI values, None)`` (row
+        None for a leg already known; the last item: see :meth:`stir_prepared`). It depends
+        on no message before it (only the duplicate short cut looks at the legs): a seam for
+        preparing INVITEs elsewhere, in a batch or a worker, while _apply_invite books them in
+        capture order."""
         # The common message goes through scan_request (only the headers a leg reads, no
         # decoding of the rest); anything unusual through the full RFC 3261 parser.
         scanned = scan_request(data, _LEG_NAMES)
@@ -363,7 +365,7 @@ class LegBuilder:
         direction = "outbound" if outbound else "inbound"
         key = (cid, str(cseq_num), branch, direction)
         if key in self.legs:
-            return ("leg", key, cid, branch, None, None, None)  # a duplicate
+            return ("leg", key, cid, branch, None, None, None, None)  # a duplicate
         dst_ip = self._ip_cache.get(dst) or self._ip_text(dst)
         ruri_user = uri_user(ruri)
         to_user = uri_user(addr_uri(to_v))
@@ -385,11 +387,22 @@ class LegBuilder:
             ruri,
             ", ".join(div_vals) if div_vals else None,
             to_user, direction, cid,
-            data.decode("utf-8", "replace"),
+            data,  # raw_record: bytes until finish() builds the column (text_column)
             *peer,
             *_STIR_NONE,
         ]
-        return ("leg", key, cid, branch, row, hdrs, pai_vals)
+        return ("leg", key, cid, branch, row, hdrs, pai_vals, None)
+
+    def stir_prepared(self, prep: Prepared) -> Prepared:
+        """A prepared INVITE with its row's STIR/SHAKEN columns filled now (decoded, and
+        verified when this builder has certificates), as ``finish()`` would fill them: the
+        headers are dropped and the last item holds the PASSporT's problems instead of None.
+        For preparing INVITEs elsewhere (tracehop.sip.parallel): only the row travels back,
+        and the reading process has no decoding left to do for it."""
+        if prep[0] != "leg" or prep[4] is None:
+            return prep
+        problems = self._stir(prep[5], prep[6], prep[4])
+        return (*prep[:5], None, None, problems)
 
     def _apply_invite(self, frame: int, data: bytes, prep: Prepared) -> None:
         """Book one prepared INVITE (:meth:`_prepare_invite`), in capture order."""
@@ -400,14 +413,17 @@ class LegBuilder:
         if prep[0] == "reinvite":
             self.reinvites += 1
             return
-        _, key, cid, branch, row, hdrs, pai_vals = prep
+        _, key, cid, branch, row, hdrs, pai_vals, stirred = prep
         if key in self.legs:
             self.duplicates += 1
             return
-        # STIR/SHAKEN is decoded (and verified) in finish(), over all legs at once: the
-        # PASSporT header and the Identity parameters repeat from call to call and are decoded
-        # once, and legs that a later pass replaces never cost a decode.
-        self._stir_todo.append((row, hdrs, pai_vals))
+        if stirred is None:
+            # STIR/SHAKEN is decoded (and verified) in finish(), over all legs at once: the
+            # PASSporT header and the Identity parameters repeat from call to call and are
+            # decoded once, and legs that a later pass replaces never cost a decode.
+            self._stir_todo.append((row, hdrs, pai_vals))
+        elif stirred:  # filled where it was prepared (stir_prepared): count its problems
+            self._count_stir_problems(row, stirred)
         leg = _Leg(row)
         self.legs[key] = leg
         self._tx[(cid, branch)] = leg
@@ -434,11 +450,8 @@ class LegBuilder:
               ) -> list[str]:
         """Fill the row's STIR/SHAKEN columns; the main PASSporT's problems."""
         problems: list[str] = []
-        # Several PASSporTs (shaken + div, RFC 8946) come as repeated headers or one
-        # comma-separated header (RFC 8224 §4: Identity is a list header).
-        raws = headers.get("identity")
-        if raws:
-            idents = [v for raw in raws for v in split_values(raw)]
+        idents = identity_values(headers)
+        if idents:
             infos: list[IdentityInfo] = [decode_identity(v) for v in idents]
             main = None
             for i in infos:
@@ -451,10 +464,12 @@ class LegBuilder:
                 if self.certs is not None:
                     verify(main, self.certs)
                 problems = main.problems
+                iat = main.iat
                 row[_ATTEST:_VERSTAT] = (
                     main.attest, main.origid, main.orig_tn, main.dest_tn,
-                    main.iat * 1_000_000
-                    if main.iat is not None and main.iat_utc is not None else None,
+                    # the iat only if it is a time (what IdentityInfo.iat_utc accepts),
+                    # checked by its range: no datetime object per leg
+                    iat * 1_000_000 if iat is not None and IAT_MIN <= iat <= IAT_MAX else None,
                     main.x5u, main.signer_spc, main.verified, "\n".join(idents))
         verstat = _param(pai, "verstat") if pai else None
         if verstat is None:
@@ -481,7 +496,9 @@ class LegBuilder:
 
     def _decode_stir(self) -> None:
         for row, hdrs, pai in self._stir_todo:
-            self._count_stir_problems(row, self._stir(hdrs, pai, row))
+            problems = self._stir(hdrs, pai, row)
+            if problems:
+                self._count_stir_problems(row, problems)
         self._stir_todo = []
 
     def hold_open(self, horizon_us: int | None = None) -> tuple[pa.Table, int]:
@@ -526,7 +543,9 @@ class LegBuilder:
         cols["answer_us"] = [leg.answer for _, leg in held]
         cols["end_us"] = [leg.end for _, leg in held]
         cols["final"] = [leg.final for _, leg in held]
-        table = pa.table({f.name: pa.array(cols[f.name], type=f.type) for f in DIALOG_SCHEMA})
+        raw = text_column(cols.pop("raw_record"))
+        table = pa.table({f.name: raw if f.name == "raw_record" else
+                          pa.array(cols[f.name], type=f.type) for f in DIALOG_SCHEMA})
         return table, len(expired)
 
     def open_dialogs(self) -> int:
@@ -584,8 +603,10 @@ class LegBuilder:
                 "source_tz": ["UTC"] * n,
                 "time_ambiguous": [False] * n,
             })
-            cols = {f.name: pa.array(columns[f.name], type=f.type)
-                    for f in LEG_SCHEMA if f.name in columns}
+            raw = text_column(columns.pop("raw_record"))
+            cols = {f.name: raw if f.name == "raw_record" else
+                    pa.array(columns[f.name], type=f.type)
+                    for f in LEG_SCHEMA if f.name in columns or f.name == "raw_record"}
             legs = _normalise_numbers(conform(pa.table(cols)))
         else:
             legs = LEG_SCHEMA.empty_table()
@@ -616,6 +637,48 @@ DIALOG_SCHEMA: Final = pa.schema(
     + [pa.field("cseq", pa.string()), pa.field("branch", pa.string()),
        pa.field("answer_us", pa.int64()), pa.field("end_us", pa.int64()),
        pa.field("final", pa.int32())])
+
+
+#: The NumericDates a datetime can hold (years 1 to 9999, as ``datetime.fromtimestamp`` in
+#: UTC accepts them): an iat outside is no time (``IdentityInfo.iat_utc`` is None).
+IAT_MIN: Final = -62_135_596_800
+IAT_MAX: Final = 253_402_300_799
+
+
+def identity_values(headers: dict[str, list[str]]) -> list[str]:
+    """Every PASSporT of an INVITE: several (shaken + div, RFC 8946) come as repeated headers
+    or one comma-separated header (RFC 8224 §4: Identity is a list header)."""
+    raws = headers.get("identity")
+    if not raws:
+        return []
+    if len(raws) == 1:
+        return split_values(raws[0])
+    return [v for raw in raws for v in split_values(raw)]
+
+
+def text_column(values: Sequence[Any]) -> pa.Array:
+    """The raw_record column: each message's bytes as UTF-8 text, invalid bytes replaced.
+
+    The messages are joined into one buffer and handed to Arrow with their offsets (one copy,
+    no Python string per message: a str per INVITE and Arrow's copy of it cost ~3 µs a leg,
+    measured); Arrow's UTF-8 validation then shows whether any needs the replacement
+    character, and only then is each decoded as ``bytes.decode("utf-8", "replace")`` does.
+    A column that is not all bytes (dialogs restored from an earlier reading hold text) is
+    decoded value by value."""
+    raws: list[bytes] = [v for v in values if type(v) is bytes]
+    if len(raws) == len(values):
+        blob = b"".join(raws)
+        if len(blob) < 1 << 31:  # string offsets are int32
+            offsets = pa.array([0, *accumulate(map(len, raws))], pa.int32())
+            arr = pa.Array.from_buffers(pa.string(), len(raws),
+                                        [None, offsets.buffers()[1], pa.py_buffer(blob)])
+            try:
+                arr.validate(full=True)  # UTF-8 throughout: the text is the bytes as they are
+                return arr
+            except pa.ArrowInvalid:
+                pass
+    return pa.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+                     for v in values], pa.string())
 
 
 def _in(ip: str, nets: list[IpNet]) -> bool:

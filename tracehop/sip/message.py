@@ -611,16 +611,19 @@ def invite_response_key(head: bytes) -> tuple[str, str] | None:
     # _line_value for CSeq, Call-ID and Via, each one regex search of the lower-cased block
     # (the value up to the line end, and whether the next line folds onto it), and only CSeq
     # decoded unless it is an INVITE's.
+    # (The three searches written out, not looped: this runs for every final response.)
     low = head.lower()
-    found: list[bytes] = []
-    for rx in _RESPONSE_LINES:
-        m = rx.search(low)
-        if m is None or m.group(2) is not None:
-            break  # absent, or folded: the full parser joins it
-        found.append(head[m.start(1):m.end(1)])
-    if len(found) != 3:
+    m = _CSEQ_LINE.search(low)
+    m2 = m3 = None
+    if m is not None and m.group(2) is None:  # absent, or folded: the full parser joins it
+        m2 = _CALL_ID_LINE.search(low)
+        if m2 is not None and m2.group(2) is None:
+            m3 = _VIA_LINE.search(low)
+    if m3 is None or m3.group(2) is not None or m is None or m2 is None:
         cid2, cs, br = quick_fields(head)
         return (cid2, br or "") if cid2 and cs and cs.upper().endswith("INVITE") else None
+    found = (head[m.start(1):m.end(1)], head[m2.start(1):m2.end(1)],
+             head[m3.start(1):m3.end(1)])
     cseq = found[0]
     if cseq.isascii():  # the usual case: compared as bytes, no decoding
         if not cseq.strip().upper().endswith(b"INVITE"):
@@ -637,6 +640,7 @@ def invite_response_key(head: bytes) -> tuple[str, str] | None:
 #: end, and group 2 set when the next line starts with SP/HTAB (a folded value, §7.3.1).
 _RESPONSE_LINES: Final = tuple(re.compile(k + rb"([^\n]*)(\n[ \t])?")
                                for k in (b"\ncseq:", b"\ncall-id:", b"\nvia:"))
+_CSEQ_LINE, _CALL_ID_LINE, _VIA_LINE = _RESPONSE_LINES
 
 
 def call_id_of(head: bytes) -> str | None:

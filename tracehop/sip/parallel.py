@@ -11,13 +11,15 @@ fragment and TCP stream reassembly, and the builder fed message by message, in c
 The reading process collects messages in batches; a batch's INVITEs go to the worker
 (``apply_async``) and the batch is booked into the builder a few batches later, when the
 worker's answers are back, so the two processes run side by side. The worker sends back the
-prepared INVITEs (plain tuples, lists and strings: what pickles fastest) and the decoded
-Identity headers (:data:`tracehop.sip.passport.KNOWN_IDENTITIES`, which ``finish()`` then
-uses instead of decoding: a cache of a pure function, so a miss is decoded there). The
-builder's ``_prepare_invite`` is overridden on the instance for the reading:
-it returns the worker's answer for that very message (matched by object identity), and
-prepares it itself for anything else, so the result is the single-process result by
-construction (tests/test_sip_parallel.py checks it on mixed captures).
+prepared INVITEs (plain tuples, lists and strings: what pickles fastest) with their
+STIR/SHAKEN columns already filled (``LegBuilder.stir_prepared``: the PASSporT decoded, and
+verified against the reading's certificate directory), so neither the INVITE's headers nor a
+decoded PASSporT travel back or wait in memory until ``finish()``, and the reading process
+decodes and verifies nothing for them. The builder's ``_prepare_invite`` is overridden on the
+instance for the reading: it returns the worker's answer for that very message (matched by
+object identity), and prepares it itself for anything else (its STIR/SHAKEN then done in
+``finish()`` as usual), so the result is the single-process result by construction
+(tests/test_sip_parallel.py checks it on mixed captures, with verification).
 
 (Measured and dropped: cutting the file into frame ranges read by two workers. Handing every
 message back to the one process that builds dialogs cost as much as decoding the frames in
@@ -42,11 +44,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from tracehop.sip.dialogs import LegBuilder, Prepared, SipConfig
-from tracehop.sip.frames import decode_frames, end_of_file
+from tracehop.sip.frames import decode_file, end_of_file
 from tracehop.sip.ip import IpLayer
-from tracehop.sip.message import split_values
-from tracehop.sip.passport import KNOWN_IDENTITIES, decode_identity, identity_fields
-from tracehop.sip.pcap import CaptureInfo, iter_frames
+from tracehop.sip.pcap import CaptureInfo
 from tracehop.sip.tcp import TcpReassembler
 
 #: Below this a file is read by one process.
@@ -62,8 +62,6 @@ MAX_WORKERS: Final = 2
 Message = tuple[int, int, bytes, bytes, int, int, str, bytes]
 #: One INVITE for the worker: the arguments of ``LegBuilder._prepare_invite``.
 Invite = tuple[int, int, bytes, bytes, int, int, bytes]
-#: What the worker answers for a batch: the preparations in order, and decoded Identities.
-Answer = tuple[list[Prepared], dict[str, tuple[Any, ...]]]
 
 
 def workers_wanted() -> int:
@@ -78,8 +76,8 @@ def workers_wanted() -> int:
 def use_parallel(path: Path, kind: str, workers: int | None = None) -> bool:
     """Is this file worth a worker? A pcap/pcapng file of at least :data:`MIN_BYTES`, and,
     unless the workers were asked for (``workers`` or ``TRACEHOP_SIP_WORKERS``), a core to
-    spare: the two processes together spend about 40 % more CPU than one (moving the
-    INVITEs), so on a machine whose cores are busy one process is faster (measured)."""
+    spare: the two processes together spend about 15 % more CPU than one (moving the
+    INVITEs and their rows), so on a machine whose cores are busy one process is faster."""
     asked = workers is not None or os.environ.get("TRACEHOP_SIP_WORKERS", "").strip() != ""
     n = workers_wanted() if workers is None else workers
     if n < 1 or kind not in ("pcap", "pcapng"):
@@ -111,30 +109,22 @@ def _load() -> float:
 _BUILDER: list[LegBuilder] = []
 
 
-def _start(source_file: str, source: str | None, fmt: str, config: SipConfig) -> None:
+def _start(source_file: str, source: str | None, fmt: str, config: SipConfig,
+           cert_dir: Path | None) -> None:
     """Pool initializer: a builder with the reading's options, so rows come out as the
-    reading's own builder would make them (no certificates: preparation never verifies; the
-    reading process verifies once per leg in finish())."""
+    reading's own builder would make them, with the reading's certificate directory (None:
+    the reading does not verify)."""
     gc.disable()  # as gc_paused() in the reading process: nothing here forms cycles
-    cfg = dataclasses.replace(config, cert_dir=None, verify_stir=False)
+    cfg = dataclasses.replace(config, cert_dir=cert_dir, verify_stir=cert_dir is not None)
     _BUILDER[:] = [LegBuilder(source_file, source, fmt, cfg)]
 
 
-def prepare_batch(invites: list[Invite]) -> Answer:
-    """Prepare a batch of INVITEs and decode their Identity headers (in the worker)."""
-    prepare = _BUILDER[0]._prepare_invite
-    preps: list[Prepared] = []
-    idents: dict[str, tuple[Any, ...]] = {}
-    for frame, ts, src, dst, sport, dport, data in invites:
-        prep = prepare(frame, ts, src, dst, sport, dport, data)
-        preps.append(prep)
-        if prep[0] == "leg" and prep[5] is not None:
-            # what finish() will decode for this leg (LegBuilder._stir): every element of
-            # every Identity header; a value split differently is merely decoded there
-            for raw in prep[5].get("identity", ()):
-                for v in split_values(raw):
-                    idents[v] = identity_fields(decode_identity(v))
-    return preps, idents
+def prepare_batch(invites: list[Invite]) -> list[Prepared]:
+    """Prepare a batch of INVITEs, their STIR/SHAKEN columns filled (in the worker)."""
+    builder = _BUILDER[0]
+    prepare, stir = builder._prepare_invite, builder.stir_prepared
+    return [stir(prepare(frame, ts, src, dst, sport, dport, data))
+            for frame, ts, src, dst, sport, dport, data in invites]
 
 
 # -- reading side -----------------------------------------------------------------------------
@@ -172,25 +162,26 @@ def parallel_pass(path: Path, builder: LegBuilder, info: CaptureInfo, foreign: l
 
     events: list[Message] = []
     invites: list[Invite] = []
-    pending: deque[tuple[list[Message], list[Invite], AsyncResult[Answer] | None]] = deque()
+    pending: deque[tuple[list[Message], list[Invite], AsyncResult[list[Prepared]] | None]] = (
+        deque())
     add = builder.add
 
     def book() -> None:
         evs, invs, res = pending.popleft()
         if res is not None:
             try:
-                preps, idents = res.get()
+                preps = res.get()
             except Exception as e:
                 failed.append(f"{type(e).__name__}: {e}")
             else:
-                KNOWN_IDENTITIES.update(idents)
                 answers.extend(zip([inv[6] for inv in invs], preps, strict=True))
         for m in evs:
             add(*m)
 
     with _context().Pool(n, initializer=_start,
                          initargs=(builder.source_file, builder.source, builder.format,
-                                   builder.config)) as pool:
+                                   builder.config,
+                                   builder.certs.path if builder.certs else None)) as pool:
 
         def flush() -> None:
             nonlocal events, invites
@@ -213,8 +204,7 @@ def parallel_pass(path: Path, builder: LegBuilder, info: CaptureInfo, foreign: l
             ipl = IpLayer()
             tcp = TcpReassembler()
             noted: list[tuple[int, str]] = []
-            decode_frames(iter_frames(path, info, start_offset), sink, foreign, problems,
-                          noted, ipl, tcp)
+            decode_file(path, info, start_offset, sink, foreign, problems, noted, ipl, tcp)
             flush()
             while pending:
                 book()

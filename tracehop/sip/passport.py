@@ -40,9 +40,10 @@ from tracehop.errors import ConfigError
 TNAUTHLIST_OID: Final = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.26")
 
 
-@dataclass
+@dataclass(slots=True)
 class IdentityInfo:
-    """What an Identity header says, decoded, and whether it verified."""
+    """What an Identity header says, decoded, and whether it verified. (Slots: one is made
+    per call and ~20 attributes are set on it; slots make both cheaper.)"""
 
     raw: str
     jws: str = ""
@@ -135,6 +136,13 @@ def _protected_header(seg: str) -> tuple[Any, tuple[str, ...], str | None]:
 
 def split_identity(value: str) -> tuple[str, dict[str, str], list[str]]:
     """(compact JWS, lower-case params, quirks) of one Identity header value (RFC 8224 §4.1)."""
+    jws, params, quirks = _split_identity(value)
+    return jws, dict(params), list(quirks)
+
+
+def _split_identity(value: str) -> tuple[str, dict[str, str], tuple[str, ...]]:
+    """:func:`split_identity` with the cached parameters and quirks themselves (not to be
+    changed: the next call with the same tail gets them too)."""
     v = value.strip()
     if v.startswith("<") and ">" in v:  # RFC 4474 style: the value in angle brackets
         jws, rest = v[1:v.index(">")], v[v.index(">") + 1:]
@@ -142,13 +150,14 @@ def split_identity(value: str) -> tuple[str, dict[str, str], list[str]]:
         semi = v.find(";")
         jws, rest = (v, "") if semi < 0 else (v[:semi], v[semi:])
     params, quirks = _identity_params(rest)
-    return jws.strip(), dict(params), list(quirks)
+    return jws.strip(), params, quirks
 
 
 @lru_cache(maxsize=4096)
-def _identity_params(rest: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+def _identity_params(rest: str) -> tuple[dict[str, str], tuple[str, ...]]:
     """The ``;info=<...>;alg=...;ppt=...`` tail of an Identity header, parsed. Cached: one
-    signer sends the same tail on every call, so a capture has a handful of distinct ones."""
+    signer sends the same tail on every call, so a capture has a handful of distinct ones
+    (callers copy the dict before they hand it out)."""
     quirks: list[str] = []
     params: dict[str, str] = {}
     # info=<...> first: its URI may hold ';' and '='.
@@ -179,7 +188,7 @@ def _identity_params(rest: str) -> tuple[tuple[tuple[str, str], ...], tuple[str,
             if val.startswith('"'):
                 quirks.append(f"quoted {k} parameter value")
             params.setdefault(k, val.strip('"'))
-    return tuple(params.items()), tuple(quirks)
+    return params, tuple(quirks)
 
 
 def _tn(value: Any) -> str | None:
@@ -193,7 +202,7 @@ def _tn(value: Any) -> str | None:
     if isinstance(value, dict):
         tn = value.get("tn", value.get("uri"))
         if isinstance(tn, list):
-            return ",".join(str(t) for t in tn) or None
+            return ",".join(map(str, tn)) or None
         return str(tn) if tn is not None else None
     return None
 
@@ -231,7 +240,7 @@ def decode_identity(value: str) -> IdentityInfo:
 def _decode_identity(value: str) -> IdentityInfo:
     out = IdentityInfo(raw=value)
     try:
-        jws, params, quirks = split_identity(value)
+        jws, params, quirks = _split_identity(value)
     except Exception as e:  # defensive: a header value must never stop an ingest
         out.problems.append(f"unreadable Identity header: {e}")
         return out

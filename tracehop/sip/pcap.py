@@ -76,14 +76,9 @@ def _open_map(path: Path) -> mmap.mmap | bytes:
                                   hint="check the path and its permissions") from e
 
 
-def iter_frames(path: Path, info: CaptureInfo, start_offset: int = 0) -> Iterator[Frame]:
-    """Yield every frame of a pcap or pcapng file; problems go to ``info.problems``.
-
-    ``start_offset`` resumes a file that grew since it was last read: frames stored before
-    that byte offset (a record boundary :attr:`CaptureInfo.end_offset` reported earlier) are
-    walked over, not yielded, so frame numbers stay those of the whole file and pcapng
-    interface descriptions before the offset are still known.
-    """
+def open_capture(path: Path, info: CaptureInfo) -> tuple[mmap.mmap | bytes, str]:
+    """The file memory-mapped, and its kind (``pcap`` or ``pcapng``, also set on ``info``);
+    CaptureError for anything else."""
     buf = _open_map(path)
     kind = sniff_kind(bytes(buf[:4]))
     if kind is None:
@@ -94,16 +89,40 @@ def iter_frames(path: Path, info: CaptureInfo, start_offset: int = 0) -> Iterato
             hint="give a pcap/pcapng file, or a HEP file, or let tshark read it (--format name)",
         )
     info.kind = kind
+    return buf, kind
+
+
+def iter_frames(path: Path, info: CaptureInfo, start_offset: int = 0,
+                opened: tuple[mmap.mmap | bytes, str] | None = None) -> Iterator[Frame]:
+    """Yield every frame of a pcap or pcapng file; problems go to ``info.problems``.
+
+    ``start_offset`` resumes a file that grew since it was last read: frames stored before
+    that byte offset (a record boundary :attr:`CaptureInfo.end_offset` reported earlier) are
+    walked over, not yielded, so frame numbers stay those of the whole file and pcapng
+    interface descriptions before the offset are still known. ``opened``: what
+    :func:`open_capture` returned, when the caller opened the file already.
+    """
+    buf, kind = opened or open_capture(path, info)
     if kind == "pcap":
         yield from _iter_pcap(buf, info, start_offset)
     else:
         yield from _iter_pcapng(buf, info, start_offset)
 
 
-def _iter_pcap(buf: mmap.mmap | bytes, info: CaptureInfo, start_offset: int) -> Iterator[Frame]:
+#: Where a classic pcap's records start, and how they are read: (record header struct, the
+#: divisor that turns its sub-second field into µs (0: already µs), record header length, link
+#: type, byte offset of the first record to read, frames before it).
+PcapLayout = tuple[struct.Struct, int, int, int, int, int]
+
+
+def pcap_layout(buf: mmap.mmap | bytes, info: CaptureInfo,
+                start_offset: int) -> PcapLayout | None:
+    """The global header of a classic pcap (draft-ietf-opsawg-pcap §4) and the record to start
+    at (``start_offset`` walked over, frames counted); None (a problem recorded) when the file
+    is too short to hold one."""
     if len(buf) < 24:
         info.problems.append((None, "truncated pcap global header (file shorter than 24 bytes)"))
-        return
+        return None
     order, ticks, rec_len = PCAP_MAGICS[bytes(buf[:4])]
     linktype = struct.unpack_from(order + "I", buf, 20)[0] & 0x0FFFFFFF  # high bits: FCS info
     info.linktypes.add(linktype)
@@ -119,30 +138,52 @@ def _iter_pcap(buf: mmap.mmap | bytes, info: CaptureInfo, start_offset: int) -> 
             break
         pos += rec_len + incl
         n += 1
+    return rec, div, rec_len, linktype, pos, n
+
+
+def bad_record(n: int, incl: int, data_at: int, end: int) -> str | None:
+    """Why record ``n`` (captured length ``incl``, data at byte ``data_at`` of ``end``) cannot
+    be read; nothing after it can be trusted either. None: it can."""
+    if incl > MAX_RECORD:
+        return (f"corrupt pcap record header: captured length {incl} is impossible; the rest "
+                "of the file is skipped")
+    if data_at + incl > end:
+        return (f"truncated capture: frame {n} needs {incl} bytes, only "
+                f"{max(end - data_at, 0)} are in the file")
+    return None
+
+
+def pcap_done(info: CaptureInfo, pos: int, end: int, n: int, stopped: bool) -> None:
+    """Book the end of a classic pcap reading: ``pos`` after the last complete record, ``n``
+    frames; stray bytes after the last record (not ``stopped`` by a bad one) are a problem."""
+    if not stopped and pos < end:
+        n += 1
+        info.problems.append((n, f"truncated capture: {end - pos} stray bytes after the "
+                                 "last complete frame"))
+    info.frames = n
+    info.end_offset = pos
+
+
+def _iter_pcap(buf: mmap.mmap | bytes, info: CaptureInfo, start_offset: int) -> Iterator[Frame]:
+    layout = pcap_layout(buf, info, start_offset)
+    if layout is None:
+        return
+    rec, div, rec_len, linktype, pos, n = layout
+    unpack = rec.unpack_from
+    end = len(buf)
+    stopped = False
     while pos + 16 <= end:
         sec, frac, incl, orig = unpack(buf, pos)
         n += 1
-        if incl > MAX_RECORD:
-            info.problems.append((n, f"corrupt pcap record header: captured length {incl} "
-                                     "is impossible; the rest of the file is skipped"))
-            break
         data_at = pos + rec_len
-        if data_at + incl > end:
-            info.problems.append((n, f"truncated capture: frame {n} needs {incl} bytes, only "
-                                     f"{max(end - data_at, 0)} are in the file"))
+        if incl > MAX_RECORD or data_at + incl > end:
+            info.problems.append((n, bad_record(n, incl, data_at, end) or ""))
+            stopped = True
             break
         ts = sec * 1_000_000 + (frac // div if div else frac)
         yield (n, ts, linktype, buf[data_at:data_at + incl], orig)
         pos = data_at + incl
-        info.end_offset = pos
-    else:
-        if pos < end:
-            n += 1
-            info.problems.append((n, f"truncated capture: {end - pos} stray bytes after the "
-                                     "last complete frame"))
-    info.frames = n
-    if info.end_offset == 0:
-        info.end_offset = pos
+    pcap_done(info, pos, end, n, stopped)
 
 
 def _tsresol(value: int) -> int:

@@ -17,10 +17,12 @@ pcapng or HEP (e.g. NetMon ``.cap``) goes to tshark whole. ``SipConfig.tshark``:
 dissect).
 
 Speed (benchmarks/bench_sip.py, RESULTS.md): the common frame (Ethernet, IPv4 without options
-or fragments, UDP) is decoded inline in :func:`tracehop.sip.frames.decode_frames`; an INVITE's
-headers are read by :func:`tracehop.sip.message.scan_request` (only those a leg needs; anything
-unusual goes to the full parser); STIR/SHAKEN is decoded once per leg in ``LegBuilder.finish``;
-the garbage collector is paused for the reading (:func:`gc_paused`).
+or fragments, UDP) of a classic pcap is decoded straight from the file's memory map in
+:func:`tracehop.sip.frames.decode_file` (other frames in
+:func:`~tracehop.sip.frames.decode_frames`); an INVITE's headers are read by
+:func:`tracehop.sip.message.scan_request` (only those a leg needs; anything unusual goes to the
+full parser); STIR/SHAKEN is decoded once per leg in ``LegBuilder.finish``; the garbage
+collector is paused for the reading (:func:`gc_paused`).
 
 Problems never stop a file: a truncated capture, a corrupt header, a malformed SIP message each
 become a reject row with the frame number and the reason.
@@ -40,11 +42,11 @@ import pyarrow as pa
 from tracehop.errors import CaptureError
 from tracehop.sip import hep, tshark
 from tracehop.sip.dialogs import LegBuilder, SipConfig
-from tracehop.sip.frames import Sink, _hep_to_sink, decode_frames, end_of_file
+from tracehop.sip.frames import Sink, _hep_to_sink, decode_file, end_of_file
 from tracehop.sip.ip import IpLayer
 from tracehop.sip.parallel import parallel_pass, use_parallel
 from tracehop.sip.passport import forget_known
-from tracehop.sip.pcap import CaptureInfo, iter_frames, sniff_kind
+from tracehop.sip.pcap import CaptureInfo, sniff_kind
 from tracehop.sip.tcp import TcpReassembler
 
 __all__ = ["CaptureResult", "Sink", "_hep_to_sink", "detect_kind", "fast_pass", "gc_paused",
@@ -98,8 +100,7 @@ def fast_pass(path: Path, sink: Sink, info: CaptureInfo, foreign: list[int],
     ipl = IpLayer()
     tcp = TcpReassembler()
     noted: list[tuple[int, str]] = []
-    decode_frames(iter_frames(path, info, start_offset), sink, foreign, problems, noted,
-                  ipl, tcp)
+    decode_file(path, info, start_offset, sink, foreign, problems, noted, ipl, tcp)
     end_of_file(info, ipl, tcp, foreign, problems, noted)
     if notes is not None:
         notes.extend(f"frame {f}: {n}" for f, n in noted)
