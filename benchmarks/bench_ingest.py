@@ -177,6 +177,9 @@ def main() -> None:
                     help="time with raw_record kept (default), dropped (--no-keep-raw), or both")
     ap.add_argument("--reuse", action="store_true",
                     help="reuse DIR/Master.csv if it exists (same --rows)")
+    ap.add_argument("--overlap", choices=["on", "off", "both"], default="on",
+                    help="write days while parsing (default), or parse then commit (off, the "
+                    "way before), or both side by side")
     ap.add_argument("--no-append", action="store_true", help="do not append to RESULTS.md")
     ap.add_argument("--stages", action="store_true",
                     help="also run each stage alone and report its CPU per 1M rows")
@@ -195,17 +198,21 @@ def main() -> None:
 
     base_s, base_cpu = baseline_pyarrow(csv_path)
     runs: list[tuple[str, float, float, float]] = []
+    overlaps = {"on": [True], "off": [False], "both": [False, True]}[args.overlap]
     for keep_raw in {"keep": [True], "drop": [False], "both": [True, False]}[args.raw]:
-        store = work / f"store_{'raw' if keep_raw else 'noraw'}"
-        shutil.rmtree(store, ignore_errors=True)
-        c = cpu_s()
-        s = ingest_paths([csv_path], store, format="asterisk_cdr_csv", keep_raw=keep_raw)
-        cpu = cpu_s() - c
-        assert s.read == s.stored + s.rejected + s.duplicates == args.rows, s.to_dict()
-        label = "tracehop ingest_paths, end to end into the store" + (
-            " (default: raw_record kept)" if keep_raw else " (--no-keep-raw)")
-        runs.append((label, s.elapsed_s, s.commit_s, cpu))
-        shutil.rmtree(store, ignore_errors=True)
+        for overlap in overlaps:
+            store = work / f"store_{'raw' if keep_raw else 'noraw'}"
+            shutil.rmtree(store, ignore_errors=True)
+            c = cpu_s()
+            s = ingest_paths([csv_path], store, format="asterisk_cdr_csv", keep_raw=keep_raw,
+                             overlap=overlap)
+            cpu = cpu_s() - c
+            assert s.read == s.stored + s.rejected + s.duplicates == args.rows, s.to_dict()
+            label = "tracehop ingest_paths, end to end into the store" + (
+                " (default: raw_record kept)" if keep_raw else " (--no-keep-raw)") + (
+                "" if overlap else ", overlap off (parse, then commit)")
+            runs.append((label, s.elapsed_s, s.commit_s, cpu))
+            shutil.rmtree(store, ignore_errors=True)
     load_end = os.getloadavg()[0]
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kB on Linux
 

@@ -13,6 +13,9 @@ Commit policy (DESIGN.md §4, §6, §7), decided here and documented in docs/pro
   raise before anything is read: the store is unchanged.
 * A file whose content (sha256) was already ingested is not parsed again: its records count
   as duplicates, so read = stored + rejected + duplicates still holds.
+* The days of a large time-ordered file are sorted and written while the rest of it is still
+  parsed (:class:`EarlySpool`); those files are only made visible by the one commit, and are
+  deleted when it fails or when their file turns out not to be ingestible.
 
 Identity: ``leg_id`` = ``<first 16 hex digits of the file's sha256>:<source_record>``. The
 content hash (not the path) makes it stable when a file is renamed or re-delivered, and the
@@ -31,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 import pyarrow as pa
@@ -56,7 +59,9 @@ from tracehop.ingest.readers import (
 )
 from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, UTC_US, conform
 from tracehop.store import FileRecord, Store
-from tracehop.store.layout import ARROW_SLICE_ROWS, conform_loose, to_polars
+from tracehop.store.layout import ARROW_SLICE_ROWS, conform_loose, day_of, to_polars
+from tracehop.store.layout import _day_expr as day_expr
+from tracehop.store.writer import EarlyDays
 from tracehop.timezones import resolve_zone
 
 ProgressFn = Callable[[int], None]  # bytes advanced
@@ -116,6 +121,7 @@ def parse_file(
     progress: ProgressFn | None = None,
     display_path: str | None = None,
     exact_types: bool = True,
+    early: EarlySpool | None = None,
 ) -> ParseResult:
     """Parse one file into legs (LEG_SCHEMA, with leg_id) and rejects (REJECT_SCHEMA).
 
@@ -126,6 +132,10 @@ def parse_file(
     ``profile`` is a :class:`Profile`, a format name or a profile path, or None to detect.
     Raises :class:`~tracehop.errors.InputError` / :class:`~tracehop.errors.ZoneError` when
     the file cannot be ingested at all; malformed records become rejects.
+
+    With ``early`` (``ingest_paths``), the legs of days already read to their end are written
+    to the store during the parse (invisible until its commit) and are not in the result's
+    ``legs``: :meth:`EarlySpool.rows_of` counts them.
     """
     p = Path(path)
     shown = display_path or str(path)
@@ -156,8 +166,13 @@ def parse_file(
     for batch in _prefetched(_batches(p, profile, progress)):
         legs, rejects = apply_profile(batch.rows, profile, ctx)
         # Kept in Polars (strings as views into the chunk's buffers) until the end, when the
-        # content hash gives leg_id; the raw columns of the batch are released here.
-        legs_parts.append(legs)
+        # content hash gives leg_id, or until their day is written early; the raw columns of
+        # the batch are released here.
+        if early is not None:
+            done = not hasher.is_alive() and hasher.error is None
+            early.add(legs, hasher.digest if done else None, shown)
+        else:
+            legs_parts.append(legs)
         del legs, batch.rows
         rej_parts.append(batch.rejects)
         rej_parts.append(rejects)
@@ -166,6 +181,8 @@ def parse_file(
     hasher.join()
     if hasher.error is not None:
         raise UnknownFormatError(f"cannot read the file: {hasher.error.strerror}", path=shown)
+    if early is not None:
+        legs_parts = early.held()
     now = datetime.now(UTC)
     legs_tbl = _finish_legs(legs_parts, hasher.digest, exact_types)
     rej = pl.concat(rej_parts) if rej_parts else pl.DataFrame(
@@ -386,6 +403,133 @@ def parse_documents(
     return [r for r in results if r is not None]
 
 
+# --- writing days early ----------------------------------------------------------------------
+
+#: A day is written early once a batch's earliest call starts this far into the next day: a
+#: Master.csv is written at call end, so calls that started on day D and ended just after
+#: midnight come among the first calls of D+1. Later rows of D are not lost: they stay held
+#: and go to the commit as one more file of D.
+EARLY_MARGIN_US: Final = 3600 * 1_000_000
+_DAY_US: Final = 86_400 * 1_000_000
+
+
+class EarlySpool:
+    """The legs of one ingest's files, held per batch until their UTC day has been read to
+    its end, then written as a day file by :class:`EarlyDays` while the parse goes on, so that
+    sorting and writing overlap parsing instead of following it.
+
+    A day counts as read to its end once a batch's earliest call starts
+    :data:`EARLY_MARGIN_US` into the next day. An input that is not in time order never gets
+    there: its legs are all held for the commit, as without this. Nothing is written before
+    the file's content hash is known and the store does not hold that file yet (re-ingesting
+    adds nothing), nor when record numbers are not increasing (leg ids must be distinct)."""
+
+    def __init__(self, open_store: Callable[[], Store], wanted: Callable[[str], bool]) -> None:
+        self._open_store = open_store
+        self._wanted = wanted
+        self.early: EarlyDays | None = None
+        self.first_utc: datetime | None = None
+        self.last_utc: datetime | None = None
+        self._files = 0
+        self.start_file()
+
+    def start_file(self) -> str:
+        """Begin a file; returns the key its early writes are known by."""
+        self._files += 1
+        self.key = f"{self._files}"
+        self._held: list[tuple[int, int, pl.DataFrame]] = []  # first day, last day, legs
+        self._last_record = -1
+        self._ordered = True
+        self._skip = False
+        return self.key
+
+    def rows_of(self, key: str) -> int:
+        return 0 if self.early is None else self.early.given_of(key)
+
+    def drop_file(self, key: str) -> None:
+        """The file could not be ingested after all: its early day files are deleted."""
+        if self.early is not None:
+            self.early.drop(key)
+
+    def add(self, legs: pl.DataFrame, digest: str | None, shown: str) -> None:
+        """One batch of a file's legs (no leg_id yet); ``digest`` once the hash is known."""
+        if legs.height == 0:
+            return
+        records = legs.get_column("source_record")
+        lo, hi = records.min(), records.max()
+        if (records.null_count() or not isinstance(lo, int) or not isinstance(hi, int)
+                or lo <= self._last_record or records.n_unique() != legs.height):
+            if self.rows_of(self.key):
+                # Already written rows might share a leg_id with these: not safe to go on.
+                raise TracehopError(
+                    f"{shown}: record numbers are not increasing from one batch to the next",
+                    hint="a reader bug; ingest the file again, it was not stored",
+                )
+            self._ordered = False
+        else:
+            self._last_record = hi
+        span = legs.select(
+            day_expr().min().alias("lo"), day_expr().max().alias("hi"),
+            pl.col("start_utc").min().dt.epoch("us").alias("first"),
+        ).row(0)
+        if span[0] is None:  # start_utc is never null in legs; nothing to order by otherwise
+            self._ordered = False
+            self._held.append((0, 0, legs))
+            return
+        self._held.append((int(span[0]), int(span[1]), legs))
+        if not self._ordered or self._skip or digest is None:
+            return
+        if not self._wanted(digest):
+            self._skip = True  # already stored: every leg is a duplicate, write nothing
+            return
+        closed = (int(span[2]) - EARLY_MARGIN_US) // _DAY_US - 1  # the last day read to its end
+        self._write_through(closed, digest)
+
+    def _write_through(self, closed: int, digest: str) -> None:
+        """Write every held leg of the days up to ``closed``."""
+        taken: list[pl.DataFrame] = []
+        kept: list[tuple[int, int, pl.DataFrame]] = []
+        for lo, hi, frame in self._held:
+            if hi <= closed:
+                taken.append(frame)
+            elif lo <= closed:
+                day = day_expr()
+                taken.append(frame.filter(day <= closed))
+                rest = frame.filter(day > closed)
+                kept.append((closed + 1, hi, rest))
+            else:
+                kept.append((lo, hi, frame))
+        self._held = kept
+        if not taken:
+            return
+        frame = pl.concat(taken, how="diagonal_relaxed", rechunk=False)
+        del taken
+        prefix = digest[:LEG_ID_PREFIX_HEX] + ":"
+        frame = frame.with_columns(
+            (pl.lit(prefix) + pl.col("source_record").cast(pl.String)).alias("leg_id"))
+        first, last = frame.get_column("start_utc").min(), frame.get_column("start_utc").max()
+        if isinstance(first, datetime) and (self.first_utc is None or first < self.first_utc):
+            self.first_utc = first
+        if isinstance(last, datetime) and (self.last_utc is None or last > self.last_utc):
+            self.last_utc = last
+        if self.early is None:
+            self.early = EarlyDays(self._open_store())
+        if frame.select(day_expr().n_unique()).item() == 1:
+            self.early.submit(self.key, day_of(int(frame.select(day_expr().first()).item())),
+                              _to_legs(frame, exact_types=False))
+            return
+        parts = frame.with_columns(day_expr().alias("_day")).partition_by(
+            "_day", maintain_order=True, include_key=False, as_dict=True)
+        for (d,), part in parts.items():
+            self.early.submit(self.key, day_of(int(d)), _to_legs(part, exact_types=False))
+
+    def held(self) -> list[pl.DataFrame]:
+        """End of the file: the legs not written early (they go to the commit)."""
+        out = [frame for _lo, _hi, frame in self._held]
+        self._held = []
+        return out
+
+
 # --- ingest_paths ----------------------------------------------------------------------------
 
 
@@ -587,8 +731,12 @@ def ingest_paths(
     progress: Callable[[int, int], None] | None = None,
     *,
     keep_raw: bool = True,
+    overlap: bool = True,
 ) -> IngestSummary:
     """Ingest files and directories into ``store`` in one commit. See the module docstring.
+
+    ``overlap``: write the days of a large time-ordered file while it is still being parsed
+    (:class:`EarlySpool`); False holds every leg until the commit (benchmarks compare both).
 
     ``progress(advance_bytes, total_bytes)`` is called as the files are read.
     """
@@ -633,14 +781,27 @@ def ingest_paths(
 
     advance(0)  # the bar knows its total before the first chunk is read
 
+    def open_store() -> Store:
+        nonlocal st
+        if st is None:
+            st = Store.open(store_path, create=True)
+        return st
+
+    spool = EarlySpool(open_store, lambda digest: overlap and digest not in known)
+    early_rows: dict[int, int] = {}  # id(ParseResult) -> its legs written early
+
     def parse_one(path: Path, how: Profile | str | None) -> ParseResult | TracehopError:
+        key = spool.start_file()
         try:
-            return parse_file(
+            res = parse_file(
                 path, how, tz, source, keep_raw=keep_raw, progress=advance,
-                display_path=str(path), exact_types=False,
+                display_path=str(path), exact_types=False, early=spool,
             )
         except TracehopError as e:
+            spool.drop_file(key)
             return e
+        early_rows[id(res)] = spool.rows_of(key)
+        return res
 
     def parse_many(paths: list[Path], doc: Profile) -> list[ParseResult | TracehopError]:
         return parse_documents(paths, doc, tz, source, keep_raw=keep_raw, progress=advance,
@@ -661,71 +822,84 @@ def ingest_paths(
                 advance(p.stat().st_size)
         return done
 
-    for path, named, res in _scheduled(files, profile, parse_one, parse_many, parse_group):
-        fs = FileSummary(path=str(path), named=named)
-        summary.per_file.append(fs)
-        if isinstance(res, TracehopError):
-            e = res
-            fs.error = str(e)
-            if not named:
-                summary.warnings.append(f"skipped: {e}")
-            continue
-        fs.format = res.format
-        fs.legs = res.legs.num_rows
-        fs.rejected = res.rejects.num_rows
-        fs.read = fs.legs + fs.rejected
-        summary.read += fs.read
-        summary.warnings.extend(w for w in res.warnings if w not in summary.warnings)
-        file_id, size = res.file_id, res.size
-        if file_id is None:
-            file_id, size = file_sha256(path)
-        summary.bytes_read += size
-        if file_id in known:
-            fs.skipped = True
-            summary.duplicates += fs.read
-            continue
-        if fs.read == 0 and not _continues(res):
-            fs.error = f"{path}: no records in the file"
-            continue
-        if fs.legs == 0 and fs.rejected:
-            # Every record rejected (a wrong delimiter, a layout that is not this format): the
-            # rejects are still committed as evidence, but nothing was ingested from the file.
-            first = res.rejects.slice(0, 1).to_pylist()[0]
-            fs.error = (
-                f"{path}: nothing could be ingested, all {fs.rejected} records were rejected "
-                f"(line {first['source_record']}: {first['reason']})"
+    try:
+        for path, named, res in _scheduled(files, profile, parse_one, parse_many, parse_group):
+            fs = FileSummary(path=str(path), named=named)
+            summary.per_file.append(fs)
+            if isinstance(res, TracehopError):
+                e = res
+                fs.error = str(e)
+                if not named:
+                    summary.warnings.append(f"skipped: {e}")
+                continue
+            fs.format = res.format
+            fs.legs = res.legs.num_rows + early_rows.pop(id(res), 0)
+            fs.rejected = res.rejects.num_rows
+            fs.read = fs.legs + fs.rejected
+            summary.read += fs.read
+            summary.warnings.extend(w for w in res.warnings if w not in summary.warnings)
+            file_id, size = res.file_id, res.size
+            if file_id is None:
+                file_id, size = file_sha256(path)
+            summary.bytes_read += size
+            if file_id in known:
+                fs.skipped = True
+                summary.duplicates += fs.read
+                continue
+            if fs.read == 0 and not _continues(res):
+                fs.error = f"{path}: no records in the file"
+                continue
+            if fs.legs == 0 and fs.rejected:
+                # Every record rejected (a wrong delimiter, a layout that is not this format): the
+                # rejects are still committed as evidence, but nothing was ingested from the file.
+                first = res.rejects.slice(0, 1).to_pylist()[0]
+                fs.error = (
+                    f"{path}: nothing could be ingested, all {fs.rejected} records were rejected "
+                    f"(line {first['source_record']}: {first['reason']})"
+                )
+            known[file_id] = FileRecord(
+                file_id=file_id, path=str(path), size=size, rows_read=fs.read, format=res.format,
+                source=source, rejected=fs.rejected,
             )
-        known[file_id] = FileRecord(
-            file_id=file_id, path=str(path), size=size, rows_read=fs.read, format=res.format,
-            source=source, rejected=fs.rejected,
-        )
-        records.append(known[file_id])
-        legs_parts.append(res.legs)
-        rej_parts.append(res.rejects)
-        unique_ids = unique_ids and _ids_unique(res)
+            records.append(known[file_id])
+            legs_parts.append(res.legs)
+            rej_parts.append(res.rejects)
+            unique_ids = unique_ids and _ids_unique(res)
 
-    del res  # the last file's legs: the commit below must hold the only reference
-    if records:
-        # The commit gets the only reference to the legs, so that it can free each unsorted
-        # column as soon as it is sorted (a 10M-row batch's columns are GBs).
-        batch = [_concat_legs(legs_parts)]
-        legs_parts.clear()
-        rejects = pa.concat_tables(rej_parts) if rej_parts else REJECT_SCHEMA.empty_table()
-        if batch[0].num_rows:
-            starts = pl.Series(batch[0].column("start_utc"))
-            lo, hi = starts.min(), starts.max()
-            summary.first_utc = lo if isinstance(lo, datetime) else None
-            summary.last_utc = hi if isinstance(hi, datetime) else None
-            del starts
-        if st is None:
-            st = Store.open(store_path, create=True)
-        t_commit = time.perf_counter()
-        result = st.commit(batch.pop(), rejects, records, unique_leg_ids=unique_ids)
-        summary.commit_s = time.perf_counter() - t_commit
-        summary.stored += result.stored
-        summary.duplicates += result.duplicates
-        summary.rejected += result.rejected
-        summary.version = result.version
+        del res  # the last file's legs: the commit below must hold the only reference
+        if records:
+            # The commit gets the only reference to the legs, so that it can free each unsorted
+            # column as soon as it is sorted (a 10M-row batch's columns are GBs).
+            batch = [_concat_legs(legs_parts)]
+            legs_parts.clear()
+            rejects = pa.concat_tables(rej_parts) if rej_parts else REJECT_SCHEMA.empty_table()
+            if batch[0].num_rows:
+                starts = pl.Series(batch[0].column("start_utc"))
+                lo, hi = starts.min(), starts.max()
+                summary.first_utc = lo if isinstance(lo, datetime) else None
+                summary.last_utc = hi if isinstance(hi, datetime) else None
+                del starts
+            early_first, early_last = spool.first_utc, spool.last_utc
+            if early_first is not None and (summary.first_utc is None
+                                            or early_first < summary.first_utc):
+                summary.first_utc = early_first
+            if early_last is not None and (summary.last_utc is None
+                                           or early_last > summary.last_utc):
+                summary.last_utc = early_last
+            st = open_store()
+            t_commit = time.perf_counter()
+            # The commit makes the early day files visible (or deletes them if it fails).
+            result = st.commit(batch.pop(), rejects, records, unique_leg_ids=unique_ids,
+                               early=spool.early)
+            spool.early = None
+            summary.commit_s = time.perf_counter() - t_commit
+            summary.stored += result.stored
+            summary.duplicates += result.duplicates
+            summary.rejected += result.rejected
+            summary.version = result.version
+    finally:
+        if spool.early is not None:  # not handed to a commit: its files are deleted
+            spool.early.abort()
     summary.elapsed_s = time.perf_counter() - started
     return summary
 

@@ -12,6 +12,9 @@ A commit is all or nothing (DESIGN.md §4). In order:
    took that version, re-check duplicates against the files it added, rewrite the affected day
    files, and try again on top (up to ``max_retries``, then StoreConflictError).
 
+Day files may also be written before the commit, while the ingest still parses
+(:class:`EarlyDays`): the commit adds them to its own, and a day can then have several files.
+
 Until step 4 succeeds nothing is visible; a crash before it leaves only unreferenced files,
 which ``vacuum`` deletes once they are older than the retention period. After a commit, a day
 that has more than ``compact_threshold`` files is compacted (one sorted file per day), so that
@@ -24,7 +27,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -45,6 +48,7 @@ from tracehop.store.layout import (
     new_leg_path,
     new_reject_path,
     read_legs,
+    sort_legs,
     to_polars,
     write_options,
     write_parquet,
@@ -74,6 +78,13 @@ if TYPE_CHECKING:
 DEFAULT_COMPACT_THRESHOLD = 8
 DEFAULT_MAX_RETRIES = 10
 DEFAULT_RETENTION_HOURS = 168.0
+#: Threads writing days early (EarlyDays) while the ingest parses.
+EARLY_WRITERS: Final = 1
+
+#: A day file written for a commit: path relative to the root, size, Delta stats, rows.
+WrittenFile = tuple[str, int, dict[str, Any], int]
+#: The files written for a commit, per UTC day (a day may get several: see EarlyDays).
+Written = dict[date, list[WrittenFile]]
 
 
 @dataclass(frozen=True)
@@ -209,6 +220,7 @@ class Store:
         state_blobs: Mapping[str, bytes | None] | None = None,
         state_base: Mapping[str, str | None] | None = None,
         unique_leg_ids: bool = False,
+        early: EarlyDays | None = None,
     ) -> CommitResult:
         """Store ``legs`` and ``rejects`` and record ``files``, all or nothing.
 
@@ -220,12 +232,16 @@ class Store:
         ``unique_leg_ids``: the caller guarantees that no ``leg_id`` repeats within ``legs``
         (the ingest layer knows it: ``<file hash>:<record>``), which saves hashing every id.
         Pass the only reference to ``legs``: its columns are freed as the day files get
-        written."""
+        written.
+
+        ``early``: day files written while the caller was still parsing (:class:`EarlyDays`,
+        opened on this store before); they become visible with this commit, or are deleted
+        if it fails. Their legs count as given, their duplicates as duplicates."""
         legs = conform_loose(legs, LEG_SCHEMA)  # text may stay string_view: sorted in Polars
         rejects = conform(rejects, REJECT_SCHEMA)
         _require_not_null(legs, ("leg_id", "start_utc"))
         _require_not_null(rejects, ("source_file", "reason"))
-        given = legs.num_rows
+        given = legs.num_rows + (early.given if early is not None else 0)
         # Only the columns that hold a value go to Polars: an all-null text column would cost
         # 16 bytes of view per row there (320 MB per 1M rows for the ~20 call-leg columns a
         # CSV format never fills); the day files get them back as Arrow nulls.
@@ -236,11 +252,13 @@ class Store:
         if not unique_leg_ids:
             frame = _first_per_leg_id(frame)
 
-        written: dict[date, tuple[str, int, dict[str, Any], int]] = {}  # day -> rel, size, stats
+        written: Written = {}
         reject_file: RejectFile | None = None
         state_files: dict[str, StateFile | None] = {}  # key -> blob written for this commit
-        checked: set[str] = set()  # leg files whose leg_ids this batch was checked against
-        # day -> its legs in store order, or None while they are only in the day file written
+        # Leg files whose leg_ids this batch was checked against (the early days were checked
+        # against the files of their day in early.base, the state the first attempt builds on).
+        checked: set[str] = set()
+        # day -> its legs in store order, or None while they are only in the day file(s) written
         # by the first attempt (read back if a concurrent commit makes a rewrite necessary).
         pending: dict[date, pa.Table | None] = {}
         version, attempt, stored = -1, 0, 0
@@ -253,7 +271,15 @@ class Store:
                 state_files = write_state_files(self.root, state_blobs)
             # The first attempt commits on top of the state the batch was checked against
             # before its files were written: a commit that lands meanwhile makes it retry.
-            base = self._write_sorted(frame, written, checked)  # empties `frame`
+            # With early days still being written, the rest gets the other cores: no more
+            # day files in memory at once than cores.
+            base = self._write_sorted(  # empties `frame`
+                frame, written, checked, None if early is None else early.base,
+                None if early is None else max(1, (os.cpu_count() or 1) - EARLY_WRITERS))
+            if early is not None:
+                checked.update(early.checked)
+                for day, files_of_day in early.result().items():
+                    written.setdefault(day, []).extend(files_of_day)
             pending = dict.fromkeys(written)
             for attempt in range(max_retries + 1):
                 state = base if attempt == 0 else self._state()
@@ -263,19 +289,19 @@ class Store:
                 ]
                 for day in {f.day for f in unseen}:
                     if pending[day] is None:
-                        pending[day] = read_legs(self.root, [written[day][0]])
+                        pending[day] = _read_back(self.root, [w[0] for w in written[day]])
                 loaded = {d: t for d, t in pending.items() if t is not None}
                 for day, table in _drop_stored(self.root, loaded, unseen).items():
                     pending[day] = table
-                    if day in written:  # the file holds rows now known to be duplicates
-                        (self.root / written.pop(day)[0]).unlink(missing_ok=True)
+                    for rel, *_ in written.pop(day, []):  # rows now known to be duplicates
+                        (self.root / rel).unlink(missing_ok=True)
                 checked.update(f.path for f in unseen)
                 self._write_days(
                     {d: t for d, t in pending.items()
                      if d not in written and t is not None and t.num_rows},
                     written,
                 )
-                stored = sum(w[3] for w in written.values())
+                stored = sum(w[3] for ws in written.values() for w in ws)
                 actions = self._commit_actions(
                     written, reject_file, files, given, stored, rejects.num_rows
                 )
@@ -288,12 +314,17 @@ class Store:
                         raise
                     continue
                 version = state.version + 1
+                if early is not None:
+                    early.committed = True  # its files are referenced now: never delete them
                 break
         except BaseException:
             # Not committed: the files are unreferenced. Remove them now rather than leaving
             # them for vacuum (a hard crash here would leave them, invisible, for vacuum).
-            for rel, *_ in written.values():
-                (self.root / rel).unlink(missing_ok=True)
+            if early is not None:
+                early.abort()  # waits for its writes, deletes what they wrote
+            for ws in written.values():
+                for rel, *_ in ws:
+                    (self.root / rel).unlink(missing_ok=True)
             if reject_file is not None:
                 (self.root / reject_file.path).unlink(missing_ok=True)
             remove_state_files(self.root, state_files)
@@ -317,28 +348,26 @@ class Store:
     def _write_days(
         self,
         todo: dict[date, pa.Table],
-        written: dict[date, tuple[str, int, dict[str, Any], int]],
+        written: Written,
     ) -> None:
         """Write the day files in parallel (pyarrow's writer releases the GIL), recording each
         file that got written even when another fails, so that the caller can remove them."""
         if len(todo) <= 1:
             for day, table in todo.items():
-                written[day] = self._write_day(day, table)
+                written[day] = [self._write_day(day, table)]
             return
         error: BaseException | None = None
         with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
             futures = {day: pool.submit(self._write_day, day, table) for day, table in todo.items()}
             for day, fut in futures.items():
                 try:
-                    written[day] = fut.result()
+                    written[day] = [fut.result()]
                 except BaseException as e:
                     error = error or e
         if error is not None:
             raise error
 
-    def _write_day(
-        self, day: date, table: pa.Table | DayRows
-    ) -> tuple[str, int, dict[str, Any], int]:
+    def _write_day(self, day: date, table: pa.Table | DayRows) -> WrittenFile:
         """Write one day's legs: a table already in store order, or rows of a batch."""
         if isinstance(table, DayRows):
             return self._write_day_rows(day, table.frame, table.rows)
@@ -350,8 +379,10 @@ class Store:
     def _write_sorted(
         self,
         frame: pl.DataFrame,
-        written: dict[date, tuple[str, int, dict[str, Any], int]],
+        written: Written,
         checked: set[str],
+        state: TableState | None = None,
+        workers: int | None = None,
     ) -> TableState:
         """Drop the legs the store already holds (in the state returned), then write one file
         per UTC day in store order, the days in parallel (``frame`` is emptied: its columns
@@ -362,10 +393,11 @@ class Store:
         (pyarrow, outside the GIL) with the store's settings, so that sorting overlaps writing
         and the sorted copy in memory is a row group per worker, not the whole batch. Files
         that got written are recorded in ``written`` even when another day fails, so that the
-        caller can remove them."""
+        caller can remove them. ``state``: the state to check against (default: the latest);
+        ``workers``: threads to write with (default: one per core)."""
         import polars as pl
 
-        state = self._state()
+        state = self._state() if state is None else state
         if frame.height == 0:
             return state
         days = {day_of(int(d)) for d in frame.select(day_expr().unique()).to_series()}
@@ -394,7 +426,7 @@ class Store:
         # be left for last (the makespan of the pool is the commit's wall time).
         tasks.sort(key=lambda task: -task[1].len())
         error: BaseException | None = None
-        workers = min(len(tasks), os.cpu_count() or 1)
+        workers = min(len(tasks), workers or os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {
                 day: pool.submit(self._write_day, day, DayRows(batch, rows))
@@ -402,7 +434,7 @@ class Store:
             }
             for day, fut in futures.items():
                 try:
-                    written[day] = fut.result()
+                    written.setdefault(day, []).append(fut.result())
                 except BaseException as e:
                     error = error or e
         if error is not None:
@@ -411,7 +443,7 @@ class Store:
 
     def _write_day_rows(
         self, day: date, frame: pl.DataFrame, rows: pl.Series
-    ) -> tuple[str, int, dict[str, Any], int]:
+    ) -> WrittenFile:
         """Write ``frame``'s ``rows`` (one day's, in input order) as one day file in store
         order, a row group at a time.
 
@@ -466,7 +498,7 @@ class Store:
 
     def _commit_actions(
         self,
-        written: dict[date, tuple[str, int, dict[str, Any], int]],
+        written: Written,
         reject_file: RejectFile | None,
         files: Sequence[FileRecord],
         given: int,
@@ -489,8 +521,8 @@ class Store:
         }
         actions = [delta.commit_info_action("WRITE", {"mode": "Append"}, info)]
         for day in sorted(written):
-            rel, size, stats, _rows = written[day]
-            actions.append(delta.add_action(rel, day, size, stats, data_change=True))
+            for rel, size, stats, _rows in written[day]:
+                actions.append(delta.add_action(rel, day, size, stats, data_change=True))
         return actions
 
     def _auto_compact(self, days: Iterable[date]) -> tuple[date, ...]:
@@ -527,6 +559,105 @@ class Store:
         return vacuum_files(self.root, self._state(), retention_hours)
 
 
+class EarlyDays:
+    """Day files written before the commit that makes them visible, while the ingest still
+    parses (a Master.csv comes nearly in day order: a day whose rows have all been read can be
+    sorted and written while the next ones are parsed).
+
+    Each :meth:`submit` is one day's legs (any number per day: a day may get several files,
+    and ``compact_threshold`` bounds how many stay). They are checked against the files of
+    their day in :attr:`base`, the state when this was opened: :meth:`Store.commit` (with
+    ``early=``) builds its first attempt on that state, so a commit that lands meanwhile
+    makes it retry and re-check, as for its own files. Nothing is visible before that
+    commit; :meth:`abort` (or a failed commit) deletes every file written here.
+
+    :data:`EARLY_WRITERS` writer threads: the parse keeps ~1.75 of the 2 cores busy, and each
+    day being written holds a copy of its rows (two writers during the parse cost 0.4 GB more
+    peak memory at 2M rows than parse-then-commit, one costs none); at the commit, the rows
+    still held are written by the other cores meanwhile. ``submit`` is called by one thread."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.base = store._state()
+        self.checked: set[str] = set()  # store files the submitted legs are checked against
+        self.given = 0  # legs submitted (stored + duplicates of the store)
+        self.committed = False  # set by the commit that made the files visible
+        self._given_of: dict[str, int] = {}
+        self.pool = ThreadPoolExecutor(max_workers=EARLY_WRITERS,
+                                       thread_name_prefix="tracehop-early")
+        self._jobs: list[tuple[str, date, Future[WrittenFile | None]]] = []
+
+    def submit(self, key: str, day: date, legs: pa.Table) -> None:
+        """Write ``legs`` (all of UTC ``day``, any order, leg_ids distinct and distinct from
+        every other submit) as a day file in the background. ``key`` groups the submits that
+        :meth:`drop` can take back (the ingest's source file)."""
+        _require_not_null(legs, ("leg_id", "start_utc"))
+        seen = [f for f in self.base.live.values() if f.day == day]
+        self.checked.update(f.path for f in seen)
+        self.given += legs.num_rows
+        self._given_of[key] = self._given_of.get(key, 0) + legs.num_rows
+        self._jobs.append((key, day, self.pool.submit(self._write, day, legs, seen)))
+
+    def given_of(self, key: str) -> int:
+        return self._given_of.get(key, 0)
+
+    def _write(self, day: date, legs: pa.Table, seen: list[DataFile]) -> WrittenFile | None:
+        import polars as pl
+
+        legs = conform_loose(legs, LEG_SCHEMA)
+        frame = to_polars(legs.select(
+            [c for c in legs.column_names
+             if c in _SORT_COLUMNS or legs.column(c).null_count < legs.num_rows]))
+        del legs
+        frame = pl.DataFrame([s.rechunk() for s in frame.get_columns()])
+        frame = _without_stored(self.store.root, frame, seen)
+        if frame.height == 0:
+            return None
+        rows = pl.int_range(0, frame.height, dtype=pl.UInt32, eager=True)
+        return self.store._write_day_rows(day, frame, rows)
+
+    def drop(self, key: str) -> None:
+        """Take back every submit of ``key`` (its file could not be ingested after all)."""
+        mine = [job for job in self._jobs if job[0] == key]
+        self._jobs = [job for job in self._jobs if job[0] != key]
+        self.given -= self._given_of.pop(key, 0)
+        self._remove(mine)
+
+    def result(self) -> Written:
+        """The files written, per day, once every write is done; the first error is raised
+        after all have finished (the caller then aborts)."""
+        out: Written = {}
+        error: BaseException | None = None
+        for _key, day, fut in self._jobs:
+            try:
+                done = fut.result()
+            except BaseException as e:
+                error = error or e
+                continue
+            if done is not None:
+                out.setdefault(day, []).append(done)
+        self.pool.shutdown()
+        if error is not None:
+            raise error
+        return out
+
+    def abort(self) -> None:
+        """Wait for the writes and delete every file they wrote (unless they were committed:
+        then this does nothing)."""
+        if self.committed:
+            return
+        jobs, self._jobs = self._jobs, []
+        self._remove(jobs)
+        self.pool.shutdown()
+
+    def _remove(self, jobs: list[tuple[str, date, Future[WrittenFile | None]]]) -> None:
+        for _key, _day, fut in jobs:
+            with contextlib.suppress(BaseException):
+                done = fut.result()
+                if done is not None:
+                    (self.store.root / done[0]).unlink(missing_ok=True)
+
+
 # --- batch helpers ---------------------------------------------------------------------------
 
 
@@ -546,6 +677,12 @@ def _first_per_leg_id(legs: pl.DataFrame) -> pl.DataFrame:
     if legs.get_column("leg_id").n_unique() == legs.height:  # multi-threaded hashing
         return legs
     return legs.unique(subset="leg_id", keep="first", maintain_order=True)
+
+
+def _read_back(root: Path, rels: list[str]) -> pa.Table:
+    """The legs of one day's files written for this commit, in store order."""
+    table = read_legs(root, rels)
+    return table if len(rels) == 1 else sort_legs(table)
 
 
 def _drop_stored(
