@@ -15,6 +15,8 @@ from typing import Any
 import pyarrow as pa
 
 from tracehop.answer import TracebackAnswer
+from tracehop.engines.base import TableSource
+from tracehop.engines.duckdb import DuckDBEngine
 from tracehop.peers import PeerDirectory
 from tracehop.schema import LEG_SCHEMA, empty_rejects
 from tracehop.store import FileRecord, Store
@@ -128,3 +130,19 @@ def check_schema(answer: TracebackAnswer) -> dict[str, Any]:
     errors = sorted(_validator().iter_errors(obj), key=lambda e: list(e.path))
     assert not errors, "; ".join(f"{list(e.path)}: {e.message}" for e in errors)
     return obj
+
+
+class SqlOnly:
+    """An engine with only the protocol's ``run`` (as Spark has): the batch passes then run
+    the portable SQL for every phase, with no Polars read (tests compare it with DuckDB's)."""
+
+    name = "sql-only"
+
+    def __init__(self) -> None:
+        self._inner = DuckDBEngine()
+
+    def run(self, sql: str, tables: dict[str, TableSource]) -> pa.Table:
+        return self._inner.run(sql, tables)
+
+    def close(self) -> None:
+        self._inner.close()

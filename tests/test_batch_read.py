@@ -9,9 +9,10 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from matchkit import SqlOnly as _SqlOnly
 from matchkit import leg, make_store, peers
 
-from tracehop.engines.base import KeyFetcher, TableSource
+from tracehop.engines.base import KeyFetcher
 from tracehop.engines.duckdb import DuckDBEngine
 from tracehop.engines.keyfetch import read_in
 from tracehop.errors import EngineError
@@ -35,19 +36,6 @@ class _Spy(DuckDBEngine):
         return super().read_in(parts, columns)
 
 
-class _SqlOnly:
-    """Only the protocol's ``run``, as Spark: the batch runs the portable SQL."""
-
-    name = "sql-only"
-
-    def __init__(self) -> None:
-        self._inner = DuckDBEngine()
-
-    def run(self, sql: str, tables: dict[str, TableSource]) -> pa.Table:
-        return self._inner.run(sql, tables)
-
-    def close(self) -> None:
-        self._inner.close()
 
 
 def _day(path: str) -> str:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from matchkit import SqlOnly as _SqlOnly
 from matchkit import check_schema, leg, make_store, peers, utc
 
-from tracehop.engines.base import KeyFetcher, TableSource
+from tracehop.engines.base import KeyFetcher
 from tracehop.engines.duckdb import DuckDBEngine
 from tracehop.inquiry import Inquiry
 from tracehop.match import Matcher, widen
@@ -30,20 +31,6 @@ NUMBERS = ["+13125550100", "+13125550101", "+14155550123"]
 TRUNKS = ["ACME_IN_1", "BRAVO_IN", "CUST_TRUNK", "MYSTERY", None]
 
 
-class _SqlOnly:
-    """An engine with only the protocol's ``run`` (as Spark has): the batch passes then run
-    the portable SQL for every phase, with no Polars prefilter or fetch."""
-
-    name = "sql-only"
-
-    def __init__(self) -> None:
-        self._inner = DuckDBEngine()
-
-    def run(self, sql: str, tables: dict[str, TableSource]) -> pa.Table:
-        return self._inner.run(sql, tables)
-
-    def close(self) -> None:
-        self._inner.close()
 
 
 def _answers_equal(store_rows: list[dict[str, object]], inquiries: list[Inquiry],
@@ -229,19 +216,8 @@ def test_batch_strategy_is_chosen_by_size_and_store_rows(tmp_path: Path) -> None
     assert m.choose(20_000, 100_000_000) == "join"
 
 
-def test_key_reads_name_a_damaged_store_file(tmp_path: Path) -> None:
-    import pytest
+def test_a_batch_read_with_nothing_asked_reads_nothing() -> None:
+    """No part: an empty table with the columns asked for, and no file opened."""
+    from tracehop.engines.keyfetch import read_in
 
-    from tracehop.engines.keyfetch import fetch_by_key, prefilter
-    from tracehop.errors import EngineError
-
-    bad = tmp_path / "part-0.parquet"
-    bad.write_bytes(b"PAR1 this is not a parquet file")
-    wanted = render.wanted_table({("+13125550100", 5)})
-    with pytest.raises(EngineError, match="reading store"):
-        fetch_by_key([str(bad)], wanted, MATCH_COLUMNS)
-    with pytest.raises(EngineError, match="reading store"):
-        prefilter([str(bad)], {"called_e164": ["+13125550100"]}, ["called_e164"])
-    # Nothing asked, nothing read: an empty table with the columns asked for.
-    assert fetch_by_key([str(bad)], render.wanted_table(set()), MATCH_COLUMNS).column_names == [
-        *MATCH_COLUMNS, "start_us"]
+    assert read_in([], MATCH_COLUMNS).column_names == [*MATCH_COLUMNS, "start_us"]

@@ -13,7 +13,6 @@ import pytest
 
 from tracehop.sip import parallel
 from tracehop.sip.dialogs import SipConfig, parse_nets
-from tracehop.sip.passport import KNOWN_IDENTITIES
 from tracehop.sip.pcap import CaptureInfo, iter_frames
 from tracehop.sip.reader import CaptureResult, read_capture
 
@@ -70,7 +69,6 @@ def test_worker_reading_equals_single_reading(name: str,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     single, multi = _both(FIX / name, monkeypatch)
     assert _view(multi) == _view(single)
-    assert not KNOWN_IDENTITIES  # nothing decoded in advance is left behind
 
 
 def test_mixed_capture_with_two_workers_equals_single_reading(

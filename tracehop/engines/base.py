@@ -51,27 +51,13 @@ class KeyFetcher(Protocol):
 
     The batch matcher reads, per day file, the legs whose called number (or correlation key)
     an inquiry touching that day asks for, with all the columns it decides on (``read_in``),
-    and ranks them in Python exactly as a single lookup does. ``prefilter`` and
-    ``fetch_by_key`` are the same read in other shapes (one test for every file; exact
-    (called_e164, start_us) pairs).
+    and ranks them as a single lookup does.
     """
 
     def read_in(self, parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
                 columns: Sequence[str]) -> pa.Table:
         """``columns`` plus ``start_us`` of the legs of each ``(file, match)`` part where,
         for any column of ``match``, the value is one of that column's values."""
-        ...
-
-    def prefilter(self, files: list[str], match: Mapping[str, Sequence[str]],
-                  columns: Sequence[str]) -> pa.Table:
-        """``columns`` plus ``start_us`` of the legs in ``files`` where, for any column of
-        ``match``, its value is one of that column's values."""
-        ...
-
-    def fetch_by_key(self, files: list[str], wanted: pa.Table,
-                     columns: Sequence[str]) -> pa.Table:
-        """``columns`` plus ``start_us`` of the legs in ``files`` whose (called_e164,
-        start_us) is a row of ``wanted`` (a null called number matches a null key)."""
         ...
 
 

@@ -98,22 +98,6 @@ class DuckDBEngine:
 
         return read_in(parts, columns)
 
-    def prefilter(self, files: list[str], match: Mapping[str, Sequence[str]],
-                  columns: Sequence[str]) -> pa.Table:
-        """Legs in ``files`` matching ``match``, with Polars (:mod:`tracehop.engines.keyfetch`)."""
-        from tracehop.engines.keyfetch import prefilter
-
-        return prefilter(files, match, columns)
-
-    def fetch_by_key(self, files: list[str], wanted: pa.Table,
-                     columns: Sequence[str]) -> pa.Table:
-        """Legs by exact (called_e164, start_us) pairs, read with Polars' prefiltered
-        decoding: DuckDB would decode every projected column of every row for the same join
-        (see :mod:`tracehop.engines.keyfetch`)."""
-        from tracehop.engines.keyfetch import fetch_by_key
-
-        return fetch_by_key(files, wanted, columns)
-
     def explain_analyze(self, sql: str, tables: dict[str, TableSource]) -> str:
         """EXPLAIN ANALYZE text, to check that a lookup prunes (used by the benchmark)."""
         with self._lock:

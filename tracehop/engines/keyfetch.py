@@ -12,10 +12,8 @@ Polars evaluates a filter on the filter's own columns first and decodes the othe
 for the rows it selects (its "prefiltered" Parquet decoding). :func:`read_in` is the read the
 batch matcher uses: per day file, the legs whose called number (or call key) is one the
 inquiries touching that day ask for, with every column the decision needs.
-:func:`fetch_by_key` (rows by exact (called_e164, start_us) pairs) and :func:`prefilter` (one
-test for every file) are the same read in other shapes. Engines that read local files
-(DuckDB) offer these through :class:`tracehop.engines.base.KeyFetcher`; the others run the
-portable SQL.
+Engines that read local files (DuckDB) offer it through
+:class:`tracehop.engines.base.KeyFetcher`; the others run the portable SQL.
 """
 
 from __future__ import annotations
@@ -29,48 +27,6 @@ import pyarrow as pa
 from tracehop.engines.base import START_US
 from tracehop.errors import EngineError
 from tracehop.schema import LEG_SCHEMA
-
-
-def fetch_by_key(files: Sequence[str], wanted: pa.Table, columns: Sequence[str]) -> pa.Table:
-    """``columns`` plus ``start_us`` of the legs in ``files`` whose (called_e164, start_us)
-    is a row of ``wanted``; a null called number matches a null key."""
-    schema = pa.schema([*(LEG_SCHEMA.field(c) for c in columns), pa.field(START_US, pa.int64())])
-    if not files or wanted.num_rows == 0:
-        return schema.empty_table()
-    import polars as pl  # only batches pay for it; a single lookup never gets here
-
-    keys = pl.from_arrow(wanted.select(["called_e164", START_US]))
-    assert isinstance(keys, pl.DataFrame)
-    keys = keys.unique()
-    numbers = keys.get_column("called_e164").drop_nulls().unique()
-    instants = keys.get_column(START_US).unique()
-    start_us = pl.col("start_utc").dt.epoch("us")
-    called = pl.col("called_e164").is_in(numbers.implode())
-    if keys.get_column("called_e164").null_count():
-        called = called | pl.col("called_e164").is_null()
-    try:
-        found = (
-            pl.scan_parquet(list(files), hive_partitioning=False)
-            .filter(called & start_us.is_in(instants.implode()))
-            .select([*columns, start_us.alias(START_US)])
-            .collect()
-            # The two filters are per column; this keeps the exact pairs.
-            .join(keys, on=["called_e164", START_US], how="semi", nulls_equal=True)
-        )
-    except (OSError, pl.exceptions.PolarsError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise EngineError(f"reading store rows by key failed: {first}",
-                          hint="a store file is missing or damaged: restore it from a backup, "
-                          "or re-ingest that day") from None
-    return found.to_arrow().cast(schema)
-
-
-def prefilter(files: Sequence[str], match: Mapping[str, Sequence[str]],
-              columns: Sequence[str]) -> pa.Table:
-    """``columns`` plus ``start_us`` of the legs in ``files`` where, for any column of
-    ``match``, its value is one of that column's values (:func:`read_in` with the same test
-    for every file)."""
-    return read_in([(f, match) for f in files], columns)
 
 
 def read_in(parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],

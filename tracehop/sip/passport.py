@@ -22,10 +22,9 @@ import binascii
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final
 
@@ -207,37 +206,8 @@ def _tn(value: Any) -> str | None:
     return None
 
 
-#: Identity header values decoded in advance (by the worker processes of
-#: :mod:`tracehop.sip.parallel`) -> the :class:`IdentityInfo` fields, in order. Decoding is a
-#: pure function of the value, so a hit is what decoding would give; each entry is used once
-#: (a fresh object per call: verify() writes to it), and :func:`forget_known` empties the rest.
-KNOWN_IDENTITIES: dict[str, tuple[Any, ...]] = {}
-
-
-_FIELDS: Final = attrgetter(*(f.name for f in fields(IdentityInfo)))
-
-
-def identity_fields(info: IdentityInfo) -> tuple[Any, ...]:
-    """The fields of a decoded Identity, in order: what :data:`KNOWN_IDENTITIES` holds."""
-    out: tuple[Any, ...] = _FIELDS(info)
-    return out
-
-
-def forget_known() -> None:
-    """Drop the identities decoded in advance that no leg asked for (duplicates)."""
-    KNOWN_IDENTITIES.clear()
-
-
 def decode_identity(value: str) -> IdentityInfo:
     """Decode an Identity header value; never raises, problems are listed on the result."""
-    if KNOWN_IDENTITIES:
-        known = KNOWN_IDENTITIES.pop(value, None)
-        if known is not None:
-            return IdentityInfo(*known)
-    return _decode_identity(value)
-
-
-def _decode_identity(value: str) -> IdentityInfo:
     out = IdentityInfo(raw=value)
     try:
         jws, params, quirks = _split_identity(value)

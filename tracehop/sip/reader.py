@@ -45,7 +45,6 @@ from tracehop.sip.dialogs import LegBuilder, SipConfig
 from tracehop.sip.frames import Sink, _hep_to_sink, decode_file, end_of_file
 from tracehop.sip.ip import IpLayer
 from tracehop.sip.parallel import parallel_pass, use_parallel
-from tracehop.sip.passport import forget_known
 from tracehop.sip.pcap import CaptureInfo, sniff_kind
 from tracehop.sip.tcp import TcpReassembler
 
@@ -132,10 +131,27 @@ def read_capture(path: Path | str, source: str | None = None, config: SipConfig 
     ``TRACEHOP_SIP_WORKERS`` or the CPU count; 0 or 1: one process).
     """
     with gc_paused():
-        try:
-            return _read_capture(path, source, config, fmt, start_offset, workers)
-        finally:
-            forget_known()  # identities a parallel reading decoded for legs it dropped
+        return _read_capture(path, source, config, fmt, start_offset, workers)
+
+
+def capture_kind(path: Path) -> str:
+    """``pcap``, ``pcapng``, ``hep`` or ``other`` (for tshark), from the first bytes."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64)
+    except OSError as e:
+        raise CaptureError(f"cannot read the capture: {e.strerror or e}", path=path,
+                           hint="check the path and its permissions") from e
+    return detect_kind(head) or "other"
+
+
+def require_tshark(kind: str, path: Path) -> None:
+    """Refuse, naming the file, a capture only tshark reads when tshark is missing."""
+    if tshark.available() is None:
+        raise CaptureError(
+            "not a pcap, pcapng or HEP file, and tshark is not installed to read it"
+            if kind == "other" else "tshark was asked for and is not installed",
+            path=path, hint="install tshark, or convert the file with editcap -F pcap")
 
 
 def _read_capture(path: Path | str, source: str | None, config: SipConfig | None,
@@ -143,13 +159,7 @@ def _read_capture(path: Path | str, source: str | None, config: SipConfig | None
     t0 = time.perf_counter()
     path = Path(path)
     cfg = config or SipConfig.from_env()
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(64)
-    except OSError as e:
-        raise CaptureError(f"cannot read the capture: {e.strerror or e}", path=path,
-                           hint="check the path and its permissions") from e
-    kind = detect_kind(head) or "other"
+    kind = capture_kind(path)
     name = fmt or (kind if kind != "other" else "pcap")
     builder = LegBuilder(str(path), source, name, cfg)
     problems: list[tuple[int | None, str]] = []
@@ -161,11 +171,7 @@ def _read_capture(path: Path | str, source: str | None, config: SipConfig | None
             _hep_to_sink(pkt, n, pkt.ts_us or 0, builder.add)
         res.frames = n
     elif kind == "other" or cfg.tshark == "always":
-        if tshark.available() is None:
-            raise CaptureError(
-                "not a pcap, pcapng or HEP file, and tshark is not installed to read it"
-                if kind == "other" else "tshark was asked for and is not installed",
-                path=path, hint="install tshark, or convert the file with editcap -F pcap")
+        require_tshark(kind, path)
         res.path_used = "tshark"
         for m in tshark.iter_messages(path, warnings=res.warnings):
             builder.add(*m)

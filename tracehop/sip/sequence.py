@@ -26,11 +26,17 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracehop.errors import CaptureError
 from tracehop.sip import hep, tshark
 from tracehop.sip.dialogs import LegBuilder, SipConfig
 from tracehop.sip.pcap import CaptureInfo
-from tracehop.sip.reader import CaptureResult, _hep_to_sink, detect_kind, fast_pass, gc_paused
+from tracehop.sip.reader import (
+    CaptureResult,
+    _hep_to_sink,
+    capture_kind,
+    fast_pass,
+    gc_paused,
+    require_tshark,
+)
 
 #: One message event as the fast path and tshark hand it to ``LegBuilder.add``.
 Event = tuple[int, int, bytes, bytes, int, int, str, bytes]
@@ -52,13 +58,7 @@ def _read_captures(paths: list[Path], source: str | None,
     builder: LegBuilder | None = None
     results: list[CaptureResult] = []
     for path in paths:
-        try:
-            with path.open("rb") as fh:
-                head = fh.read(64)
-        except OSError as e:
-            raise CaptureError(f"cannot read the capture: {e.strerror or e}", path=path,
-                               hint="check the path and its permissions") from e
-        kind = detect_kind(head) or "other"
+        kind = capture_kind(path)
         name = kind if kind != "other" else "pcap"
         if builder is None:
             builder = LegBuilder(str(path), source, name, cfg)
@@ -101,11 +101,7 @@ def _events(path: Path, kind: str, cfg: SipConfig, res: CaptureResult,
         res.frames = n
         return events
     if kind == "other" or cfg.tshark == "always":
-        if tshark.available() is None:
-            raise CaptureError(
-                "not a pcap, pcapng or HEP file, and tshark is not installed to read it"
-                if kind == "other" else "tshark was asked for and is not installed",
-                path=path, hint="install tshark, or convert the file with editcap -F pcap")
+        require_tshark(kind, path)
         res.path_used = "tshark"
         events.extend(tshark.iter_messages(path, warnings=res.warnings))
         res.tshark_frames = len(events)
