@@ -67,6 +67,8 @@ def _le(v: str) -> str | None:
     return None if n == 0 else socket.inet_ntoa(struct.pack("<i", n))
 
 
+@realworld
+@pytest.mark.realworld
 def test_signed_little_endian_ips_match_the_text_columns(tmp_path: Path) -> None:
     """Every origIpAddr/destIpAddr of the 824 real records, converted, equals the dotted text
     CUCM wrote beside it (origIpv4v6Addr, destIpv4v6Addr) where it wrote one."""
