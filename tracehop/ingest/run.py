@@ -59,8 +59,7 @@ from tracehop.ingest.readers import (
 )
 from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, UTC_US, conform
 from tracehop.store import FileRecord, Store
-from tracehop.store.layout import ARROW_SLICE_ROWS, conform_loose, day_of, to_polars
-from tracehop.store.layout import _day_expr as day_expr
+from tracehop.store.layout import ARROW_SLICE_ROWS, conform_loose, day_expr, day_of, to_polars
 from tracehop.store.writer import EarlyDays
 from tracehop.timezones import resolve_zone
 

@@ -187,7 +187,8 @@ def exact_columns(table: pa.Table, names: Sequence[str]) -> pa.Table:
     )
 
 
-def _day_expr() -> pl.Expr:
+def day_expr() -> pl.Expr:
+    """The store's partition of a leg (its UTC day of ``start_utc``) as a Polars expression."""
     import polars as pl
 
     # The UTC date, as days since 1970-01-01 (a call at 1969-12-31T23:59:59Z is day -1).
@@ -221,7 +222,7 @@ _NO_CALLED: Final = (1 << 54) - 1
 _PACKED_DAYS: Final = 1 << 10
 
 
-def _store_permutation(frame: pl.DataFrame, by_day: bool) -> pl.Series:
+def store_permutation(frame: pl.DataFrame, by_day: bool) -> pl.Series:
     """Row indices in store order: (day,) called_e164, start_utc; legs without a called number
     last within their day; ties keep their input order (a stable sort).
 
@@ -235,11 +236,11 @@ def _store_permutation(frame: pl.DataFrame, by_day: bool) -> pl.Series:
     if called is None:  # some called_e164 is not "+<digits>": sort on the text itself
         text_keys: list[str | pl.Expr] = ["called_e164", start]
         if by_day:
-            text_keys.insert(0, _day_expr())
+            text_keys.insert(0, day_expr())
         order = pl.arg_sort_by(text_keys, nulls_last=True, maintain_order=True)
         return frame.select(order).to_series()
     keys = frame.select(
-        (_day_expr() if by_day else pl.lit(0, dtype=pl.Int32)).alias("d"),
+        (day_expr() if by_day else pl.lit(0, dtype=pl.Int32)).alias("d"),
         called.fill_null(_NO_CALLED).alias("c"),
         start,
     )
@@ -254,14 +255,14 @@ def _store_permutation(frame: pl.DataFrame, by_day: bool) -> pl.Series:
 
 
 def _sort_frame(frame: pl.DataFrame, by_day: bool) -> pl.DataFrame:
-    """``frame`` in store order (see :func:`_store_permutation`). Each column is made one chunk
+    """``frame`` in store order (see :func:`store_permutation`). Each column is made one chunk
     first (gathering across many chunks costs several times more) and strings are gathered as
     16-byte views, never copied; columns with no value are not gathered at all."""
     import polars as pl
 
     if frame.height == 0:
         return frame
-    idx = _store_permutation(frame, by_day)
+    idx = store_permutation(frame, by_day)
     cols = []
     # Column by column, taken out of the frame: once the caller holds no other reference,
     # each unsorted column is freed as soon as its sorted copy exists (peak: one batch plus
@@ -282,7 +283,7 @@ def split_sorted(table: pa.Table | pl.DataFrame) -> dict[date, pa.Table]:
     if frame.height == 0:
         return {}
     frame = _sort_frame(frame, by_day=True)
-    days = frame.select(_day_expr()).to_series().rle()
+    days = frame.select(day_expr()).to_series().rle()
     out: dict[date, pa.Table] = {}
     offset = 0
     for n, d in days.struct.unnest().iter_rows():

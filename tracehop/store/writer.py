@@ -43,18 +43,18 @@ from tracehop.store.layout import (
     ROW_GROUP_SIZE,
     arrow_slices,
     conform_loose,
+    day_expr,
     day_of,
     exact_columns,
     new_leg_path,
     new_reject_path,
     read_legs,
     sort_legs,
+    store_permutation,
     to_polars,
     write_options,
     write_parquet,
 )
-from tracehop.store.layout import _day_expr as day_expr
-from tracehop.store.layout import _store_permutation as store_permutation
 from tracehop.store.log import DataFile, RejectFile, TableState, TransactionLog, fsync_dir
 from tracehop.store.records import CommitResult, CompactResult, FileRecord, VacuumResult
 from tracehop.store.snapshot import Snapshot
