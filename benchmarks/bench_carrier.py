@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import platform
 import shutil
 import socket
 import struct
@@ -40,7 +39,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from harness import publish
+from harness import machine, publish
 
 from tracehop.ingest.ribbon import POSITIONS
 from tracehop.ingest.run import ingest_paths, parse_file
@@ -290,9 +289,8 @@ def main() -> None:
     block = (
         f"### bench_carrier — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
         f"- command: `{cmd.strip()}`{reduced}\n"
-        f"- machine: {platform.machine()}, {os.cpu_count()} vCPU (shared with the other "
-        f"engineers' jobs), 24 GB, Python {platform.python_version()}, polars {pl.__version__}, "
-        f"pyarrow {pa.__version__}; load average {load:.1f} at start\n"
+        f"- machine: {machine(load, '24 GB')}, polars {pl.__version__}, "
+        f"pyarrow {pa.__version__}\n"
         f"- data: CUCM 133-column CDR file (two header lines) and Ribbon .ACT file "
         f"(START+STOP / ATTEMPT), --rows records each, raw records kept\n\n{text}\n"
     )

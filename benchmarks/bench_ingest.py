@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import platform
 import resource
 import shutil
 import sys
@@ -38,7 +37,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from harness import publish
+from harness import machine, publish
 
 from tracehop.ingest.run import ingest_paths
 
@@ -243,10 +242,8 @@ def main() -> None:
     block = (
         f"### bench_ingest — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
         f"- command: `{cmd.strip()}`{reduced}\n"
-        f"- machine: {platform.machine()}, {os.cpu_count()} vCPU (shared), 24 GB, Python "
-        f"{platform.python_version()}, polars {pl.__version__}, pyarrow {pa.__version__}; "
-        f"load average {load:.1f} at start, {load_end:.1f} at the end; peak RSS "
-        f"{peak_gb:.1f} GB\n"
+        f"- machine: {machine(load, '24 GB')}, polars {pl.__version__}, pyarrow "
+        f"{pa.__version__}; load average {load_end:.1f} at the end; peak RSS {peak_gb:.1f} GB\n"
         f"- data: {args.rows:,} Asterisk cdr_csv records (18 columns), {size_mb:,.0f} MB; "
         f"target ≥ 500,000 rows/s end to end\n\n{text}\n"
     )
