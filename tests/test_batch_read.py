@@ -19,6 +19,7 @@ from tracehop.errors import EngineError
 from tracehop.inquiry import Inquiry
 from tracehop.match import Matcher
 from tracehop.match.matcher import READ_COLUMNS
+from tracehop.schema import LEG_SCHEMA
 
 A, B, C = "+13125550100", "+14155550123", "+12025550111"
 
@@ -154,3 +155,31 @@ def test_read_in_names_a_damaged_store_file(tmp_path: Path) -> None:
                 READ_COLUMNS)
     assert str(bad) in str(e.value)  # which file: the one to restore or re-ingest
     assert "restore it from a backup" in (e.value.hint or "")
+
+
+def test_read_in_skips_columns_a_file_holds_no_value_of(tmp_path: Path) -> None:
+    """A column null in every row of a file (here correlation_id and the STIR columns)
+    comes back as nulls of its type without being read, and a match on it selects nothing;
+    a file written without statistics is read whole and gives the same rows."""
+    import pyarrow.parquet as pq
+
+    from tracehop.engines.keyfetch import all_null_columns
+
+    rows = [leg(A, "2026-11-01 10:00:00", call_id="K1", correlation_id=None),
+            leg(B, "2026-11-01 11:00:00", correlation_id=None)]
+    (path,) = make_store(tmp_path / "s", rows).snapshot().all_files()
+    empty = all_null_columns(path)
+    assert {"correlation_id", "attest", "origid"} <= empty
+    assert not {"called_e164", "call_id", "start_utc"} & empty
+    table = read_in([(path, {"called_e164": [B], "correlation_id": ["K1"]})], READ_COLUMNS)
+    assert table.column("called_e164").to_pylist() == [B]
+    assert table.column("attest").type == LEG_SCHEMA.field("attest").type
+    assert table.column("attest").null_count == 1
+    assert read_in([(path, {"correlation_id": ["K1"]})], READ_COLUMNS).num_rows == 0
+    # The same file without statistics: nothing is known to be empty, everything is read.
+    bare = tmp_path / "bare.parquet"
+    pq.write_table(pq.read_table(path), bare, write_statistics=False)
+    assert all_null_columns(str(bare)) == frozenset()
+    again = read_in([(str(bare), {"called_e164": [B], "correlation_id": ["K1"]})],
+                    READ_COLUMNS)
+    assert again.equals(table)

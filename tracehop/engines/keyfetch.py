@@ -18,6 +18,7 @@ Engines that read local files (DuckDB) offer it through
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,8 +44,16 @@ def read_in(parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
     plus ~0.53 CPU-s x the fraction of pages touched (333 numbers: 0.40 s; 1,000: 0.57 s). A
     key scan followed by a fetch paid the key column twice for the same pages.
 
+    A column that holds no value in a file (its footer statistics count only nulls: the STIR
+    columns of a CDR store, the trunk columns of a SIP capture) is not read from that file but
+    filled with nulls, and a match on such a column is dropped (it can select nothing): each
+    projected column costs Polars ~3-5 ms per file even when every value is null. Measured on a
+    3.3M-row day file of the 100M bench store (1,000 numbers): 0.336 CPU-s with the 27
+    columns, 0.266 with the 13 that hold values (benchmarks/RESULTS.md, "Notes (batch read,
+    2026-12-07)").
+
     Files are read on a small thread pool (Polars releases the GIL; one file's read keeps
-    about one core busy), largest first.
+    about one core busy: a read of one file does not use a second core), largest first.
     """
     schema = pa.schema([*(LEG_SCHEMA.field(c) for c in columns), pa.field(START_US, pa.int64())])
     wanted = []
@@ -58,26 +67,59 @@ def read_in(parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
 
     def one(path: str, tests: dict[str, list[str]]) -> pa.Table:
         try:
+            empty = all_null_columns(path)
+            tests = {c: v for c, v in tests.items() if c not in empty}
+            if not tests:
+                return schema.empty_table()
+            read = [c for c in columns if c not in empty]
             found = (
                 pl.scan_parquet(path, hive_partitioning=False)
                 .filter(pl.any_horizontal([pl.col(c).is_in(pl.Series(c, v, dtype=pl.String)
                                                                   .implode())
                                            for c, v in tests.items()]))
-                .select([*columns, pl.col("start_utc").dt.epoch("us").alias(START_US)])
+                .select([*read, pl.col("start_utc").dt.epoch("us").alias(START_US)])
                 .collect()
             )
-        except (OSError, pl.exceptions.PolarsError) as e:
+        except (OSError, pa.ArrowException, pl.exceptions.PolarsError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise EngineError(f"reading store rows failed: {path}: {first}",
                               hint="a store file is missing or damaged: restore it from a "
                               "backup, or re-ingest that day") from None
-        return found.to_arrow().cast(schema)
+        got = found.to_arrow()
+        n = got.num_rows
+        return pa.Table.from_arrays(
+            [pa.nulls(n, f.type) if f.name in empty else got.column(f.name).cast(f.type)
+             for f in schema], schema=schema)
 
     wanted.sort(key=lambda part: -_size(part[0]))
     if len(wanted) == 1:
         return one(*wanted[0])
     with ThreadPoolExecutor(max_workers=min(len(wanted), _workers())) as pool:
         return pa.concat_tables(list(pool.map(lambda part: one(*part), wanted)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _all_null(path: str, size: int, mtime_ns: int) -> frozenset[str]:
+    import pyarrow.parquet as pq
+
+    md = pq.read_metadata(path)
+    out = set()
+    for j in range(md.num_columns):
+        chunks = [md.row_group(g).column(j) for g in range(md.num_row_groups)]
+        # Without a null count in every row group's statistics the column is read: a file
+        # written by another tool may carry no statistics at all.
+        if chunks and all(c.statistics is not None and c.statistics.has_null_count
+                          and c.statistics.null_count == c.num_values for c in chunks):
+            out.add(md.schema.column(j).name)
+    return frozenset(out)
+
+
+def all_null_columns(path: str) -> frozenset[str]:
+    """Columns of the Parquet file at ``path`` whose every value is null, from its footer
+    statistics (no data page is read). Cached per file version: store files are never
+    rewritten in place, and size and mtime tell a replaced file apart."""
+    st = os.stat(path)
+    return _all_null(path, st.st_size, st.st_mtime_ns)
 
 
 def _workers() -> int:
