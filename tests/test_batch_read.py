@@ -3,7 +3,7 @@ read serves the first and the widening pass, and the answers stay those of singl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,11 @@ class _Spy(DuckDBEngine):
                 columns: Sequence[str]) -> pa.Table:
         self.reads.append([(f, {c: list(v) for c, v in m.items()}) for f, m in parts])
         return super().read_in(parts, columns)
+
+    def read_parts(self, parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
+                   columns: Sequence[str]) -> Iterator[pa.Table]:
+        self.reads.append([(f, {c: list(v) for c, v in m.items()}) for f, m in parts])
+        return super().read_parts(parts, columns)
 
 
 

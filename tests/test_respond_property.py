@@ -8,11 +8,14 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_respond import make_store
 
+from tracehop.answer import TracebackAnswer
+from tracehop.inquiry import Inquiry
 from tracehop.match import Matcher
 from tracehop.peers import PeerDirectory
 from tracehop.respond.batch import RespondOptions, respond
@@ -47,6 +50,16 @@ inquiries_st = st.lists(
 )
 
 
+class _Joined:
+    """A matcher whose batches always take the join path."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+
+    def lookup_many(self, inquiries: list[Inquiry]) -> list[TracebackAnswer]:
+        return self.matcher.lookup_many(inquiries, strategy="join")
+
+
 def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -70,9 +83,9 @@ def _legs(spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(legs=legs_st, inquiries=inquiries_st)
+@given(legs=legs_st, inquiries=inquiries_st, chunk=st.sampled_from([1, 1000]))
 def test_respond_batch_answers_equal_single_lookups(
-        legs: list[dict[str, Any]], inquiries: list[dict[str, Any]]) -> None:
+        legs: list[dict[str, Any]], inquiries: list[dict[str, Any]], chunk: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="th-prop-"))
     try:
         rows = _legs(legs)
@@ -84,9 +97,12 @@ def test_respond_batch_answers_equal_single_lookups(
             f"{_iso(BASE + timedelta(seconds=q['offset_s']))},{q['window']}\n"
             for q in inquiries))
         parsed = read_inquiries(f)
-        # batch_threshold=1: lookup_many takes the join path even for a handful of inquiries
-        batch = respond(parsed, Matcher(store, peers, batch_threshold=1),
-                        RespondOptions(clock=Clock(deadline_after=timedelta(days=3650))))
+        # The join path even for a handful of inquiries (the cost model would loop single
+        # lookups), deciding one inquiry at a time as its days are read (the chunking of the
+        # batch read: a chunk's inquiries are decided while the next days are read).
+        with patch("tracehop.match.matcher.DECIDE_CHUNK", chunk):
+            batch = respond(parsed, _Joined(Matcher(store, peers)),
+                            RespondOptions(clock=Clock(deadline_after=timedelta(days=3650))))
         single = Matcher(store, peers)
         assert len(batch.answers) == len(inquiries)
         for row, got in zip(parsed.rows, batch.answers, strict=True):

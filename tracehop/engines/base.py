@@ -18,7 +18,7 @@ Results come back as an Arrow table. Engine failures raise :class:`tracehop.erro
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol, TypeAlias, runtime_checkable
 
 import pyarrow as pa
@@ -58,6 +58,12 @@ class KeyFetcher(Protocol):
                 columns: Sequence[str]) -> pa.Table:
         """``columns`` plus ``start_us`` of the legs of each ``(file, match)`` part where,
         for any column of ``match``, the value is one of that column's values."""
+        ...
+
+    def read_parts(self, parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
+                   columns: Sequence[str]) -> Iterator[pa.Table]:
+        """The same read, one table per part in the order given, the next parts read while
+        the caller works on the ones yielded."""
         ...
 
 

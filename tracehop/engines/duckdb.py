@@ -13,7 +13,7 @@ with EXPLAIN). The view is re-created only when its file list changes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -97,6 +97,13 @@ class DuckDBEngine:
         from tracehop.engines.keyfetch import read_in
 
         return read_in(parts, columns)
+
+    def read_parts(self, parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
+                   columns: Sequence[str]) -> Iterator[pa.Table]:
+        """:meth:`read_in` one part at a time, in order, reading ahead."""
+        from tracehop.engines.keyfetch import read_parts
+
+        return read_parts(parts, columns)
 
     def explain_analyze(self, sql: str, tables: dict[str, TableSource]) -> str:
         """EXPLAIN ANALYZE text, to check that a lookup prunes (used by the benchmark)."""

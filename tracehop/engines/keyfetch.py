@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
@@ -33,39 +33,53 @@ from tracehop.schema import LEG_SCHEMA
 def read_in(parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
             columns: Sequence[str]) -> pa.Table:
     """``columns`` plus ``start_us`` of the legs of each ``(file, match)`` part where, for any
-    column of ``match``, the value is one of that column's values.
+    column of ``match``, the value is one of that column's values: :func:`read_parts` in one
+    table, the largest files read first (the pool's last read is then a short one)."""
+    order = sorted(range(len(parts)), key=lambda k: -_size(parts[k][0]))
+    tables = list(read_parts([parts[k] for k in order], columns))
+    if not tables:
+        return _schema(columns).empty_table()
+    return pa.concat_tables(tables)
+
+
+def read_parts(parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
+               columns: Sequence[str]) -> Iterator[pa.Table]:
+    """One table per ``(file, match)`` part, in the order given: ``columns`` plus
+    ``start_us`` of the legs where, for any column of ``match``, the value is one of that
+    column's values. The pool reads ahead while the caller works on the tables already
+    yielded (the batch matcher decides the inquiries whose days are read while the later
+    days are still being read).
 
     This is the batch matcher's one read of the store (:mod:`tracehop.match.matcher`): each
     day file is asked only for the numbers (or call keys) whose time range touches that day,
     and all the columns the decision needs come back from the same read. Polars' prefiltered
-    decoding tests the key column first, then decompresses and decodes the other columns
-    only in the pages holding a selected row. Measured on a 3.3M-row day file of the 100M
-    bench store (27 columns): 0.10-0.14 CPU-s for the key column even when nothing matches,
-    plus ~0.53 CPU-s x the fraction of pages touched (333 numbers: 0.40 s; 1,000: 0.57 s). A
-    key scan followed by a fetch paid the key column twice for the same pages.
+    decoding tests the key column first, then decodes the other columns only in the pages
+    holding a selected row. Measured on a 3.3M-row day file of the 100M bench store (LZ4
+    pages, 1,000 numbers, 1,741 legs): 0.058 CPU-s for the key column alone (0.042 to decode
+    it, 0.016 for the test), 0.24 in all; the cost barely depends on the page size (8,192 to
+    1,024 rows: 0.29 to 0.27) because every projected column's bytes are fetched whatever
+    is selected. A key scan followed by a fetch paid the key column twice for the same pages.
 
     A column that holds no value in a file (its footer statistics count only nulls: the STIR
     columns of a CDR store, the trunk columns of a SIP capture) is not read from that file but
     filled with nulls, and a match on such a column is dropped (it can select nothing): each
-    projected column costs Polars ~3-5 ms per file even when every value is null. Measured on a
-    3.3M-row day file of the 100M bench store (1,000 numbers): 0.336 CPU-s with the 27
-    columns, 0.266 with the 13 that hold values (benchmarks/RESULTS.md, "Notes (batch read,
-    2026-12-07)").
+    projected column costs Polars ~3-5 ms per file even when every value is null. On the same
+    file: 0.336 CPU-s with the 27 columns, 0.266 with the 13 that hold values
+    (benchmarks/RESULTS.md, "Notes (batch read, 2026-12-07)").
 
-    Files are read on a small thread pool (Polars releases the GIL; one file's read keeps
-    about one core busy: a read of one file does not use a second core), largest first.
+    Files are read on a small thread pool: Polars releases the GIL, and one file's read keeps
+    about one core busy (it does not use a second one).
     """
-    schema = pa.schema([*(LEG_SCHEMA.field(c) for c in columns), pa.field(START_US, pa.int64())])
-    wanted = []
-    for path, match in parts:
-        tests = {c: list(dict.fromkeys(v)) for c, v in match.items() if v}
-        if tests:
-            wanted.append((path, tests))
-    if not wanted:
-        return schema.empty_table()
+    schema = _schema(columns)
+    if not parts:
+        return
     import polars as pl
 
-    def one(path: str, tests: dict[str, list[str]]) -> pa.Table:
+    def one(part: tuple[str, Mapping[str, Sequence[str]]]) -> pa.Table:
+        path, match = part
+        tests = {c: list(dict.fromkeys(v)) for c, v in match.items() if v}
+        if not tests:
+            return schema.empty_table()
         try:
             empty = all_null_columns(path)
             tests = {c: v for c, v in tests.items() if c not in empty}
@@ -91,11 +105,20 @@ def read_in(parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
             [pa.nulls(n, f.type) if f.name in empty else got.column(f.name).cast(f.type)
              for f in schema], schema=schema)
 
-    wanted.sort(key=lambda part: -_size(part[0]))
-    if len(wanted) == 1:
-        return one(*wanted[0])
-    with ThreadPoolExecutor(max_workers=min(len(wanted), _workers())) as pool:
-        return pa.concat_tables(list(pool.map(lambda part: one(*part), wanted)))
+    if len(parts) == 1:
+        yield one(parts[0])
+        return
+    pool = ThreadPoolExecutor(max_workers=min(len(parts), _workers()))
+    try:
+        yield from pool.map(one, parts)
+    finally:
+        # A caller that stops early (an error while deciding) does not wait for the reads
+        # not yet started.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _schema(columns: Sequence[str]) -> pa.Schema:
+    return pa.schema([*(LEG_SCHEMA.field(c) for c in columns), pa.field(START_US, pa.int64())])
 
 
 @functools.lru_cache(maxsize=4096)

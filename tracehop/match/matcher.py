@@ -106,6 +106,9 @@ BATCH_THRESHOLD = 500
 POINT_COST_S = 0.009
 JOIN_ROW_COST_S = 0.05e-6
 JOIN_FIXED_S = 0.3
+#: Inquiries ranked and decided together while the batch read goes on: each chunk costs one
+#: ranking query (a few ms); smaller chunks start deciding sooner.
+DECIDE_CHUNK = 1000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PEER_CACHE_SIZE = 65_536
@@ -213,8 +216,7 @@ class Matcher:
             for i, q in enumerate(inquiries)
         ]
         if joined and isinstance(self.engine, KeyFetcher):
-            self._answer_read(work, snap, self.engine)
-            return [self._decide(w) for w in work]
+            return self._answer_read(work, snap, self.engine)
         self._pass(work, snap, wide=False, joined=joined)
         pending = [w for w in work if not self._candidates(w)[0]]
         if pending:
@@ -223,12 +225,20 @@ class Matcher:
             self._pass(pending, snap, wide=True, joined=joined)
         return [self._decide(w) for w in work]
 
-    def _answer_read(self, work: list[_Work], snap: Snapshot, engine: KeyFetcher) -> None:
+    def _answer_read(self, work: list[_Work], snap: Snapshot,
+                     engine: KeyFetcher) -> list[TracebackAnswer]:
         """A batch on an engine that reads store files by key. One read gives, from each day
         file, the legs to the numbers whose widest range (±24 h + window) touches that day;
         the first pass and the widening pass both take their legs in range from it, ranked
         as a single lookup ranks them. The related pass then reads only the days its keys'
         ±10 min touch.
+
+        The days are read in order, the next ones read ahead while this thread ranks and
+        decides the inquiries whose days are all read (:data:`DECIDE_CHUNK` at a time): an
+        inquiry answered by its first window, with no egress leg left to follow, is final
+        there. Only the others (an egress leg to follow, or nothing in the first window) wait
+        for the related and widening passes after the read. The Python work of deciding thus
+        runs while Polars reads (it releases the GIL) instead of after it.
 
         Why one wide read rather than a narrow read and then a widening read of the pending
         numbers: Polars skips the pages where no row is selected, so a read costs one decode
@@ -238,34 +248,74 @@ class Matcher:
         back): the widening read decodes the number column of every day again, which costs
         more than the extra pages of the wide read.
         """
-        legs = self._read_numbers(engine, work, snap)
-        self._rank_read(work, legs, wide=False)
-        self._fetch_related(work, snap, joined=True)
-        pending = [w for w in work if not self._candidates(w)[0]]
-        for w in pending:
-            w.rows, w.related, w.wide = [], [], True
-        self._rank_read(pending, legs, wide=True)
-        if pending:
-            self._fetch_related(pending, snap, joined=True)
-
-    def _read_numbers(self, engine: KeyFetcher, work: list[_Work],
-                      snap: Snapshot) -> pa.Table | None:
-        """The legs to the batch's numbers, each day file asked only for the numbers whose
-        widest range touches that day (a store is partitioned by UTC day of start_utc).
-        Every leg of a number on those days comes back, as a single lookup's widening query
-        returns every leg of its number in ±24 h before its cap applies: memory grows with
-        the busiest numbers' traffic over three days, not with the store."""
+        answers: list[TracebackAnswer | None] = [None] * len(work)
+        days_of: list[range] = []
         by_day: dict[int, set[str]] = defaultdict(set)
         for w in work:
             lo, hi = w.probe.range(True)
-            for day in range(lo // DAY_US, hi // DAY_US + 1):
+            days = range(lo // DAY_US, hi // DAY_US + 1)
+            days_of.append(days)
+            for day in days:
                 by_day[day].add(w.probe.called_e164)
-        parts = [(f, {"called_e164": sorted(numbers)})
-                 for day, numbers in sorted(by_day.items())
-                 for f in snap.files_for(from_us(day * DAY_US), from_us(day * DAY_US))]
-        if not parts:
-            return None
-        return _with_match_columns(engine.read_in(parts, READ_COLUMNS))
+        parts: list[tuple[str, dict[str, list[str]]]] = []
+        part_days: list[int] = []
+        for day, numbers in sorted(by_day.items()):
+            for f in snap.files_for(from_us(day * DAY_US), from_us(day * DAY_US)):
+                parts.append((f, {"called_e164": sorted(numbers)}))
+                part_days.append(day)
+        # Each inquiry waits for the last day it touches; the parts come in day order.
+        waiting: dict[int, list[_Work]] = defaultdict(list)
+        for w, days in zip(work, days_of, strict=True):
+            waiting[days[-1]].append(w)
+        last_days = sorted(waiting)
+        tables: dict[int, list[pa.Table]] = defaultdict(list)
+        deferred: list[_Work] = []
+
+        def legs_of(chunk: list[_Work]) -> pa.Table | None:
+            days = sorted({d for w in chunk for d in days_of[w.probe.qid]})
+            got = [t for d in days for t in tables.get(d, ()) if t.num_rows]
+            if not got:
+                return None
+            import pyarrow as pa
+
+            return _with_match_columns(pa.concat_tables(got))
+
+        def decide(chunk: list[_Work]) -> None:
+            self._rank_read(chunk, legs_of(chunk), wide=False)
+            for w in chunk:
+                if self._related_keys(w) or not self._candidates(w)[0]:
+                    deferred.append(w)
+                else:
+                    answers[w.probe.qid] = self._decide(w)
+
+        ready: list[_Work] = []
+        k = 0
+        for day, table in zip(part_days, engine.read_parts(parts, READ_COLUMNS), strict=True):
+            # Every part of the days before `day` has been read.
+            while k < len(last_days) and last_days[k] < day:
+                ready += waiting[last_days[k]]
+                k += 1
+            if len(ready) >= DECIDE_CHUNK:
+                decide(ready)
+                ready = []
+            tables[day].append(table)
+        for d in last_days[k:]:
+            ready += waiting[d]
+        if ready:
+            decide(ready)
+        if deferred:
+            self._fetch_related(deferred, snap, joined=True)
+            pending = [w for w in deferred if not self._candidates(w)[0]]
+            for w in pending:
+                w.rows, w.related, w.wide = [], [], True
+            if pending:
+                self._rank_read(pending, legs_of(pending), wide=True)
+                self._fetch_related(pending, snap, joined=True)
+            for w in deferred:
+                answers[w.probe.qid] = self._decide(w)
+        done = [a for a in answers if a is not None]
+        assert len(done) == len(work)
+        return done
 
     def _rank_read(self, work: list[_Work], legs: pa.Table | None, *, wide: bool) -> None:
         """Each probe's legs in range, tagged and ranked as a single lookup ranks them, by the
@@ -350,22 +400,28 @@ class Matcher:
         wanted = render.wanted_table(keys)
         return self._rows(self.engine.run(render.fetch_sql(), {"legs": files, "wanted": wanted}))
 
+    @staticmethod
+    def _related_keys(w: _Work) -> list[tuple[int, str, str, int, int]]:
+        """(qid, kind, value, lo, hi) of each call whose egress leg ``w`` matched without its
+        inbound leg among the rows it has: the keys the related pass looks for."""
+        keys: list[tuple[int, str, str, int, int]] = []
+        have = _call_index(r for r in w.rows if not is_egress(r))
+        seen: set[tuple[str, str]] = set()
+        for e in w.rows:
+            if not is_egress(e) or _siblings(e, have):
+                continue
+            for kind in ("correlation_id", "call_id"):
+                v = e.get(kind)
+                if v and (kind, v) not in seen:
+                    seen.add((kind, v))
+                    s = int(e["start_us"])
+                    keys.append((w.probe.qid, kind, str(v), s - RELATED_SLACK_US,
+                                 s + RELATED_SLACK_US))
+        return keys
+
     def _fetch_related(self, work: list[_Work], snap: Snapshot, *, joined: bool) -> None:
         """Fetch the inbound legs of calls whose egress leg matched, when not already read."""
-        keys: list[tuple[int, str, str, int, int]] = []
-        for w in work:
-            have = _call_index(r for r in w.rows if not is_egress(r))
-            seen: set[tuple[str, str]] = set()
-            for e in w.rows:
-                if not is_egress(e) or _siblings(e, have):
-                    continue
-                for kind in ("correlation_id", "call_id"):
-                    v = e.get(kind)
-                    if v and (kind, v) not in seen:
-                        seen.add((kind, v))
-                        s = int(e["start_us"])
-                        keys.append((w.probe.qid, kind, str(v), s - RELATED_SLACK_US,
-                                     s + RELATED_SLACK_US))
+        keys = [k for w in work for k in self._related_keys(w)]
         if not keys:
             return
         by_qid = {w.probe.qid: w for w in work}
