@@ -155,7 +155,10 @@ def test_files_have_the_lookup_layout(store: Store) -> None:
     for i in range(rg.num_columns):
         col = rg.column(i)
         assert col.has_offset_index and col.has_column_index, col.path_in_schema
-        assert col.compression == ("ZSTD" if col.path_in_schema in ZSTD_COLUMNS else "LZ4")
+        # LZ4_RAW, or no compression where LZ4 would not pack the column by MIN_LZ4_RATIO
+        # (test_columns_lz4_cannot_pack_are_written_uncompressed).
+        assert col.compression in (("ZSTD",) if col.path_in_schema in ZSTD_COLUMNS
+                                   else ("LZ4", "UNCOMPRESSED")), col.path_in_schema
         assert col.has_dictionary_page == (col.path_in_schema in DICTIONARY_COLUMNS), \
             col.path_in_schema
     (pages,) = duckdb.sql(
@@ -169,6 +172,34 @@ def test_files_have_the_lookup_layout(store: Store) -> None:
         f"SELECT DISTINCT path_in_schema, compression FROM parquet_metadata('{path}')"
     ).fetchall())
     assert codecs["called_e164"] == "LZ4_RAW" and codecs["raw_record"] == "ZSTD"
+
+
+def test_columns_lz4_cannot_pack_are_written_uncompressed(store: Store, tmp_path: Path) -> None:
+    """Random tokens (a hashed leg id, a SIP Call-ID) gain nothing from LZ4: their pages are
+    written uncompressed, which spares every read the decompression; sorted called numbers
+    and repeated text keep LZ4_RAW. Both the commit path and write_parquet (compaction) choose
+    the same way, and the rows read back unchanged."""
+    import uuid
+
+    from tracehop.store.layout import write_parquet
+
+    batch = legs(20000, days=1)
+    tokens = pa.array([uuid.uuid4().hex for _ in range(batch.num_rows)])
+    batch = batch.set_column(batch.schema.get_field_index("call_id"), "call_id", tokens)
+    store.commit(batch, empty_rejects(), [])
+    (path,) = store.snapshot().all_files()
+    t = pq.read_table(path, schema=LEG_SCHEMA)
+    again = tmp_path / "again.parquet"
+    write_parquet(tmp_path, again.name, t)
+    for f in (path, str(again)):
+        codecs = dict(duckdb.sql(
+            f"SELECT DISTINCT path_in_schema, compression FROM parquet_metadata('{f}')"
+        ).fetchall())
+        assert codecs["call_id"] == "UNCOMPRESSED", f
+        assert codecs["called_e164"] == "LZ4_RAW" and codecs["ingress_trunk"] == "LZ4_RAW"
+        assert codecs["raw_record"] == "ZSTD"
+    assert pq.read_table(again, schema=LEG_SCHEMA).equals(t)
+    assert sorted(t.column("call_id").to_pylist()) == sorted(tokens.to_pylist())
 
 
 # --- dedupe and counts -----------------------------------------------------------------------

@@ -15,9 +15,10 @@ delete them, and no Delta reader mistakes them for leg files.
 The write settings are the measured "c2" layout of research/perf.md: with ~1M-row row groups,
 a page index, pages of at most 8192 rows and no dictionary on the high-cardinality columns,
 DuckDB reads about 0.3 MB per point lookup (3 ms p50 at 100M rows) instead of a whole row
-group. Pages are LZ4_RAW-compressed except for the two evidence-only text columns (zstd):
-DESIGN §4 names zstd, but measured here LZ4 halves the CPU of the reads that decide a lookup's
-and a batch's speed, for files ~1.7x larger (docs/decisions.md, "Page codec").
+group. Pages are LZ4_RAW-compressed except for the two evidence-only text columns (zstd) and
+the columns LZ4 cannot pack (uncompressed): DESIGN §4 names zstd, but measured here LZ4 halves
+the CPU of the reads that decide a lookup's and a batch's speed, for files ~1.7x larger, and
+pages LZ4 cannot pack are cheaper still to read as they are (docs/decisions.md, "Page codec").
 """
 
 from __future__ import annotations
@@ -55,13 +56,26 @@ DATA_PAGE_SIZE: Final = 64 * 1024 * 1024
 #: decompresses its pages, and zstd's decompression was more than half of a batch read's CPU
 #: (docs/decisions.md, "Page codec").
 ZSTD_COLUMNS: Final[tuple[str, ...]] = ("raw_record", "identity_raw")
+#: A column whose values LZ4 would pack to no less than 1/MIN_LZ4_RATIO of their size is
+#: written uncompressed: hashes, random SIP Call-IDs, spoofed calling numbers, timestamps.
+#: Decompressing such pages costs every read CPU for little saved space. Measured on a 3.3M-row
+#: day file of the 100M bench store (benchmarks/bench_read_costs.py): six such columns written
+#: plain made the batch read of the file 21% cheaper in CPU (0.238 to 0.187 s), the file 15%
+#: larger, and left DuckDB's point lookup unchanged (5.4-5.6 ms).
+MIN_LZ4_RATIO: Final = 1.7
+#: Rows of a file's first row group whose values decide its columns' codecs.
+CODEC_SAMPLE_ROWS: Final = 65_536
 
 _EPOCH = date(1970, 1, 1)
 _US_PER_DAY = 86_400_000_000
 
 
-def write_options(schema: pa.Schema) -> dict[str, Any]:
-    """Keyword arguments for :func:`pyarrow.parquet.write_table` (the measured layout)."""
+def write_options(schema: pa.Schema, sample: pa.Table | None = None) -> dict[str, Any]:
+    """Keyword arguments for :func:`pyarrow.parquet.write_table` (the measured layout).
+
+    With ``sample`` (the rows about to be written, in store order), a column LZ4 would not
+    pack to under 1/:data:`MIN_LZ4_RATIO` of its size is written uncompressed
+    (:func:`page_codecs`)."""
     import pyarrow.parquet as pq
 
     names = set(schema.names)
@@ -75,7 +89,7 @@ def write_options(schema: pa.Schema) -> dict[str, Any]:
         "max_rows_per_page": MAX_ROWS_PER_PAGE,
         "data_page_size": DATA_PAGE_SIZE,
         "write_page_index": True,
-        "compression": {c: "zstd" if c in ZSTD_COLUMNS else "lz4_raw" for c in names},
+        "compression": page_codecs(schema, sample),
         "use_dictionary": [c for c in DICTIONARY_COLUMNS if c in names],
         "write_statistics": True,
         "sorting_columns": sorting,
@@ -84,6 +98,68 @@ def write_options(schema: pa.Schema) -> dict[str, Any]:
         # was handed `string` or Polars' `string_view` columns, so every file reads the same.
         "store_schema": False,
     }
+
+
+def page_codecs(schema: pa.Schema, sample: pa.Table | None = None) -> dict[str, str]:
+    """The page codec of each column: zstd for :data:`ZSTD_COLUMNS`, LZ4_RAW for the others,
+    except, when ``sample`` is given, the text and 64-bit columns whose first
+    :data:`CODEC_SAMPLE_ROWS` values (as PLAIN pages hold them, in pages' worth) LZ4 packs
+    by less than :data:`MIN_LZ4_RATIO`: those are written uncompressed. The same rows always
+    get the same codecs."""
+    codecs = {c: "zstd" if c in ZSTD_COLUMNS else "lz4_raw" for c in schema.names}
+    if sample is None:
+        return codecs
+    for name, codec in codecs.items():
+        if codec != "lz4_raw" or name in DICTIONARY_COLUMNS or name not in sample.column_names:
+            continue
+        pages = _plain_pages(sample.column(name).slice(0, CODEC_SAMPLE_ROWS))
+        raw = sum(len(p) for p in pages)
+        if raw >= 4096:
+            packed = sum(len(pa.compress(p, codec="lz4_raw", asbytes=True)) for p in pages)
+            if raw < MIN_LZ4_RATIO * packed:
+                codecs[name] = "none"
+    return codecs
+
+
+def _plain_pages(col: pa.ChunkedArray) -> list[bytes]:
+    """The non-null values of a text or 64-bit column as PLAIN encoding writes them (Parquet
+    format, "Plain": a 4-byte little-endian length before each text value), cut in pages of
+    :data:`MAX_ROWS_PER_PAGE` values, since each page is compressed on its own; [] for the
+    other types."""
+    import numpy as np
+
+    arr = col.combine_chunks()
+    t = arr.type
+    if t in (pa.string_view(), pa.large_string()):  # pyarrow has no filter for views
+        arr, t = arr.cast(pa.string()), pa.string()
+    arr = arr.drop_null()
+    if t == pa.string():
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32,
+                                count=len(arr) + 1, offset=4 * arr.offset)
+        data = arr.buffers()[2]
+        text = np.frombuffer(b"" if data is None else data.to_pybytes(), dtype=np.uint8)
+        out = []
+        for lo in range(0, len(arr), MAX_ROWS_PER_PAGE):
+            o = offsets[lo: lo + MAX_ROWS_PER_PAGE + 1]
+            n = len(o) - 1
+            lengths = np.diff(o).astype("<i4")
+            # Each value's bytes after its length: positions shifted by 4 bytes per value.
+            page = np.empty(4 * n + int(o[-1] - o[0]), dtype=np.uint8)
+            starts = o[:-1] - o[0] + 4 * np.arange(1, n + 1)
+            prefix = (starts[:, None] - 4 + np.arange(4)).ravel()
+            page[prefix] = lengths.view(np.uint8)
+            mask = np.ones(page.size, dtype=bool)
+            mask[prefix] = False
+            page[mask] = text[o[0]: o[-1]]
+            out.append(page.tobytes())
+        return out
+    if (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_timestamp(t)) \
+            and t.bit_width == 64:
+        values = np.frombuffer(arr.buffers()[1], dtype=np.uint8,
+                               count=8 * len(arr), offset=8 * arr.offset)
+        step = 8 * MAX_ROWS_PER_PAGE
+        return [values[lo: lo + step].tobytes() for lo in range(0, values.size, step)]
+    return []
 
 
 def day_dir(day: date) -> str:
@@ -310,7 +386,7 @@ def write_parquet(root: Path, rel: str, table: pa.Table) -> int:
     with open(path, "wb") as f:
         import pyarrow.parquet as pq
 
-        pq.write_table(table, f, **write_options(table.schema))
+        pq.write_table(table, f, **write_options(table.schema, table))
         f.flush()
         os.fsync(f.fileno())
     fsync_dir(path.parent)

@@ -472,7 +472,7 @@ class Store:
                 table = _day_table(group)
                 del group
                 if writer is None:
-                    opts = write_options(table.schema)
+                    opts = write_options(table.schema, table)
                     opts.pop("row_group_size")  # each write below is one row group
                     # A path, not a Python file object: the native sink writes without the GIL.
                     writer = pq.ParquetWriter(str(path), table.schema, **opts)
