@@ -13,6 +13,7 @@ UTC epoch (so the writer's offset is inferred, as on a real switch).
     python benchmarks/bench_ingest.py --rows 10000000          # full size (≈ 2.5 GB file)
     python benchmarks/bench_ingest.py --rows 1000000           # while others share the box
     python benchmarks/bench_ingest.py --rows 2000000 --stages  # + CPU of each stage, one by one
+    python benchmarks/bench_ingest.py --rows 1000000 --stages --repeat 3  # best of 3 (CPU)
 
 ``--stages`` runs the pipeline's stages again one after the other (no overlap) and reports the
 CPU seconds of each per 1M rows: where the time goes, and what bounds rows/s on 2 cores.
@@ -182,6 +183,9 @@ def main() -> None:
     ap.add_argument("--no-append", action="store_true", help="do not append to RESULTS.md")
     ap.add_argument("--stages", action="store_true",
                     help="also run each stage alone and report its CPU per 1M rows")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each ingest (and the stages) N times and report the run with the "
+                    "least CPU: the machine is shared, and CPU time varies with its load")
     args = ap.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="bench_ingest_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -201,12 +205,18 @@ def main() -> None:
     for keep_raw in {"keep": [True], "drop": [False], "both": [True, False]}[args.raw]:
         for overlap in overlaps:
             store = work / f"store_{'raw' if keep_raw else 'noraw'}"
-            shutil.rmtree(store, ignore_errors=True)
-            c = cpu_s()
-            s = ingest_paths([csv_path], store, format="asterisk_cdr_csv", keep_raw=keep_raw,
-                             overlap=overlap)
-            cpu = cpu_s() - c
-            assert s.read == s.stored + s.rejected + s.duplicates == args.rows, s.to_dict()
+            best: tuple[float, Any] | None = None
+            for _ in range(max(1, args.repeat)):
+                shutil.rmtree(store, ignore_errors=True)
+                c = cpu_s()
+                s = ingest_paths([csv_path], store, format="asterisk_cdr_csv",
+                                 keep_raw=keep_raw, overlap=overlap)
+                cpu = cpu_s() - c
+                assert s.read == s.stored + s.rejected + s.duplicates == args.rows, s.to_dict()
+                if best is None or cpu < best[0]:
+                    best = (cpu, s)
+            assert best is not None
+            cpu, s = best
             label = "tracehop ingest_paths, end to end into the store" + (
                 " (default: raw_record kept)" if keep_raw else " (--no-keep-raw)") + (
                 "" if overlap else ", overlap off (parse, then commit)")
@@ -227,7 +237,8 @@ def main() -> None:
             f"{cpu:.1f} | {args.rows / cpu:,.0f} | {cpu / base_cpu:.2f} |"
         )
     if args.stages:
-        stages = stage_cpu(csv_path)
+        tries = [stage_cpu(csv_path) for _ in range(max(1, args.repeat))]
+        stages = [min((t[i] for t in tries), key=lambda st: st[1]) for i in range(len(tries[0]))]
         per = 1e6 / args.rows
         table += ["", "| stage, run alone (no overlap) | CPU s per 1M rows | wall s per 1M rows |",
                   "|---|---:|---:|"]

@@ -7,12 +7,16 @@ Polars read of every line); they must give exactly what a plain split of the byt
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import polars as pl
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracehop.ingest import readers
+from tracehop.ingest.profile import Dialect
 
 LINE_PIECES = st.sampled_from(
     ["a", "12345", '"', ",", "é", "\r", " ", "0123456789abcdef", "SIP/carrier-0000002a", ""]
@@ -103,3 +107,52 @@ def test_an_unclosed_quote_gives_up_at_a_line_end(monkeypatch: pytest.MonkeyPatc
         chunks = list(readers._chunks(lambda off, n: data[off : off + n], 0, b'"', size))
         assert b"".join(buf[:end] for buf, end, _ in chunks) == data
         assert all(buf[:end].endswith(b"\n") for buf, end, _ in chunks)
+
+
+# The byte scans run block by block (SCAN_BLOCK): tiny blocks put every boundary case in play.
+SCAN_PIECES = st.sampled_from([b"a", b"\n", b'"', b"\r\n", b"\x00", "é".encode(), b"xyz,"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=st.lists(SCAN_PIECES, max_size=40), block=st.integers(1, 9),
+       stop=st.integers(0, 200))
+def test_byte_counts_are_those_of_bytes_count(parts: list[bytes], block: int, stop: int) -> None:
+    data = b"".join(parts)
+    stop = min(stop, len(data))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(readers, "SCAN_BLOCK", block)
+        for byte in (b'"', b"\n", b"\x00"):
+            assert readers._count(data, byte, stop) == data.count(byte, 0, stop)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=LINES, crlf=st.booleans(), final_eol=st.booleans(), block=st.integers(1, 9))
+def test_line_views_in_small_scan_blocks_and_the_ascii_flag(
+    lines: list[str], crlf: bool, final_eol: bool, block: int
+) -> None:
+    eol = "\r\n" if crlf else "\n"
+    data = (eol.join(lines) + (eol if final_eol else "")).encode()
+    if not data:
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(readers, "SCAN_BLOCK", block)
+        got, ascii_only = readers._line_views(pa.py_buffer(data))
+    assert got.to_list() == _expected(data)
+    assert ascii_only == data.isascii()
+
+
+def test_ascii_and_utf8_chunks_read_the_same_fields(tmp_path: Path) -> None:
+    # An all-ASCII chunk is parsed as binary and viewed as text; one with UTF-8 text is parsed
+    # as text: both give the same columns.
+    dialect = Dialect(columns=("a", "b", "c"), field_counts=(3,))
+    rows = ['x,"1, 2",3', "y,,4", 'z,"say ""hi""",5']
+    for extra in ("", "é"):
+        path = tmp_path / f"f{len(extra)}.csv"
+        path.write_text("\n".join(r.replace("y,", f"y{extra},") for r in rows) + "\n")
+        layout = readers.read_layout(path, dialect)
+        (batch,) = readers.iter_batches(path, dialect, layout)
+        assert batch.rows["a"].to_list() == ["x", f"y{extra}", "z"]
+        assert batch.rows["b"].to_list() == ["1, 2", "", 'say "hi"']
+        assert batch.rows["c"].to_list() == ["3", "4", "5"]
+        assert batch.rows.schema["b"] == pl.String
+        assert batch.lines == 3 and batch.rejects.height == 0

@@ -29,3 +29,30 @@ def test_asterisk_channel_peer_examples() -> None:
                                 "DAHDI/1-1", "Local/100@from-internal-0000;1", None]})
     got = frame.select(TRANSFORMS["asterisk_channel_peer"](pl.col("c"))).to_series().to_list()
     assert got == ["carrier-b", "acme_in", "1", None, None]
+
+
+# Asterisk's own sequence is "-" and 8 hex digits (%08x): the transform cuts those names
+# without stripping character by character, and strips the others as before. Mixed batches
+# take both paths at once.
+SEQ_PIECES = st.sampled_from(["SIP/", "PJSIP/", "Local/", "-", "carrier", "0000002a", "deadbeef",
+                              "DEADBEEF", "0000abc", "0", "a", "g", "é", ";1", "\n"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(SEQ_PIECES, max_size=6).map("".join) | st.none(), min_size=1,
+                max_size=30))
+def test_asterisk_channel_peer_equals_the_regex_on_8_digit_sequences(
+    values: list[str | None],
+) -> None:
+    frame = pl.DataFrame({"c": values}, schema={"c": pl.String})
+    got = frame.select(TRANSFORMS["asterisk_channel_peer"](pl.col("c"))).to_series()
+    want = frame.select(pl.col("c").str.extract(REGEX, 1)).to_series()
+    assert got.to_list() == want.to_list()
+
+
+def test_asterisk_channel_peer_cuts_8_digit_sequences_and_strips_the_others() -> None:
+    names = ["SIP/carrierA-0000abcd", "SIP/peer-1-deadbeef", "SIP/a-00000abcd", "SIP/x-2a",
+             "SIP/peer-0000ABCD", "SIP/0000abcd", "IAX2/é-deadbeef", "", None]
+    frame = pl.DataFrame({"c": names}, schema={"c": pl.String})
+    got = frame.select(TRANSFORMS["asterisk_channel_peer"](pl.col("c"))).to_series().to_list()
+    assert got == ["carrierA", "peer-1", "a", "x", None, None, "é", None, None]
