@@ -263,6 +263,9 @@ class Matcher:
             for f in snap.files_for(from_us(day * DAY_US), from_us(day * DAY_US)):
                 parts.append((f, {"called_e164": sorted(numbers)}))
                 part_days.append(day)
+        # Every leg of a number on those days comes back, as a single lookup's widening query
+        # returns every leg of its number in ±24 h before its cap applies: memory grows with
+        # the busiest numbers' traffic over three days, not with the store.
         # Each inquiry waits for the last day it touches; the parts come in day order.
         waiting: dict[int, list[_Work]] = defaultdict(list)
         for w, days in zip(work, days_of, strict=True):
