@@ -9,9 +9,10 @@ on the 10M bench store, against 5.8 s to decode all 27 columns of every row; on 
 day file of the 100M store, 300 numbers' legs: DuckDB 0.30 s for 3 wide columns, Polars 0.25).
 
 Polars evaluates a filter on the filter's own columns first and decodes the other columns only
-for the rows it selects (its "prefiltered" Parquet decoding). :func:`read_in` is the read the
-batch matcher uses: per day file, the legs whose called number (or call key) is one the
-inquiries touching that day ask for, with every column the decision needs.
+for the rows it selects (its "prefiltered" Parquet decoding). :func:`read_parts` is the read
+the batch matcher uses (one table per day file, in day order, read ahead), :func:`read_in` the
+same in one table (its related pass): per day file, the legs whose called number (or call key)
+is one the inquiries touching that day ask for, with every column the decision needs.
 Engines that read local files (DuckDB) offer it through
 :class:`tracehop.engines.base.KeyFetcher`; the others run the portable SQL.
 """

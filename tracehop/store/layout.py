@@ -137,7 +137,8 @@ def _plain_pages(col: pa.ChunkedArray) -> list[bytes]:
         offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32,
                                 count=len(arr) + 1, offset=4 * arr.offset)
         data = arr.buffers()[2]
-        text = np.frombuffer(b"" if data is None else data.to_pybytes(), dtype=np.uint8)
+        # The values' bytes in place (a sliced sample shares its table's buffer: no copy).
+        text = np.frombuffer(b"" if data is None else data, dtype=np.uint8)
         out = []
         for lo in range(0, len(arr), MAX_ROWS_PER_PAGE):
             o = offsets[lo: lo + MAX_ROWS_PER_PAGE + 1]
