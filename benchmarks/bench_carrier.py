@@ -22,6 +22,8 @@ the quoted ingress protocol-variant sub-record; the file header and trailer line
 
 from __future__ import annotations
 
+import tracehop  # noqa: F401  # isort: skip  (first of all: tracehop/allocators.py)
+
 import argparse
 import io
 import os

@@ -10,6 +10,8 @@ directory of many small files. The baseline, side by side, is ``json.loads`` of 
 
 from __future__ import annotations
 
+import tracehop  # noqa: F401  # isort: skip  (first of all: tracehop/allocators.py)
+
 import argparse
 import json
 import os

@@ -23,6 +23,8 @@ Prints a table and appends it to benchmarks/RESULTS.md (``--no-record`` to skip)
 
 from __future__ import annotations
 
+import tracehop  # noqa: F401  # isort: skip  (first of all: tracehop/allocators.py)
+
 import argparse
 import os
 import platform

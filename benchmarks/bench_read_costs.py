@@ -18,6 +18,8 @@ CPU seconds, not wall time, because the read is measured on a shared machine.
 
 from __future__ import annotations
 
+import tracehop  # noqa: F401  # isort: skip  (first of all: tracehop/allocators.py)
+
 import argparse
 import os
 import random

@@ -21,6 +21,8 @@ prints a table that it appends to benchmarks/RESULTS.md (``--no-record``: print 
 
 from __future__ import annotations
 
+import tracehop  # noqa: F401  # isort: skip  (first of all: tracehop/allocators.py)
+
 import argparse
 import os
 import resource

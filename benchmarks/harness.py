@@ -7,6 +7,8 @@ bench_numbers (run from benchmarks/, so this directory is on ``sys.path``).
 
 from __future__ import annotations
 
+import tracehop  # noqa: F401  # isort: skip  (first of all: tracehop/allocators.py)
+
 import argparse
 import json
 import os
