@@ -1,6 +1,9 @@
-import pyarrow as pa
+import io
 
-from tracehop.schema import LEG_SCHEMA, conform
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tracehop.schema import _NULLS_KEPT, LEG_SCHEMA, conform, nulls
 
 
 def test_conform_fills_missing_columns_with_nulls_and_orders_them():
@@ -10,3 +13,21 @@ def test_conform_fills_missing_columns_with_nulls_and_orders_them():
     assert out.schema == LEG_SCHEMA
     assert out.column("called_e164").to_pylist() == ["+13125550100"]
     assert out.column("calling_e164").to_pylist() == [None]
+
+
+def test_nulls_are_shared_slices_of_the_right_type_and_length():
+    big = nulls(1000, pa.string())
+    small = nulls(10, pa.string())
+    assert (len(big), len(small)) == (1000, 10)
+    assert big.null_count == 1000 and small.null_count == 10
+    assert small.type == pa.string() and nulls(5, pa.timestamp("us", "UTC")).type == pa.timestamp(
+        "us", "UTC")
+    # The smaller one is a view of the kept array: no new buffers.
+    assert small.buffers()[1].address == nulls(20, pa.string()).buffers()[1].address
+    # Past the kept length a fresh array is made; it is as null as the others.
+    huge = nulls(_NULLS_KEPT + 1, pa.int8())
+    assert len(huge) == huge.null_count == _NULLS_KEPT + 1
+    # Written and read back through Parquet like any column.
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"x": nulls(7, pa.string())}), buf)
+    assert pq.read_table(io.BytesIO(buf.getvalue())).column("x").to_pylist() == [None] * 7

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pyarrow as pa
 
-from tracehop.schema import DICTIONARY_COLUMNS, LEG_SCHEMA
+from tracehop.schema import DICTIONARY_COLUMNS, LEG_SCHEMA, nulls
 from tracehop.store.log import fsync_dir
 
 if TYPE_CHECKING:
@@ -216,7 +216,7 @@ def conform_loose(table: pa.Table, schema: pa.Schema = LEG_SCHEMA) -> pa.Table:
                 col = col.cast(f.type)
             arrays.append(col)
         else:
-            arrays.append(pa.nulls(n, type=f.type))
+            arrays.append(nulls(n, f.type))
     return pa.Table.from_arrays(arrays, names=schema.names)
 
 

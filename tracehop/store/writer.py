@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 import pyarrow as pa
 
 from tracehop.errors import StoreConflictError, StoreError, StoreNotFoundError
-from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, conform
+from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, conform, nulls
 from tracehop.store import delta
 from tracehop.store.compact import compact_days, vacuum_files
 from tracehop.store.layout import (
@@ -739,7 +739,7 @@ def _day_table(group: pl.DataFrame) -> pa.Table:
 
     part = group.to_arrow(compat_level=pl.CompatLevel.newest())
     n = group.height
-    cols = [part.column(f.name) if f.name in part.column_names else pa.nulls(n, type=f.type)
+    cols = [part.column(f.name) if f.name in part.column_names else nulls(n, f.type)
             for f in LEG_SCHEMA]
     return pa.Table.from_arrays(
         cols, schema=pa.schema([f.with_type(c.type) for f, c in zip(LEG_SCHEMA, cols, strict=True)])
