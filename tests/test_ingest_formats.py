@@ -171,3 +171,44 @@ def test_inferred_offset_sampling_keeps_rare_dates(tmp_path: Path,
     f.write_text("\n".join(rows) + "\n")
     tz = parse_file(f, "asterisk_cdr_csv").legs.column("source_tz").to_pylist()
     assert tz == ["UTC-05:00 (inferred from uniqueid)"] * 7 + ["UTC-04:00 (inferred from uniqueid)"]
+
+
+def _asterisk_row(local: str, uniqueid: str) -> str:
+    return (f'"","2025550111","3125550100","from-trunk","","SIP/acme-0001","","Dial","",'
+            f'"{local}","{local}","{local}",0,0,"ANSWERED","DOCUMENTATION","{uniqueid}",""')
+
+
+def test_inferred_offset_without_any_usable_uniqueid_names_the_column(tmp_path: Path) -> None:
+    # A uniqueid that is no epoch (a system name only) gives nothing to infer from: the error
+    # says so and how to fix it, rather than guessing UTC.
+    from tracehop.errors import ZoneError
+
+    f = tmp_path / "Master.csv"
+    f.write_text("\n".join(_asterisk_row("2026-03-07 12:00:00", f"pbx-{k}") for k in range(3)))
+    with pytest.raises(ZoneError) as e:
+        parse_file(f, "asterisk_cdr_csv")
+    assert "cannot be inferred from column 'uniqueid'" in str(e.value)
+    assert "--tz" in str(e.value)
+
+
+def test_date_without_usable_uniqueid_takes_the_batch_offset(tmp_path: Path) -> None:
+    # Two dates: one with epochs saying UTC-05:00, one whose uniqueids are not epochs. Every
+    # record gets -05:00, the second date by falling back to the batch's most common offset.
+    rows = [_asterisk_row(f"2026-03-07 12:0{k}:00", f"{1772902800 + 60 * k}.{k}")
+            for k in range(3)]
+    rows.append(_asterisk_row("2026-03-08 09:00:00", "pbx-7"))
+    f = tmp_path / "Master.csv"
+    f.write_text("\n".join(rows) + "\n")
+    legs = parse_file(f, "asterisk_cdr_csv").legs
+    assert set(legs.column("source_tz").to_pylist()) == {"UTC-05:00 (inferred from uniqueid)"}
+    assert [t.hour for t in legs.column("start_utc").to_pylist()] == [17, 17, 17, 14]
+
+
+def test_tz_that_disagrees_with_uniqueid_is_used_with_a_warning(tmp_path: Path) -> None:
+    rows = [_asterisk_row(f"2026-03-07 12:0{k}:00", f"{1772902800 + 60 * k}.{k}")
+            for k in range(3)]
+    f = tmp_path / "Master.csv"
+    f.write_text("\n".join(rows) + "\n")
+    res = parse_file(f, "asterisk_cdr_csv", tz="UTC")
+    assert set(res.legs.column("source_tz").to_pylist()) == {"UTC"}
+    assert any("uniqueid says the switch wrote UTC-05:00" in w for w in res.warnings)

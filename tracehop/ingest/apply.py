@@ -34,7 +34,7 @@ FILE: Final = "_file"
 #: Offsets beyond these are not time zones: a uniqueid that is not an epoch, or a clock error.
 MAX_OFFSET_S: Final = 14 * 3600
 OFFSET_STEP_S: Final = 900  # UTC offsets are whole quarter hours
-INFER_SAMPLE: Final = 50_000  # records per batch sampled for the uniqueid offset mode
+INFER_SAMPLE: Final = 20_000  # records per batch sampled for the uniqueid offset mode
 
 
 @dataclass
@@ -308,44 +308,60 @@ def _to_utc(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl.DataFram
         if inferred is not None and df.height:
             _check_tz_against_uniqueid(out, inferred, ctx)
         return out
-    if inferred is None:
+    if not t.infer_offset_column:
         raise ZoneError(
             f"{ctx.path}: the {profile.name} format writes local times without a zone",
             hint="Pass the zone the switch was set to, e.g. --tz America/New_York",
         )
-    offset = inferred.get_column("_offset")
-    if df.height and offset.null_count() == df.height:
-        raise ZoneError(
-            f"{ctx.path}: the {profile.name} format writes local times without a zone, and the "
-            f"UTC offset cannot be inferred from column '{t.infer_offset_column}'",
-            hint="Pass the zone the switch was set to, e.g. --tz America/New_York",
+    if inferred is None:
+        if not df.height:
+            inferred = 0  # nothing to convert
+        else:
+            raise ZoneError(
+                f"{ctx.path}: the {profile.name} format writes local times without a zone, and "
+                f"the UTC offset cannot be inferred from column '{t.infer_offset_column}'",
+                hint="Pass the zone the switch was set to, e.g. --tz America/New_York",
+            )
+    if isinstance(inferred, int):
+        # One offset for the whole batch (the usual case): a constant shift and a literal
+        # label, with no per-row offset or label column.
+        shift = pl.duration(seconds=inferred)
+        return df.with_columns(
+            *[(pl.col(f"_t_{k}") - shift).dt.replace_time_zone("UTC").alias(f"_u_{k}")
+              for k in keys],
+            pl.lit(_inferred_label(inferred), dtype=pl.String).alias("_source_tz"),
+            pl.lit(False).alias("_ambiguous"),
         )
-    shift = pl.duration(seconds=pl.col("_offset"))
-    labels = {
-        int(o): f"{_fmt_offset(int(o))} (inferred from uniqueid)"
-        for o in offset.unique().drop_nulls().to_list()
-    }
-    return df.with_columns(offset).with_columns(
+    labels = {int(o): _inferred_label(int(o)) for o in inferred.unique().to_list()}
+    return df.with_columns(inferred.alias("_offset")).with_columns(
         *[
-            (pl.col(f"_t_{k}") - shift).dt.replace_time_zone("UTC").alias(f"_u_{k}")
+            (pl.col(f"_t_{k}") - pl.duration(seconds=pl.col("_offset")))
+            .dt.replace_time_zone("UTC").alias(f"_u_{k}")
             for k in keys
         ],
         pl.col("_offset")
-        .replace_strict(labels, default=None, return_dtype=pl.String)
+        .replace_strict(labels, return_dtype=pl.String)
         .alias("_source_tz"),
         pl.lit(False).alias("_ambiguous"),
     ).drop("_offset")
 
 
-def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.DataFrame:
-    """The writer's UTC offset, per record: Asterisk's uniqueid is ``[systemname-]<epoch>.<seq>``
+def _inferred_label(offset_s: int) -> str:
+    return f"{_fmt_offset(offset_s)} (inferred from uniqueid)"
+
+
+def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.Series | int | None:
+    """The writer's UTC offset in seconds: Asterisk's uniqueid is ``[systemname-]<epoch>.<seq>``
     (main/channel.c), the UTC creation time of the channel, so start - epoch(uniqueid) is the
     offset the CDR writer used (research/cdr_formats.md §0.2). Transferred or forked legs
     start later than their uniqueid, so each local date takes the most common offset, rounded
-    to a quarter hour; a date with no usable uniqueid takes the batch's most common offset."""
+    to a quarter hour; a date with no usable uniqueid takes the batch's most common offset.
+
+    Returns one int when every record of the batch gets the same offset (the usual case: no
+    per-row column is built), else the offset per record (Int64, null where none can be told),
+    or None when no record has a usable uniqueid."""
     t = profile.time
     assert t.infer_offset_column
-    dates = df.select(pl.col("_t_start").dt.date().alias("_d"))
 
     def offset_counts(part: pl.DataFrame) -> pl.DataFrame:
         uid = _col(part, t.infer_offset_column or "").str.extract(t.infer_offset_regex, 1).cast(
@@ -369,28 +385,37 @@ def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.DataFrame:
     needed = df.select("_t_start", *[c for c in (t.infer_offset_column,) if c in df.columns])
     stride = max(1, df.height // INFER_SAMPLE)
     counts = offset_counts(needed.gather_every(stride) if stride > 1 else needed)
-    missing = dates.get_column("_d").unique().drop_nulls()
-    missing = missing.filter(~missing.is_in(counts.get_column("_d").to_list()))
+    dates = df.get_column("_t_start").dt.date().unique().drop_nulls()
+    missing = dates.filter(~dates.is_in(counts.get_column("_d").to_list()))
     if stride > 1 and missing.len():
-        extra = offset_counts(needed.filter(dates.get_column("_d").is_in(missing.to_list())))
-        counts = pl.concat([counts, extra])
+        rows = pl.col("_t_start").dt.date().is_in(missing.to_list())
+        counts = pl.concat([counts, offset_counts(needed.filter(rows))])
+    if not counts.height:
+        return None
     counts = counts.sort(["_d", "len", "_o"], descending=[False, True, False])
-    frame = dates
     per_day = counts.group_by("_d", maintain_order=True).first().select("_d", "_o")
     overall = (
         counts.group_by("_o").agg(pl.col("len").sum()).sort(["len", "_o"], descending=[True, False])
     )
-    fallback = overall["_o"][0] if overall.height else None
+    fallback = int(overall["_o"][0])
+    if per_day.get_column("_o").eq(fallback).all():
+        # Every date counted takes the batch's offset, and a date not counted (no usable
+        # uniqueid) falls back to it: one offset for all.
+        return fallback
     # Few distinct days: map each row's date through a small table rather than join.
-    offset = pl.col("_d").replace_strict(
-        per_day["_d"], per_day["_o"], default=fallback, return_dtype=pl.Int64
-    )
-    return frame.select(offset.alias("_offset"))
+    return df.select(
+        pl.col("_t_start").dt.date().replace_strict(
+            per_day["_d"], per_day["_o"], default=fallback, return_dtype=pl.Int64
+        )
+    ).to_series()
 
 
-def _check_tz_against_uniqueid(out: pl.DataFrame, inferred: pl.DataFrame, ctx: FileContext) -> None:
+def _check_tz_against_uniqueid(out: pl.DataFrame, inferred: pl.Series | int,
+                               ctx: FileContext) -> None:
     tz_off = (out["_t_start"].dt.epoch("s") - out["_u_start"].dt.epoch("s")).alias("tz")
-    both = pl.DataFrame({"tz": tz_off, "uid": inferred["_offset"]}).drop_nulls()
+    uid = (pl.Series("uid", [inferred], dtype=pl.Int64).new_from_index(0, out.height)
+           if isinstance(inferred, int) else inferred.alias("uid"))
+    both = pl.DataFrame({"tz": tz_off, "uid": uid}).drop_nulls()
     if not both.height:
         return
     disagree = both.filter(pl.col("tz") != pl.col("uid"))
