@@ -73,9 +73,10 @@ def early_days(monkeypatch: pytest.MonkeyPatch) -> list[date]:
     seen: list[date] = []
     original = EarlyDays.submit
 
-    def spy(self: EarlyDays, key: str, day: date, legs: pa.Table) -> None:
+    def spy(self: EarlyDays, key: str, day: date, legs: pa.Table,
+            constants: dict[str, str] | None = None) -> None:
         seen.append(day)
-        original(self, key, day, legs)
+        original(self, key, day, legs, constants)
 
     monkeypatch.setattr(EarlyDays, "submit", spy)
     return seen
@@ -131,6 +132,11 @@ def test_days_written_during_the_parse_hold_what_a_held_ingest_holds(
     assert early.read == 2401 and early.stored == 2399 and early.rejected == 2
     assert early.read == early.stored + early.rejected + early.duplicates
     assert content(tmp_path / "early") == content(tmp_path / "held")
+    # The file's own columns are kept out of the sorted copies and added to each row group
+    # (layout.constant_columns): every stored leg, early or at the commit, carries them.
+    per_file = {(r["source_file"], r["format"], r["time_basis"], r["source_tz"])
+                for r in content(tmp_path / "early")}
+    assert per_file == {(str(src), "asterisk_cdr_csv", "setup", "UTC")}
     assert rejects_of(tmp_path / "early") == rejects_of(tmp_path / "held")
     assert [line for line, _ in rejects_of(tmp_path / "early")] == [8, 1501]
 

@@ -174,6 +174,52 @@ def nulls(n: int, type: pa.DataType) -> pa.Array:
     return have if len(have) == n else have.slice(0, n)
 
 
+#: Columns that hold one value for all the legs of a source file (how it was read, not what
+#: a record says). The writer keeps such a column out of its sorted copy and adds it to each
+#: row group from :func:`constant` (tracehop.store.layout.constant_columns).
+PER_FILE_COLUMNS: Final[tuple[str, ...]] = (
+    "source", "format", "source_file", "time_basis", "source_tz")
+
+_CONSTANTS: dict[str, pa.Array] = {}
+_CONSTANTS_LOCK = threading.Lock()
+#: Values whose arrays are kept (an ingest writes one file's legs at a time; a few more cover
+#: the writer threads of several files in one commit).
+_CONSTANTS_HELD: Final = 16
+#: Arrow's view layout (columnar format, "Variable-size Binary View Layout"): a value of at
+#: most 12 bytes is stored inline in its 16-byte view.
+_VIEW_INLINE: Final = 12
+
+
+def constant(value: str, n: int) -> pa.Array:
+    """``n`` copies of ``value`` as a ``string_view`` array: a slice of one array kept per value
+    (16 bytes of view per row, all pointing at one copy of the text), like :func:`nulls`.
+
+    Why: a per-file column (``source_file``, ``format``, ...) materialised for every leg costs
+    16 bytes a row in each copy the writer makes (its sorted copy, then each row group), which
+    on this 2-core VM are mostly first-touch page faults: ~0.2 GB per 1M legs for the five
+    :data:`PER_FILE_COLUMNS` (benchmarks/RESULTS.md, "Notes (ingest memory, 2026-12-07)")."""
+    import numpy as np
+
+    with _CONSTANTS_LOCK:
+        have = _CONSTANTS.get(value)
+        if have is None or len(have) < n:
+            data = value.encode()
+            view = np.zeros(16, dtype=np.uint8)
+            view[:4] = np.frombuffer(len(data).to_bytes(4, "little"), dtype=np.uint8)
+            if len(data) <= _VIEW_INLINE:
+                view[4 : 4 + len(data)] = np.frombuffer(data, dtype=np.uint8)
+            else:  # prefix, then buffer 0 at offset 0
+                view[4:8] = np.frombuffer(data[:4], dtype=np.uint8)
+            size = max(n, min(2 * len(have or ()), _NULLS_KEPT))
+            views = pa.py_buffer(np.tile(view, size))
+            have = pa.Array.from_buffers(
+                pa.string_view(), size, [None, views, pa.py_buffer(data)])
+            if len(_CONSTANTS) >= _CONSTANTS_HELD:
+                _CONSTANTS.pop(next(iter(_CONSTANTS)))
+            _CONSTANTS[value] = have
+    return have if len(have) == n else have.slice(0, n)
+
+
 def empty_legs() -> pa.Table:
     """An empty table with :data:`LEG_SCHEMA`."""
     return LEG_SCHEMA.empty_table()

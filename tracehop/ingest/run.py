@@ -59,7 +59,14 @@ from tracehop.ingest.readers import (
 )
 from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, UTC_US, conform
 from tracehop.store import FileRecord, Store
-from tracehop.store.layout import ARROW_SLICE_ROWS, conform_loose, day_expr, day_of, to_polars
+from tracehop.store.layout import (
+    ARROW_SLICE_ROWS,
+    conform_loose,
+    constant_columns,
+    day_expr,
+    day_of,
+    to_polars,
+)
 from tracehop.store.writer import EarlyDays
 from tracehop.timezones import resolve_zone
 
@@ -517,14 +524,18 @@ class EarlySpool:
             self.last_utc = last
         if self.early is None:
             self.early = EarlyDays(self._open_store())
+        # The file's own columns (its name, format, ...) stay one value, not a column of rows.
+        constants = constant_columns(frame)
+        frame = frame.drop(list(constants))
         if frame.select(day_expr().n_unique()).item() == 1:
             self.early.submit(self.key, day_of(int(frame.select(day_expr().first()).item())),
-                              _to_legs(frame, exact_types=False))
+                              _to_legs(frame, exact_types=False), constants)
             return
         parts = frame.with_columns(day_expr().alias("_day")).partition_by(
             "_day", maintain_order=True, include_key=False, as_dict=True)
         for (d,), part in parts.items():
-            self.early.submit(self.key, day_of(int(d)), _to_legs(part, exact_types=False))
+            self.early.submit(self.key, day_of(int(d)), _to_legs(part, exact_types=False),
+                              constants)
 
     def held(self) -> list[pl.DataFrame]:
         """End of the file: the legs not written early (they go to the commit)."""

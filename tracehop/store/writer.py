@@ -28,7 +28,7 @@ import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -36,13 +36,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 import pyarrow as pa
 
 from tracehop.errors import StoreConflictError, StoreError, StoreNotFoundError
-from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, conform, nulls
+from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, conform, constant, nulls
 from tracehop.store import delta
 from tracehop.store.compact import compact_days, vacuum_files
 from tracehop.store.layout import (
     ROW_GROUP_SIZE,
     arrow_slices,
     conform_loose,
+    constant_columns,
     day_expr,
     day_of,
     exact_columns,
@@ -90,10 +91,12 @@ Written = dict[date, list[WrittenFile]]
 @dataclass(frozen=True)
 class DayRows:
     """The legs of one UTC day as rows of a batch: ``frame``'s ``rows`` (indices, in store
-    order). LEG_SCHEMA columns missing from ``frame`` have no value: written as nulls."""
+    order), and ``constants``: columns with one value for every row (layout.constant_columns).
+    Other LEG_SCHEMA columns missing from ``frame`` have no value: written as nulls."""
 
     frame: pl.DataFrame
     rows: pl.Series
+    constants: Mapping[str, str] = field(default_factory=dict)
 
 
 class Store:
@@ -370,7 +373,7 @@ class Store:
     def _write_day(self, day: date, table: pa.Table | DayRows) -> WrittenFile:
         """Write one day's legs: a table already in store order, or rows of a batch."""
         if isinstance(table, DayRows):
-            return self._write_day_rows(day, table.frame, table.rows)
+            return self._write_day_rows(day, table.frame, table.rows, table.constants)
         rel = new_leg_path(day)
         size = write_parquet(self.root, rel, table)
         stats = delta.file_stats(exact_columns(table, delta.STATS_COLUMNS))
@@ -403,6 +406,9 @@ class Store:
         days = {day_of(int(d)) for d in frame.select(day_expr().unique()).to_series()}
         seen = [f for f in state.live.values() if f.day in days]
         checked.update(f.path for f in seen)
+        constants = constant_columns(frame)
+        for c in constants:
+            frame.drop_in_place(c)
         names = list(frame.columns)
         # One chunk per column: gathering across chunks costs several times more.
         cols = [frame.drop_in_place(c).rechunk() for c in names]
@@ -429,7 +435,7 @@ class Store:
         workers = min(len(tasks), workers or os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {
-                day: pool.submit(self._write_day, day, DayRows(batch, rows))
+                day: pool.submit(self._write_day, day, DayRows(batch, rows, constants))
                 for day, rows in tasks
             }
             for day, fut in futures.items():
@@ -442,7 +448,8 @@ class Store:
         return state
 
     def _write_day_rows(
-        self, day: date, frame: pl.DataFrame, rows: pl.Series
+        self, day: date, frame: pl.DataFrame, rows: pl.Series,
+        constants: Mapping[str, str] | None = None,
     ) -> WrittenFile:
         """Write ``frame``'s ``rows`` (one day's, in input order) as one day file in store
         order, a row group at a time.
@@ -467,9 +474,10 @@ class Store:
                 part = rows.slice(off, ROW_GROUP_SIZE)
                 group = frame.select(pl.all().gather(part))
                 stats_parts.append(group.select(
-                    pl.col(c) if c in group.columns else pl.lit(None, pl.String).alias(c)
+                    pl.col(c) if c in group.columns
+                    else pl.lit((constants or {}).get(c), pl.String).alias(c)
                     for c in delta.STATS_COLUMNS))
-                table = _day_table(group)
+                table = _day_table(group, constants)
                 del group
                 if writer is None:
                     opts = write_options(table.schema, table)
@@ -587,21 +595,25 @@ class EarlyDays:
                                        thread_name_prefix="tracehop-early")
         self._jobs: list[tuple[str, date, Future[WrittenFile | None]]] = []
 
-    def submit(self, key: str, day: date, legs: pa.Table) -> None:
+    def submit(self, key: str, day: date, legs: pa.Table,
+               constants: Mapping[str, str] | None = None) -> None:
         """Write ``legs`` (all of UTC ``day``, any order, leg_ids distinct and distinct from
         every other submit) as a day file in the background. ``key`` groups the submits that
-        :meth:`drop` can take back (the ingest's source file)."""
+        :meth:`drop` can take back (the ingest's source file). ``constants``: columns left out
+        of ``legs`` that hold one value for all of them (layout.constant_columns)."""
         _require_not_null(legs, ("leg_id", "start_utc"))
         seen = [f for f in self.base.live.values() if f.day == day]
         self.checked.update(f.path for f in seen)
         self.given += legs.num_rows
         self._given_of[key] = self._given_of.get(key, 0) + legs.num_rows
-        self._jobs.append((key, day, self.pool.submit(self._write, day, legs, seen)))
+        self._jobs.append((key, day, self.pool.submit(
+            self._write, day, legs, seen, dict(constants or {}))))
 
     def given_of(self, key: str) -> int:
         return self._given_of.get(key, 0)
 
-    def _write(self, day: date, legs: pa.Table, seen: list[DataFile]) -> WrittenFile | None:
+    def _write(self, day: date, legs: pa.Table, seen: list[DataFile],
+               constants: dict[str, str]) -> WrittenFile | None:
         import polars as pl
 
         legs = conform_loose(legs, LEG_SCHEMA)
@@ -609,12 +621,15 @@ class EarlyDays:
             [c for c in legs.column_names
              if c in _SORT_COLUMNS or legs.column(c).null_count < legs.num_rows]))
         del legs
+        found = constant_columns(frame)
+        constants.update(found)
+        frame = frame.drop(list(found))
         frame = pl.DataFrame([s.rechunk() for s in frame.get_columns()])
         frame = _without_stored(self.store.root, frame, seen)
         if frame.height == 0:
             return None
         rows = pl.int_range(0, frame.height, dtype=pl.UInt32, eager=True)
-        return self.store._write_day_rows(day, frame, rows)
+        return self.store._write_day_rows(day, frame, rows, constants)
 
     def drop(self, key: str) -> None:
         """Take back every submit of ``key`` (its file could not be ingested after all)."""
@@ -732,14 +747,18 @@ def _without_stored(root: Path, frame: pl.DataFrame, files: list[DataFile]) -> p
 _SORT_COLUMNS: Final = frozenset({"leg_id", "called_e164", "start_utc"})
 
 
-def _day_table(group: pl.DataFrame) -> pa.Table:
+def _day_table(group: pl.DataFrame, constants: Mapping[str, str] | None = None) -> pa.Table:
     """A row group of legs as a LEG_SCHEMA table: Polars' columns as they are (text stays
-    ``string_view``: no copy), the columns the batch has no value for as Arrow nulls."""
+    ``string_view``: no copy), ``constants`` repeated, the columns the batch has no value for
+    as Arrow nulls."""
     import polars as pl
 
     part = group.to_arrow(compat_level=pl.CompatLevel.newest())
     n = group.height
-    cols = [part.column(f.name) if f.name in part.column_names else nulls(n, f.type)
+    fixed = constants or {}
+    cols = [part.column(f.name) if f.name in part.column_names
+            else constant(fixed[f.name], n) if f.name in fixed
+            else nulls(n, f.type)
             for f in LEG_SCHEMA]
     return pa.Table.from_arrays(
         cols, schema=pa.schema([f.with_type(c.type) for f, c in zip(LEG_SCHEMA, cols, strict=True)])
