@@ -17,6 +17,13 @@ UTC epoch (so the writer's offset is inferred, as on a real switch).
 
 ``--stages`` runs the pipeline's stages again one after the other (no overlap) and reports the
 CPU seconds of each per 1M rows: where the time goes, and what bounds rows/s on 2 cores.
+
+Each ingest runs in a process of its own, as ``tracehop ingest`` does: the memory allocators
+keep what they freed (tracehop/allocators.py), so a second ingest in one process reuses pages
+the first one paid for, and on this VM first-touch pages are ~30% of an ingest's CPU
+(benchmarks/RESULTS.md, "Notes (ingest memory, 2026-12-07)"). ``--in-process`` runs them in
+this process instead: with ``--repeat 2`` its second run is the warm figure of a long-lived
+process (``tracehop serve``, or the later files of one ``tracehop ingest DIR``).
 """
 
 from __future__ import annotations
@@ -25,9 +32,11 @@ import tracehop  # noqa: F401  # isort: skip  (first of all: tracehop/allocators
 
 import argparse
 import io
+import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -171,7 +180,34 @@ def stage_cpu(path: Path) -> list[tuple[str, float, float]]:
     return out
 
 
+def ingest_once(csv_path: Path, store: Path, keep_raw: bool, overlap: bool) -> dict[str, Any]:
+    """One ingest in this process: its summary, the CPU it took and the page faults."""
+    shutil.rmtree(store, ignore_errors=True)
+    c = cpu_s()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    s = ingest_paths([csv_path], store, format="asterisk_cdr_csv", keep_raw=keep_raw,
+                     overlap=overlap)
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return {"summary": s.to_dict(), "elapsed_s": s.elapsed_s, "commit_s": s.commit_s,
+            "cpu_s": cpu_s() - c, "minflt": r.ru_minflt - faults,
+            "peak_gb": r.ru_maxrss / 1e6}
+
+
+def ingest_in_child(csv_path: Path, store: Path, keep_raw: bool,
+                    overlap: bool) -> dict[str, Any]:
+    """:func:`ingest_once` in a new Python process (cold allocators, like `tracehop ingest`)."""
+    args = json.dumps([str(csv_path), str(store), keep_raw, overlap])
+    done = subprocess.run([sys.executable, __file__, "--child", args], check=True,
+                          capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        path, store, keep_raw, overlap = json.loads(sys.argv[2])
+        print(json.dumps(ingest_once(Path(path), Path(store), keep_raw, overlap), default=str))
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--dir", type=Path, default=None, help="work directory (default: a tmp dir)")
@@ -188,6 +224,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1,
                     help="run each ingest (and the stages) N times and report the run with the "
                     "least CPU: the machine is shared, and CPU time varies with its load")
+    ap.add_argument("--in-process", action="store_true",
+                    help="run the ingests in this process, not each in a new one (a repeat then "
+                    "reuses the memory the allocators kept: the warm figure)")
     args = ap.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="bench_ingest_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -202,33 +241,39 @@ def main() -> None:
     print(f"generated {args.rows:,} rows, {size_mb:,.0f} MB in {gen_s:.1f} s", file=sys.stderr)
 
     runs: list[tuple[str, float, float, float]] = []
+    faults: list[int] = []  # minor page faults of each reported ingest run
+    every: list[str] = []  # each run of each configuration, for the record
+    peak_gb = 0.0
     overlaps = {"on": [True], "off": [False], "both": [False, True]}[args.overlap]
     for keep_raw in {"keep": [True], "drop": [False], "both": [True, False]}[args.raw]:
         for overlap in overlaps:
             store = work / f"store_{'raw' if keep_raw else 'noraw'}"
-            best: tuple[float, Any] | None = None
+            best: dict[str, Any] | None = None
             for _ in range(max(1, args.repeat)):
-                shutil.rmtree(store, ignore_errors=True)
-                c = cpu_s()
-                s = ingest_paths([csv_path], store, format="asterisk_cdr_csv",
-                                 keep_raw=keep_raw, overlap=overlap)
-                cpu = cpu_s() - c
-                assert s.read == s.stored + s.rejected + s.duplicates == args.rows, s.to_dict()
-                if best is None or cpu < best[0]:
-                    best = (cpu, s)
+                run = (ingest_once if args.in_process else ingest_in_child)(
+                    csv_path, store, keep_raw, overlap)
+                s = run["summary"]
+                assert s["read"] == s["stored"] + s["rejected"] + s["duplicates"] == args.rows, s
+                peak_gb = max(peak_gb, run["peak_gb"])
+                every.append(f"{args.rows / run['elapsed_s'] / 1e3:,.0f}k rows/s "
+                             f"({run['cpu_s']:.1f} CPU-s)")
+                if best is None or run["cpu_s"] < best["cpu_s"]:
+                    best = run
             assert best is not None
-            cpu, s = best
+            cpu = best["cpu_s"]
+            faults.append(best["minflt"])
             label = "tracehop ingest_paths, end to end into the store" + (
                 " (default: raw_record kept)" if keep_raw else " (--no-keep-raw)") + (
                 "" if overlap else ", overlap off (parse, then commit)")
-            runs.append((label, s.elapsed_s, s.commit_s, cpu))
+            runs.append((label, best["elapsed_s"], best["commit_s"], cpu))
             shutil.rmtree(store, ignore_errors=True)
-    # The baseline after the ingests: the first ingest then starts, like a `tracehop ingest`
-    # process, with no memory its allocators kept from earlier work (tracehop/allocators.py:
-    # freed memory is kept for reuse, which would flatter whichever run comes second).
+    # The baseline after the ingests: with --in-process the first ingest then starts, like a
+    # `tracehop ingest` process, with no memory its allocators kept from earlier work
+    # (tracehop/allocators.py: freed memory is kept for reuse, which would flatter whichever
+    # run comes second).
     base_s, base_cpu = baseline_pyarrow(csv_path)
     load_end = os.getloadavg()[0]
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kB on Linux
+    peak_gb = max(peak_gb, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)  # kB
 
     rows: list[tuple[str, float, float | None, float]] = [
         ("pyarrow.csv.read_csv, strings only (baseline)", base_s, None, base_cpu), *runs]
@@ -241,6 +286,12 @@ def main() -> None:
             f"{args.rows / secs:,.0f} | {size_mb / secs:,.0f} | {secs / base_s:.2f} | "
             f"{cpu:.1f} | {args.rows / cpu:,.0f} | {cpu / base_cpu:.2f} |"
         )
+    where = "this process" if args.in_process else "a process of its own each"
+    table += ["", f"Ingests run in {where}; minor page faults of the runs above (4 KiB "
+              f"first-touch pages): {', '.join(f'{f / 1e6:.2f}M' for f in faults)}."]
+    if len(every) > len(runs):
+        table += ["", f"Every run, in order (the table shows the least CPU of each): "
+                  f"{'; '.join(every)}."]
     if args.stages:
         tries = [stage_cpu(csv_path) for _ in range(max(1, args.repeat))]
         stages = [min((t[i] for t in tries), key=lambda st: st[1]) for i in range(len(tries[0]))]
