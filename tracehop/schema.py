@@ -185,9 +185,10 @@ _CONSTANTS_LOCK = threading.Lock()
 #: Values whose arrays are kept (an ingest writes one file's legs at a time; a few more cover
 #: the writer threads of several files in one commit).
 _CONSTANTS_HELD: Final = 16
-#: Arrow's view layout (columnar format, "Variable-size Binary View Layout"): a value of at
-#: most 12 bytes is stored inline in its 16-byte view.
-_VIEW_INLINE: Final = 12
+#: Arrow's view layout (columnar format, "Variable-size Binary View Layout"): 16 bytes per
+#: value; a value of at most 12 bytes is stored inline after its length, a longer one as
+#: length, its first 4 bytes, buffer index, offset (all little-endian int32).
+VIEW_INLINE: Final = 12
 
 
 def constant(value: str, n: int) -> pa.Array:
@@ -206,7 +207,7 @@ def constant(value: str, n: int) -> pa.Array:
             data = value.encode()
             view = np.zeros(16, dtype=np.uint8)
             view[:4] = np.frombuffer(len(data).to_bytes(4, "little"), dtype=np.uint8)
-            if len(data) <= _VIEW_INLINE:
+            if len(data) <= VIEW_INLINE:
                 view[4 : 4 + len(data)] = np.frombuffer(data, dtype=np.uint8)
             else:  # prefix, then buffer 0 at offset 0
                 view[4:8] = np.frombuffer(data[:4], dtype=np.uint8)

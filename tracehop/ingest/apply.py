@@ -358,8 +358,8 @@ def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.Series | int | N
     to a quarter hour; a date with no usable uniqueid takes the batch's most common offset.
 
     Returns one int when every record of the batch gets the same offset (the usual case: no
-    per-row column is built), else the offset per record (Int64, null where none can be told),
-    or None when no record has a usable uniqueid."""
+    per-row column is built), else the offset of each record (Int64), or None when no record
+    has a usable uniqueid."""
     t = profile.time
     assert t.infer_offset_column
 

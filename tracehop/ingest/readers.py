@@ -43,6 +43,7 @@ import pyarrow.csv as pacsv
 
 from tracehop.errors import UnreadableFileError
 from tracehop.ingest.profile import Dialect
+from tracehop.schema import VIEW_INLINE
 
 CHUNK_BYTES: Final = 64 << 20
 #: How far a chunk may be extended to close a quoted field that spans lines.
@@ -390,12 +391,6 @@ def field_count_reason(found: int, layout: Layout, dialect: Dialect, text: str) 
     if found < expected:
         return f"{reason}: the record is incomplete (cut short?)"
     return f"{reason}: extra fields (a different column layout, or an unquoted '{shown}')"
-
-
-#: Arrow's view layout (columnar format, "Variable-size Binary View Layout"): 16 bytes per
-#: value; a value of at most 12 bytes is stored inline after its length, a longer one as
-#: length, its first 4 bytes, buffer index, offset (all little-endian int32).
-VIEW_INLINE: Final = 12
 
 
 def line_views(data: pa.Buffer) -> pl.Series:
