@@ -18,6 +18,8 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from tracehop.schema import LEG_SCHEMA, UTC_US, empty_rejects
 from tracehop.store import FileRecord, Store, layout
@@ -139,3 +141,35 @@ def test_store_order_is_text_order_of_called_then_time(
         nulls_last=True, maintain_order=True,
     )
     assert got.get_column("leg_id").to_list() == want.get_column("leg_id").to_list()
+
+
+_E164 = st.one_of(st.none(), st.text(alphabet="0123456789", min_size=1, max_size=15)
+                  .map(lambda s: "+" + s))
+_ANY = st.one_of(_E164, st.text(alphabet="+-0123456789 a١", min_size=0, max_size=17))
+
+
+@settings(max_examples=300, deadline=None)
+@example(["+12", "++12"])
+@example(["+-12"])
+@example(["+ 12", "+12"])
+@example(["+1234567890123456"])
+@example(["+١٢"])
+@example(["+13125550100", "+1312", "+13120", "+1313", None, "+999999999999999", "+0"])
+@given(st.one_of(st.lists(_E164, min_size=1, max_size=40),
+                 st.lists(_ANY, min_size=1, max_size=40)))
+def test_called_key_orders_as_the_text_or_refuses(called: list[str | None]) -> None:
+    # The integer key (str.to_integer, padded by a power of ten) sorts exactly as the text
+    # when every value is "+" and 1-15 digits; anything else ("++1", "+-1", 16 digits, a
+    # space, a non-ASCII digit) makes it give up, and the store sorts on the text instead.
+    import re
+
+    frame = pl.DataFrame({"called_e164": pl.Series(called, dtype=pl.String)})
+    key = layout._called_key(frame)
+    e164 = [c for c in called if c is not None]
+    if not all(re.fullmatch(r"\+[0-9]{1,15}", c) for c in e164):
+        assert key is None
+        return
+    assert key is not None and key.null_count() == called.count(None)
+    pairs = sorted((k, c) for k, c in zip(key.to_list(), called, strict=True) if c is not None)
+    assert [c for _, c in pairs] == sorted(e164)
+    assert len({k for k, _ in pairs}) == len(set(e164))  # equal keys only for equal text

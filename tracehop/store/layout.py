@@ -272,25 +272,35 @@ def day_expr() -> pl.Expr:
     return pl.col("start_utc").dt.date().cast(pl.Int32)
 
 
-#: E.164 as tracehop writes it: "+" and at most 15 digits (ITU-T E.164 §6.1).
-_E164_TEXT: Final = r"^\+[0-9]{1,15}$"
+def _called_key(frame: pl.DataFrame) -> pl.Series | None:
+    """An integer in the same order as the called_e164 text (null where it is null), or None
+    if a value is not ``+<digits>`` (1 to 15 of them): the digits right-padded with zeros to
+    15, times 16, plus their count. A prefix pads to the same digits and has the smaller
+    count, so it sorts first, as in text ("+1312" < "+13120" < "+1313"). Integers compare
+    several times faster than strings.
 
-
-def _called_key(frame: pl.DataFrame) -> pl.Expr | None:
-    """An integer in the same order as the called_e164 text, or None if a value is not
-    ``+<digits>``: the digits right-padded with zeros to 15, times 16, plus their count. A
-    prefix pads to the same digits and has the smaller count, so it sorts first, as in text
-    ("+1312" < "+13120" < "+1313"). Integers compare several times faster than strings."""
+    The digits are read by ``str.to_integer`` and padded by a power of ten: 0.15 CPU-s per
+    3.5M numbers, against 0.35 for a regex check and a padded-string cast. What the integer
+    parse would also accept (a sign after the "+") is refused by the checks beside it."""
     import polars as pl
 
-    called = frame.get_column("called_e164")
-    if called.null_count() < called.len() and not bool(
-        called.drop_nulls().str.contains(_E164_TEXT).all()
-    ):
+    text = pl.col("called_e164")
+    count = text.str.len_bytes().cast(pl.Int64) - 1  # digits after the "+"
+    parts = frame.select(
+        text.str.slice(1).str.to_integer(base=10, strict=False).alias("value"),
+        count.alias("count"),
+        (text.str.starts_with("+") & ~text.str.starts_with("++") & ~text.str.starts_with("+-")
+         & (count >= 1) & (count <= 15)).alias("shape"),
+        text.is_null().alias("missing"),
+    )
+    bad = parts.select(
+        (~pl.col("missing") & (pl.col("value").is_null() | ~pl.col("shape"))).any()).item()
+    if bad:
         return None
-    digits = pl.col("called_e164").str.slice(1)
-    padded = digits.str.pad_end(15, "0").cast(pl.UInt64)
-    return padded * 16 + digits.str.len_bytes().cast(pl.UInt64)
+    n = pl.col("count").cast(pl.UInt64)
+    return parts.select(
+        pl.col("value").cast(pl.UInt64) * pl.lit(10, dtype=pl.UInt64).pow(15 - n) * 16 + n
+    ).to_series()
 
 
 #: Sort key for a leg without a called number: after every real key (those are < 1.6e16).
