@@ -182,9 +182,10 @@ PER_FILE_COLUMNS: Final[tuple[str, ...]] = (
 
 _CONSTANTS: dict[str, pa.Array] = {}
 _CONSTANTS_LOCK = threading.Lock()
-#: Values whose arrays are kept (an ingest writes one file's legs at a time; a few more cover
-#: the writer threads of several files in one commit).
-_CONSTANTS_HELD: Final = 16
+#: Values whose arrays are kept, oldest dropped first: a file has ~4 per-file values and an
+#: ingest writes one or two files' days at a time. Each array is at most one row group long
+#: (16 MiB of views), so a long-lived process keeps at most ~128 MiB here.
+_CONSTANTS_HELD: Final = 8
 #: Arrow's view layout (columnar format, "Variable-size Binary View Layout"): 16 bytes per
 #: value; a value of at most 12 bytes is stored inline after its length, a longer one as
 #: length, its first 4 bytes, buffer index, offset (all little-endian int32).
