@@ -197,8 +197,9 @@ def ingest_in_child(csv_path: Path, store: Path, keep_raw: bool,
                     overlap: bool) -> dict[str, Any]:
     """:func:`ingest_once` in a new Python process (cold allocators, like `tracehop ingest`)."""
     args = json.dumps([str(csv_path), str(store), keep_raw, overlap])
+    # Only stdout is taken (the result); the child's errors reach the terminal as they are.
     done = subprocess.run([sys.executable, __file__, "--child", args], check=True,
-                          capture_output=True, text=True)
+                          stdout=subprocess.PIPE, text=True)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 

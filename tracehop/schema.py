@@ -197,9 +197,10 @@ def constant(value: str, n: int) -> pa.Array:
     (16 bytes of view per row, all pointing at one copy of the text), like :func:`nulls`.
 
     Why: a per-file column (``source_file``, ``format``, ...) materialised for every leg costs
-    16 bytes a row in each copy the writer makes (its sorted copy, then each row group), which
-    on this 2-core VM are mostly first-touch page faults: ~0.2 GB per 1M legs for the five
-    :data:`PER_FILE_COLUMNS` (benchmarks/RESULTS.md, "Notes (ingest memory, 2026-12-07)")."""
+    16 bytes a row in each copy the writer makes (the hand-over to Arrow, its sorted copy),
+    which on this 2-core VM are mostly first-touch page faults: 80 MB per 1M legs and copy for
+    the five :data:`PER_FILE_COLUMNS` (benchmarks/RESULTS.md, "Notes (ingest memory,
+    2026-12-07)")."""
     import numpy as np
 
     with _CONSTANTS_LOCK:

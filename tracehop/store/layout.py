@@ -279,7 +279,7 @@ def _called_key(frame: pl.DataFrame) -> pl.Series | None:
     count, so it sorts first, as in text ("+1312" < "+13120" < "+1313"). Integers compare
     several times faster than strings.
 
-    The digits are read by ``str.to_integer`` and padded by a power of ten: 0.15 CPU-s per
+    The digits are read by ``str.to_integer`` and padded by a power of ten: 0.21 CPU-s per
     3.5M numbers, against 0.35 for a regex check and a padded-string cast. What the integer
     parse would also accept (a sign after the "+") is refused by the checks beside it."""
     import polars as pl

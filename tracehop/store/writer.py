@@ -460,6 +460,7 @@ class Store:
         import polars as pl
         import pyarrow.parquet as pq
 
+        constants = constants or {}
         keys = frame.select(pl.col(c).gather(rows) for c in ("called_e164", "start_utc"))
         rows = rows.gather(store_permutation(keys, by_day=False))
         del keys
@@ -475,7 +476,7 @@ class Store:
                 group = frame.select(pl.all().gather(part))
                 stats_parts.append(group.select(
                     pl.col(c) if c in group.columns
-                    else pl.lit((constants or {}).get(c), pl.String).alias(c)
+                    else pl.lit(constants.get(c), pl.String).alias(c)
                     for c in delta.STATS_COLUMNS))
                 table = _day_table(group, constants)
                 del group
