@@ -12,6 +12,13 @@ numbers from it, and measures, best of ``--reps``:
 
     python benchmarks/bench_read_costs.py --store STORE100M
     python benchmarks/bench_read_costs.py --store STORE100M --pages 8192,1024 --plain leg_id,call_id
+    python benchmarks/bench_read_costs.py --store STORE100M --numbers 333 --datafusion
+
+``--datafusion`` (needs ``pip install datafusion``, not a tracehop dependency) adds, for each
+variant, the same read by DataFusion with its Parquet filter pushdown, which fetches and
+decodes only the pages holding a selected row (the page index): the comparison behind
+"Notes (open targets, 2026-12-07 13:35-14:00 UTC)" in benchmarks/RESULTS.md. 333 numbers a
+file is what the 10,000-inquiry batch on the 100M store asks of each of its 30 day files.
 
 CPU seconds, not wall time, because the read is measured on a shared machine.
 """
@@ -64,6 +71,20 @@ def polars_read(path: str, numbers: list[str], columns: list[str]) -> pl.DataFra
             .select(columns).collect())
 
 
+def datafusion_read(path: str, numbers: list[str], columns: list[str]) -> object:
+    """The batch read as DataFusion runs it: one ``IN`` list, filter pushed into the Parquet
+    scan (late materialisation: the other columns decoded only in pages with a selected row)."""
+    from datafusion import SessionConfig, SessionContext
+
+    ctx = SessionContext(
+        SessionConfig().with_target_partitions(1)
+        .set("datafusion.execution.parquet.pushdown_filters", "true"))
+    ctx.register_parquet("legs", path)
+    values = ", ".join(f"'{n}'" for n in numbers)  # E.164 text from the file: no quotes in it
+    return ctx.sql(f"SELECT {', '.join(columns)} FROM legs "
+                   f"WHERE called_e164 IN ({values})").to_arrow_table()
+
+
 def point_p50_ms(path: str, probes: list[tuple[str, int]]) -> float:
     con = duckdb.connect()
     cols = ", ".join(READ_COLUMNS)
@@ -89,8 +110,15 @@ def main() -> None:
     ap.add_argument("--pages", default="8192,1024", help="page sizes (rows) to re-write with")
     ap.add_argument("--plain", default="leg_id,call_id",
                     help="columns to re-write with no compression (empty: skip)")
+    ap.add_argument("--datafusion", action="store_true",
+                    help="also time the read with DataFusion (pip install datafusion)")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
+    if args.datafusion:
+        try:
+            import datafusion  # noqa: F401
+        except ImportError:
+            sys.exit("--datafusion needs DataFusion: pip install datafusion")
 
     files = Store.open(args.store).snapshot().all_files()
     path = max(files, key=os.path.getsize)
@@ -132,8 +160,9 @@ def main() -> None:
     plain = [c for c in args.plain.split(",") if c]
     if plain:
         variants.append((f"no compression on {', '.join(plain)}", MAX_ROWS_PER_PAGE, plain))
-    lines += ["| file re-written with | size MB | batch read CPU s | DuckDB point lookup p50 |",
-              "|---|---:|---:|---:|"]
+    df_head = (" DataFusion read CPU s |", "---:|") if args.datafusion else ("", "")
+    lines += ["| file re-written with | size MB | batch read CPU s | DuckDB point lookup p50 |"
+              + df_head[0], "|---|---:|---:|---:|" + df_head[1]]
     with tempfile.TemporaryDirectory(prefix="bench_read_costs_") as d:
         for label, page_rows, uncompressed in variants:
             opts = write_options(table.schema)
@@ -144,8 +173,13 @@ def main() -> None:
             s = best_cpu(lambda out=out: list(read_parts([(out, {"called_e164": numbers})],
                                                          READ_COLUMNS)), args.reps)
             p50 = point_p50_ms(out, probes)
-            lines.append(f"| {label} | {os.path.getsize(out) / 1e6:.0f} | {s:.3f} | "
-                         f"{p50:.2f} ms |")
+            row = f"| {label} | {os.path.getsize(out) / 1e6:.0f} | {s:.3f} | {p50:.2f} ms |"
+            if args.datafusion:
+                # the first query of a session pays DataFusion's start-up: best of reps + 1
+                df_s = best_cpu(lambda out=out: datafusion_read(out, numbers, valued),
+                                args.reps + 1)
+                row += f" {df_s:.3f} |"
+            lines.append(row)
     lines.append("")
     publish("\n".join(lines), record=not args.no_record)
 
