@@ -43,6 +43,7 @@ PEERS = PeerDirectory.from_dict({
 #: the last names only the sofia profile, "external"/"internal").
 NO_INGRESS = {"freeswitch_cdr_csv", "freeswitch_cdr_csv_asterisk"}
 NOT_CARRIER = "(our side: not the carrier)"
+CUSTOMER = "Front Desk PBX"
 
 
 def _instant(row: dict[str, Any], basis: str) -> Any:
@@ -75,17 +76,21 @@ def _normalised(row: dict[str, Any], basis: str) -> dict[str, Any]:
 
 def _shared(fmt: str, basis: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The three calls as this format must show them. A fixture's own rows may set
-    ``direction``: FreeSWITCH's CSV logs only A-legs, the legs the switch received, so the
-    call from extension 1001 is inbound there too (from the customer's side)."""
+    ``direction``: a switch that writes one record per call as it received it (FreeSWITCH's
+    A-legs, Asterisk's party A channel) shows the call from extension 1001 as inbound too,
+    from the customer's side, and its ingress then names the customer (``peer`` in the row:
+    who, if anyone, the layout lets the peer directory find)."""
     want = []
     for i, call in enumerate(SHARED):
         carrier = call["direction"] == "inbound"
-        direction = rows[i].get("direction", call["direction"]) if i < len(rows) else call[
-            "direction"]
+        row = rows[i] if i < len(rows) else {}
+        direction = row.get("direction", call["direction"])
         if fmt in NO_INGRESS:
             ingress = None if direction == "inbound" else NOT_CARRIER
+        elif carrier:
+            ingress = "Acme Transit"
         else:
-            ingress = "Acme Transit" if carrier else NOT_CARRIER
+            ingress = row.get("peer", CUSTOMER) if direction == "inbound" else NOT_CARRIER
         want.append({
             "called_e164": call["called_e164"],
             "calling_e164": call["calling_e164"],
@@ -123,14 +128,19 @@ def test_same_three_calls_in_every_format(spec_file: Path) -> None:
         assert got == want, f"call {call} of {data.name}"
 
 
-def test_an_inbound_leg_never_resolves_to_the_customer() -> None:
-    """Across all formats, every inbound leg's ingress is the carrier (or unknown), never the
-    PBX: the direction rules and the ingress fields agree."""
+def test_an_inbound_leg_resolves_to_whoever_handed_the_call_over() -> None:
+    """Across all formats, an inbound leg of the carrier's calls never resolves to our
+    customer, and an inbound leg of the customer's call never to the carrier: the direction
+    rules and the ingress fields agree (an answer is ``upstream`` or ``originating`` for the
+    right reason)."""
     for spec_file in SPECS:
         spec = json.loads(spec_file.read_text())
         data = spec_file.with_name(spec_file.name.rsplit(".", 2)[0])
         profile = str(spec_file.parent / spec["profile"]) if "profile" in spec else None
-        for row in parse_file(data, profile, spec["tz"]).legs.to_pylist():
-            if row["direction"] == "inbound":
-                peer = PEERS.resolve(row["ingress_trunk"], row["ingress_ip"], row["account"])
-                assert peer is None or peer.role == "upstream", (data.name, row["source_record"])
+        legs = parse_file(data, profile, spec["tz"]).legs.to_pylist()
+        for row, call in zip(legs, SHARED, strict=True):
+            if row["direction"] != "inbound":
+                continue
+            peer = PEERS.resolve(row["ingress_trunk"], row["ingress_ip"], row["account"])
+            want = "upstream" if call["direction"] == "inbound" else "customer"
+            assert peer is None or peer.role == want, (data.name, row["source_record"])

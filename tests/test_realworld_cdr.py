@@ -69,9 +69,15 @@ def test_known_quirks() -> None:
     assert set(mineev.legs.column("source_tz").to_pylist()) == {
         "UTC+00:00 (inferred from uniqueid)"}
     gs = parse_file(REALWORLD / "grandstream_ucm_cdr" / "Master.csv")
-    inbound = [r for r in gs.legs.to_pylist() if r["direction"] == "inbound"]
-    assert inbound and {r["ingress_trunk"] for r in inbound} == {"EASTTELECOM"}
-    assert {r["source_tz"] for r in inbound} == {"UTC+05:00 (inferred from uniqueid)"}
+    # Calls from the carrier (Log Userfield "Inbound") name its trunk; the calls the UCM's own
+    # extensions placed are inbound to the switch too, from the extension (party A's channel).
+    legs = gs.legs.to_pylist()
+    carrier = [r for r in legs if ",Inbound," in r["raw_record"]]
+    assert carrier and {r["ingress_trunk"] for r in carrier} == {"EASTTELECOM"}
+    placed = [r for r in legs if ",Outbound," in r["raw_record"]]
+    assert placed and all(r["direction"] == "inbound" for r in placed)
+    assert all(r["ingress_trunk"] and r["ingress_trunk"].isdigit() for r in placed)
+    assert {r["source_tz"] for r in legs} == {"UTC+05:00 (inferred from uniqueid)"}
     pbx = parse_file(REALWORLD / "asterisk_db_export" / "pbxware_cdr.csv")
     assert {r["source_tz"] for r in pbx.legs.to_pylist()} == {
         "UTC-05:00 (inferred from uniqueid)"}
