@@ -105,7 +105,7 @@ def test_help_has_an_example() -> None:
     assert code == 0 and "Example" in out and "--tz" in out
 
 
-def test_every_record_rejected_exits_nonzero_and_keeps_rejects(tmp_path: Path) -> None:
+def test_every_record_rejected_exits_nonzero_and_leaves_the_store(tmp_path: Path) -> None:
     store = tmp_path / "s"
     good = (FIXTURES / "asterisk_cdr_csv" / "Master_18col.csv").read_text().splitlines()
     semi = tmp_path / "Master.csv"
@@ -117,4 +117,24 @@ def test_every_record_rejected_exits_nonzero_and_keeps_rejects(tmp_path: Path) -
     s = json.loads(out)
     assert (s["read"], s["stored"], s["rejected"]) == (3, 0, 3)
     assert "all 3 records were rejected" in err and "is the delimiter ';'?" in err
-    assert Store.open(store).snapshot().rejected_rows == 3
+    # The file failed as a whole: nothing of it is in the store (DESIGN §7), not even a
+    # record that it was read, which would make the corrected run skip it.
+    assert not store.exists()
+
+
+def test_a_file_every_record_of_which_was_rejected_can_be_ingested_again(
+        tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    custom = FIXTURES / "asterisk_cdr_custom" / "Master.csv"
+    Store.open(store, create=True)
+    code, out, err = _run("ingest", str(custom), "--store", str(store), "--format",
+                          "asterisk_cdr_csv", "--json")  # the wrong layout: every row rejected
+    assert code == 1 and json.loads(out)["rejected"] == 3
+    assert "reads the file again" in err
+    snap = Store.open(store).snapshot()
+    assert (snap.rows, snap.rejected_rows) == (0, 0)
+    code, out, _ = _run("ingest", str(custom), "--store", str(store), "--format",
+                        "asterisk_cdr_custom", "--json")
+    assert code == 0, out
+    assert (json.loads(out)["stored"], json.loads(out)["duplicates"]) == (3, 0)
+    assert Store.open(store).snapshot().rows == 3

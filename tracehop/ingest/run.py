@@ -864,13 +864,18 @@ def ingest_paths(
                 fs.error = f"{path}: no records in the file"
                 continue
             if fs.legs == 0 and fs.rejected:
-                # Every record rejected (a wrong delimiter, a layout that is not this format): the
-                # rejects are still committed as evidence, but nothing was ingested from the file.
+                # Every record rejected (a wrong delimiter, --format naming another layout): the
+                # file failed as a whole, so the store is left as it was (DESIGN §7). Recording
+                # it, or its rejects, would make the corrected run skip it as already ingested.
+                # Its records still count as read and rejected in this run's summary.
                 first = res.rejects.slice(0, 1).to_pylist()[0]
                 fs.error = (
                     f"{path}: nothing could be ingested, all {fs.rejected} records were rejected "
-                    f"(line {first['source_record']}: {first['reason']})"
+                    f"(line {first['source_record']}: {first['reason']}); the store was left as it "
+                    f"was, so a run with the right --format reads the file again"
                 )
+                summary.rejected += fs.rejected
+                continue
             known[file_id] = FileRecord(
                 file_id=file_id, path=str(path), size=size, rows_read=fs.read, format=res.format,
                 source=source, rejected=fs.rejected,
