@@ -76,7 +76,6 @@ def test_window_optional_fields_and_extra() -> None:
         ({"called": "+1312555*"}, "called", "wildcard"),
         ({"called": "312555%"}, "called", "wildcard"),
         ({"called": "+1312555010?"}, "called", "wildcard"),
-        ({"calling": "s"}, "calling", "not a valid phone number"),
         ({"time": None}, "time", "no time"),
         ({"time": ""}, "time", "no time"),
         ({"time": "20/11/2026 14:03"}, "time", "not an ISO 8601"),
@@ -119,3 +118,12 @@ def test_an_instant_outside_the_supported_years_is_refused(time: str) -> None:
     with pytest.raises(InquiryError) as e:
         Inquiry.parse("+13125550100", time)
     assert e.value.field == "time"
+
+
+@pytest.mark.parametrize("calling", ["s", "anonymous", "0000000000", "Restricted", "123"])
+def test_a_calling_number_that_is_no_number_is_kept_as_written(calling: str) -> None:
+    # The calling number is optional evidence, and spoofed caller IDs are often no valid
+    # number: never a reason to refuse the inquiry (the matcher compares it as text).
+    q = Inquiry.parse("3125550100", "2026-11-20T14:03:22Z", calling)
+    assert q.calling_e164 is None and q.calling_raw == calling and q.calling_unusable
+    assert not Inquiry.parse("3125550100", "2026-11-20T14:03:22Z", "2025550111").calling_unusable

@@ -153,6 +153,28 @@ def test_two_calls_seconds_apart_with_calling_number_the_right_one_wins(tmp_path
     assert [m.provider for m in a.alternatives] == ["Bravo Telecom"]
 
 
+@pytest.mark.parametrize("given", ["0000000000", "anonymous", "123"])
+def test_a_calling_number_that_is_no_number_is_compared_as_written(
+        tmp_path: Path, given: str) -> None:
+    # Spoofed caller IDs are often no valid number: the inquiry is still answered, and the
+    # caller ID as the switch wrote it still tells the two calls apart.
+    rows = [
+        leg(N, "2026-11-20 14:03:25", trunk="BRAVO_IN", calling="+19995550000"),
+        {**leg(N, "2026-11-20 14:03:31", trunk="ACME_IN_1"), "calling_raw": given.upper()},
+    ]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z", calling=given)
+    assert a.status == "upstream", a.warnings
+    assert a.upstream is not None and a.upstream.provider == "Acme Transit"
+    assert a.inquiry.calling is None and a.inquiry.calling_raw == given
+    assert any("not a valid phone number" in w for w in a.warnings)
+
+
+def test_an_unusable_calling_number_does_not_hide_the_call(tmp_path: Path) -> None:
+    a = ask(tmp_path, [leg(N, "2026-11-20 14:03:25", calling="+12025550111")], N,
+            "2026-11-20T14:03:22Z", calling="Restricted")
+    assert a.status == "upstream" and a.match is not None
+
+
 def test_calls_close_together_from_the_same_upstream_are_not_ambiguous(tmp_path: Path) -> None:
     rows = [leg(N, "2026-11-20 14:03:25"), leg(N, "2026-11-20 14:03:31", trunk="acme-7")]
     a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z")

@@ -32,6 +32,9 @@ class Inquiry:
     calling_raw: str | None = None
     time_raw: str | None = None
     naive_time: bool = False  # the time carried no zone and was read as UTC
+    #: The calling number given is no phone number ("anonymous", "0000000000", a spoofed
+    #: impossible number): it is compared with the records as written, not as E.164.
+    calling_unusable: bool = False
     duration_s: float | None = None
     disposition: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -65,13 +68,11 @@ class Inquiry:
         if called_e164 is None:
             raise InquiryError(f"called number {called_s!r} is not a valid phone number",
                                field="called", hint="Use E.164 (+13125550100) or a national form")
-        calling_e164: str | None = None
+        # The calling number is optional evidence (DESIGN §5), and robocalls' caller IDs are
+        # often no valid number at all: one that does not normalise is kept as written and
+        # compared as text (the answer says so), never a reason to refuse the inquiry.
         calling_s = str(calling).strip() if calling is not None else ""
-        if calling_s:
-            calling_e164 = normalise_one(calling_s, region)
-            if calling_e164 is None:
-                raise InquiryError(f"calling number {calling_s!r} is not a valid phone number",
-                                   field="calling", hint="Use E.164 or leave it out")
+        calling_e164 = normalise_one(calling_s, region) if calling_s else None
         if time is None or (isinstance(time, str) and not time.strip()):
             raise InquiryError("the inquiry has no time", field="time",
                                hint="Give the call time in ISO 8601, e.g. 2026-11-20T14:03:22Z")
@@ -126,6 +127,7 @@ class Inquiry:
             calling_raw=calling_s or None,
             time_raw=time_raw,
             naive_time=naive,
+            calling_unusable=bool(calling_s) and calling_e164 is None,
             duration_s=dur,
             disposition=(disposition or None),
             extra=dict(extra or {}),

@@ -535,6 +535,9 @@ class Matcher:
         warnings: list[str] = []
         if inq.naive_time:
             warnings.append("time had no zone; read as UTC")
+        if inq.calling_unusable:
+            warnings.append(f"calling number {inq.calling_raw!r} is not a valid phone number: "
+                            f"compared with the records as written")
         cands, orphans = self._candidates(w)
         echo = _echo(inq)
         if not cands:

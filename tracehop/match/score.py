@@ -8,7 +8,9 @@ time                       ``1 - 0.5 * dist / half``: 1 at the step's centre, 0.
 calling number             +1.5 when the inquiry's calling number equals the leg's
                            calling or P-Asserted-Identity number: spoofed numbers are
                            usually passed through unchanged, so agreement is strong;
-                           -0.5 when both are known and differ (weak: translation happens)
+                           -0.5 when both are known and differ (weak: translation happens).
+                           A caller ID that is no phone number ("anonymous", 0000000000)
+                           is compared as written: +1.5 when the leg's raw text agrees
 duration (if asked)        +0.5 within 2 s, 0 within 10 s, -0.25 beyond
 disposition (if asked)     +0.25 same, -0.25 different
 STIR (if the leg has it)   orig_tn = inquiry calling +0.5 / differs -0.25;
@@ -100,6 +102,16 @@ def _epoch_us(value: datetime | None) -> int | None:
     return int(value.timestamp() * US)
 
 
+def _as_written(value: object) -> str:
+    """A caller ID as text to compare: its digits when it has any (a leading US country code
+    dropped, so 10 and 11 digits agree), else its letters lower-cased ("Anonymous")."""
+    text = str(value).strip()
+    digits = "".join(ch for ch in text if ch.isascii() and ch.isdigit())
+    if digits:
+        return digits[1:] if len(digits) == 11 and digits[0] == "1" else digits
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
 def score_candidate(c: Candidate, inq: Inquiry, t_us: int, half_us: int, centre_us: int) -> None:
     """Fill ``c.score`` and ``c.parts`` (see the table in the module docstring)."""
     parts: dict[str, float] = {}
@@ -110,6 +122,15 @@ def score_candidate(c: Candidate, inq: Inquiry, t_us: int, half_us: int, centre_
                              c.matched.get("calling_e164")) if x]
         if known:
             parts["calling"] = 1.5 if inq.calling_e164 in known else -0.5
+    elif inq.calling_unusable and inq.calling_raw:
+        # No E.164 to compare ("anonymous", "0000000000"): the records keep the caller ID as
+        # the switch saw it, so the same text (digits, or letters ignoring case) still agrees.
+        # A different one is no evidence against: "Restricted" at the far end may be a real
+        # number in our records.
+        mine = _as_written(inq.calling_raw)
+        theirs = [_as_written(x) for x in (leg.get("calling_raw"),) if x]
+        if mine and mine in theirs:
+            parts["calling"] = 1.5
     if inq.duration_s is not None and leg.get("duration_s") is not None:
         diff = abs(float(leg["duration_s"]) - inq.duration_s)
         parts["duration"] = 0.5 if diff <= 2 else (0.0 if diff <= 10 else -0.25)
