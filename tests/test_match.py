@@ -287,6 +287,13 @@ def test_every_status_from_the_peer_directory(
     if status == "originating":
         assert a.upstream is None
         assert a.customer is not None and a.customer.name == who
+        # An account of our customer on a call that came in on a carrier's trunk: answered by
+        # the account (peer precedence), and the answer names the carrier too.
+        conflict = [w for w in a.warnings if "came in on" in w]
+        if fields.get("account"):
+            assert conflict and "upstream Acme Transit" in conflict[0], a.warnings
+        else:
+            assert not conflict
     elif status == "unmapped":
         assert a.customer is None
         assert a.upstream is not None and a.upstream.provider is None

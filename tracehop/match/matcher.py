@@ -564,6 +564,9 @@ class Matcher:
         decision = rank(in_step, self._handoff)
         best = decision.best
         status, upstream, customer = self._status(best.leg)
+        conflict = self._account_conflict(best.leg) if status == "originating" else None
+        if conflict is not None:
+            warnings.append(conflict)
         confidence = decision.confidence
         if decision.ambiguous:
             status = "ambiguous"
@@ -642,6 +645,22 @@ class Matcher:
             return "originating", None, Customer(account=leg.get("account"), name=peer.name)
         up = Upstream(provider=peer.name, ocn=peer.ocn, trunk=trunk, ip=ip, contact=peer.contact)
         return ("point_of_entry" if peer.role == "foreign" else "upstream"), up, None
+
+    def _account_conflict(self, leg: Row) -> str | None:
+        """A warning when the leg's account names our customer but its trunk or address names
+        another peer. The account wins (peer precedence: customers behind a shared trunk are
+        told apart by account), but many switches also stamp the called customer's account on
+        calls arriving from a carrier, and then the carrier handed the call over: a person
+        must see both before the answer goes out."""
+        if self.peers is None or not leg.get("account"):
+            return None
+        other = self.peers.resolve(leg.get("ingress_trunk"), leg.get("ingress_ip"), None)
+        if other is None or other.role == "customer":
+            return None
+        via = " ".join(f"{k} {leg[k]}" for k in ("ingress_trunk", "ingress_ip") if leg.get(k))
+        return (f"account {leg['account']} is our customer's, but the call came in on {via}, "
+                f"which is {other.role} {other.name}: answered as originating by the account; "
+                f"if that account marks the called customer, {other.name} handed the call over")
 
     def _match(self, c: Candidate, t_us: int) -> Match:
         leg = c.leg
