@@ -20,7 +20,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 import pyarrow as pa
@@ -48,6 +48,18 @@ PLUGIN_MODULES: Final = (
 )
 
 
+@dataclass(frozen=True)
+class Resume:
+    """Where a file that grew by appending is read on from (:func:`tracehop.ingest.run.
+    grown_from`): the end of the version of it the store already holds."""
+
+    offset: int  # bytes already read; they end with a line end
+    first_line: int  # physical line number of the first line after them
+    id_prefix: str  # the leg_id prefix of the file's first version: its legs' ids stay stable
+    rows_before: int  # records read from those bytes (all duplicates now)
+    hashed: Any = None  # hashlib state after ``offset`` bytes: the file's hash goes on from it
+
+
 @dataclass
 class ParseResult:
     """One file, parsed: legs with LEG_SCHEMA, rejects with REJECT_SCHEMA, and warnings."""
@@ -59,6 +71,7 @@ class ParseResult:
     lines: int = 0  # physical lines (or frames) read
     file_id: str | None = None  # sha256 of the content, if the parser computed it
     size: int = 0  # bytes hashed
+    resume: Resume | None = None  # read on from the end of a version already stored
 
 
 @dataclass(frozen=True)

@@ -13,18 +13,24 @@ Commit policy (DESIGN.md §4, §6, §7), decided here and documented in docs/pro
   raise before anything is read: the store is unchanged.
 * A file whose content (sha256) was already ingested is not parsed again: its records count
   as duplicates, so read = stored + rejected + duplicates still holds.
+* A file that grew by appending since it was ingested (the same path; its first bytes are
+  exactly the version the store holds: Asterisk's Master.csv) is read on from where that
+  version ends (:func:`grown_from`); the records before count as read and duplicate.
 * The days of a large time-ordered file are sorted and written while the rest of it is still
   parsed (:class:`EarlySpool`); those files are only made visible by the one commit, and are
   deleted when it fails or when their file turns out not to be ingestible.
 
 Identity: ``leg_id`` = ``<first 16 hex digits of the file's sha256>:<source_record>``. The
 content hash (not the path) makes it stable when a file is renamed or re-delivered, and the
-line number makes it unique within the file; the store deduplicates on it.
+line number makes it unique within the file; the store deduplicates on it. A grown file's new
+records take the prefix of the first version of it that was ingested (its file record's
+``id_prefix``), so a record keeps its leg_id however often the file grows.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import queue
@@ -47,7 +53,7 @@ from tracehop.errors import (
 )
 from tracehop.ingest.apply import FILE, FileContext, apply_profile
 from tracehop.ingest.detect import detect_format, read_head
-from tracehop.ingest.formats import ParseResult, document_reader, registered_formats
+from tracehop.ingest.formats import ParseResult, Resume, document_reader, registered_formats
 from tracehop.ingest.profile import Profile, builtin_profiles, resolve_profile
 from tracehop.ingest.readers import (
     LINE,
@@ -77,21 +83,28 @@ LEG_ID_PREFIX_HEX = 16
 class _Hasher(threading.Thread):
     """sha256 of a file, computed beside the parse (hashlib releases the GIL)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, resume: Resume | None = None) -> None:
         super().__init__(daemon=True)
         self.path = path
         self.digest = ""
         self.size = 0
         self.error: OSError | None = None
+        # A grown file's first bytes were hashed when its growth was recognised: go on from
+        # there instead of reading them again.
+        hashed = resume.hashed if resume is not None else None
+        self.offset = resume.offset if resume is not None and hashed is not None else 0
+        self.state = hashed.copy() if hashed is not None else hashlib.sha256()
 
     def run(self) -> None:
-        h = hashlib.sha256()
+        h = self.state
+        self.size = self.offset
         # One buffer, refilled: a fresh 8 MB block per read was zeroed by the kernel first
         # (0.15 against 0.17 CPU-s for the 250 MB file of bench_ingest.py --rows 1000000).
         buf = bytearray(1 << 20)
         view = memoryview(buf)
         try:
             with self.path.open("rb", buffering=0) as fh:
+                fh.seek(self.offset)
                 while n := fh.readinto(buf):
                     h.update(view[:n])
                     self.size += n
@@ -104,6 +117,63 @@ def file_sha256(path: Path) -> tuple[str, int]:
     t = _Hasher(path)
     t.run()
     return t.digest, t.size
+
+
+def grown_from(path: Path, recorded: Iterable[FileRecord]) -> Resume | None:
+    """Where to read ``path`` on from, if it grew by appending since a version of it was
+    ingested: one of ``recorded`` (the store's records of the same path) is shorter and its
+    sha256 is that of ``path``'s first ``size`` bytes. The longest such version wins; None
+    when there is none (the file is read whole).
+
+    Asterisk's cdr_csv appends to one Master.csv for ever: without this, every scheduled
+    ingest would read the whole file again under a new content hash and store every record
+    a second time. Reading goes on from the last line end of that version: a version caught
+    in the middle of a write (its last line cut) has that line read again, now whole, under
+    the same line number (so the same leg_id). The prefixes are hashed in one pass (a copy of
+    the hash state at each recorded size), and when the version ends at a line end the state
+    there lets the file's own hash go on from it instead of reading those bytes again.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None
+    versions = sorted((r for r in recorded if 0 < r.size < size), key=lambda r: -r.size)
+    if not versions:
+        return None
+    # size -> (hash state, line ends before it, offset just after the last line end before it)
+    seen: dict[int, tuple[Any, int, int]] = {}
+    h = hashlib.sha256()
+    lines = pos = after_nl = 0
+    try:
+        with path.open("rb", buffering=0) as fh:
+            for stop in sorted({r.size for r in versions}):
+                while pos < stop:
+                    block = fh.read(min(1 << 20, stop - pos))
+                    if not block:
+                        break
+                    h.update(block)
+                    n = block.count(b"\n")
+                    if n:
+                        lines += n
+                        after_nl = pos + block.rfind(b"\n") + 1
+                    pos += len(block)
+                if pos < stop:
+                    break
+                seen[stop] = (h.copy(), lines, after_nl)
+    except OSError:
+        return None
+    for r in versions:
+        got = seen.get(r.size)
+        if got is None or got[2] == 0 or got[0].hexdigest() != r.file_id:
+            continue
+        state, ends, offset = got
+        return Resume(
+            offset=offset, first_line=ends + 1,
+            id_prefix=r.id_prefix or r.file_id[:LEG_ID_PREFIX_HEX],
+            rows_before=r.rows_through if r.rows_through is not None else r.rows_read,
+            hashed=state if offset == r.size else None,
+        )
+    return None
 
 
 def _rejects_table(
@@ -132,6 +202,7 @@ def parse_file(
     display_path: str | None = None,
     exact_types: bool = True,
     early: EarlySpool | None = None,
+    resume: Resume | None = None,
 ) -> ParseResult:
     """Parse one file into legs (LEG_SCHEMA, with leg_id) and rejects (REJECT_SCHEMA).
 
@@ -146,6 +217,10 @@ def parse_file(
     With ``early`` (``ingest_paths``), the legs of days already read to their end are written
     to the store during the parse (invisible until its commit) and are not in the result's
     ``legs``: :meth:`EarlySpool.rows_of` counts them.
+
+    With ``resume`` (:func:`grown_from`), a delimited file is read on from where the version
+    of it already stored ends, line numbers and leg_ids going on from that version's; the
+    result's ``resume`` says so (other readers read the file whole).
     """
     p = Path(path)
     shown = display_path or str(path)
@@ -166,14 +241,18 @@ def parse_file(
             return _parse_registered(fmts[profile].parse, p, tz, source, profile)
         profile = resolve_profile(profile)
 
-    hasher = _Hasher(p)
+    if resume is not None and not _resumable(p, profile, resume):
+        resume = None
+    hasher = _Hasher(p, resume)
     hasher.start()
     ctx = FileContext(shown, profile.name, source, tz, keep_raw)
     legs_parts: list[pl.DataFrame] = []
     rej_parts: list[pl.DataFrame] = []
     latin1 = 0
     lines = 0
-    for batch in _prefetched(_batches(p, profile, progress)):
+    if early is not None and resume is not None:
+        early.id_prefix = resume.id_prefix
+    for batch in _prefetched(_batches(p, profile, progress, resume)):
         legs, rejects = apply_profile(batch.rows, profile, ctx)
         # Kept in Polars (strings as views into the chunk's buffers) until the end, when the
         # content hash gives leg_id, or until their day is written early; the raw columns of
@@ -194,7 +273,8 @@ def parse_file(
     if early is not None:
         legs_parts = early.held()
     now = datetime.now(UTC)
-    legs_tbl = _finish_legs(legs_parts, hasher.digest, exact_types)
+    legs_tbl = _finish_legs(legs_parts, resume.id_prefix if resume is not None
+                            else hasher.digest[:LEG_ID_PREFIX_HEX], exact_types)
     rej = pl.concat(rej_parts) if rej_parts else pl.DataFrame(
         schema={LINE: pl.Int64, REASON: pl.String, RAW: pl.String}
     )
@@ -210,8 +290,18 @@ def parse_file(
         lines=lines,
         file_id=hasher.digest,
         size=hasher.size,
+        resume=resume,
     )
     return result
+
+
+def _resumable(p: Path, profile: Profile, resume: Resume) -> bool:
+    """A delimited layout whose data starts before the resume offset (not an old Mac file,
+    which is translated whole)."""
+    if profile.reader != "csv":
+        return False
+    layout = read_layout(p, profile.dialect)
+    return not layout.cr_only and resume.offset >= layout.data_offset
 
 
 def _prefetched(batches: Iterable[Batch]) -> Iterator[Batch]:
@@ -256,7 +346,8 @@ def _prefetched(batches: Iterable[Batch]) -> Iterator[Batch]:
         worker.join()
 
 
-def _batches(p: Path, profile: Profile, progress: ProgressFn | None) -> Iterable[Batch]:
+def _batches(p: Path, profile: Profile, progress: ProgressFn | None,
+             resume: Resume | None = None) -> Iterable[Batch]:
     if profile.reader != "csv":
         reader = document_reader(profile.reader)
         if reader is None:
@@ -271,6 +362,14 @@ def _batches(p: Path, profile: Profile, progress: ProgressFn | None) -> Iterable
         return
     layout = read_layout(p, profile.dialect)
     done = 0
+    if resume is not None:
+        # The columns (and their variant) come from the file's head; the records from the
+        # first line after what the store holds.
+        layout = dataclasses.replace(layout, data_offset=resume.offset,
+                                     first_line=resume.first_line)
+        done = resume.offset
+        if progress:
+            progress(resume.offset)
     used = frozenset(profile.columns_used())
     for batch in iter_batches(p, profile.dialect, layout, used=used):
         if progress:
@@ -279,11 +378,11 @@ def _batches(p: Path, profile: Profile, progress: ProgressFn | None) -> Iterable
         yield batch
 
 
-def _finish_legs(parts: list[pl.DataFrame], digest: str, exact_types: bool) -> pa.Table:
+def _finish_legs(parts: list[pl.DataFrame], id_prefix: str, exact_types: bool) -> pa.Table:
     if not parts:
         return LEG_SCHEMA.empty_table()
     frame = pl.concat(parts, how="diagonal_relaxed", rechunk=False)
-    prefix = digest[:LEG_ID_PREFIX_HEX] + ":"
+    prefix = id_prefix + ":"
     frame = frame.with_columns(
         (pl.lit(prefix) + pl.col("source_record").cast(pl.String)).alias("leg_id")
     )
@@ -451,6 +550,7 @@ class EarlySpool:
         self._last_record = -1
         self._ordered = True
         self._skip = False
+        self.id_prefix: str | None = None  # a grown file's: that of its first version
         return self.key
 
     def rows_of(self, key: str) -> int:
@@ -514,7 +614,7 @@ class EarlySpool:
             return
         frame = pl.concat(taken, how="diagonal_relaxed", rechunk=False)
         del taken
-        prefix = digest[:LEG_ID_PREFIX_HEX] + ":"
+        prefix = (self.id_prefix or digest[:LEG_ID_PREFIX_HEX]) + ":"
         frame = frame.with_columns(
             (pl.lit(prefix) + pl.col("source_record").cast(pl.String)).alias("leg_id"))
         first, last = frame.get_column("start_utc").min(), frame.get_column("start_utc").max()
@@ -557,6 +657,7 @@ class FileSummary:
     skipped: bool = False  # already ingested (same content)
     error: str | None = None
     named: bool = True  # given on the command line (not found by walking a directory)
+    resumed_at: int | None = None  # grew since ingested: read on from this byte offset
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -566,6 +667,7 @@ class FileSummary:
             "legs": self.legs,
             "rejected": self.rejected,
             "skipped": self.skipped,
+            "resumed_at": self.resumed_at,
             "error": self.error,
         }
 
@@ -717,6 +819,14 @@ def _scheduled(
         yield from flush()
 
 
+def _path_key(path: str | Path) -> str:
+    """A path as the store's file records are matched by: absolute, symlinks resolved."""
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):
+        return str(path)
+
+
 def _continues(res: ParseResult) -> bool:
     """A file of a grouped format (a rotated capture) that holds messages but no leg of its
     own: its BYEs and answers completed legs of an earlier file. It is recorded (so that
@@ -782,6 +892,9 @@ def ingest_paths(
             st = None  # created at commit time, only if there is something to commit
     if st is not None:
         known = {r.file_id: r for r in st.ingested_files()}
+    by_path: dict[str, list[FileRecord]] = {}  # versions of each path already ingested
+    for r in known.values():
+        by_path.setdefault(_path_key(r.path), []).append(r)
 
     summary = IngestSummary(files=len(files))
     unique_ids = True  # no leg_id repeats within the batch (see _ids_unique)
@@ -806,10 +919,12 @@ def ingest_paths(
 
     def parse_one(path: Path, how: Profile | str | None) -> ParseResult | TracehopError:
         key = spool.start_file()
+        recorded = by_path.get(_path_key(path))
         try:
             res = parse_file(
                 path, how, tz, source, keep_raw=keep_raw, progress=advance,
                 display_path=str(path), exact_types=False, early=spool,
+                resume=grown_from(path, recorded) if recorded else None,
             )
         except TracehopError as e:
             spool.drop_file(key)
@@ -849,7 +964,9 @@ def ingest_paths(
             fs.format = res.format
             fs.legs = res.legs.num_rows + early_rows.pop(id(res), 0)
             fs.rejected = res.rejects.num_rows
-            fs.read = fs.legs + fs.rejected
+            # A grown file: the records of the part already stored count as read and duplicate.
+            before = res.resume.rows_before if res.resume is not None else 0
+            fs.read = fs.legs + fs.rejected + before
             summary.read += fs.read
             summary.warnings.extend(w for w in res.warnings if w not in summary.warnings)
             file_id, size = res.file_id, res.size
@@ -863,6 +980,8 @@ def ingest_paths(
             if fs.read == 0 and not _continues(res):
                 fs.error = f"{path}: no records in the file"
                 continue
+            summary.duplicates += before
+            fs.resumed_at = res.resume.offset if res.resume is not None else None
             if fs.legs == 0 and fs.rejected:
                 # Every record rejected (a wrong delimiter, --format naming another layout): the
                 # file failed as a whole, so the store is left as it was (DESIGN §7). Recording
@@ -876,9 +995,14 @@ def ingest_paths(
                 )
                 summary.rejected += fs.rejected
                 continue
+            first_line = res.resume.first_line if res.resume is not None else 1
             known[file_id] = FileRecord(
                 file_id=file_id, path=str(path), size=size, rows_read=fs.read, format=res.format,
                 source=source, rejected=fs.rejected,
+                id_prefix=res.resume.id_prefix if res.resume is not None else None,
+                lines=first_line - 1 + res.lines if res.format not in registered_formats()
+                else None,
+                rows_through=fs.read,
             )
             records.append(known[file_id])
             legs_parts.append(res.legs)

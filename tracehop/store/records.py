@@ -33,6 +33,13 @@ class FileRecord:
     stored: int | None = None  # per-file counts, when the ingest layer knows them
     rejected: int | None = None
     duplicates: int | None = None
+    # A CDR file that grows by appending (Asterisk's Master.csv) is read on from ``size`` next
+    # time: its legs keep the leg_id prefix of the first version read (``id_prefix``; None:
+    # the first 16 hex digits of ``file_id``), their lines number on from ``lines`` (physical
+    # lines in the first ``size`` bytes), and ``rows_through`` records were read up to there.
+    id_prefix: str | None = None
+    lines: int | None = None
+    rows_through: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +53,8 @@ class FileRecord:
             "stored": self.stored,
             "rejected": self.rejected,
             "duplicates": self.duplicates,
+            **{k: v for k, v in (("idPrefix", self.id_prefix), ("lines", self.lines),
+                                 ("rowsThrough", self.rows_through)) if v is not None},
         }
 
     @classmethod
@@ -62,6 +71,9 @@ class FileRecord:
                 stored=obj.get("stored"),
                 rejected=obj.get("rejected"),
                 duplicates=obj.get("duplicates"),
+                id_prefix=obj.get("idPrefix"),
+                lines=obj.get("lines"),
+                rows_through=obj.get("rowsThrough"),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise StoreError(f"malformed file record in the transaction log: {obj!r} ({e})") from e

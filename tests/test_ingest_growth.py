@@ -1,0 +1,107 @@
+"""A CDR file that grows by appending (Asterisk's Master.csv) is read on from where the store's
+version of it ends: re-ingesting it on a schedule stores each record once, its leg_ids and line
+numbers stable (DESIGN §4: "re-ingesting a file that was already ingested adds nothing")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from click.testing import CliRunner
+
+from tracehop.cli import cli
+from tracehop.ingest.run import ingest_paths
+from tracehop.store import Store
+
+
+def _line(i: int) -> str:
+    # One 18-column cdr_csv record (loguniqueid, loguserfield), written in UTC.
+    epoch = 1795183420 + 60 * i
+    stamp = f"2026-11-20 {14 + (3 + i) // 60:02d}:{(3 + i) % 60:02d}:40"
+    return (f'"","202555{i:04d}","312555{i:04d}","from-trunk","""X"" <202555{i:04d}>",'
+            f'"PJSIP/acme_in-{i:08x}","PJSIP/200-{i:08x}","Dial","PJSIP/200,60","{stamp}",'
+            f'"{stamp}","{stamp}",30,25,"ANSWERED","DOCUMENTATION","{epoch}.{i}",""')
+
+
+def _write(path: Path, lines: list[str], *, end: str = "\n") -> None:
+    path.write_text("\n".join(lines) + end)
+
+
+def _legs(store: Path) -> dict[str, int]:
+    """leg_id -> source_record of every stored leg."""
+    out: dict[str, int] = {}
+    for f in Store.open(store).snapshot().all_files():
+        t = pq.read_table(f, columns=["leg_id", "source_record"])
+        out.update(zip(t.column("leg_id").to_pylist(), t.column("source_record").to_pylist(),
+                       strict=True))
+    return out
+
+
+def test_a_grown_file_adds_only_its_new_records(tmp_path: Path) -> None:
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    lines = [_line(i) for i in range(5)]
+    _write(master, lines)
+    first = ingest_paths([master], store)
+    assert (first.read, first.stored) == (5, 5)
+    before = _legs(store)
+
+    lines += [_line(i) for i in range(5, 8)]
+    _write(master, lines)
+    grown = ingest_paths([master], store)
+    assert (grown.read, grown.stored, grown.duplicates, grown.rejected) == (8, 3, 5, 0)
+    assert grown.per_file[0].resumed_at == master.stat().st_size - len(
+        "\n".join(lines[5:]) + "\n")
+    after = _legs(store)
+    assert len(after) == 8
+    # The legs already stored keep their ids; the new ones number on from line 6.
+    assert {k: v for k, v in after.items() if k in before} == before
+    assert sorted(v for k, v in after.items() if k not in before) == [6, 7, 8]
+
+    again = ingest_paths([master], store)  # unchanged since: nothing new
+    assert (again.read, again.stored, again.duplicates) == (8, 0, 8)
+    assert again.per_file[0].skipped
+
+    lines += [_line(8)]
+    _write(master, lines)
+    third = ingest_paths([master], store)  # grown again: from the second version's end
+    assert (third.stored, third.duplicates) == (1, 8)
+    assert len(_legs(store)) == 9
+
+
+def test_a_version_cut_mid_line_is_read_on_from_its_last_whole_line(tmp_path: Path) -> None:
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    lines = [_line(i) for i in range(4)]
+    cut = lines[3][: len(lines[3]) // 2]  # the switch was still writing record 4
+    _write(master, [*lines[:3], cut], end="")
+    ingest_paths([master], store)
+    _write(master, lines)
+    grown = ingest_paths([master], store)
+    assert grown.per_file[0].resumed_at is not None
+    legs = _legs(store)
+    # Records 1-3 once each, and record 4 whole (its cut version was rejected, not stored).
+    assert sorted(legs.values()) == [1, 2, 3, 4]
+    assert grown.read == grown.stored + grown.rejected + grown.duplicates
+
+
+def test_a_rewritten_file_is_read_whole(tmp_path: Path) -> None:
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    _write(master, [_line(i) for i in range(3)])
+    ingest_paths([master], store)
+    _write(master, [_line(i) for i in range(10, 15)])  # same name, other content, longer
+    res = ingest_paths([master], store)
+    assert res.per_file[0].resumed_at is None
+    assert (res.stored, res.duplicates) == (5, 0)
+
+
+def test_the_cli_reports_the_resumed_file(tmp_path: Path) -> None:
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    _write(master, [_line(i) for i in range(2)])
+    run = CliRunner().invoke
+    assert run(cli, ["ingest", str(master), "--store", str(store)]).exit_code == 0
+    _write(master, [_line(i) for i in range(3)])
+    r = run(cli, ["ingest", str(master), "--store", str(store), "--json"])
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.output)
+    assert (s["read"], s["stored"], s["duplicates"]) == (3, 1, 2)
+    assert s["per_file"][0]["resumed_at"] > 0
