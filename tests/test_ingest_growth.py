@@ -105,3 +105,19 @@ def test_the_cli_reports_the_resumed_file(tmp_path: Path) -> None:
     s = json.loads(r.output)
     assert (s["read"], s["stored"], s["duplicates"]) == (3, 1, 2)
     assert s["per_file"][0]["resumed_at"] > 0
+
+
+def test_a_file_rotated_by_copytruncate_is_read_on_from_the_live_files_version(
+        tmp_path: Path) -> None:
+    # logrotate's copytruncate: Master.csv is copied to Master.csv.1 (with the lines written
+    # since the last ingest) and emptied; the switch goes on writing Master.csv.
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    lines = [_line(i) for i in range(4)]
+    _write(master, lines)
+    ingest_paths([master], store)
+    _write(tmp_path / "Master.csv.1", [*lines, _line(4)])
+    _write(master, [_line(5)])
+    res = ingest_paths([tmp_path / "Master.csv.1", master], store)
+    assert res.per_file[0].resumed_at is not None
+    assert (res.stored, res.duplicates) == (2, 4)
+    assert len(_legs(store)) == 6

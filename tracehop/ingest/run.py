@@ -13,9 +13,10 @@ Commit policy (DESIGN.md §4, §6, §7), decided here and documented in docs/pro
   raise before anything is read: the store is unchanged.
 * A file whose content (sha256) was already ingested is not parsed again: its records count
   as duplicates, so read = stored + rejected + duplicates still holds.
-* A file that grew by appending since it was ingested (the same path; its first bytes are
-  exactly the version the store holds: Asterisk's Master.csv) is read on from where that
-  version ends (:func:`grown_from`); the records before count as read and duplicate.
+* A file that grew by appending since it was ingested (the same path, or the name it was
+  rotated from; its first bytes are exactly the version the store holds: Asterisk's
+  Master.csv) is read on from where that version ends (:func:`grown_from`); the records
+  before count as read and duplicate.
 * The days of a large time-ordered file are sorted and written while the rest of it is still
   parsed (:class:`EarlySpool`); those files are only made visible by the one commit, and are
   deleted when it fails or when their file turns out not to be ingestible.
@@ -819,6 +820,20 @@ def _scheduled(
         yield from flush()
 
 
+def _versions_of(path: Path, by_path: dict[str, list[FileRecord]]) -> list[FileRecord]:
+    """The store's records that may be an earlier version of ``path``: the same path, or the
+    live file it was rotated from (``Master.csv`` for ``Master.csv.1`` or
+    ``Master.csv-20261207``: logrotate's copytruncate leaves the old bytes under the new name,
+    perhaps with lines written since the last ingest). :func:`grown_from` checks the bytes."""
+    key = _path_key(path)
+    out = list(by_path.get(key, ()))
+    name = Path(key).name
+    for i, ch in enumerate(name):
+        if ch in ".-_" and i > 0:
+            out += by_path.get(str(Path(key).with_name(name[:i])), ())
+    return out
+
+
 def _path_key(path: str | Path) -> str:
     """A path as the store's file records are matched by: absolute, symlinks resolved."""
     try:
@@ -919,7 +934,7 @@ def ingest_paths(
 
     def parse_one(path: Path, how: Profile | str | None) -> ParseResult | TracehopError:
         key = spool.start_file()
-        recorded = by_path.get(_path_key(path))
+        recorded = _versions_of(path, by_path)
         try:
             res = parse_file(
                 path, how, tz, source, keep_raw=keep_raw, progress=advance,
