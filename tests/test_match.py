@@ -46,6 +46,19 @@ def test_skew_outside_the_window_is_found_by_widening_to_15_minutes(tmp_path: Pa
     assert a.confidence < 0.9
 
 
+def test_confidence_never_rises_with_the_distance_across_the_window_edge(
+        tmp_path: Path) -> None:
+    # Inside the ±120 s window, just outside it (found by the ±15 min step), further out:
+    # a record further from the inquiry time never gets the higher confidence.
+    confidences = []
+    for i, off in enumerate(["14:01:22", "14:01:21.5", "14:00:22", "13:50:00"]):
+        a = ask(tmp_path / str(i), [leg(N, f"2026-11-20 {off}")], N, "2026-11-20T14:03:22Z")
+        assert a.status == "upstream"
+        confidences.append(a.confidence)
+    assert confidences == sorted(confidences, reverse=True), confidences
+    assert confidences[0] > confidences[1]
+
+
 def test_a_wider_window_given_by_the_asker_finds_it_at_the_first_step(tmp_path: Path) -> None:
     a = ask(tmp_path, [leg(N, "2026-11-20 14:08:22")], N, "2026-11-20T14:03:22Z", window=400)
     assert a.searched.step == "±400s"

@@ -560,7 +560,8 @@ class Matcher:
         step = widen.describe(step_index, p.w_us, dst_hint=dst_hint)
         in_step = [c for c in cands if c.step == step_index]
         for c in in_step:
-            score_candidate(c, inq, p.t_us, step.half_us, step.centre_us)
+            score_candidate(c, inq, p.t_us, step.half_us, step.centre_us,
+                            inner_us=p.w_us if step.index == 1 else 0)
         decision = rank(in_step, self._handoff)
         best = decision.best
         status, upstream, customer = self._status(best.leg)

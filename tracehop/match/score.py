@@ -4,7 +4,10 @@ Score of one candidate (higher is better), summed from what the inquiry lets us 
 
 =========================  ==========================================================
 time                       ``1 - 0.5 * dist / half``: 1 at the step's centre, 0.5 at its
-                           edge (a record at the edge of the window is still plausible)
+                           edge (a record at the edge of the window is still plausible);
+                           in the ±15 min step, from 0.5 just outside the window down to 0
+                           at 15 min, so that a record never scores higher for being
+                           further away than the window's edge
 calling number             +1.5 when the inquiry's calling number equals the leg's
                            calling or P-Asserted-Identity number: spoofed numbers are
                            usually passed through unchanged, so agreement is strong;
@@ -112,10 +115,17 @@ def _as_written(value: object) -> str:
     return "".join(ch for ch in text.casefold() if ch.isalnum())
 
 
-def score_candidate(c: Candidate, inq: Inquiry, t_us: int, half_us: int, centre_us: int) -> None:
-    """Fill ``c.score`` and ``c.parts`` (see the table in the module docstring)."""
+def score_candidate(c: Candidate, inq: Inquiry, t_us: int, half_us: int, centre_us: int,
+                    inner_us: int = 0) -> None:
+    """Fill ``c.score`` and ``c.parts`` (see the table in the module docstring).
+    ``inner_us``: the half-width of the step searched before this one around the same centre
+    (the inquiry's window, for the ±15 min step), where the time part goes on from 0.5."""
     parts: dict[str, float] = {}
-    parts["time"] = 1.0 - 0.5 * min(1.0, c.dist_us / half_us) if half_us > 0 else 1.0
+    if 0 < inner_us < half_us:
+        beyond = max(0, c.dist_us - inner_us) / (half_us - inner_us)
+        parts["time"] = 0.5 * (1.0 - min(1.0, beyond))
+    else:
+        parts["time"] = 1.0 - 0.5 * min(1.0, c.dist_us / half_us) if half_us > 0 else 1.0
     leg = c.leg
     if inq.calling_e164:
         known = [x for x in (leg.get("calling_e164"), leg.get("pai_e164"),
