@@ -8,6 +8,7 @@ produces against it. Keep :meth:`TracebackAnswer.to_dict` and that schema in ste
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -81,10 +82,36 @@ class Match:
 
 @dataclass(frozen=True)
 class Searched:
+    """Where the matcher looked. ``from_utc``..``to_utc`` is the outer reach of the steps
+    tried, not a range searched whole: past ±15 min only ±window around each whole-hour offset
+    is searched (:mod:`tracehop.match.widen`). :meth:`windows` says what was searched."""
+
     from_utc: str
     to_utc: str
     step: str  # e.g. "±120s", "±15min", "+1h (time-zone slip)"
     steps_tried: list[str] = field(default_factory=list)
+
+    @property
+    def continuous(self) -> bool:
+        """True when ``from_utc``..``to_utc`` was searched whole: only the window and ±15 min
+        were tried (both centred on the inquiry time). Unknown (no steps) counts as whole."""
+        return all(label.startswith("±") for label in self.steps_tried)
+
+    def windows(self) -> list[str]:
+        """Each window searched, relative to the inquiry time, in search order.
+
+        ``["±120s", "±15min", "±120s around +1h (time-zone slip?)"]``; when every step was
+        tried the hour offsets are one item, ``"whole-hour offsets ±1h..±24h, each ±120s"``.
+        """
+        first = self.steps_tried[0] if self.steps_tried else ""
+        out = []
+        for label in self.steps_tried:
+            m = _HOUR_STEP.match(label)
+            out.append(f"{first} around {m[1]}{m[2] or ''}" if m and first else label)
+        return out
+
+
+_HOUR_STEP = re.compile(r"^([+-]\d+h) offset( \(.*\))?$")
 
 
 @dataclass(frozen=True)

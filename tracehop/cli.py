@@ -43,7 +43,8 @@ def cli() -> None:
 
 
 @cli.command("ingest")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+# readable=False: an unreadable file is one file's error in the summary, like a missing one.
+@click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
               help="The store directory (created if missing).")
 @click.option("--format", "fmt", default=None, metavar="NAME|PROFILE.toml",
@@ -58,9 +59,11 @@ def ingest_cmd(paths: tuple[str, ...], store_dir: str, fmt: str | None, tz: str 
                source: str | None, as_json: bool, keep_raw: bool) -> None:
     """Read CDR exports (files or directories) into the call-leg store, in one commit.
 
-    Malformed records are kept as rejects with file, line and reason; the summary counts add
-    up (read = stored + rejected + duplicates). Re-ingesting a file adds nothing. Exits
-    non-zero when nothing could be ingested from a file named on the command line.
+    Malformed records are kept as rejects with file, line and reason (the summary shows the
+    first few; `tracehop rejects` lists them); the summary counts add up (read = stored +
+    rejected + duplicates). Re-ingesting a file adds nothing. A file that cannot be read is
+    reported and the others are still committed; exits non-zero when nothing could be
+    ingested from a file named on the command line.
 
     \b
     Example:
@@ -69,27 +72,157 @@ def ingest_cmd(paths: tuple[str, ...], store_dir: str, fmt: str | None, tz: str 
     """
     import json as _json
     import sys
+    import time
 
     from tracehop.ingest.progress import progress_bar
-    from tracehop.ingest.run import ingest_paths
+    from tracehop.ingest.run import IngestSummary, ingest_paths
     from tracehop.ingest.summary import render_summary
 
+    started = time.perf_counter()
     show_bar = not as_json and sys.stderr.isatty()
-    with progress_bar(enabled=show_bar) as advance:
-        summary = ingest_paths(list(paths), store_dir, format=fmt, tz=tz, source=source,
-                               progress=advance, keep_raw=keep_raw)
+    try:
+        _refuse_unlistable(paths)
+        with progress_bar(enabled=show_bar) as advance:
+            summary = ingest_paths(list(paths), store_dir, format=fmt, tz=tz, source=source,
+                                   progress=advance, keep_raw=keep_raw)
+    except TracehopError as e:
+        if as_json:  # the run stopped as a whole, nothing committed: still one summary object
+            stopped = IngestSummary(elapsed_s=time.perf_counter() - started).to_dict()
+            stopped["errors"] = [{"path": getattr(e, "path", None), "error": str(e)}]
+            click.echo(_json.dumps(stopped))
+        raise
     if as_json:
         click.echo(_json.dumps(summary.to_dict()))
     else:
         click.echo(render_summary(summary))
+        if summary.rejected and summary.version is not None:
+            _echo_first_rejects(store_dir, summary.version)
     for failed in summary.failed_named:
         click.echo(f"Error: {failed.error}", err=True)
     if summary.failed_named:
         sys.exit(1)
 
 
+def _refuse_unlistable(paths: tuple[str, ...]) -> None:
+    """A named directory that cannot be listed, or a named path whose directory cannot be
+    entered, is an error before anything is read: the directory walk of ``ingest_paths``
+    would skip the first without a word and stop at the second."""
+    import errno
+    import os
+    import stat
+
+    from tracehop.errors import UnreadableFileError
+
+    for p in paths:
+        try:
+            is_dir = stat.S_ISDIR(os.stat(p).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # a missing file is that file's error in the summary
+        except OSError as e:
+            raise UnreadableFileError(
+                f"cannot reach the file: {e.strerror}", path=p,
+                hint="Check the permissions of the directories above it: the user running "
+                "tracehop must be able to enter them") from None
+        if is_dir and not os.access(p, os.R_OK | os.X_OK):
+            raise UnreadableFileError(
+                f"cannot list the directory: {os.strerror(errno.EACCES)}", path=p,
+                hint="Check its permissions: the user running tracehop must be able to read "
+                "and enter it")
+
+
+#: Rejected records shown by the text summary of ``ingest``.
+FIRST_REJECTS = 5
+
+
+def _echo_first_rejects(store_dir: str, version: int) -> None:
+    """The first rejects of the commit that made ``version``, and how to list them all."""
+    import shlex
+
+    from tracehop.store.rejects import read_rejects
+
+    try:
+        found = read_rejects(store_dir, version=version, limit=FIRST_REJECTS)
+    except TracehopError as e:
+        click.echo(f"warning: cannot list the rejected records: {e}", err=True)
+        return
+    if not found.total:
+        return  # none of them was stored (a file whose every record was rejected)
+    for r in found.rejects:
+        click.echo(f"  {r.where}: {r.reason}")
+    if found.total > len(found.rejects):
+        click.echo(f"  ... and {found.total - len(found.rejects):,} more")
+    click.echo(f"list them with: tracehop rejects --store {shlex.quote(store_dir)}")
+
+
+# --- rejects --------------------------------------------------------------------------------
+# Rejected records kept by ingest (tracehop/store/rejects.py).
+
+
+@cli.command("rejects")
+@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+              help="The store directory (made by tracehop ingest).")
+@click.option("--file", "file_name", default=None, metavar="NAME",
+              help="Only the records of this source file: its path as ingested, or its "
+                   "last part (Master.csv).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0),
+              help="List at most this many; 0 lists them all.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: total, and each reject's file, line, reason, raw "
+                   "text (in full), format, source and time.")
+def rejects_cmd(store_dir: str, file_name: str | None, limit: int, as_json: bool) -> None:
+    """List rejected records: file, line, reason and raw text, newest ingest first.
+
+    A malformed record never stops an ingest: it is kept in the store with its file, line and
+    reason. This lists them so you can fix the export or the format profile. The raw text is
+    cut to fit 80 columns here; --json gives it in full.
+
+    \b
+    Example:
+        tracehop rejects --store calls.store --file Master.csv --limit 50
+    """
+    import json
+
+    from tracehop.store.rejects import read_rejects
+
+    found = read_rejects(store_dir, file=file_name, limit=limit or None)
+    if as_json:
+        click.echo(json.dumps({"store": store_dir, "total": found.total,
+                               "rejects": [r.to_dict() for r in found.rejects]}))
+        return
+    if not found.total:
+        of = f" from {file_name}" if file_name else ""
+        click.echo(f"No rejected records{of} in {store_dir}.")
+        return
+    for r in found.rejects:
+        click.echo(f"{r.where}: {r.reason}")
+        if r.raw:
+            click.echo("    " + r.raw_shortened(80 - 4))
+    if found.total > len(found.rejects):
+        click.echo(f"({len(found.rejects):,} of {found.total:,} shown; --limit 0 lists all)")
+
+
 # --- lookup ---------------------------------------------------------------------------------
 # Owned by the matcher work (tracehop/match).
+
+
+class _WindowSeconds(click.FloatRange):
+    """--window: the library's bounds (tracehop.inquiry), and a finite number (not nan/inf)."""
+
+    name = "seconds"
+
+    def __init__(self) -> None:
+        from tracehop.inquiry import MAX_WINDOW_S, MIN_WINDOW_S
+
+        super().__init__(min=MIN_WINDOW_S, max=MAX_WINDOW_S)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        import math
+
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):  # nan compares false with both bounds
+            self.fail(f"{value!r} is not a number of seconds.", param, ctx)
+        return rv
 
 
 @cli.command("lookup")
@@ -100,7 +233,7 @@ def ingest_cmd(paths: tuple[str, ...], store_dir: str, fmt: str | None, tz: str 
 @click.option("--at", "at", required=True,
               help="The call time, ISO 8601 with a zone or offset (a naive time is read as UTC).")
 @click.option("--calling", default=None, help="The calling number shown, if known.")
-@click.option("--window", type=click.FloatRange(min=0, min_open=True, max=86400), default=None,
+@click.option("--window", type=_WindowSeconds(), default=None,
               help="Search ±this many seconds first (default 120); then widen in steps.")
 @click.option("--peers", "peers_file", type=click.Path(dir_okay=False), default=None,
               help="Peer directory (TOML) mapping trunks/IPs/accounts to providers.")
@@ -217,7 +350,8 @@ def compact_cmd(
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
               help="Write the answers (JSON lines) here instead of stdout.")
 @click.option("--evidence", "evidence_dir", type=click.Path(file_okay=False), default=None,
-              help="Write one evidence pack per answer under this directory.")
+              help="Write one evidence pack per answer under this directory; a new "
+                   "directory for each run (one that holds packs already is refused).")
 @click.option("--zip", "evidence_zip", is_flag=True, help="Zip each evidence pack.")
 @click.option("--audit", "audit_file", type=click.Path(dir_okay=False), default=None,
               help="Append every inquiry and answer to this hash-chained audit log.")
@@ -243,16 +377,18 @@ def respond_cmd(inquiries: str, store_dir: str, peers_file: str, out_file: str |
     """Answer a file of inquiries: one TracebackAnswer per inquiry, in order, as JSON lines.
 
     INQUIRIES is a CSV with a header `called,calling,time` (optional columns: id, window,
-    duration, disposition, received) or JSON lines with those keys. The batch is matched as
-    one join against the store. A bad row is answered in its place with an "error" object
-    naming the line and the reason; the batch always completes. The campaign summary goes to
-    stderr.
+    duration, disposition, received) or JSON lines with those keys. A small batch is answered
+    one lookup per inquiry, a large one as one join against the store, whichever costs less
+    for the store's size (always one join with --engine spark). A bad row is answered in its
+    place with an "error" object naming the line and the reason; the batch always completes.
+    The campaign summary goes to stderr. --evidence writes NNNNN-<id or number>/ per answer
+    (portal.txt, answer.json, record.txt, ...); packs are never overwritten.
 
     \b
     Example:
         tracehop respond inquiries.csv --store calls.store --peers peers.toml \\
-            --out answers.jsonl --evidence packs/ --audit audit.jsonl --requester itg \\
-            --rmd rmd.csv --hours hours.toml
+            --out answers.jsonl --evidence packs/2026-11-20 --audit audit.jsonl \\
+            --requester itg --rmd rmd.csv --hours hours.toml
     """
     import json
     import sys
@@ -308,7 +444,12 @@ def respond_cmd(inquiries: str, store_dir: str, peers_file: str, out_file: str |
 
 @cli.group("audit")
 def audit_group() -> None:
-    """The hash-chained audit log of inquiries and answers."""
+    """The hash-chained audit log of inquiries and answers (respond --audit, serve).
+
+    \b
+    Example:
+        tracehop audit verify audit.jsonl
+    """
 
 
 @audit_group.command("verify")
@@ -322,7 +463,7 @@ def audit_verify_cmd(log_file: str, expect_head: str | None, as_json: bool) -> N
     \b
     Example:
         tracehop audit verify audit.jsonl
-        tracehop audit verify audit.jsonl --expect-head 3f2a...   # head printed last time
+        tracehop audit verify audit.jsonl --expect-head 3f2a...  # last head
     """
     import json
 
@@ -342,7 +483,12 @@ def audit_verify_cmd(log_file: str, expect_head: str | None, as_json: bool) -> N
 
 @cli.group("rmd")
 def rmd_group() -> None:
-    """The FCC Robocall Mitigation Database listing."""
+    """The FCC Robocall Mitigation Database listing: check your peers against it.
+
+    \b
+    Example:
+        tracehop rmd check rmd.csv --peers peers.toml
+    """
 
 
 @rmd_group.command("check")
@@ -366,11 +512,12 @@ def rmd_check_cmd(rmd_file: str, peers_file: str, as_json: bool) -> None:
 
     rmd = load_rmd(rmd_file)
     peers = PeerDirectory.load(peers_file)
-    checks = [rmd.check(p.name, p.ocn) for p in peers.peers if p.role in ("upstream", "foreign")]
+    checks = [rmd.check(p.name, p.ocn, role=p.role) for p in peers.peers
+              if p.role in ("upstream", "foreign")]
     if as_json:
         click.echo(json.dumps({"listing": rmd.summary(),
                                "skipped": [{"line": ln, "reason": r} for ln, r in rmd.skipped],
-                               "peers": [c.to_dict() for c in checks]}))
+                               "peers": [c.to_dict() | {"role": c.role} for c in checks]}))
     else:
         click.echo(f"{rmd_file}: {len(rmd.filings)} filings read, {len(rmd.skipped)} rows "
                    "skipped")
@@ -457,7 +604,13 @@ def serve_cmd(store_dir: str, peers_file: str, tokens_file: str, audit_file: str
 
 @cli.group("token")
 def token_group() -> None:
-    """Manage the API tokens of `tracehop serve` (one per requester, stored hashed)."""
+    """Manage the API tokens of `tracehop serve` (one per requester, stored hashed).
+
+    \b
+    Example:
+        tracehop token add consortium --tokens tokens.json
+        tracehop token list --tokens tokens.json
+    """
 
 
 @token_group.command("add")

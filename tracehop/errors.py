@@ -20,7 +20,10 @@ hint on how to fix it. Library users can catch the branch they care about.
     │                                 window too wide, missing field)
     ├── StoreError                    the call-leg store cannot be opened or written
     │   ├── StoreNotFoundError        no store at that path
-    │   └── StoreConflictError        another writer committed first; retry
+    │   ├── StoreConflictError        another writer committed first; retry
+    │   └── StoreIOError              a store file cannot be written or read (permissions, disk
+    │                                 full, a file where a directory belongs); carries ``path``;
+    │                                 also an OSError
     ├── EngineError                   a query engine failed
     │   └── EngineMissingError        an optional engine is not installed (hint: pip extra)
     └── AuditError                    the audit log is broken or was tampered with
@@ -31,6 +34,9 @@ own messages; ``str(err)`` is already a complete sentence naming the file and li
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 from pathlib import Path
 
 
@@ -134,6 +140,62 @@ class StoreNotFoundError(StoreError):
 
 class StoreConflictError(StoreError):
     """Another writer committed the same version first. Retrying is safe."""
+
+
+class StoreIOError(StoreError, OSError):
+    """The operating system refused to write (or read) a file of the store.
+
+    ``store`` is the store's root, ``path`` the file or directory the error names (the root
+    when the error names none), ``errno`` the OS error number, ``reason`` its text.
+    ``unchanged``: the caller knows that nothing was committed (the message says so).
+    It is an :class:`OSError` too, so code that caught the operating system's error before
+    it was translated still does.
+    """
+
+    def __init__(
+        self, store: str | Path, err: OSError, *, action: str = "write to",
+        unchanged: bool = False,
+    ) -> None:
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        named = err.filename if err.filename is not None else _quoted_path(str(err))
+        path = str(named) if named else str(store)
+        where = "" if path == str(store) else f"{path}: "
+        message = f"cannot {action} the store {store}: {where}{reason}"
+        if unchanged:
+            message += " (nothing was committed)"
+        # A path that does not exist (a directory that could not be made): its parent decides.
+        shown = path if os.path.lexists(path) else os.path.dirname(path)
+        super().__init__(message, hint=_store_io_hint(err.errno, action, shown))
+        # Set after OSError's own __init__, which resets them.
+        self.store = str(store)
+        self.path = path
+        self.reason = reason
+        self.errno = err.errno
+        self.strerror = reason
+        self.filename = path
+
+
+def _quoted_path(text: str) -> str | None:
+    """The path in an error text of the form ``... '/some/path' ...`` (pyarrow's file errors
+    carry no ``filename``), or None."""
+    m = re.search(r"'(/[^']+)'", text)
+    return m.group(1) if m else None
+
+
+def _store_io_hint(code: int | None, action: str, path: str) -> str:
+    if code in (errno.EACCES, errno.EPERM):
+        verb = "read" if action in ("read", "open") else "write"
+        return (f"Check the permissions of {path} (the user running tracehop must be able to "
+                f"{verb} it), or pass another --store")
+    if code == errno.EROFS:
+        return "The file system is mounted read-only: pass a --store on a writable disk"
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return "The disk is full or the quota is used up: free some space, or pass a --store " \
+               "on another disk"
+    if code in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        return ("A file stands where the store needs a directory (or the reverse): move it "
+                "away, or pass another --store")
+    return "Check the store directory and its disk, or pass another --store"
 
 
 class EngineError(TracehopError):

@@ -15,6 +15,7 @@ candidates and the fix (``--format NAME``).
 from __future__ import annotations
 
 import csv
+import errno
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +32,31 @@ MIN_SCORE: Final = 0.5
 TIE_MARGIN: Final = 0.02
 FILENAME_BONUS: Final = 0.05
 
-#: File signatures of things people attach by mistake (RFC 2083, JFIF, PDF, ZIP, gzip).
+#: File signatures of things people attach by mistake (RFC 2083, JFIF, PDF).
 _MAGIC: Final = {
     b"\x89PNG": "a PNG image",
     b"\xff\xd8\xff": "a JPEG image",
     b"%PDF": "a PDF document",
-    b"PK\x03\x04": "a ZIP archive (unpack it first)",
-    b"\x1f\x8b": "a gzip file (gunzip it first)",
 }
+
+#: Compressed or archived exports: signature (a regex of the first bytes) -> (what it is,
+#: the command that unpacks it). bzip2's "BZh" is followed by its block size, 1-9.
+_PACKED: Final = {
+    re.compile(rb"PK\x03\x04"): ("a ZIP archive", "unzip"),
+    re.compile(rb"\x1f\x8b"): ("gzip", "gunzip"),
+    re.compile(rb"BZh[1-9]"): ("bzip2", "bunzip2"),
+    re.compile(rb"\xfd7zXZ\x00"): ("xz", "unxz"),
+    re.compile(rb"\x28\xb5\x2f\xfd"): ("zstd", "unzstd"),
+}
+
+#: Byte-order marks of text in an encoding other than UTF-8 (UTF-32 first: its little-endian
+#: mark starts with UTF-16's). Excel's "Unicode text" export is UTF-16LE with a BOM.
+_BOMS: Final = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
 
 
 @dataclass(frozen=True)
@@ -124,18 +142,93 @@ def score_profile(profile: Profile, head: bytes, path: Path) -> float:
 
 
 def read_head(path: Path) -> bytes:
+    """The first :data:`HEAD_BYTES` of ``path``.
+
+    Raises :class:`UnreadableFileError` when the file cannot be read or is empty, and
+    :class:`UnknownFormatError` when it is compressed (gzip, bzip2, xz, zstd, ZIP) or text in
+    UTF-16/UTF-32: every reader takes the plain file, so these are refused whether or not
+    ``--format`` was given, with the command that makes the file readable.
+    """
     try:
         with path.open("rb") as fh:
             head = fh.read(HEAD_BYTES)
     except OSError as e:
-        raise UnreadableFileError(f"cannot read the file: {e.strerror}", path=path) from None
+        raise UnreadableFileError(
+            f"cannot read the file: {e.strerror}",
+            path=path,
+            hint=_unreadable_hint(e),
+        ) from None
     if not head.strip():
         raise UnreadableFileError(
             "the file is empty: there is nothing to ingest",
             path=path,
             hint="Check the path, and that the export finished writing",
         )
+    _refuse_packed_or_wide(head, path)
     return head
+
+
+def _unreadable_hint(e: OSError) -> str | None:
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return ("Check its permissions: the user running tracehop must be able to read it "
+                "(and to enter its directory)")
+    if e.errno == errno.EISDIR:
+        return "Name the files, or the directory itself to read every file in it"
+    return None
+
+
+def _refuse_packed_or_wide(head: bytes, path: Path) -> None:
+    """UnknownFormatError for a compressed file or UTF-16/UTF-32 text (see :func:`read_head`)."""
+    for magic, (what, unpack) in _PACKED.items():
+        if magic.match(head):
+            archive = what.startswith("a ")
+            raise UnknownFormatError(
+                f"this file is {what if archive else f'compressed with {what}'}, not a plain "
+                "call-record export",
+                path=path,
+                hint=f"{'Unpack' if archive else 'Decompress'} it first ({unpack} "
+                f"{_shell_quote(path)}) and ingest the file{'s' if archive else ''} it gives",
+            )
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            raise _wide_text(path, encoding)
+    if b"\x00" in head and (order := _wide_without_bom(head)):
+        raise _wide_text(path, order)
+
+
+def _wide_text(path: Path, encoding: str) -> UnknownFormatError:
+    out = _shell_quote(path.with_name(f"{path.stem}-utf8{path.suffix or '.csv'}"))
+    excel = encoding.startswith("UTF-16")
+    return UnknownFormatError(
+        f"this file is {encoding} text"
+        + (" (as Excel's \"Unicode text\" export is)" if excel else "")
+        + "; tracehop reads UTF-8",
+        path=path,
+        hint=f"Convert it first: iconv -f {encoding} -t UTF-8 {_shell_quote(path)} > {out}"
+        + (" (or save it from Excel as \"CSV UTF-8\")" if excel else ""),
+    )
+
+
+def _wide_without_bom(head: bytes) -> str | None:
+    """"UTF-16LE" or "UTF-16BE" when ``head`` looks like UTF-16 text without a byte-order
+    mark (iconv then needs the byte order named): ASCII characters with a NUL byte beside
+    every one, on the same side throughout."""
+    sample = head[: min(len(head), 4096) // 2 * 2]
+    if len(sample) < 16:
+        return None
+    for name, zeros, chars in (("UTF-16LE", sample[1::2], sample[0::2]),
+                               ("UTF-16BE", sample[0::2], sample[1::2])):
+        if zeros.count(0) >= 0.95 * len(zeros) and chars.count(0) == 0 and all(
+            c in b"\t\r\n" or 32 <= c < 127 for c in chars
+        ):
+            return name
+    return None
+
+
+def _shell_quote(path: Path) -> str:
+    import shlex
+
+    return shlex.quote(str(path))
 
 
 def rank(path: Path, profiles: tuple[Profile, ...] | None = None) -> list[Candidate]:

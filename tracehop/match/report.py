@@ -69,8 +69,24 @@ def render_text(a: TracebackAnswer) -> str:
         head = "Runners-up" if i == 0 else ""
         lines.append(f"{head:<12}{alt.start_utc} ({alt.offset_s:+.1f} s)  {_who(alt)}  "
                      f"score {alt.score if alt.score is not None else '?'}")
-    s = a.searched
-    lines.append(f"Searched    {s.from_utc} .. {s.to_utc}  (step {s.step})")
+    lines += _searched_lines(a)
     for w in a.warnings:
         lines.append(f"Warning     {w}")
     return "\n".join(lines)
+
+
+def _searched_lines(a: TracebackAnswer) -> list[str]:
+    """Where it looked. Past ±15 min only separate windows were searched (±window around each
+    whole-hour offset), so the outer reach is not shown as if it had been searched whole."""
+    s = a.searched
+    if s.continuous:
+        return [f"Searched    {s.from_utc} .. {s.to_utc}  (step {s.step})"]
+    windows = s.windows()
+    lines = [f"Searched    only these windows around {a.inquiry.time_utc}:"]
+    for i, w in enumerate(windows):
+        found_here = a.match is not None and i == len(windows) - 1
+        lines.append(f"              {w}" + ("  <- found here" if found_here else ""))
+    if a.match is None:
+        lines.append("            not found in any of them; the time between them was not "
+                     "searched")
+    return lines

@@ -1,12 +1,15 @@
 """``tracehop respond``: answer a file of inquiries in one pass (DESIGN.md §6).
 
     parse the file (bad rows are kept, with their reason)
-      -> Matcher.lookup_many(valid inquiries)   one join of the batch against the store
+      -> refuse an evidence directory that already holds packs (before anything is written)
+      -> Matcher.lookup_many(valid inquiries)   the whole batch in one call
       -> per answer: 24-hour clock, RMD check, evidence pack
       -> answers in input order, audit entries (one locked, fsync-ed append), campaign summary
 
-The matching itself belongs to :mod:`tracehop.match`; this module never loops over single
-lookups, so a batch costs one scan of the store however many inquiries it holds.
+The matching itself belongs to :mod:`tracehop.match`; this module hands it the whole batch and
+never loops over single lookups itself. The matcher picks the cheaper plan for the batch's size
+against the store's: one point lookup per inquiry for a small batch, one join of the batch
+against the store for a large one (:meth:`tracehop.match.Matcher.choose`).
 
 A rejected row (missing column, unparseable time, invalid number) is answered in its place
 with ``status: "not_found"``, ``searched: null``, ``match: null``, a warning starting with
@@ -29,7 +32,13 @@ from tracehop.answer import TracebackAnswer
 from tracehop.inquiry import Inquiry
 from tracehop.respond.audit import AuditLog, AuditRecord, answered_summary, asked_echo
 from tracehop.respond.deadline import Clock, Deadline
-from tracehop.respond.evidence import SnapshotSource, fetch_legs, pack_name, write_pack
+from tracehop.respond.evidence import (
+    SnapshotSource,
+    check_evidence_dir,
+    fetch_legs,
+    pack_name,
+    write_pack,
+)
 from tracehop.respond.inquiries import InquiryFile, InquiryRow
 from tracehop.respond.rmd import RmdCheck, RmdListing
 from tracehop.respond.summary import CampaignSummary, summarise
@@ -65,6 +74,8 @@ def respond(inquiries: InquiryFile, matcher: BatchMatcher,
             options: RespondOptions | None = None) -> RespondResult:
     """Answer every record of ``inquiries``; see the module docstring."""
     opts = options or RespondOptions()
+    if opts.evidence_dir is not None:
+        check_evidence_dir(opts.evidence_dir)
     t0 = time.perf_counter()
     read_at = opts.now()
     rows = inquiries.rows
@@ -117,7 +128,8 @@ def _answered(row: InquiryRow, ans: TracebackAnswer, deadline: Deadline,
     warnings = list(ans.warnings) + list(row.warnings)
     check: RmdCheck | None = None
     if rmd is not None and ans.status in ("upstream", "point_of_entry") and ans.upstream:
-        check = rmd.check(ans.upstream.provider, ans.upstream.ocn)
+        role = "foreign" if ans.status == "point_of_entry" else "upstream"
+        check = rmd.check(ans.upstream.provider, ans.upstream.ocn, role=role)
         if not check.listed:
             warnings.append(check.message)
     dl_warning = deadline.warning(answered_at)

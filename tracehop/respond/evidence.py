@@ -1,8 +1,10 @@
 """Evidence packs: what a person checks in a minute before submitting an answer.
 
-One directory per answer (optionally zipped), holding:
+One directory per answer (optionally zipped), named ``NNNNN-<reference or called number>``
+(NNNNN: the inquiry's place in the batch, from 00001), holding:
 
-    portal.txt        the answer in plain text, ready to paste into the consortium's portal
+    portal.txt        the answer in plain text, ready to paste into the consortium's portal,
+                      with the answer's warnings and the windows actually searched
     answer.json       the TracebackAnswer exactly as ``respond`` wrote it
     record.txt        the matched record as it stands in the source: the CDR line or the SIP
                       INVITE (the leg's ``raw_record``), byte for byte as ingested
@@ -15,6 +17,11 @@ One directory per answer (optionally zipped), holding:
     MANIFEST.sha256   SHA-256 of every file above, in ``sha256sum -c`` format
 
 The pack's digest is the SHA-256 of MANIFEST.sha256: one value to quote in a ticket.
+
+One evidence directory per run: packs are numbered from 00001 in every run, so a run refuses
+(:func:`check_evidence_dir`, before anything is written) a directory that already holds packs,
+and :func:`write_pack` never replaces one. The evidence of an answer already given is never
+lost.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import hashlib
 import json
 import re
 import shutil
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -30,6 +38,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import polars as pl
+
+from tracehop.errors import ConfigError
 
 PACK_FILES = ("portal.txt", "answer.json", "record.txt", "leg.json", "passport.json",
               "searched.json", "README.txt")
@@ -96,7 +106,12 @@ def decode_passport(identity: str | None, verified: bool | None = None) -> dict[
 
 
 def portal_text(answer: dict[str, Any]) -> str:
-    """The answer as plain sentences, for the consortium's web form."""
+    """The answer as plain sentences, for the consortium's web form.
+
+    The answer's warnings are part of it (time read as UTC, an ambiguous match and who else
+    fits, a match found only by widening, a late answer, an RMD flag): whoever pastes it must
+    see them, so they come right after the result.
+    """
     inq = answer.get("inquiry", {})
     lines = ["Traceback response", ""]
     if answer.get("error"):
@@ -105,6 +120,9 @@ def portal_text(answer: dict[str, Any]) -> str:
                   f"Reason: {err.get('reason')}"]
         if err.get("hint"):
             lines.append(f"Fix: {err['hint']}")
+        # warnings[0] repeats the reason; any others (e.g. about the row) still matter
+        lines += _warning_lines([w for w in answer.get("warnings") or []
+                                 if not str(w).startswith("rejected:")])
         return "\n".join(lines) + "\n"
     lines.append(f"Called number: {inq.get('called')}")
     if inq.get("calling"):
@@ -116,8 +134,7 @@ def portal_text(answer: dict[str, Any]) -> str:
     st = answer.get("status")
     up = answer.get("upstream") or {}
     cu = answer.get("customer") or {}
-    via = ", ".join(x for x in (f"trunk {up['trunk']}" if up.get("trunk") else "",
-                                f"IP {up['ip']}" if up.get("ip") else "") if x)
+    via = _via(up.get("trunk"), up.get("ip"))
     ocn = f" (OCN {up['ocn']})" if up.get("ocn") else ""
     if st == "upstream":
         lines.append(f"Result: we received this call from {up.get('provider')}{ocn}"
@@ -136,11 +153,27 @@ def portal_text(answer: dict[str, Any]) -> str:
                      + (f" over {via}" if via else "")
                      + "; the ingress is not yet mapped to a provider (under review).")
     elif st == "ambiguous":
-        lines.append("Result: several calls match; the best is shown below and needs review.")
+        lines.append("Result: AMBIGUOUS - more than one call fits, or the call found does not "
+                     "agree with the inquiry; review before naming anyone.")
+        if cu:
+            best = (f"our customer {cu.get('name') or '(unnamed)'}"
+                    + (f" (account {cu['account']})" if cu.get("account") else ""))
+        elif up.get("provider"):
+            best = f"{up['provider']}{ocn}" + (f" over {via}" if via else "")
+        else:
+            best = "an ingress mapped to no provider" + (f" ({via})" if via else "")
+        lines.append(f"Best fit: {best}.")
+        for alt in answer.get("alternatives") or []:
+            lines.append(f"Also fits: a call at {alt.get('start_utc')} "
+                         f"({_offset(alt.get('offset_s'))} from the time given) from "
+                         f"{_hand_off(alt)}.")
     else:
-        lines.append("Result: no record of this call in the window searched.")
+        lines.append("Result: no record of this call in the window searched around the time "
+                     "given, nor in the wider windows listed below.")
     if up.get("contact"):
-        lines.append(f"Provider contact: {up['contact']}")
+        lines.append(("Provider contact (best fit): " if st == "ambiguous"
+                      else "Provider contact: ") + up["contact"])
+    lines += _warning_lines(answer.get("warnings") or [])
     m = answer.get("match")
     if m:
         ev = m.get("evidence") or {}
@@ -155,8 +188,7 @@ def portal_text(answer: dict[str, Any]) -> str:
                          f"{stir.get('origid') or '-'}, signer {stir.get('signer_spc') or '-'}")
     s = answer.get("searched") or {}
     if s:
-        lines += ["", f"Window searched: {s.get('from_utc')} to {s.get('to_utc')} "
-                      f"({s.get('step')})"]
+        lines += ["", *_searched_lines(s, inq.get("time_utc"), found=bool(m))]
     lines.append(f"Confidence: {answer.get('confidence')}")
     dl = answer.get("deadline")
     if dl:
@@ -164,13 +196,72 @@ def portal_text(answer: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _via(trunk: Any, ip: Any) -> str:
+    return ", ".join(x for x in (f"trunk {trunk}" if trunk else "",
+                                 f"IP {ip}" if ip else "") if x)
+
+
+def _offset(offset_s: Any) -> str:
+    return f"{offset_s:+.1f} s" if isinstance(offset_s, int | float) else "? s"
+
+
+def _hand_off(m: dict[str, Any]) -> str:
+    """Who handed over a runner-up call: its peer, else its unmapped ingress."""
+    via = _via(m.get("ingress_trunk"), m.get("ingress_ip"))
+    who = m.get("provider") or "an ingress mapped to no provider"
+    return (who + (f" over {via}" if via else "")
+            + (f" (account {m['account']})" if m.get("account") else ""))
+
+
+def _warning_lines(warnings: Sequence[Any]) -> list[str]:
+    if not warnings:
+        return []
+    out = ["", "Warnings (read before submitting):"]
+    for w in warnings:
+        out += textwrap.wrap(str(w), width=78, initial_indent="- ", subsequent_indent="  ",
+                             break_long_words=False, break_on_hyphens=False)
+    return out
+
+
+def _searched_lines(s: dict[str, Any], around: Any, *, found: bool) -> list[str]:
+    """Where it looked: one range when it was searched whole, else each window (past ±15 min
+    only ±window around each whole-hour offset is searched, not the hours between)."""
+    from tracehop.answer import Searched
+
+    known = {k: s[k] for k in ("from_utc", "to_utc", "step", "steps_tried") if k in s}
+    try:
+        searched = Searched(**known)
+    except TypeError:  # not an answer tracehop wrote: say what it holds
+        return [f"Window searched: {s.get('from_utc')} to {s.get('to_utc')} ({s.get('step')})"]
+    if searched.continuous:
+        return [f"Window searched: {searched.from_utc} to {searched.to_utc} ({searched.step})"]
+    out = [f"Windows searched around {around}, and only these (not the time between them):"]
+    out += [f"  {w}" for w in searched.windows()]
+    out.append(f"Found in: {searched.windows()[-1]}." if found
+               else "Not found in any of them.")
+    return out
+
+
 def write_pack(root: str | Path, name: str, answer: dict[str, Any],
                leg: dict[str, Any] | None, *, zip_pack: bool = False) -> Pack:
-    """Write one pack under ``root/name``; returns its path and digest."""
+    """Write one pack under ``root/name``; returns its path and digest.
+
+    Raises :class:`~tracehop.errors.ConfigError` when ``root/name`` (or its .zip) exists:
+    a pack is never overwritten.
+    """
     d = Path(root) / name
-    if d.exists():
-        shutil.rmtree(d)
-    d.mkdir(parents=True)
+    archive = d.with_name(d.name + ".zip")
+    taken = d if d.exists() else archive if archive.exists() else None
+    if taken is not None:
+        raise ConfigError(f"evidence pack {taken} already exists: the evidence of an answer "
+                          "already given is never overwritten",
+                          hint="Use a new --evidence directory for this run")
+    try:
+        d.mkdir(parents=True)
+    except FileExistsError:  # another run made it since the check above
+        raise ConfigError(f"evidence pack {d} already exists: the evidence of an answer "
+                          "already given is never overwritten",
+                          hint="Use a new --evidence directory for this run") from None
     raw = (leg or {}).get("raw_record")
     if raw is None:
         ev = ((answer.get("match") or {}).get("evidence")) or {}
@@ -201,10 +292,38 @@ def write_pack(root: str | Path, name: str, answer: dict[str, Any],
     (d / "MANIFEST.sha256").write_bytes(mbytes)
     digest = hashlib.sha256(mbytes).hexdigest()
     if zip_pack:
-        archive = shutil.make_archive(str(d), "zip", root_dir=d)
+        zipped = shutil.make_archive(str(d), "zip", root_dir=d)
         shutil.rmtree(d)
-        return Pack(Path(archive), digest)
+        return Pack(Path(zipped), digest)
     return Pack(d, digest)
+
+
+#: Names of the packs a run writes (``pack_name``), directories or zips.
+_PACK_NAME = re.compile(r"^\d{5,}-")
+
+
+def earlier_packs(root: str | Path) -> list[str]:
+    """Names of the evidence packs already under ``root`` (from an earlier run), sorted."""
+    d = Path(root)
+    if not d.is_dir():
+        return []
+    return sorted(p.name for p in d.iterdir() if _PACK_NAME.match(p.name))
+
+
+def check_evidence_dir(root: str | Path) -> None:
+    """Refuse an evidence directory that already holds packs, before a run writes anything.
+
+    Packs are numbered from 00001 in every run, so a second run into the same directory
+    would replace (or sit among) the packs of answers already given: one directory per run.
+    """
+    found = earlier_packs(root)
+    if found:
+        shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise ConfigError(f"the evidence directory {root} already holds {len(found)} "
+                          f"evidence pack(s) from an earlier run ({shown}); they are never "
+                          "overwritten, and nothing was written",
+                          hint="Use a new --evidence directory for each run (one per "
+                               "day or per ticket, e.g. --evidence packs/2026-11-20)")
 
 
 def pack_name(index: int, answer: dict[str, Any]) -> str:
@@ -234,7 +353,7 @@ def _json_default(v: Any) -> Any:
 _README = """\
 Evidence pack for one traceback answer (written by tracehop respond).
 
-portal.txt       the answer in plain text, to paste into the traceback portal
+portal.txt       the answer in plain text, warnings included, for the traceback portal
 answer.json      the answer as JSON (TracebackAnswer)
 record.txt       the matched record exactly as it stands in the source (CDR line / SIP INVITE)
 leg.json         the same record after normalisation

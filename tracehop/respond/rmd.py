@@ -118,6 +118,7 @@ class RmdCheck:
     listed: bool
     matched_by: str | None = None  # "ocn" | "name"
     filing: RmdFiling | None = None
+    role: str = "upstream"  # the peer's role: upstream | foreign (the message names it)
 
     @property
     def message(self) -> str:
@@ -127,7 +128,7 @@ class RmdCheck:
                     f"{self.filing.business_name} ({self.filing.rmd_number or 'no RMD number'}, "
                     f"matched by {self.matched_by})")
         ocn = f" (OCN {self.ocn})" if self.ocn else ""
-        return (f"upstream provider {who}{ocn} is not listed in the Robocall Mitigation "
+        return (f"{self.role} provider {who}{ocn} is not listed in the Robocall Mitigation "
                 "Database: traffic from it must be refused (47 CFR 64.6305(g))")
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,14 +164,17 @@ class RmdListing:
                 if key:
                     self.by_name.setdefault(key, f)
 
-    def check(self, provider: str | None, ocn: str | None = None) -> RmdCheck:
+    def check(self, provider: str | None, ocn: str | None = None, *,
+              role: str = "upstream") -> RmdCheck:
+        """Look a provider up by OCN, then by name. ``role`` is the peer's role in the peer
+        directory (``upstream`` or ``foreign``), named in the check's message."""
         if ocn and ocn.strip().upper() in self.by_ocn:
-            return RmdCheck(provider, ocn, True, "ocn", self.by_ocn[ocn.strip().upper()])
+            return RmdCheck(provider, ocn, True, "ocn", self.by_ocn[ocn.strip().upper()], role)
         if provider:
             hit = self.by_name.get(normalise_name(provider))
             if hit is not None:
-                return RmdCheck(provider, ocn, True, "name", hit)
-        return RmdCheck(provider, ocn, False)
+                return RmdCheck(provider, ocn, True, "name", hit, role)
+        return RmdCheck(provider, ocn, False, role=role)
 
     def summary(self) -> dict[str, Any]:
         return {"path": self.path, "filings": len(self.filings), "skipped": len(self.skipped),

@@ -10,7 +10,8 @@
 
 Modules: ``layout`` (paths and Parquet settings), ``delta`` (the Delta actions we write),
 ``log`` (atomic commits and replay), ``snapshot`` (read views), ``writer`` (``Store``),
-``compact`` (compaction and vacuum), ``records`` (the result types).
+``compact`` (compaction and vacuum), ``records`` (the result types), ``rejects``
+(rejected records read back).
 """
 
 from tracehop.store.log import DataFile, RejectFile
@@ -21,6 +22,7 @@ from tracehop.store.records import (
     FileRecord,
     VacuumResult,
 )
+from tracehop.store.rejects import Reject, RejectList, read_rejects
 from tracehop.store.snapshot import Snapshot
 from tracehop.store.writer import Store
 
@@ -30,8 +32,11 @@ __all__ = [
     "DataFile",
     "DayCompaction",
     "FileRecord",
+    "Reject",
     "RejectFile",
+    "RejectList",
     "Snapshot",
     "Store",
     "VacuumResult",
+    "read_rejects",
 ]

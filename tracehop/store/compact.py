@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tracehop.errors import StoreConflictError
+from tracehop.errors import StoreConflictError, StoreIOError
 from tracehop.store import delta
 from tracehop.store.layout import (
     LEGS_DIR,
@@ -97,9 +97,11 @@ def compact_days(
                     for d, rw in sorted(plan.items())
                 ),
             )
-    except BaseException:
+    except BaseException as exc:
         for rw in plan.values():
             (root / rw.rel).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # permissions, a full disk: one clear error
+            raise StoreIOError(root, exc) from exc
         raise
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 

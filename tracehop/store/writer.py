@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import pyarrow as pa
 
-from tracehop.errors import StoreConflictError, StoreError, StoreNotFoundError
+from tracehop.errors import StoreConflictError, StoreError, StoreIOError, StoreNotFoundError
 from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, conform, constant, nulls
 from tracehop.store import delta
 from tracehop.store.compact import compact_days, vacuum_files
@@ -125,15 +125,20 @@ class Store:
         """Open the store at ``path``; with ``create``, make an empty one if there is none."""
         root = Path(path).absolute()
         store = cls(root, compact_threshold=compact_threshold)
-        if not store.log.exists():
-            if not create:
-                raise StoreNotFoundError(
-                    f"{root}: no tracehop store here (no {root / '_delta_log'})",
-                    hint="check --store, or create one by ingesting: "
-                    "tracehop ingest FILE --store DIR",
-                )
-            store._create()
-        state = store._state()
+        action = "open"
+        try:
+            if not store.log.exists():
+                if not create:
+                    raise StoreNotFoundError(
+                        f"{root}: no tracehop store here (no {root / '_delta_log'})",
+                        hint="check --store, or create one by ingesting: "
+                        "tracehop ingest FILE --store DIR",
+                    )
+                action = "create"
+                store._create()
+            state = store._state()
+        except OSError as e:  # permissions, a file where a directory belongs, a full disk
+            raise StoreIOError(root, e, action=action) from e
         if state.schema_string is None:
             raise StoreError(f"{store.log.version_path(0)}: the log has no metaData action")
         if state.schema_string != delta.schema_string(LEG_SCHEMA):
@@ -320,7 +325,7 @@ class Store:
                 if early is not None:
                     early.committed = True  # its files are referenced now: never delete them
                 break
-        except BaseException:
+        except BaseException as exc:
             # Not committed: the files are unreferenced. Remove them now rather than leaving
             # them for vacuum (a hard crash here would leave them, invisible, for vacuum).
             if early is not None:
@@ -331,6 +336,8 @@ class Store:
             if reject_file is not None:
                 (self.root / reject_file.path).unlink(missing_ok=True)
             remove_state_files(self.root, state_files)
+            if isinstance(exc, OSError):  # permissions, a full disk: one clear error
+                raise StoreIOError(self.root, exc, unchanged=True) from exc
             raise
 
         days = tuple(sorted(written))
