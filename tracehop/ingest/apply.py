@@ -35,6 +35,11 @@ FILE: Final = "_file"
 MAX_OFFSET_S: Final = 14 * 3600
 OFFSET_STEP_S: Final = 900  # UTC offsets are whole quarter hours
 INFER_SAMPLE: Final = 20_000  # records per batch sampled for the uniqueid offset mode
+#: A second uniqueid offset on one date is a DST change only when it is this far from the first
+#: (_is_dst_shift) and holds half of some local hour by at least DST_MIN_ROWS records.
+DST_SHIFT_MIN_S: Final = 1800
+DST_SHIFT_MAX_S: Final = 7200
+DST_MIN_ROWS: Final = 2
 
 
 @dataclass
@@ -354,74 +359,227 @@ def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.Series | int | N
     """The writer's UTC offset in seconds: Asterisk's uniqueid is ``[systemname-]<epoch>.<seq>``
     (main/channel.c), the UTC creation time of the channel, so start - epoch(uniqueid) is the
     offset the CDR writer used (research/cdr_formats.md §0.2). Transferred or forked legs
-    start later than their uniqueid, so each local date takes the most common offset, rounded
-    to a quarter hour; a date with no usable uniqueid takes the batch's most common offset.
+    start later than their uniqueid, so one record's difference is not trusted on its own: each
+    local date takes the most common offset, rounded to a quarter hour; a date with no usable
+    uniqueid takes the batch's most common offset.
+
+    A date on which the switch changed its clock (DST) holds two offsets. Where a second one is
+    well supported (:func:`_date_offsets`), each record of that date takes the one of the two
+    its own difference supports (:func:`_pick_between`), so the records on either side of the
+    change, and both passes of a repeated hour, get the offset they were written with.
 
     Returns one int when every record of the batch gets the same offset (the usual case: no
     per-row column is built), else the offset of each record (Int64), or None when no record
     has a usable uniqueid."""
     t = profile.time
     assert t.infer_offset_column
+    column = t.infer_offset_column
 
-    def offset_counts(part: pl.DataFrame) -> pl.DataFrame:
-        uid = _col(part, t.infer_offset_column or "").str.extract(t.infer_offset_regex, 1).cast(
-            pl.Int64, strict=False
+    def own_offsets(part: pl.DataFrame) -> pl.DataFrame:
+        # One row per record: its local date and hour, and its own rounded difference.
+        return part.select(
+            pl.col("_t_start").dt.date().alias("_d"),
+            pl.col("_t_start").dt.hour().alias("_h"),
+            _rounded_offset(part, profile, column).alias("_o"),
         )
-        diff = pl.col("_t_start").dt.epoch("s") - uid
-        rounded = ((diff + OFFSET_STEP_S // 2) // OFFSET_STEP_S) * OFFSET_STEP_S
-        return (
-            part.select(
-                pl.col("_t_start").dt.date().alias("_d"),
-                pl.when(rounded.abs() <= MAX_OFFSET_S).then(rounded).alias("_o"),
-            )
-            .drop_nulls()
-            .group_by("_d", "_o")
-            .len()
-        )
+
+    def offset_counts(own: pl.DataFrame) -> pl.DataFrame:
+        return own.drop_nulls().group_by("_d", "_h", "_o").len()
 
     # The mode needs a sample, not every row: regex captures cost more than the rest of the
-    # inference. Dates the sample misses are counted from all their rows.
+    # inference. Dates the sample misses are counted from all their rows, and so are dates the
+    # sample shows may hold a DST change (_dates_to_recount): the far side of a change can be
+    # a few night-time records that a sample thins below what _date_offsets asks for.
     # Only the two columns it reads are sampled (sampling the whole batch copies every column).
-    needed = df.select("_t_start", *[c for c in (t.infer_offset_column,) if c in df.columns])
+    needed = df.select("_t_start", *[c for c in (column,) if c in df.columns])
     stride = max(1, df.height // INFER_SAMPLE)
-    counts = offset_counts(needed.gather_every(stride) if stride > 1 else needed)
-    dates = df.get_column("_t_start").dt.date().unique().drop_nulls()
-    missing = dates.filter(~dates.is_in(counts.get_column("_d").to_list()))
-    if stride > 1 and missing.len():
-        rows = pl.col("_t_start").dt.date().is_in(missing.to_list())
-        counts = pl.concat([counts, offset_counts(needed.filter(rows))])
+    date = df.get_column("_t_start").dt.date()
+    # Records whose own difference was computed from all their rows (every record when the
+    # batch is not sampled), kept so that a DST date does not pay a second regex pass.
+    own: pl.DataFrame | None = None
+    if stride > 1:
+        counts = offset_counts(own_offsets(needed.gather_every(stride)))
+        # The batch's own offset (for dates with no usable uniqueid) is the sample's mode: a
+        # date recounted below would weigh `stride` times its share.
+        sampled = counts
+        modes, majors = _hour_majorities(counts)
+        dates = date.unique().drop_nulls()
+        recount = pl.concat([
+            dates.filter(~dates.is_in(modes.get_column("_d").implode())),
+            _dates_to_recount(modes, majors),
+        ])
+        if recount.len():
+            own = own_offsets(needed.filter(date.is_in(recount.implode())))
+            counts = pl.concat([counts.filter(~pl.col("_d").is_in(recount.implode())),
+                                offset_counts(own)])
+            modes, majors = _hour_majorities(counts)
+    else:
+        own = own_offsets(needed)
+        sampled = counts = offset_counts(own)
+        modes, majors = _hour_majorities(counts)
     if not counts.height:
         return None
-    counts = counts.sort(["_d", "len", "_o"], descending=[False, True, False])
-    per_day = counts.group_by("_d", maintain_order=True).first().select("_d", "_o")
+    per_day = _date_offsets(counts, modes, majors)
     overall = (
-        counts.group_by("_o").agg(pl.col("len").sum()).sort(["len", "_o"], descending=[True, False])
+        (sampled if sampled.height else counts)
+        .group_by("_o").agg(pl.col("len").sum()).sort(["len", "_o"], descending=[True, False])
     )
     fallback = int(overall["_o"][0])
-    if per_day.get_column("_o").eq(fallback).all():
-        # Every date counted takes the batch's offset, and a date not counted (no usable
-        # uniqueid) falls back to it: one offset for all.
+    if per_day.get_column("_o2").is_null().all() and per_day.get_column("_o").eq(fallback).all():
+        # Every date counted takes the batch's offset and none holds a second one, and a date
+        # not counted (no usable uniqueid) falls back to it: one offset for all.
         return fallback
     # Few distinct days: map each row's date through a small table rather than join.
-    return df.select(
-        pl.col("_t_start").dt.date().replace_strict(
-            per_day["_d"], per_day["_o"], default=fallback, return_dtype=pl.Int64
-        )
+    offsets = date.replace_strict(
+        per_day["_d"], per_day["_o"], default=fallback, return_dtype=pl.Int64
+    )
+    two = per_day.drop_nulls("_o2")
+    if not two.height:
+        return offsets
+    # Only the records of dates with two offsets need their own difference; the rest keep
+    # their date's offset. A date counted from all its rows has it already.
+    in_two = date.is_in(two["_d"].implode())
+    if own is not None and two["_d"].is_in(own["_d"].unique().implode()).all():
+        rows = own.filter(pl.col("_d").is_in(two["_d"].implode()))
+    else:
+        rows = own_offsets(needed.filter(in_two))
+    return offsets.scatter(in_two.arg_true(), _pick_between(rows, two))
+
+
+def _rounded_offset(part: pl.DataFrame, profile: Profile, column: str) -> pl.Expr:
+    """start - epoch(uniqueid) per record, rounded to a quarter hour; null when the uniqueid is
+    not an epoch or the difference is too large to be a UTC offset."""
+    uid = _col(part, column).str.extract(profile.time.infer_offset_regex, 1).cast(
+        pl.Int64, strict=False
+    )
+    diff = pl.col("_t_start").dt.epoch("s") - uid
+    rounded = ((diff + OFFSET_STEP_S // 2) // OFFSET_STEP_S) * OFFSET_STEP_S
+    return pl.when(rounded.abs() <= MAX_OFFSET_S).then(rounded)
+
+
+def _hour_majorities(counts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """From per (date ``_d``, local hour ``_h``, offset ``_o``) counts: each date's most common
+    offset (``_d``, ``_o``, sorted by date), and the counts of offsets that hold at least half
+    of their local hour (at most two per hour)."""
+    modes = (
+        counts.group_by("_d", "_o").agg(pl.col("len").sum())
+        .sort(["_d", "len", "_o"], descending=[False, True, False])
+        .group_by("_d", maintain_order=True).first()
+        .select("_d", "_o")
+    )
+    majors = counts.filter(pl.col("len") * 2 >= pl.col("len").sum().over("_d", "_h"))
+    return modes, majors
+
+
+def _one_offset(modes: pl.DataFrame, majors: pl.DataFrame) -> bool:
+    # The usual batch, settled without a join: every date and every hour has the same offset.
+    return bool(modes["_o"].n_unique() <= 1 and majors["_o"].n_unique() <= 1)
+
+
+def _is_dst_shift(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    # Daylight-saving shifts in the tz database are 30 minutes (Lord Howe), one hour or two
+    # (Troll). A second offset nearer or farther than that is late legs, not a clock change:
+    # a quarter hour off is the commonest transfer delay, hours off a long-lived channel.
+    shift = (a - b).abs()
+    return (shift >= DST_SHIFT_MIN_S) & (shift <= DST_SHIFT_MAX_S)
+
+
+def _date_offsets(counts: pl.DataFrame, modes: pl.DataFrame, majors: pl.DataFrame
+                  ) -> pl.DataFrame:
+    """Each date's offsets: ``_o`` the most common, ``_o2`` a second one where the date
+    changed its clock, else null.
+
+    Late legs make stray offsets on every busy date, so a second offset needs the shape a DST
+    change has: on one side of the change every record has it, so it holds at least half of
+    some local hour (the repeated hour of a fall-back splits about evenly), and by at least
+    DST_MIN_ROWS records, so that one stray record never makes it. It must also be a DST shift
+    away from the first (_is_dst_shift). And a clock change moves the offset for good, so a date
+    whose previous and next dates in the batch share one offset holds none: on a quiet PBX a
+    night hour can be two or three late legs alone. A day has at most one change, so at most
+    two offsets; of several candidates the one with most records that day is taken."""
+    if _one_offset(modes, majors):
+        return modes.with_columns(pl.lit(None, dtype=pl.Int64).alias("_o2"))
+    day_len = counts.group_by("_d", "_o").agg(pl.col("len").sum().alias("_day_len"))
+    steady = modes.filter(pl.col("_o").shift(1) == pl.col("_o").shift(-1)).select("_d")
+    second = (
+        majors.filter(pl.col("len") >= DST_MIN_ROWS)
+        .select("_d", "_o").unique()
+        .join(steady, on="_d", how="anti")
+        .join(modes.rename({"_o": "_mode"}), on="_d")
+        .filter(_is_dst_shift(pl.col("_o"), pl.col("_mode")))
+        .join(day_len, on=["_d", "_o"])
+        .sort(["_d", "_day_len", "_o"], descending=[False, True, False])
+        .group_by("_d", maintain_order=True).first()
+        .select("_d", pl.col("_o").alias("_o2"))
+    )
+    return modes.join(second, on="_d", how="left")
+
+
+def _dates_to_recount(modes: pl.DataFrame, majors: pl.DataFrame) -> pl.Series:
+    """Dates of a sample's counts that may hold a DST change the sample is too thin to show
+    well: a local hour held by an offset a DST shift from its date's, or a date whose most
+    common offset differs from the previous or next date's (the change is on one of the two;
+    the sample may hold none of the few records on its far side)."""
+    if _one_offset(modes, majors):
+        return pl.Series("_d", [], dtype=pl.Date)
+    in_hours = (
+        majors.join(modes.rename({"_o": "_mode"}), on="_d")
+        .filter(_is_dst_shift(pl.col("_o"), pl.col("_mode")))
+        .get_column("_d")
+    )
+    changed = (pl.col("_o") != pl.col("_o").shift(1)).fill_null(False)
+    around = modes.filter(changed | changed.shift(-1).fill_null(False)).get_column("_d")
+    return pl.concat([in_hours, around]).unique()
+
+
+def _pick_between(rows: pl.DataFrame, two: pl.DataFrame) -> pl.Series:
+    """The offset of each record of ``rows`` (records of dates with two offsets: ``_d``, and
+    ``_o`` its own rounded difference): the larger of its date's two offsets when its
+    difference reaches it, else the smaller.
+
+    A leg starts when its channel is created or later (a transfer, a fork, a long-lived Local
+    channel), never before, so a record's difference is its offset plus a delay of zero or
+    more: the true offset is at or below it. Taking the nearest of the two instead would move
+    a record of the smaller offset whose leg started half the shift late to the larger; this
+    moves it only once its delay nears the whole shift. A record with no usable uniqueid takes
+    its date's most common offset."""
+    d = pl.col("_d")
+    mode = d.replace_strict(two["_d"], two["_o"], return_dtype=pl.Int64)
+    lo = d.replace_strict(two["_d"], two.select(pl.min_horizontal("_o", "_o2")).to_series(),
+                          return_dtype=pl.Int64)
+    hi = d.replace_strict(two["_d"], two.select(pl.max_horizontal("_o", "_o2")).to_series(),
+                          return_dtype=pl.Int64)
+    own = pl.col("_o")
+    return rows.select(
+        pl.when(own.is_null()).then(mode).when(own >= hi).then(hi).otherwise(lo)
     ).to_series()
 
 
 def _check_tz_against_uniqueid(out: pl.DataFrame, inferred: pl.Series | int,
                                ctx: FileContext) -> None:
+    """Warn when --tz reads most records at another offset than their uniqueid says.
+
+    Compared record by record with the offset inference gives each (both sides of a DST
+    change), so a zone that follows the switch's DST never disagrees. A record whose wall time
+    the zone repeats (``_ambiguous``: the zone took the first pass, the uniqueid may say the
+    second) is left out: that is the zone's fold, not a disagreement about the zone."""
     tz_off = (out["_t_start"].dt.epoch("s") - out["_u_start"].dt.epoch("s")).alias("tz")
     uid = (pl.Series("uid", [inferred], dtype=pl.Int64).new_from_index(0, out.height)
            if isinstance(inferred, int) else inferred.alias("uid"))
-    both = pl.DataFrame({"tz": tz_off, "uid": uid}).drop_nulls()
+    both = (
+        pl.DataFrame({"tz": tz_off, "uid": uid, "amb": out["_ambiguous"]})
+        .filter(~pl.col("amb").fill_null(False))
+        .drop_nulls()
+    )
     if not both.height:
         return
     disagree = both.filter(pl.col("tz") != pl.col("uid"))
     if disagree.height * 2 <= both.height:
         return
-    top = disagree.group_by("tz", "uid").len().sort("len", descending=True).row(0)
+    # The commonest disagreement names the offsets (ties broken by offset, so that the text
+    # does not depend on group order: across a DST change each side can disagree as often).
+    top = (disagree.group_by("tz", "uid").len()
+           .sort(["len", "tz", "uid"], descending=[True, False, False]).row(0))
     ctx.warn(
         f"{ctx.path}: --tz {ctx.tz} reads these records as {_fmt_offset(int(top[0]))}, but their "
         f"uniqueid says the switch wrote {_fmt_offset(int(top[1]))} (for most records); "

@@ -1,0 +1,165 @@
+"""The switch's UTC offset inferred from Asterisk's uniqueid on the day DST changes.
+
+Asterisk writes start times in the switch's local time; each record's uniqueid is the UTC
+epoch of its channel's creation. On a DST-change day a date holds two offsets: every record
+must get the one it was written with (each side of the change, both passes of a repeated
+hour), a --tz that follows the change must not be reported as disagreeing, a wrong --tz still
+is, and a record whose uniqueid is far from its start (a transfer, a long-lived channel) must
+not move the others.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from test_ingest_formats import _asterisk_row
+
+from tracehop.ingest.run import parse_file
+
+NY = ZoneInfo("America/New_York")
+EDT = "UTC-04:00 (inferred from uniqueid)"
+EST = "UTC-05:00 (inferred from uniqueid)"
+
+# Every half hour from local midnight to 03:30, as UTC instants.
+# Fall back, 2024-11-03 02:00 EDT -> 01:00 EST: 01:00 and 01:30 are written twice.
+FALL_BACK = [1730606400 + 1800 * k for k in range(10)]  # 04:00Z .. 08:30Z
+# Spring forward, 2024-03-10 02:00 EST -> 03:00 EDT: no 02:xx at all.
+SPRING_FORWARD = [1710046800 + 1800 * k for k in range(8)]  # 05:00Z .. 08:30Z
+
+
+def _local(epoch: int, zone: ZoneInfo = NY) -> str:
+    return datetime.fromtimestamp(epoch, zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _write(path: Path, records: list[tuple[int, int]]) -> Path:
+    """A Master.csv of (start instant, uniqueid epoch) pairs, written in New York time."""
+    path.write_text("\n".join(_asterisk_row(_local(start), f"{uid}.{k}")
+                              for k, (start, uid) in enumerate(records)) + "\n")
+    return path
+
+
+def _instants(path: Path, tz: str | None = None) -> list[int]:
+    legs = parse_file(path, "asterisk_cdr_csv", tz).legs
+    return [int(t.timestamp()) for t in legs.column("start_utc").to_pylist()]
+
+
+@pytest.fixture
+def fall_back(tmp_path: Path) -> Path:
+    return _write(tmp_path / "fall.csv", [(e, e) for e in FALL_BACK])
+
+
+@pytest.fixture
+def spring_forward(tmp_path: Path) -> Path:
+    return _write(tmp_path / "spring.csv", [(e, e) for e in SPRING_FORWARD])
+
+
+def test_fall_back_day_without_tz_gives_each_record_its_instant(fall_back: Path) -> None:
+    local = [ln.split('","')[9] for ln in fall_back.read_text().splitlines()]
+    assert local[3] == local[5] == "2024-11-03 01:30:00"  # the repeated hour, both passes
+    res = parse_file(fall_back, "asterisk_cdr_csv")
+    got = [int(t.timestamp()) for t in res.legs.column("start_utc").to_pylist()]
+    assert got == FALL_BACK
+    # The tester's rows: local 00:30 is 04:30Z, the first 01:30 05:30Z, the second 06:30Z.
+    assert got[1] == 1730608200 and got[3] == 1730611800 and got[5] == 1730615400
+    # The label says the offset each record was read with.
+    assert res.legs.column("source_tz").to_pylist() == [EDT] * 4 + [EST] * 6
+    assert res.warnings == []
+
+
+def test_spring_forward_day_without_tz_gives_each_record_its_instant(
+        spring_forward: Path) -> None:
+    res = parse_file(spring_forward, "asterisk_cdr_csv")
+    got = [int(t.timestamp()) for t in res.legs.column("start_utc").to_pylist()]
+    assert got == SPRING_FORWARD
+    assert got[3] == 1710052200  # local 01:30 EST is 06:30Z
+    assert res.legs.column("source_tz").to_pylist() == [EST] * 4 + [EDT] * 4
+
+
+@pytest.mark.parametrize("day", ["fall_back", "spring_forward"])
+def test_correct_tz_across_the_change_does_not_warn(day: str,
+                                                    request: pytest.FixtureRequest) -> None:
+    path: Path = request.getfixturevalue(day)
+    res = parse_file(path, "asterisk_cdr_csv", "America/New_York")
+    assert res.warnings == []
+    instants = FALL_BACK if day == "fall_back" else SPRING_FORWARD
+    got = [int(t.timestamp()) for t in res.legs.column("start_utc").to_pylist()]
+    ambiguous = res.legs.column("time_ambiguous").to_pylist()
+    # --tz reads a repeated wall time as its first pass (and flags it); every other is exact.
+    assert [g for g, a in zip(got, ambiguous, strict=True) if not a] == [
+        e for e, a in zip(instants, ambiguous, strict=True) if not a]
+
+
+def test_repeated_hour_alone_with_correct_tz_does_not_warn(tmp_path: Path) -> None:
+    # Only the second pass of 01:xx: --tz takes the first pass (EDT) and flags each record
+    # ambiguous. That is the zone's fold, not a wrong zone: no advice to pass --tz UTC.
+    f = _write(tmp_path / "Master.csv", [(e, e) for e in FALL_BACK[4:6]])
+    res = parse_file(f, "asterisk_cdr_csv", "America/New_York")
+    assert res.legs.column("time_ambiguous").to_pylist() == [True, True]
+    assert res.warnings == []
+
+
+@pytest.mark.parametrize("day", ["fall_back", "spring_forward"])
+def test_wrong_tz_across_the_change_still_warns(day: str,
+                                                request: pytest.FixtureRequest) -> None:
+    path: Path = request.getfixturevalue(day)
+    res = parse_file(path, "asterisk_cdr_csv", "America/Chicago")
+    assert len(res.warnings) == 1
+    # Chicago is an hour behind New York on both sides of the change; the warning names the
+    # commonest pair (in the spring file EST/CST and EDT/CDT tie: the lower offsets are named).
+    assert "--tz America/Chicago reads these records as UTC-06:00" in res.warnings[0]
+    assert "uniqueid says the switch wrote UTC-05:00" in res.warnings[0]
+    assert set(res.legs.column("source_tz").to_pylist()) == {"America/Chicago"}  # --tz wins
+
+
+def test_outlier_on_a_plain_day_does_not_make_a_second_offset(tmp_path: Path) -> None:
+    # 2024-11-05, all EST. The 03:xx record's uniqueid is an hour older than its start (a
+    # channel that lived an hour): alone in its hour it says EDT, a DST shift away. One record
+    # is not a DST change: it and all the others keep the date's offset.
+    starts = [1730782800 + 3600 * h for h in range(12) if h != 3] + [1730782800 + 3 * 3600]
+    records = [(s, s) for s in starts[:-1]] + [(starts[-1], starts[-1] - 3600)]
+    f = _write(tmp_path / "Master.csv", records)
+    assert _instants(f) == starts
+    legs = parse_file(f, "asterisk_cdr_csv").legs
+    assert set(legs.column("source_tz").to_pylist()) == {EST}
+
+
+def test_outlier_on_the_change_day_does_not_move_the_others(tmp_path: Path) -> None:
+    # The fall-back day with two more records: one whose uniqueid is three hours older than
+    # its start, one whose uniqueid is not an epoch. Every other record keeps its instant.
+    late = FALL_BACK[8] + 60  # 03:01 EST
+    f = _write(tmp_path / "Master.csv", [(e, e) for e in FALL_BACK] + [(late, late - 3 * 3600)])
+    with f.open("a") as out:
+        out.write(_asterisk_row(_local(late + 60), "pbx-7") + "\n")
+    got = _instants(f)
+    assert got[:len(FALL_BACK)] == FALL_BACK
+    assert got[-1] == late + 60  # no uniqueid: the date's most common offset (EST)
+
+
+def test_change_day_in_a_sampled_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Three days around the fall-back change, a record every 20 minutes, sampled one record in
+    # 24: the sample holds one of the change day's six EDT records, too few to show a second
+    # offset, so that date is counted again from all its rows and each record gets its instant.
+    from tracehop.ingest import apply
+
+    monkeypatch.setattr(apply, "INFER_SAMPLE", 9)
+    start = int(datetime(2024, 11, 2, 4, tzinfo=UTC).timestamp())  # 2 Nov 00:00 EDT
+    instants = [start + 1200 * k for k in range(3 * 72)]
+    f = _write(tmp_path / "Master.csv", [(e, e) for e in instants])
+    assert _instants(f) == instants
+
+
+def test_stray_night_hour_between_steady_dates_is_not_a_change(tmp_path: Path) -> None:
+    # 4-6 November 2024, all EST. On the 5th the only records of 03:xx are two legs of a
+    # channel created an hour before (they say EDT). The dates either side share one offset,
+    # so the 5th did not change its clock: every record, those two included, reads as EST.
+    base = int(datetime(2024, 11, 4, 5, tzinfo=UTC).timestamp())  # 4 Nov 00:00 EST
+    starts = [base + day * 86400 + 3600 * h for day in range(3) for h in range(8, 20)]
+    stray = [base + 86400 + 3 * 3600 + 60, base + 86400 + 3 * 3600 + 300]
+    f = _write(tmp_path / "Master.csv",
+               [(s, s) for s in starts] + [(s, base + 86400 + 2 * 3600 + 50) for s in stray])
+    assert _instants(f) == starts + stray
+    legs = parse_file(f, "asterisk_cdr_csv").legs
+    assert set(legs.column("source_tz").to_pylist()) == {EST}
