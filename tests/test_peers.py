@@ -78,6 +78,28 @@ def test_resolve_precedence(tmp_path: Path, trunk: str | None, ip: str | None,
 
 
 @pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('# peers\n[[peer]]\nname = "Acme"\nrole = "upsteam"\ntrunks = ["A"]\n', 4),
+        ('[[peer]]\nname="A"\nrole="upstream"\ntrunks=["T"]\n\n[[peer]]\nname="B"\n'
+         'role="upstream"\nips=["10.0.0.300"]\n', 9),
+        ('[[peer]]\nname="A"\nrole="upstream"\ntrunks=["T"]\n[[peer]]\nname="B"\n'
+         'role="customer"\n\ntrunks=["T"]\n', 9),
+        ('[[peer]]\nname="A"\nrole="upstream"\n', 1),  # nothing maps to it: the entry
+        ('[[peer]]\nname="A"\nrole="upstream"\nrole2="x"\n', 4),
+        ('[[peer]]\nname="A"\nrole="upstream"\ntrunks=["T",\n', 4),  # an unclosed list
+    ],
+)
+def test_errors_name_the_line(tmp_path: Path, text: str, line: int) -> None:
+    # "file:line: ..." as the other input errors: the line of the key at fault, or of the
+    # entry's [[peer]] header.
+    with pytest.raises(PeerDirectoryError) as e:
+        load(tmp_path, text)
+    assert e.value.line == line, str(e.value)
+    assert f"{tmp_path / 'peers.toml'}:{line}:" in str(e.value)
+
+
+@pytest.mark.parametrize(
     ("text", "message"),
     [
         ('[[peer]]\nname = "Acme"\nrole = "upsteam"\ntrunks = ["A"]\n',

@@ -93,17 +93,21 @@ class CaptureError(InputError):
 
 
 class ConfigError(TracehopError):
-    """A configuration file or option is wrong."""
+    """A configuration file or option is wrong. ``path`` names the file, ``line`` (1-based)
+    the line at fault, if known."""
 
     def __init__(
         self,
         message: str,
         *,
         path: str | Path | None = None,
+        line: int | None = None,
         hint: str | None = None,
     ) -> None:
         self.path = str(path) if path is not None else None
-        super().__init__(f"{self.path}: {message}" if self.path else message, hint=hint)
+        self.line = line
+        where = self.path if line is None or self.path is None else f"{self.path}:{line}"
+        super().__init__(f"{where}: {message}" if where else message, hint=hint)
 
 
 class ProfileError(ConfigError):

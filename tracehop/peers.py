@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,17 +114,27 @@ class PeerDirectory:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
-            raise PeerDirectoryError(f"not valid TOML: {e}", path=p,
+            # tomllib says "(at line 3, column 5)", or "(at end of document)" for an unclosed
+            # array or string: then the line it was opened on is the one to look at.
+            line = _unclosed_line(text) if "end of document" in str(e) else None
+            raise PeerDirectoryError(f"not valid TOML: {e}", path=p, line=line,
                                      hint="See the peer directory format in DESIGN.md §6"
                                      ) from None
-        return cls.from_dict(data, path=str(p))
+        return cls.from_dict(data, path=str(p), text=text)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, path: str | None = None) -> PeerDirectory:
-        """Validate the parsed TOML (``{"peer": [ {...}, ... ]}``)."""
+    def from_dict(cls, data: dict[str, Any], *, path: str | None = None,
+                  text: str | None = None) -> PeerDirectory:
+        """Validate the parsed TOML (``{"peer": [ {...}, ... ]}``). With ``text`` (the file
+        it was parsed from), an error names the line of the entry, or of its key, at fault."""
+        starts = _entry_lines(text) if text is not None else []
+        at: list[int | None] = [None]  # the line of the entry being checked
 
-        def fail(msg: str, hint: str | None = None) -> PeerDirectoryError:
-            return PeerDirectoryError(msg, path=path, hint=hint)
+        def fail(msg: str, hint: str | None = None, key: str | None = None) -> PeerDirectoryError:
+            line = at[0]
+            if line is not None and key is not None and text is not None:
+                line = _key_line(text, line, key) or line
+            return PeerDirectoryError(msg, path=path, line=line, hint=hint)
 
         extra = set(data) - {"peer"}
         if extra:
@@ -137,40 +148,44 @@ class PeerDirectory:
         owners: dict[tuple[str, str], str] = {}  # (kind, value) -> "peer #n 'name'"
         for i, entry in enumerate(raw, start=1):
             label = f"peer #{i}"
+            at[0] = starts[i - 1] if i <= len(starts) else None
             if not isinstance(entry, dict):
                 raise fail(f"{label}: must be a table")
             name = entry.get("name")
             if not isinstance(name, str) or not name.strip():
                 raise fail(f"{label}: 'name' is missing or empty",
-                           'Give each peer a name, e.g. name = "Acme Transit"')
+                           'Give each peer a name, e.g. name = "Acme Transit"', "name")
             label = f"peer #{i} {name!r}"
             unknown = set(entry) - _KEYS
             if unknown:
                 raise fail(f"{label}: unknown key(s) {', '.join(sorted(unknown))}",
-                           f"Allowed keys: {', '.join(sorted(_KEYS))}")
+                           f"Allowed keys: {', '.join(sorted(_KEYS))}", min(unknown))
             if name in seen_names:
-                raise fail(f"{label}: the name is already used by peer #{seen_names[name]}")
+                raise fail(f"{label}: the name is already used by peer #{seen_names[name]}",
+                           key="name")
             seen_names[name] = i
             role = entry.get("role")
             if role not in ROLES:
-                raise fail(f"{label}: role {role!r} is not one of {', '.join(ROLES)}")
+                raise fail(f"{label}: role {role!r} is not one of {', '.join(ROLES)}",
+                           key="role")
             lists: dict[str, tuple[str, ...]] = {}
             for key in ("trunks", "ips", "accounts"):
                 v = entry.get(key, [])
                 if not isinstance(v, list) or not all(isinstance(x, str) and x.strip()
                                                       for x in v):
-                    raise fail(f"{label}: {key!r} must be a list of non-empty strings")
+                    raise fail(f"{label}: {key!r} must be a list of non-empty strings",
+                               key=key)
                 lists[key] = tuple(x.strip() for x in v)
             for ip in lists["ips"]:
                 try:
                     ipaddress.ip_network(ip, strict=False)
                 except ValueError:
                     raise fail(f"{label}: {ip!r} is not an IP address or CIDR",
-                               "Write e.g. 198.51.100.7 or 198.51.100.0/24") from None
+                               "Write e.g. 198.51.100.7 or 198.51.100.0/24", "ips") from None
             for key in ("ocn", "contact"):
                 v = entry.get(key)
                 if v is not None and not isinstance(v, str):
-                    raise fail(f"{label}: {key!r} must be a string")
+                    raise fail(f"{label}: {key!r} must be a string", key=key)
             if not (lists["trunks"] or lists["ips"] or lists["accounts"]):
                 raise fail(f"{label}: no trunks, ips or accounts: nothing can map to it")
             for kind, values in (("trunk", lists["trunks"]), ("account", lists["accounts"]),
@@ -180,7 +195,8 @@ class PeerDirectory:
                     prev = owners.get((kind, v))
                     if prev is not None:
                         raise fail(f"{label}: {kind} {v!r} is already given to {prev}",
-                                   "A trunk, account or network may belong to one peer only")
+                                   "A trunk, account or network may belong to one peer only",
+                                   {"trunk": "trunks", "account": "accounts"}.get(kind, "ips"))
                     owners[(kind, v)] = label
             peers.append(Peer(
                 name=name,
@@ -219,3 +235,35 @@ class PeerDirectory:
 
     def __len__(self) -> int:
         return len(self.peers)
+
+
+_ENTRY = re.compile(r"^\s*\[\[\s*peer\s*\]\]")
+
+
+def _entry_lines(text: str) -> list[int]:
+    """The 1-based line of each ``[[peer]]`` header, in order (what ``tomllib`` numbers the
+    entries by). A header inside a multi-line string would be miscounted; such a file is
+    no peer directory anyway."""
+    return [n for n, line in enumerate(text.splitlines(), start=1) if _ENTRY.match(line)]
+
+
+def _key_line(text: str, start: int, key: str) -> int | None:
+    """The line where ``key =`` is set in the entry whose header is on line ``start``."""
+    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    for n, line in enumerate(text.splitlines()[start:], start=start + 1):
+        if line.lstrip().startswith("["):
+            return None  # the next table: the key is not set in this entry
+        if pattern.match(line):
+            return n
+    return None
+
+
+def _unclosed_line(text: str) -> int | None:
+    """For "at end of document": the last line that opens a bracket or a string it does not
+    close (the usual cause: a list or quote left open)."""
+    last = None
+    for n, line in enumerate(text.splitlines(), start=1):
+        code = line.split("#", 1)[0]
+        if code.count("[") > code.count("]") or code.count('"') % 2:
+            last = n
+    return last
