@@ -88,4 +88,4 @@ def test_missing_store_and_bad_peers(tmp_path: Path, setup: tuple[str, str]) -> 
     r = CliRunner().invoke(cli, ["lookup", "--store", store, "--called", N,
                                  "--at", "2026-11-20T14:03:22Z", "--peers", str(bad)])
     assert r.exit_code == 1
-    assert "bad.toml: peer #1 'Acme': role 'upsteam' is not one of" in r.output
+    assert "bad.toml:3: peer #1 'Acme': role 'upsteam' is not one of" in r.output
