@@ -259,6 +259,29 @@ def test_one_upstream_and_one_origid_are_flagged(tmp_path: Path, peers: PeerDire
     assert s.to_dict()["by_upstream"] == {"Acme Transit": 4}
 
 
+def test_an_ambiguous_answer_checks_every_candidate_against_the_rmd(
+        tmp_path: Path, peers: PeerDirectory) -> None:
+    # Two calls seconds apart, from Acme (listed) and Shady Routes (not listed): the answer
+    # is ambiguous, each candidate is checked, and the summary does not count the best fit
+    # as the source.
+    rows = [leg("L1", "+13125550100", "2026-11-20T14:03:25Z", "ACME_IN_1"),
+            leg("L2", "+13125550100", "2026-11-20T14:03:31Z", "SHADY-7")]
+    store = make_store(tmp_path / "s", rows)
+    p = tmp_path / "q.csv"
+    p.write_text("called,calling,time\n+13125550100,,2026-11-20T14:03:22Z\n")
+    res = respond(read_inquiries(p), Matcher(store, peers),
+                  RespondOptions(rmd=load_rmd(FIX / "rmd_export.csv")))
+    a = res.answers[0]
+    assert a["status"] == "ambiguous"
+    assert any("Shady Routes" in w and "ambiguous" in w for w in a["warnings"]), a["warnings"]
+    assert a["rmd"]["provider"] == a["match"]["provider"]
+    # The summary lists the providers found unlisted, not a candidate that may not be it.
+    assert res.summary.rmd_unlisted == []
+    assert res.summary.to_dict()["by_upstream"] == {}
+    assert res.summary.by_status == {"ambiguous": 1}
+    assert_schema_valid(res.answers)
+
+
 def test_decode_passport_reports_what_it_cannot_read() -> None:
     garbage = decode_passport("not-a-token;info=<https://x/c.pem>")
     assert garbage["present"] is True and garbage["payload"] is None

@@ -86,6 +86,9 @@ def respond(inquiries: InquiryFile, matcher: BatchMatcher,
                            "inquiries")
     by_row = {id(r): a for r, a in zip(valid, matched, strict=True)}
     answered_at = opts.now()
+    # Peer roles by name: an ambiguous answer's candidates are checked against the RMD too.
+    peers = getattr(getattr(matcher, "peers", None), "peers", None) or ()
+    roles = {p.name: p.role for p in peers}
 
     answers: list[dict[str, Any]] = []
     audit_records: list[AuditRecord] = []
@@ -95,7 +98,7 @@ def respond(inquiries: InquiryFile, matcher: BatchMatcher,
         if ans is None:
             out = _rejected(inquiries.path, row)
         else:
-            out = _answered(row, ans, deadline, answered_at, opts.rmd)
+            out = _answered(row, ans, deadline, answered_at, opts.rmd, roles)
         out["deadline"] = deadline.to_dict(answered_at)
         answers.append(out)
         audit_records.append(_audit_record(inquiries.path, row, out, opts.requester,
@@ -124,7 +127,8 @@ def write_jsonl(answers: Iterable[dict[str, Any]], out: IO[str]) -> int:
 
 
 def _answered(row: InquiryRow, ans: TracebackAnswer, deadline: Deadline,
-              answered_at: datetime, rmd: RmdListing | None) -> dict[str, Any]:
+              answered_at: datetime, rmd: RmdListing | None,
+              roles: dict[str, str] | None = None) -> dict[str, Any]:
     warnings = list(ans.warnings) + list(row.warnings)
     check: RmdCheck | None = None
     if rmd is not None and ans.status in ("upstream", "point_of_entry") and ans.upstream:
@@ -132,6 +136,24 @@ def _answered(row: InquiryRow, ans: TracebackAnswer, deadline: Deadline,
         check = rmd.check(ans.upstream.provider, ans.upstream.ocn, role=role)
         if not check.listed:
             warnings.append(check.message)
+    elif rmd is not None and ans.status == "ambiguous":
+        # Any of the providers that may have handed the call over could be the one whose
+        # traffic must be refused: each is checked; ``rmd`` is the best fit's check.
+        best = ans.match.provider if ans.match is not None else None
+        names = [best, *(m.provider for m in ans.alternatives)]
+        seen: set[str] = set()
+        for name in names:
+            peer_role = (roles or {}).get(name or "")
+            if not name or name in seen or peer_role not in ("upstream", "foreign"):
+                continue
+            seen.add(name)
+            ocn = ans.upstream.ocn if ans.upstream is not None and name == best else None
+            found = rmd.check(name, ocn, role=str(peer_role))
+            if name == best:
+                check = found
+            if not found.listed:
+                warnings.append(f"{found.message} (one of the candidates of this ambiguous "
+                                f"answer)")
     dl_warning = deadline.warning(answered_at)
     if dl_warning:
         warnings.append(dl_warning)

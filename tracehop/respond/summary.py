@@ -116,7 +116,9 @@ def summarise(answers: list[dict[str, Any]]) -> CampaignSummary:
         if st not in FOUND_STATUSES:
             continue
         s.found += 1
-        key = source_key(a)
+        # An ambiguous answer's best fit is no finding about its source: it is counted by
+        # status only, and keeps the campaign from being flagged as from one source.
+        key = source_key(a) if st != "ambiguous" else None
         if key is not None:
             sources.append(key)
             if st == "originating":
