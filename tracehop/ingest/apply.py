@@ -599,9 +599,14 @@ def _per_record_zone(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl
     parts = []
     for (zone,), part in df.group_by("_zone"):
         if zone is None:
+            # Name the first such record and the time column a user can see (the zone column
+            # may be one the reader derived, as CGRateS' from each stamp's offset).
+            lines = part.get_column(LINE) if LINE in part.columns else None
+            first = f":{int(lines.min())}" if lines is not None and lines.len() else ""
             raise ZoneError(
-                f"{ctx.path}: some records carry no zone in column '{zcol}'",
-                hint="Pass the default zone, e.g. --tz America/New_York",
+                f"{ctx.path}{first}: {part.height} record(s) give no zone for their times "
+                f"(column '{profile.time.start}' has no offset, and '{zcol}' names none)",
+                hint="Pass the zone those local times are in, e.g. --tz America/New_York",
             )
         conv = {}
         amb = None
