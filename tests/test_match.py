@@ -317,6 +317,24 @@ def test_every_status_from_the_peer_directory(
         assert a.upstream is not None and a.upstream.provider == who
 
 
+@pytest.mark.parametrize("fields", [{"trunk": "CUST_TRUNK"}, {"trunk": None, "account": "ACCT-77"}])
+def test_a_leg_marked_outbound_whose_ingress_is_our_customer_answers_originating(
+        tmp_path: Path, fields: dict[str, object]) -> None:
+    # A CUCM phone's call, a BroadWorks Originating record, a Kamailio INVITE from a private
+    # address: outbound by the format's convention, but the customer handed us the call.
+    a = ask(tmp_path, [leg(N, "2026-11-20 14:03:30", direction="outbound", **fields)], N,
+            "2026-11-20T14:03:22Z")
+    assert a.status == "originating", a.warnings
+    assert a.customer is not None and a.customer.name == "Dialer Co"
+    assert any("marks this leg outbound" in w for w in a.warnings)
+
+
+def test_a_leg_marked_outbound_from_a_carrier_is_still_no_answer(tmp_path: Path) -> None:
+    a = ask(tmp_path, [leg(N, "2026-11-20 14:03:30", direction="outbound")], N,
+            "2026-11-20T14:03:22Z")
+    assert a.status == "not_found"
+
+
 def test_without_a_peer_directory_everything_found_is_unmapped(tmp_path: Path) -> None:
     a = ask(tmp_path, [leg(N, "2026-11-20 14:03:30")], N, "2026-11-20T14:03:22Z",
             with_peers=False)

@@ -403,15 +403,28 @@ class Matcher:
         wanted = render.wanted_table(keys)
         return self._rows(self.engine.run(render.fetch_sql(), {"legs": files, "wanted": wanted}))
 
-    @staticmethod
-    def _related_keys(w: _Work) -> list[tuple[int, str, str, int, int]]:
+    def _egress(self, row: Row) -> bool:
+        """Whether ``row`` is an egress leg, which never answers: marked outbound by its
+        format's direction rule, unless its ingress (trunk, address or account) is one of our
+        customers in the peer directory. A switch's record of a call its own customer placed
+        (a CUCM phone, a BroadWorks user's Originating record, a Kamailio INVITE from a
+        customer's private address, an SBC realm named for a PBX) is outbound by the format's
+        convention, yet it is where that customer handed us the call (DESIGN §6:
+        ``originating`` when the ingress or account maps to a customer): the directory, the
+        provider's own knowledge, wins over the convention."""
+        if not is_egress(row):
+            return False
+        peer = self._peer(row)
+        return peer is None or peer.role != "customer"
+
+    def _related_keys(self, w: _Work) -> list[tuple[int, str, str, int, int]]:
         """(qid, kind, value, lo, hi) of each call whose egress leg ``w`` matched without its
         inbound leg among the rows it has: the keys the related pass looks for."""
         keys: list[tuple[int, str, str, int, int]] = []
-        have = _call_index(r for r in w.rows if not is_egress(r))
+        have = _call_index(r for r in w.rows if not self._egress(r))
         seen: set[tuple[str, str]] = set()
         for e in w.rows:
-            if not is_egress(e) or _siblings(e, have):
+            if not self._egress(e) or _siblings(e, have):
                 continue
             for kind in ("correlation_id", "call_id"):
                 v = e.get(kind)
@@ -493,12 +506,12 @@ class Matcher:
     def _candidates(self, w: _Work) -> tuple[list[Candidate], list[Row]]:
         """Candidates (inbound legs, direct or through their egress leg) and orphan egress
         legs (no inbound leg of that call anywhere)."""
-        direct = [r for r in w.rows if not is_egress(r)]
+        direct = [r for r in w.rows if not self._egress(r)]
         pool = _call_index(direct + w.related)
         cands = [Candidate(r, r, int(r["step"]), int(r["dist_us"])) for r in direct]
         orphans: list[Row] = []
         for e in w.rows:
-            if not is_egress(e):
+            if not self._egress(e):
                 continue
             sib = _siblings(e, pool)
             if not sib:
@@ -568,6 +581,10 @@ class Matcher:
         conflict = self._account_conflict(best.leg) if status == "originating" else None
         if conflict is not None:
             warnings.append(conflict)
+        if status == "originating" and is_egress(best.leg):
+            warnings.append("the record marks this leg outbound (the format's convention for "
+                            "our own side), but its ingress is our customer's: answered as "
+                            "the call that customer handed us")
         confidence = decision.confidence
         if decision.ambiguous:
             status = "ambiguous"
