@@ -601,8 +601,8 @@ def _per_record_zone(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl
         if zone is None:
             # Name the first such record and the time column a user can see (the zone column
             # may be one the reader derived, as CGRateS' from each stamp's offset).
-            lines = part.get_column(LINE) if LINE in part.columns else None
-            first = f":{int(lines.min())}" if lines is not None and lines.len() else ""
+            line = part.get_column(LINE).min() if LINE in part.columns else None
+            first = f":{line}" if isinstance(line, int) else ""
             raise ZoneError(
                 f"{ctx.path}{first}: {part.height} record(s) give no zone for their times "
                 f"(column '{profile.time.start}' has no offset, and '{zcol}' names none)",
