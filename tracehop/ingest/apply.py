@@ -324,7 +324,8 @@ def _to_utc(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl.DataFram
         else:
             raise ZoneError(
                 f"{ctx.path}: the {profile.name} format writes local times without a zone, and "
-                f"the UTC offset cannot be inferred from column '{t.infer_offset_column}'",
+                f"the UTC offset cannot be inferred from column '{t.infer_offset_column}'"
+                + (f" or '{t.infer_offset_fallback}'" if t.infer_offset_fallback else ""),
                 hint="Pass the zone the switch was set to, e.g. --tz America/New_York",
             )
     if isinstance(inferred, int):
@@ -374,6 +375,8 @@ def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.Series | int | N
     t = profile.time
     assert t.infer_offset_column
     column = t.infer_offset_column
+    if column not in df.columns and t.infer_offset_fallback in df.columns:
+        column = t.infer_offset_fallback  # this file's layout has no uniqueid: its linkedid
 
     def own_offsets(part: pl.DataFrame) -> pl.DataFrame:
         # One row per record: its local date and hour, and its own rounded difference.

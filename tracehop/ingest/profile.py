@@ -95,6 +95,9 @@ class TimeSpec:
     basis: str = "setup"
     #: Asterisk family: the column holding ``[systemname-]<epoch>.<seq>`` (research §0.2).
     infer_offset_column: str | None = None
+    #: A column to infer from when a file's layout has no ``infer_offset_column`` (Asterisk's
+    #: newcdrcolumns without loguniqueid: the linkedid, the uniqueid of the call's first channel).
+    infer_offset_fallback: str | None = None
     infer_offset_regex: str = r"(?:^|-)(\d{9,11})\.\d+$"
     #: Exports with only a start time (database dumps): end = start + duration, and
     #: answer = end - billsec when billsec > 0 (the Asterisk CDR definitions, cdr.c).
@@ -115,6 +118,22 @@ class Dialect:
     columns: tuple[str, ...] = ()
     #: Allowed numbers of fields per record (variants with optional trailing columns).
     field_counts: tuple[int, ...] = ()
+    #: Layouts whose optional columns are not a prefix of ``columns`` (Asterisk: loguniqueid,
+    #: loguserfield and newcdrcolumns are independent options), tried in order for the field
+    #: count a file has; without one, the first that many names of ``columns``.
+    variants: tuple[Variant, ...] = ()
+
+
+@dataclass(frozen=True)
+class Variant:
+    """``[[csv.variant]]``: the column names of a record of ``fields`` fields, used when the
+    file has that many and, with ``when``, when the sniffed records' ``when_column`` value
+    matches ``when_regex`` in most of them."""
+
+    fields: int
+    columns: tuple[str, ...]
+    when_column: str | None = None
+    when_regex: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,8 +172,9 @@ class Profile:
         for _, spec in self.fields:
             used.update(spec.columns)
         for c in (self.time.start, self.time.answer, self.time.end, self.time.zone_column,
-                  self.time.duration, self.time.billsec,
-                  self.time.infer_offset_column, self.direction.column, self.disposition.column):
+                  self.time.duration, self.time.billsec, self.time.infer_offset_column,
+                  self.time.infer_offset_fallback, self.direction.column,
+                  self.disposition.column):
             if c:
                 used.add(c)
         for r in (*self.direction.rules, *self.disposition.rules):
@@ -319,6 +339,34 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
             raise c._fail("field_counts", f"{max(counts)} fields but only {len(columns)} names")
     if len(set(columns)) != len(columns):
         raise c._fail("columns", "column names must be unique")
+    variants: list[Variant] = []
+    for i, raw in enumerate(c.get("variant", list, [])):
+        where = f"variant[{i}]"
+        if not isinstance(raw, dict):
+            raise c._fail(where, "must be a table ([[csv.variant]])")
+        width, names, when = raw.get("fields"), raw.get("columns"), raw.get("when")
+        unknown = set(raw) - {"fields", "columns", "when"}
+        if unknown:
+            raise c._fail(where, f"unknown key(s) {', '.join(sorted(unknown))}")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names) \
+                or len(set(names)) != len(names):
+            raise c._fail(f"{where}.columns", "expected a list of distinct column names")
+        if not isinstance(width, int) or width != len(names):
+            raise c._fail(f"{where}.fields", f"must be the number of its columns ({len(names)})")
+        if counts and width not in counts:
+            raise c._fail(f"{where}.fields", f"{width} is not one of field_counts {counts}")
+        w_col = w_re = None
+        if when is not None:
+            if not (isinstance(when, dict) and set(when) == {"column", "regex"}
+                    and when["column"] in names and isinstance(when["regex"], str)):
+                raise c._fail(f"{where}.when", "expected { column = NAME (one of its columns), "
+                                               "regex = '...' }")
+            try:
+                re.compile(when["regex"])
+            except re.error as e:
+                raise c._fail(f"{where}.when.regex", f"not a valid regex: {e}") from None
+            w_col, w_re = str(when["column"]), str(when["regex"])
+        variants.append(Variant(width, tuple(names), w_col, w_re))
     dialect = Dialect(
         delimiter=delimiter,
         quote=quote or None,
@@ -328,6 +376,7 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
         null_values=c.strings("null_values"),
         columns=columns,
         field_counts=counts,
+        variants=tuple(variants),
     )
     c.finish()
 
@@ -347,6 +396,7 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
         duration=t.get("duration", str),
         billsec=t.get("billsec", str),
         infer_offset_column=infer.get("column", str),
+        infer_offset_fallback=infer.get("fallback", str),
         infer_offset_regex=infer.regex(
             "regex", infer.get("regex", str, TimeSpec.infer_offset_regex)
         ),

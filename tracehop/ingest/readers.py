@@ -31,6 +31,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,10 +149,12 @@ def read_layout(path: Path, dialect: Dialect) -> Layout:
             quoting=csv.QUOTE_MINIMAL if dialect.quote else csv.QUOTE_NONE,
             strict=False,
         )
+        sniffed: list[list[str]] = []
         try:
             for row in reader:
                 if row and any(f.strip() for f in row):
                     counts[len(row)] = counts.get(len(row), 0) + 1
+                    sniffed.append(row)
         except csv.Error:
             pass  # a NUL byte or the like: decide on what was read
         allowed = dialect.field_counts or (len(names),)
@@ -165,13 +168,32 @@ def read_layout(path: Path, dialect: Dialect) -> Layout:
             expected = min(allowed, key=lambda a: (abs(a - mode), -a))
         else:
             expected = max(allowed)
-        names = names[:expected]
+        names = _variant_names(dialect, expected, sniffed) or names[:expected]
     label = str(expected)
     if not dialect.header and expected not in counts_ok:
         allowed_all = dialect.field_counts or (len(dialect.columns),)
         lo, hi = min(allowed_all), max(allowed_all)
         label = str(lo) if lo == hi else f"{lo}-{hi}"
     return Layout(names, expected, line_no, label, pos, cr_only)
+
+
+def _variant_names(dialect: Dialect, fields: int,
+                   sniffed: list[list[str]]) -> tuple[str, ...] | None:
+    """The column names of the first ``[[csv.variant]]`` for ``fields`` fields whose ``when``
+    holds for most sniffed records of that many fields (or that has no ``when``); None: the
+    first ``fields`` names of ``columns``."""
+    rows = [r for r in sniffed if len(r) == fields]
+    for v in dialect.variants:
+        if v.fields != fields:
+            continue
+        if v.when_column is None or v.when_regex is None:
+            return v.columns
+        at = v.columns.index(v.when_column)
+        pattern = re.compile(v.when_regex)
+        hits = sum(1 for r in rows if pattern.search(r[at].strip()))
+        if rows and hits * 2 > len(rows):
+            return v.columns
+    return None
 
 
 def _dedupe(names: list[str]) -> list[str]:

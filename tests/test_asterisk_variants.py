@@ -1,0 +1,70 @@
+"""Asterisk cdr_csv in every column variant (16-21 fields): which optional columns a line holds
+depends on three independent cdr.conf options (cdr_csv.c build_csv_record): loguniqueid adds
+uniqueid, loguserfield adds userfield, newcdrcolumns adds peeraccount, linkedid and sequence.
+So 17 and 20 fields are ambiguous (uniqueid or userfield) and 19 fields are base + the three
+new columns, not a prefix of the 21-column layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tracehop.errors import ZoneError
+from tracehop.ingest.run import parse_file
+
+# 2026-11-20 09:03:40 in New York (UTC-05:00) = 14:03:40Z = epoch 1795183420
+BASE = ['""', '"2025550111"', '"3125550100"', '"from-trunk"', '"""X"" <2025550111>"',
+        '"PJSIP/acme_in-0000001a"', '"PJSIP/200-0000002a"', '"Dial"', '"PJSIP/200,60"',
+        '"2026-11-20 09:03:40"', '"2026-11-20 09:03:45"', '"2026-11-20 09:04:40"', "60", "55",
+        '"ANSWERED"', '"DOCUMENTATION"']
+UNIQUEID = '"1795183420.7"'
+USERFIELD = '"campaign-42"'
+NEW = ['"peer-acct"', '"1795183419.6"', "3"]  # peeraccount, linkedid, sequence
+
+
+def _file(tmp_path: Path, extra: list[str]) -> Path:
+    p = tmp_path / "Master.csv"
+    p.write_text(",".join(BASE + extra) + "\n" + ",".join(BASE + extra) + "\n")
+    return p
+
+
+@pytest.mark.parametrize(
+    ("extra", "correlation"),
+    [
+        ([UNIQUEID], "1795183420.7"),  # loguniqueid
+        ([UNIQUEID, USERFIELD], "1795183420.7"),  # loguniqueid + loguserfield (18)
+        (NEW, "1795183419.6"),  # newcdrcolumns alone (19): linkedid
+        ([UNIQUEID, *NEW], "1795183419.6"),  # loguniqueid + newcdrcolumns (20)
+        ([UNIQUEID, USERFIELD, *NEW], "1795183419.6"),  # all three (21)
+    ],
+    ids=["17-uniqueid", "18", "19-newcdr", "20-uniqueid-newcdr", "21"],
+)
+def test_each_variant_reads_its_own_columns(tmp_path: Path, extra: list[str],
+                                            correlation: str) -> None:
+    res = parse_file(_file(tmp_path, extra), "asterisk_cdr_csv")
+    assert res.rejects.num_rows == 0
+    leg = res.legs.to_pylist()[0]
+    assert leg["correlation_id"] == correlation
+    # The offset comes from uniqueid, or from linkedid when the layout has no uniqueid.
+    assert leg["source_tz"] == "UTC-05:00 (inferred from uniqueid)"
+    assert leg["start_utc"].isoformat() == "2026-11-20T14:03:40+00:00"
+
+
+@pytest.mark.parametrize("extra", [[USERFIELD], [USERFIELD, *NEW]],
+                         ids=["17-userfield", "20-userfield-newcdr"])
+def test_a_userfield_is_not_read_as_a_uniqueid(tmp_path: Path, extra: list[str]) -> None:
+    path = _file(tmp_path, extra)
+    if extra == [USERFIELD]:
+        # No uniqueid and no linkedid: the zone must be given, and is then used.
+        with pytest.raises(ZoneError, match="cannot be inferred"):
+            parse_file(path, "asterisk_cdr_csv")
+        res = parse_file(path, "asterisk_cdr_csv", tz="America/New_York")
+        leg = res.legs.to_pylist()[0]
+        assert leg["correlation_id"] is None
+    else:
+        res = parse_file(path, "asterisk_cdr_csv")
+        leg = res.legs.to_pylist()[0]
+        assert leg["correlation_id"] == "1795183419.6"
+    assert res.rejects.num_rows == 0
+    assert leg["start_utc"].isoformat() == "2026-11-20T14:03:40+00:00"
