@@ -10,8 +10,25 @@ Columns produced (all strings): ``core-uuid``, ``switchname``, ``channel_data.<k
 ``variables.<name>``, ``callflow.caller_profile.<key>`` and ``callflow.times.<key>`` from the
 *original* caller profile (the lowest ``profile_index``: the number as received, before any
 transfer), and ``leg_role`` ("a" when no caller profile names an originator, else "b").
-``callflow.times.created_time`` falls back to ``variables.start_uepoch``. Values are
-URL-decoded when they contain ``%`` (``encode-values`` is on by default).
+Values are URL-decoded when they contain ``%`` (``encode-values`` is on by default).
+
+The call's times (:func:`call_times`): three ``callflow.times`` columns hold the *call's*
+times, not the original profile's, because a transfer splits them across profiles.
+FreeSWITCH (switch_channel.c ``switch_channel_set_caller_profile``) gives each new caller
+profile (a transfer, an execute_extension) a copy of the current one's ``created``,
+``answered`` and ``hungup`` times, stamps ``transferred`` on the old one and from then on
+marks answer and hangup only on the new, current profile. So on a call transferred before it
+was answered (the CGRateS sample, realworld:freeswitch_json_cdr/
+cgrates_engine_fscdr_test_body.json: profile 1 parked, answered 0, hangup 0; profile 2
+bridged, answered and hung up) only the later profile has them. Hence:
+
+* ``created_time``: the original profile's (the call's creation, copied unchanged to every
+  profile), else ``variables.start_uepoch``;
+* ``answered_time`` / ``hangup_time``: the latest non-zero value over all callflow entries
+  (the current profile's, since earlier profiles only hold copies of earlier values or 0),
+  else ``variables.answer_uepoch`` / ``end_uepoch`` (which switch_channel_set_timestamps
+  derives from the current profile), else ``answer_epoch`` / ``end_epoch`` in seconds; 0 or
+  absent everywhere means never answered (or no hangup recorded).
 """
 
 from __future__ import annotations
@@ -49,6 +66,47 @@ def _original_profile(doc: dict[str, Any]) -> dict[str, Any]:
     return best
 
 
+def _micros(v: Any) -> int | None:
+    """A time in µs since the epoch as written (a string or a number), None for 0 ("never"),
+    empty or unreadable."""
+    text = _s(v)
+    if text is None:
+        return None
+    try:
+        n = int(text.strip())
+    except ValueError:
+        return None
+    return n if n > 0 else None
+
+
+def _flows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    flows = doc.get("callflow")
+    if isinstance(flows, dict):
+        flows = [flows]
+    if not isinstance(flows, list):
+        return []
+    return [f for f in flows if isinstance(f, dict)]
+
+
+def call_times(doc: dict[str, Any]) -> dict[str, str | None]:
+    """The call's answer and hangup times (µs since the epoch, as strings; None = never),
+    by the rule in the module docstring: the latest non-zero ``answered_time`` /
+    ``hangup_time`` of any callflow entry, else the channel variables."""
+    variables = doc.get("variables") if isinstance(doc.get("variables"), dict) else {}
+    assert isinstance(variables, dict)
+    out: dict[str, str | None] = {}
+    for key, uvar, svar in (("answered_time", "answer_uepoch", "answer_epoch"),
+                            ("hangup_time", "end_uepoch", "end_epoch")):
+        seen = [t for f in _flows(doc) if isinstance(f.get("times"), dict)
+                if (t := _micros(f["times"].get(key))) is not None]
+        best = max(seen) if seen else _micros(variables.get(uvar))
+        if best is None:
+            secs = _micros(variables.get(svar))
+            best = secs * 1_000_000 if secs is not None else None
+        out[key] = str(best) if best is not None else None
+    return out
+
+
 def flatten(doc: dict[str, Any], wanted: frozenset[str]) -> dict[str, str | None]:
     row: dict[str, str | None] = {}
     for key in ("core-uuid", "switchname"):
@@ -73,6 +131,9 @@ def flatten(doc: dict[str, Any], wanted: frozenset[str]) -> dict[str, str | None
     assert isinstance(variables, dict)
     if not row.get("callflow.times.created_time") or row["callflow.times.created_time"] == "0":
         row["callflow.times.created_time"] = _s(variables.get("start_uepoch"))
+    # Answer and hangup are the call's, wherever a transfer left them (module docstring).
+    for key, value in call_times(doc).items():
+        row[f"callflow.times.{key}"] = value
     flows = doc.get("callflow")
     flows = flows if isinstance(flows, list) else [flows]
     has_originator = any(

@@ -23,13 +23,22 @@ Record types (positions are 1-based, per type):
   ingress trunk group 31, ingress PVSD 45, dialed 53, disconnect initiator 57, incoming
   calling 60, disconnect date 105, ingress local/remote IP 115/116, final attempt 146.
 
-Times are ``MM/DD/YYYY`` + ``HH:MM:SS.s`` in the Node Time Zone (field 5); durations and
-"Ticks ..." are 10 ms ticks. The answer time is start + ticks(setup→service established).
+Times are ``MM/DD/YYYY`` + ``HH:MM:SS.s`` in the Node Time Zone (field 5; :func:`node_zone`:
+the offset written in it decides, a US region name adds its DST rules only when its standard
+offset is that offset); durations and "Ticks ..." are 10 ms ticks. The answer time is
+start + ticks(setup→service established).
 
-One call, one leg: a START whose STOP (same Accounting ID) is in the same file is folded into
-that STOP (the STOP repeats every START field); a START without its STOP (call still up when
-the file closed) is a leg of its own with no end. INTERMEDIATE and EVENT records are not call
-legs and are rejected with that reason, so the counts still add up.
+One call, one leg (the SBC writes a record per route attempt; research/cdr_formats.md
+"Many rows per call"): a START whose STOP (same Accounting ID) is in the same file is folded
+into that STOP (the STOP repeats every START field); a START without its STOP (call still up
+when the file closed) is a leg of its own with no end. An ATTEMPT whose Final Attempt
+Indicator (field 146) is ``0`` is one failed route of a call the SBC then tried on another
+route: it is folded into the record that ends that call in the file (the STOP when a later
+route answered, the final ATTEMPT when every route failed, the START of a call still up), so
+a lookup never answers with a failed attempt of an answered call. A call whose non-final
+ATTEMPTs are all the file holds (it closed mid-routing) keeps the latest one. Records are
+folded within one file only. INTERMEDIATE and EVENT records are not call legs and are
+rejected with that reason, so the counts still add up.
 
 Speed: records of one type and release have one field count, so each type is parsed by
 pyarrow's CSV reader in bulk (only the wanted positions materialised); a record with another
@@ -96,36 +105,62 @@ OUT_COLUMNS: Final = (
     "ingress_remote_ip", "disconnect_initiator", "final_attempt",
 )
 
-#: Ribbon names zones by offset and region (``GMT-05:00-Eastern``, ``gmtMinus05-Eastern-US``);
-#: the US regions map to their IANA zone (DST included), anything else to a fixed offset.
+#: Ribbon names zones by offset and region (``GMT-05:00-Eastern``, ``gmtMinus05-Eastern-US``,
+#: ``GMT+02:00-Eastern-Europe``). The offset is that of standard time. A US region maps to its
+#: IANA zone (DST included): region word -> (zone, standard-time offset in hours).
 _REGIONS: Final = {
-    "eastern": "America/New_York", "central": "America/Chicago",
-    "mountain": "America/Denver", "pacific": "America/Los_Angeles",
-    "alaska": "America/Anchorage", "hawaii": "Pacific/Honolulu", "arizona": "America/Phoenix",
-    "atlantic": "America/Halifax",
+    "eastern": ("America/New_York", -5), "central": ("America/Chicago", -6),
+    "mountain": ("America/Denver", -7), "pacific": ("America/Los_Angeles", -8),
+    "alaska": ("America/Anchorage", -9), "hawaii": ("Pacific/Honolulu", -10),
+    "arizona": ("America/Phoenix", -7), "atlantic": ("America/Halifax", -4),
 }
+#: Words that may stand beside a US region word without naming another region.
+_US_WORDS: Final = frozenset({"us", "usa", "time", "standard"})
 _OFFSET_ZONE: Final = re.compile(r"(?i)^(?:gmt|utc)\s*(minus|plus|[-+])?\s*(\d{1,2})(?::?(\d{2}))?")
+_WORDS: Final = re.compile(r"[^\W_]+")
+
+
+def _us_region(text: str) -> tuple[str, int] | None:
+    """The US zone that ``text`` (the value without its offset) names, when it names nothing
+    but a US region: ``Eastern``, ``Eastern-US``, ``US Eastern Time``; not ``Eastern-Europe``
+    or ``Central-America``, which are other regions that share the word."""
+    words = [w.lower() for w in _WORDS.findall(text)]
+    regions = [w for w in words if w in _REGIONS]
+    if len(regions) != 1 or any(w not in _REGIONS and w not in _US_WORDS for w in words):
+        return None
+    return _REGIONS[regions[0]]
 
 
 def node_zone(value: str | None) -> str | None:
     """The IANA zone for a Node Time Zone value, or None when it cannot be told (then the
-    ingest's --tz applies, and without it the ingest stops with a ZoneError)."""
+    ingest's --tz applies, and without it the ingest stops with a ZoneError).
+
+    The offset written in the value decides: ``GMT+02:00-Eastern-Europe`` is UTC+02:00 (a
+    fixed offset, ``Etc/GMT-2``), whatever words follow it. Only when the rest of the value
+    names a US region alone *and* that region's standard time is that offset
+    (``GMT-05:00-Eastern``, ``gmtMinus06-Central-US``) is the region's IANA zone used, so that
+    summer records are read on daylight time as the node writes them; an offset that
+    contradicts the region (``GMT+05:00-Eastern``) is read as the offset. Region words alone
+    (``Eastern``, ``US-Pacific``) name their zone. An offset that is not a whole hour
+    (``GMT+05:30-Kolkata``) has no fixed-offset IANA zone: None."""
     if not value:
         return None
     v = value.strip()
     if "/" in v or v.upper() in ("UTC", "GMT"):
         return "UTC" if v.upper() in ("UTC", "GMT") else v
-    lowered = v.lower()
-    for region, zone in _REGIONS.items():
-        if region in lowered:
-            return zone
     m = _OFFSET_ZONE.match(v)
-    if m and (m.group(3) or "00") == "00":
-        hours = int(m.group(2))
-        sign = -1 if (m.group(1) or "+").lower() in ("minus", "-") else 1
-        # Etc/GMT zones have the POSIX sign: Etc/GMT+5 is UTC-05:00.
-        return "UTC" if hours == 0 else f"Etc/GMT{'+' if sign < 0 else '-'}{hours}"
-    return None
+    if m is None:
+        region = _us_region(v)
+        return region[0] if region else None
+    if (m.group(3) or "00") != "00":
+        return None
+    hours = int(m.group(2))
+    sign = -1 if (m.group(1) or "+").lower() in ("minus", "-") else 1
+    region = _us_region(v[m.end():])
+    if region is not None and region[1] == sign * hours:
+        return region[0]
+    # Etc/GMT zones have the POSIX sign: Etc/GMT+5 is UTC-05:00.
+    return "UTC" if hours == 0 else f"Etc/GMT{'+' if sign < 0 else '-'}{hours}"
 
 
 @dataclass
@@ -309,13 +344,29 @@ def read_act(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataF
         rows = pl.DataFrame(schema={**{c: pl.String for c in OUT_COLUMNS},
                                     LINE: pl.Int64, RAW: pl.String})
         return rows, rejects_frame(rejects)
-    rows = _derive(pl.concat(frames, how="diagonal"))
-    # One call, one leg: fold a START into the STOP of the same Accounting ID.
-    stopped = rows.filter(pl.col("record_type") == "STOP").get_column("accounting_id")
-    rows = rows.filter(
-        ~((pl.col("record_type") == "START") & pl.col("accounting_id").is_in(stopped.implode()))
-    ).sort(LINE)
+    rows = _one_leg_per_call(_derive(pl.concat(frames, how="diagonal")))
     return rows, rejects_frame(sorted(rejects))
+
+
+def _one_leg_per_call(rows: pl.DataFrame) -> pl.DataFrame:
+    """One call, one leg (module docstring): of the records of one Accounting ID in the file,
+    keep the one that stands for the call. A START folds into its STOP. A non-final ATTEMPT
+    (Final Attempt Indicator ``0``: a route attempt that failed before the SBC tried the next
+    route) folds into the record that ends the call: its STOP, its final ATTEMPT, or its START
+    when the call is still up; those repeat its ingress fields. Without any of them (the file
+    closed while the call was still being routed) the latest non-final ATTEMPT is the leg. A
+    record with no Accounting ID is never folded."""
+    rtype = pl.col("record_type")
+    has_id = pl.col("accounting_id").is_not_null() & (pl.col("accounting_id") != "")
+    non_final = (rtype == "ATTEMPT") & (
+        pl.col("final_attempt").str.strip_chars().fill_null("") == "0")
+    stopped = rows.filter(has_id & (rtype == "STOP")).get_column("accounting_id")
+    closed = rows.filter(has_id & ~non_final).get_column("accounting_id")
+    last_try = pl.col(LINE) == pl.col(LINE).max().over("accounting_id")
+    return rows.filter(
+        ~(has_id & (rtype == "START") & pl.col("accounting_id").is_in(stopped.implode()))
+        & ~(has_id & non_final & (pl.col("accounting_id").is_in(closed.implode()) | ~last_try))
+    ).sort(LINE)
 
 
 register_reader(READER, read_act)
