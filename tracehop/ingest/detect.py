@@ -231,6 +231,21 @@ def _shell_quote(path: Path) -> str:
     return shlex.quote(str(path))
 
 
+#: Names that promise a packet capture (pcap, pcapng, NetMon/snoop ``.cap``, raw HEP).
+_CAPTURE_SUFFIXES = frozenset({".pcap", ".pcapng", ".cap", ".hep"})
+
+
+def _not_a_capture(path: Path) -> UnknownFormatError:
+    """A file named like a capture that no capture reader recognised (nor a CDR layout)."""
+    return UnknownFormatError(
+        f"this file is named {path.suffix} but is not a pcap, pcapng or HEP capture (no "
+        "capture header at its start), nor a call-record export tracehop knows",
+        path=path,
+        hint="Give tracehop the capture itself (tcpdump -w writes pcap); if this is a CDR "
+        "export, pass --format NAME",
+    )
+
+
 def rank(path: Path, profiles: tuple[Profile, ...] | None = None) -> list[Candidate]:
     """Every candidate format for ``path``, best first."""
     head = read_head(path)
@@ -249,6 +264,8 @@ def rank(path: Path, profiles: tuple[Profile, ...] | None = None) -> list[Candid
                 hint="Give tracehop the CDR export (CSV or JSON) or a SIP capture",
             )
     if b"\x00" in head and not out:
+        if path.suffix.lower() in _CAPTURE_SUFFIXES:
+            raise _not_a_capture(path)
         raise UnknownFormatError(
             "this is a binary file, not a call-record export",
             path=path,
@@ -273,6 +290,8 @@ def detect_format(path: Path, profiles: tuple[Profile, ...] | None = None) -> st
     cands = rank(path, profiles)
     best = cands[0] if cands else None
     closest = ", ".join(f"{c.name} ({c.score:.2f})" for c in cands[:3] if c.score > 0)
+    if (best is None or best.score < MIN_SCORE) and path.suffix.lower() in _CAPTURE_SUFFIXES:
+        raise _not_a_capture(path)
     if best is None or best.score < MIN_SCORE:
         raise UnknownFormatError(
             "cannot tell the format of this file: no known CDR layout fits it"

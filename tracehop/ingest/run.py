@@ -1003,10 +1003,13 @@ def ingest_paths(
                 # it, or its rejects, would make the corrected run skip it as already ingested.
                 # Its records still count as read and rejected in this run's summary.
                 first = res.rejects.slice(0, 1).to_pylist()[0]
+                capture = res.format in ("pcap", "pcapng", "hep")  # numbered by frame, not line
                 fs.error = (
                     f"{path}: nothing could be ingested, all {fs.rejected} records were rejected "
-                    f"(line {first['source_record']}: {first['reason']}); the store was left as it "
-                    f"was, so a run with the right --format reads the file again"
+                    f"({'frame' if capture else 'line'} {first['source_record']}: "
+                    f"{first['reason']}); the store was left as it was, so "
+                    + ("the file is read again once it is complete or repaired" if capture
+                       else "a run with the right --format reads the file again")
                 )
                 summary.rejected += fs.rejected
                 continue

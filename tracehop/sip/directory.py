@@ -9,7 +9,9 @@ Each run reads what is new since the last one. The store's file records say what
 - a file whose sha256 is already recorded is skipped (without hashing it again when the
   record has its path and size and the file was not modified since);
 - a file whose first ``size`` bytes hash to a recorded ``file_id`` **grew** (the capture was
-  still being written): it is read on from that byte offset, frame numbers continuing;
+  still being written): it is read on from that byte offset, frame numbers continuing (a pcap
+  or pcapng at its next record, a raw HEP file at its next HEP3 packet: HEP3 packets carry
+  their length);
 - anything else is new and read whole.
 
 A file's record covers the bytes up to its last *complete* record, so a capture caught in the
@@ -52,10 +54,16 @@ from typing import Final
 import pyarrow as pa
 
 from tracehop.errors import CaptureError, ConfigError, StoreError
-from tracehop.sip import hep, tshark
+from tracehop.sip import tshark
 from tracehop.sip.dialogs import DIALOG_SCHEMA, LegBuilder, SipConfig
 from tracehop.sip.pcap import CaptureInfo
-from tracehop.sip.reader import _hep_to_sink, detect_kind, fast_pass, gc_paused
+from tracehop.sip.reader import (
+    check_linktypes,
+    detect_kind,
+    fast_pass,
+    gc_paused,
+    hep_file_pass,
+)
 from tracehop.store import FileRecord, Store
 
 DEFAULT_HORIZON_S: Final = 4 * 3600.0
@@ -225,6 +233,7 @@ def _ingest_directory(directory: Path, store: Store | Path | str, source: str | 
             foreign: list[int] = []
             problems: list[tuple[int | None, str]] = []
             notes: list[str] = []
+            messages = builder.messages
             fast_pass(path, builder.add, info, foreign, problems, start, notes)
             end = info.end_offset or size
             for frame, reason in problems:
@@ -232,20 +241,31 @@ def _ingest_directory(directory: Path, store: Store | Path | str, source: str | 
                     continue  # still being written: the rest is read next time
                 builder.reject(frame, reason)
             res.warnings.extend(f"{path}: {n}" for n in notes)
+            from_tshark: int | None = None
             if foreign and cfg.tshark != "never" and tshark.available():
+                from_tshark = 0
                 for m in tshark.iter_messages(path, frames=foreign, warnings=res.warnings):
                     builder.add(*m)
+                    from_tshark += 1
             elif foreign:
                 res.warnings.append(f"{path}: {len(foreign)} frames need tshark (not used)")
-        elif kind == "hep" and start == 0:
-            problems = []
-            for n, pkt in hep.iter_hep_file(path, problems):
-                _hep_to_sink(pkt, n, pkt.ts_us or 0, builder.add)
-            for frame, reason in problems:
-                builder.reject(frame, reason)
+            if foreign:
+                try:  # a file of a link type nothing reads: said, not silently empty
+                    check_linktypes(path, info, builder.messages - messages, len(problems),
+                                    from_tshark, res.warnings)
+                except CaptureError as e:
+                    res.warnings.append(str(e))
         elif kind == "hep":
-            res.warnings.append(f"{path}: a raw HEP file that grew is read again whole")
-            continue
+            # HEP3 packets carry their length: a grown file resumes at the packet boundary
+            # where the last reading stopped, like a pcap (hep.iter_hep_file).
+            info = CaptureInfo()
+            problems = []
+            hep_file_pass(path, builder.add, info, problems, start)
+            end = info.end_offset
+            for frame, reason in problems:
+                if reason.startswith("truncated HEP3 packet") and end < size:
+                    continue  # still being written: the rest is read next time
+                builder.reject(frame, reason)
         elif kind == "other" and start == 0 and tshark.available():
             for m in tshark.iter_messages(path, warnings=res.warnings):  # NetMon, snoop
                 builder.add(*m)

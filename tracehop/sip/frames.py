@@ -28,7 +28,7 @@ from tracehop.sip.pcap import (
     pcap_done,
     pcap_layout,
 )
-from tracehop.sip.tcp import TcpReassembler
+from tracehop.sip.tcp import TcpReassembler, split_messages
 
 #: Ethernet II (IEEE 802.3 §3.2.6) + IPv4 (RFC 791 §3.1) + UDP (RFC 768) headers of the common
 #: frame: ethertype, version/IHL, total length, flags/fragment offset, protocol, source,
@@ -41,12 +41,36 @@ Sink = Callable[[int, int, bytes, bytes, int, int, str, bytes], None]
 
 
 def _hep_to_sink(pkt: hep.HepPacket, frame: int, ts: int, sink: Sink) -> bool:
+    """The SIP of one HEP packet into ``sink``, dated by the packet's own timestamp, else
+    ``ts``. A UDP datagram is one message (RFC 3261 §18.1.1); what an agent captured from a
+    stream (TCP, SCTP) may hold several, split as the TCP path splits a stream
+    (:func:`tracehop.sip.tcp.split_messages`)."""
     if pkt.payload_type != 1 or not is_sip_start(pkt.payload):
         return False
     transport = {6: "tcp", 17: "udp", 132: "sctp"}.get(pkt.proto, "udp")
-    sink(frame, pkt.ts_us if pkt.ts_us is not None else ts, pkt.src, pkt.dst, pkt.sport,
-         pkt.dport, transport, pkt.payload)
+    when = pkt.ts_us if pkt.ts_us is not None else ts
+    if pkt.proto == 17:
+        sink(frame, when, pkt.src, pkt.dst, pkt.sport, pkt.dport, transport, pkt.payload)
+        return True
+    for msg in split_messages(pkt.payload):
+        sink(frame, when, pkt.src, pkt.dst, pkt.sport, pkt.dport, transport, msg)
     return True
+
+
+def hep_file_pass(path: Path, sink: Sink, info: CaptureInfo,
+                  problems: list[tuple[int | None, str]], start_offset: int = 0) -> None:
+    """Every SIP message of a raw HEP file (:func:`tracehop.sip.hep.iter_hep_file`) into
+    ``sink``; ``info`` gets the packet count and the offset after the last complete packet.
+
+    A packet has no other clock than its own timestamp (HEP3 chunks 9/10; HEPv1 has none): a
+    SIP packet without one cannot be dated and is a problem, never a leg at the epoch."""
+    for n, pkt in hep.iter_hep_file(path, problems, start_offset, info):
+        if pkt.ts_us is not None and pkt.ts_us >= 1_000_000:  # (seconds 0: not set)
+            _hep_to_sink(pkt, n, pkt.ts_us, sink)
+        elif pkt.payload_type == 1 and is_sip_start(pkt.payload):
+            problems.append((n, f"HEP packet {n} has no timestamp (HEP3 chunks 9/10 "
+                                f"{'absent' if pkt.ts_us is None else 'zero'}): the SIP "
+                                "message in it cannot be dated"))
 
 
 def end_of_file(info: CaptureInfo, ipl: IpLayer, tcp: TcpReassembler, foreign: list[int],

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracehop.errors import CaptureError, UnreadableFileError
+from tracehop.sip.pcap import CaptureInfo
 
 #: 2000-01-01 .. 2100-01-01: a HEPv2 timestamp outside this range was read in the wrong order.
 _TS_MIN, _TS_MAX = 946684800, 4102444800
@@ -135,12 +136,20 @@ def _decode_v2(p: bytes) -> HepPacket:
     return HepPacket(ver, src, dst, sport, dport, proto, ts, 1, p[hlen:], cap)
 
 
-def iter_hep_file(path: Path, problems: list[tuple[int | None, str]]) -> Iterator[
+def iter_hep_file(path: Path, problems: list[tuple[int | None, str]],
+                  start_offset: int = 0, info: CaptureInfo | None = None) -> Iterator[
         tuple[int, HepPacket]]:
     """Packets of a raw HEP file (what a collector wrote: HEP3 packets back to back).
 
     The "frame" number of a packet is its 1-based position in the file. A damaged packet is
     reported in ``problems`` and the reader skips to the next ``HEP3`` magic.
+
+    ``start_offset`` resumes a file that grew since it was last read (a packet boundary
+    ``info.end_offset`` reported then): the packets before it are walked over by their HEP3
+    lengths, not decoded nor reported again, so packet numbers stay those of the whole file.
+    ``info`` gets the number of packets and ``end_offset``: the byte after the last complete
+    packet (a HEP3 packet cut at the end of the file, still being written, is left for the
+    next reading; a HEPv2 packet, which has no length, runs to the end of the file).
     """
     try:
         data = path.read_bytes()
@@ -154,18 +163,31 @@ def iter_hep_file(path: Path, problems: list[tuple[int | None, str]]) -> Iterato
                            hint="give a pcap/pcapng capture or a raw HEP file")
     pos = 0
     n = 0
-    while pos < len(data):
+    end = len(data)
+    complete = end  # after the last complete packet
+    while pos < end:
         n += 1
-        if data[pos:pos + 4] == b"HEP3":
-            if pos + 6 > len(data):
-                problems.append((n, "truncated HEP3 packet at the end of the file"))
-                break
-            total = (data[pos + 4] << 8) | data[pos + 5]
-            if total < 6 or pos + total > len(data):
-                problems.append((n, f"truncated HEP3 packet: needs {total} bytes, "
-                                    f"{len(data) - pos} left"))
+        quiet = pos < start_offset  # read before: walked over, not decoded nor reported again
+        if data[pos:pos + 4] == b"HEP3" or (end - pos < 6 and b"HEP3".startswith(data[pos:])):
+            total = (data[pos + 4] << 8) | data[pos + 5] if pos + 6 <= end else 6
+            if total < 6:  # a length that no packet has: skip to the next one
                 nxt = data.find(b"HEP3", pos + 4)
+                if not quiet:
+                    problems.append((n, f"corrupt HEP3 packet: length {total}; skipped to the "
+                                        "next HEP3"))
                 if nxt < 0:
+                    break
+                pos = nxt
+                continue
+            if pos + 6 > end or pos + total > end:
+                nxt = data.find(b"HEP3", pos + 4)
+                if not quiet:
+                    problems.append((n, "truncated HEP3 packet at the end of the file"
+                                     if pos + 6 > end else
+                                     f"truncated HEP3 packet: needs {total} bytes, "
+                                     f"{end - pos} left"))
+                if nxt < 0:
+                    complete = pos  # the rest may still be being written
                     break
                 pos = nxt
                 continue
@@ -173,17 +195,23 @@ def iter_hep_file(path: Path, problems: list[tuple[int | None, str]]) -> Iterato
         elif looks_like_hep(data[pos:pos + 64]):
             # HEPv2 has no total length: the payload runs to the next header we can see.
             nxt = data.find(b"HEP3", pos + 1)
-            chunk = data[pos:nxt if nxt > 0 else len(data)]
+            chunk = data[pos:nxt if nxt > 0 else end]
             total = len(chunk)
         else:
-            problems.append((n, "bytes that are not a HEP packet; skipped to the next HEP3"))
+            if not quiet:
+                problems.append((n, "bytes that are not a HEP packet; skipped to the next HEP3"))
             nxt = data.find(b"HEP3", pos + 1)
             if nxt < 0:
                 break
             pos = nxt
             continue
-        try:
-            yield n, decode(chunk)
-        except HepError as e:
-            problems.append((n, str(e)))
+        if not quiet:
+            try:
+                yield n, decode(chunk)
+            except HepError as e:
+                problems.append((n, str(e)))
         pos += total
+    if info is not None:
+        info.kind = "hep"
+        info.frames = n
+        info.end_offset = complete

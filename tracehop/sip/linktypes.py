@@ -37,6 +37,20 @@ LINKTYPE_NAMES: Final[dict[int, str]] = {
 }
 KNOWN_LINKTYPES: Final = frozenset(LINKTYPE_NAMES)
 
+#: Names of some link types the fast path does not read, for messages only.
+OTHER_LINKTYPE_NAMES: Final[dict[int, str]] = {
+    9: "PPP", 10: "FDDI", 50: "PPP in HDLC", 104: "Cisco HDLC", 105: "IEEE 802.11",
+    119: "Prism 802.11", 127: "802.11 radiotap", 143: "DOCSIS", 163: "AVS 802.11",
+    192: "PPI", 195: "IEEE 802.15.4", 220: "USB", 249: "Netlink", 252: "Wireshark upper PDU",
+    263: "Linux vsock", **{lt: f"USER{lt - 147}" for lt in range(147, 163)},
+}
+
+
+def linktype_name(linktype: int) -> str:
+    """``147 (USER0)``: a link type as the tcpdump.org LINKTYPE_ registry numbers it."""
+    name = LINKTYPE_NAMES.get(linktype) or OTHER_LINKTYPE_NAMES.get(linktype)
+    return f"{linktype} ({name})" if name else f"{linktype} (not in tracehop's list)"
+
 # BSD loopback address families that mean IPv6 (NetBSD/OpenBSD 24, FreeBSD 28, macOS 30).
 _AF_INET6: Final = frozenset({24, 28, 30})
 

@@ -637,9 +637,11 @@ def invite_response_key(head: bytes) -> tuple[str, str] | None:
 
 
 #: The first CSeq, Call-ID and Via lines of a lower-cased header block: the value to the line
-#: end, and group 2 set when the next line starts with SP/HTAB (a folded value, §7.3.1).
+#: end, and group 2 set when the next line starts with SP/HTAB (a folded value, §7.3.1). The
+#: top Via is the first Via line in either form, "Via:" or compact "v:", with or without LWS
+#: before the colon (§7.3.1, §7.3.3: a sender may mix the forms, "v:" above "Via:").
 _RESPONSE_LINES: Final = tuple(re.compile(k + rb"([^\n]*)(\n[ \t])?")
-                               for k in (b"\ncseq:", b"\ncall-id:", b"\nvia:"))
+                               for k in (b"\ncseq:", b"\ncall-id:", rb"\nv(?:ia)?[ \t]*:"))
 _CSEQ_LINE, _CALL_ID_LINE, _VIA_LINE = _RESPONSE_LINES
 
 
@@ -652,12 +654,13 @@ def call_id_of(head: bytes) -> str | None:
 def quick_fields(head: bytes) -> tuple[str | None, str | None, str | None]:
     """(Call-ID, CSeq, top Via branch) of a header block, the fast way.
 
-    Looks for the usual long forms at line starts in the lower-cased block; any doubt (a
-    compact form, a folded line, a space before the colon) falls back to :func:`parse_headers`.
+    Looks for the usual long forms at line starts in the lower-cased block (the top Via in
+    either form); any doubt (another compact form, a folded line, a space before the colon)
+    falls back to :func:`parse_headers`.
     """
     low = head.lower()
     out: list[str | None] = []
-    for key in (b"\ncall-id:", b"\ncseq:", b"\nvia:"):
+    for key in (b"\ncall-id:", b"\ncseq:"):
         at = low.find(key)
         if at < 0:
             break
@@ -668,6 +671,10 @@ def quick_fields(head: bytes) -> tuple[str | None, str | None, str | None]:
         elif e + 1 < len(head) and head[e + 1] in (32, 9):
             break  # folded: let the full parser join it
         out.append(head[s:e].strip().decode("utf-8", "replace"))
+    else:
+        m = _VIA_LINE.search(low)  # the top Via, "Via:" or "v:" (whichever comes first)
+        if m is not None and m.group(2) is None:  # (folded: the full parser joins it)
+            out.append(head[m.start(1):m.end(1)].strip().decode("utf-8", "replace"))
     if len(out) != 3:
         _, hdrs = parse_headers(head)
         cid = hdrs.get("call-id", [None])[0]

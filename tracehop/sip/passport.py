@@ -6,7 +6,9 @@
   standard (not url-safe) base64, and the whole value in angle brackets (RFC 4474 style).
 - PASSporT (RFC 8225; SHAKEN extension RFC 8588; ``div`` RFC 8946): protected header ``alg``,
   ``typ``, ``ppt``, ``x5u``; claims ``attest``, ``orig.tn``, ``dest.tn`` (an array, but a string
-  and even a JSON-encoded string are accepted: libstirshaken writes them that way), ``iat``,
+  and even a JSON-encoded string are accepted: libstirshaken writes them that way), ``iat``
+  (a NumericDate, RFC 7519 §2: an integer, a number with a fraction such as ``1795000000.0``,
+  read to the whole second, or a string of digits as RFC 8588's example has it),
   ``origid``; for ``div``, ``div.tn``.
 - Verification: ES256 = ECDSA P-256 with SHA-256 over ``header.payload`` as sent (RFC 7515
   §5.2), signature as the 64-byte r‖s (RFC 7518 §3.4). A DER-encoded signature is decoded but
@@ -21,6 +23,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -250,7 +253,11 @@ def decode_identity(value: str) -> IdentityInfo:
     if isinstance(iat, str) and iat.isdigit():  # RFC 8588's own example (errata 6656)
         out.problems.append("iat is a string, not a NumericDate")
         iat = int(iat)
-    out.iat = iat if isinstance(iat, int) else None
+    if isinstance(iat, float) and math.isfinite(iat):
+        # A NumericDate may have a fraction (RFC 7519 §2; 1795000000.0 is one): read to the
+        # second, the unit of every other iat.
+        iat = math.floor(iat)
+    out.iat = iat if isinstance(iat, int) and not isinstance(iat, bool) else None
     out.ppt = out.ppt or (str(out.header.get("ppt")) if out.header.get("ppt") else None)
     out.x5u = str(out.header.get("x5u") or out.info or "") or None
     if out.alg and out.header.get("alg") and out.alg != out.header.get("alg"):

@@ -4,7 +4,8 @@ Classic pcap follows the libpcap file format (draft-ietf-opsawg-pcap): a 24-byte
 whose magic gives the byte order and the timestamp unit (0xa1b2c3d4 microseconds, 0xa1b23c4d
 nanoseconds; 0xa1b2cd34 is Kuznetzov's "modified" pcap with 8 more bytes per record), then
 16-byte record headers. pcapng follows draft-ietf-opsawg-pcapng: Section Header Blocks (which set
-the byte order), Interface Description Blocks (link type, ``if_tsresol`` option 9), and packets in
+the byte order), Interface Description Blocks (link type, ``if_tsresol`` option 9, ``if_tsoffset``
+option 14: seconds added to every timestamp of that interface), and packets in
 Enhanced (6), Simple (3) and obsolete Packet (2) blocks.
 
 The file is memory-mapped, so a 1 GB capture costs no reading up front. A damaged file never
@@ -198,8 +199,8 @@ def _iter_pcapng(buf: mmap.mmap | bytes, info: CaptureInfo,
     end = len(buf)
     pos = 0
     order = "<"
-    # interface id -> (link type, ticks per second)
-    ifaces: list[tuple[int, int]] = []
+    # interface id -> (link type, ticks per second, if_tsoffset in microseconds)
+    ifaces: list[tuple[int, int, int]] = []
     n = 0
     while pos + 12 <= end:
         btype = bytes(buf[pos:pos + 4])
@@ -220,6 +221,7 @@ def _iter_pcapng(buf: mmap.mmap | bytes, info: CaptureInfo,
         if btype_i == 1:  # Interface Description Block
             linktype, _res, _snap = struct.unpack_from(order + "HHI", buf, body)
             ticks = 1_000_000
+            offset = 0
             opt = body + 8
             while opt + 4 <= pos + blen - 4:
                 code, olen = struct.unpack_from(order + "HH", buf, opt)
@@ -227,8 +229,11 @@ def _iter_pcapng(buf: mmap.mmap | bytes, info: CaptureInfo,
                     break
                 if code == 9 and olen >= 1:
                     ticks = _tsresol(buf[opt + 4])
+                elif code == 14 and olen == 8 and opt + 12 <= pos + blen - 4:
+                    # if_tsoffset: seconds added to every timestamp of the interface
+                    offset = struct.unpack_from(order + "q", buf, opt + 4)[0] * 1_000_000
                 opt += 4 + ((olen + 3) & ~3)
-            ifaces.append((linktype, ticks))
+            ifaces.append((linktype, ticks, offset))
             info.linktypes.add(linktype)
         elif btype_i in (6, 2):  # Enhanced Packet Block, obsolete Packet Block
             if btype_i == 6:
@@ -244,10 +249,10 @@ def _iter_pcapng(buf: mmap.mmap | bytes, info: CaptureInfo,
                 info.problems.append((n, f"corrupt pcapng packet: captured length {incl} "
                                          "overruns its block"))
             elif pos >= start_offset:
-                lt, ticks = ifaces[iface]
+                lt, ticks, offset = ifaces[iface]
                 raw = (hi << 32) | lo
                 ts = raw * 1_000_000 // ticks if ticks != 1_000_000 else raw
-                yield (n, ts, lt, buf[data_at:data_at + incl], orig)
+                yield (n, ts + offset, lt, buf[data_at:data_at + incl], orig)
         elif btype_i == 3:  # Simple Packet Block: no timestamp, interface 0
             n += 1
             (orig,) = struct.unpack_from(order + "I", buf, body)

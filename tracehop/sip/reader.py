@@ -11,8 +11,9 @@ prepares the INVITEs, with the same result (:mod:`tracehop.sip.parallel`, ``path
 Frames the fast path cannot open (PPPoE, MPLS, GRE/ERSPAN, IP-in-IP, SCTP, a WebSocket
 upgrade, an unknown link type) are listed; if there are any, the file is read a second time with
 those frames' SIP coming from tshark (:mod:`tshark`), merged in frame order, so one call whose
-INVITE came one way and its responses the other still makes one leg. A file that is not pcap,
-pcapng or HEP (e.g. NetMon ``.cap``) goes to tshark whole. ``SipConfig.tshark``: ``auto``
+INVITE came one way and its responses the other still makes one leg (a file of a link type
+that gives nothing either way is an error naming it: :func:`check_linktypes`). A file that is
+not pcap, pcapng or HEP (e.g. NetMon ``.cap``) goes to tshark whole. ``SipConfig.tshark``: ``auto``
 (default), ``never``, or ``always`` (tshark for everything but HEP, which tshark 4.0 cannot
 dissect).
 
@@ -42,14 +43,21 @@ import pyarrow as pa
 from tracehop.errors import CaptureError
 from tracehop.sip import hep, tshark
 from tracehop.sip.dialogs import LegBuilder, SipConfig
-from tracehop.sip.frames import Sink, _hep_to_sink, decode_file, end_of_file
+from tracehop.sip.frames import (
+    Sink,
+    _hep_to_sink,
+    decode_file,
+    end_of_file,
+    hep_file_pass,
+)
 from tracehop.sip.ip import IpLayer
+from tracehop.sip.linktypes import KNOWN_LINKTYPES, linktype_name
 from tracehop.sip.parallel import parallel_pass, use_parallel
 from tracehop.sip.pcap import CaptureInfo, sniff_kind
 from tracehop.sip.tcp import TcpReassembler
 
 __all__ = ["CaptureResult", "Sink", "_hep_to_sink", "detect_kind", "fast_pass", "gc_paused",
-           "read_capture"]
+           "hep_file_pass", "read_capture"]
 
 
 @dataclass
@@ -126,7 +134,8 @@ def read_capture(path: Path | str, source: str | None = None, config: SipConfig 
                  workers: int | None = None) -> CaptureResult:
     """Read one capture (pcap, pcapng, raw HEP, or anything tshark opens) into legs.
 
-    ``start_offset`` resumes a pcap/pcapng file that grew (see :mod:`tracehop.sip.directory`).
+    ``start_offset`` resumes a pcap, pcapng or raw HEP file that grew (see
+    :mod:`tracehop.sip.directory`).
     ``workers``: processes for a big pcap/pcapng file (:mod:`tracehop.sip.parallel`; None: env
     ``TRACEHOP_SIP_WORKERS`` or the CPU count; 0 or 1: one process).
     """
@@ -143,6 +152,32 @@ def capture_kind(path: Path) -> str:
         raise CaptureError(f"cannot read the capture: {e.strerror or e}", path=path,
                            hint="check the path and its permissions") from e
     return detect_kind(head) or "other"
+
+
+def check_linktypes(path: Path, info: CaptureInfo, messages: int, problems: int,
+                    tshark_messages: int | None, warnings: list[str]) -> None:
+    """Say so when frames of a link type the fast path does not read (:mod:`linktypes`) gave
+    nothing: a CaptureError naming the file and the link type when nothing at all came out
+    of the file (no SIP message, no reject: DESIGN §7, never a silent empty reading); else a
+    warning when tshark read no SIP from those frames (``tshark_messages`` 0) or was not used
+    (None)."""
+    odd = sorted(info.linktypes - KNOWN_LINKTYPES)
+    if not odd or (tshark_messages and messages):
+        return
+    what = ", ".join(linktype_name(lt) for lt in odd)
+    plural = "s" if len(odd) > 1 else ""
+    how = ("tshark found no SIP in those frames either" if tshark_messages is not None
+           else "tshark is not installed or disabled to read them")
+    if not messages and not problems:
+        raise CaptureError(
+            f"nothing could be ingested: the capture's link type{plural} {what} "
+            f"{'are' if plural else 'is'} not one tracehop reads (Ethernet, Linux cooked, raw "
+            f"IP, loopback), and {how}",
+            path=path,
+            hint="Capture on an interface with one of those link types (tcpdump -i any writes "
+            "Linux cooked), or rewrite the frames with a known link type first (e.g. editcap "
+            "-T ether for Ethernet frames saved under a user link type)")
+    warnings.append(f"{path}: frames of link type{plural} {what} were not read ({how})")
 
 
 def require_tshark(kind: str, path: Path) -> None:
@@ -164,12 +199,13 @@ def _read_capture(path: Path | str, source: str | None, config: SipConfig | None
     builder = LegBuilder(str(path), source, name, cfg)
     problems: list[tuple[int | None, str]] = []
     res = CaptureResult(legs=pa.table({}), rejects=pa.table({}), kind=kind)
+    info = CaptureInfo()
+    tshark_used: int | None = None  # SIP messages tshark read from the foreign frames
     if kind == "hep":
         res.path_used = "hep"
-        n = 0
-        for n, pkt in hep.iter_hep_file(path, problems):
-            _hep_to_sink(pkt, n, pkt.ts_us or 0, builder.add)
-        res.frames = n
+        hinfo = CaptureInfo()
+        hep_file_pass(path, builder.add, hinfo, problems, start_offset)
+        res.frames, res.end_offset = hinfo.frames, hinfo.end_offset
     elif kind == "other" or cfg.tshark == "always":
         require_tshark(kind, path)
         res.path_used = "tshark"
@@ -177,7 +213,6 @@ def _read_capture(path: Path | str, source: str | None, config: SipConfig | None
             builder.add(*m)
             res.tshark_frames += 1
     else:
-        info = CaptureInfo()
         foreign: list[int] = []
         notes: list[str] = []
         if use_parallel(path, kind, workers):
@@ -193,7 +228,7 @@ def _read_capture(path: Path | str, source: str | None, config: SipConfig | None
             merged: list[tuple[int, int, bytes, bytes, int, int, str, bytes]] = []
             fast_pass(path, lambda *a: merged.append(a), CaptureInfo(), [], [], start_offset)
             tm = list(tshark.iter_messages(path, frames=foreign, warnings=res.warnings))
-            res.tshark_frames = len(tm)
+            res.tshark_frames = tshark_used = len(tm)
             merged.extend(tm)
             merged.sort(key=lambda ev: ev[0])
             builder = LegBuilder(str(path), source, name, cfg, builder.certs)
@@ -206,6 +241,9 @@ def _read_capture(path: Path | str, source: str | None, config: SipConfig | None
                 f"read (SCTP, WebSocket, GRE/ERSPAN, IP-in-IP, PPPoE; frames {shown}"
                 f"{'...' if len(foreign) > 10 else ''}) and tshark is "
                 f"{'disabled' if cfg.tshark == 'never' else 'not installed'}: skipped")
+    if kind in ("pcap", "pcapng") and cfg.tshark != "always":
+        check_linktypes(path, info, builder.messages, len(problems),
+                        tshark_used, res.warnings)
     for frame, reason in sorted(problems, key=lambda p: p[0] or 0):
         builder.reject(frame, reason)
     res.legs, res.rejects = builder.finish()

@@ -26,15 +26,16 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracehop.sip import hep, tshark
+from tracehop.sip import tshark
 from tracehop.sip.dialogs import LegBuilder, SipConfig
 from tracehop.sip.pcap import CaptureInfo
 from tracehop.sip.reader import (
     CaptureResult,
-    _hep_to_sink,
     capture_kind,
+    check_linktypes,
     fast_pass,
     gc_paused,
+    hep_file_pass,
     require_tshark,
 )
 
@@ -95,10 +96,9 @@ def _events(path: Path, kind: str, cfg: SipConfig, res: CaptureResult,
     events: list[Event] = []
     if kind == "hep":
         res.path_used = "hep"
-        n = 0
-        for n, pkt in hep.iter_hep_file(path, problems):
-            _hep_to_sink(pkt, n, pkt.ts_us or 0, lambda *a: events.append(a))
-        res.frames = n
+        hinfo = CaptureInfo()
+        hep_file_pass(path, lambda *a: events.append(a), hinfo, problems)
+        res.frames, res.end_offset = hinfo.frames, hinfo.end_offset
         return events
     if kind == "other" or cfg.tshark == "always":
         require_tshark(kind, path)
@@ -112,14 +112,16 @@ def _events(path: Path, kind: str, cfg: SipConfig, res: CaptureResult,
     fast_pass(path, lambda *a: events.append(a), info, foreign, problems, 0, notes)
     res.warnings.extend(f"{path}: {n}" for n in notes)
     res.frames, res.end_offset = info.frames, info.end_offset
+    tshark_used: int | None = None
     if foreign and cfg.tshark != "never" and tshark.available():
         res.path_used = "fast+tshark"
         more = list(tshark.iter_messages(path, frames=foreign, warnings=res.warnings))
-        res.tshark_frames = len(more)
+        res.tshark_frames = tshark_used = len(more)
         events.extend(more)
         events.sort(key=lambda ev: ev[0])
     elif foreign:
         res.warnings.append(
             f"{path}: {len(foreign)} frames use an encapsulation the fast path does not read "
             f"and tshark is {'disabled' if cfg.tshark == 'never' else 'not installed'}: skipped")
+    check_linktypes(path, info, len(events), len(problems), tshark_used, res.warnings)
     return events

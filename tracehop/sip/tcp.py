@@ -181,3 +181,33 @@ class TcpReassembler:
         if pos:
             del buf[:pos]
         return out
+
+
+def split_messages(data: bytes) -> list[bytes]:
+    """The SIP messages of one stream chunk that starts with a start line (what a HEP agent
+    forwards of a TCP segment), delimited as on a stream: the blank line after the headers plus
+    Content-Length bytes of body (RFC 3261 §18.3; a missing one read as 0).
+
+    Bytes after a message that do not start another one (after CRLF keep-alives), or a message
+    whose body runs past the end, stay with the message before them, as they were given."""
+    out: list[bytes] = []
+    pos = 0
+    n = len(data)
+    while True:
+        he, sep = data.find(b"\r\n\r\n", pos), 4
+        lf = data.find(b"\n\n", pos, he if he >= 0 else n)
+        if lf >= 0:
+            he, sep = lf, 2
+        if he < 0:
+            break
+        clen = content_length(data[pos:he])
+        end = he + sep + (clen if clen is not None and clen > 0 else 0)
+        nxt = end
+        while nxt < n and data[nxt] in (13, 10):  # CRLF keep-alives (RFC 5626 §3.5.1)
+            nxt += 1
+        if end >= n or nxt >= n or not is_sip_start(data[nxt:nxt + 8192]):
+            break
+        out.append(data[pos:end])
+        pos = nxt
+    out.append(data[pos:] if pos else data)
+    return out
