@@ -120,6 +120,10 @@ def test_every_record_rejected_exits_nonzero_and_leaves_the_store(tmp_path: Path
     # The file failed as a whole: nothing of it is in the store (DESIGN §7), not even a
     # record that it was read, which would make the corrected run skip it.
     assert not store.exists()
+    code, out, err = _run("ingest", str(semi), "--store", str(store), "--format",
+                          "asterisk_cdr_csv")
+    assert code == 1 and "failed as a whole are not stored" in out + err
+    assert "kept in the store" not in out + err
 
 
 def test_a_file_every_record_of_which_was_rejected_can_be_ingested_again(

@@ -31,6 +31,11 @@ def render_summary(s: IngestSummary) -> str:
     if s.warnings:
         lines.append("warnings:")
         lines.extend(f"  - {w}" for w in s.warnings)
-    if s.rejected:
+    kept = sum(f.rejected for f in s.per_file if not f.error and not f.skipped)
+    if kept:
         lines.append("rejected records are kept in the store with their reasons")
+    if s.rejected > kept:
+        # A file whose every record was rejected failed as a whole: nothing of it is stored.
+        lines.append("the records of a file that failed as a whole are not stored: fix its "
+                     "cause and ingest it again")
     return "\n".join(lines)
