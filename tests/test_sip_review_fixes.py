@@ -366,3 +366,18 @@ def test_a_text_file_named_pcap_is_said_not_to_be_a_capture(tmp_path: Path) -> N
         assert code != 0
         assert str(f) in out and "not a pcap, pcapng or HEP capture" in out
         assert "no known CDR layout" not in out
+
+
+def test_a_capture_without_sip_says_so(tmp_path: Path) -> None:
+    # RTP alone (UDP frames that are no SIP): frames, but nothing to ingest. It must be an
+    # error naming the file, not a silent "0 read" recorded as if it continued another file.
+    rtp = bytes([0x80, 0x00]) + b"\x00" * 170
+    cap = tmp_path / "rtp.pcap"
+    cap.write_bytes(_pcap([(1795000000.0 + i / 50, _udp_frame("192.0.2.1", "192.0.2.2", rtp,
+                                                              sport=10000, dport=20000))
+                           for i in range(5)]))
+    r = CliRunner().invoke(cli, ["ingest", str(cap), "--store", str(tmp_path / "s"), "--json"])
+    assert r.exit_code == 1, r.output
+    out = json.loads(r.stdout)
+    assert out["stored"] == 0
+    assert "no SIP messages in the capture" in out["per_file"][0]["error"]

@@ -79,6 +79,8 @@ from tracehop.timezones import resolve_zone
 
 ProgressFn = Callable[[int], None]  # bytes advanced
 LEG_ID_PREFIX_HEX = 16
+#: Registered formats whose records are frames of a packet capture (tracehop/sip).
+_CAPTURE_FORMATS: Final = ("pcap", "pcapng", "hep")
 
 
 class _Hasher(threading.Thread):
@@ -993,7 +995,8 @@ def ingest_paths(
                 summary.duplicates += fs.read
                 continue
             if fs.read == 0 and not _continues(res):
-                fs.error = f"{path}: no records in the file"
+                fs.error = (f"{path}: no SIP messages in the capture" if res.format in
+                            _CAPTURE_FORMATS else f"{path}: no records in the file")
                 continue
             summary.duplicates += before
             fs.resumed_at = res.resume.offset if res.resume is not None else None
@@ -1003,7 +1006,7 @@ def ingest_paths(
                 # it, or its rejects, would make the corrected run skip it as already ingested.
                 # Its records still count as read and rejected in this run's summary.
                 first = res.rejects.slice(0, 1).to_pylist()[0]
-                capture = res.format in ("pcap", "pcapng", "hep")  # numbered by frame, not line
+                capture = res.format in _CAPTURE_FORMATS  # numbered by frame, not line
                 fs.error = (
                     f"{path}: nothing could be ingested, all {fs.rejected} records were rejected "
                     f"({'frame' if capture else 'line'} {first['source_record']}: "

@@ -61,8 +61,10 @@ def _parse(path: Path, tz: str | None, source: str | None, fmt: str) -> ParseRes
     if res.duplicates:
         warnings.append(f"{path}: {res.duplicates} INVITEs seen more than once "
                         "(retransmission, HEP copy or second capture point) made no extra leg")
+    # ``lines`` counts SIP messages, not frames: a capture of RTP alone has frames but nothing
+    # to ingest, and must say so rather than pass as a file continuing an earlier one.
     return ParseResult(legs=res.legs, rejects=res.rejects, warnings=warnings, format=fmt,
-                       lines=res.frames)
+                       lines=res.messages)
 
 
 def _parse_group(paths: list[Path], tz: str | None, source: str | None) -> list[ParseResult]:
@@ -81,7 +83,7 @@ def _parse_group(paths: list[Path], tz: str | None, source: str | None) -> list[
                             "leg")
         out.append(ParseResult(legs=res.legs, rejects=res.rejects, warnings=warnings,
                                format=res.kind if res.kind != "other" else "pcap",
-                               lines=res.frames))
+                               lines=res.messages))
     return out
 
 
