@@ -259,6 +259,19 @@ def test_egress_match_is_answered_from_the_inbound_leg_of_the_same_call(tmp_path
     assert any("egress leg" in w and "L-1" in w for w in a.warnings)
 
 
+def test_of_two_records_of_one_call_the_answered_one_answers(tmp_path: Path) -> None:
+    # A failed route attempt and the answered record of the same call (one correlation id),
+    # as a Ribbon SBC writes them when the STOP lands in the next file: one candidate, and
+    # the answer shows the answered record, whichever leg_id sorts first.
+    rows = [leg(N, "2026-11-20 14:03:25", leg_id="a-attempt", correlation_id="call-1",
+                disposition="failed"),
+            leg(N, "2026-11-20 14:03:25", leg_id="b-stop", correlation_id="call-1",
+                disposition="answered")]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z")
+    assert a.status == "upstream" and a.match is not None
+    assert a.match.leg_id == "b-stop" and not a.alternatives
+
+
 def test_inbound_and_egress_legs_of_one_call_are_one_candidate(tmp_path: Path) -> None:
     rows = [leg(N, "2026-11-20 14:03:21", correlation_id="L-2"),
             leg(N, "2026-11-20 14:03:22", direction="outbound", trunk="BRAVO_IN",

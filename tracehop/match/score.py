@@ -211,9 +211,12 @@ def rank(
                     round(max(0.0, min(1.0, conf)), 4), contenders)
 
 
-def _same_call_order(c: Candidate) -> tuple[int, tuple[float, int, int, str]]:
-    """Among legs of one call: an inbound leg before one of unknown direction, then by rank."""
-    return (0 if c.leg.get("direction") == "inbound" else 1, _order(c))
+def _same_call_order(c: Candidate) -> tuple[int, int, tuple[float, int, int, str]]:
+    """Among legs of one call: an inbound leg before one of unknown direction, then the
+    answered record before a failed attempt of the same call (a Ribbon ATTEMPT whose STOP is
+    in the next file, a retry after a failed route), then by rank."""
+    return (0 if c.leg.get("direction") == "inbound" else 1,
+            0 if c.leg.get("disposition") == "answered" else 1, _order(c))
 
 
 def _order(c: Candidate) -> tuple[float, int, int, str]:
