@@ -381,3 +381,36 @@ def test_a_capture_without_sip_says_so(tmp_path: Path) -> None:
     out = json.loads(r.stdout)
     assert out["stored"] == 0
     assert "no SIP messages in the capture" in out["per_file"][0]["error"]
+
+
+def _forked_2xx(cid: str, to: str, tag: str) -> bytes:
+    return _sip("SIP/2.0 200 OK", [
+        ("Via", f"SIP/2.0/UDP {A}:5060;branch=z9hG4bKfork"),
+        ("From", "<sip:+12025550111@a.example>;tag=f1"),
+        ("To", f"<sip:{to}@b.example>;tag={tag}"), ("Call-ID", cid), ("CSeq", "1 INVITE")])
+
+
+def _bye(cid: str, to: str, to_tag: str, branch: str) -> bytes:
+    return _sip(f"BYE sip:{to}@b.example SIP/2.0", [
+        ("Via", f"SIP/2.0/UDP {A}:5060;branch={branch}"),
+        ("From", "<sip:+12025550111@a.example>;tag=f1"),
+        ("t", f"<sip:{to}@b.example>;tag={to_tag}"), ("Call-ID", cid), ("CSeq", "2 BYE")])
+
+
+def test_a_bye_to_an_extra_fork_does_not_end_the_call(tmp_path: Path) -> None:
+    # A forked INVITE answered by two forks: the first 2xx (tag fb) is the call, the caller
+    # hangs up the late fork (tag fa) at once (RFC 3261 §13.2.2.4) and the call 38 s later.
+    t0, to, cid = 1795000000.0, "+13125550103", "fork@x"
+    frames = [
+        (t0, _udp_frame(A, B, _invite(cid, to, "z9hG4bKfork"))),
+        (t0 + 2.0, _udp_frame(B, A, _forked_2xx(cid, to, "fb"))),
+        (t0 + 2.1, _udp_frame(B, A, _forked_2xx(cid, to, "fa"))),
+        (t0 + 2.2, _udp_frame(A, B, _bye(cid, to, "fa", "z9hG4bKbye1"))),  # compact To: "t"
+        (t0 + 40.0, _udp_frame(A, B, _bye(cid, to, "fb", "z9hG4bKbye2"))),
+    ]
+    cap = tmp_path / "fork.pcap"
+    cap.write_bytes(_pcap(frames))
+    res = read_capture(cap, None, NEVER)
+    (leg,) = res.legs.to_pylist()
+    assert leg["duration_s"] == pytest.approx(40.0)
+    assert leg["end_utc"].timestamp() == pytest.approx(t0 + 40.0)

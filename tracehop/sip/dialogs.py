@@ -46,6 +46,7 @@ from tracehop.sip.message import (
     SipParseError,
     addr_uri,
     call_id_of,
+    dialog_tags,
     header_user,
     invite_response_key,
     name_table,
@@ -141,13 +142,20 @@ def disposition(code: int | None) -> str:
 
 
 class _Leg:
-    __slots__ = ("answer", "end", "final", "row")
+    __slots__ = ("answer", "end", "final", "ok_head", "row", "tag")
 
     def __init__(self, row: list[Any]) -> None:
         self.row = row
         self.answer: int | None = None
         self.end: int | None = None
         self.final: int | None = None
+        # A forked INVITE can get a 2xx from several forks, and the caller hangs up the extra
+        # ones at once (RFC 3261 §13.2.2.4): a BYE then ends the call only if it belongs to
+        # the dialog of the 2xx that answered it (its To tag; §12). The tags are read only
+        # once a second 2xx shows a fork (measured: parsing them on every call cost 15% of
+        # the fast path), so the first 2xx's header block is kept until then.
+        self.ok_head: bytes | None = None
+        self.tag: str | None = None  # set when forked; None takes any BYE of the Call-ID
 
     def complete(self) -> bool:
         """Ended: failed/unanswered at its final response (>= 300), or answered and hung up."""
@@ -298,8 +306,11 @@ class LegBuilder:
                 leg.final = code
                 if code < 300:
                     leg.answer = ts
+                    leg.ok_head = head
                 else:
                     leg.end = ts
+            elif code < 300 and leg.ok_head is not None and leg.tag is None:
+                leg.tag = dialog_tags(leg.ok_head)[1]  # a second fork answered
             return
         sp = data.find(b" ", 0, 64)
         method = data[:sp]
@@ -313,9 +324,15 @@ class LegBuilder:
             except SipParseError as e:
                 self.reject(frame, f"malformed SIP BYE: {e.reason}", data)
                 return
-            for leg in self._by_cid.get(cid or "", ()):
-                if leg.end is None and leg.answer is not None and ts >= leg.answer:
+            legs = self._by_cid.get(cid or "", ())
+            # A BYE belongs to the dialog whose remote tag it carries, as From (the callee
+            # hangs up) or To (the caller does): not to another fork of the same INVITE.
+            tags = dialog_tags(head) if any(x.tag for x in legs) else (None, None)
+            for leg in legs:
+                if leg.end is None and leg.answer is not None and ts >= leg.answer and (
+                        leg.tag is None or leg.tag in tags):
                     leg.end = ts
+                    leg.ok_head = None
 
     def _invite(self, frame: int, ts: int, src: bytes, dst: bytes, sport: int, dport: int,
                 transport: str, data: bytes) -> None:

@@ -645,6 +645,20 @@ _RESPONSE_LINES: Final = tuple(re.compile(k + rb"([^\n]*)(\n[ \t])?")
 _CSEQ_LINE, _CALL_ID_LINE, _VIA_LINE = _RESPONSE_LINES
 
 
+#: The tag parameter of a From or To header line, long or compact form (RFC 3261 §7.3.3,
+#: §19.3: the tags and the Call-ID identify a dialog, §12).
+_TAG = re.compile(rb"(?im)^(from|f|to|t)[ \t]*:[^\r\n]*?;[ \t]*tag[ \t]*=[ \t]*([^;>,\s]+)")
+
+
+def dialog_tags(head: bytes) -> tuple[str | None, str | None]:
+    """(From tag, To tag) of a header block; None where the header has no tag."""
+    found: dict[str, str] = {}
+    for m in _TAG.finditer(head):
+        which = "from" if m.group(1).lower() in (b"from", b"f") else "to"
+        found.setdefault(which, m.group(2).decode("latin-1"))
+    return found.get("from"), found.get("to")
+
+
 def call_id_of(head: bytes) -> str | None:
     """The Call-ID of a header block (fast, with the full parser as fallback)."""
     cid = _line_value(head, head.lower(), b"\ncall-id:")
