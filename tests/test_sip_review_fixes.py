@@ -414,3 +414,15 @@ def test_a_bye_to_an_extra_fork_does_not_end_the_call(tmp_path: Path) -> None:
     (leg,) = res.legs.to_pylist()
     assert leg["duration_s"] == pytest.approx(40.0)
     assert leg["end_utc"].timestamp() == pytest.approx(t0 + 40.0)
+
+
+def test_a_simple_packet_block_is_reported_not_stored_in_1970(tmp_path: Path) -> None:
+    # pcapng's Simple Packet Block has no timestamp (pcapng §4.4): its INVITE cannot give a
+    # call time, so the frame is a reject with the reason, never a leg at epoch 0.
+    frame = _udp_frame(A, B, _invite("spb@x", "+13125550104", "z9hG4bKspb"))
+    spb = _block(3, struct.pack("<I", len(frame)) + frame)
+    cap = tmp_path / "spb.pcapng"
+    cap.write_bytes(_pcapng([b""], []) + spb)
+    res = read_capture(cap, None, NEVER)
+    assert res.legs.num_rows == 0
+    assert any("Simple Packet Block" in r for r in res.rejects.column("reason").to_pylist())

@@ -254,11 +254,13 @@ def _iter_pcapng(buf: mmap.mmap | bytes, info: CaptureInfo,
                 ts = raw * 1_000_000 // ticks if ticks != 1_000_000 else raw
                 yield (n, ts + offset, lt, buf[data_at:data_at + incl], orig)
         elif btype_i == 3:  # Simple Packet Block: no timestamp, interface 0
+            # pcapng §4.4: an SPB carries no timestamp. A call needs the time it was set up,
+            # and epoch 0 would store it in 1970: the frame is reported, not read.
             n += 1
-            (orig,) = struct.unpack_from(order + "I", buf, body)
-            incl = min(orig, blen - 16)
-            if ifaces and pos >= start_offset:
-                yield (n, 0, ifaces[0][0], buf[body + 4:body + 4 + incl], orig)
+            if pos >= start_offset:
+                info.problems.append((n, "pcapng Simple Packet Block: no timestamp, so no "
+                                         "call time can be taken from it (write the capture "
+                                         "with Enhanced Packet Blocks)"))
         pos += blen
         info.end_offset = pos
     else:
