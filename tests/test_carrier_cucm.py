@@ -166,3 +166,23 @@ def test_older_release_with_fewer_columns_is_read_by_header_name(tmp_path: Path)
     assert [r["ingress_ip"] for r in legs] == ["198.51.100.7", "10.0.0.21", "198.51.100.7"]
     assert [r["direction"] for r in legs] == ["inbound", "outbound", "inbound"]
     assert legs[0]["ingress_trunk"] == "ACME_IN"
+
+
+def test_the_outpulsed_number_is_the_called_number_of_a_call_sent_out(tmp_path: Path) -> None:
+    # A phone dials 9 + the number; CUCM's called-party transformation strips the access
+    # code, and outpulsedCalledPartyNumber (written only on the egress side) holds what went
+    # to the trunk: that is the number a traceback names. Inbound calls keep the DID.
+    src = Path(__file__).resolve().parents[1] / "fixtures" / "cdr" / "cisco_cucm_cdr" / \
+        "cdr_TracehopCluster_01_202603071900_000001"
+    with src.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    head = rows[0]
+    rows[3][head.index("originalCalledPartyNumber")] = "912025550199"
+    rows[3][head.index("finalCalledPartyNumber")] = "912025550199"
+    rows[3][head.index("outpulsedCalledPartyNumber")] = "12025550199"
+    out = tmp_path / src.name
+    with out.open("w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    legs = parse_file(out, "cisco_cucm_cdr").legs.to_pylist()
+    assert [leg["called_e164"] for leg in legs] == ["+13125550100", "+12025550199",
+                                                    "+13125550100"]
