@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,10 @@ class Env:
             leg("a1-out", "+13125550100", T0, "", direction="outbound", record=2),
             # another call, to another number, in the same second: never revealed
             leg("g1", "+13125550199", T0, "GLOBEX_IN", calling="+14155550123", record=3),
+            # two calls to one number seconds apart from two carriers: an ambiguous answer
+            leg("m1", "+13125550177", T0, "ACME_IN_1", calling="+16175550101", record=4),
+            leg("m2", "+13125550177", T0 + timedelta(seconds=4), "GLOBEX_IN",
+                calling="+15125550102", record=5),
         ], "a")
         self.alice = add_token(self.tokens, "alice")
         self.bob = add_token(self.tokens, "bob")
@@ -137,6 +141,23 @@ def test_a_batch_gets_a_list_in_order_and_nothing_about_other_calls(env: Env, ur
     first = json.dumps(answers[0])
     assert "g1" not in first and "14155550123" not in first and "GLOBEX" not in first
     assert answers[2]["match"] is None and answers[2]["alternatives"] == []
+
+
+def test_alternatives_name_the_hand_off_never_the_other_call(env: Env, url: str) -> None:
+    # DESIGN §7: nothing about other calls. An ambiguous answer names the other candidate's
+    # carrier and time (the requester needs them), not its calling number, Call-ID, outcome
+    # or where the record is kept.
+    r = httpx.post(f"{url}/v1/inquiries", headers=auth(env.alice),
+                   json={"called": "+13125550177", "time": "2026-11-20T14:03:11Z"})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["status"] == "ambiguous" and len(a["alternatives"]) == 1
+    alt = a["alternatives"][0]
+    assert alt["provider"] in ("Acme Transit", "Globex Carrier") and alt["offset_s"] is not None
+    assert alt["calling_raw"] is None and alt["call_id"] is None and alt["stir"] == {}
+    assert alt["evidence"] == {"source": None, "file": None, "record": None}
+    text = json.dumps(a["alternatives"])
+    assert "6175550101" not in text and "5125550102" not in text and "cdr.csv" not in text
 
 
 def test_no_endpoint_lists_or_searches_answers(url: str) -> None:

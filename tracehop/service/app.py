@@ -38,7 +38,7 @@ import weakref
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Final, Protocol
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -177,6 +177,31 @@ _ITEM = TypeAdapter(InquiryIn)
 _SEARCH_REACH = timedelta(seconds=2 * MAX_WINDOW_S + 3600)
 # Module level: FastAPI resolves the endpoint's (string) annotations in this module's globals.
 _BEARER = HTTPBearer(auto_error=False, description="A token from `tracehop token add`.")
+
+
+#: What an answer over HTTP keeps of each alternative: when and through which hand-off
+#: another call might have come, never what that call was (DESIGN §7: the responder reveals
+#: "nothing about other calls"; as portal.txt names the candidates' hand-offs, not numbers).
+_ALTERNATIVE_KEEPS: Final = frozenset({"leg_id", "start_utc", "offset_s", "called_raw",
+                                       "score", "direction", "ingress_trunk", "ingress_ip",
+                                       "provider"})
+
+
+def for_requester(answer: dict[str, Any]) -> dict[str, Any]:
+    """``answer`` as an outside requester gets it: the alternatives stripped of the other
+    calls' calling numbers, Call-IDs, accounts, outcomes, STIR fields and record locations
+    (the answer's own match keeps its evidence). The provider's own tools (``lookup``,
+    ``respond``) keep them whole."""
+    alts = answer.get("alternatives")
+    if not alts:
+        return answer
+    kept = []
+    for alt in alts:
+        out = {k: (v if k in _ALTERNATIVE_KEEPS else None) for k, v in alt.items()}
+        out["stir"] = {}
+        out["evidence"] = {"source": None, "file": None, "record": None}
+        kept.append(out)
+    return {**answer, "alternatives": kept}
 
 
 def _answer_record(who: str, asked: dict[str, Any], answer: dict[str, Any]) -> AuditRecord:
@@ -407,7 +432,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
                 asked=asked(request, body_sha256=body_sha, items=len(parsed)),
                 searched=None, answered={"failed": {"http_status": 500, "code": "internal"}})])
             raise
-        out = [a.to_dict() for a in answers]
+        out = [for_requester(a.to_dict()) for a in answers]
 
         base = asked(request, body_sha256=body_sha, batch=batch)
         await audit([
