@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 
 from tracehop.cli import cli
@@ -121,3 +122,23 @@ def test_a_file_rotated_by_copytruncate_is_read_on_from_the_live_files_version(
     assert res.per_file[0].resumed_at is not None
     assert (res.stored, res.duplicates) == (2, 4)
     assert len(_legs(store)) == 6
+
+
+def test_a_grown_file_is_found_however_its_path_is_spelled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The scheduled ingest names the file one way, a person another: relative from another
+    # directory, absolute. The store's record of it is by absolute path.
+    (tmp_path / "cdr").mkdir()
+    master, store = tmp_path / "cdr" / "Master.csv", tmp_path / "store"
+    lines = [_line(i) for i in range(3)]
+    _write(master, lines)
+    monkeypatch.chdir(tmp_path)
+    ingest_paths([Path("cdr/Master.csv")], store)
+    _write(master, [*lines, _line(3)])
+    monkeypatch.chdir(tmp_path / "cdr")
+    res = ingest_paths([Path("Master.csv")], store)
+    assert (res.stored, res.duplicates) == (1, 3)
+    _write(master, [*lines, _line(3), _line(4)])
+    res = ingest_paths([master.resolve()], store)
+    assert (res.stored, res.duplicates) == (1, 4)
+    assert len(_legs(store)) == 5

@@ -1018,7 +1018,10 @@ def ingest_paths(
                 continue
             first_line = res.resume.first_line if res.resume is not None else 1
             known[file_id] = FileRecord(
-                file_id=file_id, path=str(path), size=size, rows_read=fs.read, format=res.format,
+                # Absolute: a grown file is found by its path whatever directory the next run
+                # starts in, or however the path is spelled (grown_from).
+                file_id=file_id, path=_path_key(path), size=size, rows_read=fs.read,
+                format=res.format,
                 source=source, rejected=fs.rejected,
                 id_prefix=res.resume.id_prefix if res.resume is not None else None,
                 lines=first_line - 1 + res.lines if res.format not in registered_formats()
