@@ -115,6 +115,8 @@ def test_load_clock_from_toml(tmp_path: Path) -> None:
     [
         ({"mon": "08:00-18:00"}, ZoneError, "need a zone"),
         ({"zone": "Mars/Olympus", "mon": "08:00-18:00"}, ZoneError, "unknown time zone"),
+        # an abbreviation is a fixed offset: an hour off all summer (as --tz refuses it)
+        ({"zone": "EST", "mon": "08:00-18:00"}, ZoneError, "abbreviation"),
         ({"zone": "UTC", "mon": "8am-6pm"}, ConfigError, "not a range"),
         ({"zone": "UTC", "mon": "18:00-08:00"}, ConfigError, "closes before it opens"),
         ({"zone": "UTC", "mon": "08:00-18:00", "opne": 1}, ConfigError, "unknown key"),

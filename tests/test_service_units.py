@@ -240,3 +240,30 @@ def test_group_commit_reports_a_failed_write_to_its_callers(tmp_path: Path) -> N
         log.append_many([rec])
     with pytest.raises(AuditError):  # and the next caller is not stuck behind it
         log.append_many([rec])
+
+
+def test_token_add_and_revoke_keep_the_files_mode_and_group(tmp_path: Path) -> None:
+    # docs/deploy.md: root:tracehop 0640, the service's user reads it. A rewrite that left
+    # it 0600 root:root would lock the running service out.
+    from tracehop.service.tokens import add_token, revoke_token
+
+    path = tmp_path / "tokens.json"
+    add_token(path, "first")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # a new file: owner only
+    os.chmod(path, 0o640)
+    gid = 65534 if os.geteuid() == 0 else path.stat().st_gid
+    if os.geteuid() == 0:
+        os.chown(path, -1, gid)
+    add_token(path, "second")
+    revoke_token(path, "first")
+    st = path.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o640 and st.st_gid == gid
+
+
+def test_token_add_does_not_create_a_missing_directory(tmp_path: Path) -> None:
+    from tracehop.errors import TokenError
+    from tracehop.service.tokens import add_token
+
+    with pytest.raises(TokenError, match="does not exist"):
+        add_token(tmp_path / "nope" / "tokens.json", "x")
+    assert not (tmp_path / "nope").exists()

@@ -41,9 +41,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from tracehop.errors import ConfigError, ZoneError
+from tracehop.timezones import resolve_zone
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_DEADLINE = timedelta(hours=24)
@@ -179,10 +180,11 @@ def clock_from_mapping(table: dict[str, Any], *, path: str | Path | None = None)
         return Clock(None, deadline, near)
     zone_name = str(table["zone"])
     try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ZoneError(f"unknown time zone {zone_name!r}", path=path,
-                        hint="Use an IANA zone name such as America/New_York") from None
+        # The same rule as --tz (docs/decisions.md, "Zone names: IANA only"): "EST" is a
+        # fixed UTC-5, so opening hours would be an hour off all summer.
+        zone = resolve_zone(zone_name)
+    except ZoneError as e:
+        raise ZoneError(f"zone: {e.message}", path=path, hint=e.hint) from None
     opening: dict[int, list[tuple[time, time | None]]] = {}
     for i, day in enumerate(WEEKDAYS):
         spec = table.get(day, "")

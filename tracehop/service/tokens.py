@@ -29,6 +29,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -118,10 +119,20 @@ def read_entries(path: Path) -> list[TokenEntry]:
 def _write_entries(path: Path, entries: list[TokenEntry]) -> None:
     """Replace the file atomically (temp file + rename) so a reader never sees half a file."""
     doc = {"format": _FORMAT, "version": 1, "tokens": [e.to_dict() for e in entries]}
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _require_dir(path)
+    try:
+        # The file's own mode and group stay: docs/deploy.md has it root:tracehop 0640 for the
+        # service's user to read, and a rewrite that left it 0600 root:root would lock the
+        # service out (it fails closed: every request 401).
+        before: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        before = None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, stat.S_IMODE(before.st_mode) if before is not None else 0o600)
+        if before is not None:
+            with contextlib.suppress(PermissionError):  # not root: the owner stays ours
+                os.fchown(fd, before.st_uid, before.st_gid)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=2)
             f.write("\n")
@@ -134,10 +145,18 @@ def _write_entries(path: Path, entries: list[TokenEntry]) -> None:
         raise
 
 
+def _require_dir(path: Path) -> None:
+    """A token file's directory must exist: creating it would hide a mistyped --tokens path
+    (the service would never see the token)."""
+    if not path.parent.is_dir():
+        raise TokenError(f"the directory {path.parent} does not exist",
+                         path=path, hint="Create it first, or check the --tokens path")
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Serialise concurrent ``token add``/``revoke`` runs on one file (read-modify-write)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _require_dir(path)
     lock = path.with_name(f".{path.name}.lock")
     with open(lock, "a+") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
