@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 from tracehop.errors import StoreConflictError, StoreError
 from tracehop.schema import UTC_US, empty_rejects
 from tracehop.store import FileRecord, Store
+from tracehop.store.compact import ORPHAN_MIN_AGE_S
 from tracehop.store.log import TransactionLog
 
 T0_US = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp() * 1_000_000)
@@ -114,8 +117,13 @@ def test_a_writer_killed_before_its_commit_leaves_only_invisible_files(tmp_path:
     after = Store.open(store.root).snapshot()
     assert after.version == before.version and after.all_files() == before.all_files()
     assert after.reject_files() == []
-    # vacuum keeps young orphans (a writer might be about to commit them), deletes old ones
+    # vacuum keeps young orphans (a writer might be about to commit them), even with no
+    # retention at all, and deletes old ones
     assert store.vacuum(retention_hours=1).deleted == ()
+    assert store.vacuum(retention_hours=0).deleted == ()
+    old = time.time() - ORPHAN_MIN_AGE_S - 60
+    for rel in orphans:
+        os.utime(store.root / rel, (old, old))
     assert set(store.vacuum(retention_hours=0).deleted) == orphans
     assert store.commit(legs([f"C{i:04d}" for i in range(40)]), empty_rejects(), []).stored == 40
 

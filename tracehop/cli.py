@@ -300,13 +300,15 @@ def compact_cmd(
     """Rewrite each UTC day that has several files as one file sorted by called number, time.
 
     Incremental ingests add a file per day each time; compaction keeps lookups fast. Readers
-    keep working while it runs. Removed files stay on disk until --vacuum-hours deletes them.
+    keep working while it runs. Removed files stay on disk until --vacuum-hours deletes the
+    ones removed longer ago than that: a lookup, `serve` or an ingest running at that moment
+    may still read them, so --vacuum-hours 0 only when nothing else uses the store.
     After an upgrade that changed the file layout, --rewrite brings every day to it.
 
     \b
     Example:
         tracehop compact --store calls.store --day 2026-11-20 --json
-        tracehop compact --store calls.store --rewrite --vacuum-hours 0
+        tracehop compact --store calls.store --rewrite --vacuum-hours 168
     """
     import json
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from tracehop.errors import StoreConflictError, StoreIOError
 from tracehop.store import delta
@@ -130,6 +130,11 @@ def _actions(plan: dict[date, _Rewrite]) -> list[dict[str, Any]]:
     return actions
 
 
+#: How old a file no version references must be before vacuum deletes it (an ingest in
+#: flight writes its files before the commit that names them; 10M rows take well under one).
+ORPHAN_MIN_AGE_S: Final = 6 * 3600.0
+
+
 def vacuum_files(root: Path, state: TableState, retention_hours: float) -> VacuumResult:
     """Delete leg, reject and state files the latest version does not reference, once old
     enough.
@@ -138,7 +143,13 @@ def vacuum_files(root: Path, state: TableState, retention_hours: float) -> Vacuu
     mtime for files no commit ever referenced. The retention protects readers that still hold
     an older snapshot and writers whose commit is in flight: use 0 only when nothing else runs.
     """
-    cutoff = time.time() - retention_hours * 3600.0
+    now = time.time()
+    cutoff = now - retention_hours * 3600.0
+    # A file no commit references yet may be one an ingest has written and is about to
+    # commit (its early day files, written while it parses): deleting it would leave that
+    # commit naming a missing file. Such files wait ORPHAN_MIN_AGE_S whatever the retention;
+    # a crashed writer's leftovers go a little later, which costs only disk.
+    orphan_cutoff = min(cutoff, now - ORPHAN_MIN_AGE_S)
     # state blobs: only the latest per key is referenced; superseded ones age out like files
     referenced = set(state.live) | set(state.rejects) | {f.path for f in state.state.values()}
     deleted: list[str] = []
@@ -156,7 +167,7 @@ def vacuum_files(root: Path, state: TableState, retention_hours: float) -> Vacuu
                 st = full.stat()
                 removed_ms = state.tombstones.get(rel)
                 since = removed_ms / 1000.0 if removed_ms else st.st_mtime
-                if since <= cutoff:
+                if since <= (cutoff if removed_ms else orphan_cutoff):
                     full.unlink(missing_ok=True)
                     deleted.append(rel)
                     freed += st.st_size
