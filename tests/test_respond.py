@@ -282,6 +282,24 @@ def test_an_ambiguous_answer_checks_every_candidate_against_the_rmd(
     assert_schema_valid(res.answers)
 
 
+def test_a_received_time_that_cannot_be_used_is_flagged(tmp_path: Path, store: Store,
+                                                       peers: PeerDirectory) -> None:
+    # Unreadable or in the future: the clock counts from when the file was read, and the
+    # campaign summary says so (an overdue inquiry must not pass as fresh unnoticed).
+    p = tmp_path / "q.csv"
+    p.write_text("called,calling,time,received\n"
+                 "+13125550100,,2026-11-20T14:03:22Z,20/11/2026 09:00\n"
+                 "+13125550100,,2026-11-20T14:03:22Z,2031-06-01T10:00:00Z\n"
+                 "+13125550100,,2026-11-20T14:03:22Z,2026-11-20T15:00:00Z\n")
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    res = respond(read_inquiries(p), Matcher(store, peers), RespondOptions(now=lambda: now))
+    starts = [a["deadline"]["clock_start_utc"] for a in res.answers]
+    assert starts[0] == starts[1] == "2026-11-21T12:00:00Z"
+    assert any("in the future" in w for w in res.answers[1]["warnings"])
+    assert any("2 inquiry(ies) have no usable received time" in f for f in res.summary.flags)
+    assert res.answers[2]["deadline"]["state"] == "ok"
+
+
 def test_decode_passport_reports_what_it_cannot_read() -> None:
     garbage = decode_passport("not-a-token;info=<https://x/c.pem>")
     assert garbage["present"] is True and garbage["payload"] is None

@@ -24,9 +24,9 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Final, Protocol
 
 from tracehop.answer import TracebackAnswer
 from tracehop.inquiry import Inquiry
@@ -48,6 +48,10 @@ class BatchMatcher(Protocol):
     """What respond needs from :class:`tracehop.match.Matcher`."""
 
     def lookup_many(self, inquiries: list[Inquiry]) -> list[TracebackAnswer]: ...
+
+
+#: How far ahead of our clock a received time may be (clock skew) before it is set aside.
+FUTURE_SLACK: Final = timedelta(minutes=5)
 
 
 @dataclass
@@ -92,13 +96,27 @@ def respond(inquiries: InquiryFile, matcher: BatchMatcher,
 
     answers: list[dict[str, Any]] = []
     audit_records: list[AuditRecord] = []
+    clockless = 0  # rows whose received time could not be used: their clock starts now
     for row in rows:
-        deadline = opts.clock.deadline_for(row.received or read_at)
+        received = row.received
+        late_note = None
+        if received is not None and received > read_at + FUTURE_SLACK:
+            # A receipt time ahead of our clock is a typo or a wrong zone: counting from it
+            # would hide how long the inquiry has really waited.
+            late_note = (f"received time {received.isoformat()} is in the future: the 24-hour "
+                         "clock counts from when the file was read")
+            received = None
+        if received is None and (late_note or any("received time" in w
+                                                  for w in row.warnings)):
+            clockless += 1
+        deadline = opts.clock.deadline_for(received or read_at)
         ans = by_row.get(id(row))
         if ans is None:
             out = _rejected(inquiries.path, row)
         else:
             out = _answered(row, ans, deadline, answered_at, opts.rmd, roles)
+        if late_note is not None:
+            out["warnings"] = [*out.get("warnings", []), late_note]
         out["deadline"] = deadline.to_dict(answered_at)
         answers.append(out)
         audit_records.append(_audit_record(inquiries.path, row, out, opts.requester,
@@ -112,6 +130,11 @@ def respond(inquiries: InquiryFile, matcher: BatchMatcher,
         written = opts.audit.append_many(audit_records)
         head = written[-1]["hash"] if written else None
     summary = summarise(answers)
+    if clockless:
+        summary.flags.append(
+            f"{clockless} inquiry(ies) have no usable received time (unreadable or in the "
+            "future): their 24-hour clock counts from when the file was read, which may hide "
+            "a deadline already past")
     summary.elapsed_s = round(time.perf_counter() - t0, 3)
     return RespondResult(answers=answers, summary=summary, packs=packs, audit_head=head)
 
