@@ -59,13 +59,17 @@ def test_token_file_verifies_and_sees_revocation_and_additions(tmp_path: Path) -
     assert tf.verify(a2) == "alice" and tf.verify(a) is None
 
 
-def test_a_damaged_token_file_fails_closed(tmp_path: Path) -> None:
+def test_a_damaged_token_file_fails_closed(tmp_path: Path,
+                                           caplog: pytest.LogCaptureFixture) -> None:
     f = tmp_path / "tokens.json"
     a = add_token(f, "alice")
     tf = TokenFile(f)
     f.write_text('{"format": "tracehop-tokens", "tokens": [')
     assert tf.verify(a) is None
     assert tf.load_error is not None and "not valid JSON" in str(tf.load_error)
+    # ... and the server log says why (to the client it looks like a wrong token)
+    assert any("token file unusable" in r.getMessage() and str(f) in r.getMessage()
+               for r in caplog.records)
     f.unlink()
     assert tf.verify(a) is None
 

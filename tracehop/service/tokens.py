@@ -26,6 +26,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -39,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from tracehop.errors import TokenError
+
+_log = logging.getLogger("tracehop.service")
 
 TOKEN_PREFIX = "th_"
 _FORMAT = "tracehop-tokens"
@@ -235,8 +238,12 @@ class TokenFile:
             try:
                 entries = read_entries(self.path) if sig is not None else []
             except TokenError as e:
+                # Fail closed (every request 401), and tell the operator why: from the
+                # client's side a damaged file looks like a wrong token.
                 self._active = {}
                 self.load_error = e
+                _log.error("token file unusable, refusing every request until it is fixed: %s",
+                           e)
             else:
                 self._active = {e.sha256: e.name for e in entries if e.active}
                 self.load_error = None
