@@ -306,7 +306,10 @@ def test_rate_limit_per_requester_counts_each_inquiry(env: Env) -> None:
                           headers=auth(env.alice)).status_code == 200
         _error(httpx.post(f"{u}/v1/inquiries", json=ASK, headers=auth(env.alice)),
                429, "rate_limited")
-    assert env.audit_entries()[-1]["answered"]["refused"]["code"] == "rate_limited"
+        assert env.audit_entries()[-1]["answered"]["refused"]["code"] == "rate_limited"
+        # a batch larger than a minute's allowance could never pass: not "retry", but 422
+        _error(httpx.post(f"{u}/v1/inquiries", json=[ASK] * 6, headers=auth(env.bob)),
+               422, "batch_too_large")
 
 
 def test_new_data_is_answered_while_the_service_runs(env: Env, url: str) -> None:

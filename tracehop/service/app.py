@@ -408,6 +408,12 @@ def create_app(config: ServiceConfig) -> FastAPI:
             body = await read_body(request)
             body_sha = hashlib.sha256(body).hexdigest()
             batch, items = parse_items(body)
+            if len(items) > config.rate_per_minute:
+                # More than a minute's allowance can never pass: retrying is no answer.
+                raise ApiError(422, "batch_too_large",
+                               f"the batch holds {len(items)} inquiries, more than the rate "
+                               f"limit of {config.rate_per_minute} per minute allows at once; "
+                               f"split it into batches of at most {config.rate_per_minute}")
             decision = limiter.take(requester, len(items))
             if not decision.allowed:
                 raise ApiError(429, "rate_limited",
