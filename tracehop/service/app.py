@@ -170,6 +170,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "An inquiry is invalid (field names which), or the "
                                             "batch is empty or too large."},
     429: {"model": ErrorOut, "description": "Rate limit hit; see Retry-After."},
+    500: {"model": ErrorOut, "description": "The answer failed on our side (code internal); "
+                                            "the request id names it in the server log."},
 }
 
 _ITEM = TypeAdapter(InquiryIn)
