@@ -181,7 +181,8 @@ def portal_text(answer: dict[str, Any]) -> str:
                       f"({m.get('offset_s')} s from the time given)",
                   f"  called {m.get('called_raw')}, calling {m.get('calling_raw')}"
                   + (f", Call-ID {m['call_id']}" if m.get("call_id") else ""),
-                  f"  source {ev.get('source')}: {ev.get('file')} record {ev.get('record')}"]
+                  "  " + (f"source {ev['source']}: " if ev.get("source") else "")
+                  + f"{ev.get('file')} record {ev.get('record')}"]
         stir = m.get("stir") or {}
         if any(stir.get(k) for k in ("attest", "origid", "signer_spc")):
             lines.append(f"  STIR/SHAKEN: attestation {stir.get('attest') or '-'}, origid "
