@@ -268,3 +268,33 @@ def test_tshark_field_unescaping() -> None:
     assert _unescape(r"Via: a\r\nTo: \\x\t\x41") == "Via: a\r\nTo: \\x\tA"
     assert _ts("1311857680.123456789") == 1311857680_123456
     assert _ts("5") == 5_000_000
+
+
+def test_ingest_takes_the_sip_options_on_the_command_line(tmp_path: Path) -> None:
+    # The provider's own SBC addresses and the STI certificates, as capture-dir takes them:
+    # the SBC's own call is outbound and the PASSporTs are verified.
+    from click.testing import CliRunner
+
+    from tracehop.cli import cli
+    from tracehop.sip import current_config
+
+    store = tmp_path / "s"
+    before = current_config()
+    r = CliRunner().invoke(cli, ["ingest", str(FIX / "calls_udp.pcap"), "--store", str(store),
+                                 "--sip-local-net", "192.0.2.0/24", "--cert-dir",
+                                 str(FIX / "certs"), "--json"])
+    assert r.exit_code == 0, r.output
+    import pyarrow.parquet as pq
+
+    from tracehop.store import Store
+
+    legs = {row["call_id"]: row for f in Store.open(store).snapshot().all_files()
+            for row in pq.read_table(f).to_pylist()}
+    want = {e["call_id"]: e for e in json.loads((FIX / "expected" / "calls_udp.pcap.json")
+                                                .read_text())}
+    assert {k: v["direction"] for k, v in legs.items()} == {
+        k: v["direction"] for k, v in want.items()}
+    assert {k: v["stir_verified"] for k, v in legs.items() if "stir_verified" in want[k]} == {
+        k: v["stir_verified"] for k, v in want.items() if "stir_verified" in v}
+    # the options held for that command only
+    assert current_config() == before

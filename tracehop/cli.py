@@ -55,8 +55,15 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object.")
 @click.option("--keep-raw/--no-keep-raw", default=True, show_default=True,
               help="Keep each record's original text as evidence for answers.")
+@click.option("--sip-local-net", "local_nets", multiple=True, metavar="CIDR",
+              help="SIP captures: the provider's own SBC/proxy addresses; INVITEs sent from "
+                   "them are outbound legs. Repeatable. Default: TRACEHOP_SIP_LOCAL_NETS.")
+@click.option("--cert-dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="SIP captures: local STI certificates to verify PASSporTs. Default: "
+                   "TRACEHOP_CERT_DIR; nothing is fetched.")
 def ingest_cmd(paths: tuple[str, ...], store_dir: str, fmt: str | None, tz: str | None,
-               source: str | None, as_json: bool, keep_raw: bool) -> None:
+               source: str | None, as_json: bool, keep_raw: bool,
+               local_nets: tuple[str, ...], cert_dir: str | None) -> None:
     """Read CDR exports (files or directories) into the call-leg store, in one commit.
 
     Malformed records are kept as rejects with file, line and reason (the summary shows the
@@ -77,12 +84,14 @@ def ingest_cmd(paths: tuple[str, ...], store_dir: str, fmt: str | None, tz: str 
     from tracehop.ingest.progress import progress_bar
     from tracehop.ingest.run import IngestSummary, ingest_paths
     from tracehop.ingest.summary import render_summary
+    from tracehop.sip import configured
 
     started = time.perf_counter()
     show_bar = not as_json and sys.stderr.isatty()
     try:
         _refuse_unlistable(paths)
-        with progress_bar(enabled=show_bar) as advance:
+        with progress_bar(enabled=show_bar) as advance, configured(
+                local_nets=list(local_nets) or None, cert_dir=cert_dir):
             summary = ingest_paths(list(paths), store_dir, format=fmt, tz=tz, source=source,
                                    progress=advance, keep_raw=keep_raw)
     except TracehopError as e:

@@ -18,6 +18,8 @@ reading of a directory of rotating captures).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,6 +45,19 @@ def configure(local_nets: str | list[str] | None = None, cert_dir: str | Path | 
         cfg.tshark = tshark
     _config = cfg
     return cfg
+
+
+@contextlib.contextmanager
+def configured(local_nets: list[str] | None = None,
+               cert_dir: str | Path | None = None) -> Iterator[SipConfig]:
+    """:func:`configure` for the duration of a ``with`` block (one CLI command), then the
+    options before it again: a library user's or test's later reads are not affected."""
+    global _config
+    before = _config
+    try:
+        yield configure(local_nets=local_nets, cert_dir=cert_dir)
+    finally:
+        _config = before
 
 
 def current_config() -> SipConfig:
