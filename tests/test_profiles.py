@@ -143,3 +143,22 @@ def test_registered_format_is_detected_and_ingested(tmp_path: Path) -> None:
         assert Store.open(tmp_path / "store").snapshot().rows == 1
     finally:
         _FORMATS.pop("toycap", None)
+
+
+def test_a_misspelt_column_in_a_users_profile_is_named(tmp_path: Path) -> None:
+    # docs/profiles.md: a column the file does not have must not pass unnoticed. The fields
+    # it feeds stay empty, and the summary says which name the header lacks.
+    from tracehop.ingest.run import parse_file
+
+    fix = Path(__file__).resolve().parents[1] / "fixtures" / "cdr" / "user_profile"
+    text = (fix / "acme_sbc.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('called_raw = "Called"', 'called_raw = "Caled"'))
+    res = parse_file(fix / "acme_sbc.csv", str(bad))
+    assert any("'Caled'" in w and "header does not have" in w for w in res.warnings)
+    # the call time's column missing: every record would be rejected, so it is an error
+    bad.write_text(text.replace('start = "Started"', 'start = "Startd"'))
+    with pytest.raises(ProfileError, match="'Startd', which the file's header does not have"):
+        parse_file(fix / "acme_sbc.csv", str(bad))
+    # the profile as written: no warning
+    assert not parse_file(fix / "acme_sbc.csv", str(fix / "acme_sbc.toml")).warnings

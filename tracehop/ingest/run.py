@@ -55,7 +55,7 @@ from tracehop.errors import (
 from tracehop.ingest.apply import FILE, FileContext, apply_profile
 from tracehop.ingest.detect import detect_format, read_head
 from tracehop.ingest.formats import ParseResult, Resume, document_reader, registered_formats
-from tracehop.ingest.profile import Profile, builtin_profiles, resolve_profile
+from tracehop.ingest.profile import BUILTIN_DIR, Profile, builtin_profiles, resolve_profile
 from tracehop.ingest.readers import (
     LINE,
     RAW,
@@ -246,9 +246,12 @@ def parse_file(
 
     if resume is not None and not _resumable(p, profile, resume):
         resume = None
+    unknown_columns = _columns_not_in_header(p, profile, shown)
     hasher = _Hasher(p, resume)
     hasher.start()
     ctx = FileContext(shown, profile.name, source, tz, keep_raw)
+    if unknown_columns:
+        ctx.warn(unknown_columns)
     legs_parts: list[pl.DataFrame] = []
     rej_parts: list[pl.DataFrame] = []
     latin1 = 0
@@ -296,6 +299,32 @@ def parse_file(
         resume=resume,
     )
     return result
+
+
+def _columns_not_in_header(p: Path, profile: Profile, shown: str) -> str | None:
+    """For a profile that reads its column names from the file's header: an error when the
+    start time's column is not there (every record would be rejected as "empty"), and a
+    warning naming the other columns a user's profile uses that the header lacks (a misspelt
+    name would leave that field empty on every record without a word). Built-in profiles
+    may name optional columns, which only some exports have."""
+    if profile.reader != "csv" or not profile.dialect.header:
+        return None
+    names = set(read_layout(p, profile.dialect).names)
+    if profile.time.start not in names:
+        raise ProfileError(
+            f"{shown}: the {profile.name} profile takes the call time from column "
+            f"{profile.time.start!r}, which the file's header does not have "
+            f"(it has: {', '.join(sorted(names)[:12])}{', ...' if len(names) > 12 else ''})",
+            path=profile.path,
+            hint="Check --format, or the column names in the profile's [time] section")
+    if Path(profile.path).resolve().parent == BUILTIN_DIR.resolve():
+        return None
+    missing = sorted(c for c in profile.columns_used() if c not in names)
+    if not missing:
+        return None
+    return (f"{shown}: profile {profile.name} names column(s) {', '.join(map(repr, missing))} "
+            f"that the file's header does not have: those fields stay empty (check the "
+            f"spelling against the header)")
 
 
 def _resumable(p: Path, profile: Profile, resume: Resume) -> bool:
