@@ -54,8 +54,18 @@ def configured(local_nets: list[str] | None = None,
     options before it again: a library user's or test's later reads are not affected."""
     global _config
     before = _config
+    if local_nets is None and cert_dir is None:
+        yield current_config()  # nothing given: the options already in force stay
+        return
     try:
-        yield configure(local_nets=local_nets, cert_dir=cert_dir)
+        # The options already in force (configure, or the environment) are the base.
+        base = current_config()
+        nets = ",".join(local_nets) if local_nets is not None else None
+        _config = SipConfig(
+            local_nets=parse_nets(nets) if nets is not None else base.local_nets,
+            cert_dir=Path(cert_dir) if cert_dir is not None else base.cert_dir,
+            tshark=base.tshark, verify_stir=base.verify_stir)
+        yield _config
     finally:
         _config = before
 
