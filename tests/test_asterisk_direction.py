@@ -14,21 +14,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from matchkit import PEERS_TOML
 
 from tracehop.cli import cli
 
-PEERS = """
-[[peer]]
-name = "Acme Transit"
-role = "upstream"
-trunks = ["acme_in"]
-
-[[peer]]
-name = "Dialer Co"
-role = "customer"
-trunks = ["200"]
-accounts = ["ACC42"]
-"""
+PEERS = PEERS_TOML  # Acme Transit: ACME_IN_1; Dialer Co: CUST_TRUNK, ACCT-77
 
 
 def _row(account: str, src: str, dst: str, context: str, channel: str, dstchannel: str,
@@ -45,11 +35,11 @@ def _row(account: str, src: str, dst: str, context: str, channel: str, dstchanne
 @pytest.fixture()
 def store(tmp_path: Path) -> tuple[str, str]:
     lines = [
-        # our customer's phone (extension 200, account ACC42) calls out through the carrier
-        _row("ACC42", "2025550118", "3125550177", "from-internal", "PJSIP/200-0000001b",
+        # our customer's PBX trunk (account ACCT-77) sends a call out through the carrier
+        _row("ACCT-77", "2025550118", "3125550177", "from-internal", "PJSIP/CUST_TRUNK-0000001b",
              "PJSIP/acme_out-0000001c", "2026-11-20 09:03:40", 1795183420, "1795183420.1", 1),
         # a carrier's call to a DID, then sent on by a follow-me: the Local channel row
-        _row("", "2025550111", "3125550100", "from-trunk", "PJSIP/acme_in-0000001d",
+        _row("", "2025550111", "3125550100", "from-trunk", "PJSIP/ACME_IN_1-0000001d",
              "Local/300@from-internal-0000a;1", "2026-11-20 09:10:00", 1795183800,
              "1795183800.2", 2),
         _row("", "2025550111", "3125550199", "from-internal", "Local/300@from-internal-0000a;2",
@@ -75,7 +65,7 @@ def _lookup(store: tuple[str, str], called: str, at: str) -> dict[str, object]:
 def test_a_call_our_customer_placed_is_originating(store: tuple[str, str]) -> None:
     a = _lookup(store, "3125550177", "2026-11-20T14:03:40Z")
     assert a["status"] == "originating", a
-    assert a["customer"] == {"account": "ACC42", "name": "Dialer Co"}
+    assert a["customer"] == {"account": "ACCT-77", "name": "Dialer Co"}
     match = a["match"]
     assert isinstance(match, dict) and match["evidence"]["record"] == 1
 

@@ -185,12 +185,18 @@ def _deny_reading(monkeypatch: pytest.MonkeyPatch, denied: Path) -> None:
     monkeypatch.setattr(pathlib.Path, "open", open_)
 
 
+@pytest.fixture()
+def locked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A CDR file this process may not read."""
+    path = tmp_path / "locked.csv"
+    path.write_text(TEXT)
+    _deny_reading(monkeypatch, path)
+    return path
+
+
 def test_unreadable_file_is_reported_per_file_and_the_others_committed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, locked: Path
 ) -> None:
-    locked = tmp_path / "locked.csv"
-    locked.write_text(TEXT)
-    _deny_reading(monkeypatch, locked)
     store = tmp_path / "s"
     r = _run("ingest", str(locked), str(FIXTURES / "pbxware_cdr" / "cdr.csv"),
              "--store", str(store), "--json")
@@ -204,12 +210,7 @@ def test_unreadable_file_is_reported_per_file_and_the_others_committed(
     assert Store.open(store).snapshot().rows == 3
 
 
-def test_missing_and_unreadable_files_behave_alike(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    locked = tmp_path / "locked.csv"
-    locked.write_text(TEXT)
-    _deny_reading(monkeypatch, locked)
+def test_missing_and_unreadable_files_behave_alike(tmp_path: Path, locked: Path) -> None:
     for bad in (locked, tmp_path / "missing.csv"):
         r = _run("ingest", str(bad), str(GOOD_FILE), "--store", str(tmp_path / bad.stem))
         assert r.exit_code == 1

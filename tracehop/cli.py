@@ -42,6 +42,17 @@ def cli() -> None:
 # Owned by the ingest work (tracehop/ingest). Keep the body thin.
 
 
+# SIP capture reader options, for `ingest` (captures among the files) and `capture-dir`.
+_sip_local_net_option = click.option(
+    "--sip-local-net", "local_nets", multiple=True, metavar="CIDR",
+    help="SIP captures: the provider's own SBC/proxy addresses; INVITEs sent from them are "
+         "outbound legs. Repeatable. Default: TRACEHOP_SIP_LOCAL_NETS.")
+_cert_dir_option = click.option(
+    "--cert-dir", type=click.Path(exists=True, file_okay=False), default=None,
+    help="SIP captures: local STI certificates to verify PASSporTs (x5u -> file by name or "
+         "manifest.json). Default: TRACEHOP_CERT_DIR; nothing is fetched.")
+
+
 @cli.command("ingest")
 # readable=False: an unreadable file is one file's error in the summary, like a missing one.
 @click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))
@@ -55,12 +66,8 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object.")
 @click.option("--keep-raw/--no-keep-raw", default=True, show_default=True,
               help="Keep each record's original text as evidence for answers.")
-@click.option("--sip-local-net", "local_nets", multiple=True, metavar="CIDR",
-              help="SIP captures: the provider's own SBC/proxy addresses; INVITEs sent from "
-                   "them are outbound legs. Repeatable. Default: TRACEHOP_SIP_LOCAL_NETS.")
-@click.option("--cert-dir", type=click.Path(exists=True, file_okay=False), default=None,
-              help="SIP captures: local STI certificates to verify PASSporTs. Default: "
-                   "TRACEHOP_CERT_DIR; nothing is fetched.")
+@_sip_local_net_option
+@_cert_dir_option
 def ingest_cmd(paths: tuple[str, ...], store_dir: str, fmt: str | None, tz: str | None,
                source: str | None, as_json: bool, keep_raw: bool,
                local_nets: tuple[str, ...], cert_dir: str | None) -> None:
@@ -749,12 +756,8 @@ def demo_cmd(out_dir: str, calls: int, seed: int, http: bool, as_json: bool) -> 
 @click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
               help="The call-leg store (created if missing).")
 @click.option("--source", default=None, help="A name for this capture feed.")
-@click.option("--sip-local-net", "local_nets", multiple=True, metavar="CIDR",
-              help="The provider's own SBC/proxy addresses; INVITEs sent from them are "
-                   "outbound legs. Repeatable. Default: TRACEHOP_SIP_LOCAL_NETS.")
-@click.option("--cert-dir", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Local STI certificates to verify PASSporTs (x5u -> file by name or "
-                   "manifest.json). Default: TRACEHOP_CERT_DIR; nothing is fetched.")
+@_sip_local_net_option
+@_cert_dir_option
 @click.option("--pattern", default="*", show_default=True, help="File name glob.")
 @click.option("--horizon", "horizon_h", type=float, default=4.0, show_default=True,
               metavar="HOURS",
