@@ -89,3 +89,16 @@ def test_missing_store_and_bad_peers(tmp_path: Path, setup: tuple[str, str]) -> 
                                  "--at", "2026-11-20T14:03:22Z", "--peers", str(bad)])
     assert r.exit_code == 1
     assert "bad.toml:3: peer #1 'Acme': role 'upsteam' is not one of" in r.output
+
+
+def test_one_call_with_another_calling_number_says_so(tmp_path: Path) -> None:
+    # Ambiguous because the only call found disagrees on the calling number, not because
+    # more than one call fits: the text must not claim a second call.
+    make_store(tmp_path / "store", [leg(N, "2026-11-20 14:03:30", calling="+19995550000")])
+    (tmp_path / "peers.toml").write_text(PEERS_TOML)
+    r = CliRunner().invoke(cli, ["lookup", "--store", str(tmp_path / "store"), "--called", N,
+                                 "--at", "2026-11-20T14:03:22Z", "--calling", "202-555-0111",
+                                 "--peers", str(tmp_path / "peers.toml")])
+    assert r.exit_code == 0, r.output
+    assert "the one call found has another calling number" in r.output
+    assert "more than one call fits" not in r.output

@@ -34,7 +34,13 @@ def render_text(a: TracebackAnswer) -> str:
     q = a.inquiry
     lines = [f"Inquiry     {q.called} at {q.time_utc}"
              + (f" from {q.calling}" if q.calling else "")]
-    lines.append(f"Status      {_STATUS_TEXT.get(a.status, a.status)}")
+    status = _STATUS_TEXT.get(a.status, a.status)
+    if a.status == "ambiguous" and not a.alternatives:
+        # Ambiguous with one call found: its calling number differs from the inquiry's
+        # (docs/decisions.md, "Ambiguity and disagreeing evidence"), not a second call.
+        status = ("ambiguous: the one call found has another calling number than asked; "
+                  "shown, but it may be another call to this number")
+    lines.append(f"Status      {status}")
     if a.upstream is not None:
         up = a.upstream
         bits = [up.provider or "(unknown provider)"]
