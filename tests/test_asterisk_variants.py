@@ -68,3 +68,20 @@ def test_a_userfield_is_not_read_as_a_uniqueid(tmp_path: Path, extra: list[str])
         assert leg["correlation_id"] == "1795183419.6"
     assert res.rejects.num_rows == 0
     assert leg["start_utc"].isoformat() == "2026-11-20T14:03:40+00:00"
+
+
+def test_a_file_whose_width_changed_midway_keeps_every_record(tmp_path: Path) -> None:
+    # cdr.conf changed while Master.csv was being written: 16 fields, then 18 (loguniqueid
+    # and loguserfield switched on), then the 3 newcdrcolumns as well. Every record is one
+    # of the allowed widths and is read with that width's own columns, none rejected.
+    p = tmp_path / "Master.csv"
+    lines = [",".join(BASE)] * 3 + [",".join([*BASE, UNIQUEID, USERFIELD])] * 2 \
+        + [",".join([*BASE, UNIQUEID, USERFIELD, *NEW])]
+    p.write_text("\n".join(lines) + "\n")
+    res = parse_file(p, "asterisk_cdr_csv", tz="America/New_York")
+    assert res.rejects.num_rows == 0
+    legs = sorted(res.legs.to_pylist(), key=lambda r: r["source_record"])
+    assert [r["source_record"] for r in legs] == [1, 2, 3, 4, 5, 6]
+    assert [r["correlation_id"] for r in legs] == [None, None, None, "1795183420.7",
+                                                   "1795183420.7", "1795183419.6"]
+    assert {r["start_utc"].isoformat() for r in legs} == {"2026-11-20T14:03:40+00:00"}

@@ -196,6 +196,45 @@ def _variant_names(dialect: Dialect, fields: int,
     return None
 
 
+def _other_widths(dialect: Dialect, layout: Layout, items: list[tuple[int, str, list[str]]],
+                  used: frozenset[str] | None) -> tuple[pl.DataFrame | None, set[int]]:
+    """Records of another allowed field count than the file's (a Master.csv whose cdr.conf
+    changed mid-file: 16 fields, then 18): each width named as a file of that width would be
+    (its ``[[csv.variant]]`` or the first names of ``columns``). ``items``: (line, raw text,
+    fields). Returns their rows (the file's column set may differ: the frames are joined by
+    name) and the lines taken; the others stay rejects."""
+    if dialect.header or not dialect.field_counts:
+        return None, set()
+    by_width: dict[int, list[tuple[int, str, list[str]]]] = {}
+    for item in items:
+        width = len(item[2])
+        if width != layout.expected and width in dialect.field_counts:
+            by_width.setdefault(width, []).append(item)
+    frames = []
+    taken: set[int] = set()
+    for width, group in by_width.items():
+        names = _variant_names(dialect, width, [f for _, _, f in group]) \
+            or dialect.columns[:width]
+        keep = [(i, n) for i, n in enumerate(names) if used is None or n in used]
+        data = {n: pl.Series(n, [f[i] for _, _, f in group], dtype=pl.String)
+                for i, n in keep}
+        data[LINE] = pl.Series(LINE, [line for line, _, _ in group], dtype=pl.Int64)
+        data[RAW] = pl.Series(RAW, [raw for _, raw, _ in group], dtype=pl.String)
+        frames.append(pl.DataFrame(data))
+        taken.update(line for line, _, _ in group)
+    if not frames:
+        return None, set()
+    return pl.concat(frames, how="diagonal"), taken
+
+
+def _with_other_widths(rows: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` and the records of other widths, in line order (column sets joined by name;
+    the text columns as the file's own are, Polars' string_view)."""
+    extra = extra.with_columns(pl.col(c).cast(rows.schema[c]) for c in extra.columns
+                               if c in rows.schema)
+    return pl.concat([rows, extra], how="diagonal_relaxed").sort(LINE)
+
+
 def _dedupe(names: list[str]) -> list[str]:
     out: list[str] = []
     for i, n in enumerate(names):
@@ -546,6 +585,14 @@ def _fast_chunk(
     if bad_texts:
         bad = pl.DataFrame({LINE: line_nos.filter(is_bad), RAW: lines.filter(is_bad)})
         by_text = dict(zip(bad_texts, bad_counts, strict=True))
+        if not dialect.header and any(c in dialect.field_counts and c != layout.expected
+                                      for c in bad_counts):
+            items = [(line, raw, _split_fields(raw, dialect))
+                     for line, raw in zip(bad[LINE].to_list(), bad[RAW].to_list(), strict=True)]
+            extra, taken = _other_widths(dialect, layout, items, used)
+            if extra is not None:
+                rows = _with_other_widths(rows, extra)
+                bad = bad.filter(~pl.col(LINE).is_in(list(taken)))
         reasons = [
             field_count_reason(by_text[t], layout, dialect, t) for t in bad[RAW].to_list()
         ]
@@ -585,6 +632,7 @@ def _slow_chunk(
     rej_lines: list[int] = []
     rej_reasons: list[str] = []
     rej_raw: list[str] = []
+    other: list[tuple[int, str, list[str]]] = []  # records of another allowed width
     consumed = 0
     q = dialect.quote
     while True:
@@ -614,6 +662,9 @@ def _slow_chunk(
             rej_raw.append(raw)
             continue
         if len(fields) != layout.expected:
+            if not dialect.header and len(fields) in dialect.field_counts:
+                other.append((line, raw, fields))
+                continue
             rej_lines.append(line)
             rej_reasons.append(field_count_reason(len(fields), layout, dialect, raw))
             rej_raw.append(raw)
@@ -628,6 +679,10 @@ def _slow_chunk(
     data[LINE] = pl.Series(LINE, good_lines, dtype=pl.Int64)
     data[RAW] = pl.Series(RAW, good_raw, dtype=pl.String)
     rows = pl.DataFrame(data)
+    if other:
+        extra, _ = _other_widths(dialect, layout, other, None)
+        if extra is not None:
+            rows = _with_other_widths(rows, extra)
     rejects = pl.DataFrame(
         {LINE: rej_lines, REASON: rej_reasons, RAW: rej_raw},
         schema={LINE: pl.Int64, REASON: pl.String, RAW: pl.String},
