@@ -71,12 +71,13 @@ def test_wrong_delimiter_without_format_is_a_detection_error(tmp_path: Path) -> 
 
 def test_non_utf8_bytes_are_read_as_latin1_and_counted(tmp_path: Path) -> None:
     raw = GOOD[0].replace("ROBO CALLER", "ROBO\xa5CALLER").encode("latin-1")
-    data = b"\n".join([raw, GOOD[1].encode(), GOOD[2].encode()]) + b"\n"
+    data = b"\n".join([GOOD[1].encode(), raw, GOOD[2].encode()]) + b"\n"
     f = _write(tmp_path, "Master.csv", data)
     res = parse_file(f, "asterisk_cdr_csv")
     assert res.legs.num_rows == 3 and res.rejects.num_rows == 0
-    assert "ROBO¥CALLER" in res.legs.column("raw_record").to_pylist()[0]
-    assert any("1 record(s) are not valid UTF-8" in w and str(f) in w for w in res.warnings)
+    assert "ROBO¥CALLER" in res.legs.column("raw_record").to_pylist()[1]
+    assert any("1 record(s) are not valid UTF-8" in w and str(f) in w
+               and "the first at line 2" in w for w in res.warnings)
 
 
 def test_record_with_too_few_fields(tmp_path: Path) -> None:

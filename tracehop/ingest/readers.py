@@ -65,6 +65,7 @@ class Batch:
     bytes_done: int  # file offset reached
     latin1_records: int  # records decoded with the Latin-1 fallback
     lines: int  # physical lines consumed
+    latin1_first: int | None = None  # the line of the first Latin-1 record
 
 
 @dataclass(frozen=True)
@@ -378,7 +379,7 @@ def _parse_chunk(
     used: frozenset[str] | None,
 ) -> Batch:
     """Parse ``buf[:end]`` (whole lines), without copying it on the fast path."""
-    latin1 = 0
+    latin1 = at = 0
     fast = None
     chunk = buf
     if balanced and buf.find(LINE_SEP.encode(), 0, end) < 0:
@@ -387,13 +388,13 @@ def _parse_chunk(
             fast = _fast_chunk(view, dialect, layout, first_line, used)
         except _NotUtf8:
             # Rare: fix the chunk (Latin-1 for the records that are not UTF-8) and retry.
-            chunk, latin1 = _fix_encoding(buf[:end])
+            chunk, latin1, at = _fix_encoding(buf[:end])
             fast = _fast_chunk(pa.py_buffer(chunk), dialect, layout, first_line, used)
     else:
-        chunk, latin1 = _fix_encoding(buf[:end])
+        chunk, latin1, at = _fix_encoding(buf[:end])
     if fast is None:
         if not latin1:
-            chunk, latin1 = _fix_encoding(buf[:end])
+            chunk, latin1, at = _fix_encoding(buf[:end])
         batch = _slow_chunk(chunk, dialect, layout, first_line)
         if used is not None:
             keep = [c for c in batch.rows.columns if c in used or c in (LINE, RAW)]
@@ -403,6 +404,8 @@ def _parse_chunk(
     else:
         batch = fast
     batch.latin1_records = latin1
+    if latin1:
+        batch.latin1_first = first_line + at
     return batch
 
 
@@ -410,23 +413,27 @@ class _NotUtf8(Exception):
     """The chunk holds bytes that are not UTF-8."""
 
 
-def _fix_encoding(chunk: bytes) -> tuple[bytes, int]:
-    """Re-encode a chunk as UTF-8, decoding each line that is not UTF-8 as Latin-1."""
+def _fix_encoding(chunk: bytes) -> tuple[bytes, int, int]:
+    """Re-encode a chunk as UTF-8, decoding each line that is not UTF-8 as Latin-1; also the
+    number of such lines and the index of the first (for the warning to name its line)."""
     try:
         chunk.decode("utf-8")
-        return chunk, 0
+        return chunk, 0, 0
     except UnicodeDecodeError:
         pass
     out: list[bytes] = []
     fixed = 0
-    for line in chunk.split(b"\n"):
+    first = 0
+    for i, line in enumerate(chunk.split(b"\n")):
         try:
             line.decode("utf-8")
             out.append(line)
         except UnicodeDecodeError:
             out.append(line.decode("latin-1").encode("utf-8"))
+            if not fixed:
+                first = i
             fixed += 1
-    return b"\n".join(out), fixed
+    return b"\n".join(out), fixed, first
 
 
 def _empty_rejects() -> pl.DataFrame:

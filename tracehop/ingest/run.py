@@ -255,6 +255,7 @@ def parse_file(
     legs_parts: list[pl.DataFrame] = []
     rej_parts: list[pl.DataFrame] = []
     latin1 = 0
+    latin1_first: int | None = None
     lines = 0
     if early is not None and resume is not None:
         early.id_prefix = resume.id_prefix
@@ -272,6 +273,8 @@ def parse_file(
         rej_parts.append(batch.rejects)
         rej_parts.append(rejects)
         latin1 += batch.latin1_records
+        if latin1_first is None and batch.latin1_first is not None:
+            latin1_first = batch.latin1_first
         lines += batch.lines
     hasher.join()
     if hasher.error is not None:
@@ -287,6 +290,7 @@ def parse_file(
     if latin1:
         ctx.warn(
             f"{shown}: {latin1} record(s) are not valid UTF-8 and were read as Latin-1"
+            + (f" (the first at line {latin1_first})" if latin1_first is not None else "")
         )
     result = ParseResult(
         legs=legs_tbl,
