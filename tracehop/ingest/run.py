@@ -61,6 +61,7 @@ from tracehop.ingest.readers import (
     RAW,
     REASON,
     Batch,
+    Layout,
     iter_batches,
     read_layout,
 )
@@ -173,7 +174,7 @@ def grown_from(path: Path, recorded: Iterable[FileRecord]) -> Resume | None:
         return Resume(
             offset=offset, first_line=ends + 1,
             id_prefix=r.id_prefix or r.file_id[:LEG_ID_PREFIX_HEX],
-            rows_before=r.rows_through if r.rows_through is not None else r.rows_read,
+            rows_before=r.rows_read,
             hashed=state if offset == r.size else None,
         )
     return None
@@ -244,9 +245,11 @@ def parse_file(
             return _parse_registered(fmts[profile].parse, p, tz, source, profile)
         profile = resolve_profile(profile)
 
-    if resume is not None and not _resumable(p, profile, resume):
+    # The head read once: resuming, the header check and the batches all go by it.
+    layout = read_layout(p, profile.dialect) if profile.reader == "csv" else None
+    if resume is not None and not _resumable(layout, resume):
         resume = None
-    unknown_columns = _columns_not_in_header(p, profile, shown)
+    unknown_columns = _columns_not_in_header(layout, profile, shown)
     hasher = _Hasher(p, resume)
     hasher.start()
     ctx = FileContext(shown, profile.name, source, tz, keep_raw)
@@ -259,7 +262,7 @@ def parse_file(
     lines = 0
     if early is not None and resume is not None:
         early.id_prefix = resume.id_prefix
-    for batch in _prefetched(_batches(p, profile, progress, resume)):
+    for batch in _prefetched(_batches(p, profile, progress, layout, resume)):
         legs, rejects = apply_profile(batch.rows, profile, ctx)
         # Kept in Polars (strings as views into the chunk's buffers) until the end, when the
         # content hash gives leg_id, or until their day is written early; the raw columns of
@@ -305,15 +308,16 @@ def parse_file(
     return result
 
 
-def _columns_not_in_header(p: Path, profile: Profile, shown: str) -> str | None:
+def _columns_not_in_header(layout: Layout | None, profile: Profile,
+                           shown: str) -> str | None:
     """For a profile that reads its column names from the file's header: an error when the
     start time's column is not there (every record would be rejected as "empty"), and a
     warning naming the other columns a user's profile uses that the header lacks (a misspelt
     name would leave that field empty on every record without a word). Built-in profiles
     may name optional columns, which only some exports have."""
-    if profile.reader != "csv" or not profile.dialect.header:
+    if layout is None or not profile.dialect.header:
         return None
-    names = set(read_layout(p, profile.dialect).names)
+    names = set(layout.names)
     if profile.time.start not in names:
         raise ProfileError(
             f"{shown}: the {profile.name} profile takes the call time from column "
@@ -331,13 +335,10 @@ def _columns_not_in_header(p: Path, profile: Profile, shown: str) -> str | None:
             f"spelling against the header)")
 
 
-def _resumable(p: Path, profile: Profile, resume: Resume) -> bool:
+def _resumable(layout: Layout | None, resume: Resume) -> bool:
     """A delimited layout whose data starts before the resume offset (not an old Mac file,
     which is translated whole)."""
-    if profile.reader != "csv":
-        return False
-    layout = read_layout(p, profile.dialect)
-    return not layout.cr_only and resume.offset >= layout.data_offset
+    return layout is not None and not layout.cr_only and resume.offset >= layout.data_offset
 
 
 def _prefetched(batches: Iterable[Batch]) -> Iterator[Batch]:
@@ -383,7 +384,7 @@ def _prefetched(batches: Iterable[Batch]) -> Iterator[Batch]:
 
 
 def _batches(p: Path, profile: Profile, progress: ProgressFn | None,
-             resume: Resume | None = None) -> Iterable[Batch]:
+             layout: Layout | None = None, resume: Resume | None = None) -> Iterable[Batch]:
     if profile.reader != "csv":
         reader = document_reader(profile.reader)
         if reader is None:
@@ -396,7 +397,8 @@ def _batches(p: Path, profile: Profile, progress: ProgressFn | None,
             progress(size)
         yield Batch(rows, rejects, size, 0, 0)
         return
-    layout = read_layout(p, profile.dialect)
+    if layout is None:
+        layout = read_layout(p, profile.dialect)
     done = 0
     if resume is not None:
         # The columns (and their variant) come from the file's head; the records from the
@@ -1049,7 +1051,6 @@ def ingest_paths(
                 )
                 summary.rejected += fs.rejected
                 continue
-            first_line = res.resume.first_line if res.resume is not None else 1
             known[file_id] = FileRecord(
                 # Absolute: a grown file is found by its path whatever directory the next run
                 # starts in, or however the path is spelled (grown_from).
@@ -1057,9 +1058,6 @@ def ingest_paths(
                 format=res.format,
                 source=source, rejected=fs.rejected,
                 id_prefix=res.resume.id_prefix if res.resume is not None else None,
-                lines=first_line - 1 + res.lines if res.format not in registered_formats()
-                else None,
-                rows_through=fs.read,
             )
             records.append(known[file_id])
             legs_parts.append(res.legs)

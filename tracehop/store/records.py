@@ -34,12 +34,9 @@ class FileRecord:
     rejected: int | None = None
     duplicates: int | None = None
     # A CDR file that grows by appending (Asterisk's Master.csv) is read on from ``size`` next
-    # time: its legs keep the leg_id prefix of the first version read (``id_prefix``; None:
-    # the first 16 hex digits of ``file_id``), their lines number on from ``lines`` (physical
-    # lines in the first ``size`` bytes), and ``rows_through`` records were read up to there.
+    # time; its legs keep the leg_id prefix of the first version read (``id_prefix``; None:
+    # the first 16 hex digits of ``file_id``). ``rows_read`` counts the records up to ``size``.
     id_prefix: str | None = None
-    lines: int | None = None
-    rows_through: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,8 +50,7 @@ class FileRecord:
             "stored": self.stored,
             "rejected": self.rejected,
             "duplicates": self.duplicates,
-            **{k: v for k, v in (("idPrefix", self.id_prefix), ("lines", self.lines),
-                                 ("rowsThrough", self.rows_through)) if v is not None},
+            **({"idPrefix": self.id_prefix} if self.id_prefix is not None else {}),
         }
 
     @classmethod
@@ -72,8 +68,6 @@ class FileRecord:
                 rejected=obj.get("rejected"),
                 duplicates=obj.get("duplicates"),
                 id_prefix=obj.get("idPrefix"),
-                lines=obj.get("lines"),
-                rows_through=obj.get("rowsThrough"),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise StoreError(f"malformed file record in the transaction log: {obj!r} ({e})") from e
