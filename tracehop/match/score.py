@@ -137,9 +137,8 @@ def score_candidate(c: Candidate, inq: Inquiry, t_us: int, half_us: int, centre_
         # the switch saw it, so the same text (digits, or letters ignoring case) still agrees.
         # A different one is no evidence against: "Restricted" at the far end may be a real
         # number in our records.
-        mine = _as_written(inq.calling_raw)
-        theirs = [_as_written(x) for x in (leg.get("calling_raw"),) if x]
-        if mine and mine in theirs:
+        mine, theirs = _as_written(inq.calling_raw), leg.get("calling_raw")
+        if mine and theirs and _as_written(theirs) == mine:
             parts["calling"] = 1.5
     if inq.duration_s is not None and leg.get("duration_s") is not None:
         diff = abs(float(leg["duration_s"]) - inq.duration_s)

@@ -19,6 +19,7 @@ reading of a directory of rotating captures).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,38 +34,37 @@ _config: SipConfig | None = None
 
 def configure(local_nets: str | list[str] | None = None, cert_dir: str | Path | None = None,
               tshark: str | None = None) -> SipConfig:
-    """Set the reader options used by the registered formats (CLI options plumb into this)."""
+    """Set the reader options used by the registered formats (CLI options plumb into this):
+    the environment's, with those given in their place."""
     global _config
-    cfg = SipConfig.from_env()
+    _config = _with(SipConfig.from_env(), local_nets, cert_dir, tshark)
+    return _config
+
+
+def _with(base: SipConfig, local_nets: str | list[str] | None, cert_dir: str | Path | None,
+          tshark: str | None) -> SipConfig:
+    """``base`` with the options given in place of its own."""
+    cfg = dataclasses.replace(base)
     if local_nets is not None:
-        text = local_nets if isinstance(local_nets, str) else ",".join(local_nets)
-        cfg.local_nets = parse_nets(text)
+        cfg.local_nets = parse_nets(local_nets if isinstance(local_nets, str)
+                                    else ",".join(local_nets))
     if cert_dir is not None:
         cfg.cert_dir = Path(cert_dir)
     if tshark is not None:
         cfg.tshark = tshark
-    _config = cfg
     return cfg
 
 
 @contextlib.contextmanager
 def configured(local_nets: list[str] | None = None,
                cert_dir: str | Path | None = None) -> Iterator[SipConfig]:
-    """:func:`configure` for the duration of a ``with`` block (one CLI command), then the
-    options before it again: a library user's or test's later reads are not affected."""
+    """The options in force, with those given in their place, for the duration of a ``with``
+    block (one CLI command); then the options before it again, so that a library user's or a
+    test's later reads are not affected."""
     global _config
     before = _config
-    if local_nets is None and cert_dir is None:
-        yield current_config()  # nothing given: the options already in force stay
-        return
+    _config = _with(current_config(), local_nets, cert_dir, None)
     try:
-        # The options already in force (configure, or the environment) are the base.
-        base = current_config()
-        nets = ",".join(local_nets) if local_nets is not None else None
-        _config = SipConfig(
-            local_nets=parse_nets(nets) if nets is not None else base.local_nets,
-            cert_dir=Path(cert_dir) if cert_dir is not None else base.cert_dir,
-            tshark=base.tshark, verify_stir=base.verify_stir)
         yield _config
     finally:
         _config = before
