@@ -106,8 +106,8 @@ def respond(inquiries: InquiryFile, matcher: BatchMatcher,
             late_note = (f"received time {received.isoformat()} is in the future: the 24-hour "
                          "clock counts from when the file was read")
             received = None
-        if received is None and (late_note or any("received time" in w
-                                                  for w in row.warnings)):
+        unreadable = received is None and str(row.raw.get("received") or "").strip()
+        if late_note or unreadable:
             clockless += 1
         deadline = opts.clock.deadline_for(received or read_at)
         ans = by_row.get(id(row))
