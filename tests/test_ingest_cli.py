@@ -142,3 +142,26 @@ def test_a_file_every_record_of_which_was_rejected_can_be_ingested_again(
     assert code == 0, out
     assert (json.loads(out)["stored"], json.loads(out)["duplicates"]) == (3, 0)
     assert Store.open(store).snapshot().rows == 3
+
+
+def test_every_command_has_an_example_and_fits_80_columns() -> None:
+    """sqlite-utils' rule: each command's --help is its docstring, with an example, and it
+    fits the terminal (click wraps to 80 columns; our own lines must not overflow)."""
+    import click
+
+    def commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+        out = []
+        for name, cmd in group.commands.items():
+            if isinstance(cmd, click.Group):
+                out += commands(cmd, (*prefix, name))
+            else:
+                out.append((*prefix, name))
+        return out
+
+    names = commands(cli)
+    assert {("forget",), ("files",), ("ingest",), ("lookup",)} <= set(names)
+    for name in names:
+        res = CliRunner().invoke(cli, [*name, "--help"], terminal_width=80)
+        assert res.exit_code == 0, name
+        assert "Example" in res.output, name
+        assert max(len(line) for line in res.output.splitlines()) <= 80, name

@@ -217,6 +217,88 @@ def rejects_cmd(store_dir: str, file_name: str | None, limit: int, as_json: bool
         click.echo(f"({len(found.rejects):,} of {found.total:,} shown; --limit 0 lists all)")
 
 
+@cli.command("files")
+@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+              help="The store directory (made by tracehop ingest).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: each file's record as the store keeps it.")
+def files_cmd(store_dir: str, as_json: bool) -> None:
+    """List the files ingested into the store: id, time, format, counts and path.
+
+    Re-ingesting a listed file adds nothing; a file that grew is read on from where it ended.
+    The id (the sha256 of the content; its first 12 digits shown) is what `tracehop forget`
+    takes besides a path.
+
+    \b
+    Example:
+        tracehop files --store calls.store
+    """
+    import json
+
+    from tracehop.store import Store
+
+    records = sorted(Store.open(store_dir).ingested_files(), key=lambda r: r.ingested_at)
+    if as_json:
+        click.echo(json.dumps({"store": store_dir,
+                               "files": [r.to_json() for r in records]}))
+        return
+    if not records:
+        click.echo(f"No files ingested into {store_dir} yet.")
+        return
+    for r in records:
+        counts = f"{r.rows_read:,} read"
+        if r.rejected:
+            counts += f", {r.rejected:,} rejected"
+        when = r.ingested_at.strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{r.file_id[:12]}  {when}  {r.format or '?'}  {counts}")
+        click.echo(f"    {r.path}")
+
+
+@cli.command("forget")
+@click.argument("files", nargs=-1, required=True, metavar="PATH_OR_ID...")
+@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+              help="The store directory (made by tracehop ingest).")
+@click.option("--dry-run", is_flag=True, help="Only say which ingested files would go.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def forget_cmd(files: tuple[str, ...], store_dir: str, dry_run: bool, as_json: bool) -> None:
+    """Remove what ingested files put in the store, so that they can be ingested anew.
+
+    A file read with the wrong --tz has every leg off by hours, and ingesting it again is
+    skipped as done. Forget it, then ingest it with the right zone. Its legs and rejected
+    records go in one store version (readers keep working); so do the other versions of a file
+    that grew (Master.csv). Name the file by its path, or by its id from `tracehop files`.
+
+    \b
+    Example:
+        tracehop forget /var/log/asterisk/cdr-csv/Master.csv --store calls.store
+        tracehop ingest /var/log/asterisk/cdr-csv/Master.csv --store calls.store \\
+            --tz America/Chicago
+    """
+    import json
+
+    from tracehop.ingest.forget import resolve
+    from tracehop.store import Store
+
+    store = Store.open(store_dir)
+    records = resolve(store, files)
+    if dry_run:
+        if as_json:
+            click.echo(json.dumps({"dry_run": True, "files": [r.to_json() for r in records]}))
+            return
+        for r in records:
+            click.echo(f"Would forget {r.path} ({r.file_id[:12]}, {r.rows_read:,} read)")
+        return
+    result = store.forget([r.file_id for r in records])
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+        return
+    for r in result.files:
+        click.echo(f"Forgot {r.path} ({r.file_id[:12]}, {r.format or '?'})")
+    click.echo(f"Removed {result.legs_removed:,} legs and {result.rejects_removed:,} rejected "
+               f"records; rewrote {result.leg_files_rewritten} day files; "
+               f"committed version {result.version}.")
+
+
 # --- lookup ---------------------------------------------------------------------------------
 # Owned by the matcher work (tracehop/match).
 

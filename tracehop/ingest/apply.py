@@ -587,8 +587,8 @@ def _check_tz_against_uniqueid(out: pl.DataFrame, inferred: pl.Series | int,
         f"{ctx.path}: --tz {ctx.tz} reads these records as {_fmt_offset(int(top[0]))}, but their "
         f"uniqueid says the switch wrote {_fmt_offset(int(top[1]))} (for most records); "
         "using --tz as given. If the switch writes UTC (cdr.conf usegmtime=yes), these times "
-        "are off by the difference; a store takes a file once, so read it again into a new "
-        "store with --tz UTC or without --tz"
+        "are off by the difference: `tracehop forget FILE --store DIR`, then ingest it again "
+        "with --tz UTC or without --tz"
     )
 
 

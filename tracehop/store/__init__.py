@@ -10,8 +10,8 @@
 
 Modules: ``layout`` (paths and Parquet settings), ``delta`` (the Delta actions we write),
 ``log`` (atomic commits and replay), ``snapshot`` (read views), ``writer`` (``Store``),
-``compact`` (compaction and vacuum), ``records`` (the result types), ``rejects``
-(rejected records read back).
+``compact`` (compaction and vacuum), ``forget`` (removing what ingested files put in),
+``records`` (the result types), ``rejects`` (rejected records read back).
 """
 
 from tracehop.store.log import DataFile, RejectFile
@@ -20,6 +20,7 @@ from tracehop.store.records import (
     CompactResult,
     DayCompaction,
     FileRecord,
+    ForgetResult,
     VacuumResult,
 )
 from tracehop.store.rejects import Reject, RejectList, read_rejects
@@ -32,6 +33,7 @@ __all__ = [
     "DataFile",
     "DayCompaction",
     "FileRecord",
+    "ForgetResult",
     "Reject",
     "RejectFile",
     "RejectList",

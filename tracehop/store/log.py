@@ -64,6 +64,9 @@ class TableState:
     rejects: dict[str, RejectFile] = field(default_factory=dict)
     files: dict[str, FileRecord] = field(default_factory=dict)  # file_id -> first record
     state: dict[str, StateFile] = field(default_factory=dict)  # key -> latest blob (state.py)
+    # reject file -> the file_ids recorded by the commit that wrote it: whose rows it may hold
+    # (a reject row names its file as the ingest was given it, not by content).
+    reject_owners: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def copy(self) -> TableState:
         return TableState(
@@ -74,6 +77,7 @@ class TableState:
             rejects=dict(self.rejects),
             files=dict(self.files),
             state=dict(self.state),
+            reject_owners=dict(self.reject_owners),
         )
 
 
@@ -230,13 +234,24 @@ def _apply_one(st: TableState, action: dict[str, Any]) -> None:
         st.tombstones[rm["path"]] = int(rm.get("deletionTimestamp") or 0)
     elif "commitInfo" in action:
         info = action["commitInfo"].get("tracehop") or {}
+        owners = tuple(str(rec["fileId"]) for rec in info.get("files", []))
         for rej in info.get("rejects", []):
             st.rejects[rej["path"]] = RejectFile(
                 path=rej["path"], size=int(rej["size"]), rows=int(rej["rows"])
             )
+            st.reject_owners[rej["path"]] = owners
         for rec in info.get("files", []):
             fr = FileRecord.from_json(rec)
             st.files.setdefault(fr.file_id, fr)
+        if forgotten := info.get("forgotten"):  # tracehop/store/forget.py
+            gone = set(forgotten["files"])
+            for fid in gone:
+                st.files.pop(fid, None)
+            for old, new in forgotten.get("rejects", {}).items():
+                st.rejects.pop(old, None)
+                kept = tuple(o for o in st.reject_owners.pop(old, ()) if o not in gone)
+                if new is not None:
+                    st.reject_owners[new] = kept
         for key, blob in (info.get("state") or {}).items():  # the latest blob per key wins
             if blob is None:
                 st.state.pop(key, None)

@@ -144,6 +144,28 @@ class CompactResult:
 
 
 @dataclass(frozen=True)
+class ForgetResult:
+    """What one :meth:`Store.forget` did: the records dropped (the files asked for and the
+    other versions of the same files), the legs and rejected records removed with them."""
+
+    version: int
+    files: tuple[FileRecord, ...]
+    legs_removed: int
+    rejects_removed: int
+    leg_files_rewritten: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "files": [{"path": f.path, "file_id": f.file_id, "size": f.size,
+                       "format": f.format} for f in self.files],
+            "legs_removed": self.legs_removed,
+            "rejects_removed": self.rejects_removed,
+            "leg_files_rewritten": self.leg_files_rewritten,
+        }
+
+
+@dataclass(frozen=True)
 class VacuumResult:
     """Files deleted by :meth:`Store.vacuum` (unreferenced and older than the retention)."""
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -39,6 +39,7 @@ from tracehop.errors import StoreConflictError, StoreError, StoreIOError, StoreN
 from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, conform, constant, nulls
 from tracehop.store import delta
 from tracehop.store.compact import compact_days, vacuum_files
+from tracehop.store.forget import forget_files
 from tracehop.store.layout import (
     ROW_GROUP_SIZE,
     arrow_slices,
@@ -57,7 +58,13 @@ from tracehop.store.layout import (
     write_parquet,
 )
 from tracehop.store.log import DataFile, RejectFile, TableState, TransactionLog, fsync_dir
-from tracehop.store.records import CommitResult, CompactResult, FileRecord, VacuumResult
+from tracehop.store.records import (
+    CommitResult,
+    CompactResult,
+    FileRecord,
+    ForgetResult,
+    VacuumResult,
+)
 from tracehop.store.snapshot import Snapshot
 from tracehop.store.state import (
     StateBlob,
@@ -569,6 +576,15 @@ class Store:
         """
         return compact_days(self.root, self.log, self._state, days, max_retries=max_retries,
                             rewrite=rewrite)
+
+    def forget(
+        self, file_ids: Collection[str], *, max_retries: int = DEFAULT_MAX_RETRIES
+    ) -> ForgetResult:
+        """Remove the legs and rejected records of the ingested files ``file_ids`` (sha256,
+        as :meth:`ingested_files` lists them) and their records, in one version: ingesting
+        them again then reads them as new. The other versions of a file that grew by
+        appending go with it (:mod:`tracehop.store.forget`)."""
+        return forget_files(self.root, self.log, self._state, file_ids, max_retries=max_retries)
 
     def vacuum(self, retention_hours: float = DEFAULT_RETENTION_HOURS) -> VacuumResult:
         """Delete files no live version references that are older than ``retention_hours``."""

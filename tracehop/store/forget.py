@@ -1,0 +1,223 @@
+"""Forgetting ingested files: their legs and rejected records leave the store in one version.
+
+Re-ingesting a file adds nothing (its content hash is recorded), which is what a scheduled
+ingest needs, but it leaves no way to correct an ingest that was wrong: a file read with the
+wrong ``--tz`` has every leg an hour or more off, and reading it again with the right zone would
+be skipped as already ingested. Forgetting removes what the file put in the store, and its
+record, so that the next ingest reads it as new.
+
+What belongs to a file:
+
+* its legs: every leg_id of a CDR file starts with the file's leg-id prefix (the first 16 hex
+  digits of the sha256 of its first version, ``FileRecord.id_prefix``). A file that grew by
+  appending (Asterisk's Master.csv) keeps that prefix in every version, so the versions form
+  one chain and are forgotten together: the legs cannot be told apart by version.
+* its rejected records: the rows of the reject files written by the commits that recorded it
+  (``TableState.reject_owners``) whose ``source_file`` names it. A reject row names its file as
+  the ingest was given it (``cdr/Master.csv``), the record by its resolved path
+  (``/var/log/asterisk/cdr-csv/Master.csv``): a row goes to the record of that commit whose path
+  ends with the most of the row's path components.
+
+The day files holding such legs are rewritten without them (the rows keep their order, so the
+file keeps the store's sort) and the reject files likewise; one log version removes the old
+files, adds the new ones and drops the records (``commitInfo.tracehop.forgotten``), all or
+nothing, with the same optimistic retry as a commit. The old files stay on disk for readers of
+older snapshots until ``vacuum`` deletes them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any
+
+import pyarrow as pa
+
+from tracehop.errors import StoreConflictError, StoreError, StoreIOError
+from tracehop.store import delta
+from tracehop.store.layout import new_leg_path, new_reject_path, read_legs, write_parquet
+from tracehop.store.log import DataFile, RejectFile, TableState, TransactionLog
+from tracehop.store.records import FileRecord, ForgetResult
+
+
+@dataclass(frozen=True)
+class _Rewrite:
+    old: DataFile | RejectFile
+    rel: str | None  # None: no row of the file is left, it is only removed
+    size: int
+    rows: int  # rows left
+    removed: int  # rows dropped
+    stats: dict[str, Any] | None = None
+
+
+def id_prefix(record: FileRecord) -> str:
+    """The leg_id prefix of a file's legs (before the ``:`` and the record number)."""
+    return record.id_prefix or record.file_id[:16]
+
+
+def chain(state: TableState, file_ids: Collection[str]) -> list[FileRecord]:
+    """The records of ``file_ids`` and of every other version of the same files (records
+    sharing a leg-id prefix), in the order the store lists them."""
+    prefixes = {id_prefix(state.files[f]) for f in file_ids}
+    return [r for r in state.files.values() if id_prefix(r) in prefixes]
+
+
+def forget_files(
+    root: os.PathLike[str] | str,
+    log: TransactionLog,
+    refresh: Callable[[], TableState],
+    file_ids: Collection[str],
+    *,
+    max_retries: int,
+) -> ForgetResult:
+    """Remove the legs and rejected records of the files ``file_ids`` (and of the other
+    versions of the same files) and their records, in one log version."""
+    base = Path(root)
+    written: list[str] = []
+    try:
+        for attempt in range(max_retries + 1):
+            state = refresh()
+            missing = [f for f in file_ids if f not in state.files]
+            if missing:
+                raise StoreError(
+                    f"no file with id {missing[0]} is recorded in this store",
+                    hint="`tracehop files --store DIR` lists the ingested files and their ids")
+            records = chain(state, file_ids)
+            legs = _rewrite_legs(base, list(state.live.values()),
+                                 sorted({id_prefix(r) + ":" for r in records}))
+            rejects = _rewrite_rejects(base, state, {r.file_id for r in records})
+            written.extend(rw.rel for rw in (*legs, *rejects) if rw.rel is not None)
+            try:
+                log.write(state.version + 1, _actions(records, legs, rejects))
+            except StoreConflictError:
+                if attempt == max_retries:
+                    raise
+                for rel in written:
+                    (base / rel).unlink(missing_ok=True)
+                written.clear()
+                continue
+            return ForgetResult(
+                version=state.version + 1,
+                files=tuple(records),
+                legs_removed=sum(rw.removed for rw in legs),
+                rejects_removed=sum(rw.removed for rw in rejects),
+                leg_files_rewritten=len(legs),
+            )
+    except BaseException as exc:
+        for rel in written:
+            (base / rel).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StoreIOError(base, exc) from exc
+        raise
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _rewrite_legs(root: os.PathLike[str], live: Sequence[DataFile],
+                  prefixes: Sequence[str]) -> list[_Rewrite]:
+    """Each live day file holding a leg whose id starts with one of ``prefixes``, written
+    again without those legs. Which files hold some is found from the leg_id column alone."""
+    import polars as pl
+
+    if not live or not prefixes:
+        return []
+    base = Path(root)
+    by_name = {str(base / f.path): f for f in live}
+    mine = pl.any_horizontal([pl.col("leg_id").str.starts_with(p) for p in prefixes])
+    hits = (pl.scan_parquet(list(by_name), hive_partitioning=False, include_file_paths="_file")
+            .select("leg_id", "_file").filter(mine)
+            .group_by("_file").len().collect())
+    out = []
+    for name in sorted(hits.get_column("_file").to_list()):
+        old = by_name[name]
+        table = read_legs(base, [old.path])
+        keep = _not_any_prefix(table.column("leg_id"), prefixes)
+        left = table.filter(keep)  # order kept: the file stays sorted
+        removed = table.num_rows - left.num_rows
+        if left.num_rows == 0:
+            out.append(_Rewrite(old, None, 0, 0, removed))
+            continue
+        rel = new_leg_path(old.day)
+        size = write_parquet(base, rel, left)
+        out.append(_Rewrite(old, rel, size, left.num_rows, removed, delta.file_stats(left)))
+    return out
+
+
+def _not_any_prefix(ids: pa.ChunkedArray, prefixes: Sequence[str]) -> pa.ChunkedArray:
+    import pyarrow.compute as pc
+
+    hit = pc.starts_with(ids, prefixes[0])
+    for p in prefixes[1:]:
+        hit = pc.or_(hit, pc.starts_with(ids, p))
+    return pc.invert(hit)
+
+
+def _rewrite_rejects(root: os.PathLike[str], state: TableState,
+                     gone: set[str]) -> list[_Rewrite]:
+    """The reject files of the commits that recorded a forgotten file, without its rows."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    base = Path(root)
+    out = []
+    for rel, owners in sorted(state.reject_owners.items()):
+        if rel not in state.rejects or not gone.intersection(owners):
+            continue
+        old = state.rejects[rel]
+        table = pq.read_table(base / rel)
+        paths = {o: state.files[o].path for o in owners if o in state.files}
+        names = table.column("source_file")
+        drop = [n for n in pc.unique(names).to_pylist()
+                if _owner(n, paths) in gone]
+        left = table.filter(pc.invert(pc.is_in(names, pa.array(drop, pa.string()))))
+        removed = table.num_rows - left.num_rows
+        if removed == 0:
+            continue
+        if left.num_rows == 0:
+            out.append(_Rewrite(old, None, 0, 0, removed))
+            continue
+        new = new_reject_path()
+        size = write_parquet(base, new, left)
+        out.append(_Rewrite(old, new, size, left.num_rows, removed))
+    return out
+
+
+def _owner(shown: str, paths: Mapping[str, str]) -> str | None:
+    """The file id whose recorded (absolute) path ends with the most components of ``shown``,
+    the file as a reject row names it; None when no path shares its file name."""
+    want = PurePath(os.path.normpath(shown)).parts
+    best, best_n = None, 0
+    for fid, path in paths.items():
+        have = PurePath(path).parts
+        n = 0
+        while n < min(len(want), len(have)) and want[-1 - n] == have[-1 - n]:
+            n += 1
+        if n > best_n:
+            best, best_n = fid, n
+    return best
+
+
+def _actions(records: Sequence[FileRecord], legs: Sequence[_Rewrite],
+             rejects: Sequence[_Rewrite]) -> list[dict[str, Any]]:
+    info = {
+        "forgotten": {
+            "files": [r.file_id for r in records],
+            "rejects": {rw.old.path: rw.rel for rw in rejects},
+            "legsRemoved": sum(rw.removed for rw in legs),
+            "rejectsRemoved": sum(rw.removed for rw in rejects),
+        },
+        "rejects": [{"path": rw.rel, "size": rw.size, "rows": rw.rows}
+                    for rw in rejects if rw.rel is not None],
+    }
+    actions = [delta.commit_info_action(
+        "DELETE", {"predicate": "leg_id of forgotten files"}, info)]
+    for rw in legs:
+        assert isinstance(rw.old, DataFile)
+        actions.append(delta.remove_action(rw.old.path, rw.old.day, rw.old.size,
+                                           data_change=True))
+        if rw.rel is not None:
+            actions.append(delta.add_action(rw.rel, rw.old.day, rw.size, rw.stats or {},
+                                            data_change=True))
+    return actions
+
