@@ -30,6 +30,7 @@ from typing import IO, Any, Final, Protocol
 
 from tracehop.answer import TracebackAnswer
 from tracehop.inquiry import Inquiry
+from tracehop.match.gcpause import paused_gc
 from tracehop.respond.audit import AuditLog, AuditRecord, answered_summary, asked_echo
 from tracehop.respond.deadline import Clock, Deadline
 from tracehop.respond.evidence import (
@@ -77,6 +78,12 @@ class RespondResult:
 def respond(inquiries: InquiryFile, matcher: BatchMatcher,
             options: RespondOptions | None = None) -> RespondResult:
     """Answer every record of ``inquiries``; see the module docstring."""
+    with paused_gc():  # a batch's answers are many live objects and no garbage cycles
+        return _respond(inquiries, matcher, options)
+
+
+def _respond(inquiries: InquiryFile, matcher: BatchMatcher,
+             options: RespondOptions | None) -> RespondResult:
     opts = options or RespondOptions()
     if opts.evidence_dir is not None:
         check_evidence_dir(opts.evidence_dir)
