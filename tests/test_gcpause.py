@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import gc
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from tracehop.inquiry import Inquiry
+from tracehop.match import Matcher
 from tracehop.match.gcpause import paused_gc
 from tracehop.respond.batch import respond
 from tracehop.respond.inquiries import read_inquiries
@@ -76,3 +79,37 @@ def test_respond_matches_with_the_collector_paused(tmp_path: Path) -> None:
         respond(read_inquiries(inq), rec)  # type: ignore[arg-type]
     assert rec.enabled == [False]
     assert gc.isenabled()  # restored although the batch failed
+
+
+def test_batches_that_keep_overlapping_still_collect(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracehop.match.gcpause as gp
+
+    collected: list[int] = []
+    monkeypatch.setattr(gp.gc, "collect", lambda *a: collected.append(1) or 0)
+    monkeypatch.setattr(gp, "MAX_PAUSE_S", 0.0)
+    with paused_gc():  # a long batch, with another one starting and ending inside it
+        with paused_gc():
+            pass
+        assert collected == [1]
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_single_lookup_leaves_the_collector_alone() -> None:
+    """`tracehop serve` answers one inquiry at a time through lookup_many: only a batch
+    matched as a join pauses the collector."""
+    seen: list[bool] = []
+
+    class Store:
+        def snapshot(self) -> object:
+            class Snap:
+                rows = 10
+
+                def files_for(self, *a: object) -> list[str]:
+                    seen.append(gc.isenabled())
+                    return []
+            return Snap()
+
+    q = Inquiry.parse("+13125550100", datetime(2026, 11, 20, tzinfo=UTC))
+    Matcher(Store()).lookup_many([q], strategy="point")
+    assert seen and all(seen)

@@ -11,33 +11,48 @@ and decides), 4.55-5.16 s paused.
 
 Pausing is process-wide (``gc.disable``), so concurrent batches (``tracehop serve``) share one
 count: the collector runs again when the last of them ends, if it ran before the first began.
+A service whose batches overlap without pause would never get there: a batch that ends after
+the collector has been off for :data:`MAX_PAUSE_S` runs a full collection itself.
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Final
+
+#: Longest the collector stays off while batches keep overlapping (seconds).
+MAX_PAUSE_S: Final = 60.0
 
 _lock = threading.Lock()
 _active = 0
 _was_enabled = False
+_paused_since = 0.0
 
 
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """Run the block with the cyclic collector off (reference counting still frees memory)."""
-    global _active, _was_enabled
+    global _active, _was_enabled, _paused_since
     with _lock:
         if _active == 0:
             _was_enabled = gc.isenabled()
+            _paused_since = time.monotonic()
             gc.disable()
         _active += 1
     try:
         yield
     finally:
+        collect = False
         with _lock:
             _active -= 1
             if _active == 0 and _was_enabled:
                 gc.enable()
+            elif _was_enabled and time.monotonic() - _paused_since > MAX_PAUSE_S:
+                _paused_since = time.monotonic()
+                collect = True
+        if collect:
+            gc.collect()  # runs whether or not the collector is enabled

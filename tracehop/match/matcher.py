@@ -198,9 +198,9 @@ class Matcher:
         snap = self.store.snapshot()
         if strategy == "auto":
             strategy = self.choose(len(inquiries), getattr(snap, "rows", None))
+        if strategy == "point":
+            return [self._answer([q], snap, joined=False)[0] for q in inquiries]
         with paused_gc():  # tracehop/match/gcpause.py: ~10% of a large batch's time
-            if strategy == "point":
-                return [self._answer([q], snap, joined=False)[0] for q in inquiries]
             return self._answer(list(inquiries), snap, joined=True)
 
     def choose(self, n: int, rows: int | None) -> Strategy:
