@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tracehop.gcpause import paused_gc
 from tracehop.inquiry import Inquiry
 from tracehop.match import Matcher
-from tracehop.match.gcpause import paused_gc
 from tracehop.respond.batch import respond
 from tracehop.respond.inquiries import read_inquiries
 
@@ -82,7 +82,7 @@ def test_respond_matches_with_the_collector_paused(tmp_path: Path) -> None:
 
 
 def test_batches_that_keep_overlapping_still_collect(monkeypatch: pytest.MonkeyPatch) -> None:
-    import tracehop.match.gcpause as gp
+    import tracehop.gcpause as gp
 
     collected: list[int] = []
     monkeypatch.setattr(gp.gc, "collect", lambda *a: collected.append(1) or 0)

@@ -69,9 +69,9 @@ from tracehop.answer import (
     Upstream,
 )
 from tracehop.engines.base import KeyFetcher
+from tracehop.gcpause import paused_gc
 from tracehop.match import sql as render
 from tracehop.match import widen
-from tracehop.match.gcpause import paused_gc
 from tracehop.match.score import Candidate, Decision, Row, is_egress, rank, score_candidate
 from tracehop.match.spec import (
     MATCH_COLUMNS,
@@ -200,7 +200,7 @@ class Matcher:
             strategy = self.choose(len(inquiries), getattr(snap, "rows", None))
         if strategy == "point":
             return [self._answer([q], snap, joined=False)[0] for q in inquiries]
-        with paused_gc():  # tracehop/match/gcpause.py: ~10% of a large batch's time
+        with paused_gc():  # tracehop/gcpause.py: ~10% of a large batch's time
             return self._answer(list(inquiries), snap, joined=True)
 
     def choose(self, n: int, rows: int | None) -> Strategy:

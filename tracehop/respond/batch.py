@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import IO, Any, Final, Protocol
 
 from tracehop.answer import TracebackAnswer
+from tracehop.gcpause import paused_gc
 from tracehop.inquiry import Inquiry
-from tracehop.match.gcpause import paused_gc
 from tracehop.respond.audit import AuditLog, AuditRecord, answered_summary, asked_echo
 from tracehop.respond.deadline import Clock, Deadline
 from tracehop.respond.evidence import (

@@ -1,4 +1,5 @@
-"""Python's cyclic garbage collector paused while a batch builds its answers.
+"""Python's cyclic garbage collector paused while a batch builds its answers (and while a
+SIP capture is read into legs: :mod:`tracehop.sip.reader`).
 
 A batch of inquiries allocates hundreds of thousands of small objects that live until the
 batch ends: candidate rows (dicts), matches, answers. Each allocation burst triggers the cyclic
