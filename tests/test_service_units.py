@@ -190,7 +190,7 @@ def test_token_cli_prints_the_token_once_and_lists_without_it(tmp_path: Path) ->
     assert TokenFile(f).verify(token) == "consortium"
     r = runner.invoke(cli, ["token", "list", "--tokens", f, "--json"])
     assert r.exit_code == 0
-    listed = [json.loads(line) for line in r.stdout.splitlines()]
+    listed = json.loads(r.stdout)["tokens"]
     assert listed[0]["name"] == "consortium" and listed[0]["revoked_utc"] is None
     assert token not in r.stdout and hash_token(token) not in r.stdout
     r = runner.invoke(cli, ["token", "add", "consortium", "--tokens", f])

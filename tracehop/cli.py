@@ -756,7 +756,9 @@ def token_revoke_cmd(name: str, tokens_file: str) -> None:
 @token_group.command("list")
 @click.option("--tokens", "tokens_file", required=True, type=click.Path(dir_okay=False),
               help="The token file.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: tokens, each with name, fingerprint, created_utc "
+                   "and revoked_utc.")
 def token_list_cmd(tokens_file: str, as_json: bool) -> None:
     """List requesters: name, hash fingerprint, created, revoked. Tokens are never shown.
 
@@ -769,13 +771,15 @@ def token_list_cmd(tokens_file: str, as_json: bool) -> None:
 
     from tracehop.service.tokens import read_entries
 
-    for e in read_entries(Path(tokens_file)):
-        if as_json:
-            click.echo(json.dumps({"name": e.name, "fingerprint": e.fingerprint,
-                                   "created_utc": e.created_utc, "revoked_utc": e.revoked_utc}))
-        else:
-            state = f"revoked {e.revoked_utc}" if e.revoked_utc else "active"
-            click.echo(f"{e.name}\t{e.fingerprint}\tcreated {e.created_utc}\t{state}")
+    entries = read_entries(Path(tokens_file))
+    if as_json:  # one object, as every other --json of tracehop prints
+        click.echo(json.dumps({"tokens": [
+            {"name": e.name, "fingerprint": e.fingerprint, "created_utc": e.created_utc,
+             "revoked_utc": e.revoked_utc} for e in entries]}))
+        return
+    for e in entries:
+        state = f"revoked {e.revoked_utc}" if e.revoked_utc else "active"
+        click.echo(f"{e.name}\t{e.fingerprint}\tcreated {e.created_utc}\t{state}")
 
 
 # --- demo -----------------------------------------------------------------------------------
