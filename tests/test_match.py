@@ -71,7 +71,9 @@ def test_one_hour_time_zone_slip_is_found_and_reported(tmp_path: Path) -> None:
     assert a.status == "upstream"
     assert a.match is not None and a.match.offset_s == 3608.0
     assert a.searched.step == "+1h offset (time-zone slip?)"
-    assert a.searched.steps_tried[-1] == "+1h offset (time-zone slip?)"
+    # Both directions of the hour were searched, as one level.
+    assert a.searched.steps_tried[-2:] == ["+1h offset (time-zone slip?)",
+                                           "-1h offset (time-zone slip?)"]
     assert any("+1h offset" in w and "time zone" in w for w in a.warnings)
 
 
@@ -387,3 +389,68 @@ def test_a_stir_signer_other_than_the_upstream_is_flagged(tmp_path: Path) -> Non
     a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z", calling="+12025550111")
     assert a.status == "upstream" and a.upstream is not None and a.upstream.ocn
     assert any("signer SPC 9999" in w for w in a.warnings)
+
+
+# -- whole-hour levels and a disagreeing calling number -----------------------------------
+
+
+def _two_slips(tmp_path: Path, at: str, **kw: object) -> list[TracebackAnswer]:
+    """A call one hour early from Acme (calling ...0801) and one an hour late from Bravo
+    (calling ...0802), asked about single and as a batch matched as one read."""
+    rows = [leg(N, "2026-08-06 15:30:00", calling="+12025550801"),
+            leg(N, "2026-08-06 17:30:00", trunk="BRAVO_IN", calling="+12025550802")]
+    store = make_store(tmp_path / "store", rows)
+    m = Matcher(store, peers(tmp_path))
+    q = Inquiry.parse(N, at, **kw)  # type: ignore[arg-type]
+    single = m.lookup(q)
+    batch = m.lookup_many([q], strategy="join")[0]
+    assert batch == single
+    check_schema(single)
+    return [single]
+
+
+def test_one_hour_early_and_one_hour_late_are_weighed_together(tmp_path: Path) -> None:
+    (a,) = _two_slips(tmp_path, "2026-08-06T16:29:30Z")
+    # Each 30 s from its hour: equally likely slips, from different upstreams.
+    assert a.status == "ambiguous"
+    assert a.match is not None and a.alternatives
+    assert {a.match.offset_s, a.alternatives[0].offset_s} == {-3570.0, 3630.0}
+    assert a.searched.steps_tried[-2:] == ["+1h offset (time-zone slip?)",
+                                           "-1h offset (time-zone slip?)"]
+
+
+def test_the_calling_number_picks_the_slip_in_either_direction(tmp_path: Path) -> None:
+    (a,) = _two_slips(tmp_path, "2026-08-06T16:30:00Z", calling="2025550801")
+    assert a.status == "upstream"
+    assert a.upstream is not None and a.upstream.provider == "Acme Transit"
+    assert a.match is not None and a.match.offset_s == -3600.0
+    assert a.searched.step == "-1h offset (time-zone slip?)"
+
+
+def test_a_nearer_call_from_another_calling_number_is_set_aside(tmp_path: Path) -> None:
+    """The leg within 15 minutes came from another calling number; the one exactly an hour
+    early has the inquiry's: a zone slip of the call asked about, the nearer one another call
+    to the same number."""
+    rows = [leg(N, "2026-08-06 16:40:00", calling="+12025550901"),
+            leg(N, "2026-08-06 15:30:00", trunk="BRAVO_IN", calling="+12025550902")]
+    store = make_store(tmp_path / "store", rows)
+    m = Matcher(store, peers(tmp_path))
+    q = Inquiry.parse(N, "2026-08-06T16:30:00Z", "2025550902")
+    a = m.lookup(q)
+    assert m.lookup_many([q], strategy="join")[0] == a
+    assert a.status == "upstream"
+    assert a.upstream is not None and a.upstream.provider == "Bravo Telecom"
+    assert a.match is not None and a.match.offset_s == -3600.0
+    assert any("+600 s" in w and "set aside" in w for w in a.warnings)
+    # Without a calling number nothing is set aside: the nearest call answers.
+    b = m.lookup(Inquiry.parse(N, "2026-08-06T16:30:00Z"))
+    assert b.match is not None and b.match.offset_s == 600.0
+
+
+def test_a_disagreeing_calling_number_with_nothing_better_stays_ambiguous(
+        tmp_path: Path) -> None:
+    a = ask(tmp_path, [leg(N, "2026-08-06 16:31:00", calling="+12025550901")], N,
+            "2026-08-06T16:30:00Z", calling="2025550999")
+    assert a.status == "ambiguous"
+    assert a.match is not None and a.match.offset_s == 60.0
+    assert a.searched.step == "±120s"

@@ -156,9 +156,11 @@ def test_lookup_text_of_a_time_zone_slip_shows_the_window_that_found_it(store_di
     r = CliRunner().invoke(cli, ["lookup", "--store", store_dir, "--called", "+13125550202",
                                  "--at", "2026-11-20T14:03:22Z", "--peers", PEERS])
     assert r.exit_code == 0, r.output
-    assert ".. 2026-11-20T15:05:22Z" not in r.output  # -1h was never searched
+    assert ".. 2026-11-20T15:05:22Z" not in r.output  # the time between was not searched
     assert "Searched    only these windows around 2026-11-20T14:03:22Z:" in r.output
     assert "              ±120s around +1h (time-zone slip?)  <- found here" in r.output
+    # -1h is the same level as +1h: searched too, found nothing.
+    assert "              ±120s around -1h (time-zone slip?)\n" in r.output
 
 
 def test_portal_txt_lists_the_windows_searched(packs: dict[str, str]) -> None:

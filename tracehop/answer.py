@@ -111,6 +111,17 @@ class Searched:
         return out
 
 
+    def found_window(self) -> str | None:
+        """The item of :meth:`windows` that found the record (the one of ``step``): with both
+        directions of an hour searched as one level, not necessarily the last one tried."""
+        windows = self.windows()
+        if not windows:
+            return None
+        if self.step in self.steps_tried:
+            return windows[self.steps_tried.index(self.step)]
+        return windows[-1]
+
+
 _HOUR_STEP = re.compile(r"^([+-]\d+h) offset( \(.*\))?$")
 
 

@@ -220,7 +220,7 @@ class Matcher:
         if joined and isinstance(self.engine, KeyFetcher):
             return self._answer_read(work, snap, self.engine)
         self._pass(work, snap, wide=False, joined=joined)
-        pending = [w for w in work if not self._candidates(w)[0]]
+        pending = [w for w in work if self._needs_wider(w)]
         if pending:
             for w in pending:
                 w.rows, w.related, w.wide = [], [], True
@@ -288,7 +288,7 @@ class Matcher:
         def decide(chunk: list[_Work]) -> None:
             self._rank_read(chunk, legs_of(chunk), wide=False)
             for w in chunk:
-                if self._related_keys(w) or not self._candidates(w)[0]:
+                if self._related_keys(w) or self._needs_wider(w):
                     deferred.append(w)
                 else:
                     answers[w.probe.qid] = self._decide(w)
@@ -310,7 +310,7 @@ class Matcher:
             decide(ready)
         if deferred:
             self._fetch_related(deferred, snap, joined=True)
-            pending = [w for w in deferred if not self._candidates(w)[0]]
+            pending = [w for w in deferred if self._needs_wider(w)]
             for w in pending:
                 w.rows, w.related, w.wide = [], [], True
             if pending:
@@ -505,6 +505,27 @@ class Matcher:
 
     # -- deciding ----------------------------------------------------------------------------
 
+    def _needs_wider(self, w: _Work) -> bool:
+        """Whether the search goes on past ±15 min: nothing was found, or the inquiry gives a
+        calling number and no leg found agrees with it while one differs. Spoofed caller IDs
+        pass through the chain unchanged, so a disagreeing leg is most likely another call to
+        the same number; the one asked about may sit at a whole-hour offset (a zone slip) with
+        the calling number the inquiry gives (:meth:`_decide` takes it from there)."""
+        if w.wide:
+            return False
+        cands = self._candidates(w)[0]
+        if not cands:
+            return True
+        calling = w.inq.calling_e164
+        if not calling:
+            return False
+        agree = differ = False
+        for c in cands:
+            known = _callings(c)
+            agree = agree or calling in known
+            differ = differ or bool(known and calling not in known)
+        return differ and not agree
+
     def _candidates(self, w: _Work) -> tuple[list[Candidate], list[Row]]:
         """Candidates (inbound legs, direct or through their egress leg) and orphan egress
         legs (no inbound leg of that call anywhere)."""
@@ -570,15 +591,30 @@ class Matcher:
                                   "not found within ±24h (all steps)",
                                   widen.steps_through(last, p.w_us)),
                 warnings=warnings)
-        step_index = min(c.step for c in cands)
-        dst_hint = any(c.leg.get("time_ambiguous") for c in cands if c.step == step_index)
-        step = widen.describe(step_index, p.w_us, dst_hint=dst_hint)
-        in_step = [c for c in cands if c.step == step_index]
-        for c in in_step:
-            score_candidate(c, inq, p.t_us, step.half_us, step.centre_us,
-                            inner_us=p.w_us if step.index == 1 else 0)
-        decision = rank(in_step, self._handoff)
+        levels = sorted({widen.level(c.step) for c in cands})
+        decision = self._rank_level(cands, levels[0], inq, p)
+        set_aside: Candidate | None = None
+        if decision.best.parts.get("calling", 0.0) < 0:
+            # The nearest leg's calling number differs from the inquiry's: a later level may
+            # hold the call asked about, with its calling number (_needs_wider read it).
+            for lv in levels[1:]:
+                later = self._rank_level(cands, lv, inq, p)
+                if later.best.parts.get("calling", 0.0) > 0:
+                    set_aside, decision = decision.best, later
+                    break
         best = decision.best
+        step_index = best.step
+        level_of = widen.level(step_index)
+        dst_hint = any(c.leg.get("time_ambiguous") for c in cands
+                       if widen.level(c.step) == level_of)
+        step = widen.describe(step_index, p.w_us, dst_hint=dst_hint)
+        # Both directions of a whole-hour level were searched.
+        searched_to = level_of + 1 if level_of >= 2 else level_of
+        if set_aside is not None:
+            warnings.append(
+                f"a call {(int(set_aside.matched['start_us']) - p.t_us) / US:+.0f} s from the "
+                f"inquiry time came from another calling number: set aside for this one, "
+                f"whose calling number agrees")
         status, upstream, customer = self._status(best.leg)
         conflict = self._account_conflict(best.leg) if status == "originating" else None
         if conflict is not None:
@@ -642,19 +678,30 @@ class Matcher:
         if w.capped:
             warnings.append(f"more than {MAX_CANDIDATES} records matched; only the nearest "
                             f"{MAX_CANDIDATES} were scored")
-        reach = widen.reach_us(step_index, p.w_us)
+        reach = widen.reach_us(searched_to, p.w_us)
         return TracebackAnswer(
             inquiry=echo,
             status=status,
             confidence=confidence,
             searched=Searched(iso_z(p.t_us - reach), iso_z(p.t_us + reach), step.label,
-                              widen.steps_through(step_index, p.w_us)),
+                              widen.steps_through(searched_to, p.w_us)),
             upstream=upstream,
             customer=customer,
             match=self._match(best, p.t_us),
             alternatives=[self._match(c, p.t_us) for c in decision.others],
             warnings=warnings,
         )
+
+    def _rank_level(self, cands: list[Candidate], lv: int, inq: Inquiry,
+                    p: Probe) -> Decision:
+        """Score the candidates of one search level (each against the centre of its own
+        step: +k h or -k h) and rank them."""
+        in_level = [c for c in cands if widen.level(c.step) == lv]
+        for c in in_level:
+            step = widen.describe(c.step, p.w_us)
+            score_candidate(c, inq, p.t_us, step.half_us, step.centre_us,
+                            inner_us=p.w_us if step.index == 1 else 0)
+        return rank(in_level, self._handoff)
 
     def _status(self, leg: Row) -> tuple[Status, Upstream | None, Customer | None]:
         peer = self._peer(leg)
@@ -714,6 +761,12 @@ class Matcher:
             duration_s=leg.get("duration_s"),
             provider=peer.name if peer is not None else None,
         )
+
+
+def _callings(c: Candidate) -> list[str]:
+    """The calling numbers a candidate is known by (as :func:`score_candidate` compares)."""
+    return [x for x in (c.leg.get("calling_e164"), c.leg.get("pai_e164"),
+                        c.matched.get("calling_e164")) if x]
 
 
 def _attach_related(by_qid: dict[int, _Work], keys: list[tuple[int, str, str, int, int]],

@@ -87,11 +87,10 @@ def _searched_lines(a: TracebackAnswer) -> list[str]:
     s = a.searched
     if s.continuous:
         return [f"Searched    {s.from_utc} .. {s.to_utc}  (step {s.step})"]
-    windows = s.windows()
+    found = s.found_window() if a.match is not None else None
     lines = [f"Searched    only these windows around {a.inquiry.time_utc}:"]
-    for i, w in enumerate(windows):
-        found_here = a.match is not None and i == len(windows) - 1
-        lines.append(f"              {w}" + ("  <- found here" if found_here else ""))
+    for w in s.windows():
+        lines.append(f"              {w}" + ("  <- found here" if w == found else ""))
     if a.match is None:
         lines.append("            not found in any of them; the time between them was not "
                      "searched")

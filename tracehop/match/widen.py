@@ -2,8 +2,10 @@
 
 A record that is exactly one or more hours off the inquiry is the signature of a time-zone or
 DST slip (a local time read as UTC, a switch clock on the wrong zone, the repeated hour of a
-fall-back day), so after ±15 min the matcher looks at ±window around T+k·1h, k = +1, -1, +2,
--2, ... ±24, and reports the first step that found an inbound leg.
+fall-back day), so after ±15 min the matcher looks at ±window around T+k·1h, k = 1 .. 24, and
+answers from the first *level* that found an inbound leg: the window, ±15 min, then each k with
+both of its directions (+k h and -k h are one level, so that a leg one hour early and one an
+hour late are scored against each other rather than the later one never being seen).
 
 The step numbers are the ones :func:`tracehop.match.sql.candidate_sql` computes in SQL; this
 module is their Python twin (same rounding: half away from zero), used to label and to test.
@@ -46,6 +48,11 @@ def step_of(d_us: int, w_us: int) -> int | None:
     if 1 <= abs(k) <= MAX_OFFSET_H and abs(d_us - HOUR_US * k) <= w_us:
         return 2 * abs(k) + (1 if d_us < 0 else 0)
     return None
+
+
+def level(step: int) -> int:
+    """The search level of a step: +k h (2k) and -k h (2k+1) share level 2k."""
+    return step if step < 2 else step - step % 2
 
 
 def dist_of(d_us: int, step: int) -> int:

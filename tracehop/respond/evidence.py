@@ -238,7 +238,7 @@ def _searched_lines(s: dict[str, Any], around: Any, *, found: bool) -> list[str]
         return [f"Window searched: {searched.from_utc} to {searched.to_utc} ({searched.step})"]
     out = [f"Windows searched around {around}, and only these (not the time between them):"]
     out += [f"  {w}" for w in searched.windows()]
-    out.append(f"Found in: {searched.windows()[-1]}." if found
+    out.append(f"Found in: {searched.found_window()}." if found
                else "Not found in any of them.")
     return out
 
