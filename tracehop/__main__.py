@@ -1,0 +1,5 @@
+"""``python -m tracehop``: the same command line as the ``tracehop`` script."""
+
+from tracehop.cli import main
+
+main()
