@@ -454,3 +454,25 @@ def test_a_disagreeing_calling_number_with_nothing_better_stays_ambiguous(
     assert a.status == "ambiguous"
     assert a.match is not None and a.match.offset_s == 60.0
     assert a.searched.step == "±120s"
+
+
+def test_a_call_our_customer_forwarded_answers_from_where_it_came_in(tmp_path: Path) -> None:
+    """A customer's outbound record answers `originating`, unless the same call also came in
+    from a carrier: then the customer forwarded it, and the carrier handed it to us."""
+    fwd = "+13125559999"
+    inbound = leg(N, "2026-11-20 14:03:20", trunk="BRAVO_IN", correlation_id="call-7")
+    onward = leg(fwd, "2026-11-20 14:03:22", direction="outbound", trunk="CUST_TRUNK",
+                 correlation_id="call-7")
+    placed = leg(fwd, "2026-11-20 15:03:22", direction="outbound", trunk="CUST_TRUNK",
+                 correlation_id="call-8")
+    store = make_store(tmp_path / "store", [inbound, onward, placed])
+    m = Matcher(store, peers(tmp_path))
+    qs = [Inquiry.parse(fwd, "2026-11-20T14:03:22Z"), Inquiry.parse(fwd, "2026-11-20T15:03:22Z")]
+    forwarded, own = [m.lookup(q) for q in qs]
+    assert m.lookup_many(qs, strategy="join") == [forwarded, own]
+    assert forwarded.status == "upstream"
+    assert forwarded.upstream is not None and forwarded.upstream.provider == "Bravo Telecom"
+    assert forwarded.match is not None and forwarded.match.leg_id == inbound["leg_id"]
+    assert own.status == "originating"
+    assert own.customer is not None and own.customer.name == "Dialer Co"
+    assert not any("direction is unknown" in w for w in own.warnings)

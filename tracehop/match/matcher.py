@@ -424,9 +424,14 @@ class Matcher:
         inbound leg among the rows it has: the keys the related pass looks for."""
         keys: list[tuple[int, str, str, int, int]] = []
         have = _call_index(r for r in w.rows if not self._egress(r))
+        inbound = _call_index(r for r in w.rows if not is_egress(r))
         seen: set[tuple[str, str]] = set()
         for e in w.rows:
-            if not self._egress(e) or _siblings(e, have):
+            if not is_egress(e):
+                continue
+            # Our customer's own outbound record looks for an inbound leg of the same call
+            # too: if there is one, the customer forwarded a call it received (_candidates).
+            if _siblings(e, have if self._egress(e) else inbound):
                 continue
             for kind in ("correlation_id", "call_id"):
                 v = e.get(kind)
@@ -529,16 +534,27 @@ class Matcher:
     def _candidates(self, w: _Work) -> tuple[list[Candidate], list[Row]]:
         """Candidates (inbound legs, direct or through their egress leg) and orphan egress
         legs (no inbound leg of that call anywhere)."""
-        direct = [r for r in w.rows if not self._egress(r)]
-        pool = _call_index(direct + w.related)
-        cands = [Candidate(r, r, int(r["step"]), int(r["dist_us"])) for r in direct]
+        inbound = [r for r in w.rows if not is_egress(r)]
+        customers = [r for r in w.rows if is_egress(r) and not self._egress(r)]
+        pool = _call_index(inbound + customers + w.related)
+        received = _call_index(inbound + w.related)
+        cands = [Candidate(r, r, int(r["step"]), int(r["dist_us"])) for r in inbound]
         orphans: list[Row] = []
         for e in w.rows:
-            if not self._egress(e):
+            if not is_egress(e):
                 continue
-            sib = _siblings(e, pool)
+            customer = not self._egress(e)
+            # An outbound record whose ingress is our customer (a CUCM phone, a BroadWorks
+            # user's Originating record) is where that customer handed us the call: it
+            # answers `originating`, unless the same call also came in from elsewhere (an
+            # inbound leg sharing its call key): then the customer only forwarded a call it
+            # received (call forwarding, a PBX's tandem leg), and that inbound leg answers.
+            sib = _siblings(e, received if customer else pool)
             if not sib:
-                orphans.append(e)
+                if customer:
+                    cands.append(Candidate(e, e, int(e["step"]), int(e["dist_us"])))
+                else:
+                    orphans.append(e)
                 continue
             s = int(e["start_us"])
             leg = min(sib, key=lambda r: (abs(int(r["start_us"]) - s), str(r["leg_id"])))
@@ -662,7 +678,7 @@ class Matcher:
             warnings.append(
                 f"the called number matched egress leg {best.matched['leg_id']}; answered from "
                 f"the inbound leg of the same call ({via} {best.leg.get(via)})")
-        if (best.leg.get("direction") or "unknown") != "inbound":
+        if best.leg.get("direction") in (None, "unknown"):
             warnings.append("the matched leg's direction is unknown (the source does not say); "
                             "it is taken as the inbound leg")
         if status == "unmapped" or (status == "ambiguous" and self._peer(best.leg) is None):
