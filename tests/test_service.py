@@ -16,6 +16,10 @@ import httpx
 import pyarrow as pa
 import pytest
 
+from tracehop.answer import EGRESS_ONLY, OTHER_CALLING
+from tracehop.inquiry import Inquiry
+from tracehop.match import Matcher
+from tracehop.peers import PeerDirectory
 from tracehop.respond.audit import verify
 from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA
 from tracehop.service.app import UNAUTHENTICATED
@@ -75,6 +79,8 @@ class Env:
             leg("m1", "+13125550177", T0, "ACME_IN_1", calling="+16175550101", record=4),
             leg("m2", "+13125550177", T0 + timedelta(seconds=4), "GLOBEX_IN",
                 calling="+15125550102", record=5),
+            # a number we only ever sent a call to (no inbound leg of that call)
+            leg("e1", "+13125550166", T0, "", direction="outbound", record=6),
         ], "a")
         self.alice = add_token(self.tokens, "alice")
         self.bob = add_token(self.tokens, "bob")
@@ -158,6 +164,31 @@ def test_alternatives_name_the_hand_off_never_the_other_call(env: Env, url: str)
     assert alt["evidence"] == {"source": None, "file": None, "record": None}
     text = json.dumps(a["alternatives"])
     assert "6175550101" not in text and "5125550102" not in text and "cdr.csv" not in text
+
+
+def test_a_call_from_another_calling_number_is_not_described(env: Env, url: str) -> None:
+    """The leg found came from another calling number than the inquiry's, so it may be
+    another call: the answer says so (ambiguous) without that call's caller ID, Call-ID or
+    record; a not_found answer does not say when the egress legs it saw were."""
+    r = httpx.post(f"{url}/v1/inquiries", headers=auth(env.alice), json=[
+        {"called": "+13125550199", "time": "2026-11-20T14:03:11Z", "calling": "2029999999"},
+        {"called": "+13125550166", "time": "2026-11-21T02:03:11Z"}])
+    assert r.status_code == 200, r.text
+    mismatch, egress = r.json()
+    assert mismatch["status"] == "ambiguous"
+    assert mismatch["warnings"] == [OTHER_CALLING]
+    m = mismatch["match"]
+    assert m["provider"] == "Globex Carrier" and m["offset_s"] is not None
+    assert m["calling_raw"] is None and m["call_id"] is None
+    assert m["evidence"] == {"source": None, "file": None, "record": None}
+    assert "4155550123" not in json.dumps(mismatch)
+    assert egress["status"] == "not_found" and egress["warnings"] == [EGRESS_ONLY]
+    assert "2026-11-20" not in json.dumps(egress["warnings"])
+    # The provider's own lookup keeps the details.
+    own = Matcher(env.store, PeerDirectory.load(env.peers)).lookup(
+        Inquiry.parse("+13125550199", "2026-11-20T14:03:11Z", "2029999999"))
+    assert own.match is not None and own.match.calling_raw == "14155550123"
+    assert any("+14155550123" in w for w in own.warnings)
 
 
 def test_no_endpoint_lists_or_searches_answers(url: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 Status = Literal["upstream", "originating", "point_of_entry", "unmapped", "not_found", "ambiguous"]
 STATUSES: tuple[str, ...] = (
@@ -120,6 +120,18 @@ class Searched:
         if self.step in self.steps_tried:
             return windows[self.steps_tried.index(self.step)]
         return windows[-1]
+
+
+#: Warnings about calls other than the one answered. The matcher writes one of these
+#: sentences, then the other calls' details in brackets; the HTTP responder sends the sentence
+#: alone (:func:`tracehop.service.app.for_requester`; DESIGN §7: nothing about other calls).
+EGRESS_ONLY: Final = ("found egress (outbound) legs to this number but no inbound leg of those "
+                      "calls: the records of the inbound side may be missing from the store")
+OTHER_CALLING: Final = ("the call found came from another calling number than the inquiry's: it "
+                        "may be another call; check before naming this hand-off")
+SET_ASIDE: Final = ("a call nearer the inquiry time came from another calling number: set aside "
+                    "for the one whose calling number agrees")
+OTHER_CALL_WARNINGS: Final = (EGRESS_ONLY, OTHER_CALLING, SET_ASIDE)
 
 
 _HOUR_STEP = re.compile(r"^([+-]\d+h) offset( \(.*\))?$")

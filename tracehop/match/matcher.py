@@ -59,6 +59,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tracehop.answer import (
+    EGRESS_ONLY,
+    OTHER_CALLING,
+    SET_ASIDE,
     Customer,
     Evidence,
     InquiryEcho,
@@ -597,10 +600,8 @@ class Matcher:
             reach = widen.reach_us(last, p.w_us)
             if orphans:
                 first = min(orphans, key=lambda r: int(r["start_us"]))
-                warnings.append(
-                    f"found {len(orphans)} egress (outbound) leg(s) to this number, the nearest "
-                    f"at {iso_z(int(first['start_us']))}, but no inbound leg of those calls: "
-                    f"the records of the inbound side may be missing from the store")
+                warnings.append(f"{EGRESS_ONLY} [{len(orphans)} leg(s), the nearest at "
+                                f"{iso_z(int(first['start_us']))}]")
             return TracebackAnswer(
                 inquiry=echo, status="not_found", confidence=0.0,
                 searched=Searched(iso_z(p.t_us - reach), iso_z(p.t_us + reach),
@@ -627,10 +628,9 @@ class Matcher:
         # Both directions of a whole-hour level were searched.
         searched_to = level_of + 1 if level_of >= 2 else level_of
         if set_aside is not None:
-            warnings.append(
-                f"a call {(int(set_aside.matched['start_us']) - p.t_us) / US:+.0f} s from the "
-                f"inquiry time came from another calling number: set aside for this one, "
-                f"whose calling number agrees")
+            away = (int(set_aside.matched["start_us"]) - p.t_us) / US
+            warnings.append(f"{SET_ASIDE} [{away:+.0f} s from the inquiry time, calling "
+                            f"{set_aside.leg.get('calling_e164') or '?'}]")
         status, upstream, customer = self._status(best.leg)
         conflict = self._account_conflict(best.leg) if status == "originating" else None
         if conflict is not None:
@@ -642,9 +642,10 @@ class Matcher:
         confidence = decision.confidence
         if decision.ambiguous:
             status = "ambiguous"
-            warnings.append(
-                f"{decision.contenders} other call(s) from a different hand-off match almost as "
-                f"well; give the calling number (or the duration) to decide")
+            more = ("give the calling number (or the duration) to decide" if not inq.calling_e164
+                    else "give the duration to decide, or check the alternatives")
+            warnings.append(f"{decision.contenders} other call(s) from a different hand-off "
+                            f"match almost as well; {more}")
         elif best.parts.get("calling", 0.0) < 0:
             # Spoofed caller IDs pass through unchanged, so a call whose calling number differs
             # from the inquiry's is most likely another call that happened to hit the same
@@ -652,10 +653,9 @@ class Matcher:
             # say what was found, and that it does not agree.
             status = "ambiguous"
             confidence = round(confidence * 0.5, 4)
-            warnings.append(
-                f"the call found came from calling number {best.leg.get('calling_e164') or '?'}, "
-                f"not {inq.calling_e164} as the inquiry says: it may be another call; check "
-                f"before naming this hand-off")
+            warnings.append(f"{OTHER_CALLING} [it came from "
+                            f"{best.leg.get('calling_e164') or '?'}, the inquiry says "
+                            f"{inq.calling_e164}]")
         if upstream is not None and best.leg.get("signer_spc"):
             from tracehop.sip.passport import stir_signer_mismatch
 

@@ -49,7 +49,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tracehop import __version__
-from tracehop.answer import TracebackAnswer
+from tracehop.answer import OTHER_CALL_WARNINGS, OTHER_CALLING, TracebackAnswer
 from tracehop.errors import InquiryError
 from tracehop.inquiry import MAX_WINDOW_S, Inquiry
 from tracehop.respond.audit import AuditRecord, answered_summary, asked_echo
@@ -190,20 +190,36 @@ _ALTERNATIVE_KEEPS: Final = frozenset({"leg_id", "start_utc", "offset_s", "calle
 
 
 def for_requester(answer: dict[str, Any]) -> dict[str, Any]:
-    """``answer`` as an outside requester gets it: the alternatives stripped of the other
-    calls' calling numbers, Call-IDs, accounts, outcomes, STIR fields and record locations
-    (the answer's own match keeps its evidence). The provider's own tools (``lookup``,
-    ``respond``) keep them whole."""
-    alts = answer.get("alternatives")
-    if not alts:
-        return answer
-    kept = []
-    for alt in alts:
-        out = {k: (v if k in _ALTERNATIVE_KEEPS else None) for k, v in alt.items()}
-        out["stir"] = {}
-        out["evidence"] = {"source": None, "file": None, "record": None}
-        kept.append(out)
-    return {**answer, "alternatives": kept}
+    """``answer`` as an outside requester gets it (DESIGN §7: nothing about other calls).
+
+    * the alternatives are stripped of the other calls' calling numbers, Call-IDs, accounts,
+      outcomes, STIR fields and record locations;
+    * so is the match itself when its calling number differs from the inquiry's (the answer
+      is then ``ambiguous``: it may well be another call);
+    * warnings about other calls (:data:`tracehop.answer.OTHER_CALL_WARNINGS`) lose the
+      details in brackets: when those calls were, their calling numbers.
+
+    The answer's own match keeps its evidence. The provider's own tools (``lookup``,
+    ``respond``) keep everything."""
+    out = dict(answer)
+    warnings = list(answer.get("warnings") or [])
+    other = [w for w in warnings if w.startswith(OTHER_CALL_WARNINGS)]
+    if other:
+        out["warnings"] = [next((s for s in OTHER_CALL_WARNINGS if w.startswith(s)), w)
+                           for w in warnings]
+    if answer.get("match") and any(w.startswith(OTHER_CALLING) for w in warnings):
+        out["match"] = _stripped(answer["match"])
+    if answer.get("alternatives"):
+        out["alternatives"] = [_stripped(alt) for alt in answer["alternatives"]]
+    return out
+
+
+def _stripped(match: dict[str, Any]) -> dict[str, Any]:
+    """A match as one of another call: when and how it came in, nothing of the call itself."""
+    out = {k: (v if k in _ALTERNATIVE_KEEPS else None) for k, v in match.items()}
+    out["stir"] = {}
+    out["evidence"] = {"source": None, "file": None, "record": None}
+    return out
 
 
 def _answer_record(who: str, asked: dict[str, Any], answer: dict[str, Any]) -> AuditRecord:
