@@ -250,6 +250,11 @@ def test_utc_to_local_and_back(cases: list[tuple[str, datetime]]) -> None:
         ("2026-11-20T09:03:22[America/New_York]", z(2026, 11, 20, 14, 3, 22), False),
         ("2026-11-01T01:30:00[America/New_York]", z(2026, 11, 1, 5, 30), False),
         ("2026-11-20T09:03:22-05:00[America/New_York]", z(2026, 11, 20, 14, 3, 22), False),
+        # ISO 8601 basic format
+        ("20261120T140322Z", z(2026, 11, 20, 14, 3, 22), False),
+        ("20261120T090322-0500", z(2026, 11, 20, 14, 3, 22), False),
+        ("20261120T1403Z", z(2026, 11, 20, 14, 3), False),
+        ("20261120T140322", z(2026, 11, 20, 14, 3, 22), True),
     ],
 )
 def test_parse_instant(text: str, utc: datetime, naive: bool) -> None:
@@ -272,6 +277,7 @@ def test_parse_instant(text: str, utc: datetime, naive: bool) -> None:
         ("2026-11-20T10:00:00 EST", "expected YYYY-MM-DD"),
         ("2026-11-20T10:00:00[Mars/Base]", "unknown time zone"),
         ("1732111402", "expected YYYY-MM-DD"),
+        ("20260230T140322Z", "day is out of range"),
     ],
 )
 def test_parse_instant_rejects_with_a_reason(text: str, reason: str) -> None:

@@ -193,6 +193,14 @@ _INSTANT: Final = re.compile(
 )
 
 
+#: ISO 8601 basic format: no separators in the date or the time (§4.1.2.2, §4.2.2.2).
+_BASIC: Final = re.compile(
+    r"(?P<Y>\d{4})(?P<M>\d{2})(?P<D>\d{2})[Tt](?P<h>\d{2})(?P<m>\d{2})(?P<s>\d{2})?"
+    r"(?P<frac>[.,]\d+)?(?P<off>[Zz]|[+-]\d{2}(?:\d{2})?)?",
+    re.ASCII,
+)
+
+
 def parse_instant(text: str) -> tuple[datetime, bool]:
     """Parse an inquiry date-time; return the aware UTC instant and whether it was naive.
 
@@ -202,6 +210,10 @@ def parse_instant(text: str) -> tuple[datetime, bool]:
     s = (text or "").strip()
     if not s:
         raise ValueError("empty")
+    b = _BASIC.fullmatch(s)
+    if b is not None:  # ISO 8601 basic format (20261120T140322Z): the same in extended form
+        s = (f"{b['Y']}-{b['M']}-{b['D']}T{b['h']}:{b['m']}" + (f":{b['s']}" if b["s"] else "")
+             + (b["frac"] or "") + (b["off"] or ""))
     m = _INSTANT.fullmatch(s)
     if m is None:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
