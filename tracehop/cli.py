@@ -575,8 +575,11 @@ def audit_verify_cmd(log_file: str, expect_head: str | None, as_json: bool) -> N
     elif rep.ok:
         click.echo(f"{log_file}: OK, {rep.entries} entries, head {rep.head_hash}")
     else:
-        click.echo(f"{log_file}:{rep.first_bad_line}: TAMPERED at seq {rep.first_bad_seq}: "
-                   f"{rep.reason} ({rep.entries} entries verify before it)", err=True)
+        where = f"{log_file}:{rep.first_bad_line}" if rep.first_bad_line else log_file
+        at = f" at seq {rep.first_bad_seq}" if rep.first_bad_seq is not None else ""
+        before = ("before it" if rep.first_bad_line else "on their own")
+        click.echo(f"{where}: TAMPERED{at}: {rep.reason} ({rep.entries} entries verify "
+                   f"{before})", err=True)
     if not rep.ok:
         raise SystemExit(1)
 
