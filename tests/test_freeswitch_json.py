@@ -60,3 +60,20 @@ def test_one_document_per_line_keeps_its_line_numbers(tmp_path: Path) -> None:
     starts = [1 + sum(json.dumps(d, indent=1).count("\n") + 1 for d in DOCS[:i])
               for i in range(3)]
     assert parse_file(pretty).legs.column("source_record").to_pylist() == starts
+
+
+def test_a_b_legs_far_end_is_its_egress(tmp_path: Path) -> None:
+    # sip_network_ip is the far end of the leg: on the outbound (B-) leg, the next hop.
+    res = parse_file(FIXTURE)
+    rows = res.legs.select(["direction", "ingress_ip", "egress_ip"]).to_pylist()
+    assert rows[1] == {"direction": "outbound", "ingress_ip": None, "egress_ip": "10.0.0.21"}
+    assert rows[0]["ingress_ip"] == "198.51.100.7" and rows[0]["egress_ip"] is None
+    # Older documents carry no direction: a leg with an originator is the B-leg.
+    doc = json.loads(json.dumps(DOCS[1]))
+    doc["channel_data"].pop("direction", None)
+    doc["variables"].pop("direction", None)
+    doc["callflow"][0]["caller_profile"]["originator"] = {"originator_caller_profiles": []}
+    f = tmp_path / "old.cdr.json"
+    f.write_text(json.dumps(doc))
+    leg = parse_file(f).legs.select(["direction", "ingress_ip", "egress_ip"]).to_pylist()[0]
+    assert leg == {"direction": "outbound", "ingress_ip": None, "egress_ip": "10.0.0.21"}

@@ -24,3 +24,19 @@ def test_the_sql_template_is_refused_with_the_fix(tmp_path: Path) -> None:
     assert str(f) in str(e.value) and "example" in str(e.value)
     s = ingest_paths([f], tmp_path / "store", tz="UTC")
     assert s.stored == 0 and s.per_file[0].error
+
+
+def test_the_asterisk_templates_channel_gives_the_ingress_address(tmp_path: Path) -> None:
+    # sofia/<profile>/<user>@<host>: the host is where the call came from when it is an
+    # address; a domain name is not one.
+    row = ('"","+12025550000","3125550000","public","""Caller 0"" <+12025550000>",'
+           '"sofia/external/+12025550000@{host}","sofia/internal/1000@10.0.0.5","bridge",'
+           '"user/1000","2025-07-04 09:00:00","2025-07-04 09:00:03","2025-07-04 09:00:33",'
+           '"33","30","NORMAL_CLEARING","default","000000ab-cdef-1234-5678-12345678123{i}",""')
+    f = tmp_path / "Master.csv"
+    hosts = ["198.51.100.7", "198.51.100.8:5080", "[2001:db8::7]", "sip.example.com"]
+    f.write_text("\n".join(row.format(host=h, i=i) for i, h in enumerate(hosts)) + "\n")
+    res = parse_file(f, "freeswitch_cdr_csv_asterisk", "UTC")
+    assert res.legs.column("ingress_trunk").to_pylist() == ["external"] * 4
+    assert res.legs.column("ingress_ip").to_pylist() == [
+        "198.51.100.7", "198.51.100.8", "2001:db8::7", None]

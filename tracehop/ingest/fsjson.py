@@ -9,7 +9,8 @@ concatenated, or one per line (NDJSON, as collected from the HTTP POSTs).
 Columns produced (all strings): ``core-uuid``, ``switchname``, ``channel_data.<key>``,
 ``variables.<name>``, ``callflow.caller_profile.<key>`` and ``callflow.times.<key>`` from the
 *original* caller profile (the lowest ``profile_index``: the number as received, before any
-transfer), and ``leg_role`` ("a" when no caller profile names an originator, else "b").
+transfer), ``leg_role`` ("a" when no caller profile names an originator, else "b"), and
+``leg.ingress_ip`` or ``leg.egress_ip``: the far end of the leg, by its direction.
 Values are URL-decoded when they contain ``%`` (``encode-values`` is on by default).
 
 Record numbers (``source_record``, hence ``leg_id``): the line a document starts on, as for
@@ -150,7 +151,26 @@ def flatten(doc: dict[str, Any], wanted: frozenset[str]) -> dict[str, str | None
         for f in flows
     )
     row["leg_role"] = "b" if has_originator else "a"
+    # The far end of the leg (sip_network_ip: the L3 peer; else sip_received_ip, the caller
+    # profile's network_addr) is where the call came from on an inbound leg, and where it
+    # went on an outbound one: a B-leg's far end is the next hop, its egress.
+    far = next((v for v in (_s(variables.get("sip_network_ip")),
+                            _s(variables.get("sip_received_ip")),
+                            row.get("callflow.caller_profile.network_addr")) if v), None)
+    outbound = _direction(doc, variables) == "outbound" or (
+        _direction(doc, variables) is None and has_originator)
+    row["leg.egress_ip" if outbound else "leg.ingress_ip"] = far
     return row
+
+
+def _direction(doc: dict[str, Any], variables: dict[str, Any]) -> str | None:
+    """The leg's direction as FreeSWITCH wrote it (channel_data, else variables), if at all."""
+    data = doc.get("channel_data") if isinstance(doc.get("channel_data"), dict) else {}
+    assert isinstance(data, dict)
+    for v in (data.get("direction"), variables.get("direction")):
+        if v in ("inbound", "outbound"):
+            return str(v)
+    return None
 
 
 def _numbered_by_document(order: list[tuple[int, bool]], lines: list[int],
