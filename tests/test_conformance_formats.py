@@ -39,9 +39,9 @@ PEERS = PeerDirectory.from_dict({
     ]
 })
 #: Layouts that record nothing about where a call came from: FreeSWITCH's CSV templates
-#: (``example``, the compiled-in default and ``asterisk`` write no gateway or network address;
-#: the last names only the sofia profile, "external"/"internal").
-NO_INGRESS = {"freeswitch_cdr_csv", "freeswitch_cdr_csv_asterisk"}
+#: ``example`` and the compiled-in default write no gateway or network address. (Its
+#: ``asterisk`` template's channel name carries the far end's address: sofia/external/...@IP.)
+NO_INGRESS = {"freeswitch_cdr_csv"}
 NOT_CARRIER = "(our side: not the carrier)"
 CUSTOMER = "Front Desk PBX"
 

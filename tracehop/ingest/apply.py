@@ -19,7 +19,7 @@ import polars as pl
 
 from tracehop import numbers
 from tracehop.errors import ZoneError
-from tracehop.ingest.profile import FieldSpec, Profile, RuleSet
+from tracehop.ingest.profile import FieldSpec, Profile, Rule, RuleSet
 from tracehop.ingest.readers import LINE, RAW, REASON
 from tracehop.ingest.transforms import TRANSFORMS
 from tracehop.timezones import local_to_utc, resolve_zone
@@ -52,6 +52,10 @@ class FileContext:
     tz: str | None
     keep_raw: bool = True
     warnings: list[str] = field(default_factory=list)
+    #: The ``referenced_by`` pairs of the whole file (:func:`reference_pairs`), keyed by
+    #: (column, referenced_by), when it is read in several batches: a B-leg and the A-leg
+    #: naming it may fall in different batches. None: each batch is a whole file.
+    references: dict[tuple[str, str], pl.DataFrame] | None = None
 
     def warn(self, text: str) -> None:
         if text not in self.warnings:
@@ -106,7 +110,60 @@ def _matches(df: pl.DataFrame, column: str, regex: str) -> pl.Expr:
     return pl.col(column).str.contains(regex).fill_null(False)
 
 
-def _rules_expr(df: pl.DataFrame, rs: RuleSet) -> pl.Expr:
+#: Columns of the pairs a ``referenced_by`` rule looks up: the value a record names (its
+#: ``referenced_by`` column), and that record's own ``column`` value.
+REF: Final = "_ref"
+SRC: Final = "_src"
+
+
+def _nonempty(e: pl.Expr, null_values: tuple[str, ...]) -> pl.Expr:
+    empty = e.str.len_bytes() == 0
+    if null_values:
+        empty = empty | e.is_in(list(null_values))
+    return pl.when(~empty).then(e)
+
+
+def reference_pairs(rows: pl.DataFrame, rule: Rule, null_values: tuple[str, ...] = ()
+                    ) -> pl.DataFrame:
+    """For a ``referenced_by`` rule: (``_ref`` = the value a record names, ``_src`` = its own
+    ``column`` value[, ``_file``]) of each record of ``rows`` that names one."""
+    assert rule.referenced_by
+    carry = [FILE] if FILE in rows.columns else []
+    return rows.select(
+        *carry,
+        _nonempty(_col(rows, rule.referenced_by), null_values).alias(REF),
+        _nonempty(_col(rows, rule.column), null_values).alias(SRC),
+    ).drop_nulls(REF).unique()
+
+
+def _referenced(df: pl.DataFrame, rule: Rule, pairs: pl.DataFrame) -> pl.Expr:
+    """Rows whose ``column`` value another record names in its ``referenced_by`` column,
+    without this row naming that record back. A pair of records naming each other says
+    nothing about which one is the referenced leg (FreeSWITCH sets ``bridge_uuid`` on both
+    legs of a bridge), so it matches neither."""
+    assert rule.referenced_by
+    keys = [FILE] if FILE in df.columns and FILE in pairs.columns else []
+    me = df.select(
+        *keys,
+        _col(df, rule.column).alias(REF),
+        _col(df, rule.referenced_by).alias("_back"),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
+    )
+    hits = (
+        me.join(pairs, on=[*keys, REF], how="inner")
+        .filter((pl.col(SRC).is_null() | (pl.col(SRC) != pl.col(REF)))
+                & (pl.col("_back").is_null() | pl.col(SRC).is_null()
+                   | (pl.col("_back") != pl.col(SRC))))
+        .get_column("_i").unique()
+    )
+    mask = pl.Series("_hit", [False] * df.height, dtype=pl.Boolean)
+    if hits.len():
+        mask = mask.scatter(hits, True)
+    return pl.lit(mask)
+
+
+def _rules_expr(df: pl.DataFrame, rs: RuleSet,
+                refs: dict[tuple[str, str], pl.DataFrame] | None = None) -> pl.Expr:
     if rs.column and rs.mapping:
         base: pl.Expr = _col(df, rs.column).replace_strict(
             dict(rs.mapping), default=pl.lit(rs.default), return_dtype=pl.String
@@ -117,7 +174,13 @@ def _rules_expr(df: pl.DataFrame, rs: RuleSet) -> pl.Expr:
         return base
     chain: pl.Expr | None = None
     for r in reversed(rs.rules):
-        cond = _matches(df, r.column, r.regex)
+        if r.referenced_by:
+            pairs = (refs or {}).get((r.column, r.referenced_by))
+            cond = (_referenced(df, r, pairs) if pairs is not None and df.height
+                    else pl.lit(False))
+        else:
+            assert r.regex is not None
+            cond = _matches(df, r.column, r.regex)
         chain = pl.when(cond).then(pl.lit(r.value)).otherwise(base if chain is None else chain)
     assert chain is not None
     return chain
@@ -160,6 +223,16 @@ def apply_profile(
         return pl.when(empty).then(None).otherwise(pl.col(c)).alias(c)
 
     df = rows.with_columns([_null(c) for c in used])
+    # Rules that look at other records: the whole file's pairs, or this batch's (taken
+    # before rejects are set aside: a rejected A-leg still names its B-leg).
+    refs = {
+        (r.column, r.referenced_by): (
+            ctx.references[(r.column, r.referenced_by)]
+            if ctx.references is not None and (r.column, r.referenced_by) in ctx.references
+            else reference_pairs(df, r)
+        )
+        for r in profile.reference_rules() if r.referenced_by
+    }
 
     # -- times ---------------------------------------------------------------------------
     t = profile.time
@@ -243,8 +316,8 @@ def apply_profile(
         pl.lit(t.basis, dtype=pl.String).alias("time_basis"),
         pl.col("_source_tz").alias("source_tz"),
         pl.col("_ambiguous").alias("time_ambiguous"),
-        _rules_expr(df, profile.direction).alias("direction"),
-        _rules_expr(df, profile.disposition).alias("disposition"),
+        _rules_expr(df, profile.direction, refs).alias("direction"),
+        _rules_expr(df, profile.disposition, refs).alias("disposition"),
         *out.values(),
         (pl.col(RAW) if ctx.keep_raw else pl.lit(None, dtype=pl.String)).alias("raw_record"),
         *carry,

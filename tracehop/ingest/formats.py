@@ -39,6 +39,8 @@ PLUGIN_MODULES: Final = (
     # The carrier formats (issue 3): CUCM CMR refusal, and the document readers of the
     # Ribbon, Acme, BroadWorks, Kamailio/OpenSIPS and CGRateS profiles.
     "tracehop.ingest.cucm",
+    # FreeSWITCH mod_cdr_csv's "sql" template: refused with the fix.
+    "tracehop.ingest.fssql",
     "tracehop.ingest.ribbon",
     "tracehop.ingest.acme",
     "tracehop.ingest.broadworks",

@@ -9,8 +9,16 @@ concatenated, or one per line (NDJSON, as collected from the HTTP POSTs).
 Columns produced (all strings): ``core-uuid``, ``switchname``, ``channel_data.<key>``,
 ``variables.<name>``, ``callflow.caller_profile.<key>`` and ``callflow.times.<key>`` from the
 *original* caller profile (the lowest ``profile_index``: the number as received, before any
-transfer), and ``leg_role`` ("a" when no caller profile names an originator, else "b").
+transfer), ``leg_role`` ("a" when no caller profile names an originator, else "b"), and
+``leg.ingress_ip`` or ``leg.egress_ip``: the far end of the leg, by its direction.
 Values are URL-decoded when they contain ``%`` (``encode-values`` is on by default).
+
+Record numbers (``source_record``, hence ``leg_id``): the line a document starts on, as for
+every other format, so that one document per file, NDJSON and pretty-printed documents keep
+the numbers (and leg_ids) they always had. A file where some line holds more than one
+document (a JSON array written on one line, ``{...}{...}`` with no line end between) is
+numbered by document instead: the first document (or unreadable stretch) of the file is 1,
+the next 2, and so on (:func:`_numbered_by_document`).
 
 The call's times (:func:`call_times`): three ``callflow.times`` columns hold the *call's*
 times, not the original profile's, because a transfer splits them across profiles.
@@ -143,7 +151,44 @@ def flatten(doc: dict[str, Any], wanted: frozenset[str]) -> dict[str, str | None
         for f in flows
     )
     row["leg_role"] = "b" if has_originator else "a"
+    # The far end of the leg (sip_network_ip: the L3 peer; else sip_received_ip, the caller
+    # profile's network_addr) is where the call came from on an inbound leg, and where it
+    # went on an outbound one: a B-leg's far end is the next hop, its egress.
+    far = next((v for v in (_s(variables.get("sip_network_ip")),
+                            _s(variables.get("sip_received_ip")),
+                            row.get("callflow.caller_profile.network_addr")) if v), None)
+    outbound = _direction(doc, variables) == "outbound" or (
+        _direction(doc, variables) is None and has_originator)
+    row["leg.egress_ip" if outbound else "leg.ingress_ip"] = far
     return row
+
+
+def _direction(doc: dict[str, Any], variables: dict[str, Any]) -> str | None:
+    """The leg's direction as FreeSWITCH wrote it (channel_data, else variables), if at all."""
+    data = doc.get("channel_data") if isinstance(doc.get("channel_data"), dict) else {}
+    assert isinstance(data, dict)
+    for v in (data.get("direction"), variables.get("direction")):
+        if v in ("inbound", "outbound"):
+            return str(v)
+    return None
+
+
+def _numbered_by_document(order: list[tuple[int, bool]], lines: list[int],
+                          rej: list[tuple[int, str, str]]
+                          ) -> tuple[list[int], list[tuple[int, str, str]]]:
+    """Record numbers for a file where a line holds several documents (a JSON array on one
+    line, ``{...}{...}``): each document's (or reject's) 1-based place in the file. Start
+    lines would give two documents one number, hence one leg_id, and the second would count
+    as a duplicate of the first (DESIGN §7: nothing is dropped silently). A reject's reason
+    names the line it starts on."""
+    doc_nos: list[int] = []
+    rej_nos: list[int] = []
+    for n, (_, is_row) in enumerate(order, start=1):
+        (doc_nos if is_row else rej_nos).append(n)
+    assert len(doc_nos) == len(lines) and len(rej_nos) == len(rej)
+    rej = [(n, f"{reason} (document {n}, starting on line {line})", raw)
+           for n, (line, reason, raw) in zip(rej_nos, rej, strict=True)]
+    return doc_nos, rej
 
 
 def read_json_cdr(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -157,6 +202,8 @@ def read_json_cdr(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.
     lines: list[int] = []
     raws: list[str] = []
     rej: list[tuple[int, str, str]] = []
+    # Each document's and each reject's place in the file, in order: (start line, is a row).
+    order: list[tuple[int, bool]] = []
     pos = 0
     n = len(text)
     while True:
@@ -172,15 +219,21 @@ def read_json_cdr(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.
             end = n if nxt < 0 else nxt + 1
             rej.append((line, f"not a valid JSON document: {e.msg} (line {e.lineno})",
                         text[pos:end].rstrip()))
+            order.append((line, False))
             pos = end
             continue
         if not isinstance(doc, dict):
             rej.append((line, "a JSON value that is not a CDR object", text[pos:end]))
+            order.append((line, False))
         else:
             rows.append(flatten(doc, wanted))
             lines.append(line)
             raws.append(text[pos:end])
+            order.append((line, True))
         pos = end
+    starts = [line for line, _ in order]
+    if len(set(starts)) < len(starts):
+        lines, rej = _numbered_by_document(order, lines, rej)
     columns = sorted({k for r in rows for k in r})
     data: dict[str, Any] = {c: [r.get(c) for r in rows] for c in columns}
     frame = pl.DataFrame(data, schema={c: pl.String for c in columns})

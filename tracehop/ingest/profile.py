@@ -67,11 +67,15 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class Rule:
-    """``value`` applies to a row whose ``column`` matches ``regex`` (searched, not anchored)."""
+    """``value`` applies to a row whose ``column`` matches ``regex`` (searched, not anchored),
+    or, with ``referenced_by`` instead of ``regex``, to a row whose ``column`` value is the
+    ``referenced_by`` value of another record of the same file that it does not reference
+    back (FreeSWITCH ``legs = ab``: the A-leg's ``bleg_uuid`` names its B-leg's ``uuid``)."""
 
     column: str
-    regex: str
+    regex: str | None
     value: str
+    referenced_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,7 +183,14 @@ class Profile:
                 used.add(c)
         for r in (*self.direction.rules, *self.disposition.rules):
             used.add(r.column)
+            if r.referenced_by:
+                used.add(r.referenced_by)
         return used
+
+    def reference_rules(self) -> tuple[Rule, ...]:
+        """The rules that look at other records of the file (``referenced_by``)."""
+        return tuple(r for r in (*self.direction.rules, *self.disposition.rules)
+                     if r.referenced_by)
 
     def filename_matches(self, path: str) -> bool:
         name = Path(path).name
@@ -277,10 +288,15 @@ def _rules(r: _Reader, key: str, allowed: tuple[str, ...] | None) -> tuple[Rule,
         if not isinstance(item, dict):
             raise r._fail(f"{key}[{i}]", f"expected a table, got {item!r}")
         t = _Reader(item, r.path, f"{r.prefix}{key}[{i}].")
+        referenced_by = t.get("referenced_by", str)
+        regex = t.get("regex", str)
+        if (regex is None) == (referenced_by is None):
+            raise t._fail("regex", "give either 'regex' or 'referenced_by' (one of the two)")
         rule = Rule(
             column=t.require("column", str),
-            regex=t.regex("regex", t.require("regex", str)),
+            regex=t.regex("regex", regex) if regex is not None else None,
             value=t.get("value", str, "") if allowed is None else t.require("value", str),
+            referenced_by=referenced_by,
         )
         if allowed is not None and rule.value not in allowed:
             raise t._fail("value", f"must be one of {list(allowed)}, got {rule.value!r}")

@@ -52,7 +52,8 @@ from tracehop.errors import (
     TracehopError,
     UnknownFormatError,
 )
-from tracehop.ingest.apply import FILE, FileContext, apply_profile
+from tracehop.ingest import readers
+from tracehop.ingest.apply import FILE, FileContext, apply_profile, reference_pairs
 from tracehop.ingest.detect import detect_format, read_head
 from tracehop.ingest.formats import ParseResult, Resume, document_reader, registered_formats
 from tracehop.ingest.profile import BUILTIN_DIR, Profile, builtin_profiles, resolve_profile
@@ -253,6 +254,7 @@ def parse_file(
     hasher = _Hasher(p, resume)
     hasher.start()
     ctx = FileContext(shown, profile.name, source, tz, keep_raw)
+    ctx.references = _file_references(p, profile, layout, resume)
     if unknown_columns:
         ctx.warn(unknown_columns)
     legs_parts: list[pl.DataFrame] = []
@@ -414,6 +416,28 @@ def _batches(p: Path, profile: Profile, progress: ProgressFn | None,
             progress(batch.bytes_done - done)
         done = batch.bytes_done
         yield batch
+
+
+def _file_references(p: Path, profile: Profile, layout: Layout | None,
+                     resume: Resume | None) -> dict[tuple[str, str], pl.DataFrame] | None:
+    """The ``referenced_by`` pairs of the whole file, when a profile has such rules and the
+    file is read in more than one batch (or read on from where a stored version ends): one
+    extra pass over the columns they name, so that a record and the one naming it are linked
+    wherever the batch boundaries fall. None when each batch (the whole file) is enough."""
+    rules = [r for r in profile.reference_rules() if r.referenced_by]
+    if not rules or profile.reader != "csv" or layout is None:
+        return None
+    if resume is None and p.stat().st_size - layout.data_offset <= readers.CHUNK_BYTES:
+        return None
+    cols = frozenset(c for r in rules for c in (r.column, r.referenced_by) if c)
+    parts: dict[tuple[str, str], list[pl.DataFrame]] = {}
+    nulls = profile.dialect.null_values
+    for batch in iter_batches(p, profile.dialect, layout, used=cols):
+        for r in rules:
+            assert r.referenced_by
+            parts.setdefault((r.column, r.referenced_by), []).append(
+                reference_pairs(batch.rows, r, nulls))
+    return {k: pl.concat(v).unique() for k, v in parts.items()}
 
 
 def _finish_legs(parts: list[pl.DataFrame], id_prefix: str, exact_types: bool) -> pa.Table:

@@ -1,0 +1,42 @@
+"""The other templates of FreeSWITCH's shipped cdr_csv.conf.xml, and its unescaped values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tracehop.errors import UnknownFormatError
+from tracehop.ingest.run import ingest_paths, parse_file
+
+_SQL = ('INSERT INTO cdr VALUES ("Caller {i}","+1202555000{i}","312555000{i}","public",'
+        '"2025-07-04 09:0{i}:00","2025-07-04 09:0{i}:03","2025-07-04 09:0{i}:33","33","30",'
+        '"NORMAL_CLEARING","000000ab-cdef-1234-5678-12345678123{i}",'
+        '"000000ab-cdef-1234-5678-12345678129{i}", "ACME");')
+
+
+def test_the_sql_template_is_refused_with_the_fix(tmp_path: Path) -> None:
+    # It used to be read as the 13-field default, the account code as `ACME");`.
+    f = tmp_path / "Master.csv"
+    f.write_text("\n".join(_SQL.format(i=i) for i in range(3)) + "\n")
+    with pytest.raises(UnknownFormatError, match="'sql' template") as e:
+        parse_file(f, None, "UTC")
+    assert str(f) in str(e.value) and "example" in str(e.value)
+    s = ingest_paths([f], tmp_path / "store", tz="UTC")
+    assert s.stored == 0 and s.per_file[0].error
+
+
+def test_the_asterisk_templates_channel_gives_the_ingress_address(tmp_path: Path) -> None:
+    # sofia/<profile>/<user>@<host>: the host is where the call came from when it is an
+    # address; a domain name is not one.
+    row = ('"","+12025550000","3125550000","public","""Caller 0"" <+12025550000>",'
+           '"sofia/external/+12025550000@{host}","sofia/internal/1000@10.0.0.5","bridge",'
+           '"user/1000","2025-07-04 09:00:00","2025-07-04 09:00:03","2025-07-04 09:00:33",'
+           '"33","30","NORMAL_CLEARING","default","000000ab-cdef-1234-5678-12345678123{i}",""')
+    f = tmp_path / "Master.csv"
+    hosts = ["198.51.100.7", "198.51.100.8:5080", "[2001:db8::7]", "sip.example.com"]
+    f.write_text("\n".join(row.format(host=h, i=i) for i, h in enumerate(hosts)) + "\n")
+    res = parse_file(f, "freeswitch_cdr_csv_asterisk", "UTC")
+    assert res.legs.column("ingress_trunk").to_pylist() == ["external"] * 4
+    assert res.legs.column("ingress_ip").to_pylist() == [
+        "198.51.100.7", "198.51.100.8", "2001:db8::7", None]
