@@ -121,3 +121,39 @@ def test_cucm_call_placed_from_a_phone_keeps_the_outpulsed_number(tmp_path: Path
     legs = parse_file(_forwarded_cucm(tmp_path), "cisco_cucm_cdr").legs.to_pylist()
     assert legs[1]["direction"] == "outbound"
     assert legs[1]["called_raw"] == "+12025550199"
+
+
+# --- Kamailio / OpenSIPS acc ----------------------------------------------------------------
+
+
+SYSLOG = ("Jul 14 10:00:04 proxy1 /usr/sbin/{proc}[2417]: NOTICE: acc [acc.c:281]: ACC: "
+          "transaction answered: timestamp=1784037604;method=INVITE;from_tag=fA1;to_tag=tA1;"
+          "call_id=ka1@203.0.113.10;code=200;reason=OK;src_user=+12025550111;"
+          "src_domain=carrier-a.example;src_ip=203.0.113.10;dst_ouser=+13125550500;"
+          "dst_user={ruser};dst_domain=sip.example.net\n")
+
+
+@pytest.mark.parametrize("fmt", ["kamailio_acc_syslog", "opensips_acc_syslog"])
+@pytest.mark.parametrize(("ruser", "called"), [
+    ("alice", "+13125550500"),          # an alias or registered user: the To user
+    ("13125550501", "13125550501"),     # a number after rewriting: the R-URI still wins
+])
+def test_acc_called_number_skips_a_ruri_user_that_is_a_name(
+        tmp_path: Path, fmt: str, ruser: str, called: str) -> None:
+    f = tmp_path / "acc.log"
+    proc = "opensips" if fmt.startswith("opensips") else "kamailio"
+    f.write_text(SYSLOG.format(proc=proc, ruser=ruser))
+    leg = parse_file(f, fmt).legs.to_pylist()[0]
+    assert leg["called_raw"] == called
+    assert leg["ruri_raw"] == ruser  # the R-URI user is kept, not matched on
+
+
+def test_acc_db_export_called_number_skips_a_ruri_user_that_is_a_name(tmp_path: Path) -> None:
+    f = tmp_path / "acc.csv"
+    f.write_text(
+        "id,method,from_tag,to_tag,callid,sip_code,sip_reason,time,src_user,src_domain,"
+        "src_ip,dst_ouser,dst_user,dst_domain\n"
+        "1,INVITE,fa1,tA1,ka1@203.0.113.10,200,OK,2026-07-14 10:00:04,+12025550111,"
+        "carrier-a.example,203.0.113.10,+13125550500,alice,sip.example.net\n")
+    leg = parse_file(f, "kamailio_acc_db", tz="UTC").legs.to_pylist()[0]
+    assert (leg["called_raw"], leg["ruri_raw"]) == ("+13125550500", "alice")
