@@ -1,0 +1,52 @@
+"""Records the carrier readers lost or stored incompletely (black-box findings 6-8):
+
+6. Acme: a comma inside the quoted display name of Calling-Station-Id (Acme does not escape
+   the inner quotes) broke the field count; the value is now kept whole, and a record whose
+   count is still wrong says when its quoting is the cause.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tracehop.ingest.carrier_records import split_unescaped_quotes
+from tracehop.ingest.run import parse_file
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cdr"
+ACME = FIXTURES / "acme_sbc_cdr" / "cdr20260307.csv"
+
+
+# --- 6. Acme: quoted display names with commas ----------------------------------------------
+
+
+@pytest.mark.parametrize(("line", "fields"), [
+    ('a,"b,c",,d', ["a", "b,c", "", "d"]),
+    ('1,""Doe, John" <sip:+12025550111@x>;tag=9f8e",2',
+     ["1", '"Doe, John" <sip:+12025550111@x>;tag=9f8e', "2"]),
+    ('"",x,', ["", "x", ""]),
+    ('x,"unterminated, value', ["x", "unterminated, value"]),
+])
+def test_split_unescaped_quotes(line: str, fields: list[str]) -> None:
+    assert split_unescaped_quotes(line) == fields
+
+
+def test_acme_display_name_with_a_comma_keeps_the_record(tmp_path: Path) -> None:
+    f = tmp_path / "cdr.csv"
+    f.write_text(ACME.read_text().replace('""ROBO CALLER"', '""CALLER, ROBO"'))
+    res = parse_file(f)
+    assert res.rejects.num_rows == 0
+    same = ["source_record", "start_utc", "calling_e164", "called_e164", "ingress_trunk"]
+    assert res.legs.select(same).to_pylist() == parse_file(ACME).legs.select(same).to_pylist()
+    assert "CALLER, ROBO" in str(res.legs.column("raw_record")[0])
+
+
+def test_acme_broken_quoting_is_named_in_the_reason(tmp_path: Path) -> None:
+    lines = ACME.read_text().splitlines()
+    broken = lines[2].replace('""ROBO CALLER"', '""CALLER, ROBO"') + ",extra"
+    f = tmp_path / "cdr.csv"
+    f.write_text("\n".join([*lines, broken.replace("0001@", "0009@")]) + "\n")
+    res = parse_file(f)
+    (reason,) = res.rejects.column("reason").to_pylist()
+    assert "quot" in reason and "fields as CSV" in reason
