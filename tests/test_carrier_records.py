@@ -3,6 +3,8 @@
 6. Acme: a comma inside the quoted display name of Calling-Station-Id (Acme does not escape
    the inner quotes) broke the field count; the value is now kept whole, and a record whose
    count is still wrong says when its quoting is the cause.
+7. Genband G6: a fixed-width record whose trailing blanks were stripped is read, its missing
+   columns empty, when it reaches the fields tracehop needs (through CallDirection).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from pathlib import Path
 import pytest
 
 from tracehop.ingest.carrier_records import split_unescaped_quotes
+from tracehop.ingest.genband import read_g6
+from tracehop.ingest.readers import REASON
 from tracehop.ingest.run import parse_file
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cdr"
 ACME = FIXTURES / "acme_sbc_cdr" / "cdr20260307.csv"
+G6 = FIXTURES / "genband_g6_cdr" / "g6_20260307.cdr"
 
 
 # --- 6. Acme: quoted display names with commas ----------------------------------------------
@@ -50,3 +55,27 @@ def test_acme_broken_quoting_is_named_in_the_reason(tmp_path: Path) -> None:
     res = parse_file(f)
     (reason,) = res.rejects.column("reason").to_pylist()
     assert "quot" in reason and "fields as CSV" in reason
+
+
+# --- 7. Genband G6: trailing blanks stripped ------------------------------------------------
+
+
+def test_g6_record_with_trailing_blanks_stripped_is_read(tmp_path: Path) -> None:
+    f = tmp_path / "g6.cdr"
+    f.write_text("\n".join(line.rstrip() for line in G6.read_text().splitlines()) + "\n")
+    assert any(len(line) < 629 for line in f.read_text().splitlines())
+    res = parse_file(f, "genband_g6_cdr", "America/New_York")
+    assert res.rejects.num_rows == 0
+    full = parse_file(G6, "genband_g6_cdr", "America/New_York").legs
+    cols = [c for c in full.column_names if c not in ("leg_id", "source_file", "raw_record")]
+    assert res.legs.select(cols).to_pylist() == full.select(cols).to_pylist()
+
+
+def test_g6_record_cut_before_the_direction_is_rejected(tmp_path: Path) -> None:
+    line = G6.read_text().splitlines()[0]
+    f = tmp_path / "g6.cdr"
+    f.write_text(line[:403] + "\n")
+    rows, rejects = read_g6(f, frozenset())
+    assert rows.height == 0
+    (reason,) = rejects.get_column(REASON).to_list()
+    assert "found 403" in reason and "CallDirection" in reason
