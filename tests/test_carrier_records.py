@@ -5,6 +5,8 @@
    count is still wrong says when its quoting is the cause.
 7. Genband G6: a fixed-width record whose trailing blanks were stripped is read, its missing
    columns empty, when it reaches the fields tracehop needs (through CallDirection).
+8. Ribbon: an ATTEMPT record keeps its egress side (Egress Trunk Group Name, field 58; Route
+   Selected, 28; Egress Remote Signaling IP, 30), as a STOP does.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 from tracehop.ingest.carrier_records import split_unescaped_quotes
 from tracehop.ingest.genband import read_g6
 from tracehop.ingest.readers import REASON
+from tracehop.ingest.ribbon import POSITIONS
 from tracehop.ingest.run import parse_file
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cdr"
@@ -79,3 +82,25 @@ def test_g6_record_cut_before_the_direction_is_rejected(tmp_path: Path) -> None:
     assert rows.height == 0
     (reason,) = rejects.get_column(REASON).to_list()
     assert "found 403" in reason and "CallDirection" in reason
+
+
+# --- 8. Ribbon: the egress side of an ATTEMPT -----------------------------------------------
+
+
+def test_ribbon_attempt_keeps_its_egress_trunk(tmp_path: Path) -> None:
+    fields = [""] * 167  # release 9.2 ATTEMPT width
+    values = {
+        "gateway": "SBC1", "accounting_id": "0x1", "node_tz": "GMT-05:00-Eastern",
+        "start_date": "11/20/2026", "start_clock": "09:03:22.1", "disconnect_clock": "09:03:40.0",
+        "disconnect_date": "11/20/2026", "disconnect_reason": "19", "calling_number": "2025550111",
+        "called_number": "3125550100", "ingress_tg": "TG_CARRA", "route_selected": "SBC1:TG_OUT",
+        "egress_tg": "TG_OUT", "egress_remote_ip": "203.0.113.50", "final_attempt": "1",
+    }
+    fields[0] = "ATTEMPT"
+    for k, v in values.items():
+        fields[POSITIONS["ATTEMPT"][k] - 1] = v
+    f = tmp_path / "sbc1.ACT"
+    f.write_text("SBC1,V09.02.00,11/20/2026,09:00:00.0,FILE OPENED\n" + ",".join(fields) + "\n")
+    (leg,) = parse_file(f, "ribbon_sbc_act").legs.to_pylist()
+    assert (leg["egress_trunk"], leg["egress_ip"]) == ("TG_OUT", "203.0.113.50")
+    assert POSITIONS["ATTEMPT"]["egress_tg"] == 58 and POSITIONS["ATTEMPT"]["route_selected"] == 28
