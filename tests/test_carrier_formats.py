@@ -340,7 +340,7 @@ def test_genband_short_record_is_rejected_with_its_length(tmp_path: Path) -> Non
     res = parse_file(f, "genband_g6_cdr", "America/New_York")
     assert res.legs.num_rows == 3
     (reason,) = res.rejects.column("reason").to_pylist()
-    assert "at least 629 characters" in reason and "found 400" in reason
+    assert "at least 404 characters" in reason and "found 400" in reason
 
 
 REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld" / "cdr"

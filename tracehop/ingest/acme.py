@@ -26,7 +26,9 @@ YYYY`` (``15:54:56.868 PST DEC 18 2017``): the zone abbreviation is mapped with
 offset is exact); any other abbreviation falls back to ``--tz``.
 ``Calling-Station-Id``/``Called-Station-Id`` are SIP header values with display names and
 tags (``"ROBO CALLER" <sip:2025550111@198.51.100.7;user=phone>;tag=a1``); Acme does not
-escape quotes inside quoted values, so records are split leniently.
+escape quotes inside quoted values, so records are split leniently: as CSV, and when that
+gives no known layout, with a quoted value ending only at a quote before a comma
+(``""Doe, John" <sip:...>;tag=9f8e"`` is one value, its display name's comma included).
 
 One call, one leg: the records of one ``Acct-Session-Id`` are folded into the most complete
 one (Stop, else the last Interim, else Start).
@@ -51,7 +53,13 @@ from typing import Final
 
 import polars as pl
 
-from tracehop.ingest.carrier_records import Collected, physical_lines, read_text, split_csv
+from tracehop.ingest.carrier_records import (
+    Collected,
+    physical_lines,
+    read_text,
+    split_csv,
+    split_unescaped_quotes,
+)
 from tracehop.ingest.formats import register_reader
 
 READER: Final = "acme_local_cdr"
@@ -162,7 +170,21 @@ def read_acme(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.Data
             out.reject(no, "not an Acme local CDR record: field 1 (Acct-Status-Type) is "
                        f"{(fields[0] if fields else '')[:20]!r}, not 1, 2 or 3", line)
             continue
-        layout = LAYOUTS.get(("Start" if status == "Interim" else status, len(fields)))
+        kind = "Start" if status == "Interim" else status
+        layout = LAYOUTS.get((kind, len(fields)))
+        if layout is None and '"' in line:
+            # A quoted value with unescaped quotes inside (a display name with a comma) splits
+            # into too many fields as CSV: read it with quotes closing only before a comma.
+            lenient = split_unescaped_quotes(line)
+            layout = LAYOUTS.get((kind, len(lenient)))
+            if layout is not None:
+                fields = lenient
+            elif len(lenient) != len(fields):
+                out.reject(no, f"a {status} record with {len(fields)} fields as CSV, "
+                           f"{len(lenient)} with quotes closing only before a comma: its "
+                           "quoting is broken (a quote inside a quoted value, unescaped), or "
+                           f"no known Acme layout has that many (known: {known})", line)
+                continue
         if layout is None:
             out.reject(no, f"a {status} record with {len(fields)} fields: no known Acme "
                        f"layout has that many (known: {known}); describe this release in "

@@ -68,12 +68,17 @@ def _col(df: pl.DataFrame, name: str) -> pl.Expr:
     return pl.lit(None, dtype=pl.String)
 
 
-def _field_expr(df: pl.DataFrame, spec: FieldSpec) -> pl.Expr:
-    if spec.value is not None and not spec.columns:
-        return pl.lit(spec.value, dtype=pl.String)
+#: The row's direction (the ``[direction]`` rules), computed before the fields so that a field
+#: can take its columns by direction (``by_direction``).
+DIRECTION: Final = "_direction"
+
+
+def _columns_expr(df: pl.DataFrame, spec: FieldSpec, columns: tuple[str, ...]) -> pl.Expr:
+    if not columns:
+        return pl.lit(None, dtype=pl.String)
     # Each column is transformed and matched on its own, then the first non-null wins: the
     # regex picks out a value from whichever column holds one in the expected shape.
-    parts = [_col(df, c) for c in spec.columns]
+    parts = [_col(df, c) for c in columns]
     if spec.transform:
         parts = [TRANSFORMS[spec.transform](p) for p in parts]
     if spec.regex:
@@ -83,7 +88,20 @@ def _field_expr(df: pl.DataFrame, spec: FieldSpec) -> pl.Expr:
             if groups > 1 else p.str.extract(spec.regex, 1)
             for p in parts
         ]
-    e = parts[0] if len(parts) == 1 else pl.coalesce(parts)
+    prefer = spec.prefer
+    if prefer:
+        # The first value in the preferred shape; only when no column has one, the first value.
+        parts = [pl.when(p.str.contains(prefer)).then(p) for p in parts] + parts
+    return parts[0] if len(parts) == 1 else pl.coalesce(parts)
+
+
+def _field_expr(df: pl.DataFrame, spec: FieldSpec) -> pl.Expr:
+    if spec.value is not None and not spec.columns and not spec.by_direction:
+        return pl.lit(spec.value, dtype=pl.String)
+    e = _columns_expr(df, spec, spec.columns)
+    for direction, columns in reversed(spec.by_direction):
+        e = pl.when(pl.col(DIRECTION) == direction).then(
+            _columns_expr(df, spec, columns)).otherwise(e)
     if spec.value is not None:
         e = e.fill_null(pl.lit(spec.value))
     return e
@@ -293,6 +311,7 @@ def apply_profile(
         )
 
     # -- fields --------------------------------------------------------------------------
+    df = df.with_columns(_rules_expr(df, profile.direction, refs).alias(DIRECTION))
     out: dict[str, pl.Expr] = {}
     for name, spec in profile.fields:
         e = _field_expr(df, spec)
@@ -316,7 +335,7 @@ def apply_profile(
         pl.lit(t.basis, dtype=pl.String).alias("time_basis"),
         pl.col("_source_tz").alias("source_tz"),
         pl.col("_ambiguous").alias("time_ambiguous"),
-        _rules_expr(df, profile.direction, refs).alias("direction"),
+        pl.col(DIRECTION).alias("direction"),
         _rules_expr(df, profile.disposition, refs).alias("disposition"),
         *out.values(),
         (pl.col(RAW) if ctx.keep_raw else pl.lit(None, dtype=pl.String)).alias("raw_record"),

@@ -3,8 +3,9 @@
 Layout: "BroadWorks Accounting Call Detail Record Interface Specification" (05-BD5020-00);
 column names of R18 in research/cdr_formats.md §11 (336 columns; later releases append
 columns, so positions are stable and trailing extra fields are tolerated). The first line of
-a file is skipped (importers treat it as a header/metadata line). One record per user and
-call: ``direction`` is ``Originating`` (the BroadWorks user placed the call: outbound) or
+a file is skipped when it is not a record (importers treat it as a header/metadata line; a
+file without one keeps its first record, :func:`_is_record`). One record per user and call:
+``direction`` is ``Originating`` (the BroadWorks user placed the call: outbound) or
 ``Terminating`` (the call came to the user: inbound). Only ``type`` = ``Normal`` records are
 call legs; other types are rejected with their type as the reason.
 
@@ -17,6 +18,15 @@ public; this reading of userTimeZone is an assumption recorded in docs/carrier_f
 The network-side ingress of a Terminating call is its ``route`` (the network device or route
 that delivered it; an address when it holds one) and, for trunking users, ``trunkGroupName``;
 an Originating call's ingress is the user's own access device (``accessDeviceAddress``).
+
+The records of one call share one key (``call_key``, the profile's correlation_id): a
+redirected call (call forwarding) has a Terminating record (the call as it came in) and an
+Originating record (the redirection going out), each with its own ``localCallId`` and a
+``relatedCallId`` that names the other's; the key is the lesser of the two, so both records get
+the same one and the egress record leads to the carrier's Terminating record.
+
+The account (``caller_account``) is set only where it names the caller: see
+:func:`caller_account`.
 """
 
 from __future__ import annotations
@@ -39,7 +49,7 @@ POSITIONS: Final = {
     "userTimeZone": 11, "answerIndicator": 12, "answerTime": 13, "releaseTime": 14,
     "terminationCause": 15, "networkType": 16, "dialedDigits": 18, "route": 24,
     "networkCallID": 25, "accessDeviceAddress": 27, "accessCallID": 28, "accountCode": 34,
-    "originalCalledNumber": 36, "localCallId": 45, "remoteCallId": 46,
+    "originalCalledNumber": 36, "redirectingNumber": 39, "localCallId": 45, "remoteCallId": 46,
     "trunkGroupName": 135, "relatedCallId": 147, "trunkGroupInfo": 182, "q850Cause": 188,
     "sipErrorCode": 220, "receivedCallingNumber": 222, "callingAssertedNumber": 322,
 }
@@ -72,12 +82,41 @@ def _address(value: str | None) -> str | None:
     return m.group(1) if m else None
 
 
+def _is_record(fields: list[str]) -> bool:
+    """Line 1 is a record rather than the file's metadata line (``BroadWorks CDR file header,
+    ...``, a few fields) or a line of column names (``recordId,serviceProvider,...``)."""
+    return len(fields) >= R18_FIELDS and fields[0].strip() != "recordId"
+
+
+def call_key(local_id: str | None, related_id: str | None) -> str | None:
+    """One key for the records of one call: each redirect record's relatedCallId is the other
+    record's localCallId, so the lesser of the pair is the same on both."""
+    if local_id and related_id:
+        return min(local_id, related_id)
+    return local_id or related_id
+
+
+def caller_account(row: dict[str, str | None]) -> str | None:
+    """The account of the customer who placed the call: on an Originating record, the code the
+    user entered (accountCode), else the user's group. Not on a Terminating record (the group
+    is the called customer's), nor on an Originating record that only carries a redirection
+    (originalCalledNumber / redirectingNumber set: the user forwarded a call someone else
+    placed, and the carrier that handed it over is on the call's Terminating record)."""
+    if (row["direction"] or "").lower() != "originating":
+        return None
+    if row["originalCalledNumber"] or row["redirectingNumber"]:
+        return None
+    return row["accountCode"] or row["groupNumber"]
+
+
 def read_broadworks(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     out = Collected()
     for no, line in physical_lines(read_text(path)):
-        if no == 1 or not line.strip():
-            continue  # the first line is the file's header/metadata line
+        if not line.strip():
+            continue
         fields = split_csv(line)
+        if no == 1 and not _is_record(fields):
+            continue  # the file's header/metadata line
         if len(fields) < R18_FIELDS:
             out.reject(no, f"expected at least {R18_FIELDS} fields (the R18 layout), found "
                        f"{len(fields)}: an older release or a cut record", line)
@@ -97,9 +136,12 @@ def read_broadworks(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, p
         row["ingress_trunk"] = (
             (row["route"] or row["trunkGroupName"]) if terminating else row["trunkGroupName"]
         )
+        row["caller_account"] = caller_account(row)
+        row["call_key"] = call_key(row["localCallId"], row["relatedCallId"])
         out.add(no, line, row)
     rows, rejects = out.frames()
-    for c in (*POSITIONS, "zone", "ingress_ip", "ingress_trunk"):
+    for c in (*POSITIONS, "zone", "ingress_ip", "ingress_trunk", "call_key",
+              "caller_account"):
         if c not in rows.columns:
             rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(c))
     return rows, rejects

@@ -52,6 +52,38 @@ def split_csv(line: str, delimiter: str = ",") -> list[str]:
     return next(csv.reader([line], delimiter=delimiter, strict=False), [])
 
 
+def split_unescaped_quotes(line: str, delimiter: str = ",") -> list[str]:
+    """One record of a writer that wraps a value in quotes without escaping the quotes inside
+    it (Acme's ``""Doe, John" <sip:...>;tag=1"``): a quoted value ends only at a quote
+    followed by the delimiter or the end of the line, so a display name's quotes and commas
+    stay in the value. Unquoted values end at the next delimiter, as in CSV."""
+    fields: list[str] = []
+    i, n = 0, len(line)
+    while True:
+        if i < n and line[i] == '"':
+            end = i + 1
+            while True:
+                end = line.find('"', end)
+                if end < 0:  # unterminated: the rest of the line is the value
+                    fields.append(line[i + 1:])
+                    return fields
+                if end + 1 == n or line[end + 1] == delimiter:
+                    break
+                end += 1
+            fields.append(line[i + 1:end])
+            i = end + 1
+        else:
+            end = line.find(delimiter, i)
+            fields.append(line[i:] if end < 0 else line[i:end])
+            i = n if end < 0 else end
+        if i >= n:
+            return fields
+        i += 1  # the delimiter
+        if i == n:
+            fields.append("")
+            return fields
+
+
 @dataclass
 class Collected:
     """Rows (dicts of string columns) and rejects, accumulated by a reader."""

@@ -5,8 +5,11 @@ Layout: the only public field map is third-party, Freeside ``FS/FS/cdr/genband.p
 §12. No vendor document and no real record is public, so the value formats below are the
 plausible ones, stated as assumptions in docs/carrier_formats.md: times are 19 characters
 (``YYYY-MM-DD HH:MM:SS`` or ``MM/DD/YYYY HH:MM:SS``) in the switch's local time (``--tz``);
-``CallDirection`` is one character (``I`` incoming, ``O`` outgoing). Fields are space-padded;
-a record shorter than the map (629 characters) is rejected with its length.
+``CallDirection`` is one character (``I`` incoming, ``O`` outgoing). Fields are space-padded,
+and a writer (or a copy through a text tool) may strip a record's trailing blanks: the missing
+columns of a shorter record are empty fields. A record is read when it reaches the end of
+``CallDirection`` (column 404), so that every time, number, trunk and the direction are there;
+a shorter one is rejected with its length.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ FIELDS: Final[dict[str, tuple[int, int]]] = {
     "BilledSourceDID": (608, 628), "VideoCall": (629, 629),
 }
 MIN_LENGTH: Final = 629
+#: The fields tracehop needs (times, numbers, trunks, direction) end with CallDirection.
+NEEDED_LENGTH: Final = FIELDS["CallDirection"][1]
 
 
 def read_g6(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -43,12 +48,14 @@ def read_g6(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFr
     for no, line in physical_lines(read_text(path)):
         if not line.strip():
             continue
-        if len(line) < MIN_LENGTH:
-            out.reject(no, f"expected a fixed-width record of at least {MIN_LENGTH} "
-                       f"characters (Genband G6 layout), found {len(line)}", line)
+        if len(line) < NEEDED_LENGTH:
+            out.reject(no, f"expected a fixed-width record of at least {NEEDED_LENGTH} "
+                       f"characters (the Genband G6 layout through CallDirection; {MIN_LENGTH} "
+                       f"in all), found {len(line)}", line)
             continue
+        padded = line.ljust(MIN_LENGTH)  # trailing blanks stripped: the rest is empty
         row: dict[str, str | None] = {
-            name: (line[a - 1:b].strip() or None) for name, (a, b) in FIELDS.items()
+            name: (padded[a - 1:b].strip() or None) for name, (a, b) in FIELDS.items()
         }
         out.add(no, line, row)
     rows, rejects = out.frames()

@@ -57,12 +57,23 @@ ZONE_MODES: Final = ("local", "utc", "epoch_s", "epoch_ms", "epoch_us", "column"
 @dataclass(frozen=True)
 class FieldSpec:
     """Where one leg column comes from: the first non-empty of ``columns``, optionally passed
-    through a named transform and a regex (group 1 kept), or a literal ``value``."""
+    through a named transform and a regex (group 1 kept), or a literal ``value``.
+
+    ``prefer``: a regex (searched); the first column whose value matches it wins, and only when
+    none does the first non-empty one (a number column that may hold a name instead).
+    ``by_direction``: direction -> columns used instead of ``columns`` for the rows the
+    ``[direction]`` section gives that direction (one column means different things on the
+    two sides of a switch)."""
 
     columns: tuple[str, ...] = ()
     regex: str | None = None
     transform: str | None = None
     value: str | None = None
+    prefer: str | None = None
+    by_direction: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def all_columns(self) -> tuple[str, ...]:
+        return self.columns + tuple(c for _, cols in self.by_direction for c in cols)
 
 
 @dataclass(frozen=True)
@@ -174,7 +185,7 @@ class Profile:
     def columns_used(self) -> set[str]:
         used: set[str] = set()
         for _, spec in self.fields:
-            used.update(spec.columns)
+            used.update(spec.all_columns())
         for c in (self.time.start, self.time.answer, self.time.end, self.time.zone_column,
                   self.time.duration, self.time.billsec, self.time.infer_offset_column,
                   self.time.infer_offset_fallback, self.direction.column,
@@ -275,10 +286,21 @@ def _field_spec(r: _Reader, key: str, raw: Any) -> FieldSpec:
     transform = t.get("transform", str)
     if transform is not None and transform not in TRANSFORMS:
         raise t._fail("transform", f"unknown transform {transform!r}; known: {sorted(TRANSFORMS)}")
-    if not cols and value is None:
-        raise t._fail("column", "give 'column', 'columns' or 'value'")
+    prefer = t.get("prefer", str)
+    if prefer is not None:
+        t.regex("prefer", prefer)
+    by = t.table("by_direction")
+    by_direction: list[tuple[str, tuple[str, ...]]] = []
+    for direction in list(by.data):
+        if direction not in DIRECTIONS:
+            raise by._fail(direction, f"must be one of {list(DIRECTIONS)}")
+        by_direction.append((direction, by.strings(direction)))
+    by.finish()
+    if not cols and value is None and not by_direction:
+        raise t._fail("column", "give 'column', 'columns', 'by_direction' or 'value'")
     t.finish()
-    return FieldSpec(columns=cols, regex=regex, transform=transform, value=value)
+    return FieldSpec(columns=cols, regex=regex, transform=transform, value=value,
+                     prefer=prefer, by_direction=tuple(by_direction))
 
 
 def _rules(r: _Reader, key: str, allowed: tuple[str, ...] | None) -> tuple[Rule, ...]:

@@ -20,8 +20,11 @@ Record types (positions are 1-based, per type):
   PVSD 52, carrier code of the iTG owner 57, dialed 60, egress trunk group 68, incoming
   calling 70, GCID 82, ingress local/remote IP 125/126.
 * ``ATTEMPT`` (never established): disconnect time 10, reason 12, calling/called 17/18,
-  ingress trunk group 31, ingress PVSD 45, dialed 53, disconnect initiator 57, incoming
-  calling 60, disconnect date 105, ingress local/remote IP 115/116, final attempt 146.
+  called before translation #1 21, route selected 28, egress remote IP 30, ingress trunk
+  group 31, ingress PVSD 45, carrier code of the iTG owner 50, dialed 53, disconnect
+  initiator 57, egress trunk group 58, incoming calling 60, disconnect date 105, ingress
+  local/remote IP 115/116, final attempt 146. (The egress side of an attempt is the route
+  that failed: kept so that an attempt shows where the call was sent.)
 
 Times are ``MM/DD/YYYY`` + ``HH:MM:SS.s`` in the Node Time Zone (field 5; :func:`node_zone`:
 the offset written in it decides, a US region name adds its DST rules only when its standard
@@ -85,8 +88,10 @@ POSITIONS: Final[dict[str, dict[str, int]]] = {
     "ATTEMPT": {
         "gateway": 2, "accounting_id": 3, "node_tz": 5, "start_date": 6, "start_clock": 7,
         "disconnect_clock": 10, "disconnect_reason": 12, "calling_number": 17,
-        "called_number": 18, "ingress_tg": 31, "ingress_pvsd": 45, "dialed_number": 53,
-        "disconnect_initiator": 57, "incoming_calling_number": 60, "disconnect_date": 105,
+        "called_number": 18, "called_before_translation": 21, "route_selected": 28,
+        "egress_remote_ip": 30, "ingress_tg": 31, "ingress_pvsd": 45, "itg_carrier": 50,
+        "dialed_number": 53, "disconnect_initiator": 57, "egress_tg": 58,
+        "incoming_calling_number": 60, "disconnect_date": 105,
         "ingress_local_ip": 115, "ingress_remote_ip": 116, "final_attempt": 146,
     },
 }
