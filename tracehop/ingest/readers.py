@@ -35,7 +35,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import polars as pl
@@ -619,19 +619,60 @@ def _as_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
     return col
 
 
+#: Lines a quoted field may span (_Records); a CDR value with more line ends is not a value.
+MAX_RECORD_LINES: Final = 64
+
+
+class _Records:
+    """The records of a chunk's physical lines, as csv.reader reads them, except that a quote
+    left open at a line end continues onto the next lines only when that makes a record of an
+    allowed width: a line cut inside a quoted field (a record truncated by a copy taken while
+    the switch was writing, or a crash) then ends at its line end, and the next line is a
+    record of its own, not swallowed into the reject. ``line_num``: physical lines consumed."""
+
+    def __init__(self, physical: list[str], fmt: dict[str, Any], quote: str | None,
+                 widths: set[int]) -> None:
+        self._lines = physical
+        self._fmt = fmt
+        self._quote = quote
+        self._widths = widths
+        self.line_num = 0
+
+    def __next__(self) -> list[str]:
+        i = self.line_num
+        lines = self._lines
+        if i >= len(lines):
+            raise StopIteration
+        q = self._quote
+        if q and lines[i].count(q) % 2:
+            odd, j = True, i + 1
+            stop = min(len(lines), i + MAX_RECORD_LINES)
+            while odd and j < stop:
+                odd = (lines[j].count(q) % 2 == 1) != odd
+                j += 1
+            if not odd:
+                reader = csv.reader(lines[i:j], **self._fmt)
+                try:
+                    fields = next(reader, [])
+                except csv.Error:  # a NUL byte: reported for the line alone, below
+                    fields = []
+                if reader.line_num == j - i and len(fields) in self._widths:
+                    self.line_num = j
+                    return fields
+        self.line_num = i + 1  # first, so that a csv.Error below still moves on
+        return next(csv.reader([lines[i].rstrip("\r\n")], **self._fmt), [])
+
+
 def _slow_chunk(
     chunk: bytes, dialect: Dialect, layout: Layout, first_line: int
 ) -> Batch:
     """Exact but slow: Python's csv module, record by record, tracking physical lines."""
     text = chunk.decode("utf-8")  # already fixed by _fix_encoding
     physical = text.splitlines(keepends=True)
-    reader = csv.reader(
-        physical,
-        delimiter=dialect.delimiter,
-        quotechar=dialect.quote or '"',
-        quoting=csv.QUOTE_MINIMAL if dialect.quote else csv.QUOTE_NONE,
-        strict=False,
-    )
+    fmt = {"delimiter": dialect.delimiter, "quotechar": dialect.quote or '"',
+           "quoting": csv.QUOTE_MINIMAL if dialect.quote else csv.QUOTE_NONE, "strict": False}
+    widths = {layout.expected} | (set() if dialect.header else set(dialect.field_counts))
+    reader = _Records(physical, fmt, dialect.quote, widths)
     names = list(layout.names)
     cols: list[list[str]] = [[] for _ in names]
     good_lines: list[int] = []
