@@ -38,6 +38,25 @@ def test_truncated_last_record_is_rejected_not_lost(tmp_path: Path) -> None:
     assert rej[0]["source_file"] == str(f)
 
 
+@pytest.mark.parametrize("cut_at", ['"DOCUMENTATION","', '"DOCUMENTATION"'])
+def test_unterminated_quote_does_not_swallow_the_next_record(tmp_path: Path,
+                                                             cut_at: str) -> None:
+    # A record cut inside (or right at) a quoted field, then more records: cdr_csv writes one
+    # record per line, so the quote ends at its line end. Line 3 alone is rejected; line 4,
+    # a valid record, is read (it used to be taken into line 3's reject).
+    cut = GOOD[2][: GOOD[2].index(cut_at) + len(cut_at)]
+    if cut.count('"') % 2 == 0:
+        cut += ',"'
+    f = _write(tmp_path, "Master.csv", "\n".join([GOOD[0], GOOD[1], cut, GOOD[0], GOOD[1]])
+               + "\n")
+    res = parse_file(f, "asterisk_cdr_csv")
+    assert res.legs.column("source_record").to_pylist() == [1, 2, 4, 5]
+    (rej,) = res.rejects.to_pylist()
+    assert rej["source_record"] == 3
+    assert "unterminated quote" in rej["reason"]
+    assert rej["raw_record"] == cut
+
+
 def test_truncated_mid_field_without_quote(tmp_path: Path) -> None:
     cut = GOOD[2][: GOOD[2].index(',4,0,')]  # cut after the end time: too few fields
     f = _write(tmp_path, "Master.csv", "\n".join([GOOD[0], GOOD[1], cut]))  # no final newline

@@ -10,6 +10,11 @@ from hypothesis import strategies as st
 from tracehop.ingest.transforms import TRANSFORMS
 
 REGEX = r"^(?:SIP|PJSIP|IAX2|DAHDI|Motif)/(.+?)-[0-9a-f]+$"
+
+
+def _oracle(c: pl.Expr) -> pl.Expr:
+    # The regex's group, up to its first "/" (DAHDI/i1/<number>-<seq>: the span, i1).
+    return c.str.extract(REGEX, 1).str.split("/").list.first()
 PIECES = st.sampled_from(["SIP/", "PJSIP/", "IAX2/", "DAHDI/", "Motif/", "Local/", "sip/", "-",
                           "/", "0", "a", "f", "A", "g", "carrier", "é", "\n", ";1", "@", " "])
 
@@ -20,7 +25,7 @@ PIECES = st.sampled_from(["SIP/", "PJSIP/", "IAX2/", "DAHDI/", "Motif/", "Local/
 def test_asterisk_channel_peer_equals_the_regex(values: list[str | None]) -> None:
     frame = pl.DataFrame({"c": values}, schema={"c": pl.String})
     got = frame.select(TRANSFORMS["asterisk_channel_peer"](pl.col("c"))).to_series()
-    want = frame.select(pl.col("c").str.extract(REGEX, 1)).to_series()
+    want = frame.select(_oracle(pl.col("c"))).to_series()
     assert got.to_list() == want.to_list()
 
 
@@ -29,6 +34,26 @@ def test_asterisk_channel_peer_examples() -> None:
                                 "DAHDI/1-1", "Local/100@from-internal-0000;1", None]})
     got = frame.select(TRANSFORMS["asterisk_channel_peer"](pl.col("c"))).to_series().to_list()
     assert got == ["carrier-b", "acme_in", "1", None, None]
+
+
+def test_dahdi_isdn_channel_names_its_span_not_the_caller() -> None:
+    # chan_dahdi names an ISDN call DAHDI/i<span>/<caller's number>-<seq>: the trunk is the
+    # span. It used to be "i1/2025550111", a trunk per caller that no peer entry could name.
+    frame = pl.DataFrame({"c": ["DAHDI/i1/2025550111-1d", "DAHDI/i12/s-0000001e"]})
+    got = frame.select(TRANSFORMS["asterisk_channel_peer"](pl.col("c"))).to_series().to_list()
+    assert got == ["i1", "i12"]
+
+
+def test_channel_named_after_an_address_gives_the_ingress_ip() -> None:
+    # chan_sip names a call from a host that matches no peer after its address.
+    frame = pl.DataFrame({"c": ["SIP/203.0.113.10-0000001a", "SIP/[2001:db8::7]-0000001b",
+                                "PJSIP/acme_in-0000001c", "DAHDI/i1/2025550111-1d",
+                                "SIP/203.0.113.10", None]})
+    got = frame.select(TRANSFORMS["asterisk_channel_ip"](pl.col("c"))).to_series().to_list()
+    assert got == ["203.0.113.10", "2001:db8::7", None, None, None, None]
+    plain = pl.DataFrame({"c": ["PJSIP/acme_in-0000001c", None]})
+    assert plain.select(TRANSFORMS["asterisk_channel_ip"](pl.col("c"))).to_series().to_list() \
+        == [None, None]
 
 
 # Asterisk's own sequence is "-" and 8 hex digits (%08x): the transform cuts those names
@@ -46,7 +71,7 @@ def test_asterisk_channel_peer_equals_the_regex_on_8_digit_sequences(
 ) -> None:
     frame = pl.DataFrame({"c": values}, schema={"c": pl.String})
     got = frame.select(TRANSFORMS["asterisk_channel_peer"](pl.col("c"))).to_series()
-    want = frame.select(pl.col("c").str.extract(REGEX, 1)).to_series()
+    want = frame.select(_oracle(pl.col("c"))).to_series()
     assert got.to_list() == want.to_list()
 
 

@@ -163,3 +163,69 @@ def test_stray_night_hour_between_steady_dates_is_not_a_change(tmp_path: Path) -
     assert _instants(f) == starts + stray
     legs = parse_file(f, "asterisk_cdr_csv").legs
     assert set(legs.column("source_tz").to_pylist()) == {EST}
+
+
+# Sparse days: too few records on one side of the change for it to hold half of a local hour.
+# Each record started with its channel (start == uniqueid to the second), so its own uniqueid
+# says which offset it was written with, and that is the offset it must get.
+
+
+def test_sparse_fall_back_day_gives_each_record_its_instant(tmp_path: Path) -> None:
+    # The tester's 13 calls over 1-3 November 2025: on the 2nd, 00:30 and 01:40 EDT (the
+    # first pass), then 01:20 EST (the second pass) and four more EST calls. The two EDT calls
+    # were read as EST, an hour late, though their own uniqueids say UTC-04:00.
+    def utc(d: int, h: int, m: int) -> int:
+        return int(datetime(2025, 11, d, h, m, tzinfo=UTC).timestamp())
+
+    instants = ([utc(1, h, m) for h, m in [(14, 5), (16, 20), (20, 0)]]
+                + [utc(2, h, m) for h, m in [(4, 30), (5, 40), (6, 20), (14, 0), (16, 0),
+                                             (19, 0), (21, 30)]]
+                + [utc(3, h, m) for h, m in [(14, 5), (16, 20), (20, 0)]])
+    f = _write(tmp_path / "Master.csv", [(e, e) for e in instants])
+    legs = parse_file(f, "asterisk_cdr_csv").legs
+    assert [int(t.timestamp()) for t in legs.column("start_utc").to_pylist()] == instants
+    assert legs.column("source_tz").to_pylist()[3:6] == [EDT, EDT, EST]
+
+
+@pytest.mark.parametrize("sample", [None, 4])
+def test_batch_that_starts_inside_the_repeated_hour(tmp_path: Path, sample: int | None,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # An appended Master.csv read on from the middle of the fall-back night: the new records
+    # are six first-pass 01:xx calls (EDT) and nine second-pass ones (EST), a record every
+    # 7 minutes. EDT holds 6 of the 15 records of local hour 01, less than half. Sampled one
+    # in three, only the exact EDT records in the sample tell that the date is worth reading
+    # whole (one date, no hour where EDT has half).
+    from tracehop.ingest import apply
+
+    if sample:
+        monkeypatch.setattr(apply, "INFER_SAMPLE", sample)
+    start = int(datetime(2025, 11, 2, 5, 20, tzinfo=UTC).timestamp())  # 01:20 EDT
+    instants = [start + 420 * k for k in range(15)]
+    f = _write(tmp_path / "Master.csv", [(e, e) for e in instants])
+    legs = parse_file(f, "asterisk_cdr_csv").legs
+    assert [int(t.timestamp()) for t in legs.column("start_utc").to_pylist()] == instants
+    assert legs.column("source_tz").to_pylist() == [EDT] * 6 + [EST] * 9
+
+
+def test_one_record_before_a_spring_forward(tmp_path: Path) -> None:
+    # One call at 01:55 EST on 9 March 2025 (06:55Z), two after the change (03:05, 03:10 EDT):
+    # the 01:55 call was read with the date's EDT, an hour early (05:55Z).
+    instants = [int(datetime(2025, 3, 9, h, m, tzinfo=UTC).timestamp())
+                for h, m in [(8, 5), (6, 55), (8, 10)]]
+    f = _write(tmp_path / "Master.csv", [(e, e) for e in instants])
+    legs = parse_file(f, "asterisk_cdr_csv").legs
+    assert [int(t.timestamp()) for t in legs.column("start_utc").to_pylist()] == instants
+    assert legs.column("source_tz").to_pylist() == [EDT, EST, EDT]
+
+
+def test_exact_late_leg_in_the_middle_of_a_plain_day_stays(tmp_path: Path) -> None:
+    # 5 November 2024, all EST, alone in its file (no neighbouring dates). The 10:00 record's
+    # channel was created exactly an hour before it started: its own difference says EDT to
+    # the second. Read as EDT it would fall between records that read as EST, which no clock
+    # change gives: it keeps the date's offset.
+    base = int(datetime(2024, 11, 5, 13, tzinfo=UTC).timestamp())  # 08:00 EST
+    starts = [base + 3600 * h for h in range(8)]
+    records = [(s, s) for s in starts]
+    records[2] = (starts[2], starts[2] - 3600)
+    f = _write(tmp_path / "Master.csv", records)
+    assert _instants(f) == starts

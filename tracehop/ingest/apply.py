@@ -40,6 +40,10 @@ INFER_SAMPLE: Final = 20_000  # records per batch sampled for the uniqueid offse
 DST_SHIFT_MIN_S: Final = 1800
 DST_SHIFT_MAX_S: Final = 7200
 DST_MIN_ROWS: Final = 2
+#: A record whose start is this many seconds or less after a quarter-hour offset from its
+#: uniqueid epoch started with its channel (the first CDR of a channel is opened when the
+#: channel is created): its own difference is its writer's offset, not offset + a delay.
+EXACT_S: Final = 10
 
 
 @dataclass
@@ -471,15 +475,19 @@ def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.Series | int | N
         column = t.infer_offset_fallback  # this file's layout has no uniqueid: its linkedid
 
     def own_offsets(part: pl.DataFrame) -> pl.DataFrame:
-        # One row per record: its local date and hour, and its own rounded difference.
+        # One row per record: its local date and hour, its own rounded difference, whether
+        # that difference is exact (_exact_second), and its wall time as epoch seconds.
+        rounded, exact = _rounded_offset(part, profile, column)
         return part.select(
             pl.col("_t_start").dt.date().alias("_d"),
             pl.col("_t_start").dt.hour().alias("_h"),
-            _rounded_offset(part, profile, column).alias("_o"),
+            rounded.alias("_o"),
+            exact.alias("_x"),
+            pl.col("_t_start").dt.epoch("s").alias("_s"),
         )
 
     def offset_counts(own: pl.DataFrame) -> pl.DataFrame:
-        return own.drop_nulls().group_by("_d", "_h", "_o").len()
+        return own.select("_d", "_h", "_o").drop_nulls().group_by("_d", "_h", "_o").len()
 
     # The mode needs a sample, not every row: regex captures cost more than the rest of the
     # inference. Dates the sample misses are counted from all their rows, and so are dates the
@@ -493,7 +501,8 @@ def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.Series | int | N
     # batch is not sampled), kept so that a DST date does not pay a second regex pass.
     own: pl.DataFrame | None = None
     if stride > 1:
-        counts = offset_counts(own_offsets(needed.gather_every(stride)))
+        sample = own_offsets(needed.gather_every(stride))
+        counts = offset_counts(sample)
         # The batch's own offset (for dates with no usable uniqueid) is the sample's mode: a
         # date recounted below would weigh `stride` times its share.
         sampled = counts
@@ -502,6 +511,7 @@ def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.Series | int | N
         recount = pl.concat([
             dates.filter(~dates.is_in(modes.get_column("_d").implode())),
             _dates_to_recount(modes, majors),
+            _exact_shift_dates(sample, modes),
         ])
         if recount.len():
             own = own_offsets(needed.filter(date.is_in(recount.implode())))
@@ -515,6 +525,8 @@ def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.Series | int | N
     if not counts.height:
         return None
     per_day = _date_offsets(counts, modes, majors)
+    if own is not None:
+        per_day = _exact_second(own, per_day, modes)
     overall = (
         (sampled if sampled.height else counts)
         .group_by("_o").agg(pl.col("len").sum()).sort(["len", "_o"], descending=[True, False])
@@ -541,15 +553,21 @@ def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.Series | int | N
     return offsets.scatter(in_two.arg_true(), _pick_between(rows, two))
 
 
-def _rounded_offset(part: pl.DataFrame, profile: Profile, column: str) -> pl.Expr:
-    """start - epoch(uniqueid) per record, rounded to a quarter hour; null when the uniqueid is
-    not an epoch or the difference is too large to be a UTC offset."""
+def _rounded_offset(part: pl.DataFrame, profile: Profile, column: str
+                    ) -> tuple[pl.Expr, pl.Expr]:
+    """start - epoch(uniqueid) per record, rounded to a quarter hour (null when the uniqueid is
+    not an epoch or the difference is too large to be a UTC offset), and whether the record
+    started within EXACT_S seconds after that offset (never before: a leg does not start
+    before its channel is created)."""
     uid = _col(part, column).str.extract(profile.time.infer_offset_regex, 1).cast(
         pl.Int64, strict=False
     )
     diff = pl.col("_t_start").dt.epoch("s") - uid
     rounded = ((diff + OFFSET_STEP_S // 2) // OFFSET_STEP_S) * OFFSET_STEP_S
-    return pl.when(rounded.abs() <= MAX_OFFSET_S).then(rounded)
+    usable = rounded.abs() <= MAX_OFFSET_S
+    late = diff - rounded
+    return (pl.when(usable).then(rounded),
+            (usable & (late >= 0) & (late <= EXACT_S)).fill_null(False))
 
 
 def _hour_majorities(counts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -625,6 +643,73 @@ def _dates_to_recount(modes: pl.DataFrame, majors: pl.DataFrame) -> pl.Series:
     changed = (pl.col("_o") != pl.col("_o").shift(1)).fill_null(False)
     around = modes.filter(changed | changed.shift(-1).fill_null(False)).get_column("_d")
     return pl.concat([in_hours, around]).unique()
+
+
+def _exact_shift_dates(own: pl.DataFrame, modes: pl.DataFrame) -> pl.Series:
+    """Dates of ``own`` (a sample of records) holding a record whose exact difference
+    (_rounded_offset) is a DST shift from its date's most common offset: the date is counted
+    again from all its rows so that _exact_second can look at every record of it."""
+    return (
+        own.filter(pl.col("_x"))
+        .join(modes.rename({"_o": "_mode"}), on="_d")
+        .filter(_is_dst_shift(pl.col("_o"), pl.col("_mode")))
+        .get_column("_d").unique()
+    )
+
+
+def _exact_second(own: pl.DataFrame, per_day: pl.DataFrame, modes: pl.DataFrame
+                  ) -> pl.DataFrame:
+    """``per_day`` with a second offset ``_o2`` for dates that records with an exact
+    difference show changed their clock, though too few to hold half of a local hour.
+
+    A sparse night (two calls before a fall-back, one in the hour after a spring-forward) or an
+    appended file resumed inside the repeated hour can never give the far side of a change the
+    support _date_offsets asks for. But a record whose start is within EXACT_S seconds after a
+    quarter-hour offset from its uniqueid started with its channel: a late leg (transfer, fork,
+    long-lived channel) lands that close to a whole DST shift only by chance. Such records
+    make an offset ``B`` a DST shift from the date's most common ``A`` the date's second
+    when, besides, a clock change is the one reading that fits them:
+
+    - the date is not between dates that share one offset (as in _date_offsets);
+    - read with B they are all before, or all after, every record that reads as A: one side of
+      a change. A late leg in the middle of a plain day (the records around it on A) is not.
+
+    ``own`` holds every record of the dates it covers (``_d``, ``_o``, ``_x``, ``_s`` the wall
+    time as epoch seconds); dates that have a second offset already keep it."""
+    steady = modes.filter(pl.col("_o").shift(1) == pl.col("_o").shift(-1)).select("_d")
+    open_dates = per_day.filter(pl.col("_o2").is_null()).select(
+        "_d", pl.col("_o").alias("_mode"))
+    cand = (
+        own.filter(pl.col("_x"))
+        .join(open_dates, on="_d")
+        .join(steady, on="_d", how="anti")
+        .filter(_is_dst_shift(pl.col("_o"), pl.col("_mode")))
+        .group_by("_d", "_o", "_mode")
+        .agg(pl.len(), (pl.col("_s") - pl.col("_o")).min().alias("_bmin"),
+             (pl.col("_s") - pl.col("_o")).max().alias("_bmax"))
+        .sort(["_d", "len", "_o"], descending=[False, True, False])
+        .group_by("_d", maintain_order=True).first()
+    )
+    if not cand.height:
+        return per_day
+    # Every record reading as A gives its true instant whatever its delay: the A side.
+    a_side = (
+        own.join(cand.select("_d", "_mode"), on="_d")
+        .filter(pl.col("_o") == pl.col("_mode"))
+        .group_by("_d")
+        .agg((pl.col("_s") - pl.col("_o")).min().alias("_amin"),
+             (pl.col("_s") - pl.col("_o")).max().alias("_amax"))
+    )
+    sides = cand.join(a_side, on="_d").filter(
+        (pl.col("_bmax") < pl.col("_amin")) | (pl.col("_bmin") > pl.col("_amax"))
+    ).select("_d", pl.col("_o").alias("_ox"))
+    if not sides.height:
+        return per_day
+    return (
+        per_day.join(sides, on="_d", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("_o2", "_ox").alias("_o2"))
+        .drop("_ox")
+    )
 
 
 def _pick_between(rows: pl.DataFrame, two: pl.DataFrame) -> pl.Series:

@@ -23,8 +23,8 @@ from typing import Final
 
 from tracehop.errors import UnknownFormatError, UnreadableFileError
 from tracehop.ingest.formats import registered_formats
-from tracehop.ingest.profile import Profile, builtin_profiles
-from tracehop.ingest.readers import _decode_line, _split_fields
+from tracehop.ingest.profile import Dialect, Profile, builtin_profiles
+from tracehop.ingest.readers import _decode_line, _split_fields, split_lenient
 
 HEAD_BYTES: Final = 64 << 10
 SAMPLE_LINES: Final = 50
@@ -108,7 +108,8 @@ def score_profile(profile: Profile, head: bytes, path: Path) -> float:
         # A profile that names more of the header fits better than one that names a subset.
         coverage = 0.9 + 0.1 * len(want) / max(len(names), len(want))
         first = 1 + dialect.skip_after_header
-        data = [_split_fields(ln, dialect) for ln in lines[first : SAMPLE_LINES + first]]
+        data = [_fields(ln, dialect, (len(names),))
+                for ln in lines[first : SAMPLE_LINES + first]]
         count_ok = [r for r in data if len(r) == len(names)]
         share_counts = len(count_ok) / len(data) if data else 1.0
         index = {n: i for i, n in enumerate(names)}
@@ -119,8 +120,8 @@ def score_profile(profile: Profile, head: bytes, path: Path) -> float:
         ]
     else:
         coverage = 1.0
-        data = [_split_fields(ln, dialect) for ln in lines[:SAMPLE_LINES]]
         allowed = dialect.field_counts
+        data = [_fields(ln, dialect, allowed) for ln in lines[:SAMPLE_LINES]]
         count_ok = [r for r in data if len(r) in allowed]
         share_counts = len(count_ok) / len(data)
         index = {n: i for i, n in enumerate(dialect.columns)}
@@ -139,6 +140,18 @@ def score_profile(profile: Profile, head: bytes, path: Path) -> float:
     if score > 0 and profile.filename_matches(str(path)):
         score += FILENAME_BONUS
     return min(1.0, score)
+
+
+def _fields(line: str, dialect: Dialect, widths: tuple[int, ...]) -> list[str]:
+    # As the reader takes a record: a line whose fields do not count right is read again with
+    # unescaped caller-ID quotes mended (readers.split_lenient), so that one such record does
+    # not sink a small file's score.
+    fields = _split_fields(line, dialect)
+    if len(fields) not in widths and dialect.quote:
+        mended = split_lenient(line, dialect)
+        if len(mended) in widths:
+            return mended
+    return fields
 
 
 def read_head(path: Path) -> bytes:

@@ -35,7 +35,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import polars as pl
@@ -151,14 +151,23 @@ def read_layout(path: Path, dialect: Dialect) -> Layout:
             strict=False,
         )
         sniffed: list[list[str]] = []
+        allowed = dialect.field_counts or (len(names),)
+        text_lines = text.split("\n")
         try:
+            at = 0
             for row in reader:
+                if reader.line_num - at == 1 and dialect.quote:
+                    # One line: unescaped caller-ID quotes count as the reader will take them
+                    # (a record of 18 fields must not look like one of 19).
+                    mended = split_lenient(text_lines[at], dialect)
+                    if len(mended) != len(row) and len(mended) in allowed:
+                        row = mended
+                at = reader.line_num
                 if row and any(f.strip() for f in row):
                     counts[len(row)] = counts.get(len(row), 0) + 1
                     sniffed.append(row)
         except csv.Error:
             pass  # a NUL byte or the like: decide on what was read
-        allowed = dialect.field_counts or (len(names),)
         seen = sorted(counts.items(), key=lambda kv: (-kv[1], -kv[0]))
         in_allowed = [n for n, _ in seen if n in allowed]
         counts_ok = in_allowed[:1]
@@ -176,6 +185,45 @@ def read_layout(path: Path, dialect: Dialect) -> Layout:
         lo, hi = min(allowed_all), max(allowed_all)
         label = str(lo) if lo == hi else f"{lo}-{hi}"
     return Layout(names, expected, line_no, label, pos, cr_only)
+
+
+def split_lenient(line: str, dialect: Dialect) -> list[str]:
+    """The fields of one line, reading a quote inside a quoted field as a closing quote only
+    when a delimiter or the line end follows it (else as a character; ``""`` still as one).
+
+    Asterisk-derived exports write a caller ID's name quotes unescaped (research/cdr_formats.md
+    §13: PBXware ``""Smith, John" <2025550111>"``, cdr_csv of old releases alike): RFC 4180
+    reads ``""`` as an escaped quote and the name's comma as a delimiter, one field too many.
+    On a well-formed line this gives what csv does (a closing quote is always followed by a
+    delimiter or the line end, an inner one always doubled); it is only tried on lines whose
+    fields do not count right, one line at a time."""
+    d, q = dialect.delimiter, dialect.quote
+    if not q:
+        return line.split(d)
+    fields: list[str] = []
+    i, n = 0, len(line)
+    while True:
+        buf: list[str] = []
+        if i < n and line[i] == q:
+            i += 1
+            while True:  # from quote to quote (str.find: no loop over characters)
+                k = line.find(q, i)
+                if k < 0:  # unterminated: the rest of the line
+                    buf.append(line[i:])
+                    i = n
+                    break
+                buf.append(line[i:k])
+                if k + 1 >= n or line[k + 1] == d:  # the closing quote
+                    i = k + 1
+                    break
+                buf.append(q)  # a doubled quote is one; a lone one is a character
+                i = k + 2 if line[k + 1] == q else k + 1
+        j = line.find(d, i)
+        buf.append(line[i:] if j < 0 else line[i:j])
+        fields.append("".join(buf))
+        if j < 0:
+            return fields
+        i = j + 1
 
 
 def _variant_names(dialect: Dialect, fields: int,
@@ -226,6 +274,23 @@ def _other_widths(dialect: Dialect, layout: Layout, items: list[tuple[int, str, 
     if not frames:
         return None, set()
     return pl.concat(frames, how="diagonal"), taken
+
+
+def _mend_quotes(dialect: Dialect, layout: Layout, lines: list[int], raws: list[str],
+                 used: frozenset[str] | None) -> tuple[pl.DataFrame | None, set[int]]:
+    """Records whose fields count right when read by :func:`split_lenient` (unescaped quotes
+    in a caller ID): their rows, with the file's columns, and their lines."""
+    if not dialect.quote:
+        return None, set()
+    good = [(line, raw, f) for line, raw in zip(lines, raws, strict=True)
+            if "\n" not in raw and len(f := split_lenient(raw, dialect)) == layout.expected]
+    if not good:
+        return None, set()
+    keep = [(i, n) for i, n in enumerate(layout.names) if used is None or n in used]
+    data = {n: pl.Series(n, [f[i] for _, _, f in good], dtype=pl.String) for i, n in keep}
+    data[LINE] = pl.Series(LINE, [line for line, _, _ in good], dtype=pl.Int64)
+    data[RAW] = pl.Series(RAW, [raw for _, raw, _ in good], dtype=pl.String)
+    return pl.DataFrame(data), {line for line, _, _ in good}
 
 
 def _with_other_widths(rows: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:
@@ -592,6 +657,11 @@ def _fast_chunk(
     if bad_texts:
         bad = pl.DataFrame({LINE: line_nos.filter(is_bad), RAW: lines.filter(is_bad)})
         by_text = dict(zip(bad_texts, bad_counts, strict=True))
+        mended, taken = _mend_quotes(dialect, layout, bad[LINE].to_list(), bad[RAW].to_list(),
+                                     used)
+        if mended is not None:
+            rows = _with_other_widths(rows, mended)
+            bad = bad.filter(~pl.col(LINE).is_in(list(taken)))
         if not dialect.header and any(c in dialect.field_counts and c != layout.expected
                                       for c in bad_counts):
             items = [(line, raw, _split_fields(raw, dialect))
@@ -619,19 +689,60 @@ def _as_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
     return col
 
 
+#: Lines a quoted field may span (_Records); a CDR value with more line ends is not a value.
+MAX_RECORD_LINES: Final = 64
+
+
+class _Records:
+    """The records of a chunk's physical lines, as csv.reader reads them, except that a quote
+    left open at a line end continues onto the next lines only when that makes a record of an
+    allowed width: a line cut inside a quoted field (a record truncated by a copy taken while
+    the switch was writing, or a crash) then ends at its line end, and the next line is a
+    record of its own, not swallowed into the reject. ``line_num``: physical lines consumed."""
+
+    def __init__(self, physical: list[str], fmt: dict[str, Any], quote: str | None,
+                 widths: set[int]) -> None:
+        self._lines = physical
+        self._fmt = fmt
+        self._quote = quote
+        self._widths = widths
+        self.line_num = 0
+
+    def __next__(self) -> list[str]:
+        i = self.line_num
+        lines = self._lines
+        if i >= len(lines):
+            raise StopIteration
+        q = self._quote
+        if q and lines[i].count(q) % 2:
+            odd, j = True, i + 1
+            stop = min(len(lines), i + MAX_RECORD_LINES)
+            while odd and j < stop:
+                odd = (lines[j].count(q) % 2 == 1) != odd
+                j += 1
+            if not odd:
+                reader = csv.reader(lines[i:j], **self._fmt)
+                try:
+                    fields = next(reader, [])
+                except csv.Error:  # a NUL byte: reported for the line alone, below
+                    fields = []
+                if reader.line_num == j - i and len(fields) in self._widths:
+                    self.line_num = j
+                    return fields
+        self.line_num = i + 1  # first, so that a csv.Error below still moves on
+        return next(csv.reader([lines[i].rstrip("\r\n")], **self._fmt), [])
+
+
 def _slow_chunk(
     chunk: bytes, dialect: Dialect, layout: Layout, first_line: int
 ) -> Batch:
     """Exact but slow: Python's csv module, record by record, tracking physical lines."""
     text = chunk.decode("utf-8")  # already fixed by _fix_encoding
     physical = text.splitlines(keepends=True)
-    reader = csv.reader(
-        physical,
-        delimiter=dialect.delimiter,
-        quotechar=dialect.quote or '"',
-        quoting=csv.QUOTE_MINIMAL if dialect.quote else csv.QUOTE_NONE,
-        strict=False,
-    )
+    fmt = {"delimiter": dialect.delimiter, "quotechar": dialect.quote or '"',
+           "quoting": csv.QUOTE_MINIMAL if dialect.quote else csv.QUOTE_NONE, "strict": False}
+    widths = {layout.expected} | (set() if dialect.header else set(dialect.field_counts))
+    reader = _Records(physical, fmt, dialect.quote, widths)
     names = list(layout.names)
     cols: list[list[str]] = [[] for _ in names]
     good_lines: list[int] = []
@@ -668,6 +779,10 @@ def _slow_chunk(
             )
             rej_raw.append(raw)
             continue
+        if len(fields) != layout.expected and q and "\n" not in raw:
+            mended = split_lenient(raw, dialect)
+            if len(mended) == layout.expected:
+                fields = mended
         if len(fields) != layout.expected:
             if not dialect.header and len(fields) in dialect.field_counts:
                 other.append((line, raw, fields))
