@@ -40,3 +40,25 @@ def test_the_asterisk_templates_channel_gives_the_ingress_address(tmp_path: Path
     assert res.legs.column("ingress_trunk").to_pylist() == ["external"] * 4
     assert res.legs.column("ingress_ip").to_pylist() == [
         "198.51.100.7", "198.51.100.8", "2001:db8::7", None]
+
+
+def test_a_value_with_an_unescaped_quote_is_read(tmp_path: Path) -> None:
+    """FreeSWITCH writes values as given, quotes unescaped (`"5" Screen TV Deals"`): the
+    example template's `","` separators still tell the fields apart. A line cut short is
+    still rejected, with both causes named."""
+    row = ('"{name}","+12025550111","31255501{i:02d}","public","2025-03-09 01:59:50",'
+           '"2025-03-09 01:59:53","2025-03-09 02:00:30","40","37","NORMAL_CLEARING",'
+           '"00001234-5678-1234-5678-1234567812{i:02d}","","","PCMU","PCMU"')
+    f = tmp_path / "Master.csv"
+    lines = [row.format(name=n, i=i) for i, n in
+             enumerate(["WIRELESS CALLER", '5" Screen TV Deals', 'Robo "Bot" Inc'])]
+    # Copied while being written: cut inside the last value, which the lenient split alone
+    # would read as 15 fields.
+    lines.append(row.format(name="Cut", i=9)[:-3])
+    f.write_text("\n".join(lines) + "\n")
+    res = parse_file(f, "freeswitch_cdr_csv", "America/Los_Angeles")
+    assert res.legs.column("called_raw").to_pylist() == [
+        "3125550100", "3125550101", "3125550102"]
+    assert res.legs.column("calling_e164").to_pylist() == ["+12025550111"] * 3
+    (reason,) = res.rejects.column("reason").to_pylist()
+    assert "truncated" in reason and "not doubled" in reason

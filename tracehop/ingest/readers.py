@@ -187,6 +187,18 @@ def read_layout(path: Path, dialect: Dialect) -> Layout:
     return Layout(names, expected, line_no, label, pos, cr_only)
 
 
+def cut_in_quote(line: str, dialect: Dialect) -> bool:
+    """Whether ``line`` ends inside a quoted value: its last field opens a quote that nothing
+    closes (``...,"PCM`` or ``...,"``). That is a record cut short (a file copied while it
+    was written), never an unescaped quote inside a value, which :func:`split_lenient` may
+    read: the lenient reading of such a line would pass the cut value off as whole."""
+    q = dialect.quote
+    if not q:
+        return False
+    last = line.rstrip("\r").rsplit(dialect.delimiter, 1)[-1]
+    return last.startswith(q) and (len(last) == 1 or not last.endswith(q))
+
+
 def split_lenient(line: str, dialect: Dialect) -> list[str]:
     """The fields of one line, reading a quote inside a quoted field as a closing quote only
     when a delimiter or the line end follows it (else as a character; ``""`` still as one).
@@ -283,7 +295,8 @@ def _mend_quotes(dialect: Dialect, layout: Layout, lines: list[int], raws: list[
     if not dialect.quote:
         return None, set()
     good = [(line, raw, f) for line, raw in zip(lines, raws, strict=True)
-            if "\n" not in raw and len(f := split_lenient(raw, dialect)) == layout.expected]
+            if "\n" not in raw and not cut_in_quote(raw, dialect)
+            and len(f := split_lenient(raw, dialect)) == layout.expected]
     if not good:
         return None, set()
     keep = [(i, n) for i, n in enumerate(layout.names) if used is None or n in used]
@@ -628,6 +641,13 @@ def _fast_chunk(
             raise _NotUtf8 from None
         return None
     n_lines = lines.len()  # physical lines: the same count as _parse_chunk's slow path
+    # pyarrow ends a quoted value at the line end (newlines_in_values off), so a record cut
+    # inside its last value, the tail of a file copied while it was written, would come out
+    # whole when another line's unescaped quote evens the chunk's quote count: the slow path
+    # rejects it. Only the chunk's last line can be one, and one line costs nothing to check.
+    tail = lines.drop_nulls().tail(1).to_list()
+    if dialect.quote and tail and cut_in_quote(str(tail[0]), dialect):
+        return None
     line_nos = pl.int_range(first_line, first_line + n_lines, dtype=pl.Int64, eager=True)
     if bad_texts:
         is_bad = lines.is_in(list(set(bad_texts))).fill_null(False)
@@ -773,12 +793,20 @@ def _slow_chunk(
             continue
         line = first_line + start
         if q and raw.count(q) % 2:
-            rej_lines.append(line)
-            rej_reasons.append(
-                "unterminated quote: the record is truncated (file copied while being written?)"
-            )
-            rej_raw.append(raw)
-            continue
+            # An odd quote count is a record cut short, or a value with an unescaped quote in
+            # it (FreeSWITCH writes caller names as given: "5" TV Deals"), which the lenient
+            # split reads when the line has the right number of fields that way.
+            mended = (split_lenient(raw, dialect)
+                      if "\n" not in raw and not cut_in_quote(raw, dialect) else [])
+            if len(mended) != layout.expected:
+                rej_lines.append(line)
+                rej_reasons.append(
+                    "unterminated quote: the record is truncated (file copied while being "
+                    "written?), or a value holds a quote that is not doubled"
+                )
+                rej_raw.append(raw)
+                continue
+            fields = mended
         if len(fields) != layout.expected and q and "\n" not in raw:
             mended = split_lenient(raw, dialect)
             if len(mended) == layout.expected:
