@@ -476,3 +476,24 @@ def test_a_call_our_customer_forwarded_answers_from_where_it_came_in(tmp_path: P
     assert own.status == "originating"
     assert own.customer is not None and own.customer.name == "Dialer Co"
     assert not any("direction is unknown" in w for w in own.warnings)
+
+
+def test_a_passport_that_does_not_hold_is_said_so(tmp_path: Path) -> None:
+    """The answer's own leg carried a PASSporT that failed verification, was issued ten
+    minutes before the call, or names another called number: each gets a warning."""
+    from matchkit import utc
+
+    from tracehop.schema import UTC_US  # noqa: F401  (the leg's iat is a UTC datetime)
+
+    good = leg(N, "2026-11-20 14:03:22", attest="A", stir_verified=True,
+               iat_utc=utc("2026-11-20 14:03:21"), dest_tn="13125550100")
+    bad = leg("+13125550101", "2026-11-20 14:03:22", attest="A", stir_verified=False,
+              iat_utc=utc("2026-11-20 13:53:22"), dest_tn="13125550999")
+    store = make_store(tmp_path / "store", [good, bad])
+    m = Matcher(store, peers(tmp_path))
+    ok = m.lookup(Inquiry.parse(N, "2026-11-20T14:03:22Z"))
+    assert not any("PASSporT" in w for w in ok.warnings)
+    a = m.lookup(Inquiry.parse("+13125550101", "2026-11-20T14:03:22Z"))
+    text = " | ".join(a.warnings)
+    assert "did not verify" in text and "600 s before the call" in text
+    assert "another called number (13125550999)" in text

@@ -653,9 +653,11 @@ class Matcher:
             # say what was found, and that it does not agree.
             status = "ambiguous"
             confidence = round(confidence * 0.5, 4)
-            warnings.append(f"{OTHER_CALLING} [it came from "
-                            f"{best.leg.get('calling_e164') or '?'}, the inquiry says "
+            came = (best.leg.get("calling_e164") or best.leg.get("pai_e164")
+                    or best.leg.get("calling_raw") or "an unknown number")
+            warnings.append(f"{OTHER_CALLING} [it came from {came}, the inquiry says "
                             f"{inq.calling_e164}]")
+        warnings += _stir_warnings(best.leg)
         if upstream is not None and best.leg.get("signer_spc"):
             from tracehop.sip.passport import stir_signer_mismatch
 
@@ -777,6 +779,35 @@ class Matcher:
             duration_s=leg.get("duration_s"),
             provider=peer.name if peer is not None else None,
         )
+
+
+#: How far a PASSporT's iat may be from the INVITE: RFC 8224 §4.1 recommends sixty seconds of
+#: freshness for the Date the token is built from.
+STIR_FRESH_S = 60
+
+
+def _stir_warnings(leg: Row) -> list[str]:
+    """What the matched leg's PASSporT says against itself: a signature that did not verify
+    against the certificate directory (RFC 8224 §6.2: an attestation nobody vouches for), a
+    token issued more than a minute away from the call, or for another called number (both
+    the marks of a replayed token)."""
+    out: list[str] = []
+    if leg.get("stir_verified") is False:
+        out.append(f"the call's PASSporT (attestation {leg.get('attest') or '?'}) did not verify "
+                   f"against the certificates: its attestation is not to be relied on")
+    iat = leg.get("iat_utc")
+    if iat is not None:
+        late = (int(leg["start_us"]) - to_us(iat)) / US
+        if abs(late) > STIR_FRESH_S:
+            out.append(f"the call's PASSporT was issued {abs(late):.0f} s "
+                       f"{'before' if late > 0 else 'after'} the call (more than "
+                       f"{STIR_FRESH_S} s: replayed?)")
+    dest = "".join(ch for ch in str(leg.get("dest_tn") or "") if ch.isdigit())
+    called = "".join(ch for ch in str(leg.get("called_e164") or "") if ch.isdigit())
+    if dest and called and dest != called:
+        out.append(f"the call's PASSporT was issued for another called number ({dest}): "
+                   f"replayed?")
+    return out
 
 
 def _callings(c: Candidate) -> list[str]:
