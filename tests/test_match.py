@@ -483,8 +483,6 @@ def test_a_passport_that_does_not_hold_is_said_so(tmp_path: Path) -> None:
     minutes before the call, or names another called number: each gets a warning."""
     from matchkit import utc
 
-    from tracehop.schema import UTC_US  # noqa: F401  (the leg's iat is a UTC datetime)
-
     good = leg(N, "2026-11-20 14:03:22", attest="A", stir_verified=True,
                iat_utc=utc("2026-11-20 14:03:21"), dest_tn="13125550100")
     bad = leg("+13125550101", "2026-11-20 14:03:22", attest="A", stir_verified=False,
