@@ -103,3 +103,33 @@ def test_an_unreadable_capture_in_the_directory_is_that_files_error_alone(
     assert (good.legs, good.error) == (1, None)
     assert broken.rejected == 1 and broken.error is not None
     assert "b.pcap" in broken.error and "truncated pcap global header" in broken.error
+
+
+@pytest.mark.parametrize("how", ["ingest", "capture-dir"])
+def test_tcpdump_counter_names_are_read_in_the_order_written(tmp_path: Path, how: str) -> None:
+    """`tcpdump -C` names rotated files sip.pcap, sip.pcap1 .. sip.pcap9, sip.pcap10: the
+    10th follows the 9th (tracehop/ingest/fileorder.py), not the 1st as plain name order has
+    it, so a call that crossed from the 9th file to the 10th is read INVITE first."""
+    from tracehop.sip.directory import ingest_directory
+
+    caps = tmp_path / "caps"
+    caps.mkdir()
+    call = _call("span", 0, "answered", duration_s=60, signed=True)
+    first, second = _split(_frames([call]), 10)  # INVITE .. ACK | BYE, 200
+    cap9 = _write(caps / "sip.pcap9", first)
+    _write(caps / "sip.pcap10", second)
+    if how == "ingest":
+        assert ingest_paths([caps], tmp_path / "st").stored == 1
+    else:
+        res = ingest_directory(caps, tmp_path / "st", config=CONFIG)
+        assert (res.legs, res.dialogs_held) == (1, 0)
+    [leg] = _legs(tmp_path / "st")
+    _check(leg, call, cap9.frame_of("span/INVITE"))  # complete: end_utc from the 10th file
+
+
+def test_natural_order() -> None:
+    from tracehop.ingest.fileorder import natural_sorted
+
+    names = ["sip.pcap10", "sip.pcap", "sip.pcap2", "sip.pcap1", "cap-20261120-0900.pcap"]
+    assert [p.name for p in natural_sorted([Path(n) for n in names])] == [
+        "cap-20261120-0900.pcap", "sip.pcap", "sip.pcap1", "sip.pcap2", "sip.pcap10"]

@@ -55,6 +55,7 @@ from tracehop.errors import (
 from tracehop.ingest import readers
 from tracehop.ingest.apply import FILE, FileContext, apply_profile, reference_pairs
 from tracehop.ingest.detect import detect_format, read_head
+from tracehop.ingest.fileorder import natural_sorted
 from tracehop.ingest.formats import ParseResult, Resume, document_reader, registered_formats
 from tracehop.ingest.profile import BUILTIN_DIR, Profile, builtin_profiles, resolve_profile
 from tracehop.ingest.readers import (
@@ -788,17 +789,18 @@ def _iso(ts: datetime | None) -> str | None:
 
 
 def expand_paths(paths: Sequence[str | Path]) -> list[tuple[Path, bool]]:
-    """Files to read: each named file, and every file under a named directory (sorted, hidden
-    files skipped). The flag says whether the file was named explicitly."""
+    """Files to read: each named file, and every file under a named directory (in natural
+    name order, :mod:`tracehop.ingest.fileorder`; hidden files skipped). The flag says whether
+    the file was named explicitly."""
     out: list[tuple[Path, bool]] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             for root, dirs, files in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                out.extend(
-                    (Path(root) / f, False) for f in sorted(files) if not f.startswith(".")
-                )
+                # Natural order: rotated captures continue one another (fileorder.py).
+                out.extend((f, False) for f in natural_sorted(
+                    [Path(root) / f for f in files if not f.startswith(".")]))
         else:
             out.append((p, True))
     return out

@@ -54,6 +54,7 @@ from typing import Final
 import pyarrow as pa
 
 from tracehop.errors import CaptureError, ConfigError, StoreError
+from tracehop.ingest.fileorder import natural_sorted
 from tracehop.sip import tshark
 from tracehop.sip.dialogs import DIALOG_SCHEMA, LegBuilder, SipConfig
 from tracehop.sip.pcap import CaptureInfo
@@ -150,7 +151,7 @@ def _sha256(path: Path, limit: int | None = None) -> str:
 def capture_files(directory: Path, pattern: str = "*") -> list[Path]:
     """The capture files (pcap, pcapng, HEP by content, not by name) in name order."""
     out = []
-    for p in sorted(directory.glob(pattern)):
+    for p in natural_sorted(list(directory.glob(pattern))):
         if not p.is_file() or p.name.startswith("."):
             continue
         try:
