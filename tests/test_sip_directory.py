@@ -415,3 +415,21 @@ def test_unchanged_files_are_not_hashed_again_but_rewritten_ones_are_read(
     r2 = ingest_directory(caps, store, config=CONFIG)
     assert (r2.files_read, r2.stored) == (1, 1)
     assert {leg["call_id"].split("@")[0] for leg in _legs(store)} == {"hash-a", "hash-b"}
+
+
+def test_files_that_are_no_capture_are_named_not_skipped_silently(tmp_path: Path) -> None:
+    """A capture rotated with `tcpdump -z gzip` is compressed, and a stray file is no
+    capture: capture-dir reads the others and says what it passed over, and why."""
+    import gzip
+
+    caps = tmp_path / "caps"
+    caps.mkdir()
+    (caps / "a.pcap").write_bytes((FIX / "calls_udp.pcap").read_bytes())
+    (caps / "b.pcap.gz").write_bytes(gzip.compress((FIX / "calls_udp.pcap").read_bytes()))
+    (caps / "notes.txt").write_text("rotation log\n")
+    res = ingest_directory(caps, tmp_path / "st", config=CONFIG)
+    assert res.files_seen == 1 and res.stored > 0
+    gz = [w for w in res.warnings if "b.pcap.gz" in w]
+    assert len(gz) == 1 and "gzip" in gz[0] and "gunzip" in gz[0]
+    assert any("notes.txt" in w and "not a pcap, pcapng or HEP capture" in w
+               for w in res.warnings)

@@ -190,6 +190,16 @@ def _unreadable_hint(e: OSError) -> str | None:
     return None
 
 
+def packed_or_wide(head: bytes, path: Path) -> UnknownFormatError | None:
+    """The error :func:`read_head` gives for a compressed or UTF-16/32 file, or None: for a
+    reader that passes such files over with a word rather than failing (capture-dir)."""
+    try:
+        _refuse_packed_or_wide(head, path)
+    except UnknownFormatError as e:
+        return e
+    return None
+
+
 def _refuse_packed_or_wide(head: bytes, path: Path) -> None:
     """UnknownFormatError for a compressed file or UTF-16/UTF-32 text (see :func:`read_head`)."""
     for magic, (what, unpack) in _PACKED.items():

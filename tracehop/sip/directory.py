@@ -148,8 +148,11 @@ def _sha256(path: Path, limit: int | None = None) -> str:
     return h.hexdigest()
 
 
-def capture_files(directory: Path, pattern: str = "*") -> list[Path]:
-    """The capture files (pcap, pcapng, HEP by content, not by name) in name order."""
+def capture_files(directory: Path, pattern: str = "*",
+                  passed: list[str] | None = None) -> list[Path]:
+    """The capture files (pcap, pcapng, HEP by content, not by name) in natural name order.
+    The other files are passed over; when ``passed`` is given, each gets a line there saying
+    why (a compressed capture, an unreadable file, anything else) and what to do."""
     out = []
     for p in natural_sorted(list(directory.glob(pattern))):
         if not p.is_file() or p.name.startswith("."):
@@ -157,11 +160,27 @@ def capture_files(directory: Path, pattern: str = "*") -> list[Path]:
         try:
             with p.open("rb") as fh:
                 head = fh.read(64)
-        except OSError:
+        except OSError as e:
+            if passed is not None:
+                passed.append(f"{p}: cannot be read ({e.strerror}): passed over; check its "
+                              "permissions")
             continue
         if detect_kind(head):
             out.append(p)
+        elif passed is not None and head:
+            passed.append(_why_passed(p, head))
     return out
+
+
+def _why_passed(path: Path, head: bytes) -> str:
+    """Why a file of a capture directory is not read, and the fix (a capture rotated with
+    ``tcpdump -z gzip`` is compressed: every reader takes the plain file)."""
+    from tracehop.ingest.detect import packed_or_wide
+
+    if (e := packed_or_wide(head, path)) is not None:
+        return f"{e}: passed over"
+    return (f"{path}: not a pcap, pcapng or HEP capture: passed over (give a --pattern that "
+            f"matches only the captures)")
 
 
 def ingest_directory(directory: Path | str, store: Store | Path | str, *,
@@ -203,7 +222,10 @@ def _ingest_directory(directory: Path, store: Store | Path | str, source: str | 
         builder.last_ts = last_ts
     res.dialogs_carried = builder.restored
     records: list[FileRecord] = []
-    for path in capture_files(directory, pattern):
+    passed: list[str] = []
+    captures = capture_files(directory, pattern, passed)
+    res.warnings.extend(passed)
+    for path in captures:
         res.files_seen += 1
         stat = path.stat()
         size = stat.st_size
