@@ -230,6 +230,7 @@ def test_flush_writes_open_dialogs_from_the_command_line(tmp_path: Path) -> None
     out = json.loads(r2.output[r2.output.index("{"):])
     assert (out["dialogs_carried"], out["dialogs_flushed"], out["dialogs_held"]) == (1, 1, 0)
     assert (out["legs"], out["stored"]) == (1, 1)
+    assert out["read"] == out["stored"] + out["rejected"] + out["duplicates"] == 1
     assert any("written as they stood (flush)" in w for w in out["warnings"])
     [leg] = _legs(store)
     assert leg["answer_utc"] is not None and leg["end_utc"] is None

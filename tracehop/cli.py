@@ -882,7 +882,10 @@ def capture_dir_cmd(directory: str, store_dir: str, source: str | None,
     res = ingest_directory(Path(directory), Path(store_dir), source=source, config=cfg,
                            pattern=pattern, horizon_s=horizon_h * 3600.0, flush=flush)
     if as_json:
-        click.echo(json.dumps(dataclasses.asdict(res), indent=2))
+        # `read` as `ingest --json` counts it: read = stored + rejected + duplicates (the legs
+        # written this run; the dialogs held open are counted when they are written).
+        out = {"read": res.stored + res.rejected + res.duplicates, **dataclasses.asdict(res)}
+        click.echo(json.dumps(out, indent=2))
         return
     click.echo(f"{res.files_seen} captures: {res.files_read} new, {res.files_resumed} grown, "
                f"{res.files_skipped} unchanged; {res.messages} SIP messages, {res.stored} legs "
