@@ -136,13 +136,25 @@ def test_a_torn_log_file_gives_an_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as e:
         Store.open(store.root)
     assert str(torn) in str(e.value) and "torn" in str(e.value)
-    # a cut exactly at a line end (no final newline) is caught too
-    torn.write_text('{"commitInfo":{"timestamp":1}}')
-    with pytest.raises(StoreError, match="truncated"):
-        Store.open(store.root)
     # moving it aside, as the hint says, returns the store to version 1
     torn.rename(tmp_path / "aside.json")
     assert Store.open(store.root).snapshot().version == 1
+
+
+def test_a_version_another_delta_writer_wrote_without_a_final_newline_is_read(
+        tmp_path: Path) -> None:
+    """delta-rs (python `deltalake`) writes a version's last JSON line without a newline
+    (its VACUUM, OPTIMIZE): the store must keep opening after another Delta tool's run."""
+    deltalake = pytest.importorskip("deltalake", reason="the delta extra is not installed")
+    store = Store.open(tmp_path / "s", create=True)
+    store.commit(legs([f"A{i:04d}" for i in range(10)]), empty_rejects(), [])
+    Store.open(store.root).compact(rewrite=True)
+    table = deltalake.DeltaTable(str(store.root))
+    table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+    newest = sorted((store.root / "_delta_log").glob("*.json"))[-1]
+    assert not newest.read_text().endswith("\n")  # as delta-rs writes it
+    st = Store.open(store.root)
+    assert st.snapshot().rows == 10 and st.version == int(newest.stem)
 
 
 # --- concurrent writers ----------------------------------------------------------------------
