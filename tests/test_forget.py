@@ -110,6 +110,9 @@ def test_a_grown_file_is_forgotten_with_all_its_versions(tmp_path: Path) -> None
     ingest_paths([other], store, tz="UTC")
     Store.open(store).compact()  # the files' legs now share one file per day
 
+    dry = json.loads(_run("forget", str(master), "--store", str(store), "--dry-run",
+                          "--json"))
+    assert len(dry["files"]) == 2  # both versions, as the real run drops them
     out = json.loads(_run("forget", str(master), "--store", str(store), "--json"))
     assert len(out["files"]) == 2 and out["legs_removed"] == 7
     assert _legs(store).height == 2

@@ -282,6 +282,11 @@ def forget_cmd(files: tuple[str, ...], store_dir: str, dry_run: bool, as_json: b
     store = Store.open(store_dir)
     records = resolve(store, files)
     if dry_run:
+        # What forget would drop: the files named and the other versions of each.
+        from tracehop.store.forget import chain
+
+        records = chain({r.file_id: r for r in store.ingested_files()},
+                        [r.file_id for r in records])
         if as_json:
             click.echo(json.dumps({"dry_run": True, "files": [r.to_json() for r in records]}))
             return

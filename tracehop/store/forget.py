@@ -57,11 +57,12 @@ def id_prefix(record: FileRecord) -> str:
     return record.id_prefix or record.file_id[:16]
 
 
-def chain(state: TableState, file_ids: Collection[str]) -> list[FileRecord]:
+def chain(files: Mapping[str, FileRecord], file_ids: Collection[str]) -> list[FileRecord]:
     """The records of ``file_ids`` and of every other version of the same files (records
-    sharing a leg-id prefix), in the order the store lists them."""
-    prefixes = {id_prefix(state.files[f]) for f in file_ids}
-    return [r for r in state.files.values() if id_prefix(r) in prefixes]
+    sharing a leg-id prefix), in the order the store lists them. ``files``: file_id ->
+    record, as the store keeps them."""
+    prefixes = {id_prefix(files[f]) for f in file_ids}
+    return [r for r in files.values() if id_prefix(r) in prefixes]
 
 
 def forget_files(
@@ -84,7 +85,7 @@ def forget_files(
                 raise StoreError(
                     f"no file with id {missing[0]} is recorded in this store",
                     hint="`tracehop files --store DIR` lists the ingested files and their ids")
-            records = chain(state, file_ids)
+            records = chain(state.files, file_ids)
             legs = _rewrite_legs(base, list(state.live.values()),
                                  sorted({id_prefix(r) + ":" for r in records}))
             rejects = _rewrite_rejects(base, state, {r.file_id for r in records})
