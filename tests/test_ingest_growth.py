@@ -142,3 +142,23 @@ def test_a_grown_file_is_found_however_its_path_is_spelled(
     res = ingest_paths([master.resolve()], store)
     assert (res.stored, res.duplicates) == (1, 4)
     assert len(_legs(store)) == 5
+
+
+def test_a_grown_copy_in_another_directory_adds_only_its_new_records(tmp_path: Path) -> None:
+    """An archive copy of the live Master.csv, taken after it grew: its first records are
+    the ones already stored (same leg_ids), only the new ones are added."""
+    live, archive = tmp_path / "live", tmp_path / "archive"
+    live.mkdir()
+    archive.mkdir()
+    lines = [_line(i) for i in range(6)]
+    _write(live / "Master.csv", lines)
+    assert ingest_paths([live / "Master.csv"], tmp_path / "store").stored == 6
+    _write(archive / "Master.csv", lines + [_line(i) for i in range(6, 9)])
+    copy = ingest_paths([archive / "Master.csv"], tmp_path / "store")
+    assert (copy.read, copy.stored, copy.duplicates) == (9, 3, 6)
+    assert len(_legs(tmp_path / "store")) == 9
+    # Another server's Master.csv of the same name shares no bytes: read whole.
+    other = tmp_path / "other"
+    other.mkdir()
+    _write(other / "Master.csv", [_line(i) for i in range(20, 23)])
+    assert ingest_paths([other / "Master.csv"], tmp_path / "store").stored == 3

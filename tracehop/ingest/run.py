@@ -884,16 +884,24 @@ def _scheduled(
 
 
 def _versions_of(path: Path, by_path: dict[str, list[FileRecord]]) -> list[FileRecord]:
-    """The store's records that may be an earlier version of ``path``: the same path, or the
+    """The store's records that may be an earlier version of ``path``: the same path, the
     live file it was rotated from (``Master.csv`` for ``Master.csv.1`` or
     ``Master.csv-20261207``: logrotate's copytruncate leaves the old bytes under the new name,
-    perhaps with lines written since the last ingest). :func:`grown_from` checks the bytes."""
+    perhaps with lines written since the last ingest), or a file of the same name in another
+    directory (a copy). :func:`grown_from` checks the bytes."""
     key = _path_key(path)
     out = list(by_path.get(key, ()))
     name = Path(key).name
     for i, ch in enumerate(name):
         if ch in ".-_" and i > 0:
             out += by_path.get(str(Path(key).with_name(name[:i])), ())
+    # A copy of the live file kept elsewhere (an archive of Master.csv taken after it grew):
+    # the same name in another directory. grown_from checks the bytes, so another server's
+    # Master.csv is never taken for a version of this one.
+    seen = {id(r) for r in out}
+    for other, recs in by_path.items():
+        if other != key and Path(other).name == name:
+            out += [r for r in recs if id(r) not in seen]
     return out
 
 
