@@ -197,3 +197,22 @@ def _cwd(tmp_path: Path) -> object:
     old = Path.cwd()
     yield
     os.chdir(old)
+
+
+def test_rejects_of_a_file_are_found_by_the_path_tracehop_files_shows(tmp_path: Path) -> None:
+    """A file ingested by a relative path keeps that path in its rejects; `tracehop files`
+    shows the absolute one: `rejects --file` finds them by either."""
+    d = tmp_path / "cdr"
+    d.mkdir()
+    _write(d / "Master.csv", [_line(i) for i in range(3)] + ["bad,line"])
+    os.chdir(tmp_path)
+    ingest_paths([Path("cdr/Master.csv")], tmp_path / "store", tz="UTC")
+    shown = json.loads(_run("files", "--store", str(tmp_path / "store"), "--json"))
+    absolute = shown["files"][0]["path"]
+    for name in (absolute, "cdr/Master.csv", "Master.csv"):
+        found = json.loads(_run("rejects", "--store", str(tmp_path / "store"), "--file", name,
+                                "--json"))
+        assert found["total"] == 1, name
+    none = json.loads(_run("rejects", "--store", str(tmp_path / "store"), "--file",
+                           "/elsewhere/cdr/Other.csv", "--json"))
+    assert none["total"] == 0

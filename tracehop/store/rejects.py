@@ -142,9 +142,18 @@ def _normalised(name: str) -> str:
 
 
 def _matches(files: pa.ChunkedArray | pa.Array, wanted: str) -> pa.ChunkedArray | pa.Array:
+    """Rows of the file ``wanted``: its path as ingested, its last parts (``Master.csv``), or
+    its absolute path as ``tracehop files`` shows it, of which a path ingested relative to
+    the directory it ran in (``cdr/Master.csv``) is the end."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    return pc.or_(pc.equal(files, wanted), pc.ends_with(files, "/" + wanted))
+    names = [n for n in pc.unique(files).to_pylist() if n is not None]
+    hit = [n for n in names
+           if n == wanted or n.endswith("/" + wanted)
+           or (wanted.startswith("/") and not n.startswith("/")
+               and wanted.endswith("/" + _normalised(n)))]
+    return pc.is_in(files, value_set=pa.array(hit, pa.string()))
 
 
 def _count(path: Path, wanted: str | None) -> int:
