@@ -162,3 +162,31 @@ def test_a_grown_copy_in_another_directory_adds_only_its_new_records(tmp_path: P
     other.mkdir()
     _write(other / "Master.csv", [_line(i) for i in range(20, 23)])
     assert ingest_paths([other / "Master.csv"], tmp_path / "store").stored == 3
+
+
+def test_the_same_file_ingested_twice_at_once_keeps_its_rejects_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runs of one file race for the store: the loser's legs are duplicates, and so are
+    its rejects (the winner recorded them): `tracehop rejects` lists them once."""
+    from tracehop.store import read_rejects
+    from tracehop.store.log import TransactionLog
+
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    _write(master, [_line(i) for i in range(5)] + ["not,a,record"])
+    Store.open(store, create=True)
+    real = TransactionLog.write
+    raced: list[int] = []
+
+    def write(self: TransactionLog, version: int, actions: list[dict[str, object]]) -> None:
+        if not raced and any("commitInfo" in a for a in actions) and version > 0:
+            raced.append(version)
+            other = ingest_paths([master], store)  # the other run commits this version first
+            assert (other.stored, other.rejected) == (5, 1)
+        real(self, version, actions)
+
+    monkeypatch.setattr(TransactionLog, "write", write)
+    loser = ingest_paths([master], store)
+    assert raced
+    assert (loser.read, loser.stored, loser.rejected, loser.duplicates) == (6, 0, 0, 6)
+    assert read_rejects(store).total == 1
+    assert len(_legs(store)) == 5

@@ -1126,7 +1126,9 @@ def ingest_paths(
             spool.early = None
             summary.commit_s = time.perf_counter() - t_commit
             summary.stored += result.stored
-            summary.duplicates += result.duplicates
+            # Rejects another run of the same file recorded meanwhile count as duplicates, as
+            # the legs it stored first do: read = stored + rejected + duplicates still holds.
+            summary.duplicates += result.duplicates + result.rejects_known
             summary.rejected += result.rejected
             summary.version = result.version
     finally:

@@ -85,10 +85,14 @@ class CommitResult:
     days: tuple[date, ...] = ()  # UTC days that received rows
     compacted: tuple[date, ...] = ()  # days compacted automatically after the commit
     retries: int = 0  # commits lost to a concurrent writer and redone on top
+    # reject rows not written: their file was recorded meanwhile by another commit (the same
+    # file ingested twice at once), which wrote the same rejects
+    rejects_known: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,
+            "rejects_known": self.rejects_known,
             "stored": self.stored,
             "duplicates": self.duplicates,
             "rejected": self.rejected,

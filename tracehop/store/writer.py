@@ -277,6 +277,7 @@ class Store:
         # by the first attempt (read back if a concurrent commit makes a rewrite necessary).
         pending: dict[date, pa.Table | None] = {}
         version, attempt, stored = -1, 0, 0
+        rejects_known = 0
         try:
             if rejects.num_rows:
                 rel = new_reject_path()
@@ -299,6 +300,13 @@ class Store:
             for attempt in range(max_retries + 1):
                 state = base if attempt == 0 else self._state()
                 check_state_base(state.state, state_base or {})
+                if reject_file is not None and any(f.file_id in state.files for f in files):
+                    # Another commit recorded some of these files meanwhile (the same file
+                    # ingested twice at once): it wrote their rejects too.
+                    reject_file, rejects, known_rejects = _without_rejects_of(
+                        self.root, reject_file, rejects,
+                        [f for f in files if f.file_id in state.files])
+                    rejects_known += known_rejects
                 unseen = [
                     f for f in state.live.values() if f.day in pending and f.path not in checked
                 ]
@@ -360,6 +368,7 @@ class Store:
             days=days,
             compacted=compacted,
             retries=attempt,
+            rejects_known=rejects_known,
         )
 
     def _write_days(
@@ -698,6 +707,33 @@ class EarlyDays:
 
 
 # --- batch helpers ---------------------------------------------------------------------------
+
+
+def _without_rejects_of(root: Path, reject_file: RejectFile, rejects: pa.Table,
+                        recorded: Sequence[FileRecord]) -> tuple[RejectFile | None, pa.Table, int]:
+    """``rejects`` without the rows of the ``recorded`` files, written as a new reject file in
+    place of ``reject_file`` (deleted; None when no row is left), and how many rows went. A
+    reject row names its file as the ingest was given it, a record by its resolved path."""
+    gone = {r.path for r in recorded}
+    names = rejects.column("source_file").to_pylist()
+    keep = pa.array([_resolved(n) not in gone for n in names], pa.bool_())
+    left = rejects.filter(keep)
+    dropped = rejects.num_rows - left.num_rows
+    if not dropped:
+        return reject_file, rejects, 0
+    (root / reject_file.path).unlink(missing_ok=True)
+    if not left.num_rows:
+        return None, left, dropped
+    rel = new_reject_path()
+    size = write_parquet(root, rel, left)
+    return RejectFile(path=rel, size=size, rows=left.num_rows), left, dropped
+
+
+def _resolved(name: str) -> str:
+    try:
+        return str(Path(name).resolve())
+    except (OSError, RuntimeError):
+        return name
 
 
 def _require_not_null(table: pa.Table, columns: Sequence[str]) -> None:
