@@ -422,12 +422,18 @@ def write_parquet(root: Path, rel: str, table: pa.Table) -> int:
     """
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        import pyarrow.parquet as pq
+    try:
+        with open(path, "wb") as f:
+            import pyarrow.parquet as pq
 
-        pq.write_table(table, f, **write_options(table.schema, table))
-        f.flush()
-        os.fsync(f.fileno())
+            pq.write_table(table, f, **write_options(table.schema, table))
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        # A full disk mid-write: the caller never learns the name, so no clean-up of its
+        # would find this file; it is no use to anyone.
+        path.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
     return path.stat().st_size
 
