@@ -146,3 +146,18 @@ class SqlOnly:
 
     def close(self) -> None:
         self._inner.close()
+
+
+def cli_lookup(store: tuple[str, str], called: str, at: str) -> dict[str, Any]:
+    """`tracehop lookup --json` on ``store`` = (store directory, peers file), as a user runs
+    it; the answer as JSON."""
+    from click.testing import CliRunner
+
+    from tracehop.cli import cli
+
+    r = CliRunner().invoke(cli, ["lookup", "--store", store[0], "--peers", store[1],
+                                 "--called", called, "--at", at, "--json"])
+    assert r.exit_code == 0, r.output
+    out: dict[str, Any] = json.loads(r.output)
+    return out
+

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from matchkit import PEERS_TOML
+from matchkit import PEERS_TOML, cli_lookup
 
 from tracehop.cli import cli
 
@@ -54,16 +54,8 @@ def store(tmp_path: Path) -> tuple[str, str]:
     return str(tmp_path / "store"), str(tmp_path / "peers.toml")
 
 
-def _lookup(store: tuple[str, str], called: str, at: str) -> dict[str, object]:
-    r = CliRunner().invoke(cli, ["lookup", "--store", store[0], "--peers", store[1],
-                                 "--called", called, "--at", at, "--json"])
-    assert r.exit_code == 0, r.output
-    out: dict[str, object] = json.loads(r.output)
-    return out
-
-
 def test_a_call_our_customer_placed_is_originating(store: tuple[str, str]) -> None:
-    a = _lookup(store, "3125550177", "2026-11-20T14:03:40Z")
+    a = cli_lookup(store, "3125550177", "2026-11-20T14:03:40Z")
     assert a["status"] == "originating", a
     assert a["customer"] == {"account": "ACCT-77", "name": "Dialer Co"}
     match = a["match"]
@@ -74,7 +66,7 @@ def test_a_forwarded_call_is_traced_to_the_carrier_that_sent_it(
         store: tuple[str, str]) -> None:
     # The forward target's row is the Local channel (an egress leg): the answer is the
     # carrier's inbound row of the same call (linkedid), never the Local row.
-    a = _lookup(store, "3125550199", "2026-11-20T14:10:05Z")
+    a = cli_lookup(store, "3125550199", "2026-11-20T14:10:05Z")
     assert a["status"] == "upstream", a
     upstream = a["upstream"]
     assert isinstance(upstream, dict) and upstream["provider"] == "Acme Transit"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from matchkit import cli_lookup
 
 from tracehop.cli import cli
 from tracehop.errors import ProfileError
@@ -87,14 +88,6 @@ def store(tmp_path: Path) -> tuple[str, str]:
     return str(tmp_path / "store"), str(tmp_path / "peers.toml")
 
 
-def _lookup(store: tuple[str, str], called: str, at: str) -> dict[str, object]:
-    r = CliRunner().invoke(cli, ["lookup", "--store", store[0], "--peers", store[1],
-                                 "--called", called, "--at", at, "--json"])
-    assert r.exit_code == 0, r.output
-    out: dict[str, object] = json.loads(r.output)
-    return out
-
-
 def _record(answer: dict[str, object]) -> object:
     match = answer["match"]
     assert isinstance(match, dict)
@@ -103,7 +96,7 @@ def _record(answer: dict[str, object]) -> object:
 
 def test_our_customers_call_is_answered_from_its_a_leg(store: tuple[str, str]) -> None:
     # Before: the B-leg (inbound too) was a second candidate for the same number: ambiguous.
-    a = _lookup(store, "3125559999", "2026-11-20T14:10:00Z")
+    a = cli_lookup(store, "3125559999", "2026-11-20T14:10:00Z")
     assert a["status"] == "originating", a
     assert a["customer"] == {"account": "CUST42", "name": "Dialer Co"}
     assert _record(a) == 4
@@ -111,7 +104,7 @@ def test_our_customers_call_is_answered_from_its_a_leg(store: tuple[str, str]) -
 
 
 def test_a_carriers_call_is_answered_from_its_a_leg(store: tuple[str, str]) -> None:
-    a = _lookup(store, "3125550100", "2026-11-20T14:03:22Z")
+    a = cli_lookup(store, "3125550100", "2026-11-20T14:03:22Z")
     assert a["status"] == "upstream", a
     assert _record(a) == 1
     assert a["alternatives"] == []
