@@ -298,3 +298,14 @@ def test_ingest_takes_the_sip_options_on_the_command_line(tmp_path: Path) -> Non
         k: v["stir_verified"] for k, v in want.items() if "stir_verified" in v}
     # the options held for that command only
     assert current_config() == before
+
+
+def test_without_local_nets_an_address_that_sends_and_receives_invites_is_named() -> None:
+    """Without --sip-local-net every INVITE reads as inbound, our own onward INVITE of a
+    B2BUA call too (and it could answer a lookup, naming ourselves): the reading names the
+    address that both received and sent INVITEs, and the option that settles it."""
+    bare = read_capture(FIX / "calls_udp.pcap", config=SipConfig(tshark="never"))
+    named = [w for w in bare.warnings if "both received and sent INVITEs" in w]
+    assert len(named) == 1 and "--sip-local-net 192.0.2.10/32" in named[0]
+    configured = read_capture(FIX / "calls_udp.pcap", config=CONFIG)
+    assert not any("both received and sent INVITEs" in w for w in configured.warnings)

@@ -261,6 +261,10 @@ class LegBuilder:
         #: capture directory) keeps each reject's own file
         self.rejects: list[tuple[int | None, str, str | None, str, str]] = []
         self.warnings: list[str] = []
+        #: Without local nets: the addresses INVITEs came from and went to (raw bytes), to
+        #: name in finish() those that did both (a B2BUA or proxy: most likely our own).
+        self._invite_src: set[bytes] = set()
+        self._invite_dst: set[bytes] = set()
         #: the latest capture time seen (µs): the clock of the open-dialog horizon (hold_open)
         self.last_ts = 0
         self.restored = 0  # open dialogs taken over from an earlier run (restore)
@@ -336,6 +340,9 @@ class LegBuilder:
 
     def _invite(self, frame: int, ts: int, src: bytes, dst: bytes, sport: int, dport: int,
                 transport: str, data: bytes) -> None:
+        if not self.config.local_nets:
+            self._invite_src.add(src)
+            self._invite_dst.add(dst)
         self._apply_invite(frame, data,
                            self._prepare_invite(frame, ts, src, dst, sport, dport, data))
 
@@ -445,6 +452,25 @@ class LegBuilder:
         self.legs[key] = leg
         self._tx[(cid, branch)] = leg
         self._by_cid.setdefault(cid, []).append(leg)
+
+    def _warn_unknown_own_side(self) -> None:
+        """Without local nets every INVITE is read as inbound, and our own onward INVITE of a
+        call (a B2BUA's or a proxy's) is then a leg that can answer, naming ourselves. An
+        address that both received and sent INVITEs is most likely ours (or a peer whose
+        trunk carries calls both ways): name it, with the option that settles it."""
+        both = self._invite_src & self._invite_dst
+        if not both:
+            return
+        names = sorted(self._ip_text(b) for b in both)
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        self.warnings.append(
+            f"{shown} both received and sent INVITEs, and no local network was given, so "
+            f"every INVITE was read as inbound: if {'it is' if len(names) == 1 else 'they are'}"
+            f" your own (an SBC or proxy), read the capture again with --sip-local-net "
+            f"{names[0]}/{128 if ':' in names[0] else 32} (or your network), else a lookup may "
+            f"answer with your own onward leg")
+        self._invite_src.clear()
+        self._invite_dst.clear()
 
     def _count_stir_problems(self, row: list[Any], problems: list[str]) -> None:
         for p in problems:
@@ -594,6 +620,7 @@ class LegBuilder:
     def finish(self) -> tuple[pa.Table, pa.Table]:
         """(legs conformed to LEG_SCHEMA, rejects conformed to REJECT_SCHEMA)."""
         self._decode_stir()
+        self._warn_unknown_own_side()
         legs_in = list(self.legs.values())
         if legs_in:
             # Column by column from the leg objects: times stay integer microseconds up to
