@@ -190,3 +190,37 @@ def test_the_same_file_ingested_twice_at_once_keeps_its_rejects_once(
     assert (loser.read, loser.stored, loser.rejected, loser.duplicates) == (6, 0, 0, 6)
     assert read_rejects(store).total == 1
     assert len(_legs(store)) == 5
+
+
+@pytest.mark.parametrize("cut_at", ['"ANSWERED",', '"ANSWERED","DOCUMENTATION","17951'])
+def test_a_last_line_cut_mid_record_is_rejected_and_read_whole_later(tmp_path: Path,
+                                                                     cut_at: str) -> None:
+    """A Master.csv copied while a record was being written ends in the middle of it. Cut at
+    a field boundary it used to read as a shorter cdr_csv layout: a damaged leg that stayed
+    when the file grew (the whole line then was the same leg). It is a reject (DESIGN §7:
+    a malformed record goes to the rejects), and the grown file's next ingest reads it."""
+    from tracehop.store import read_rejects
+
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    lines = [_line(i) for i in range(4)]
+    last = lines[3]
+    _write(master, [*lines[:3], last[:last.index(cut_at) + len(cut_at)]], end="")
+    first = ingest_paths([master], store)
+    assert (first.read, first.stored, first.rejected) == (4, 3, 1)
+    (rej,) = read_rejects(store).rejects
+    assert rej.line == 4 and ("no line end" in rej.reason or "unterminated" in rej.reason)
+    _write(master, [*lines, _line(4)])
+    grown = ingest_paths([master], store)
+    assert (grown.stored, grown.rejected) == (2, 0)
+    assert sorted(_legs(store).values()) == [1, 2, 3, 4, 5]
+    # The stored leg of line 4 is the whole record.
+    raws = [r for f in Store.open(store).snapshot().all_files()
+            for r in pq.read_table(f, columns=["raw_record"]).column(0).to_pylist()]
+    assert last in raws
+
+
+def test_an_export_without_a_final_line_end_is_read_whole(tmp_path: Path) -> None:
+    master = tmp_path / "Master.csv"
+    _write(master, [_line(i) for i in range(3)], end="")
+    s = ingest_paths([master], tmp_path / "store")
+    assert (s.read, s.stored, s.rejected) == (3, 3, 0)

@@ -33,7 +33,7 @@ import io
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -185,6 +185,52 @@ def read_layout(path: Path, dialect: Dialect) -> Layout:
         lo, hi = min(allowed_all), max(allowed_all)
         label = str(lo) if lo == hi else f"{lo}-{hi}"
     return Layout(names, expected, line_no, label, pos, cr_only)
+
+
+def _reject_cut_line(batch: Batch, line: int) -> Batch:
+    """``batch`` with the file's last line, which has no line end and is no whole record (the
+    file ends in the middle of one: copied while it was being written), among the rejects. A
+    cut at a field boundary would otherwise read as a shorter layout of the format (cdr_csv
+    has several), a damaged leg that would stay when the file grows and the line is read
+    again whole, as the same leg, under the same line number. Already a reject (an open
+    quote): left as it is."""
+    rows = batch.rows
+    if LINE not in rows.columns:
+        return batch
+    hit = rows.filter(pl.col(LINE) == line)
+    if not hit.height:
+        return batch
+    reason = ("the last line has no line end and is not a whole record: the file was cut in "
+              "the middle of it (copied while it was being written?); ingesting the file again "
+              "once it is complete reads the record")
+    rejects = pl.concat([batch.rejects, pl.DataFrame({
+        LINE: [line], REASON: [reason], RAW: [hit.get_column(RAW)[0] if RAW in hit.columns
+                                              else None]},
+        schema={LINE: pl.Int64, REASON: pl.String, RAW: pl.String})], how="vertical_relaxed")
+    return replace(batch, rows=rows.filter(pl.col(LINE) != line), rejects=rejects)
+
+
+def whole_record(raw: bytes, dialect: Dialect, layout: Layout) -> bool:
+    """Whether ``raw``, a file's last line without a line end, reads as a whole record: the
+    file's own number of fields (not another width a cut at a field boundary could give),
+    its last value not an open quote. Exports often end without a final line end; a file
+    being written ends in the middle of a record."""
+    text = raw.decode("utf-8", "replace").rstrip("\r")
+    if not text.strip():
+        return True  # nothing there to lose
+    if cut_in_quote(text, dialect):
+        return False
+    if _count_fields(text, dialect) == layout.expected:
+        return True
+    return bool(dialect.quote) and len(split_lenient(text, dialect)) == layout.expected
+
+
+def _count_fields(text: str, dialect: Dialect) -> int:
+    row = next(csv.reader([text], delimiter=dialect.delimiter,
+                          quotechar=dialect.quote or '"',
+                          quoting=csv.QUOTE_MINIMAL if dialect.quote else csv.QUOTE_NONE,
+                          strict=False), [])
+    return len(row)
 
 
 def cut_in_quote(line: str, dialect: Dialect) -> bool:
@@ -439,9 +485,20 @@ def iter_batches(
                 return os.pread(fd, n, off)
 
         offset = layout.data_offset
+        # Where the file ends, in the offsets `offset` counts in (a CR-only file's data were
+        # read whole from data_offset).
+        total = (layout.data_offset + len(data) if layout.cr_only
+                 else os.fstat(fh.fileno()).st_size)
         for buf, end, balanced in _chunks(read_at, first, quote, chunk_bytes):
+            cut: int | None = None
+            if offset + end >= total and end and buf[end - 1:end] != b"\n":
+                start = buf.rfind(b"\n", 0, end) + 1
+                if not whole_record(buf[start:end], dialect, layout):
+                    cut = line_no + buf.count(b"\n", 0, start)
             offset += end
             batch = _parse_chunk(buf, end, dialect, layout, line_no, balanced, used)
+            if cut is not None:
+                batch = _reject_cut_line(batch, cut)
             batch.bytes_done = offset
             line_no += batch.lines
             yield batch
