@@ -86,10 +86,11 @@ def forget_files(
                     f"no file with id {missing[0]} is recorded in this store",
                     hint="`tracehop files --store DIR` lists the ingested files and their ids")
             records = chain(state.files, file_ids)
+            # Each new file is named in `written` as soon as it exists: a failure half way
+            # (a full disk) removes those already written.
             legs = _rewrite_legs(base, list(state.live.values()),
-                                 sorted({id_prefix(r) + ":" for r in records}))
-            rejects = _rewrite_rejects(base, state, {r.file_id for r in records})
-            written.extend(rw.rel for rw in (*legs, *rejects) if rw.rel is not None)
+                                 sorted({id_prefix(r) + ":" for r in records}), written)
+            rejects = _rewrite_rejects(base, state, {r.file_id for r in records}, written)
             try:
                 log.write(state.version + 1, _actions(records, legs, rejects))
             except StoreConflictError:
@@ -116,7 +117,7 @@ def forget_files(
 
 
 def _rewrite_legs(root: os.PathLike[str], live: Sequence[DataFile],
-                  prefixes: Sequence[str]) -> list[_Rewrite]:
+                  prefixes: Sequence[str], written: list[str]) -> list[_Rewrite]:
     """Each live day file holding a leg whose id starts with one of ``prefixes``, written
     again without those legs. Which files hold some is found from the leg_id column alone."""
     import polars as pl
@@ -140,6 +141,7 @@ def _rewrite_legs(root: os.PathLike[str], live: Sequence[DataFile],
             out.append(_Rewrite(old, None, 0, 0, removed))
             continue
         rel = new_leg_path(old.day)
+        written.append(rel)
         size = write_parquet(base, rel, left)
         out.append(_Rewrite(old, rel, size, left.num_rows, removed, delta.file_stats(left)))
     return out
@@ -155,7 +157,7 @@ def _not_any_prefix(ids: pa.ChunkedArray, prefixes: Sequence[str]) -> pa.Chunked
 
 
 def _rewrite_rejects(root: os.PathLike[str], state: TableState,
-                     gone: set[str]) -> list[_Rewrite]:
+                     gone: set[str], written: list[str]) -> list[_Rewrite]:
     """The reject files of the commits that recorded a forgotten file, without its rows."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -179,6 +181,7 @@ def _rewrite_rejects(root: os.PathLike[str], state: TableState,
             out.append(_Rewrite(old, None, 0, 0, removed))
             continue
         new = new_reject_path()
+        written.append(new)
         size = write_parquet(base, new, left)
         out.append(_Rewrite(old, new, size, left.num_rows, removed))
     return out
