@@ -224,3 +224,17 @@ def test_an_export_without_a_final_line_end_is_read_whole(tmp_path: Path) -> Non
     _write(master, [_line(i) for i in range(3)], end="")
     s = ingest_paths([master], tmp_path / "store")
     assert (s.read, s.stored, s.rejected) == (3, 3, 0)
+
+
+def test_a_file_record_keeps_its_own_counts(tmp_path: Path) -> None:
+    """`tracehop files` shows what each ingest of a file stored and found already stored
+    (one file per run: with several, which file's legs were duplicates is not kept)."""
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    lines = [_line(i) for i in range(4)]
+    _write(master, [*lines, "bad,line"])
+    ingest_paths([master], store)
+    _write(master, [*lines, "bad,line", _line(4), _line(5)])
+    ingest_paths([master], store)
+    recs = sorted(Store.open(store).ingested_files(), key=lambda r: r.size)
+    assert [(r.rows_read, r.stored, r.rejected, r.duplicates) for r in recs] == [
+        (5, 4, 1, 0), (7, 2, 0, 5)]

@@ -24,6 +24,7 @@ incremental ingests do not slow lookups down.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -537,6 +538,14 @@ class Store:
         stored: int,
         rejected: int,
     ) -> list[dict[str, Any]]:
+        if len(files) == 1 and files[0].stored is None:
+            # One file: the commit's counts are its own (with several, which file's legs were
+            # duplicates is not kept apart, and the records say None). rows_read counts a grown
+            # file's records from its start: those read before are duplicates too.
+            f = files[0]
+            dups = (f.rows_read - stored - f.rejected if f.rejected is not None
+                    else given - stored)
+            files = [dataclasses.replace(f, stored=stored, duplicates=max(dups, given - stored))]
         info = {
             "files": [f.to_json() for f in files],
             "rejects": (
