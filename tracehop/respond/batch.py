@@ -20,7 +20,6 @@ only ``status`` sees "no answer", one that checks ``error`` knows nothing was se
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -195,41 +194,9 @@ def _answered(row: InquiryRow, ans: TracebackAnswer, deadline: Deadline,
 
 
 def answer_dict(ans: TracebackAnswer) -> dict[str, Any]:
-    """``ans.to_dict()``, without the deep copies of ``dataclasses.asdict``.
-
-    asdict deep-copies every leaf and cost ~0.3 ms per answer (a third of a 10,000-inquiry
-    batch's own time, benchmarks/bench_batch.py); answers are immutable, so a plain walk
-    gives the same JSON. The batch = single property test compares the two.
-    """
-    d: dict[str, Any] = _plain(ans)
-    inquiry = d["inquiry"]
-    extra = inquiry.pop("extra", {}) or {}
-    d["inquiry"] = {k: v for k, v in inquiry.items() if v is not None} | extra
-    return d
-
-
-#: Values returned as they are: most of an answer's leaves, so they are tested first, before
-#: the recursion (10,000 answers of bench_batch: 0.46 s walked with the dataclass test first,
-#: 0.30 s this way).
-_LEAVES = (str, int, float, type(None))
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, _LEAVES):
-        return v
-    if isinstance(v, list):
-        return [x if isinstance(x, _LEAVES) else _plain(x) for x in v]
-    if isinstance(v, dict):
-        return {k: x if isinstance(x, _LEAVES) else _plain(x) for k, x in v.items()}
-    if isinstance(v, tuple):
-        return tuple(_plain(x) for x in v)
-    names = _FIELDS.get(type(v))
-    if names is None:
-        if not (dataclasses.is_dataclass(v) and not isinstance(v, type)):
-            return v
-        names = _FIELDS[type(v)] = tuple(v.__dataclass_fields__)
-    return {f: x if isinstance(x := getattr(v, f), _LEAVES) else _plain(x) for f in names}
+    """``ans.to_dict()``, built field by field (:meth:`TracebackAnswer.to_plain`): a batch
+    turns every answer into JSON, and ``dataclasses.asdict`` deep-copies every leaf."""
+    return ans.to_plain()
 
 
 def _rejected(path: str, row: InquiryRow) -> dict[str, Any]:
