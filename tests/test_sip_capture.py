@@ -309,3 +309,22 @@ def test_without_local_nets_an_address_that_sends_and_receives_invites_is_named(
     assert len(named) == 1 and "--sip-local-net 192.0.2.10/32" in named[0]
     configured = read_capture(FIX / "calls_udp.pcap", config=CONFIG)
     assert not any("both received and sent INVITEs" in w for w in configured.warnings)
+
+
+def test_hep_over_tcp_is_named_not_read_as_sip() -> None:
+    """HEP3 packets streamed over TCP (heplify -nt tcp) carry SIP inside binary chunks: the
+    stream is not read, and the reading says why (once per connection) instead of only
+    finding no SIP messages."""
+    def seg(seq: int, data: bytes, flags: int = 0x18) -> bytes:
+        return struct.pack("!HHIIBBHHH", 1, 2, seq, 0, 0x50, flags, 0, 0, 0) + data
+
+    sip = b"INVITE sip:+13125550100@b SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 0\r\n\r\n"
+    hep3 = b"HEP3" + struct.pack("!H", 10 + len(sip)) + struct.pack("!HHH", 0, 15,
+                                                                   6 + len(sip)) + sip
+    t = TcpReassembler()
+    key = (b"a", 1, b"b", 9060)
+    assert t.feed(key, seg(100, hep3), 1, 0) == []
+    assert t.feed(key, seg(100 + len(hep3), hep3), 2, 0) == []
+    assert [n for _, n in t.notes] == [
+        "HEP over TCP (heplify -nt tcp, captagent) is not read: send HEP over UDP, or capture "
+        "the SIP itself"]

@@ -51,6 +51,7 @@ class TcpReassembler:
         self.gaps = 0
         self.websocket_frames: list[int] = []
         self._ws_flows: set[FlowKey] = set()
+        self._hep_flows: set[FlowKey] = set()
         #: (frame, reason) for streams that broke SIP framing (bytes were skipped)
         self.problems: list[tuple[int, str]] = []
         #: (frame, note) for messages read with a caveat
@@ -77,6 +78,14 @@ class TcpReassembler:
             return []
         if key in self._ws_flows:  # SIP over WebSocket (RFC 7118): every frame to tshark
             self.websocket_frames.append(frame)
+            return []
+        if key in self._hep_flows or (not flow.sip and not flow.buf and payload[:4] == b"HEP3"):
+            # HEP over TCP (heplify -nt tcp, captagent): the SIP inside is not read from a
+            # stream; said once per connection, so that "no SIP messages" has its reason.
+            if key not in self._hep_flows:
+                self._hep_flows.add(key)
+                self.notes.append((frame, "HEP over TCP (heplify -nt tcp, captagent) is not "
+                                          "read: send HEP over UDP, or capture the SIP itself"))
             return []
         if flow.next_seq is None:
             flow.next_seq = seq
