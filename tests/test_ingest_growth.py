@@ -238,3 +238,21 @@ def test_a_file_record_keeps_its_own_counts(tmp_path: Path) -> None:
     recs = sorted(Store.open(store).ingested_files(), key=lambda r: r.size)
     assert [(r.rows_read, r.stored, r.rejected, r.duplicates) for r in recs] == [
         (5, 4, 1, 0), (7, 2, 0, 5)]
+
+
+def test_a_per_account_log_beside_master_csv_is_named(tmp_path: Path) -> None:
+    """cdr_csv writes each record with an account code to Master.csv and to
+    <accountcode>.csv (accountlogs=yes, the default): ingesting the directory stores those
+    calls twice, so the run says which file is the copy and what to do."""
+    cdr = tmp_path / "cdr-csv"
+    cdr.mkdir()
+    acct = [_line(i).replace('"","202555', '"ACME7","202555', 1) for i in range(3)]
+    _write(cdr / "Master.csv", [*acct, _line(9)])
+    _write(cdr / "ACME7.csv", acct)
+    s = ingest_paths([cdr], tmp_path / "store")
+    named = [w for w in s.warnings if "accountlogs" in w]
+    assert len(named) == 1 and "ACME7.csv" in named[0] and "'ACME7'" in named[0]
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    _write(alone / "ACME7.csv", acct)  # no Master.csv beside it: nothing to say
+    assert not any("accountlogs" in w for w in ingest_paths([alone], tmp_path / "s2").warnings)

@@ -913,6 +913,18 @@ def _path_key(path: str | Path) -> str:
         return str(path)
 
 
+def _account_log(path: Path, res: ParseResult) -> bool:
+    """Whether ``path`` is one of the per-account files Asterisk's cdr_csv writes beside
+    Master.csv by default (``accountlogs``): ``<accountcode>.csv``, every record of that
+    account, each also in Master.csv."""
+    if (res.format != "asterisk_cdr_csv" or path.suffix != ".csv" or path.name == "Master.csv"
+            or not (path.parent / "Master.csv").is_file() or not res.legs.num_rows
+            or "account" not in res.legs.column_names):
+        return False
+    accounts = res.legs.column("account")
+    return accounts.null_count == 0 and set(accounts.unique().to_pylist()) == {path.stem}
+
+
 def _continues(res: ParseResult) -> bool:
     """A file of a grouped format (a rotated capture) that holds messages but no leg of its
     own: its BYEs and answers completed legs of an earlier file. It is recorded (so that
@@ -1048,6 +1060,12 @@ def ingest_paths(
                     summary.warnings.append(f"skipped: {e}")
                 continue
             fs.format = res.format
+            if _account_log(path, res):
+                summary.warnings.append(
+                    f"{path}: Asterisk writes these records of account {path.stem!r} to "
+                    f"{path.parent / 'Master.csv'} as well (cdr.conf accountlogs=yes): "
+                    "ingesting both stores each call twice; ingest Master.csv only, or set "
+                    "accountlogs=no")
             fs.legs = res.legs.num_rows + early_rows.pop(id(res), 0)
             fs.rejected = res.rejects.num_rows
             # A grown file: the records of the part already stored count as read and duplicate.
