@@ -177,7 +177,8 @@ def read_head(path: Path) -> bytes:
             path=path,
             hint="Check the path, and that the export finished writing",
         )
-    _refuse_packed_or_wide(head, path)
+    if (error := packed_or_wide(head, path)) is not None:
+        raise error
     return head
 
 
@@ -191,21 +192,12 @@ def _unreadable_hint(e: OSError) -> str | None:
 
 
 def packed_or_wide(head: bytes, path: Path) -> UnknownFormatError | None:
-    """The error :func:`read_head` gives for a compressed or UTF-16/32 file, or None: for a
-    reader that passes such files over with a word rather than failing (capture-dir)."""
-    try:
-        _refuse_packed_or_wide(head, path)
-    except UnknownFormatError as e:
-        return e
-    return None
-
-
-def _refuse_packed_or_wide(head: bytes, path: Path) -> None:
-    """UnknownFormatError for a compressed file or UTF-16/UTF-32 text (see :func:`read_head`)."""
+    """The error for a compressed file or UTF-16/UTF-32 text, or None. :func:`read_head`
+    raises it; a reader that passes such files over with a word (capture-dir) says it."""
     for magic, (what, unpack) in _PACKED.items():
         if magic.match(head):
             archive = what.startswith("a ")
-            raise UnknownFormatError(
+            return UnknownFormatError(
                 f"this file is {what if archive else f'compressed with {what}'}, not a plain "
                 "call-record export",
                 path=path,
@@ -214,9 +206,10 @@ def _refuse_packed_or_wide(head: bytes, path: Path) -> None:
             )
     for bom, encoding in _BOMS:
         if head.startswith(bom):
-            raise _wide_text(path, encoding)
+            return _wide_text(path, encoding)
     if b"\x00" in head and (order := _wide_without_bom(head)):
-        raise _wide_text(path, order)
+        return _wide_text(path, order)
+    return None
 
 
 def _wide_text(path: Path, encoding: str) -> UnknownFormatError:

@@ -220,17 +220,9 @@ def whole_record(raw: bytes, dialect: Dialect, layout: Layout) -> bool:
         return True  # nothing there to lose
     if cut_in_quote(text, dialect):
         return False
-    if _count_fields(text, dialect) == layout.expected:
+    if len(_split_fields(text, dialect)) == layout.expected:
         return True
     return bool(dialect.quote) and len(split_lenient(text, dialect)) == layout.expected
-
-
-def _count_fields(text: str, dialect: Dialect) -> int:
-    row = next(csv.reader([text], delimiter=dialect.delimiter,
-                          quotechar=dialect.quote or '"',
-                          quoting=csv.QUOTE_MINIMAL if dialect.quote else csv.QUOTE_NONE,
-                          strict=False), [])
-    return len(row)
 
 
 def cut_in_quote(line: str, dialect: Dialect) -> bool:
