@@ -166,3 +166,32 @@ def test_chains_resolve_whatever_format_each_provider_keeps(tmp_path: Path,
     net, traffic, builds = _prepare(tmp_path, net)
     assert {builds[k].format for k in formats} == set(formats.values())
     _assert_all_correct(trace_campaign(net, traffic, builds))
+
+
+def test_a_capture_ingested_without_its_local_net_still_answers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider that ingests its SBC capture as DESIGN's `tracehop ingest FILES --store DIR`
+    does, without naming its own addresses: the reader finds the SBC from the calls it carries
+    on, so the SBC's onward INVITEs do not compete with the upstream's as the call's inbound
+    leg (every hop there came out ambiguous before)."""
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    import tracehop.demo.run as demo_run
+    import tracehop.sip
+
+    own = demo_run._capture_options
+
+    @contextmanager
+    def without_local_net(b: ProviderBuild) -> Iterator[None]:
+        with own(b):
+            cfg = tracehop.sip.current_config()
+            tracehop.sip.configure(local_nets=[], cert_dir=cfg.cert_dir)
+            yield
+
+    monkeypatch.setattr(demo_run, "_capture_options", without_local_net)
+    net = demo_network().with_provider("keystone", format="pcap")
+    net, traffic, builds = _prepare(tmp_path, net)
+    assert any("taken as your own side" in w and builds["keystone"].ip in w
+               for w in builds["keystone"].ingest.get("warnings", [])), builds["keystone"].ingest
+    _assert_all_correct(trace_campaign(net, traffic, builds))

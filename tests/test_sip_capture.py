@@ -328,3 +328,87 @@ def test_hep_over_tcp_is_named_not_read_as_sip() -> None:
     assert [n for _, n in t.notes] == [
         "HEP over TCP (heplify -nt tcp, captagent) is not read: send HEP over UDP, or capture "
         "the SIP itself"]
+
+
+def _b2bua_capture(tmp_path: Path) -> tuple[Path, str]:
+    """A capture at an SBC that carries each call on (a B2BUA: a new dialog to the next hop
+    for every call it receives), as the simulator's provider captures are; and the SBC's
+    address."""
+    from tracehop.demo.run import build
+    from tracehop.sim.network import demo_network
+    from tracehop.sim.traffic import generate
+
+    net = demo_network().with_provider("keystone", format="pcap")
+    traffic = generate(net, campaign_calls=4, ordinary_calls=20, seed=3)
+    b = build(tmp_path, net, traffic)["keystone"]
+    (capture,) = b.records
+    return capture, b.ip
+
+
+def test_without_local_nets_the_sbc_that_carries_calls_on_is_found(tmp_path: Path) -> None:
+    """Without --sip-local-net the reader finds the capture's own side from the calls: the
+    address that sends an onward INVITE for (nearly) every call it receives. Its INVITEs
+    are read as outbound, so the legs are those the option would give, leg ids included:
+    a lookup answers from the upstream's leg instead of from our own onward one."""
+    capture, sbc = _b2bua_capture(tmp_path)
+    told = read_capture(capture, config=SipConfig(local_nets=parse_nets(f"{sbc}/32"),
+                                                  tshark="never"), workers=1)
+    found = read_capture(capture, config=SipConfig(tshark="never"), workers=1)
+    assert found.legs.num_rows == told.legs.num_rows > 0
+    assert "outbound" in told.legs.column("direction").to_pylist()
+    cols = [c for c in told.legs.column_names if c != "raw_record"]
+    assert found.legs.select(cols).sort_by("leg_id").equals(
+        told.legs.select(cols).sort_by("leg_id"))
+    (note,) = [w for w in found.warnings if "taken as your own side" in w]
+    assert sbc in note and "--sip-local-net" in note
+    assert not any("both received and sent INVITEs" in w for w in found.warnings)
+
+
+def test_a_peer_trunk_both_ways_is_not_taken_as_ours() -> None:
+    """A peer whose trunk carries calls both ways sends us calls that are not the calls we
+    sent it (one routing loop aside): it must not be taken for our own side, or its calls
+    would never answer. Our SBC, which carries on the calls it receives, is."""
+    import socket
+
+    from tracehop.sip.dialogs import LegBuilder
+
+    us, peer, other = (socket.inet_aton(a) for a in ("192.0.2.10", "198.51.100.10",
+                                                     "203.0.113.20"))
+
+    def invite(called: str, cid: str) -> bytes:
+        return (f"INVITE sip:{called}@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK{cid}\r\n"
+                f"From: <sip:+12025550111@x>;tag=1\r\nTo: <sip:{called}@x>\r\n"
+                f"Call-ID: {cid}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode()
+
+    b = LegBuilder("t.pcap", None, "pcap", SipConfig(tshark="never"))
+    s = 1_000_000
+    for i, (t, src, dst, called, cid) in enumerate([
+        (0, peer, us, "+13125550101", "in1"),      # the peer hands us a call ...
+        (s // 20, us, other, "3125550101", "out1"),  # ... and our SBC carries it on
+        (5 * s, us, peer, "+13125550199", "out2"),   # we send the peer a call of ours
+        (6 * s, peer, us, "+13125550150", "in2"),    # the peer sends us another call
+        (10 * s, us, peer, "+13125550177", "out3"),  # a routing loop: the peer sends back
+        (10 * s + s // 2, peer, us, "+13125550177", "in3"),  # the call we just sent it
+        (11 * s, other, us, "+13125550160", "in4"),
+        (11 * s + s // 10, us, peer, "+13125550160", "out4"),
+    ]):
+        b.add(i + 1, t, src, dst, 5060, 5060, "udp", invite(called, cid))
+    legs, _ = b.finish()
+    got = dict(zip(legs.column("call_id").to_pylist(), legs.column("direction").to_pylist(),
+                   strict=True))
+    assert got == {"in1": "inbound", "in2": "inbound", "in3": "inbound", "in4": "inbound",
+                   "out1": "outbound", "out2": "outbound", "out3": "outbound",
+                   "out4": "outbound"}
+    (row,) = [r for r in legs.to_pylist() if r["call_id"] == "out1"]
+    assert (row["ingress_ip"], row["egress_ip"], row["egress_trunk"]) == (
+        None, "203.0.113.20", "203.0.113.20:5060")
+    assert [w for w in b.warnings if "taken as your own side" in w and "192.0.2.10" in w]
+    assert not any("198.51.100.10 was taken" in w for w in b.warnings)
+
+
+def test_a_capture_whose_sbc_carries_no_call_on_keeps_every_invite_inbound() -> None:
+    """The fixture's own SBC sends one call of its own and carries none on: named in a
+    warning, not taken as our side (nothing proves it is)."""
+    bare = read_capture(FIX / "calls_udp.pcap", config=SipConfig(tshark="never"))
+    assert "outbound" not in bare.legs.column("direction").to_pylist()
+    assert not any("taken as your own side" in w for w in bare.warnings)

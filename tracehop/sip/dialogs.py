@@ -10,10 +10,13 @@ stay apart. Times:
 - ``answer_utc``: the first 2xx; ``end_utc``: the first BYE on the Call-ID after the answer, or
   the final failure response (>= 300) when the call was never answered.
 
-Direction. A capture cannot tell which addresses are the provider's own, so
+Direction. A capture does not say which addresses are the provider's own, so
 :class:`SipConfig.local_nets` says it: an INVITE whose **source** is in a local net is
 ``outbound`` (``egress_ip`` = its destination); every other INVITE is ``inbound`` with
-``ingress_ip`` = its source address. ``ingress_trunk`` (``egress_trunk``) holds the peer's
+``ingress_ip`` = its source address. Without local nets the reader finds the own side from the
+calls: an address that carries on the calls it receives (a B2BUA's or a proxy's onward INVITE
+for the same called number or Call-ID) is taken as ours, and says so
+(:meth:`LegBuilder._infer_own_side`). ``ingress_trunk`` (``egress_trunk``) holds the peer's
 ``address:port`` ("198.51.100.7:5060", "[2001:db8::7]:5060"), so a peer directory can match the
 port with a trunk glob (``"198.51.100.7:*"``) while ``ingress_ip`` stays a bare address.
 
@@ -31,6 +34,7 @@ import hashlib
 import ipaddress
 import os
 import socket
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -78,7 +82,32 @@ ROW_FIELDS: Final = (
  _VERIFIED, _IDENTITY, _VERSTAT) = (ROW_FIELDS.index(n) for n in (
     "source_file", "start_utc", "ingress_ip", "attest", "origid", "orig_tn", "dest_tn",
     "iat_utc", "x5u", "signer_spc", "stir_verified", "identity_raw", "verstat"))
+_CALLED, _DIRECTION = ROW_FIELDS.index("called_raw"), ROW_FIELDS.index("direction")
+assert ROW_FIELDS[_INGRESS_IP:_INGRESS_IP + 4] == (
+    "ingress_ip", "ingress_trunk", "egress_ip", "egress_trunk")
 _STIR_NONE: Final = [None] * (len(ROW_FIELDS) - _ATTEST)
+#: How soon after the INVITE that brought a call our onward INVITE of it leaves
+#: (:meth:`LegBuilder._infer_own_side`): a routing decision takes milliseconds, but a route
+#: that does not answer is given up after Timer B (64*T1 = 32 s, RFC 3261 §17.1.1.2) before
+#: the next route is tried.
+ONWARD_WITHIN_US: Final = 60_000_000
+
+
+def _called_tail(user: str | None) -> str:
+    """The called number as two INVITEs of one call are compared: its last ten digits (a
+    B2BUA may write +13125550100 where the upstream wrote 3125550100), or the user part as
+    it stands when it has fewer than seven digits."""
+    digits = "".join(ch for ch in user or "" if ch.isdigit())
+    return digits[-10:] if len(digits) >= 7 else (user or "")
+
+
+def _follows(arrivals: Sequence[tuple[int, str, str]], t: int, called: str, cid: str) -> bool:
+    """Whether an INVITE sent at ``t`` carries on one of ``arrivals`` (time-sorted INVITEs
+    the same address received): the same called number or Call-ID, up to
+    :data:`ONWARD_WITHIN_US` before it."""
+    lo = bisect_left(arrivals, (t - ONWARD_WITHIN_US,))
+    hi = bisect_right(arrivals, (t, "\U0010ffff"))
+    return any((c == called and called) or a_cid == cid for _, c, a_cid in arrivals[lo:hi])
 NO_ANSWER: Final = frozenset({408, 480})
 
 
@@ -265,6 +294,9 @@ class LegBuilder:
         #: name in finish() those that did both (a B2BUA or proxy: most likely our own).
         self._invite_src: set[bytes] = set()
         self._invite_dst: set[bytes] = set()
+        #: Without local nets: each new leg's (key, source, destination, destination port),
+        #: for :meth:`_infer_own_side`.
+        self._hops: list[tuple[tuple[str, str, str, str], bytes, bytes, int]] = []
         #: the latest capture time seen (µs): the clock of the open-dialog horizon (hold_open)
         self.last_ts = 0
         self.restored = 0  # open dialogs taken over from an earlier run (restore)
@@ -340,11 +372,14 @@ class LegBuilder:
 
     def _invite(self, frame: int, ts: int, src: bytes, dst: bytes, sport: int, dport: int,
                 transport: str, data: bytes) -> None:
+        prep = self._prepare_invite(frame, ts, src, dst, sport, dport, data)
+        self._apply_invite(frame, data, prep)
         if not self.config.local_nets:
             self._invite_src.add(src)
             self._invite_dst.add(dst)
-        self._apply_invite(frame, data,
-                           self._prepare_invite(frame, ts, src, dst, sport, dport, data))
+            leg = self.legs.get(prep[1]) if prep[0] == "leg" and prep[4] is not None else None
+            if leg is not None and leg.row is prep[4]:  # a new leg, not a copy of one
+                self._hops.append((prep[1], src, dst, dport))
 
     def _prepare_invite(self, frame: int, ts: int, src: bytes, dst: bytes, sport: int,
                         dport: int, data: bytes) -> Prepared:
@@ -453,11 +488,74 @@ class LegBuilder:
         self._tx[(cid, branch)] = leg
         self._by_cid.setdefault(cid, []).append(leg)
 
+    def _infer_own_side(self) -> None:
+        """Without local nets, find the capture's own side from the calls themselves, and read
+        the INVITEs it sent as outbound legs, as ``--sip-local-net`` would have them read.
+
+        Our own onward INVITE of a call (a B2BUA's new dialog, RFC 3261 §6 "back-to-back user
+        agent"; a proxy's forwarded request, §16.6) leaves the address the call arrived at,
+        for the same called number (or, from a proxy, with the same Call-ID), moments after
+        the INVITE that brought it. Read as inbound, that onward leg would answer a lookup
+        naming ourselves, and every call would come out ambiguous between the real upstream
+        and our own address. An address is taken as ours when at least half of the INVITEs
+        it sent (and at least one) each followed, within :data:`ONWARD_WITHIN_US`, an INVITE
+        it received for the same call. A peer whose trunk carries calls both ways does not
+        qualify: the calls it sends us are not the calls we send it, short of a routing
+        loop. Legs without recorded addresses (open dialogs carried over from an earlier
+        reading) keep their direction."""
+        if self.config.local_nets or not self._hops:
+            return
+        # An INVITE from an address to itself (a capture on one host's loopback, where every
+        # element shares 127.0.0.1) tells nothing about whose side an address is.
+        hops = [h for h in self._hops if h[0] in self.legs and h[1] != h[2]]
+        self._hops = []
+        both = {h[1] for h in hops} & {h[2] for h in hops}
+        if not both:
+            return
+        received: dict[bytes, list[tuple[int, str, str]]] = {}
+        for key, _src, dst, _ in hops:
+            if dst in both:
+                row = self.legs[key].row
+                received.setdefault(dst, []).append((row[_START], _called_tail(row[_CALLED]),
+                                                     key[0]))
+        for arrivals in received.values():
+            arrivals.sort()
+        sent: dict[bytes, list[tuple[tuple[str, str, str, str], bytes, int]]] = {}
+        paired: dict[bytes, int] = {}
+        for key, src, dst, dport in hops:
+            if src not in both:
+                continue
+            sent.setdefault(src, []).append((key, dst, dport))
+            row = self.legs[key].row
+            if _follows(received.get(src, ()), row[_START], _called_tail(row[_CALLED]), key[0]):
+                paired[src] = paired.get(src, 0) + 1
+        own = sorted((a for a in both if paired.get(a, 0) * 2 >= len(sent[a]) > 0
+                      and paired.get(a, 0) > 0), key=self._ip_text)
+        for addr in own:
+            for key, dst, dport in sent[addr]:
+                row = self.legs[key].row
+                dst_ip = self._ip_text(dst)
+                row[_DIRECTION] = "outbound"
+                row[_INGRESS_IP] = row[_INGRESS_IP + 1] = None
+                row[_INGRESS_IP + 2], row[_INGRESS_IP + 3] = dst_ip, _hostport(dst_ip, dport)
+                # the leg id of the same INVITE read with --sip-local-net (the dedupe key
+                # holds the direction)
+                row[0] = hashlib.sha256("\x1f".join((*key[:3], "outbound")).encode()
+                                        ).hexdigest()[:32]
+            self._invite_src.discard(addr)
+            self._invite_dst.discard(addr)
+            self.warnings.append(
+                f"no local network was given: {self._ip_text(addr)} was taken as your own side "
+                f"(an SBC or proxy), since {paired[addr]} of the {len(sent[addr])} INVITEs it "
+                f"sent carried on a call it had just received; those are read as outbound "
+                f"legs. Give --sip-local-net to name your own addresses instead")
+
     def _warn_unknown_own_side(self) -> None:
         """Without local nets every INVITE is read as inbound, and our own onward INVITE of a
         call (a B2BUA's or a proxy's) is then a leg that can answer, naming ourselves. An
-        address that both received and sent INVITEs is most likely ours (or a peer whose
-        trunk carries calls both ways): name it, with the option that settles it."""
+        address that both received and sent INVITEs, and that :meth:`_infer_own_side` could
+        not tell to be ours, is most likely ours (or a peer whose trunk carries calls both
+        ways): name it, with the option that settles it."""
         both = self._invite_src & self._invite_dst
         if not both:
             return
@@ -555,6 +653,7 @@ class LegBuilder:
         not kept) and the number of dialogs written open past the horizon.
         """
         self._decode_stir()
+        self._infer_own_side()  # before the open dialogs leave with their direction
         cutoff = None if horizon_us is None else self.last_ts - horizon_us
         held: list[tuple[tuple[str, str, str, str], _Leg]] = []
         expired: list[str] = []
@@ -620,6 +719,7 @@ class LegBuilder:
     def finish(self) -> tuple[pa.Table, pa.Table]:
         """(legs conformed to LEG_SCHEMA, rejects conformed to REJECT_SCHEMA)."""
         self._decode_stir()
+        self._infer_own_side()
         self._warn_unknown_own_side()
         legs_in = list(self.legs.values())
         if legs_in:
