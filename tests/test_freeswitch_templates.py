@@ -62,3 +62,37 @@ def test_a_value_with_an_unescaped_quote_is_read(tmp_path: Path) -> None:
     assert res.legs.column("calling_e164").to_pylist() == ["+12025550111"] * 3
     (reason,) = res.rejects.column("reason").to_pylist()
     assert "truncated" in reason and "not doubled" in reason
+
+
+def test_opencdrrate_legs_ab_answer_from_the_a_leg(tmp_path: Path) -> None:
+    """The opencdrrate template with `legs = ab`: the B-leg FreeSWITCH placed (direction
+    outbound, signal_bond = its A-leg's uuid) shares the A-leg's key, so a lookup that meets
+    the B-leg answers from the A-leg's peer address and gateway."""
+    from tracehop.inquiry import Inquiry
+    from tracehop.match import Matcher
+    from tracehop.peers import PeerDirectory
+    from tracehop.store import Store
+
+    a, b = "4a3b1c2d-0000-4000-8000-000000000001", "5b3b1c2d-0000-4000-8000-000000000001"
+    f = tmp_path / "Master.csv"
+    f.write_text(
+        f'"{a}","{b}","inbound","+12025550111","3125550100","2025-07-04 09:00:03",'
+        '"2025-07-04 09:00:33","30","","","198.51.100.7","R","acme_gw"\n'
+        f'"{b}","{a}","outbound","+12025550111","3125550100","2025-07-04 09:00:03",'
+        '"2025-07-04 09:00:33","30","","","203.0.113.9","R","bravo_gw"\n')
+    res = parse_file(f, None, "America/Chicago")
+    assert res.format == "freeswitch_cdr_csv_opencdrrate"
+    rows = res.legs.to_pylist()
+    assert [r["direction"] for r in rows] == ["inbound", "outbound"]
+    assert [r["correlation_id"] for r in rows] == [a, a]
+    assert (rows[1]["egress_ip"], rows[1]["egress_trunk"], rows[1]["ingress_ip"]) == (
+        "203.0.113.9", "bravo_gw", None)
+    store = tmp_path / "store"
+    ingest_paths([f], store, tz="America/Chicago")
+    (tmp_path / "peers.toml").write_text(
+        '[[peer]]\nname = "Acme"\nrole = "upstream"\nips = ["198.51.100.7"]\n')
+    m = Matcher(Store.open(store), PeerDirectory.load(tmp_path / "peers.toml"))
+    ans = m.lookup(Inquiry.parse("3125550100", "2025-07-04T14:00:05Z"))
+    assert ans.status == "upstream" and ans.upstream is not None
+    assert ans.upstream.provider == "Acme" and ans.match is not None
+    assert ans.match.ingress_trunk == "acme_gw"

@@ -162,3 +162,19 @@ def test_a_misspelt_column_in_a_users_profile_is_named(tmp_path: Path) -> None:
         parse_file(fix / "acme_sbc.csv", str(bad))
     # the profile as written: no warning
     assert not parse_file(fix / "acme_sbc.csv", str(fix / "acme_sbc.toml")).warnings
+
+
+def test_time_otherwise_is_checked(tmp_path: Path) -> None:
+    """`[time] otherwise` needs its column, and its basis is one of the three."""
+    good = tmp_path / "p.toml"
+    text = ('name = "x"\n[csv]\ncolumns = ["a", "b", "c"]\n[time]\nstart = "a"\n'
+            'basis = "answer"\n{otherwise}\n[fields]\ncalled_raw = "c"\n')
+    good.write_text(text.format(otherwise='otherwise = { start = "b", basis = "end" }'))
+    p = load_profile(good)
+    assert (p.time.start_else, p.time.basis_else) == ("b", "end")
+    for bad, says in [('otherwise = { basis = "end" }', "otherwise.start"),
+                      ('otherwise = { start = "b", basis = "ring" }', "otherwise.basis"),
+                      ('otherwise = { start = "b", bases = "end" }', "otherwise.bases")]:
+        good.write_text(text.format(otherwise=bad))
+        with pytest.raises(ProfileError, match=says):
+            load_profile(good)

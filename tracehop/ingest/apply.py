@@ -75,6 +75,10 @@ def _col(df: pl.DataFrame, name: str) -> pl.Expr:
 #: The row's direction (the ``[direction]`` rules), computed before the fields so that a field
 #: can take its columns by direction (``by_direction``).
 DIRECTION: Final = "_direction"
+#: With ``[time] otherwise``: each record's start text (its start column, else the other one)
+#: and the basis that goes with it.
+START_EITHER: Final = "_start_either"
+BASIS: Final = "_basis"
 
 
 def _columns_expr(df: pl.DataFrame, spec: FieldSpec, columns: tuple[str, ...]) -> pl.Expr:
@@ -265,7 +269,19 @@ def apply_profile(
             [pl.when(pl.col(c).str.strip_chars() == "0").then(None).otherwise(pl.col(c)).alias(c)
              for c in zero]
         )
-    time_cols = [("start", t.start), ("answer", t.answer), ("end", t.end)]
+    start = t.start
+    basis: pl.Expr = pl.lit(t.basis, dtype=pl.String)
+    if t.start_else:
+        # A record without its start column takes its start from another (TimeSpec.start_else),
+        # and says so in its time_basis.
+        given = _col(df, t.start).is_not_null()
+        df = df.with_columns(
+            pl.when(given).then(_col(df, t.start)).otherwise(_col(df, t.start_else))
+            .alias(START_EITHER),
+            pl.when(given).then(pl.lit(t.basis)).otherwise(pl.lit(t.basis_else))
+            .alias(BASIS))
+        start, basis = START_EITHER, pl.col(BASIS)
+    time_cols = [("start", start), ("answer", t.answer), ("end", t.end)]
     exprs = []
     for key, src in time_cols:
         if src:
@@ -288,9 +304,11 @@ def apply_profile(
             pl.lit(fmt_hint),
         )
         reason = pl.when(bad).then(msg).otherwise(reason)
+    either = f"columns '{t.start}' and '{t.start_else}' are" if t.start_else else (
+        f"column '{t.start}' is")
     reason = (
-        pl.when(_col(df, t.start).is_null())
-        .then(pl.lit(f"no start time: column '{t.start}' is empty"))
+        pl.when(_col(df, start).is_null())
+        .then(pl.lit(f"no start time: {either} empty"))
         .otherwise(reason)
     )
     df = df.with_columns(reason.alias(REASON))
@@ -336,7 +354,7 @@ def apply_profile(
         pl.col("_u_start").alias("start_utc"),
         pl.col("_u_answer").alias("answer_utc"),
         pl.col("_u_end").alias("end_utc"),
-        pl.lit(t.basis, dtype=pl.String).alias("time_basis"),
+        basis.alias("time_basis"),
         pl.col("_source_tz").alias("source_tz"),
         pl.col("_ambiguous").alias("time_ambiguous"),
         pl.col(DIRECTION).alias("direction"),
@@ -347,11 +365,13 @@ def apply_profile(
     )
     # Layouts that carry only a talk time (CUCM `duration` = connect to disconnect) or no
     # duration at all: derive the DESIGN §3 meanings from the times (setup to end; answer to
-    # end, 0 when never answered).
+    # end, 0 when never answered). A start that is not the setup (time_basis answer or end)
+    # gives no duration: end minus it would be the talk time, or nothing.
     derived = []
     if "duration_s" not in out:
         derived.append(
-            ((pl.col("end_utc") - pl.col("start_utc")).dt.total_microseconds() / 1e6)
+            pl.when(pl.col("time_basis") == "setup")
+            .then((pl.col("end_utc") - pl.col("start_utc")).dt.total_microseconds() / 1e6)
             .alias("duration_s")
         )
     if "billsec_s" not in out:

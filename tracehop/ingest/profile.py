@@ -108,6 +108,11 @@ class TimeSpec:
     zone: str = "local"  # one of ZONE_MODES
     zone_column: str | None = None  # zone == "column": an IANA name per record
     basis: str = "setup"
+    #: A record whose ``start`` column is empty takes its start from this column instead,
+    #: with ``basis_else`` as its basis (FreeSWITCH's opencdrrate template has no start
+    #: stamp: answered calls give their answer, the others only their end).
+    start_else: str | None = None
+    basis_else: str = "end"
     #: Asterisk family: the column holding ``[systemname-]<epoch>.<seq>`` (research §0.2).
     infer_offset_column: str | None = None
     #: A column to infer from when a file's layout has no ``infer_offset_column`` (Asterisk's
@@ -186,7 +191,8 @@ class Profile:
         used: set[str] = set()
         for _, spec in self.fields:
             used.update(spec.all_columns())
-        for c in (self.time.start, self.time.answer, self.time.end, self.time.zone_column,
+        for c in (self.time.start, self.time.start_else, self.time.answer, self.time.end,
+                  self.time.zone_column,
                   self.time.duration, self.time.billsec, self.time.infer_offset_column,
                   self.time.infer_offset_fallback, self.direction.column,
                   self.disposition.column):
@@ -423,6 +429,7 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
     if zone not in ZONE_MODES:
         raise t._fail("zone", f"must be one of {list(ZONE_MODES)}, got {zone!r}")
     infer = t.table("infer_offset")
+    otherwise = t.table("otherwise")
     time = TimeSpec(
         start=t.require("start", str),
         answer=t.get("answer", str),
@@ -431,6 +438,8 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
         zone=zone,
         zone_column=t.get("zone_column", str),
         basis=t.get("basis", str, "setup"),
+        start_else=otherwise.get("start", str),
+        basis_else=otherwise.get("basis", str, "end"),
         duration=t.get("duration", str),
         billsec=t.get("billsec", str),
         infer_offset_column=infer.get("column", str),
@@ -442,6 +451,11 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
     infer.finish()
     if time.basis not in ("setup", "answer", "end"):
         raise t._fail("basis", f"must be setup, answer or end, got {time.basis!r}")
+    if time.basis_else not in ("setup", "answer", "end"):
+        raise otherwise._fail("basis", f"must be setup, answer or end, got {time.basis_else!r}")
+    if otherwise.data and not time.start_else:
+        raise otherwise._fail("start", "is required: the column to take the start from")
+    otherwise.finish()
     if zone == "column" and not time.zone_column:
         raise t._fail("zone_column", "is required with zone = \"column\"")
     t.finish()
