@@ -4,7 +4,6 @@ stops, and the rejected records (`tracehop rejects`, and the first few in the su
 
 from __future__ import annotations
 
-import bz2
 import errno
 import json
 import lzma
@@ -140,17 +139,20 @@ TEXT = "\n".join(GOOD) + "\n"
         ("excel_be.csv", b"\xfe\xff" + TEXT.encode("utf-16-be"),
          ("UTF-16 text", "iconv -f UTF-16 -t UTF-8")),
         ("nobom.csv", TEXT.encode("utf-16-le"), ("UTF-16LE text", "iconv -f UTF-16LE")),
-        ("Master.csv.bz2", bz2.compress(TEXT.encode()), ("compressed with bzip2", "bunzip2")),
-        ("Master.csv.xz", lzma.compress(TEXT.encode()), ("compressed with xz", "unxz")),
-        ("Master.csv.zst", b"\x28\xb5\x2f\xfd" + bytes(range(256)), ("compressed with zstd",
-                                                                       "unzstd")),
-        ("Master.csv.gz", b"\x1f\x8b\x08\x00" + bytes(range(256)), ("compressed with gzip",
-                                                                      "gunzip")),
+        # compressed files are read (tests/test_ingest_compressed.py); damaged ones are named
+        ("Master.csv.zst", b"\x28\xb5\x2f\xfd" + bytes(range(256)),
+         ("zstd file cannot be decompressed", "zstd -t")),
+        ("Master.csv.gz", b"\x1f\x8b\x08\x00" + bytes(range(256)),
+         ("gzip file cannot be decompressed", "gzip -t")),
+        ("Master.csv.xz", lzma.compress(TEXT.encode())[:-20],
+         ("xz file ends before its end marker", "xz -t")),
+        ("calls.zip", b"PK\x03\x04" + bytes(range(256)), ("a ZIP archive", "unzip")),
     ],
-    ids=["utf16le-bom", "utf16be-bom", "utf16le-no-bom", "bz2", "xz", "zstd", "gzip"],
+    ids=["utf16le-bom", "utf16be-bom", "utf16le-no-bom", "zstd-damaged", "gzip-damaged",
+         "xz-cut", "zip"],
 )
 @pytest.mark.parametrize("fmt", [None, "asterisk_cdr_csv"], ids=["detected", "given"])
-def test_compressed_or_utf16_file_says_how_to_fix_it(
+def test_damaged_archived_or_utf16_file_says_how_to_fix_it(
     tmp_path: Path, name: str, data: bytes, needles: tuple[str, ...], fmt: str | None
 ) -> None:
     f = tmp_path / name

@@ -75,7 +75,8 @@ def ingest_cmd(paths: tuple[str, ...], store_dir: str, fmt: str | None, tz: str 
 
     Malformed records are kept as rejects with file, line and reason (the summary shows the
     first few; `tracehop rejects` lists them); the summary counts add up (read = stored +
-    rejected + duplicates). Re-ingesting a file adds nothing. A file that cannot be read is
+    rejected + duplicates). Re-ingesting a file adds nothing. Rotated files compressed with
+    gzip, bzip2, xz or zstd are read as the file they hold. A file that cannot be read is
     reported and the others are still committed; exits non-zero when nothing could be
     ingested from a file named on the command line.
 

@@ -67,6 +67,7 @@ from tracehop.ingest.readers import (
     iter_batches,
     read_layout,
 )
+from tracehop.ingest.unpack import Unpacked
 from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, UTC_US, conform
 from tracehop.store import FileRecord, Store
 from tracehop.store.layout import (
@@ -837,7 +838,7 @@ def _group_of(path: Path, how: Profile | str | None) -> tuple[str, str] | None:
 
 
 def _scheduled(
-    files: list[tuple[Path, bool]],
+    files: Iterable[tuple[Path, bool]],
     profile: Profile | str | None,
     parse_one: Callable[[Path, Profile | str | None], ParseResult | TracehopError],
     parse_many: Callable[[list[Path], Profile], list[ParseResult | TracehopError]],
@@ -881,6 +882,31 @@ def _scheduled(
         yield path, named, parse_one(path, how)
     if group:
         yield from flush()
+
+
+def _renamed(res: ParseResult | TracehopError, copy: Path, path: Path,
+             unpacked: Unpacked) -> ParseResult | TracehopError:
+    """``res`` of a compressed file's plain ``copy`` as that of ``path``, the file as named:
+    its legs' and rejects' source_file, its warnings, or its error's message."""
+    if isinstance(res, TracehopError):
+        res.message = unpacked.rename(res.message)
+        res.args = (res.message,)
+        if res.hint:
+            res.hint = unpacked.rename(res.hint)
+        if getattr(res, "path", None) is not None:
+            res.path = unpacked.rename(str(res.path))  # type: ignore[attr-defined]
+        return res
+
+    def named(t: pa.Table) -> pa.Table:
+        i = t.schema.get_field_index("source_file")
+        if i < 0 or not t.num_rows:
+            return t
+        col = t.column(i)
+        fixed = pl.Series(col).replace(str(copy), str(path)).to_arrow().cast(col.type)
+        return t.set_column(i, t.schema.field(i), fixed)
+
+    return dataclasses.replace(res, legs=named(res.legs), rejects=named(res.rejects),
+                               warnings=[unpacked.rename(w) for w in res.warnings])
 
 
 def _versions_of(path: Path, by_path: dict[str, list[FileRecord]]) -> list[FileRecord]:
@@ -1016,12 +1042,16 @@ def ingest_paths(
     early_rows: dict[int, int] = {}  # id(ParseResult) -> its legs written early
 
     def parse_one(path: Path, how: Profile | str | None) -> ParseResult | TracehopError:
+        if path in unpacked.errors:
+            return unpacked.errors[path]
         key = spool.start_file()
-        recorded = _versions_of(path, by_path)
+        # A compressed file's plain copy is read, under the compressed file's name.
+        shown = unpacked.shown(path)
+        recorded = _versions_of(shown, by_path)
         try:
             res = parse_file(
                 path, how, tz, source, keep_raw=keep_raw, progress=advance,
-                display_path=str(path), exact_types=False, early=spool,
+                display_path=str(shown), exact_types=False, early=spool,
                 resume=grown_from(path, recorded) if recorded else None,
             )
         except TracehopError as e:
@@ -1049,8 +1079,22 @@ def ingest_paths(
                 advance(p.stat().st_size)
         return done
 
+    unpacked = Unpacked()
+
+    def grew(n: int) -> None:
+        nonlocal total
+        total += n
+
+    def plain_files() -> Iterator[tuple[Path, bool]]:
+        # Each compressed file is decompressed when its turn comes (tracehop/ingest/unpack.py).
+        for f, named in files:
+            yield unpacked.plain(f, grew), named
+
     try:
-        for path, named, res in _scheduled(files, profile, parse_one, parse_many, parse_group):
+        for copy, named, got in _scheduled(plain_files(), profile, parse_one, parse_many,
+                                           parse_group):
+            path = unpacked.shown(copy)
+            res = got if path == copy else _renamed(got, copy, path, unpacked)
             fs = FileSummary(path=str(path), named=named)
             summary.per_file.append(fs)
             if isinstance(res, TracehopError):
@@ -1075,7 +1119,7 @@ def ingest_paths(
             summary.warnings.extend(w for w in res.warnings if w not in summary.warnings)
             file_id, size = res.file_id, res.size
             if file_id is None:
-                file_id, size = file_sha256(path)
+                file_id, size = file_sha256(copy)
             summary.bytes_read += size
             if file_id in known:
                 fs.skipped = True
@@ -1152,6 +1196,7 @@ def ingest_paths(
     finally:
         if spool.early is not None:  # not handed to a commit: its files are deleted
             spool.early.abort()
+        unpacked.close()
     summary.elapsed_s = time.perf_counter() - started
     return summary
 
