@@ -123,11 +123,14 @@ def test_related_legs_are_read_from_the_days_of_their_keys_only(tmp_path: Path) 
     assert first["status"] == "upstream" and first["upstream"]["provider"] == "Bravo Telecom"
     assert first["match"]["start_utc"] == "2026-11-02T00:05:00Z"
     assert any("egress leg" in w for w in first["warnings"])
-    # The number read, then the related read of the two days ±10 min around 23:58 touches.
-    assert len(spy.reads) == 2
-    related = spy.reads[1]
-    assert sorted(_day(f) for f, _ in related) == ["2026-11-01", "2026-11-02"]
-    assert all(m["call_id"] == ["X1"] for _, m in related)
+    # The number read; then the related keys read from the two days ±10 min around 23:58
+    # touches, and every column read only from the day where a leg that is not outbound
+    # carries the key (on 11-01 only the egress leg itself does).
+    assert len(spy.reads) == 3
+    keys, full = spy.reads[1], spy.reads[2]
+    assert sorted(_day(f) for f, _ in keys) == ["2026-11-01", "2026-11-02"]
+    assert [_day(f) for f, _ in full] == ["2026-11-02"]
+    assert all(m["call_id"] == ["X1"] for _, m in keys + full)
 
 
 def test_read_in_returns_the_union_of_its_parts(tmp_path: Path) -> None:

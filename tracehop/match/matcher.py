@@ -123,6 +123,9 @@ DAY_US = 86_400 * US
 READ_COLUMNS: tuple[str, ...] = tuple(c for c in MATCH_COLUMNS
                                       if c not in ("egress_trunk", "billsec_s"))
 
+#: What the related pass reads first (:meth:`Matcher._related_read`): the keys it looks for.
+RELATED_KEY_COLUMNS: tuple[str, ...] = ("correlation_id", "call_id", "direction")
+
 Strategy = Literal["auto", "point", "join"]
 
 
@@ -504,7 +507,17 @@ class Matcher:
             return
         parts = [(f, {kind: sorted(v) for kind, v in match.items()})
                  for f, match in wanted.items()]
-        _attach_related(by_qid, keys, self._rows(engine.read_in(parts, READ_COLUMNS)))
+        # First the key columns alone: most keys are those of an egress leg whose call came
+        # in on no other leg (its calling customer's, or an orphan), and then no file holds
+        # a sibling, only the egress leg itself; reading every decision column from each day
+        # file the keys touch cost 0.35 s at the end of a 10,000-inquiry batch on the 100M
+        # bench store, for 6 keys and no sibling, the keys alone 0.21 s. Only the files
+        # where a leg that is not outbound carries a key are read in full.
+        hits = [part for part, got in zip(parts, engine.read_parts(parts, RELATED_KEY_COLUMNS),
+                                          strict=True)
+                if any(d != "outbound" for d in got.column("direction").to_pylist())]
+        if hits:
+            _attach_related(by_qid, keys, self._rows(engine.read_in(hits, READ_COLUMNS)))
 
     @staticmethod
     def _rows(table: pa.Table) -> list[Row]:

@@ -31,7 +31,7 @@ from tracehop.answer import TracebackAnswer
 from tracehop.gcpause import paused_gc
 from tracehop.inquiry import Inquiry
 from tracehop.respond.audit import AuditLog, AuditRecord, answered_summary, asked_echo
-from tracehop.respond.deadline import Clock, Deadline
+from tracehop.respond.deadline import Clock
 from tracehop.respond.evidence import (
     SnapshotSource,
     check_evidence_dir,
@@ -103,6 +103,7 @@ def _respond(inquiries: InquiryFile, matcher: BatchMatcher,
     answers: list[dict[str, Any]] = []
     audit_records: list[AuditRecord] = []
     clockless = 0  # rows whose received time could not be used: their clock starts now
+    clocks: dict[datetime, tuple[dict[str, Any], str | None]] = {}
     for row in rows:
         received = row.received
         late_note = None
@@ -115,15 +116,21 @@ def _respond(inquiries: InquiryFile, matcher: BatchMatcher,
         unreadable = received is None and str(row.raw.get("received") or "").strip()
         if late_note or unreadable:
             clockless += 1
-        deadline = opts.clock.deadline_for(received or read_at)
+        # A campaign's inquiries mostly share one received time: each distinct one's deadline
+        # (business hours, DST) is worked out once.
+        when = received or read_at
+        if when not in clocks:
+            deadline = opts.clock.deadline_for(when)
+            clocks[when] = (deadline.to_dict(answered_at), deadline.warning(answered_at))
+        deadline_out, deadline_warning = clocks[when]
         ans = by_row.get(id(row))
         if ans is None:
             out = _rejected(inquiries.path, row)
         else:
-            out = _answered(row, ans, deadline, answered_at, opts.rmd, roles)
+            out = _answered(row, ans, deadline_warning, answered_at, opts.rmd, roles)
         if late_note is not None:
             out["warnings"] = [*out.get("warnings", []), late_note]
-        out["deadline"] = deadline.to_dict(answered_at)
+        out["deadline"] = dict(deadline_out)
         answers.append(out)
         audit_records.append(_audit_record(inquiries.path, row, out, opts.requester,
                                            answered_at))
@@ -155,7 +162,7 @@ def write_jsonl(answers: Iterable[dict[str, Any]], out: IO[str]) -> int:
     return n
 
 
-def _answered(row: InquiryRow, ans: TracebackAnswer, deadline: Deadline,
+def _answered(row: InquiryRow, ans: TracebackAnswer, dl_warning: str | None,
               answered_at: datetime, rmd: RmdListing | None,
               roles: dict[str, str] | None = None) -> dict[str, Any]:
     warnings = list(ans.warnings) + list(row.warnings)
@@ -183,8 +190,7 @@ def _answered(row: InquiryRow, ans: TracebackAnswer, deadline: Deadline,
             if not found.listed:
                 warnings.append(f"{found.message} (one of the candidates of this ambiguous "
                                 f"answer)")
-    dl_warning = deadline.warning(answered_at)
-    if dl_warning:
+    if dl_warning:  # late, or near its deadline (Deadline.warning)
         warnings.append(dl_warning)
     out = answer_dict(ans)
     out["warnings"] = warnings
