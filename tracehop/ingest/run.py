@@ -177,7 +177,10 @@ def grown_from(path: Path, recorded: Iterable[FileRecord]) -> Resume | None:
         return Resume(
             offset=offset, first_line=ends + 1,
             id_prefix=r.id_prefix or r.file_id[:LEG_ID_PREFIX_HEX],
-            rows_before=r.rows_read,
+            # A version that ended inside a line counted that line (rejected as cut short, or
+            # stored if it was whole but had no line end yet): it is read again now, and
+            # counts in this run, not among the records read before.
+            rows_before=max(0, r.rows_read - (offset < r.size)),
             hashed=state if offset == r.size else None,
         )
     return None
