@@ -24,6 +24,10 @@ def test_the_sql_template_is_refused_with_the_fix(tmp_path: Path) -> None:
     assert str(f) in str(e.value) and "example" in str(e.value)
     s = ingest_paths([f], tmp_path / "store", tz="UTC")
     assert s.stored == 0 and s.per_file[0].error
+    # ... and a format named by hand does not read the statements as CSV either
+    for fmt in ("freeswitch_cdr_csv", "asterisk_cdr_csv"):
+        with pytest.raises(UnknownFormatError, match="'sql' template"):
+            parse_file(f, fmt, "UTC")
 
 
 def test_the_asterisk_templates_channel_gives_the_ingress_address(tmp_path: Path) -> None:

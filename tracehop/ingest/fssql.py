@@ -35,7 +35,12 @@ def detect(head: bytes, path: Path) -> bool:
 
 
 def parse(path: Path, tz: str | None, source: str | None) -> ParseResult:
-    raise UnknownFormatError(
+    raise refusal(path)
+
+
+def refusal(path: Path | str) -> UnknownFormatError:
+    """The error a file of these statements gets, detected or read with a --format."""
+    return UnknownFormatError(
         "this is FreeSWITCH mod_cdr_csv's 'sql' template (INSERT INTO cdr VALUES (...); "
         "statements), not a CSV call-record file; tracehop does not read SQL",
         path=path,

@@ -52,7 +52,7 @@ from tracehop.errors import (
     TracehopError,
     UnknownFormatError,
 )
-from tracehop.ingest import readers
+from tracehop.ingest import fssql, readers
 from tracehop.ingest.apply import FILE, FileContext, apply_profile, reference_pairs
 from tracehop.ingest.detect import detect_format, read_head
 from tracehop.ingest.fileorder import natural_sorted
@@ -238,7 +238,11 @@ def parse_file(
         raise UnknownFormatError("no such file", path=shown) if not p.exists() else (
             UnknownFormatError("not a regular file", path=shown)
         )
-    read_head(p)  # empty / unreadable -> clear error before any work
+    head = read_head(p)  # empty / unreadable -> clear error before any work
+    if profile is not None and fssql.detect(head, p):
+        # SQL statements read as CSV with a format named by hand would give legs of garbage
+        # (an account code `ACME");`): refused whatever --format says.
+        raise fssql.refusal(shown)
     if profile is None:
         name = detect_format(p)
         fmts = registered_formats()
