@@ -311,23 +311,74 @@ def test_without_local_nets_an_address_that_sends_and_receives_invites_is_named(
     assert not any("both received and sent INVITEs" in w for w in configured.warnings)
 
 
-def test_hep_over_tcp_is_named_not_read_as_sip() -> None:
-    """HEP3 packets streamed over TCP (heplify -nt tcp) carry SIP inside binary chunks: the
-    stream is not read, and the reading says why (once per connection) instead of only
-    finding no SIP messages."""
+def _hep3(src: str, dst: str, sport: int, dport: int, ts_s: int, sip: bytes) -> bytes:
+    """A HEP3 packet (chunks 2-5, 7-10, 15: proto, addresses, ports, time, payload)."""
+    import socket
+
+    def chunk(t: int, v: bytes) -> bytes:
+        return struct.pack("!HHH", 0, t, 6 + len(v)) + v
+    body = (chunk(1, b"\x02") + chunk(2, b"\x11") + chunk(3, socket.inet_aton(src))
+            + chunk(4, socket.inet_aton(dst)) + chunk(7, struct.pack("!H", sport))
+            + chunk(8, struct.pack("!H", dport)) + chunk(9, struct.pack("!I", ts_s))
+            + chunk(10, struct.pack("!I", 250_000)) + chunk(15, sip))
+    return b"HEP3" + struct.pack("!H", 6 + len(body)) + body
+
+
+def _tcp_pcap(path: Path, segments: list[tuple[int, bytes, int]]) -> None:
+    """A classic pcap of Ethernet/IPv4/TCP frames from an agent (10.9.9.9) to a HEP server
+    (10.9.9.1:9060): (sequence number, payload, TCP flags) each."""
+    import socket
+
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for i, (seq, data, flags) in enumerate(segments):
+        tcp = struct.pack("!HHIIBBHHH", 40000, 9060, seq, 0, 0x50, flags, 65535, 0, 0) + data
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i, 0, 64, 6, 0,
+                         socket.inet_aton("10.9.9.9"), socket.inet_aton("10.9.9.1")) + tcp
+        frame = b"\x00" * 12 + b"\x08\x00" + ip
+        out.append(struct.pack("<IIII", 1_800_000_000 + i, 0, len(frame), len(frame)) + frame)
+    path.write_bytes(b"".join(out))
+
+
+def test_hep_over_tcp_is_read_by_the_packets_own_length_and_addresses(tmp_path: Path) -> None:
+    """HEP3 packets streamed over TCP (heplify -nt tcp, captagent): framed by HEP3's own
+    length across segment boundaries, a retransmitted segment read once, and each SIP
+    message dated and addressed by its HEP chunks, not by the agent's connection."""
+    invite = (b"INVITE sip:+13125550100@192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP "
+              b"198.51.100.7;branch=z9hG4bKhep1\r\nFrom: <sip:+12025550111@198.51.100.7>;tag=a"
+              b"\r\nTo: <sip:+13125550100@192.0.2.10>\r\nCall-ID: hep-tcp-1\r\n"
+              b"CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    ok = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKhep1\r\n"
+          b"From: <sip:+12025550111@198.51.100.7>;tag=a\r\nTo: <sip:+13125550100@192.0.2.10>"
+          b";tag=b\r\nCall-ID: hep-tcp-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    stream = (_hep3("198.51.100.7", "192.0.2.10", 5060, 5060, 1_790_000_000, invite)
+              + _hep3("192.0.2.10", "198.51.100.7", 5060, 5060, 1_790_000_001, ok))
+    cut = 50  # the first packet split across two segments
+    cap = tmp_path / "hep_tcp.pcap"
+    _tcp_pcap(cap, [(999, b"", 0x02), (1000, stream[:cut], 0x18),
+                    (1000, stream[:cut], 0x18),  # retransmitted
+                    (1000 + cut, stream[cut:], 0x18)])
+    res = read_capture(cap, config=SipConfig(tshark="never"), workers=1)
+    (leg,) = res.legs.to_pylist()
+    assert (leg["call_id"], leg["ingress_ip"], leg["called_e164"]) == (
+        "hep-tcp-1", "198.51.100.7", "+13125550100")
+    # dated by HEP chunks 9/10, not by the frame (2027)
+    assert leg["start_utc"] == datetime.fromisoformat("2026-09-21T14:13:20.250000+00:00")
+    assert leg["disposition"] == "answered"
+    assert not res.rejects.num_rows
+
+
+def test_hep_over_tcp_resynchronises_after_bytes_that_are_no_packet() -> None:
+    sip = b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 0\r\n\r\n"
+    pkt = _hep3("10.0.0.1", "10.0.0.2", 5060, 5060, 1_790_000_000, sip)
+
     def seg(seq: int, data: bytes, flags: int = 0x18) -> bytes:
         return struct.pack("!HHIIBBHHH", 1, 2, seq, 0, 0x50, flags, 0, 0, 0) + data
-
-    sip = b"INVITE sip:+13125550100@b SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 0\r\n\r\n"
-    hep3 = b"HEP3" + struct.pack("!H", 10 + len(sip)) + struct.pack("!HHH", 0, 15,
-                                                                   6 + len(sip)) + sip
     t = TcpReassembler()
     key = (b"a", 1, b"b", 9060)
-    assert t.feed(key, seg(100, hep3), 1, 0) == []
-    assert t.feed(key, seg(100 + len(hep3), hep3), 2, 0) == []
-    assert [n for _, n in t.notes] == [
-        "HEP over TCP (heplify -nt tcp, captagent) is not read: send HEP over UDP, or capture "
-        "the SIP itself"]
+    got = t.feed(key, seg(100, pkt + b"garbage!" + pkt), 1, 0)
+    assert [m for m, _, _ in got] == [pkt, pkt]
+    assert [r for _, r in t.problems] == [
+        "HEP over TCP: bytes that are not a HEP3 packet; skipped to the next packet"]
 
 
 def _b2bua_capture(tmp_path: Path) -> tuple[Path, str]:

@@ -134,6 +134,12 @@ def decode_frames(frames: Iterable[Frame], sink: Sink, foreign: list[int],
                 sport = (payload[0] << 8) | payload[1]
                 dport = (payload[2] << 8) | payload[3]
                 for msg, mframe, mts in feed((src, sport, dst, dport), payload, frame, ts):
+                    if msg[:4] == b"HEP3":  # HEP over TCP: the packet's own SIP and addresses
+                        try:
+                            _hep_to_sink(hep.decode(msg), mframe, mts, sink)
+                        except hep.HepError as e:
+                            problems.append((mframe, f"corrupt HEP packet: {e}"))
+                        continue
                     if looks_hep(msg[:64]):
                         continue
                     sink(mframe, mts, src, dst, sport, dport, "tcp", msg)

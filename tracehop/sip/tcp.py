@@ -10,6 +10,11 @@ segments; a message is dated, and numbered, by the frame that completes it, as W
 A stream that does not start with a SIP start line (the capture began mid-connection, or it is
 not SIP at all) is watched until a segment begins with one; a WebSocket upgrade is reported so
 that the reader can hand the file to tshark (RFC 7118 SIP over WebSocket).
+
+A stream that starts with ``HEP3`` is a capture agent sending HEP over TCP (heplify ``-nt
+tcp``, captagent): it is framed by HEP3's own length (the 16-bit total length after the
+``HEP3`` id, header included) and each whole packet is returned for the reader to unwrap, as a
+HEP datagram over UDP is.
 """
 
 from __future__ import annotations
@@ -33,13 +38,19 @@ StreamMessage = tuple[bytes, int, int]
 
 
 class _Flow:
-    __slots__ = ("buf", "next_seq", "ooo", "sip")
+    __slots__ = ("buf", "hep", "next_seq", "ooo", "sip")
 
     def __init__(self) -> None:
         self.next_seq: int | None = None
         self.buf = bytearray()
         self.ooo: dict[int, bytes] = {}
         self.sip = False
+        self.hep = False  # HEP3 packets, not SIP messages (HEP over TCP)
+
+
+#: HEP3 packet header: the id and the total length (HEP3 spec §2: "HEP3" + uint16, bytes of
+#: the whole packet, this header included).
+_HEP3_HEADER: Final = 6
 
 
 class TcpReassembler:
@@ -51,7 +62,6 @@ class TcpReassembler:
         self.gaps = 0
         self.websocket_frames: list[int] = []
         self._ws_flows: set[FlowKey] = set()
-        self._hep_flows: set[FlowKey] = set()
         #: (frame, reason) for streams that broke SIP framing (bytes were skipped)
         self.problems: list[tuple[int, str]] = []
         #: (frame, note) for messages read with a caveat
@@ -79,14 +89,8 @@ class TcpReassembler:
         if key in self._ws_flows:  # SIP over WebSocket (RFC 7118): every frame to tshark
             self.websocket_frames.append(frame)
             return []
-        if key in self._hep_flows or (not flow.sip and not flow.buf and payload[:4] == b"HEP3"):
-            # HEP over TCP (heplify -nt tcp, captagent): the SIP inside is not read from a
-            # stream; said once per connection, so that "no SIP messages" has its reason.
-            if key not in self._hep_flows:
-                self._hep_flows.add(key)
-                self.notes.append((frame, "HEP over TCP (heplify -nt tcp, captagent) is not "
-                                          "read: send HEP over UDP, or capture the SIP itself"))
-            return []
+        if not flow.sip and not flow.hep and not flow.buf and payload[:4] == b"HEP3":
+            flow.hep = True  # HEP over TCP (heplify -nt tcp, captagent)
         if flow.next_seq is None:
             flow.next_seq = seq
         diff = (seq - flow.next_seq) & 0xFFFFFFFF
@@ -107,6 +111,9 @@ class TcpReassembler:
             flow.buf.clear()
             flow.sip = False
             payload = flow.ooo.pop(nearest)
+            if flow.hep and payload[:4] != b"HEP3":  # resynchronise at the next packet
+                at = payload.find(b"HEP3")
+                payload = payload[at:] if at >= 0 else b""
         if self._append(flow, payload, frame):
             self._ws_flows.add(key)
             self._ws_flows.add((key[2], key[3], key[0], key[1]))
@@ -116,12 +123,17 @@ class TcpReassembler:
             if nxt is None:
                 break
             self._append(flow, nxt, frame)  # an upgrade is only ever the first segment
+        if flow.hep:
+            return self._frame_hep(flow, frame, ts)
         return self._frame(flow, frame, ts) if flow.sip else []
 
     def _append(self, flow: _Flow, payload: bytes, frame: int) -> bool:
         """Add in-order bytes; True when they are a WebSocket upgrade (the flow is not ours)."""
         assert flow.next_seq is not None
         flow.next_seq = (flow.next_seq + len(payload)) & 0xFFFFFFFF
+        if flow.hep:
+            flow.buf += payload
+            return False
         if not flow.sip:
             if not flow.buf and payload[:4] == b"GET " and b"websocket" in payload[:2048].lower():
                 self.websocket_frames.append(frame)
@@ -187,6 +199,33 @@ class TcpReassembler:
                 break
             out.append((bytes(buf[pos:end]), frame, ts))
             pos = end
+        if pos:
+            del buf[:pos]
+        return out
+
+
+    def _frame_hep(self, flow: _Flow, frame: int, ts: int) -> list[StreamMessage]:
+        """The whole HEP3 packets at the head of a HEP stream, each as one message."""
+        out: list[StreamMessage] = []
+        buf = flow.buf
+        pos, n = 0, len(buf)
+        while n - pos >= _HEP3_HEADER:
+            if buf[pos:pos + 4] != b"HEP3":
+                at = buf.find(b"HEP3", pos + 1)
+                self.problems.append((frame, "HEP over TCP: bytes that are not a HEP3 packet; "
+                                             "skipped to the next packet"))
+                pos = at if at >= 0 else n
+                continue
+            total = int.from_bytes(buf[pos + 4:pos + 6], "big")
+            if total < _HEP3_HEADER:
+                self.problems.append((frame, f"HEP over TCP: packet length {total} is shorter "
+                                             "than its header; skipped to the next packet"))
+                pos += 4
+                continue
+            if n - pos < total:
+                break  # the rest of the packet is in the next segments
+            out.append((bytes(buf[pos:pos + total]), frame, ts))
+            pos += total
         if pos:
             del buf[:pos]
         return out
