@@ -66,7 +66,7 @@ def test_window_and_no_peers(setup: tuple[str, str]) -> None:
     ("args", "message"),
     [
         (["--called", "hello", "--at", "2026-11-20T14:03:22Z"], "is not a valid phone number"),
-        (["--called", N, "--at", "yesterday"], "is not an ISO 8601 date-time"),
+        (["--called", N, "--at", "yesterday"], "is not a date-time tracehop reads"),
         (["--called", N, "--at", "2026-11-20T14:03:22Z", "--window", "0"], "0.001<=x<=86400"),
     ],
 )

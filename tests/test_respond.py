@@ -123,7 +123,7 @@ def test_bad_rows_are_each_answered_with_a_reason_and_the_batch_goes_on(
     assert a[4]["status"] == "upstream" and a[4]["upstream"]["provider"] == "Shady Routes"
     bad_time, bad_number, short = a[1], a[2], a[3]
     assert bad_time["error"]["line"] == 3 and bad_time["error"]["field"] == "time"
-    assert "'yesterday afternoon' is not an ISO 8601 date-time" in bad_time["error"]["reason"]
+    assert "'yesterday afternoon' is not a date-time tracehop reads" in bad_time["error"]["reason"]
     assert bad_number["error"]["field"] == "called"
     assert "'not-a-number' is not a valid phone number" in bad_number["error"]["reason"]
     assert short["error"]["field"] == "time"

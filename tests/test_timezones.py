@@ -255,6 +255,20 @@ def test_utc_to_local_and_back(cases: list[tuple[str, datetime]]) -> None:
         ("20261120T090322-0500", z(2026, 11, 20, 14, 3, 22), False),
         ("20261120T1403Z", z(2026, 11, 20, 14, 3), False),
         ("20261120T140322", z(2026, 11, 20, 14, 3, 22), True),
+        # an IANA zone name after the time (a link too), read with DST
+        ("2026-11-20 09:03:22 America/New_York", z(2026, 11, 20, 14, 3, 22), False),
+        ("2026-07-20 09:03:22 america/new_york", z(2026, 7, 20, 13, 3, 22), False),
+        ("2026-11-20 08:03 US/Central", z(2026, 11, 20, 14, 3), False),
+        # US month/day/year, 12- or 24-hour clock
+        ("11/20/2026 9:03:22 AM America/New_York", z(2026, 11, 20, 14, 3, 22), False),
+        ("11/20/2026 2:03:22 PM", z(2026, 11, 20, 14, 3, 22), True),
+        ("11/20/2026 12:03 a.m.", z(2026, 11, 20, 0, 3), True),
+        ("1/2/2026 14:03:22 America/Chicago", z(2026, 1, 2, 20, 3, 22), False),
+        ("11/20/2026 14:03:22-05:00", z(2026, 11, 20, 19, 3, 22), False),
+        # Unix time, seconds or milliseconds
+        ("1795615402", z(2026, 11, 25, 14, 3, 22), False),
+        ("1795615402.25", z(2026, 11, 25, 14, 3, 22, 250000), False),
+        ("1795615402250", z(2026, 11, 25, 14, 3, 22, 250000), False),
     ],
 )
 def test_parse_instant(text: str, utc: datetime, naive: bool) -> None:
@@ -274,9 +288,12 @@ def test_parse_instant(text: str, utc: datetime, naive: bool) -> None:
         ("2026-11-20T24:00:00Z", "hour must be in"),
         ("2026-12-31T23:59:60Z", "leap second"),
         ("2026-11-20T10:00:00+25:00", "out of range"),
-        ("2026-11-20T10:00:00 EST", "expected YYYY-MM-DD"),
+        ("2026-11-20T10:00:00 EST", "America/New_York"),
+        ("11/20/2026 9:03 AM ET", "America/New_York"),
+        ("2026-11-20 10:00:00 Mars/Base", "unknown time zone"),
+        ("20/11/2026 14:03", "US month/day/year"),
+        ("11/20/2026 13:03 PM", "12-hour clock"),
         ("2026-11-20T10:00:00[Mars/Base]", "unknown time zone"),
-        ("1732111402", "expected YYYY-MM-DD"),
         ("20260230T140322Z", "day is out of range"),
     ],
 )

@@ -335,7 +335,9 @@ class _WindowSeconds(click.FloatRange):
 @click.option("--called", required=True,
               help="The called number, E.164 or national (default country US).")
 @click.option("--at", "at", required=True,
-              help="The call time, ISO 8601 with a zone or offset (a naive time is read as UTC).")
+              help="The call time: ISO 8601 with a zone or offset, or followed by an IANA zone "
+                   "name; US 11/20/2026 9:03 AM and Unix seconds are read too (a naive time "
+                   "is read as UTC).")
 @click.option("--calling", default=None, help="The calling number shown, if known.")
 @click.option("--window", type=_WindowSeconds(), default=None,
               help="Search ±this many seconds first (default 120); then widen in steps.")

@@ -86,10 +86,11 @@ class Inquiry:
             try:
                 t_utc, naive = parse_instant(time_raw)
             except (ValueError, OverflowError) as e:
-                raise InquiryError(f"time {time_raw!r} is not an ISO 8601 date-time ({e})",
+                raise InquiryError(f"time {time_raw!r} is not a date-time tracehop reads ({e})",
                                    field="time",
-                                   hint="Use e.g. 2026-11-20T14:03:22Z or 2026-11-20 09:03:22-05:00"
-                                   ) from None
+                                   hint="Use e.g. 2026-11-20T14:03:22Z, 2026-11-20 09:03:22-05:00, "
+                                   "2026-11-20 09:03:22 America/New_York or 11/20/2026 9:03:22 "
+                                   "AM America/New_York") from None
         # The matcher widens up to ±24 h and works in integer microseconds since the epoch, so an
         # instant must leave room on both sides; calls before 1970 or after 9998 are not real.
         if not (MIN_YEAR <= t_utc.year <= MAX_YEAR):

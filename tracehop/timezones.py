@@ -201,15 +201,59 @@ _BASIC: Final = re.compile(
 )
 
 
+#: A time followed by a zone word (``2026-11-20 09:03:22 America/New_York``): read as the RFC 9557
+#: suffix ``[America/New_York]``, so that abbreviations are refused as ``--tz`` refuses them
+#: (docs/decisions.md, "Zone names"), with the IANA name to use.
+_ZONE_WORD: Final = re.compile(r"(?P<rest>.*?\d)\s+(?P<zone>[A-Za-z]+(?:/[A-Za-z0-9_+\-]+)*)",
+                               re.ASCII)
+#: The US month/day/year form of the portals and spreadsheets a US inquiry comes from, with an
+#: optional AM/PM ("11/20/2026 2:03:22 PM").
+_US_DATE: Final = re.compile(
+    r"(?P<mo>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})[ T]+"
+    r"(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?P<frac>[.,]\d+)?)?"
+    r"(?:\s*(?P<ampm>[AaPp]\.?[Mm]\.?)(?=\s|$))?(?P<rest>.*)", re.ASCII)
+#: Unix time: seconds (10 digits, a fraction allowed) or milliseconds (13 digits).
+_EPOCH: Final = re.compile(r"(?P<s>\d{10})(?P<frac>\.\d+)?|(?P<ms>\d{13})", re.ASCII)
+
+
+def _iso_from_us(m: re.Match[str]) -> str:
+    """The ISO 8601 form of a US month/day/year time (the zone part left as written)."""
+    month, day, hour = int(m["mo"]), int(m["d"]), int(m["h"])
+    if month > 12:
+        raise ValueError(f"month {month} in {m['mo']}/{m['d']}/{m['y']}: dates with slashes "
+                         "are read as US month/day/year; write the date as YYYY-MM-DD")
+    if m["ampm"]:
+        if not 1 <= hour <= 12:
+            raise ValueError(f"hour {hour} with {m['ampm']}: a 12-hour clock runs 1 to 12")
+        hour = hour % 12 + (12 if m["ampm"][0] in "Pp" else 0)
+    sec = f":{m['s']}{m['frac'] or ''}" if m["s"] else ""
+    return f"{m['y']}-{month:02d}-{day:02d}T{hour:02d}:{m['mi']}{sec}{m['rest']}"
+
+
 def parse_instant(text: str) -> tuple[datetime, bool]:
     """Parse an inquiry date-time; return the aware UTC instant and whether it was naive.
 
-    A time without offset or zone is read as UTC (``was_naive`` is then true, and the answer
-    says so). Raises :class:`ValueError` with a short reason.
+    ISO 8601 / RFC 3339 (extended or basic, a space for the ``T``, ``Z``/``UTC``/an offset, or
+    an RFC 9557 ``[Zone/Name]``), and the forms a US inquiry also comes in: a zone word after
+    the time (``2026-11-20 09:03:22 America/New_York``; abbreviations such as EST are refused
+    with the name to use, as ``--tz`` refuses them), US month/day/year with an optional AM/PM
+    (``11/20/2026 9:03:22 AM America/New_York``), and Unix time in
+    seconds or milliseconds. A time without offset or zone is read as UTC (``was_naive`` is
+    then true, and the answer says so). Raises :class:`ValueError` with a short reason.
     """
     s = (text or "").strip()
     if not s:
         raise ValueError("empty")
+    e = _EPOCH.fullmatch(s)
+    if e is not None:
+        secs = int(e["ms"]) / 1000 if e["ms"] else int(e["s"]) + float(e["frac"] or 0)
+        return datetime.fromtimestamp(secs, UTC), False
+    us = _US_DATE.fullmatch(s)
+    if us is not None:
+        s = _iso_from_us(us)
+    w = _ZONE_WORD.fullmatch(s)
+    if w is not None and w["zone"].upper() not in ("UTC", "GMT", "Z"):
+        s = f"{w['rest']}[{w['zone']}]"
     b = _BASIC.fullmatch(s)
     if b is not None:  # ISO 8601 basic format (20261120T140322Z): the same in extended form
         s = (f"{b['Y']}-{b['M']}-{b['D']}T{b['h']}:{b['m']}" + (f":{b['s']}" if b["s"] else "")

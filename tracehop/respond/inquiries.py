@@ -121,9 +121,9 @@ def parse_record(fields: dict[str, Any], line: int, *, region: str = "US",
             received, naive = parse_instant(str(rec).strip())
             if naive:
                 warnings.append(f"received time {rec!r} has no zone: read as UTC")
-        except ValueError:
-            warnings.append(f"received time {rec!r} is not an ISO 8601 date-time: the "
-                            "24-hour clock counts from when the file was read")
+        except ValueError as e:
+            warnings.append(f"received time {rec!r} is not a date-time tracehop reads ({e}): "
+                            "the 24-hour clock counts from when the file was read")
     try:
         inq = Inquiry.parse(
             _text(fields.get("called")),

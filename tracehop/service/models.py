@@ -46,8 +46,10 @@ class InquiryIn(BaseModel):
                         description="The one called number (E.164 or a national form). "
                                     "No wildcards.")
     time: str = Field(min_length=1, max_length=64,
-                      description="Call time, ISO 8601 with a zone or offset "
-                                  "(a naive time is read as UTC and the answer says so).")
+                      description="Call time, ISO 8601 with a zone or offset, or "
+                                  "followed by an IANA zone name (US month/day/year and Unix "
+                                  "seconds are read too; a naive time is read as UTC and the "
+                                  "answer says so).")
     calling: str | None = Field(default=None, max_length=64,
                                 description="The calling number shown, if known.")
     window: float | None = Field(default=None, ge=MIN_WINDOW_S, le=MAX_WINDOW_S,
