@@ -166,6 +166,19 @@ def test_quoted_fields_and_a_bom_are_read(tmp_path: Path) -> None:
     assert row.inquiry.extra == {"note": "spoofed, twice\nthat day"}
 
 
+def test_headers_as_portals_and_spreadsheets_write_them(tmp_path: Path) -> None:
+    """A spreadsheet's own column titles name the keys: case, spaces and punctuation aside."""
+    p = tmp_path / "campaign.csv"
+    p.write_text("Traceback ID,Called Number,Calling Number,Date/Time (UTC),Notes\n"
+                 "TB-1,(312) 555-0100,202-555-0111,11/20/2026 2:03:22 PM,first\n")
+    (row,) = read_inquiries(p).rows
+    assert row.inquiry is not None, row.error
+    q = row.inquiry
+    assert (q.id, q.called_e164, q.calling_e164) == ("TB-1", "+13125550100", "+12025550111")
+    assert q.time_utc.isoformat() == "2026-11-20T14:03:22+00:00"
+    assert q.extra == {"Notes": "first"}
+
+
 # -- answers, summary, deadlines, RMD, audit, evidence -----------------------------------------
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,11 +28,17 @@ from tracehop.inquiry import Inquiry
 KNOWN = ("called", "calling", "time", "id", "window", "duration", "disposition", "received")
 REQUIRED = ("called", "time")
 
-#: Header spellings accepted for each key (after lower-casing and trimming).
+#: Header spellings accepted for each key, as :func:`_canonical` writes them (lower case, every
+#: run of other characters one "_": "Date/Time (UTC)" is date_time_utc, "Called #" called).
 ALIASES: dict[str, tuple[str, ...]] = {
-    "called": ("called", "called_number", "called_tn", "dest", "destination", "to"),
-    "calling": ("calling", "calling_number", "calling_tn", "caller_id", "ani", "from"),
-    "time": ("time", "time_utc", "datetime", "date_time", "call_time", "timestamp"),
+    "called": ("called", "called_number", "called_tn", "dest", "destination", "to",
+               "called_party", "called_party_number", "to_number", "dnis", "called_num"),
+    "calling": ("calling", "calling_number", "calling_tn", "caller_id", "ani", "from",
+                "calling_party", "calling_party_number", "from_number", "caller_id_number",
+                "cli", "calling_num"),
+    "time": ("time", "time_utc", "datetime", "date_time", "call_time", "timestamp",
+             "date_time_utc", "datetime_utc", "call_date_time", "call_date_time_utc",
+             "call_datetime", "date_time_of_call", "call_time_utc", "call_timestamp"),
     "id": ("id", "inquiry_id", "traceback_id", "reference", "ref"),
     "window": ("window", "window_s"),
     "duration": ("duration", "duration_s"),
@@ -160,7 +167,7 @@ def _detect(p: Path, text: str) -> str:
 
 
 def _canonical(key: str) -> str:
-    k = key.strip().lstrip("\ufeff").lower().replace(" ", "_").replace("-", "_")
+    k = re.sub(r"[^a-z0-9]+", "_", key.strip().lstrip("\ufeff").lower()).strip("_")
     for canon, spellings in ALIASES.items():
         if k in spellings:
             return canon
