@@ -457,6 +457,38 @@ def test_a_peer_trunk_both_ways_is_not_taken_as_ours() -> None:
     assert not any("198.51.100.10 was taken" in w for w in b.warnings)
 
 
+def test_an_sbc_with_two_interfaces_is_named_not_guessed() -> None:
+    """Calls reach the SBC's peer side (192.0.2.10) and leave from its core side (10.1.1.1)
+    moments later: nothing proves the two are one element, so nothing is read as outbound,
+    but the reading names the sending side and the option to give."""
+    import socket
+
+    from tracehop.sip.dialogs import LegBuilder
+
+    peer, pub, core_side, core = (socket.inet_aton(a) for a in (
+        "198.51.100.10", "192.0.2.10", "10.1.1.1", "10.1.1.50"))
+
+    def invite(called: str, cid: str) -> bytes:
+        return (f"INVITE sip:{called}@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK{cid}\r\n"
+                f"From: <sip:+12025550111@x>;tag=1\r\nTo: <sip:{called}@x>\r\n"
+                f"Call-ID: {cid}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode()
+
+    b = LegBuilder("t.pcap", None, "pcap", SipConfig(tshark="never"))
+    s = 1_000_000
+    frames = []
+    for i in range(3):
+        called = f"+1312555010{i}"
+        frames += [(60 * i * s, peer, pub, called, f"in{i}"),
+                   (60 * i * s + s // 50, core_side, core, called[2:], f"out{i}")]
+    for n, (t, src, dst, called, cid) in enumerate(frames, start=1):
+        b.add(n, t, src, dst, 5060, 5060, "udp", invite(called, cid))
+    legs, _ = b.finish()
+    assert set(legs.column("direction").to_pylist()) == {"inbound"}
+    (note,) = [w for w in b.warnings if "moments after" in w]
+    assert "10.1.1.1 sent 3 of its 3 INVITEs" in note and "192.0.2.10" in note
+    assert "--sip-local-net 10.1.1.1/32" in note
+
+
 def test_a_capture_whose_sbc_carries_no_call_on_keeps_every_invite_inbound() -> None:
     """The fixture's own SBC sends one call of its own and carries none on: named in a
     warning, not taken as our side (nothing proves it is)."""

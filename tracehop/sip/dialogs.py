@@ -91,6 +91,9 @@ _STIR_NONE: Final = [None] * (len(ROW_FIELDS) - _ATTEST)
 #: that does not answer is given up after Timer B (64*T1 = 32 s, RFC 3261 §17.1.1.2) before
 #: the next route is tried.
 ONWARD_WITHIN_US: Final = 60_000_000
+#: How soon after a call reached one address another address must send it on to be named as
+#: its other side (LegBuilder._warn_relays): a B2BUA's routing, not a retry of the call.
+RELAY_WITHIN_US: Final = 5_000_000
 
 
 def _called_tail(user: str | None) -> str:
@@ -510,6 +513,7 @@ class LegBuilder:
         hops = [h for h in self._hops if h[0] in self.legs and h[1] != h[2]]
         self._hops = []
         both = {h[1] for h in hops} & {h[2] for h in hops}
+        self._warn_relays(hops, both)
         if not both:
             return
         received: dict[bytes, list[tuple[int, str, str]]] = {}
@@ -549,6 +553,46 @@ class LegBuilder:
                 f"(an SBC or proxy), since {paired[addr]} of the {len(sent[addr])} INVITEs it "
                 f"sent carried on a call it had just received; those are read as outbound "
                 f"legs. Give --sip-local-net to name your own addresses instead")
+
+    def _warn_relays(self, hops: list[tuple[tuple[str, str, str, str], bytes, bytes, int]],
+                     both: set[bytes]) -> None:
+        """Name an address that only sends INVITEs, most of them moments after the same call
+        reached another address: an SBC with one interface toward its peers and another toward
+        the core (or a pair of our own elements), seen from a capture of both sides. Its
+        INVITEs are our onward legs, but nothing in the capture proves the two addresses are
+        one element's, so they are not read as outbound: the reading says which address to
+        give as a local net (without it, each of those calls has two inbound legs and a
+        lookup answers ambiguous)."""
+        arrivals = sorted((self.legs[key].row[_START], _called_tail(self.legs[key].row[_CALLED]),
+                           key[0], dst, src) for key, src, dst, _ in hops)
+        times = [a[0] for a in arrivals]
+        sent: dict[bytes, int] = {}
+        relayed: dict[bytes, dict[bytes, int]] = {}
+        for key, src, _dst, _ in hops:
+            if src in both:
+                continue  # _infer_own_side decides these
+            sent[src] = sent.get(src, 0) + 1
+            row = self.legs[key].row
+            t, called = row[_START], _called_tail(row[_CALLED])
+            lo = bisect_left(times, t - RELAY_WITHIN_US)
+            hi = bisect_right(times, t)
+            for _, a_called, a_cid, a_dst, a_src in arrivals[lo:hi]:
+                if a_dst != src and a_src != src and (
+                        (called and a_called == called) or a_cid == key[0]):
+                    into = relayed.setdefault(src, {})
+                    into[a_dst] = into.get(a_dst, 0) + 1
+                    break
+        for src, into in sorted(relayed.items(), key=lambda kv: self._ip_text(kv[0])):
+            n = sum(into.values())
+            if n < 2 or n * 2 < sent[src]:
+                continue
+            via = max(into, key=lambda d: into[d])
+            ip = self._ip_text(src)
+            self.warnings.append(
+                f"{ip} sent {n} of its {sent[src]} INVITEs moments after the same called number "
+                f"reached {self._ip_text(via)}: if both are yours (an SBC's two sides), read the "
+                f"capture again with --sip-local-net {ip}/{128 if ':' in ip else 32}, else a "
+                f"lookup finds two inbound legs for each such call and answers ambiguous")
 
     def _warn_unknown_own_side(self) -> None:
         """Without local nets every INVITE is read as inbound, and our own onward INVITE of a
