@@ -179,6 +179,27 @@ def test_headers_as_portals_and_spreadsheets_write_them(tmp_path: Path) -> None:
     assert q.extra == {"Notes": "first"}
 
 
+def test_a_zone_in_a_time_columns_title_reads_its_naive_values(tmp_path: Path) -> None:
+    """"Date/Time (America/Chicago)": the values without an offset are Central time; one
+    with its own offset keeps it. An abbreviation in the title is refused on every row with
+    the name to use, not read as UTC hours off."""
+    p = tmp_path / "zoned.csv"
+    p.write_text("Called,Date/Time (America/Chicago),Received (UTC)\n"
+                 "3125550100,11/20/2026 8:03:22 AM,2026-11-20 15:00\n"
+                 "3125550100,2026-11-20T14:03:22Z,\n")
+    a, b = read_inquiries(p).rows
+    assert a.inquiry is not None and b.inquiry is not None
+    assert a.inquiry.time_utc == b.inquiry.time_utc == datetime(2026, 11, 20, 14, 3, 22,
+                                                                tzinfo=UTC)
+    assert not a.inquiry.naive_time and a.received == datetime(2026, 11, 20, 15, tzinfo=UTC)
+    assert not a.warnings
+    q = tmp_path / "abbr.csv"
+    q.write_text("called,Time (ET)\n3125550100,2026-11-20 09:03:22\n")
+    (row,) = read_inquiries(q).rows
+    assert row.inquiry is None and row.error is not None and row.error.field == "time"
+    assert "'Time (ET)'" in row.error.reason and "America/New_York" in row.error.reason
+
+
 # -- answers, summary, deadlines, RMD, audit, evidence -----------------------------------------
 
 

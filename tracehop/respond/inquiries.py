@@ -17,7 +17,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -107,11 +107,15 @@ def read_inquiries(path: str | Path, *, region: str = "US") -> InquiryFile:
 
 
 def parse_record(fields: dict[str, Any], line: int, *, region: str = "US",
-                 what: str = "column") -> InquiryRow:
+                 what: str = "column", zones: dict[str, str] | None = None) -> InquiryRow:
     """Turn one record's fields (keys already canonical) into an :class:`InquiryRow`.
 
-    ``what`` names a field in messages: "column" (CSV) or "key" (JSON lines).
+    ``what`` names a field in messages: "column" (CSV) or "key" (JSON lines). ``zones``: the
+    zone a column's header names for ``time`` or ``received`` (:func:`header_zone`), which a
+    value without a zone or offset of its own is read in.
     """
+    if zones:
+        fields = {k: _zoned(v, zones[k]) if k in zones else v for k, v in fields.items()}
     missing = [k for k in REQUIRED if k not in fields]
     if missing:
         return InquiryRow(line, None, RowError(
@@ -149,6 +153,45 @@ def parse_record(fields: dict[str, Any], line: int, *, region: str = "US",
     return InquiryRow(line, inq, None, received=received, raw=fields, warnings=tuple(warnings))
 
 
+def header_zone(header: str) -> str | None:
+    """The zone a column's title names: "Date/Time (UTC)", "Call Time (America/New_York)",
+    "time_utc"; None when it names none."""
+    m = re.search(r"\(\s*([A-Za-z][A-Za-z0-9_/+\-]*)\s*\)\s*$", header)
+    if m is not None:
+        return m.group(1)
+    if re.search(r"(?:^|[^a-z0-9])utc$", header.strip().lower()):
+        return "UTC"
+    return None
+
+
+def _zone_problem(zone: str) -> str | None:
+    """Why a zone a column title names cannot be read (an abbreviation, an unknown name),
+    or None."""
+    from tracehop.timezones import parse_instant
+
+    try:
+        parse_instant(f"2000-01-01 00:00 {zone}")
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def _zoned(value: Any, zone: str) -> Any:
+    """``value`` read in ``zone`` when it has no zone or offset of its own: the zone written
+    after it, as :func:`~tracehop.timezones.parse_instant` reads a zone word (an abbreviation
+    is then refused with the IANA name to use, as everywhere). Anything else unchanged."""
+    from tracehop.timezones import parse_instant
+
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return value
+    try:
+        _, naive = parse_instant(text)
+    except (ValueError, OverflowError):
+        return value  # the reader names what is wrong with it
+    return f"{text} {zone}" if naive else value
+
+
 def _text(v: Any) -> str | None:
     if v is None:
         return None
@@ -167,7 +210,10 @@ def _detect(p: Path, text: str) -> str:
 
 
 def _canonical(key: str) -> str:
-    k = re.sub(r"[^a-z0-9]+", "_", key.strip().lstrip("\ufeff").lower()).strip("_")
+    # A zone in parentheses at the end of a title is the values' zone (header_zone), not
+    # part of the column's name.
+    bare = re.sub(r"\([^()]*\)\s*$", "", key.strip().lstrip("\ufeff")) or key
+    k = re.sub(r"[^a-z0-9]+", "_", bare.lower()).strip("_")
     for canon, spellings in ALIASES.items():
         if k in spellings:
             return canon
@@ -205,6 +251,14 @@ def _read_csv(p: Path, text: str, region: str) -> Iterator[InquiryRow]:
     except csv.Error as e:
         raise InputError(f"cannot read the CSV header ({e})", path=p, line=1) from None
     keys = [_canonical(h) for h in header]
+    # A zone in the title of the time columns ("Date/Time (America/New_York)") is the zone of
+    # their values that carry none.
+    zones = {k: z for k, h in zip(keys, header, strict=True)
+             if k in ("time", "received") and (z := header_zone(h)) is not None}
+    zone_errors = {k: (h, why) for k, h in zip(keys, header, strict=True)
+                   if k in zones and (why := _zone_problem(zones[k])) is not None}
+    for k in zone_errors:
+        del zones[k]
     if not any(k in KNOWN for k in keys):
         raise InputError(
             "the first line is not a header naming the inquiry columns", path=p, line=1,
@@ -248,4 +302,17 @@ def _read_csv(p: Path, text: str, region: str) -> Iterator[InquiryRow]:
                 None, f"the record has {len(row)} fields, the header has {len(keys)}",
                 hint="Quote values that contain commas"), raw=fields)
             continue
-        yield parse_record(fields, start, region=region)
+        if "time" in zone_errors:
+            title, problem = zone_errors["time"]
+            yield InquiryRow(start, None, RowError(
+                "time", f"the column title {title!r} names a zone tracehop does not read "
+                f"({problem})", hint="Name an IANA zone in the title, e.g. "
+                "'Time (America/New_York)', or give each time its offset"), raw=fields)
+            continue
+        got = parse_record(fields, start, region=region, zones=zones)
+        if "received" in zone_errors:
+            title, problem = zone_errors["received"]
+            got = replace(got, warnings=(*got.warnings, f"the column title {title!r} names a "
+                                         f"zone tracehop does not read ({problem}): received "
+                                         "times without an offset are read as UTC"))
+        yield got
