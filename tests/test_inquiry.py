@@ -129,3 +129,14 @@ def test_a_calling_number_that_is_no_number_is_kept_as_written(calling: str) -> 
     q = Inquiry.parse("3125550100", "2026-11-20T14:03:22Z", calling)
     assert q.calling_e164 is None and q.calling_raw == calling and q.calling_unusable
     assert not Inquiry.parse("3125550100", "2026-11-20T14:03:22Z", "2025550111").calling_unusable
+
+
+def test_a_zone_reads_a_time_without_an_offset() -> None:
+    """`zone` (an inquiry file's column, the HTTP API's field) is the zone of a naive time; a
+    time with its own offset keeps it; an unreadable zone is the zone field's error."""
+    a = Inquiry.parse("3125550100", "2026-11-20 08:03:22", zone="America/Chicago")
+    b = Inquiry.parse("3125550100", "2026-11-20T14:03:22Z", zone="America/Chicago")
+    assert a.time_utc == b.time_utc and not a.naive_time
+    with pytest.raises(InquiryError) as e:
+        Inquiry.parse("3125550100", "2026-11-20 08:03:22", zone="CST")
+    assert e.value.field == "zone" and "America/Chicago" in str(e.value)

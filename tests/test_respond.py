@@ -193,6 +193,14 @@ def test_a_zone_in_a_time_columns_title_reads_its_naive_values(tmp_path: Path) -
                                                                 tzinfo=UTC)
     assert not a.inquiry.naive_time and a.received == datetime(2026, 11, 20, 15, tzinfo=UTC)
     assert not a.warnings
+    # ... and a record's own zone column (JSON lines too) wins over the title's
+    j = tmp_path / "zoned.jsonl"
+    j.write_text('{"called": "3125550100", "time": "2026-11-20 08:03:22", '
+                 '"tz": "America/Chicago"}\n'
+                 '{"called": "3125550100", "time": "2026-11-20 08:03:22", "zone": "CST"}\n')
+    c, d = read_inquiries(j).rows
+    assert c.inquiry is not None and c.inquiry.time_utc == a.inquiry.time_utc
+    assert d.error is not None and d.error.field == "zone" and "America/Chicago" in d.error.reason
     q = tmp_path / "abbr.csv"
     q.write_text("called,Time (ET)\n3125550100,2026-11-20 09:03:22\n")
     (row,) = read_inquiries(q).rows

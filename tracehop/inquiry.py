@@ -52,8 +52,12 @@ class Inquiry:
         disposition: str | None = None,
         region: str = "US",
         extra: dict[str, Any] | None = None,
+        zone: str | None = None,
     ) -> Inquiry:
-        """Validate raw inquiry fields. Raises :class:`InquiryError` naming the bad field."""
+        """Validate raw inquiry fields. Raises :class:`InquiryError` naming the bad field.
+
+        ``zone``: the IANA zone a ``time`` without an offset or zone of its own is read in
+        (an inquiry file's ``zone`` column, the HTTP API's ``zone`` field)."""
         from tracehop.numbers import normalise_one
         from tracehop.timezones import parse_instant
 
@@ -83,6 +87,19 @@ class Inquiry:
             time_raw = time.isoformat()
         else:
             time_raw = str(time).strip()
+            zone_s = str(zone).strip() if zone is not None else ""
+            if zone_s:
+                try:
+                    parse_instant(f"2000-01-01 00:00 {zone_s}")
+                except ValueError as e:
+                    raise InquiryError(f"zone {zone_s!r} cannot be read ({e})", field="zone",
+                                       hint="Give an IANA zone name such as America/New_York"
+                                       ) from None
+                try:
+                    if parse_instant(time_raw)[1]:  # no zone or offset of its own
+                        time_raw = f"{time_raw} {zone_s}"
+                except (ValueError, OverflowError):
+                    pass  # the parse below names what is wrong with it
             try:
                 t_utc, naive = parse_instant(time_raw)
             except (ValueError, OverflowError) as e:

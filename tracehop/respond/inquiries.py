@@ -25,7 +25,8 @@ from typing import Any
 from tracehop.errors import InputError, InquiryError, UnreadableFileError
 from tracehop.inquiry import Inquiry
 
-KNOWN = ("called", "calling", "time", "id", "window", "duration", "disposition", "received")
+KNOWN = ("called", "calling", "time", "id", "window", "duration", "disposition", "received",
+         "zone")
 REQUIRED = ("called", "time")
 
 #: Header spellings accepted for each key, as :func:`_canonical` writes them (lower case, every
@@ -44,6 +45,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "duration": ("duration", "duration_s"),
     "disposition": ("disposition",),
     "received": ("received", "received_at", "received_utc"),
+    # the IANA zone of this record's times that carry no offset
+    "zone": ("zone", "tz", "time_zone", "timezone"),
 }
 
 
@@ -114,6 +117,13 @@ def parse_record(fields: dict[str, Any], line: int, *, region: str = "US",
     zone a column's header names for ``time`` or ``received`` (:func:`header_zone`), which a
     value without a zone or offset of its own is read in.
     """
+    own = str(fields.get("zone") or "").strip()
+    if own:  # the record's own zone column wins over one its header names
+        if (problem := _zone_problem(own)) is not None:
+            return InquiryRow(line, None, RowError(
+                "zone", f"zone {own!r} cannot be read ({problem})",
+                hint="Give an IANA zone name such as America/New_York"), raw=fields)
+        zones = {"received": own}  # the time's: Inquiry.parse(zone=...)
     if zones:
         fields = {k: _zoned(v, zones[k]) if k in zones else v for k, v in fields.items()}
     missing = [k for k in REQUIRED if k not in fields]
@@ -146,6 +156,7 @@ def parse_record(fields: dict[str, Any], line: int, *, region: str = "US",
             disposition=_text(fields.get("disposition")),
             region=region,
             extra=extra,
+            zone=own or None,
         )
     except InquiryError as e:
         return InquiryRow(line, None, RowError(e.field, e.message, e.hint), received=received,

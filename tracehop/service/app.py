@@ -388,7 +388,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
             try:
                 inq = Inquiry.parse(item.called, item.time, item.calling, window=item.window,
                                     id=item.id, duration=item.duration,
-                                    disposition=item.disposition)
+                                    disposition=item.disposition, zone=item.zone)
                 _check_searchable(inq)
                 out.append(inq)
             except InquiryError as e:

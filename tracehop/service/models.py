@@ -61,6 +61,9 @@ class InquiryIn(BaseModel):
                                    description="Call duration in seconds, if known.")
     disposition: str | None = Field(default=None, max_length=32,
                                     description="answered / no_answer / busy / failed / ...")
+    zone: str | None = Field(default=None, max_length=64,
+                             description="IANA zone of a time given without an offset "
+                                         "(e.g. America/New_York).")
 
 
 def _translate(tp: Any, done: dict[type, type[BaseModel]]) -> Any:
