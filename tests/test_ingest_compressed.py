@@ -137,3 +137,18 @@ def test_a_compressed_capture_is_read(tmp_path: Path) -> None:
     s = ingest_paths([cap], tmp_path / "b")
     assert s.stored == plain.stored > 0 and s.per_file[0].format == "pcap"
     assert {r["source_file"] for r in _legs(tmp_path / "b")} == {str(cap)}
+
+
+def test_no_room_to_decompress_is_named_as_such_not_as_a_damaged_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    not_a_dir = tmp_path / "tmp-is-a-file"
+    not_a_dir.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(not_a_dir))
+    f = tmp_path / "Master.csv.1.gz"
+    f.write_bytes(gzip.compress(MASTER))
+    s = ingest_paths([f], tmp_path / "s", tz=TZ)
+    (err,) = [p.error for p in s.per_file if p.error]
+    assert str(f) in err and f"cannot decompress it into {not_a_dir}" in err
+    assert "TMPDIR" in err and "damaged" not in err and "cut short" not in err

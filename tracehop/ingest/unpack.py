@@ -22,7 +22,6 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
-import shutil
 import tempfile
 import zlib
 from collections.abc import Callable
@@ -104,8 +103,21 @@ class Unpacked:
         codec = compression_of(path)
         if codec is None:
             return path
-        if self._dir is None:
-            self._dir = tempfile.TemporaryDirectory(prefix="tracehop-unpacked-")
+        try:
+            return self._unpack(path, codec, grew)
+        except _NoRoom as e:
+            self.errors[path] = UnreadableFileError(
+                f"cannot decompress it into {e.where} ({e.cause.strerror or e.cause})",
+                path=path, hint="Point TMPDIR at a directory with room for the plain file, or "
+                "decompress it yourself and ingest the plain file")
+            return path
+
+    def _unpack(self, path: Path, codec: str, grew: Callable[[int], None] | None) -> Path:
+        try:
+            if self._dir is None:
+                self._dir = tempfile.TemporaryDirectory(prefix="tracehop-unpacked-")
+        except OSError as e:
+            raise _NoRoom(e, tempfile.gettempdir()) from e
         name = path.name
         for suffix in SUFFIXES:
             if name.lower().endswith(suffix) and len(name) > len(suffix):
@@ -118,12 +130,26 @@ class Unpacked:
         if where is None or (where / name).exists():
             where = Path(self._dir.name) / str(self._made)
             self._made += 1
-            where.mkdir()
+            try:
+                where.mkdir()
+            except OSError as e:
+                raise _NoRoom(e, self._dir.name) from e
             self._dirs.setdefault(path.parent, where)
         out = where / name
         try:
-            with _open(path, codec) as src, out.open("wb") as dst:
-                shutil.copyfileobj(src, dst, _CHUNK)
+            try:
+                dst = out.open("wb")
+            except OSError as e:
+                raise _NoRoom(e, self._dir.name) from e
+            with dst, _open(path, codec) as src:
+                while block := src.read(_CHUNK):
+                    try:
+                        dst.write(block)
+                    except OSError as e:  # the temporary directory's fault, not the file's
+                        raise _NoRoom(e, self._dir.name) from e
+        except _NoRoom:
+            out.unlink(missing_ok=True)
+            raise
         except Exception as e:
             import pyarrow as pa  # its errors for a damaged zstd stream
 
@@ -147,6 +173,15 @@ class Unpacked:
         for copy, orig in self.original.items():
             text = text.replace(str(copy), str(orig))
         return text
+
+
+class _NoRoom(Exception):
+    """Writing the plain copy failed (a full, missing or read-only temporary directory)."""
+
+    def __init__(self, cause: OSError, where: str) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.where = where
 
 
 def _damaged(path: Path, codec: str, e: BaseException) -> UnreadableFileError:
