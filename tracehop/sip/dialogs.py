@@ -86,6 +86,7 @@ _CALLED, _DIRECTION = ROW_FIELDS.index("called_raw"), ROW_FIELDS.index("directio
 assert ROW_FIELDS[_INGRESS_IP:_INGRESS_IP + 4] == (
     "ingress_ip", "ingress_trunk", "egress_ip", "egress_trunk")
 _STIR_NONE: Final = [None] * (len(ROW_FIELDS) - _ATTEST)
+NO_ANSWER: Final = frozenset({408, 480})
 #: How soon after the INVITE that brought a call our onward INVITE of it leaves
 #: (:meth:`LegBuilder._infer_own_side`): a routing decision takes milliseconds, but a route
 #: that does not answer is given up after Timer B (64*T1 = 32 s, RFC 3261 §17.1.1.2) before
@@ -111,7 +112,6 @@ def _follows(arrivals: Sequence[tuple[int, str, str]], t: int, called: str, cid:
     lo = bisect_left(arrivals, (t - ONWARD_WITHIN_US,))
     hi = bisect_right(arrivals, (t, "\U0010ffff"))
     return any((c == called and called) or a_cid == cid for _, c, a_cid in arrivals[lo:hi])
-NO_ANSWER: Final = frozenset({408, 480})
 
 
 @dataclass
