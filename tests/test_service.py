@@ -133,6 +133,21 @@ def test_one_inquiry_gets_one_answer_from_the_inbound_leg(env: Env, url: str) ->
     assert r.headers["x-request-id"]
 
 
+def test_a_zone_field_reads_a_time_without_an_offset(env: Env, url: str) -> None:
+    """`zone` names the IANA zone of a time given without an offset; an abbreviation there is
+    a 422 naming the field and the name to use."""
+    zoned = dict(ASK, time="2026-11-20 08:03:22", zone="America/Chicago")
+    r = httpx.post(f"{url}/v1/inquiries", json=zoned, headers=auth(env.alice))
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["inquiry"]["time_utc"] == "2026-11-20T14:03:22Z"
+    assert a["match"]["leg_id"] == "a1"
+    assert not any("no zone" in w for w in a["warnings"])
+    r = httpx.post(f"{url}/v1/inquiries", json=dict(zoned, zone="CST"), headers=auth(env.alice))
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] == "zone" and "America/Chicago" in r.text
+
+
 def test_a_batch_gets_a_list_in_order_and_nothing_about_other_calls(env: Env, url: str) -> None:
     batch = [ASK, {"called": "+13125550199", "time": "2026-11-20T14:03:11Z", "id": "q2"},
              {"called": "+13125550142", "time": "2026-11-20T14:03:11Z"}]
