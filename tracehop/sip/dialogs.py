@@ -568,7 +568,7 @@ class LegBuilder:
         times = [a[0] for a in arrivals]
         sent: dict[bytes, int] = {}
         relayed: dict[bytes, dict[bytes, int]] = {}
-        for key, src, _dst, _ in hops:
+        for key, src, dst, _ in hops:
             if src in both:
                 continue  # _infer_own_side decides these
             sent[src] = sent.get(src, 0) + 1
@@ -577,7 +577,9 @@ class LegBuilder:
             lo = bisect_left(times, t - RELAY_WITHIN_US)
             hi = bisect_right(times, t)
             for _, a_called, a_cid, a_dst, a_src in arrivals[lo:hi]:
-                if a_dst != src and a_src != src and (
+                # Not this INVITE's own continuation (sent on by the address it went to,
+                # stamped the same microsecond by a capture of both sides).
+                if a_dst != src and a_src != src and a_src != dst and (
                         (called and a_called == called) or a_cid == key[0]):
                     into = relayed.setdefault(src, {})
                     into[a_dst] = into.get(a_dst, 0) + 1
