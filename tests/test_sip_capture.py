@@ -418,6 +418,13 @@ def test_without_local_nets_the_sbc_that_carries_calls_on_is_found(tmp_path: Pat
     assert not any("moments after" in w for w in found.warnings), found.warnings
 
 
+def _invite(called: str, cid: str) -> bytes:
+    """A minimal initial INVITE (RFC 3261 §8.1.1: the headers a leg is built from)."""
+    return (f"INVITE sip:{called}@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK{cid}\r\n"
+            f"From: <sip:+12025550111@x>;tag=1\r\nTo: <sip:{called}@x>\r\n"
+            f"Call-ID: {cid}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode()
+
+
 def test_a_peer_trunk_both_ways_is_not_taken_as_ours() -> None:
     """A peer whose trunk carries calls both ways sends us calls that are not the calls we
     sent it (one routing loop aside): it must not be taken for our own side, or its calls
@@ -428,11 +435,6 @@ def test_a_peer_trunk_both_ways_is_not_taken_as_ours() -> None:
 
     us, peer, other = (socket.inet_aton(a) for a in ("192.0.2.10", "198.51.100.10",
                                                      "203.0.113.20"))
-
-    def invite(called: str, cid: str) -> bytes:
-        return (f"INVITE sip:{called}@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK{cid}\r\n"
-                f"From: <sip:+12025550111@x>;tag=1\r\nTo: <sip:{called}@x>\r\n"
-                f"Call-ID: {cid}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode()
 
     b = LegBuilder("t.pcap", None, "pcap", SipConfig(tshark="never"))
     s = 1_000_000
@@ -446,7 +448,7 @@ def test_a_peer_trunk_both_ways_is_not_taken_as_ours() -> None:
         (11 * s, other, us, "+13125550160", "in4"),
         (11 * s + s // 10, us, peer, "+13125550160", "out4"),
     ]):
-        b.add(i + 1, t, src, dst, 5060, 5060, "udp", invite(called, cid))
+        b.add(i + 1, t, src, dst, 5060, 5060, "udp", _invite(called, cid))
     legs, _ = b.finish()
     got = dict(zip(legs.column("call_id").to_pylist(), legs.column("direction").to_pylist(),
                    strict=True))
@@ -471,11 +473,6 @@ def test_an_sbc_with_two_interfaces_is_named_not_guessed() -> None:
     peer, pub, core_side, core = (socket.inet_aton(a) for a in (
         "198.51.100.10", "192.0.2.10", "10.1.1.1", "10.1.1.50"))
 
-    def invite(called: str, cid: str) -> bytes:
-        return (f"INVITE sip:{called}@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK{cid}\r\n"
-                f"From: <sip:+12025550111@x>;tag=1\r\nTo: <sip:{called}@x>\r\n"
-                f"Call-ID: {cid}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode()
-
     b = LegBuilder("t.pcap", None, "pcap", SipConfig(tshark="never"))
     s = 1_000_000
     frames = []
@@ -484,7 +481,7 @@ def test_an_sbc_with_two_interfaces_is_named_not_guessed() -> None:
         frames += [(60 * i * s, peer, pub, called, f"in{i}"),
                    (60 * i * s + s // 50, core_side, core, called[2:], f"out{i}")]
     for n, (t, src, dst, called, cid) in enumerate(frames, start=1):
-        b.add(n, t, src, dst, 5060, 5060, "udp", invite(called, cid))
+        b.add(n, t, src, dst, 5060, 5060, "udp", _invite(called, cid))
     legs, _ = b.finish()
     assert set(legs.column("direction").to_pylist()) == {"inbound"}
     (note,) = [w for w in b.warnings if "moments after" in w]
