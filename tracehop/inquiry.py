@@ -59,7 +59,7 @@ class Inquiry:
         ``zone``: the IANA zone a ``time`` without an offset or zone of its own is read in
         (an inquiry file's ``zone`` column, the HTTP API's ``zone`` field)."""
         from tracehop.numbers import normalise_one
-        from tracehop.timezones import parse_instant
+        from tracehop.timezones import in_zone, parse_instant, zone_problem
 
         if called is None or not str(called).strip():
             raise InquiryError("the inquiry has no called number", field="called",
@@ -89,17 +89,11 @@ class Inquiry:
             time_raw = str(time).strip()
             zone_s = str(zone).strip() if zone is not None else ""
             if zone_s:
-                try:
-                    parse_instant(f"2000-01-01 00:00 {zone_s}")
-                except ValueError as e:
-                    raise InquiryError(f"zone {zone_s!r} cannot be read ({e})", field="zone",
-                                       hint="Give an IANA zone name such as America/New_York"
-                                       ) from None
-                try:
-                    if parse_instant(time_raw)[1]:  # no zone or offset of its own
-                        time_raw = f"{time_raw} {zone_s}"
-                except (ValueError, OverflowError):
-                    pass  # the parse below names what is wrong with it
+                if (problem := zone_problem(zone_s)) is not None:
+                    raise InquiryError(f"zone {zone_s!r} cannot be read ({problem})",
+                                       field="zone",
+                                       hint="Give an IANA zone name such as America/New_York")
+                time_raw = in_zone(time_raw, zone_s)
             try:
                 t_utc, naive = parse_instant(time_raw)
             except (ValueError, OverflowError) as e:

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     # pay ~0.25 s to import Polars.
     import polars as pl
 
-__all__ = ["local_to_utc", "parse_instant", "resolve_zone"]
+__all__ = ["in_zone", "local_to_utc", "parse_instant", "resolve_zone", "zone_problem"]
 
 _UTC_ALIASES: Final = frozenset({"UTC", "Z", "GMT", "ZULU", "UCT", "ETC/UTC", "ETC/GMT"})
 
@@ -228,6 +228,27 @@ def _iso_from_us(m: re.Match[str]) -> str:
         hour = hour % 12 + (12 if m["ampm"][0] in "Pp" else 0)
     sec = f":{m['s']}{m['frac'] or ''}" if m["s"] else ""
     return f"{m['y']}-{month:02d}-{day:02d}T{hour:02d}:{m['mi']}{sec}{m['rest']}"
+
+
+def zone_problem(zone: str) -> str | None:
+    """Why ``zone``, written after a time, cannot be read (an abbreviation, an unknown
+    name), or None: what :func:`parse_instant` would say of it."""
+    try:
+        parse_instant(f"2000-01-01 00:00 {zone}")
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def in_zone(text: str, zone: str) -> str:
+    """``text`` read in ``zone`` when it has no zone or offset of its own (the zone written
+    after it, as :func:`parse_instant` reads a zone word); otherwise, or when it cannot be
+    read at all (the caller's parse says why), unchanged."""
+    try:
+        _, naive = parse_instant(text)
+    except (ValueError, OverflowError):
+        return text
+    return f"{text.strip()} {zone}" if naive else text
 
 
 def parse_instant(text: str) -> tuple[datetime, bool]:

@@ -24,6 +24,7 @@ from typing import Any
 
 from tracehop.errors import InputError, InquiryError, UnreadableFileError
 from tracehop.inquiry import Inquiry
+from tracehop.timezones import in_zone, zone_problem
 
 KNOWN = ("called", "calling", "time", "id", "window", "duration", "disposition", "received",
          "zone")
@@ -119,13 +120,14 @@ def parse_record(fields: dict[str, Any], line: int, *, region: str = "US",
     """
     own = str(fields.get("zone") or "").strip()
     if own:  # the record's own zone column wins over one its header names
-        if (problem := _zone_problem(own)) is not None:
+        if (problem := zone_problem(own)) is not None:
             return InquiryRow(line, None, RowError(
                 "zone", f"zone {own!r} cannot be read ({problem})",
                 hint="Give an IANA zone name such as America/New_York"), raw=fields)
         zones = {"received": own}  # the time's: Inquiry.parse(zone=...)
     if zones:
-        fields = {k: _zoned(v, zones[k]) if k in zones else v for k, v in fields.items()}
+        fields = {k: in_zone(str(v), zones[k]) if k in zones and v is not None
+                  and str(v).strip() else v for k, v in fields.items()}
     missing = [k for k in REQUIRED if k not in fields]
     if missing:
         return InquiryRow(line, None, RowError(
@@ -173,34 +175,6 @@ def header_zone(header: str) -> str | None:
     if re.search(r"(?:^|[^a-z0-9])utc$", header.strip().lower()):
         return "UTC"
     return None
-
-
-def _zone_problem(zone: str) -> str | None:
-    """Why a zone a column title names cannot be read (an abbreviation, an unknown name),
-    or None."""
-    from tracehop.timezones import parse_instant
-
-    try:
-        parse_instant(f"2000-01-01 00:00 {zone}")
-    except ValueError as e:
-        return str(e)
-    return None
-
-
-def _zoned(value: Any, zone: str) -> Any:
-    """``value`` read in ``zone`` when it has no zone or offset of its own: the zone written
-    after it, as :func:`~tracehop.timezones.parse_instant` reads a zone word (an abbreviation
-    is then refused with the IANA name to use, as everywhere). Anything else unchanged."""
-    from tracehop.timezones import parse_instant
-
-    text = str(value).strip() if value is not None else ""
-    if not text:
-        return value
-    try:
-        _, naive = parse_instant(text)
-    except (ValueError, OverflowError):
-        return value  # the reader names what is wrong with it
-    return f"{text} {zone}" if naive else value
 
 
 def _text(v: Any) -> str | None:
@@ -267,7 +241,7 @@ def _read_csv(p: Path, text: str, region: str) -> Iterator[InquiryRow]:
     zones = {k: z for k, h in zip(keys, header, strict=True)
              if k in ("time", "received") and (z := header_zone(h)) is not None}
     zone_errors = {k: (h, why) for k, h in zip(keys, header, strict=True)
-                   if k in zones and (why := _zone_problem(zones[k])) is not None}
+                   if k in zones and (why := zone_problem(zones[k])) is not None}
     for k in zone_errors:
         del zones[k]
     if not any(k in KNOWN for k in keys):
