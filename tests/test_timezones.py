@@ -292,6 +292,7 @@ def test_parse_instant(text: str, utc: datetime, naive: bool) -> None:
         ("11/20/2026 9:03 AM ET", "America/New_York"),
         ("2026-11-20 10:00:00 Mars/Base", "unknown time zone"),
         ("20/11/2026 14:03", "US month/day/year"),
+        ("3125550100", "expected YYYY-MM-DD"),  # a phone number, not a Unix time in 2069
         ("11/20/2026 13:03 PM", "12-hour clock"),
         ("2026-11-20T10:00:00[Mars/Base]", "unknown time zone"),
         ("20260230T140322Z", "day is out of range"),

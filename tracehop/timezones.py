@@ -212,8 +212,10 @@ _US_DATE: Final = re.compile(
     r"(?P<mo>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})[ T]+"
     r"(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?P<frac>[.,]\d+)?)?"
     r"(?:\s*(?P<ampm>[AaPp]\.?[Mm]\.?)(?=\s|$))?(?P<rest>.*)", re.ASCII)
-#: Unix time: seconds (10 digits, a fraction allowed) or milliseconds (13 digits).
-_EPOCH: Final = re.compile(r"(?P<s>\d{10})(?P<frac>\.\d+)?|(?P<ms>\d{13})", re.ASCII)
+#: Unix time: seconds (10 digits, a fraction allowed) or milliseconds (13 digits), from 2001
+#: to 2033 (a leading 1): a ten-digit US phone number in the time column (2xx-9xx...) is not
+#: read as a time decades ahead.
+_EPOCH: Final = re.compile(r"(?P<s>1\d{9})(?P<frac>\.\d+)?|(?P<ms>1\d{12})", re.ASCII)
 
 
 def _iso_from_us(m: re.Match[str]) -> str:
