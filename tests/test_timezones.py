@@ -259,6 +259,8 @@ def test_utc_to_local_and_back(cases: list[tuple[str, datetime]]) -> None:
         ("2026-11-20 09:03:22 America/New_York", z(2026, 11, 20, 14, 3, 22), False),
         ("2026-07-20 09:03:22 america/new_york", z(2026, 7, 20, 13, 3, 22), False),
         ("2026-11-20 08:03 US/Central", z(2026, 11, 20, 14, 3), False),
+        ("2026-11-20 14:03:22 utc", z(2026, 11, 20, 14, 3, 22), False),
+        ("11/20/2026 2:03 PM GMT", z(2026, 11, 20, 14, 3), False),
         # US month/day/year, 12- or 24-hour clock
         ("11/20/2026 9:03:22 AM America/New_York", z(2026, 11, 20, 14, 3, 22), False),
         ("11/20/2026 2:03:22 PM", z(2026, 11, 20, 14, 3, 22), True),

@@ -275,8 +275,9 @@ def parse_instant(text: str) -> tuple[datetime, bool]:
     if us is not None:
         s = _iso_from_us(us)
     w = _ZONE_WORD.fullmatch(s)
-    if w is not None and w["zone"].upper() not in ("UTC", "GMT", "Z"):
-        s = f"{w['rest']}[{w['zone']}]"
+    if w is not None:
+        utc = w["zone"].upper() in ("UTC", "GMT", "Z")
+        s = f"{w['rest']}Z" if utc else f"{w['rest']}[{w['zone']}]"
     b = _BASIC.fullmatch(s)
     if b is not None:  # ISO 8601 basic format (20261120T140322Z): the same in extended form
         s = (f"{b['Y']}-{b['M']}-{b['D']}T{b['h']}:{b['m']}" + (f":{b['s']}" if b["s"] else "")
