@@ -80,9 +80,11 @@ def _channel_peer_of_heads(heads: pl.Expr) -> pl.Expr:
     # is the span, up to the next "/", not the caller's number after it.
     start = heads.str.find("/", literal=True) + 1
     rest = heads.str.slice(start, heads.str.len_chars() - start - 1)
-    sub = rest.str.find("/", literal=True)
+    # Up to the next "/" by splitting, not by str.find's offset: that offset counts bytes,
+    # str.slice characters, and a peer name may hold non-ASCII letters (a hypothesis case:
+    # SIP/éSIP/-0000002a gave "éSIP/").
     return pl.when(heads.str.contains(_CHANNEL_HEAD)).then(
-        pl.when(sub.is_null()).then(rest).otherwise(rest.str.slice(0, sub))
+        rest.str.split("/", inclusive=False).list.first()
     )
 
 
