@@ -495,3 +495,31 @@ def test_a_capture_whose_sbc_carries_no_call_on_keeps_every_invite_inbound() -> 
     bare = read_capture(FIX / "calls_udp.pcap", config=SipConfig(tshark="never"))
     assert "outbound" not in bare.legs.column("direction").to_pylist()
     assert not any("taken as your own side" in w for w in bare.warnings)
+
+
+def test_a_large_capture_is_weighed_by_a_sample_and_read_whole() -> None:
+    """Past 20,000 INVITEs the own side is weighed on runs of consecutive INVITEs spread over
+    the capture (a call's two INVITEs stay in one run); every INVITE of the address taken as
+    ours is then read as outbound, not only the sample's."""
+    import socket
+
+    from tracehop.sip.dialogs import SAMPLE_BLOCK, SAMPLE_BLOCKS, LegBuilder, _sample
+
+    assert _sample(list(range(10))) == list(range(10))
+    got = _sample(list(range(100_000)))
+    assert len(got) == SAMPLE_BLOCKS * SAMPLE_BLOCK and got[0] == 0 and got[-1] == 99_999
+    runs = [got[j * SAMPLE_BLOCK:(j + 1) * SAMPLE_BLOCK] for j in range(SAMPLE_BLOCKS)]
+    assert all(r == list(range(r[0], r[0] + SAMPLE_BLOCK)) for r in runs)  # consecutive
+    peer, sbc, down = (socket.inet_aton(a) for a in ("198.51.100.10", "192.0.2.10",
+                                                     "203.0.113.20"))
+    b = LegBuilder("t.pcap", None, "pcap", SipConfig(tshark="never"))
+    calls = 12_000
+    for i in range(calls):
+        called = f"+1312{i:07d}"
+        b.add(2 * i + 1, i * 10_000, peer, sbc, 5060, 5060, "udp", _invite(called, f"in{i}"))
+        b.add(2 * i + 2, i * 10_000, sbc, down, 5060, 5060, "udp", _invite(called, f"out{i}"))
+    legs, _ = b.finish()
+    directions = legs.column("direction").to_pylist()
+    assert directions.count("outbound") == calls and directions.count("inbound") == calls
+    (note,) = [w for w in b.warnings if "taken as your own side" in w]
+    assert "a sample of the capture" in note
