@@ -163,6 +163,11 @@ def _edge_case(root: Path) -> Case:
             attest="C", origid="f0e1", stir_verified=True),
         # an hour off (a zone slip in the records): found by widening.
         leg("+13125550104", "2026-11-20T20:00:10", trunk="ACME_IN_1"),
+        # translated (a toll-free number to its routing number) and forwarded calls: found
+        # by the dialed and the diverted-from number, the last search (match/dialed.py).
+        leg("+13125559999", "2026-11-20T09:00:30", trunk="ACME_IN_1", dialed_raw="8005550106"),
+        leg("+13125550777", "2026-11-20T10:00:00", trunk="SHADY-7",
+            diversion_raw="<sip:+13125550107@192.0.2.1>;reason=unconditional;counter=1"),
     ]
     store = make_store(root / "store", rows)
     peers_file = Path(__file__).resolve().parents[1] / "fixtures" / "respond" / "peers.toml"
@@ -174,6 +179,8 @@ def _edge_case(root: Path) -> Case:
         Inquiry.parse("+13125550103", "2026-11-20T18:00:03Z"),
         Inquiry.parse("+13125550104", "2026-11-20T19:00:00Z"),
         Inquiry.parse("+13125550105", "2026-11-20T12:00:00Z"),
+        Inquiry.parse("+18005550106", "2026-11-20T09:00:00Z"),
+        Inquiry.parse("+13125550107", "2026-11-20T10:01:00Z"),
     ]
     expect: dict[int, tuple[str, str | None]] = {
         0: ("upstream", "Acme Transit"),
@@ -182,8 +189,10 @@ def _edge_case(root: Path) -> Case:
         3: ("point_of_entry", "Globe Carrier"),
         4: ("upstream", "Acme Transit"),
         5: ("not_found", None),
+        6: ("upstream", "Acme Transit"),
+        7: ("upstream", "Shady Routes"),
     }
-    return Case("edge", store, peers, inqs, [0, 2, 4], expect, _reference(store, peers, inqs))
+    return Case("edge", store, peers, inqs, [0, 2, 4, 6], expect, _reference(store, peers, inqs))
 
 
 HOT = "+18005550100"

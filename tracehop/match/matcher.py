@@ -73,8 +73,8 @@ from tracehop.answer import (
 )
 from tracehop.engines.base import KeyFetcher
 from tracehop.gcpause import paused_gc
+from tracehop.match import dialed, widen
 from tracehop.match import sql as render
-from tracehop.match import widen
 from tracehop.match.score import Candidate, Decision, Row, is_egress, rank, score_candidate
 from tracehop.match.spec import (
     MATCH_COLUMNS,
@@ -165,6 +165,9 @@ class _Work:
     related: list[Row] = field(default_factory=list)
     wide: bool = False
     capped: bool = False
+    #: Set when the legs were found by their dialed or diverted-from number (dialed.py): the
+    #: column that held the inquiry's number.
+    via_number: str | None = None
 
 
 class Matcher:
@@ -231,6 +234,7 @@ class Matcher:
             for w in pending:
                 w.rows, w.related, w.wide = [], [], True
             self._pass(pending, snap, wide=True, joined=joined)
+            self._dialed_pass(pending, snap, joined=joined)
         return [self._decide(w) for w in work]
 
     def _answer_read(self, work: list[_Work], snap: Snapshot,
@@ -322,6 +326,7 @@ class Matcher:
             if pending:
                 self._rank_read(pending, legs_of(pending), wide=True)
                 self._fetch_related(pending, snap, joined=True)
+                self._dialed_pass(pending, snap, joined=True)
             for w in deferred:
                 answers[w.probe.qid] = self._decide(w)
         done = [a for a in answers if a is not None]
@@ -399,6 +404,42 @@ class Matcher:
                     for k in keys_of.get(p.qid, ()) for leg in by_key.get(k, ())]
             rows += render.tag_and_rank(mine, q.limit)
         return rows
+
+    def _dialed_pass(self, work: list[_Work], snap: Snapshot, *, joined: bool) -> None:
+        """The last search (:mod:`tracehop.match.dialed`): for the inquiries still without a
+        candidate after every widening step, the legs in their first window whose dialed or
+        diverted-from number is the number asked about. One query for all of them, over the
+        day files where either column holds a value."""
+        lost = [w for w in work if not self._candidates(w)[0]]
+        if not lost:
+            return
+        lo = min(w.probe.t_us - w.probe.w_us for w in lost)
+        hi = max(w.probe.t_us + w.probe.w_us for w in lost)
+        files = [f for f in snap.files_for(from_us(lo), from_us(hi)) if _holds_dialed(f)]
+        if not files:
+            return
+        found = self._rows(self.engine.run(
+            dialed.dialed_sql(),
+            {"legs": files, "dialed_probes": dialed.probes_table(w.probe for w in lost)}))
+        by_qid = {w.probe.qid: w for w in lost}
+        mine: dict[int, list[Row]] = defaultdict(list)
+        via: dict[int, str] = {}
+        for r in found:
+            w = by_qid[r["qid"]]
+            col = dialed.matching_column(r, w.probe.called_e164)
+            if col is None:
+                continue  # the digits occur in it, but it is another number
+            via.setdefault(w.probe.qid, col)
+            mine[w.probe.qid].append(dict(r, d_us=int(r["start_us"]) - w.probe.t_us,
+                                          w_us=w.probe.w_us))
+        hit = []
+        for qid, rows in mine.items():
+            w = by_qid[qid]
+            w.rows += render.tag_and_rank(rows, MAX_CANDIDATES)
+            w.via_number = via[qid]
+            hit.append(w)
+        if hit:
+            self._fetch_related(hit, snap, joined=joined)
 
     def _fetch(self, snap: Snapshot, keys: set[tuple[str | None, int]]) -> list[Row]:
         """Phase 2: the matcher's columns of the legs with these (called_e164, start_us) keys,
@@ -640,6 +681,16 @@ class Matcher:
         step = widen.describe(step_index, p.w_us, dst_hint=dst_hint)
         # Both directions of a whole-hour level were searched.
         searched_to = level_of + 1 if level_of >= 2 else level_of
+        if w.via_number is not None:
+            # Every step was tried on the called number before the dialed numbers.
+            searched_to = widen.last_index()
+            step = widen.Step(step_index, f"{dialed.STEP_LABEL} {step.label}", 0, p.w_us)
+            warnings.append(
+                f"no leg to {inq.called_e164} itself within ±24 h; this leg's "
+                f"{dialed.WHAT[w.via_number]} is that number (recorded "
+                f"{best.matched.get(w.via_number)!r}), its called number "
+                f"{best.matched.get('called_e164') or best.matched.get('called_raw')!r}: the "
+                f"call was translated or forwarded")
         if set_aside is not None:
             away = (int(set_aside.matched["start_us"]) - p.t_us) / US
             warnings.append(f"{SET_ASIDE} [{away:+.0f} s from the inquiry time, calling "
@@ -715,7 +766,8 @@ class Matcher:
             status=status,
             confidence=confidence,
             searched=Searched(iso_z(p.t_us - reach), iso_z(p.t_us + reach), step.label,
-                              widen.steps_through(searched_to, p.w_us)),
+                              widen.steps_through(searched_to, p.w_us)
+                              + ([step.label] if w.via_number is not None else [])),
             upstream=upstream,
             customer=customer,
             match=self._match(best, p.t_us),
@@ -848,6 +900,23 @@ def _attach_related(by_qid: dict[int, _Work], keys: list[tuple[int, str, str, in
             for qid, k_lo, k_hi in asked.get((kind, str(value)), ()):
                 if k_lo <= start <= k_hi:
                     by_qid[qid].related.append(dict(leg, qid=qid, via=kind, via_key=value))
+
+
+def _holds_dialed(path: str) -> bool:
+    """Whether a store file may hold a dialed or diverted-from number: not when its footer
+    statistics count only nulls in both columns (most CDR formats have neither). A file that
+    is not local (an engine's remote path) is asked."""
+    import os
+
+    if not os.path.isfile(path):
+        return True
+    from tracehop.engines.keyfetch import all_null_columns
+
+    try:
+        empty = all_null_columns(path)
+    except (OSError, ValueError):
+        return True  # the query names the damaged file
+    return not all(c in empty for c in dialed.DIALED_COLUMNS)
 
 
 def _with_match_columns(legs: pa.Table) -> pa.Table:

@@ -1,0 +1,125 @@
+"""The last search: a leg whose dialed or diverting number is the number asked about.
+
+Many switches record the called number *after* their own translation or forwarding, and the
+number the upstream sent beside it:
+
+- Cisco CUCM: ``finalCalledPartyNumber`` (where the call ended up: a voicemail pilot, a
+  forwarded-to mobile) and ``originalCalledPartyNumber`` (stored as ``dialed_raw``);
+- a Ribbon SBC ACT record: the called number after translation, and the one before it;
+- BroadWorks: ``dialedDigits``, and ``originalCalledNumber`` for a forwarded call
+  (``diversion_raw``); an Acme Packet SBC: the SIP Diversion header and the primary routing
+  number; a SIP capture: the To user and the Diversion header (RFC 5806 §3).
+
+An inquiry names the number the upstream sent, so a toll-free number translated to its routing
+number, or a DID forwarded to voicemail, is not found by the called number. When nothing to the
+called number itself is found in any widening step (±24 h), the matcher looks, within the
+inquiry's first window, for inbound legs whose ``dialed_raw`` or ``diversion_raw`` is that
+number. It comes last: a leg recorded under the number itself is the stronger evidence, and a
+store without those columns pays nothing (files whose footer statistics say both columns hold
+no value are not read).
+
+The SQL (portable, run by every engine) selects by a substring test of the national digits
+(``instr``: in both DuckDB and Spark SQL); each row it returns is then checked exactly here, by
+normalising the URI user or the number it holds (:func:`matching_column`). A raw value that
+writes the digits with separators (``312-555-0100``) is not found by the substring test.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from typing import Final
+
+import pyarrow as pa
+
+from tracehop.match.spec import MATCH_COLUMNS, Probe
+
+#: The record's numbers that may hold the one the upstream sent, in the order they are tried.
+DIALED_COLUMNS: Final[tuple[str, ...]] = ("dialed_raw", "diversion_raw")
+
+#: What an answer's ``searched.step`` says when a leg was found this way.
+STEP_LABEL: Final = "dialed or diverted-from number"
+
+#: How each column is named in the answer's warning.
+WHAT: Final[dict[str, str]] = {
+    "dialed_raw": "dialed number (before the switch's translation)",
+    "diversion_raw": "diverted-from number (call forwarding, SIP Diversion)",
+}
+
+DIALED_PROBES_SCHEMA: Final = pa.schema([
+    pa.field("qid", pa.int64()),
+    pa.field("lo_us", pa.int64()),
+    pa.field("hi_us", pa.int64()),
+    pa.field("needle", pa.string()),
+])
+
+# The user part of a SIP or tel URI (RFC 3261 §19.1.1, RFC 3966 §3): what follows the scheme,
+# up to the host ("@") or the first parameter (";"), or the closing ">" of a name-addr.
+_URI_USER = re.compile(r"(?:sips?|tel):([^@;>,]+)", re.IGNORECASE)
+
+
+def dialed_sql() -> str:
+    """Legs in each probe's range whose dialed or diverting number contains the probe's
+    national digits (``needle``): a superset, checked by :func:`matching_column`."""
+    cols = ", ".join(f"l.{c}" for c in (*MATCH_COLUMNS, *DIALED_COLUMNS))
+    tests = " OR ".join(f"instr(COALESCE(l.{c}, ''), p.needle) > 0" for c in DIALED_COLUMNS)
+    return (f"SELECT p.qid, {cols}, l.start_us\n"
+            f"  FROM legs l JOIN dialed_probes p ON l.start_us BETWEEN p.lo_us AND p.hi_us\n"
+            f"  WHERE {tests}\n"
+            f"  ORDER BY qid, start_us, leg_id")
+
+
+def probes_table(probes: Iterable[Probe]) -> pa.Table:
+    """The ``dialed_probes`` table: each probe's first window and national digits."""
+    rows = [(p.qid, p.t_us - p.w_us, p.t_us + p.w_us, national_digits(p.called_e164))
+            for p in probes]
+    return pa.table([list(c) for c in zip(*rows, strict=True)] if rows else [[], [], [], []],
+                    schema=DIALED_PROBES_SCHEMA)
+
+
+@functools.lru_cache(maxsize=65_536)
+def national_digits(e164: str) -> str:
+    """The national significant number of an E.164 number (``+13125550100`` ->
+    ``3125550100``): the digits every written form of it contains."""
+    import phonenumbers
+
+    try:
+        return str(phonenumbers.parse(e164, None).national_number)
+    except phonenumbers.NumberParseException:
+        return e164.lstrip("+")
+
+
+@functools.lru_cache(maxsize=65_536)
+def _region(e164: str) -> str:
+    import phonenumbers
+
+    from tracehop.numbers import DEFAULT_REGION
+
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return DEFAULT_REGION
+    return region if region and region != "ZZ" else DEFAULT_REGION
+
+
+def numbers_in(raw: str) -> list[str]:
+    """The numbers a dialed or Diversion value holds: the user part of each URI in it (a
+    Diversion header may list several, RFC 5806 §3), or the value itself."""
+    users = _URI_USER.findall(raw)
+    return [u.strip() for u in users] if users else [raw.strip().strip("<>\"")]
+
+
+def matching_column(leg: dict[str, object], e164: str) -> str | None:
+    """The first of :data:`DIALED_COLUMNS` whose number is ``e164``, normalised with the
+    region of ``e164`` (a national form in the record is read in the inquiry's country)."""
+    from tracehop.numbers import normalise_one
+
+    region = _region(e164)
+    for col in DIALED_COLUMNS:
+        raw = leg.get(col)
+        if not isinstance(raw, str) or not raw:
+            continue
+        if any(normalise_one(n, region) == e164 for n in numbers_in(raw)):
+            return col
+    return None
