@@ -219,6 +219,52 @@ def test_a_last_line_cut_mid_record_is_rejected_and_read_whole_later(tmp_path: P
     raws = [r for f in Store.open(store).snapshot().all_files()
             for r in pq.read_table(f, columns=["raw_record"]).column(0).to_pylist()]
     assert last in raws
+    # The cut line's reject is gone with it: the record is in the store now.
+    assert read_rejects(store).total == 0
+    assert read_rejects(store, version=1).total == 1  # what that ingest reported stays
+
+
+def test_a_cut_line_that_is_still_bad_when_whole_is_rejected_once(tmp_path: Path) -> None:
+    from tracehop.store import read_rejects
+
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    bad = _line(3).replace('"2026-11-20', '"2026-13-20')  # no 13th month
+    lines = [_line(i) for i in range(3)]
+    _write(master, [*lines, bad[:40]], end="")
+    ingest_paths([master], store)
+    _write(master, [*lines, bad, _line(4)])
+    grown = ingest_paths([master], store)
+    assert (grown.stored, grown.rejected) == (1, 1)
+    (rej,) = read_rejects(store).rejects
+    assert rej.line == 4 and rej.raw == bad
+
+
+def test_only_the_grown_files_reread_lines_lose_their_rejects(tmp_path: Path) -> None:
+    """Two files ingested together share one reject file: the grown one's cut line goes, the
+    other's reject and the grown file's earlier rejects stay, in a reject file written anew
+    in the same store version."""
+    from tracehop.store import read_rejects
+
+    a, b, store = tmp_path / "a" / "Master.csv", tmp_path / "b" / "Master.csv", tmp_path / "s"
+    a.parent.mkdir()
+    b.parent.mkdir()
+    lines = [_line(i) for i in range(4)]
+    _write(a, [lines[0], "not a record", lines[1], lines[2][:30]], end="")
+    _write(b, [lines[0], "junk"])
+    ingest_paths([a, b], store)
+    assert sorted(r.where.split("/")[-2] + str(r.line) for r in read_rejects(store).rejects) \
+        == ["a2", "a4", "b2"]
+    _write(a, [lines[0], "not a record", lines[1], lines[2], lines[3]])
+    grown = ingest_paths([a], store)
+    assert (grown.stored, grown.rejected) == (2, 0)
+    left = read_rejects(store)
+    assert sorted(r.where.split("/")[-2] + str(r.line) for r in left.rejects) == ["a2", "b2"]
+    assert left.total == 2
+    # The reject file written anew is referenced; the old one is not, and vacuum takes it.
+    reopened = Store.open(store)
+    assert reopened.vacuum(retention_hours=0).deleted
+    assert sorted(r.line or 0 for r in read_rejects(reopened).rejects) == [2, 2]
+    assert len(list((store / "_rejects").iterdir())) == 1
 
 
 def test_an_export_without_a_final_line_end_is_read_whole(tmp_path: Path) -> None:

@@ -172,7 +172,7 @@ def _rewrite_rejects(root: os.PathLike[str], state: TableState,
         paths = {o: state.files[o].path for o in owners if o in state.files}
         names = table.column("source_file")
         drop = [n for n in pc.unique(names).to_pylist()
-                if _owner(n, paths) in gone]
+                if owner_of(n, paths) in gone]
         left = table.filter(pc.invert(pc.is_in(names, pa.array(drop, pa.string()))))
         removed = table.num_rows - left.num_rows
         if removed == 0:
@@ -187,7 +187,7 @@ def _rewrite_rejects(root: os.PathLike[str], state: TableState,
     return out
 
 
-def _owner(shown: str, paths: Mapping[str, str]) -> str | None:
+def owner_of(shown: str, paths: Mapping[str, str]) -> str | None:
     """The file id whose recorded (absolute) path ends with the most components of ``shown``,
     the file as a reject row names it; None when no path shares its file name."""
     want = PurePath(os.path.normpath(shown)).parts

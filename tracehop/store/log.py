@@ -241,12 +241,22 @@ def _apply_one(st: TableState, action: dict[str, Any]) -> None:
         for rec in info.get("files", []):
             fr = FileRecord.from_json(rec)
             st.files.setdefault(fr.file_id, fr)
+        # A reject file written anew leaves the old one unreferenced from this version on:
+        # like a removed leg file, vacuum counts its retention from here.
+        when = int(action["commitInfo"].get("timestamp") or 0)
+        for old, new in (info.get("rejectsReplaced") or {}).items():  # store/supersede.py
+            st.rejects.pop(old, None)
+            st.tombstones[old] = when
+            kept = st.reject_owners.pop(old, ())
+            if new is not None:
+                st.reject_owners[new] = kept
         if forgotten := info.get("forgotten"):  # tracehop/store/forget.py
             gone = set(forgotten["files"])
             for fid in gone:
                 st.files.pop(fid, None)
             for old, new in forgotten.get("rejects", {}).items():
                 st.rejects.pop(old, None)
+                st.tombstones[old] = when
                 kept = tuple(o for o in st.reject_owners.pop(old, ()) if o not in gone)
                 if new is not None:
                     st.reject_owners[new] = kept

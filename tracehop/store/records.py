@@ -37,6 +37,9 @@ class FileRecord:
     # time; its legs keep the leg_id prefix of the first version read (``id_prefix``; None:
     # the first 16 hex digits of ``file_id``). ``rows_read`` counts the records up to ``size``.
     id_prefix: str | None = None
+    # The first line this version read, when it went on from an earlier version of the file:
+    # that version's rejects from this line on were read again (tracehop/store/supersede.py).
+    first_line: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +54,7 @@ class FileRecord:
             "rejected": self.rejected,
             "duplicates": self.duplicates,
             **({"idPrefix": self.id_prefix} if self.id_prefix is not None else {}),
+            **({"firstLine": self.first_line} if self.first_line is not None else {}),
         }
 
     @classmethod
@@ -68,6 +72,7 @@ class FileRecord:
                 rejected=obj.get("rejected"),
                 duplicates=obj.get("duplicates"),
                 id_prefix=obj.get("idPrefix"),
+                first_line=obj.get("firstLine"),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise StoreError(f"malformed file record in the transaction log: {obj!r} ({e})") from e
@@ -88,11 +93,15 @@ class CommitResult:
     # reject rows not written: their file was recorded meanwhile by another commit (the same
     # file ingested twice at once), which wrote the same rejects
     rejects_known: int = 0
+    # reject rows of earlier versions of grown files that this commit's versions read again
+    # (a line cut by a write in progress, whole now): removed (tracehop/store/supersede.py)
+    rejects_superseded: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,
             "rejects_known": self.rejects_known,
+            "rejects_superseded": self.rejects_superseded,
             "stored": self.stored,
             "duplicates": self.duplicates,
             "rejected": self.rejected,

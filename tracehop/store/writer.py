@@ -76,6 +76,7 @@ from tracehop.store.state import (
     state_info,
     write_state_files,
 )
+from tracehop.store.supersede import Replaced, supersede_rejects
 
 if TYPE_CHECKING:
     import polars as pl
@@ -279,6 +280,9 @@ class Store:
         pending: dict[date, pa.Table | None] = {}
         version, attempt, stored = -1, 0, 0
         rejects_known = 0
+        # Reject files of earlier versions written again for this attempt (supersede.py).
+        replaced: list[Replaced] = []
+        replaced_written: list[str] = []
         try:
             if rejects.num_rows:
                 rel = new_reject_path()
@@ -326,11 +330,20 @@ class Store:
                     written,
                 )
                 stored = sum(w[3] for ws in written.values() for w in ws)
+                _remove(self.root, replaced_written)
+                replaced = supersede_rejects(self.root, state, files, replaced_written)
                 actions = self._commit_actions(
                     written, reject_file, files, given, stored, rejects.num_rows
                 )
+                info = actions[0]["commitInfo"]["tracehop"]
                 if state_files:
-                    actions[0]["commitInfo"]["tracehop"]["state"] = state_info(state_files)
+                    info["state"] = state_info(state_files)
+                if replaced:
+                    info["rejectsReplaced"] = {
+                        r.old: None if r.new is None else r.new.path for r in replaced}
+                    info["rejects"] += [{"path": r.new.path, "size": r.new.size,
+                                         "rows": r.new.rows}
+                                        for r in replaced if r.new is not None]
                 try:
                     self.log.write(state.version + 1, actions)
                 except StoreConflictError:
@@ -351,6 +364,7 @@ class Store:
                     (self.root / rel).unlink(missing_ok=True)
             if reject_file is not None:
                 (self.root / reject_file.path).unlink(missing_ok=True)
+            _remove(self.root, replaced_written)
             remove_state_files(self.root, state_files)
             if isinstance(exc, OSError):  # permissions, a full disk: one clear error
                 raise StoreIOError(self.root, exc, unchanged=True) from exc
@@ -370,6 +384,7 @@ class Store:
             compacted=compacted,
             retries=attempt,
             rejects_known=rejects_known,
+            rejects_superseded=sum(r.removed for r in replaced),
         )
 
     def _write_days(
@@ -736,6 +751,13 @@ def _without_rejects_of(root: Path, reject_file: RejectFile, rejects: pa.Table,
     rel = new_reject_path()
     size = write_parquet(root, rel, left)
     return RejectFile(path=rel, size=size, rows=left.num_rows), left, dropped
+
+
+def _remove(root: Path, rels: list[str]) -> None:
+    """Delete the files ``rels`` (relative to ``root``) and empty the list."""
+    for rel in rels:
+        (root / rel).unlink(missing_ok=True)
+    rels.clear()
 
 
 def _resolved(name: str) -> str:
