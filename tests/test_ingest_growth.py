@@ -276,7 +276,7 @@ def test_an_export_without_a_final_line_end_is_read_whole(tmp_path: Path) -> Non
 
 def test_a_file_record_keeps_its_own_counts(tmp_path: Path) -> None:
     """`tracehop files` shows what each ingest of a file stored and found already stored
-    (one file per run: with several, which file's legs were duplicates is not kept)."""
+    (one file per run; several at once: see the next test)."""
     master, store = tmp_path / "Master.csv", tmp_path / "store"
     lines = [_line(i) for i in range(4)]
     _write(master, [*lines, "bad,line"])
@@ -286,6 +286,22 @@ def test_a_file_record_keeps_its_own_counts(tmp_path: Path) -> None:
     recs = sorted(Store.open(store).ingested_files(), key=lambda r: r.size)
     assert [(r.rows_read, r.stored, r.rejected, r.duplicates) for r in recs] == [
         (5, 4, 1, 0), (7, 2, 0, 5)]
+
+
+def test_files_ingested_together_keep_their_own_counts(tmp_path: Path) -> None:
+    """Several files in one commit: each record has its own counts when no leg of the commit
+    was a duplicate (a grown file's earlier records count as its duplicates, as above)."""
+    a, b, store = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "store"
+    _write(a, [_line(i) for i in range(3)])
+    ingest_paths([a], store)
+    _write(a, [_line(i) for i in range(5)])
+    _write(b, [_line(i) for i in range(10, 16)] + ["bad,line"])
+    s = ingest_paths([a, b], store)
+    assert (s.read, s.stored, s.rejected, s.duplicates) == (12, 8, 1, 3)
+    recs = {(Path(r.path).name, r.size): r for r in Store.open(store).ingested_files()}
+    counts = sorted((name, r.rows_read, r.stored, r.rejected, r.duplicates)
+                    for (name, _), r in recs.items())
+    assert counts == [("a.csv", 3, 3, 0, 0), ("a.csv", 5, 2, 0, 3), ("b.csv", 7, 6, 1, 0)]
 
 
 def test_a_per_account_log_beside_master_csv_is_named(tmp_path: Path) -> None:

@@ -1162,6 +1162,7 @@ def ingest_paths(
                 source=source, rejected=fs.rejected,
                 id_prefix=res.resume.id_prefix if res.resume is not None else None,
                 first_line=res.resume.first_line if res.resume is not None else None,
+                legs_given=fs.legs,
             )
             records.append(known[file_id])
             legs_parts.append(res.legs)

@@ -40,6 +40,9 @@ class FileRecord:
     # The first line this version read, when it went on from an earlier version of the file:
     # that version's rejects from this line on were read again (tracehop/store/supersede.py).
     first_line: int | None = None
+    # The legs this version gave the commit (not kept in the log): with several files in one
+    # commit and no duplicate among them, each file's ``stored`` is its own count.
+    legs_given: int | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

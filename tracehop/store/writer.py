@@ -561,6 +561,15 @@ class Store:
             dups = (f.rows_read - stored - f.rejected if f.rejected is not None
                     else given - stored)
             files = [dataclasses.replace(f, stored=stored, duplicates=max(dups, given - stored))]
+        elif (len(files) > 1 and given == stored
+              and all(f.stored is None and f.legs_given is not None for f in files)
+              and sum(f.legs_given or 0 for f in files) == given):
+            # Several files and not one duplicate leg: each file stored all it gave. (With
+            # duplicates, which file's they were is not kept apart: the records say None.)
+            files = [dataclasses.replace(
+                f, stored=f.legs_given,
+                duplicates=f.rows_read - (f.legs_given or 0) - (f.rejected or 0))
+                for f in files]
         info = {
             "files": [f.to_json() for f in files],
             "rejects": (
