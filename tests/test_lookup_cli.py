@@ -102,3 +102,11 @@ def test_one_call_with_another_calling_number_says_so(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "the one call found has another calling number" in r.output
     assert "more than one call fits" not in r.output
+
+
+def test_a_record_without_a_calling_number_says_none(tmp_path: Path) -> None:
+    make_store(tmp_path / "store", [leg(N, "2026-11-20 14:03:30", calling=None)])
+    r = CliRunner().invoke(cli, ["lookup", "--store", str(tmp_path / "store"), "--called", N,
+                                 "--at", "2026-11-20T14:03:22Z"])
+    assert r.exit_code == 0, r.output
+    assert "calling (none)" in r.output and "None" not in r.output

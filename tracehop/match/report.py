@@ -59,7 +59,9 @@ def render_text(a: TracebackAnswer) -> str:
     m = a.match
     if m is not None:
         lines.append(f"Record      {m.start_utc} ({m.offset_s:+.1f} s)  leg {m.leg_id}")
-        lines.append(f"            called {m.called_raw!s}  calling {m.calling_raw!s}  "
+        # A record without a calling number (withheld, or a format without one) says so.
+        lines.append(f"            called {m.called_raw or '(none)'}  "
+                     f"calling {m.calling_raw or '(none)'}  "
                      f"{m.direction or 'unknown'}  {m.disposition or ''}".rstrip())
         if m.call_id:
             lines.append(f"            call-id {m.call_id}")
