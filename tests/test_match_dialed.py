@@ -164,3 +164,39 @@ def test_a_broadworks_call_forwarded_to_another_user_is_found_by_the_original_nu
     assert a.status == "unmapped" and a.match is not None
     assert a.match.offset_s == 0.0
     assert any("diverted-from number" in w and "'3125550142'" in w for w in a.warnings)
+
+
+# How switches write the number beside the called one, and whether the search finds it: the
+# single lookup (its window's legs tested in Python) and the batch (an equi-join in SQL) must
+# agree on every form (match/dialed.py, _KEYS).
+FORMS = [
+    ("dialed_raw", "3125550100", True),
+    ("dialed_raw", "13125550100", True),
+    ("dialed_raw", "+13125550100", True),
+    ("dialed_raw", "sip:+13125550100@10.0.0.1", True),
+    ("diversion_raw", "<sip:+13125550100@192.0.2.1;user=phone>;reason=unconditional", True),
+    ("diversion_raw", "<SIP:3125550100@192.0.2.1>;reason=user-busy", True),
+    ("diversion_raw", "<tel:+13125550100>;reason=deflection", True),
+    ("diversion_raw", "3125550100", True),
+    # the newest diversion first, the original called number last (RFC 5806 §3)
+    ("diversion_raw", "<sip:+13125550444@h>;reason=no-answer, <sip:+13125550100@h>", True),
+    # another number holding the digits: found by neither
+    ("dialed_raw", "+4413125550100", False),
+    ("diversion_raw", "<sip:+13125550100999@h>", False),
+    # written with separators: not found (neither form cuts such a number out)
+    ("dialed_raw", "312-555-0100", False),
+]
+
+
+@pytest.mark.parametrize(("column", "value", "found"), FORMS)
+def test_single_and_batch_find_the_same_written_forms(tmp_path: Path, column: str,
+                                                       value: str, found: bool) -> None:
+    rows = [leg("+13125559999", "2026-11-20 14:03:30", trunk="ACME_IN_1", **{column: value}),
+            leg("+13125558888", "2026-11-20 16:00:00", trunk="BRAVO_IN")]
+    m = _store(tmp_path, rows)
+    inqs = [Inquiry.parse(DID, "2026-11-20T14:03:22Z"),
+            Inquiry.parse("+13125550199", "2026-11-20T16:00:00Z")]
+    single = m.lookup(inqs[0]).to_dict()
+    batch = m.lookup_many(inqs, strategy="join")[0].to_dict()
+    assert batch == single
+    assert (single["status"] != "not_found") == found

@@ -33,7 +33,7 @@ from typing import Final
 
 import pyarrow as pa
 
-from tracehop.match.spec import MATCH_COLUMNS, Probe
+from tracehop.match.spec import Probe
 
 #: The record's numbers that may hold the one the upstream sent, in the order they are tried.
 DIALED_COLUMNS: Final[tuple[str, ...]] = ("dialed_raw", "diversion_raw")
@@ -59,15 +59,80 @@ DIALED_PROBES_SCHEMA: Final = pa.schema([
 _URI_USER = re.compile(r"(?:sips?|tel):([^@;>,]+)", re.IGNORECASE)
 
 
-def dialed_sql() -> str:
-    """Legs in each probe's range whose dialed or diverting number contains the probe's
-    national digits (``needle``): a superset, checked by :func:`matching_column`."""
-    cols = ", ".join(f"l.{c}" for c in (*MATCH_COLUMNS, *DIALED_COLUMNS))
-    tests = " OR ".join(f"instr(COALESCE(l.{c}, ''), p.needle) > 0" for c in DIALED_COLUMNS)
-    return (f"SELECT p.qid, {cols}, l.start_us\n"
-            f"  FROM legs l JOIN dialed_probes p ON l.start_us BETWEEN p.lo_us AND p.hi_us\n"
-            f"  WHERE {tests}\n"
-            f"  ORDER BY qid, start_us, leg_id")
+#: Where the number sits in each column, as the switches write it, for the equi-join of
+#: :func:`dialed_sql`: the first run of digits (a plain number, ``8005550199`` or
+#: ``+1 8005550199``'s ``1`` aside), and for Diversion the user of its first and of its last URI
+#: (RFC 5806 §3: the newest diversion first, the original called number last). Only ``[0-9]``
+#: and ``[+]`` in the patterns: the same text is a regular expression for DuckDB (RE2) and for
+#: Spark (Java) without backslashes to escape.
+_KEYS: Final[tuple[tuple[str, str], ...]] = (
+    ("dialed_raw", "([0-9]+)"),
+    ("diversion_raw", "([0-9]+)"),
+    ("diversion_raw", "(?i)(?:sips?|tel):[+]?([0-9]+)"),
+    ("diversion_raw", "(?i)^.*(?:sips?|tel):[+]?([0-9]+)"),
+)
+
+
+#: What :func:`dialed_sql` returns of a leg: enough to check the number and to fetch the leg.
+KEY_COLUMNS: Final[tuple[str, ...]] = ("leg_id", "called_e164", *DIALED_COLUMNS)
+
+
+def dialed_sql(lo_us: int, hi_us: int, digits: int) -> str:
+    """Legs in each probe's range whose dialed or diverted-from number ends in the probe's
+    national digits (``needle``, ``digits`` long): a superset, each row checked by
+    :func:`matching_column`, then the matcher's columns fetched for the legs that pass
+    (``Matcher._dialed_pass``); a leg can come back once per key that matched.
+
+    The number is cut out of each column by a regular expression (:data:`_KEYS`) and its last
+    ``digits`` digits joined on ``needle``: an equi-join the engine hashes. A substring test
+    of every leg in every probe's window (``instr``) cost 3.0 s for 1,000 probes on a
+    2M-leg day against 0.24 s for the rest of their batch. Only :data:`KEY_COLUMNS` are read
+    (all of the matcher's columns for the same scan: 0.23 s for one probe on that day, as a
+    filter on the time reads every row). ``lo_us``..``hi_us`` (integers, inlined: values
+    tracehop computed) spans every probe's range."""
+    cols = ", ".join(f"l.{c}" for c in KEY_COLUMNS)
+    keys = ",\n".join(
+        f"    right(regexp_extract(COALESCE(l.{col}, ''), '{rx}', 1), {int(digits)}) AS k{i}"
+        for i, (col, rx) in enumerate(_KEYS))
+    out = ", ".join(f"k.{c}" for c in KEY_COLUMNS)
+    joins = "\nUNION ALL\n".join(
+        f"SELECT p.qid, {out}, k.start_us FROM keyed k JOIN dialed_probes p\n"
+        f"  ON k.k{i} = p.needle AND k.start_us BETWEEN p.lo_us AND p.hi_us"
+        for i in range(len(_KEYS)))
+    return (f"WITH keyed AS (\n  SELECT {cols}, l.start_us,\n{keys}\n  FROM legs l\n"
+            f"  WHERE l.start_us BETWEEN {int(lo_us)} AND {int(hi_us)}\n"
+            f"    AND (l.dialed_raw IS NOT NULL OR l.diversion_raw IS NOT NULL))\n"
+            f"{joins}\nORDER BY qid, start_us, leg_id")
+
+
+def window_sql(lo_us: int, hi_us: int) -> str:
+    """The one-probe form of :func:`dialed_sql`: :data:`KEY_COLUMNS` of every leg in
+    ``lo_us``..``hi_us``, tested by :func:`keyed_on` here. A filter on the time alone is the
+    one the engine applies first (one probe on a 2M-leg day: 0.055 s; with the keys or a
+    substring test in SQL, 0.17-0.23 s: they were computed for every row of the day)."""
+    cols = ", ".join(f"l.{c}" for c in KEY_COLUMNS)
+    return (f"SELECT {cols}, l.start_us FROM legs l\n"
+            f"  WHERE l.start_us BETWEEN {int(lo_us)} AND {int(hi_us)}")
+
+
+@functools.lru_cache(maxsize=len(_KEYS))
+def _key_rx(rx: str) -> re.Pattern[str]:
+    return re.compile(rx)
+
+
+def keyed_on(leg: dict[str, object], needle: str) -> bool:
+    """Whether one of the leg's keys (:data:`_KEYS`, as :func:`dialed_sql` cuts them) ends in
+    ``needle``: the same test as the SQL's join, so that a single lookup and a batch find the
+    same legs."""
+    for col, rx in _KEYS:
+        value = leg.get(col)
+        # A key is a piece of the value that ends in the needle: no needle, no key.
+        if not isinstance(value, str) or needle not in value:
+            continue
+        m = _key_rx(rx).search(value)
+        if m is not None and m.group(1)[-len(needle):] == needle:
+            return True
+    return False
 
 
 def probes_table(probes: Iterable[Probe]) -> pa.Table:

@@ -418,25 +418,50 @@ class Matcher:
         files = [f for f in snap.files_for(from_us(lo), from_us(hi)) if _holds_dialed(f)]
         if not files:
             return
-        found = self._rows(self.engine.run(
-            dialed.dialed_sql(),
-            {"legs": files, "dialed_probes": dialed.probes_table(w.probe for w in lost)}))
+        by_length: dict[int, list[Probe]] = defaultdict(list)
+        for w in lost:
+            by_length[len(dialed.national_digits(w.probe.called_e164))].append(w.probe)
+        found: list[Row] = []
+        if len(lost) == 1:
+            # One inquiry (a single lookup): its window's legs, keyed here.
+            p = lost[0].probe
+            needle = dialed.national_digits(p.called_e164)
+            found = [dict(r, qid=p.qid) for r in self._rows(self.engine.run(
+                dialed.window_sql(lo, hi), {"legs": files})) if dialed.keyed_on(r, needle)]
+        for digits, probes in sorted(by_length.items()) if len(lost) > 1 else ():
+            found += self._rows(self.engine.run(
+                dialed.dialed_sql(lo, hi, digits),
+                {"legs": files, "dialed_probes": dialed.probes_table(probes)}))
         by_qid = {w.probe.qid: w for w in lost}
-        mine: dict[int, list[Row]] = defaultdict(list)
-        via: dict[int, str] = {}
+        via: dict[tuple[int, str], str] = {}  # (qid, leg_id) -> the column that matched
+        numbers: dict[str, dict[str, Any]] = {}  # leg_id -> its dialed and diversion values
         for r in found:
             w = by_qid[r["qid"]]
             col = dialed.matching_column(r, w.probe.called_e164)
-            if col is None:
-                continue  # the digits occur in it, but it is another number
-            via.setdefault(w.probe.qid, col)
-            mine[w.probe.qid].append(dict(r, d_us=int(r["start_us"]) - w.probe.t_us,
-                                          w_us=w.probe.w_us))
+            if col is not None:  # else the digits end it, but it is another number
+                via.setdefault((w.probe.qid, str(r["leg_id"])), col)
+                numbers[str(r["leg_id"])] = {c: r[c] for c in dialed.DIALED_COLUMNS}
+        if not via:
+            return
+        legs: dict[str, Row] = {}
+        wanted = {(r["called_e164"], int(r["start_us"])) for r in found
+                  if (r["qid"], str(r["leg_id"])) in via}
+        for leg in self._fetch(snap, wanted):
+            legs[str(leg["leg_id"])] = leg
+        mine: dict[int, list[Row]] = defaultdict(list)
+        for (qid, leg_id), col in via.items():
+            if leg_id not in legs:
+                continue
+            w = by_qid[qid]
+            found_leg = legs[leg_id]
+            mine[qid].append(dict(found_leg, **numbers[leg_id], qid=qid, w_us=w.probe.w_us,
+                                  d_us=int(found_leg["start_us"]) - w.probe.t_us,
+                                  via_column=col))
         hit = []
         for qid, rows in mine.items():
             w = by_qid[qid]
             w.rows += render.tag_and_rank(rows, MAX_CANDIDATES)
-            w.via_number = via[qid]
+            w.via_number = rows[0]["via_column"]
             hit.append(w)
         if hit:
             self._fetch_related(hit, snap, joined=joined)
@@ -685,10 +710,11 @@ class Matcher:
             # Every step was tried on the called number before the dialed numbers.
             searched_to = widen.last_index()
             step = widen.Step(step_index, f"{dialed.STEP_LABEL} {step.label}", 0, p.w_us)
+            col = str(best.matched.get("via_column") or w.via_number)
             warnings.append(
                 f"no leg to {inq.called_e164} itself within ±24 h; this leg's "
-                f"{dialed.WHAT[w.via_number]} is that number (recorded "
-                f"{best.matched.get(w.via_number)!r}), its called number "
+                f"{dialed.WHAT[col]} is that number (recorded "
+                f"{best.matched.get(col)!r}), its called number "
                 f"{best.matched.get('called_e164') or best.matched.get('called_raw')!r}: the "
                 f"call was translated or forwarded")
         if set_aside is not None:
