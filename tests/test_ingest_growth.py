@@ -320,3 +320,42 @@ def test_a_per_account_log_beside_master_csv_is_named(tmp_path: Path) -> None:
     alone.mkdir()
     _write(alone / "ACME7.csv", acct)  # no Master.csv beside it: nothing to say
     assert not any("accountlogs" in w for w in ingest_paths([alone], tmp_path / "s2").warnings)
+
+
+def test_growth_that_is_only_a_line_being_written_is_left_for_the_next_run(
+        tmp_path: Path) -> None:
+    """A scheduled ingest that catches Asterisk writing a record, with nothing else new since
+    the stored version: not a failed file (exit 0, nothing stored or rejected), a warning; the
+    next run reads the line whole."""
+    from tracehop.store import read_rejects
+
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    lines = [_line(i) for i in range(3)]
+    _write(master, lines)
+    ingest_paths([master], store)
+    version = Store.open(store).version
+    _write(master, [*lines, _line(3)[:50]], end="")
+    r = CliRunner().invoke(cli, ["ingest", str(master), "--store", str(store), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert (out["read"], out["stored"], out["rejected"], out["duplicates"]) == (3, 0, 0, 3)
+    assert out["per_file"][0]["waiting"] and not out["errors"]
+    assert any("still being written" in w for w in out["warnings"])
+    assert Store.open(store).version == version
+    _write(master, [*lines, _line(3)])
+    grown = ingest_paths([master], store)
+    assert (grown.stored, grown.rejected) == (1, 0)
+    assert read_rejects(store).total == 0
+    assert sorted(_legs(store).values()) == [1, 2, 3, 4]
+
+
+def test_growth_that_is_only_bad_whole_lines_still_fails(tmp_path: Path) -> None:
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    lines = [_line(i) for i in range(3)]
+    _write(master, lines)
+    ingest_paths([master], store)
+    _write(master, [*lines, "not,a,record"])
+    r = CliRunner().invoke(cli, ["ingest", str(master), "--store", str(store)])
+    assert r.exit_code == 1
+    assert "record(s) added since the stored version were all rejected (line 4" in r.output
+    assert "--format" not in r.output

@@ -186,6 +186,19 @@ def grown_from(path: Path, recorded: Iterable[FileRecord]) -> Resume | None:
     return None
 
 
+def _ends_mid_line(path: Path) -> bool:
+    """Whether the file's last byte is not a line end (a record being written)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() == 0:
+                return False
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) not in (b"\n", b"\r")
+    except OSError:
+        return False
+
+
 def _rejects_table(
     rej: pl.DataFrame, ctx_path: str, fmt: str, source: str | None, now: datetime
 ) -> pa.Table:
@@ -726,6 +739,9 @@ class FileSummary:
     legs: int = 0
     rejected: int = 0
     skipped: bool = False  # already ingested (same content)
+    # Grown by nothing but a last line still being written (no line end yet): left for the
+    # next run, which reads it whole.
+    waiting: bool = False
     error: str | None = None
     named: bool = True  # given on the command line (not found by walking a directory)
     resumed_at: int | None = None  # grew since ingested: read on from this byte offset
@@ -738,6 +754,7 @@ class FileSummary:
             "legs": self.legs,
             "rejected": self.rejected,
             "skipped": self.skipped,
+            "waiting": self.waiting,
             "resumed_at": self.resumed_at,
             "error": self.error,
         }
@@ -1138,6 +1155,20 @@ def ingest_paths(
                 continue
             summary.duplicates += before
             fs.resumed_at = res.resume.offset if res.resume is not None else None
+            if fs.legs == 0 and fs.rejected == 1 and res.resume is not None \
+                    and _ends_mid_line(copy):
+                # A live file (Asterisk appending to Master.csv) caught in the middle of a
+                # write, with nothing new but that line: not a failure of the file. The line
+                # is not read yet (the store keeps the version it has, and the next run reads
+                # on from there), so it counts in no total.
+                fs.read -= 1
+                summary.read -= 1
+                fs.rejected = 0
+                fs.skipped = fs.waiting = True
+                summary.warnings.append(
+                    f"{path}: nothing new but a line still being written (no line end yet): "
+                    "it is read when the file has grown")
+                continue
             if fs.legs == 0 and fs.rejected:
                 # Every record rejected (a wrong delimiter, --format naming another layout): the
                 # file failed as a whole, so the store is left as it was (DESIGN §7). Recording
@@ -1145,6 +1176,16 @@ def ingest_paths(
                 # Its records still count as read and rejected in this run's summary.
                 first = res.rejects.slice(0, 1).to_pylist()[0]
                 capture = res.format in _CAPTURE_FORMATS  # numbered by frame, not line
+                if res.resume is not None:
+                    # A file that grew: its stored part was fine, the new lines are not.
+                    fs.error = (
+                        f"{path}: nothing could be ingested, the {fs.rejected} record(s) added "
+                        f"since the stored version were all rejected (line "
+                        f"{first['source_record']}: {first['reason']}); the store was left as "
+                        f"it was: repair those lines, and the next run reads on from the "
+                        f"stored version")
+                    summary.rejected += fs.rejected
+                    continue
                 fs.error = (
                     f"{path}: nothing could be ingested, all {fs.rejected} records were rejected "
                     f"({'frame' if capture else 'line'} {first['source_record']}: "

@@ -26,7 +26,8 @@ def render_summary(s: IngestSummary) -> str:
         f"elapsed     {s.elapsed_s:.2f} s ({_fmt_n(int(s.rows_per_s))} rows/s)",
     ]
     for f in s.per_file:
-        state = "already ingested" if f.skipped else (f.error or f"{f.format}")
+        state = ("already ingested; its new last line is still being written" if f.waiting
+                 else "already ingested" if f.skipped else (f.error or f"{f.format}"))
         lines.append(f"  {f.path}: {f.read} read, {f.rejected} rejected  [{state}]")
     if s.warnings:
         lines.append("warnings:")
