@@ -59,41 +59,51 @@ DIALED_PROBES_SCHEMA: Final = pa.schema([
 _URI_USER = re.compile(r"(?:sips?|tel):([^@;>,]+)", re.IGNORECASE)
 
 
-#: Where the number sits in each column, as the switches write it, for the equi-join of
-#: :func:`dialed_sql`: the first run of digits (a plain number, ``8005550199`` or
-#: ``+1 8005550199``'s ``1`` aside), and for Diversion the user of its first and of its last URI
-#: (RFC 5806 §3: the newest diversion first, the original called number last). Only ``[0-9]``
-#: and ``[+]`` in the patterns: the same text is a regular expression for DuckDB (RE2) and for
-#: Spark (Java) without backslashes to escape.
-_KEYS: Final[tuple[tuple[str, str], ...]] = (
-    ("dialed_raw", "([0-9]+)"),
-    ("diversion_raw", "([0-9]+)"),
-    ("diversion_raw", "(?i)(?:sips?|tel):[+]?([0-9]+)"),
-    ("diversion_raw", "(?i)^.*(?:sips?|tel):[+]?([0-9]+)"),
-)
-
+#: The user of the first and of the last sip:, sips: or tel: URI in a value (RFC 3261 §19.1.1,
+#: RFC 3966 §3; RFC 5806 §3: a Diversion header lists the newest diversion first, the original
+#: called number last), digits only. Only ``[0-9]`` and ``[+]``: the same text is a regular
+#: expression for DuckDB (RE2), Spark (Java) and Python, with no backslash to escape.
+_FIRST_URI: Final = "(?i)(?:sips?|tel):[+]?([0-9]+)"
+_LAST_URI: Final = "(?i)^.*(?:sips?|tel):[+]?([0-9]+)"
 
 #: What :func:`dialed_sql` returns of a leg: enough to check the number and to fetch the leg.
 KEY_COLUMNS: Final[tuple[str, ...]] = ("leg_id", "called_e164", *DIALED_COLUMNS)
 
+#: Four keys a leg is joined on: (column, which URI). A value with a ``:`` holds URIs, and its
+#: keys are their users; any other value is a number as written, its own key.
+_KEYS: Final[tuple[tuple[str, str], ...]] = tuple(
+    (col, which) for col in DIALED_COLUMNS for which in ("first", "last"))
 
-def dialed_sql(lo_us: int, hi_us: int, digits: int) -> str:
+
+def _key_sql(col: str, which: str, digits: int) -> str:
+    """The SQL of one key: the last ``digits`` characters of the number cut out of ``col``.
+    The regular expression runs only on values with a ``:`` (``instr`` first: a plain
+    number, most of them, costs no regex)."""
+    uri = f"regexp_extract(l.{col}, '{_FIRST_URI if which == 'first' else _LAST_URI}', 1)"
+    plain = f" ELSE l.{col}" if which == "first" else ""
+    return (f"right(CASE WHEN instr(COALESCE(l.{col}, ''), ':') > 0 THEN {uri}{plain} END, "
+            f"{int(digits)})")
+
+
+def dialed_sql(lo_us: int, hi_us: int, digits: int, bucket_us: int) -> str:
     """Legs in each probe's range whose dialed or diverted-from number ends in the probe's
     national digits (``needle``, ``digits`` long): a superset, each row checked by
     :func:`matching_column`, then the matcher's columns fetched for the legs that pass
     (``Matcher._dialed_pass``); a leg can come back once per key that matched.
 
-    The number is cut out of each column by a regular expression (:data:`_KEYS`) and its last
-    ``digits`` digits joined on ``needle``: an equi-join the engine hashes. A substring test
-    of every leg in every probe's window (``instr``) cost 3.0 s for 1,000 probes on a
-    2M-leg day against 0.24 s for the rest of their batch. Only :data:`KEY_COLUMNS` are read
-    (all of the matcher's columns for the same scan: 0.23 s for one probe on that day, as a
-    filter on the time reads every row). ``lo_us``..``hi_us`` (integers, inlined: values
-    tracehop computed) spans every probe's range."""
+    The number is cut out of each column (:data:`_KEYS`) and its last ``digits`` digits
+    joined on ``needle``: an equi-join the engine hashes. A substring test of every leg in
+    every probe's window (``instr``) cost 3.0 s for 1,000 probes on a 2M-leg day against 0.24
+    s for the rest of their batch. Only the legs in a time bucket (``bucket_us`` wide, a power
+    of two) that some probe's window touches are keyed (table ``dialed_buckets``), and only
+    :data:`KEY_COLUMNS` are read. ``lo_us``..``hi_us`` spans every probe's range (integers,
+    inlined: values tracehop computed)."""
+    b = int(bucket_us)
+    if b <= 0 or b & (b - 1):
+        raise ValueError("bucket_us must be a power of two")
     cols = ", ".join(f"l.{c}" for c in KEY_COLUMNS)
-    keys = ",\n".join(
-        f"    right(regexp_extract(COALESCE(l.{col}, ''), '{rx}', 1), {int(digits)}) AS k{i}"
-        for i, (col, rx) in enumerate(_KEYS))
+    keys = ",\n".join(f"    {_key_sql(col, which, digits)} AS k{i}"
+                       for i, (col, which) in enumerate(_KEYS))
     out = ", ".join(f"k.{c}" for c in KEY_COLUMNS)
     joins = "\nUNION ALL\n".join(
         f"SELECT p.qid, {out}, k.start_us FROM keyed k JOIN dialed_probes p\n"
@@ -101,8 +111,18 @@ def dialed_sql(lo_us: int, hi_us: int, digits: int) -> str:
         for i in range(len(_KEYS)))
     return (f"WITH keyed AS (\n  SELECT {cols}, l.start_us,\n{keys}\n  FROM legs l\n"
             f"  WHERE l.start_us BETWEEN {int(lo_us)} AND {int(hi_us)}\n"
-            f"    AND (l.dialed_raw IS NOT NULL OR l.diversion_raw IS NOT NULL))\n"
+            f"    AND (l.dialed_raw IS NOT NULL OR l.diversion_raw IS NOT NULL)\n"
+            f"    AND CAST(FLOOR(l.start_us / {b}.0) AS BIGINT) IN "
+            f"(SELECT bucket FROM dialed_buckets))\n"
             f"{joins}\nORDER BY qid, start_us, leg_id")
+
+
+def buckets_table(probes: Iterable[Probe], bucket_us: int) -> pa.Table:
+    """The ``dialed_buckets`` table: every time bucket a probe's first window touches."""
+    out = sorted({b for p in probes
+                  for b in range((p.t_us - p.w_us) // bucket_us,
+                                 (p.t_us + p.w_us) // bucket_us + 1)})
+    return pa.table({"bucket": pa.array(out, pa.int64())})
 
 
 def window_sql(lo_us: int, hi_us: int) -> str:
@@ -115,22 +135,26 @@ def window_sql(lo_us: int, hi_us: int) -> str:
             f"  WHERE l.start_us BETWEEN {int(lo_us)} AND {int(hi_us)}")
 
 
-@functools.lru_cache(maxsize=len(_KEYS))
-def _key_rx(rx: str) -> re.Pattern[str]:
-    return re.compile(rx)
+_URI_RX: Final = {"first": re.compile(_FIRST_URI), "last": re.compile(_LAST_URI)}
 
 
 def keyed_on(leg: dict[str, object], needle: str) -> bool:
     """Whether one of the leg's keys (:data:`_KEYS`, as :func:`dialed_sql` cuts them) ends in
-    ``needle``: the same test as the SQL's join, so that a single lookup and a batch find the
-    same legs."""
-    for col, rx in _KEYS:
+    ``needle``: the SQL's join in Python, so that a single lookup and a batch find the same
+    legs."""
+    for col, which in _KEYS:
         value = leg.get(col)
         # A key is a piece of the value that ends in the needle: no needle, no key.
         if not isinstance(value, str) or needle not in value:
             continue
-        m = _key_rx(rx).search(value)
-        if m is not None and m.group(1)[-len(needle):] == needle:
+        if ":" in value:
+            m = _URI_RX[which].search(value)
+            key = m.group(1) if m is not None else ""
+        elif which == "first":
+            key = value
+        else:
+            continue
+        if key[-len(needle):] == needle:
             return True
     return False
 

@@ -429,9 +429,11 @@ class Matcher:
             found = [dict(r, qid=p.qid) for r in self._rows(self.engine.run(
                 dialed.window_sql(lo, hi), {"legs": files})) if dialed.keyed_on(r, needle)]
         for digits, probes in sorted(by_length.items()) if len(lost) > 1 else ():
+            bucket = bucket_width(2 * max(p.w_us for p in probes))
             found += self._rows(self.engine.run(
-                dialed.dialed_sql(lo, hi, digits),
-                {"legs": files, "dialed_probes": dialed.probes_table(probes)}))
+                dialed.dialed_sql(lo, hi, digits, bucket),
+                {"legs": files, "dialed_probes": dialed.probes_table(probes),
+                 "dialed_buckets": dialed.buckets_table(probes, bucket)}))
         by_qid = {w.probe.qid: w for w in lost}
         via: dict[tuple[int, str], str] = {}  # (qid, leg_id) -> the column that matched
         numbers: dict[str, dict[str, Any]] = {}  # leg_id -> its dialed and diversion values
