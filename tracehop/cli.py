@@ -356,6 +356,8 @@ def lookup_cmd(store_dir: str, called: str, at: str, calling: str | None,
 
     Searches the inbound legs to the number within ±window, then widens (±15 min, then
     whole-hour offsets up to ±24 h for time-zone slips) and says which step found it.
+    Last, it looks within ±window for a leg whose dialed or diverted-from number is
+    CALLED (a call the switch translated or forwarded).
 
     \b
     Example:
