@@ -248,8 +248,12 @@ def files_cmd(store_dir: str, as_json: bool) -> None:
         return
     for r in records:
         counts = f"{r.rows_read:,} read"
+        if r.stored is not None:
+            counts += f", {r.stored:,} stored"
         if r.rejected:
             counts += f", {r.rejected:,} rejected"
+        if r.duplicates:
+            counts += f", {r.duplicates:,} already stored"
         when = r.ingested_at.strftime("%Y-%m-%d %H:%M")
         click.echo(f"{r.file_id[:12]}  {when}  {r.format or '?'}  {counts}")
         click.echo(f"    {r.path}")
