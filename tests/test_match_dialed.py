@@ -200,3 +200,33 @@ def test_single_and_batch_find_the_same_written_forms(tmp_path: Path, column: st
     batch = m.lookup_many(inqs, strategy="join")[0].to_dict()
     assert batch == single
     assert (single["status"] != "not_found") == found
+
+
+def test_a_sip_invite_with_a_diversion_header_is_found_by_the_original_number(
+        tmp_path: Path) -> None:
+    """End to end through a capture: an INVITE to +1 312 555 0777 carrying the Diversion of
+    +1 312 555 0100 (RFC 5806), ingested with `tracehop ingest`; the lookup of the original
+    number answers from it, the hand-off the sending address."""
+    import json
+
+    from click.testing import CliRunner
+    from test_sip_review_fixes import A, B, T0, _invite, _pcap, _response, _udp_frame
+
+    from tracehop.cli import cli
+
+    to, cid, br = "+13125550777", "div-1@a.example", "z9hG4bKdiv1"
+    invite = _invite(cid, to, br, extra=(
+        ("Diversion", "<sip:+13125550100@c.example>;reason=unconditional;counter=1"),))
+    cap = tmp_path / "div.pcap"
+    cap.write_bytes(_pcap([(T0, _udp_frame(A, B, invite)),
+                           (T0 + 1, _udp_frame(B, A, _response(200, "OK", cid, to, br)))]))
+    store = tmp_path / "store"
+    run = CliRunner().invoke(cli, ["ingest", str(cap), "--store", str(store)])
+    assert run.exit_code == 0, run.output
+    r = CliRunner().invoke(cli, ["lookup", "--store", str(store), "--called", DID,
+                                 "--at", "2026-11-18T11:06:45Z", "--json"])
+    assert r.exit_code == 0, r.output
+    a = json.loads(r.output)
+    assert a["status"] == "unmapped" and a["upstream"]["ip"] == A
+    assert a["searched"]["step"] == f"{STEP_LABEL} ±120s"
+    assert any("diverted-from number" in w for w in a["warnings"])
