@@ -210,7 +210,7 @@ def test_a_sip_invite_with_a_diversion_header_is_found_by_the_original_number(
     import json
 
     from click.testing import CliRunner
-    from test_sip_review_fixes import A, B, T0, _invite, _pcap, _response, _udp_frame
+    from test_sip_review_fixes import T0, A, B, _invite, _pcap, _response, _udp_frame
 
     from tracehop.cli import cli
 
