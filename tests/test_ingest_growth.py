@@ -286,6 +286,10 @@ def test_a_file_record_keeps_its_own_counts(tmp_path: Path) -> None:
     recs = sorted(Store.open(store).ingested_files(), key=lambda r: r.size)
     assert [(r.rows_read, r.stored, r.rejected, r.duplicates) for r in recs] == [
         (5, 4, 1, 0), (7, 2, 0, 5)]
+    r = CliRunner().invoke(cli, ["files", "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    assert "5 read, 4 stored, 1 rejected" in r.output
+    assert "7 read, 2 stored, 5 already stored" in r.output
 
 
 def test_files_ingested_together_keep_their_own_counts(tmp_path: Path) -> None:
@@ -359,16 +363,3 @@ def test_growth_that_is_only_bad_whole_lines_still_fails(tmp_path: Path) -> None
     assert r.exit_code == 1
     assert "record(s) added since the stored version were all rejected (line 4" in r.output
     assert "--format" not in r.output
-
-
-def test_files_lists_each_versions_counts(tmp_path: Path) -> None:
-    master, store = tmp_path / "Master.csv", tmp_path / "store"
-    lines = [_line(i) for i in range(4)]
-    _write(master, [*lines, "bad,line"])
-    ingest_paths([master], store)
-    _write(master, [*lines, "bad,line", _line(4), _line(5)])
-    ingest_paths([master], store)
-    r = CliRunner().invoke(cli, ["files", "--store", str(store)])
-    assert r.exit_code == 0, r.output
-    assert "5 read, 4 stored, 1 rejected" in r.output
-    assert "7 read, 2 stored, 5 already stored" in r.output
