@@ -18,10 +18,14 @@ number. It comes last: a leg recorded under the number itself is the stronger ev
 store without those columns pays nothing (files whose footer statistics say both columns hold
 no value are not read).
 
-The SQL (portable, run by every engine) selects by a substring test of the national digits
-(``instr``: in both DuckDB and Spark SQL); each row it returns is then checked exactly here, by
-normalising the URI user or the number it holds (:func:`matching_column`). A raw value that
-writes the digits with separators (``312-555-0100``) is not found by the substring test.
+How a leg is found: the number is cut out of each column (the users of a value's first and
+last URI, or a plain value itself: :data:`_KEYS`), and a leg whose cut number ends in the
+inquiry number's national digits is a candidate: by one portable equi-join for a batch
+(:func:`dialed_sql`, run by every engine), by the same test in Python over the window's legs
+for a single lookup (:func:`window_sql`, :func:`keyed_on`). Each candidate is then checked
+exactly, the URI user or the value normalised in the inquiry number's country
+(:func:`matching_column`). A value that writes the digits with separators (``312-555-0100``)
+is not found.
 """
 
 from __future__ import annotations
