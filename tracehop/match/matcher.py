@@ -497,12 +497,13 @@ class Matcher:
         """(qid, kind, value, lo, hi) of each call whose egress leg ``w`` matched without its
         inbound leg among the rows it has: the keys the related pass looks for."""
         keys: list[tuple[int, str, str, int, int]] = []
+        egress = [r for r in w.rows if is_egress(r)]
+        if not egress:
+            return keys
         have = _call_index(r for r in w.rows if not self._egress(r))
         inbound = _call_index(r for r in w.rows if not is_egress(r))
         seen: set[tuple[str, str]] = set()
-        for e in w.rows:
-            if not is_egress(e):
-                continue
+        for e in egress:
             # Our customer's own outbound record looks for an inbound leg of the same call
             # too: if there is one, the customer forwarded a call it received (_candidates).
             if _siblings(e, have if self._egress(e) else inbound):
@@ -619,14 +620,15 @@ class Matcher:
         """Candidates (inbound legs, direct or through their egress leg) and orphan egress
         legs (no inbound leg of that call anywhere)."""
         inbound = [r for r in w.rows if not is_egress(r)]
-        customers = [r for r in w.rows if is_egress(r) and not self._egress(r)]
-        pool = _call_index(inbound + customers + w.related)
-        received = _call_index(inbound + w.related)
         cands = [Candidate(r, r, int(r["step"]), int(r["dist_us"])) for r in inbound]
         orphans: list[Row] = []
-        for e in w.rows:
-            if not is_egress(e):
-                continue
+        egress = [r for r in w.rows if is_egress(r)]
+        if not egress:
+            return cands, orphans  # the call indexes below serve egress legs only
+        customers = [r for r in egress if not self._egress(r)]
+        pool = _call_index(inbound + customers + w.related)
+        received = _call_index(inbound + w.related)
+        for e in egress:
             customer = not self._egress(e)
             # An outbound record whose ingress is our customer (a CUCM phone, a BroadWorks
             # user's Originating record) is where that customer handed us the call: it
