@@ -13,6 +13,7 @@ module is their Python twin (same rounding: half away from zero), used to label 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -62,6 +63,7 @@ def dist_of(d_us: int, step: int) -> int:
     return abs(d_us)
 
 
+@functools.lru_cache(maxsize=4096)
 def describe(index: int, w_us: int, *, dst_hint: bool = False) -> Step:
     """The step with this index, for an inquiry window of ``w_us``."""
     if index == 0:
@@ -77,6 +79,12 @@ def describe(index: int, w_us: int, *, dst_hint: bool = False) -> Step:
 
 def steps_through(index: int, w_us: int) -> list[str]:
     """Labels of every step tried up to and including ``index`` (in search order)."""
+    return list(_steps_through(index, w_us))
+
+
+# A batch asks for the same few (step, window) pairs thousands of times.
+@functools.lru_cache(maxsize=4096)
+def _steps_through(index: int, w_us: int) -> tuple[str, ...]:
     out: list[str] = []
     if index >= last_index():
         # Everything was tried: say so in three items rather than fifty.
@@ -84,12 +92,12 @@ def steps_through(index: int, w_us: int) -> list[str]:
         if w_us < WIDE_US:
             out.append(describe(1, w_us).label)
         out.append(f"whole-hour offsets ±1h..±{MAX_OFFSET_H}h, each {describe(0, w_us).label}")
-        return out
+        return tuple(out)
     for i in range(index + 1):
         if i == 1 and w_us >= WIDE_US:
             continue  # the window is already wider than ±15 min
         out.append(describe(i, w_us).label)
-    return out
+    return tuple(out)
 
 
 def last_index() -> int:
