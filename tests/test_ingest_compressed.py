@@ -152,3 +152,21 @@ def test_no_room_to_decompress_is_named_as_such_not_as_a_damaged_file(
     (err,) = [p.error for p in s.per_file if p.error]
     assert str(f) in err and f"cannot decompress it into {not_a_dir}" in err
     assert "TMPDIR" in err and "damaged" not in err and "cut short" not in err
+
+
+@pytest.mark.parametrize("suffix", list(CODECS))
+def test_decompressing_moves_the_progress_bar(tmp_path: Path, suffix: str) -> None:
+    """A GB of gzip takes seconds to decompress: the bar moves while it does (in compressed
+    bytes), then while the plain copy is read, and ends full."""
+    big = MASTER * 2000  # 6,000 records, ~1 MB: several chunks of the decompressor
+    packed = tmp_path / f"Master.csv.2.{suffix}"
+    packed.write_bytes(CODECS[suffix](big))
+    calls: list[tuple[int, int]] = []
+    s = ingest_paths([packed], tmp_path / "s", tz=TZ,
+                     progress=lambda n, total: calls.append((n, total)))
+    assert s.stored == 6000
+    done = sum(n for n, _ in calls)
+    assert done == calls[-1][1] == packed.stat().st_size + len(big)
+    # the decompression's advances come before the copy's size is known
+    first_plain = next(i for i, (_, total) in enumerate(calls) if total > 2 * len(big) // 3)
+    assert sum(n for n, _ in calls[:first_plain]) >= packed.stat().st_size * 0.9

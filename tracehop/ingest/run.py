@@ -1112,7 +1112,7 @@ def ingest_paths(
     def plain_files() -> Iterator[tuple[Path, bool]]:
         # Each compressed file is decompressed when its turn comes (tracehop/ingest/unpack.py).
         for f, named in files:
-            yield unpacked.plain(f, grew), named
+            yield unpacked.plain(f, grew, advance), named
 
     try:
         for copy, named, got in _scheduled(plain_files(), profile, parse_one, parse_many,

@@ -26,7 +26,7 @@ import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 from tracehop.errors import TracehopError, UnreadableFileError
 
@@ -59,18 +59,20 @@ def compression_of(path: Path) -> str | None:
     return None
 
 
-def _open(path: Path, codec: str) -> Any:
-    """A binary reader of what ``path`` holds (a GzipFile, BZ2File, LZMAFile or pyarrow
-    stream: file-like, with ``read`` and a context manager)."""
+def _open(raw: BinaryIO, codec: str) -> Any:
+    """A binary reader of what the compressed file ``raw`` holds (a GzipFile, BZ2File,
+    LZMAFile or pyarrow stream: file-like, with ``read`` and a context manager). ``raw``'s
+    position tells how much of the compressed file has been read (the progress bar's)."""
     if codec == "gzip":
-        return gzip.open(path, "rb")  # every member of a concatenated gzip (RFC 1952 §2.2)
+        # every member of a concatenated gzip (RFC 1952 §2.2)
+        return gzip.GzipFile(fileobj=raw, mode="rb")
     if codec == "bzip2":
-        return bz2.open(path, "rb")
+        return bz2.BZ2File(raw, "rb")
     if codec == "xz":
-        return lzma.open(path, "rb")
+        return lzma.LZMAFile(raw, "rb")
     import pyarrow as pa  # zstd is not in this Python's standard library; pyarrow has it
 
-    return pa.CompressedInputStream(pa.OSFile(str(path)), "zstd")
+    return pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), "zstd")
 
 
 class Unpacked:
@@ -95,16 +97,22 @@ class Unpacked:
             self._dir.cleanup()
             self._dir = None
 
-    def plain(self, path: Path, grew: Callable[[int], None] | None = None) -> Path:
+    def plain(self, path: Path, grew: Callable[[int], None] | None = None,
+              advance: Callable[[int], None] | None = None) -> Path:
         """``path`` itself when it is not compressed, else a plain copy of what it holds.
         A file that cannot be decompressed is returned as it is, its error kept in
-        :attr:`errors` (the run reports it as that file's). ``grew(n)``: the copy is ``n``
-        bytes larger than the compressed file (a progress bar's total)."""
+        :attr:`errors` (the run reports it as that file's).
+
+        Progress (a bar's total and position, in bytes): decompressing is work of its own,
+        counted in compressed bytes, so ``grew(size of the compressed file)`` is called first
+        and ``advance(n)`` as its bytes are read (a GB of gzip takes seconds); then
+        ``grew(n)`` once more, the copy being ``n`` bytes larger than the compressed file,
+        for the reading of the copy."""
         codec = compression_of(path)
         if codec is None:
             return path
         try:
-            return self._unpack(path, codec, grew)
+            return self._unpack(path, codec, grew, advance)
         except _NoRoom as e:
             self.errors[path] = UnreadableFileError(
                 f"cannot decompress it into {e.where} ({e.cause.strerror or e.cause})",
@@ -112,7 +120,8 @@ class Unpacked:
                 "decompress it yourself and ingest the plain file")
             return path
 
-    def _unpack(self, path: Path, codec: str, grew: Callable[[int], None] | None) -> Path:
+    def _unpack(self, path: Path, codec: str, grew: Callable[[int], None] | None,
+                advance: Callable[[int], None] | None) -> Path:
         try:
             if self._dir is None:
                 self._dir = tempfile.TemporaryDirectory(prefix="tracehop-unpacked-")
@@ -141,12 +150,19 @@ class Unpacked:
                 dst = out.open("wb")
             except OSError as e:
                 raise _NoRoom(e, self._dir.name) from e
-            with dst, _open(path, codec) as src:
+            with dst, path.open("rb") as raw, _open(raw, codec) as src:
+                if grew is not None and advance is not None:
+                    grew(path.stat().st_size)
+                done = 0
                 while block := src.read(_CHUNK):
                     try:
                         dst.write(block)
                     except OSError as e:  # the temporary directory's fault, not the file's
                         raise _NoRoom(e, self._dir.name) from e
+                    if advance is not None:
+                        at = raw.tell()
+                        advance(at - done)
+                        done = at
         except _NoRoom:
             out.unlink(missing_ok=True)
             raise
