@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from matchkit import check_schema, leg, make_store, peers
 
 from tracehop.answer import TracebackAnswer
@@ -495,3 +497,17 @@ def test_a_passport_that_does_not_hold_is_said_so(tmp_path: Path) -> None:
     text = " | ".join(a.warnings)
     assert "did not verify" in text and "600 s before the call" in text
     assert "another called number (13125550999)" in text
+
+
+@given(st.integers(min_value=-6 * 10**16, max_value=4 * 10**15))
+def test_iso_z_writes_the_instant_as_iso_8601_utc(us: int) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tracehop.match.matcher import iso_z
+
+    t = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+    want = t.strftime("%Y-%m-%dT%H:%M:%S") if t.year >= 1000 else (
+        f"{t.year:04d}" + t.strftime("-%m-%dT%H:%M:%S"))
+    want += f".{t.microsecond:06d}Z" if t.microsecond else "Z"
+    assert iso_z(us) == want
+    assert datetime.fromisoformat(iso_z(us)) == t

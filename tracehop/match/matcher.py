@@ -52,6 +52,7 @@ of two ways:
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -115,6 +116,7 @@ JOIN_FIXED_S = 0.3
 DECIDE_CHUNK = 1000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US_PER_DAY = 86_400_000_000
 _PEER_CACHE_SIZE = 65_536
 DAY_US = 86_400 * US
 #: The columns a batch read returns: what the decision and the answer read. The SQL paths
@@ -148,11 +150,21 @@ def from_us(us: int) -> datetime:
 
 def iso_z(us: int) -> str:
     """ISO 8601 UTC with ``Z``; microseconds only when there are any."""
-    t = from_us(us)
-    # Formatted by hand: strftime cost ~10% of a 10,000-inquiry batch's answer building.
-    base = (f"{t.year:04d}-{t.month:02d}-{t.day:02d}T"
-            f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}")
-    return f"{base}.{t.microsecond:06d}Z" if t.microsecond else f"{base}Z"
+    # Formatted by hand from integers, the date text cached per day: strftime cost ~10% of
+    # a 10,000-inquiry batch's answer building, and a datetime per call ~5% (four per answer).
+    day, rem = divmod(us, _US_PER_DAY)
+    sec, micro = divmod(rem, 1_000_000)
+    h, sec = divmod(sec, 3600)
+    m, sec = divmod(sec, 60)
+    base = f"{_day_text(day)}T{h:02d}:{m:02d}:{sec:02d}"
+    return f"{base}.{micro:06d}Z" if micro else f"{base}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_text(day: int) -> str:
+    """``YYYY-MM-DD`` of a day counted from 1970-01-01."""
+    t = _EPOCH + timedelta(days=day)
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
 
 
 @dataclass
