@@ -393,3 +393,21 @@ def test_a_store_deleted_and_recreated_at_the_same_path_is_not_confused(tmp_path
     assert again.snapshot().version == 0 and again.snapshot().rows == 0
     again.commit(legs(5), empty_rejects(), [])
     assert again.snapshot().rows == 5 and first.snapshot().rows == 5
+
+
+def test_files_committed_together_keep_their_own_counts_with_duplicates(store: Store) -> None:
+    """Several files in one commit, some of their legs already stored (the same file ingested
+    twice at once, a grown file's race): each record counts its own stored legs, by the
+    leg-id prefix its legs carry."""
+    a, b = "a" * 16, "b" * 16
+    first = legs(3, prefix=f"{a}:")
+    store.commit(first, empty_rejects(), [frec("a" * 64, rows=3)])
+    again = pa.concat_tables([legs(5, prefix=f"{a}:"), legs(2, seed=3, prefix=f"{b}:")])
+    grown = dataclasses.replace(frec("a" * 63 + "c", rows=5), id_prefix=a, legs_given=5)
+    other = dataclasses.replace(frec("b" * 64, rows=3, path="Other.csv"), legs_given=2,
+                                rejected=1)
+    r = store.commit(again, empty_rejects(), [grown, other])
+    assert (r.stored, r.duplicates) == (4, 3)
+    recs = {f.file_id: f for f in store.ingested_files()}
+    assert (recs[grown.file_id].stored, recs[grown.file_id].duplicates) == (2, 3)
+    assert (recs[other.file_id].stored, recs[other.file_id].duplicates) == (2, 0)

@@ -40,7 +40,7 @@ from tracehop.errors import StoreConflictError, StoreError, StoreIOError, StoreN
 from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, conform, constant, nulls
 from tracehop.store import delta
 from tracehop.store.compact import compact_days, vacuum_files
-from tracehop.store.forget import forget_files
+from tracehop.store.forget import forget_files, id_prefix
 from tracehop.store.layout import (
     ROW_GROUP_SIZE,
     arrow_slices,
@@ -561,15 +561,19 @@ class Store:
             dups = (f.rows_read - stored - f.rejected if f.rejected is not None
                     else given - stored)
             files = [dataclasses.replace(f, stored=stored, duplicates=max(dups, given - stored))]
-        elif (len(files) > 1 and given == stored
+        elif (len(files) > 1
               and all(f.stored is None and f.legs_given is not None for f in files)
               and sum(f.legs_given or 0 for f in files) == given):
-            # Several files and not one duplicate leg: each file stored all it gave. (With
-            # duplicates, which file's they were is not kept apart: the records say None.)
-            files = [dataclasses.replace(
-                f, stored=f.legs_given,
-                duplicates=f.rows_read - (f.legs_given or 0) - (f.rejected or 0))
-                for f in files]
+            # Several files: with not one duplicate leg, each stored all it gave; else each
+            # file's stored legs are counted by their leg-id prefix in the day files written
+            # (read back: the leg_id column alone, and only in this case).
+            kept = ({id_prefix(f): f.legs_given or 0 for f in files} if given == stored
+                    else _stored_by_prefix(self.root, written))
+            if len({id_prefix(f) for f in files}) == len(files):
+                files = [dataclasses.replace(
+                    f, stored=kept.get(id_prefix(f), 0),
+                    duplicates=f.rows_read - kept.get(id_prefix(f), 0) - (f.rejected or 0))
+                    for f in files]
         info = {
             "files": [f.to_json() for f in files],
             "rejects": (
@@ -760,6 +764,22 @@ def _without_rejects_of(root: Path, reject_file: RejectFile, rejects: pa.Table,
     rel = new_reject_path()
     size = write_parquet(root, rel, left)
     return RejectFile(path=rel, size=size, rows=left.num_rows), left, dropped
+
+
+def _stored_by_prefix(root: Path, written: Written) -> dict[str, int]:
+    """Legs written, by leg-id prefix (the text before the ``:``, a file's
+    ``FileRecord.id_prefix``)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    out: dict[str, int] = {}
+    for files_of_day in written.values():
+        for rel, *_ in files_of_day:
+            ids = pq.read_table(root / rel, columns=["leg_id"]).column(0)
+            prefixes = pc.list_element(pc.split_pattern(ids, ":", max_splits=1), 0)
+            for row in pc.value_counts(prefixes).to_pylist():
+                out[row["values"]] = out.get(row["values"], 0) + row["counts"]
+    return out
 
 
 def _remove(root: Path, rels: list[str]) -> None:
