@@ -362,3 +362,22 @@ def test_zipped_packs(store: Store, peers: PeerDirectory, tmp_path: Path) -> Non
         assert {"portal.txt", "record.txt", "passport.json", "searched.json",
                 "MANIFEST.sha256"} <= names
         assert z.read("record.txt").decode() == LEGS[0]["raw_record"] + "\n"
+
+
+def test_a_campaign_found_mostly_by_widening_is_flagged(tmp_path: Path,
+                                                         peers: PeerDirectory) -> None:
+    """Examples found an hour off, most of them: the inquiries' times (or the records') are in
+    another zone than they say. The summary counts them, and the dialed-number finds apart."""
+    rows = [leg(f"L{i}", f"+1312555{i:04d}", f"2026-11-20T1{i}:00:00Z", "ACME_IN_1")
+            for i in range(1, 4)]
+    rows.append(leg("L9", "+13125559999", "2026-11-20T18:00:10Z", "ACME_IN_1"))
+    rows[-1]["dialed_raw"] = "8005550199"
+    store = make_store(tmp_path / "s", rows)
+    p = tmp_path / "campaign.csv"
+    p.write_text("called,calling,time\n"
+                 + "".join(f"+1312555{i:04d},,2026-11-20T1{i + 1}:00:20Z\n" for i in range(1, 4))
+                 + "+18005550199,,2026-11-20T18:00:00Z\n")
+    s = respond(read_inquiries(p), Matcher(store, peers)).summary
+    assert (s.found, s.widened, s.by_dialed) == (4, 3, 1)
+    assert s.to_dict()["found_widened"] == 3 and s.to_dict()["found_by_dialed"] == 1
+    assert any("found only by widening" in f for f in s.flags)

@@ -22,6 +22,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from tracehop.match.dialed import STEP_LABEL
+
 #: statuses whose answer names a leg we found
 FOUND_STATUSES = frozenset({"upstream", "originating", "point_of_entry", "unmapped",
                             "ambiguous"})
@@ -38,6 +40,10 @@ class CampaignSummary:
     origids: dict[str, int] = field(default_factory=dict)
     single_upstream: str | None = None  # the one source every found example came from
     single_origid: str | None = None  # the one origid every found example carries
+    # found only past the first window (widened: ±15 min or a whole-hour offset), and found
+    # by the dialed or diverted-from number (tracehop/match/dialed.py)
+    widened: int = 0
+    by_dialed: int = 0
     late: int = 0
     near_deadline: int = 0
     rmd_unlisted: list[str] = field(default_factory=list)
@@ -56,6 +62,8 @@ class CampaignSummary:
             "origids": self.origids,
             "single_upstream": self.single_upstream,
             "single_origid": self.single_origid,
+            "found_widened": self.widened,
+            "found_by_dialed": self.by_dialed,
             "late": self.late,
             "near_deadline": self.near_deadline,
             "rmd_unlisted": self.rmd_unlisted,
@@ -69,6 +77,10 @@ class CampaignSummary:
         head.add_row("inquiries", str(self.inquiries))
         head.add_row("found", str(self.found))
         head.add_row("not found", str(self.by_status.get("not_found", 0)))
+        if self.widened:
+            head.add_row("found only by widening", str(self.widened))
+        if self.by_dialed:
+            head.add_row("found by dialed / diverted-from number", str(self.by_dialed))
         head.add_row("rejected (bad rows)", str(self.rejected))
         head.add_row("late / near deadline", f"{self.late} / {self.near_deadline}")
         if self.elapsed_s is not None:
@@ -116,6 +128,12 @@ def summarise(answers: list[dict[str, Any]]) -> CampaignSummary:
         if st not in FOUND_STATUSES:
             continue
         s.found += 1
+        searched = a.get("searched") or {}
+        step, tried = str(searched.get("step") or ""), searched.get("steps_tried") or []
+        if step.startswith(STEP_LABEL):
+            s.by_dialed += 1
+        elif tried and step != tried[0]:
+            s.widened += 1
         # An ambiguous answer's best fit is no finding about its source: it is counted by
         # status only, and keeps the campaign from being flagged as from one source.
         key = source_key(a) if st != "ambiguous" else None
@@ -146,6 +164,10 @@ def summarise(answers: list[dict[str, Any]]) -> CampaignSummary:
     for name in s.rmd_unlisted:
         s.flags.append(f"{name} is not listed in the Robocall Mitigation Database: "
                        "refuse its traffic")
+    if s.found >= 2 and s.widened * 2 >= s.found:
+        s.flags.append(f"{s.widened} of the {s.found} calls found were found only by widening "
+                       "the search (clock skew or a time-zone slip): check the zone of the "
+                       "inquiries' times and of the records")
     if s.late:
         s.flags.append(f"{s.late} answer(s) are past their 24-hour deadline")
     if s.near_deadline:
