@@ -430,22 +430,14 @@ class Matcher:
         files = [f for f in snap.files_for(from_us(lo), from_us(hi)) if _holds_dialed(f)]
         if not files:
             return
-        by_length: dict[int, list[Probe]] = defaultdict(list)
-        for w in lost:
-            by_length[len(dialed.national_digits(w.probe.called_e164))].append(w.probe)
-        found: list[Row] = []
         if len(lost) == 1:
             # One inquiry (a single lookup): its window's legs, keyed here.
             p = lost[0].probe
             needle = dialed.national_digits(p.called_e164)
             found = [dict(r, qid=p.qid) for r in self._rows(self.engine.run(
                 dialed.window_sql(lo, hi), {"legs": files})) if dialed.keyed_on(r, needle)]
-        for digits, probes in sorted(by_length.items()) if len(lost) > 1 else ():
-            bucket = bucket_width(2 * max(p.w_us for p in probes))
-            found += self._rows(self.engine.run(
-                dialed.dialed_sql(lo, hi, digits, bucket),
-                {"legs": files, "dialed_probes": dialed.probes_table(probes),
-                 "dialed_buckets": dialed.buckets_table(probes, bucket)}))
+        else:
+            found = self._dialed_join(lost, files, lo, hi)
         by_qid = {w.probe.qid: w for w in lost}
         via: dict[tuple[int, str], str] = {}  # (qid, leg_id) -> the column that matched
         numbers: dict[str, dict[str, Any]] = {}  # leg_id -> its dialed and diversion values
@@ -479,6 +471,22 @@ class Matcher:
             hit.append(w)
         if hit:
             self._fetch_related(hit, snap, joined=joined)
+
+    def _dialed_join(self, lost: list[_Work], files: list[str], lo: int,
+                     hi: int) -> list[Row]:
+        """The batch form of the dialed search: one portable join per length of national
+        number (nearly always one), keyed in the time buckets the windows touch."""
+        by_length: dict[int, list[Probe]] = defaultdict(list)
+        for w in lost:
+            by_length[len(dialed.national_digits(w.probe.called_e164))].append(w.probe)
+        found: list[Row] = []
+        for digits, probes in sorted(by_length.items()):
+            bucket = bucket_width(2 * max(p.w_us for p in probes))
+            found += self._rows(self.engine.run(
+                dialed.dialed_sql(lo, hi, digits, bucket),
+                {"legs": files, "dialed_probes": dialed.probes_table(probes),
+                 "dialed_buckets": dialed.buckets_table(probes, bucket)}))
+        return found
 
     def _fetch(self, snap: Snapshot, keys: set[tuple[str | None, int]]) -> list[Row]:
         """Phase 2: the matcher's columns of the legs with these (called_e164, start_us) keys,
