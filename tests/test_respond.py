@@ -157,6 +157,17 @@ def test_json_lines_with_a_missing_key_and_a_broken_line() -> None:
     assert broken.line == 4
 
 
+def test_a_json_line_with_a_lone_surrogate_is_a_bad_row_not_a_crash(tmp_path: Path) -> None:
+    """`"\\ud800"` parses but cannot be written as UTF-8 (answers, audit log): it used to
+    abort the whole batch with a traceback in the audit write."""
+    p = tmp_path / "s.jsonl"
+    ask = '{"called": "+13125550100", "time": "2026-11-20T14:03:22Z", "id": "%s"}\n'
+    p.write_text(ask % "\\ud800" + ask % "\\ud83d\\ude00")
+    bad, good = read_inquiries(p).rows
+    assert bad.error is not None and "surrogate" in bad.error.reason and bad.line == 1
+    assert good.inquiry is not None and good.inquiry.id == "\U0001F600"
+
+
 def test_quoted_fields_and_a_bom_are_read(tmp_path: Path) -> None:
     p = tmp_path / "q.csv"
     p.write_bytes('\ufeffcalled,calling,time,note\n"(312) 555-0100","",'

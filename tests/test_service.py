@@ -258,6 +258,25 @@ def test_malformed_json_is_400(env: Env, url: str) -> None:
         _error(r, 400, "invalid_json")
 
 
+def test_a_lone_surrogate_escape_is_400_not_a_500_for_the_whole_group(env: Env,
+                                                                       url: str) -> None:
+    """`"\\ud800"` is valid JSON syntax but no character (RFC 8259 §8.2): it cannot be
+    written as UTF-8, so it used to fail the audit write with a 500 (and the group commit
+    with it, every concurrent request's answer). It is refused as 400, and logged."""
+    assert httpx.post(f"{url}/v1/inquiries", json=ASK, headers=auth(env.alice)).status_code == 200
+    before = len(env.audit_entries())
+    for body in (b'{"called": "+13125550100", "time": "2026-11-20T14:03:22Z", "id": "\\ud800"}',
+                 b'[{"called": "\\udfff", "time": "2026-11-20T14:03:22Z"}]'):
+        r = httpx.post(f"{url}/v1/inquiries", content=body, headers=auth(env.alice))
+        _error(r, 400, "invalid_json")
+        assert "surrogate" in r.json()["error"]["message"]
+    assert len(env.audit_entries()) == before + 2
+    assert verify(env.audit).ok
+    # a surrogate pair is one character, and fine
+    ok = dict(ASK, id="\U0001F600")
+    assert httpx.post(f"{url}/v1/inquiries", json=ok, headers=auth(env.alice)).status_code == 200
+
+
 def test_wrong_shapes_are_422(env: Env, url: str) -> None:
     for body in ("42", '"+13125550100"', "[]", "null", "[42]"):
         r = httpx.post(f"{url}/v1/inquiries", content=body, headers=auth(env.alice))

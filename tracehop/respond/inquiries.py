@@ -177,6 +177,28 @@ def header_zone(header: str) -> str | None:
     return None
 
 
+def lone_surrogate(obj: Any, text: str | bytes) -> bool:
+    """Whether decoded JSON ``obj`` (parsed from ``text``) holds a lone UTF-16 surrogate.
+
+    ``"\\ud800"`` is valid JSON syntax but no character (RFC 8259 §8.2): Python decodes it to
+    a str that cannot be encoded as UTF-8, so the answer, the audit entry and its hash could
+    not be written, and the whole batch (or the service's shared audit write) failed. Only
+    text holding a ``\\u`` escape can carry one, so the round trip runs only then."""
+    if isinstance(text, str):
+        if "\\u" not in text:
+            return False
+    elif json.detect_encoding(text).startswith("utf-8") and b"\\u" not in text:
+        return False  # (a UTF-16 or UTF-32 body, which json.loads also reads, is checked)
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+SURROGATE_REASON = "holds a \\u escape of a lone UTF-16 surrogate, which is no character"
+
+
 def _text(v: Any) -> str | None:
     if v is None:
         return None
@@ -214,6 +236,11 @@ def _read_jsonl(text: str, region: str) -> Iterator[InquiryRow]:
         except ValueError as e:
             yield InquiryRow(lineno, None, RowError(None, f"line is not valid JSON ({e})",
                                                     hint="Write one JSON object per line"),
+                             raw={"text": line})
+            continue
+        if lone_surrogate(obj, line):
+            yield InquiryRow(lineno, None, RowError(None, f"line {SURROGATE_REASON}",
+                                                    hint="Write the text as UTF-8"),
                              raw={"text": line})
             continue
         if not isinstance(obj, dict):

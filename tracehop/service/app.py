@@ -53,6 +53,7 @@ from tracehop.answer import OTHER_CALL_WARNINGS, OTHER_CALLING, TracebackAnswer
 from tracehop.errors import InquiryError
 from tracehop.inquiry import MAX_WINDOW_S, Inquiry
 from tracehop.respond.audit import AuditRecord, answered_summary, asked_echo
+from tracehop.respond.inquiries import SURROGATE_REASON, lone_surrogate
 from tracehop.service.groupcommit import AsyncGroupCommit
 from tracehop.service.models import (
     AnswerOrList,
@@ -358,6 +359,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
             raise ApiError(400, "invalid_json",
                            f"the body is not valid JSON{where}: send one inquiry object "
                            "or a list of them") from None
+        if lone_surrogate(doc, body):
+            # Not writable as UTF-8: the audit entry (shared by a group commit with other
+            # requests) and the answer would fail with a 500 after the lookup.
+            raise ApiError(400, "invalid_json", f"the body {SURROGATE_REASON}: send UTF-8 "
+                           "text, or escape a character outside the BMP as a surrogate pair")
         if isinstance(doc, dict):
             return False, [doc]
         if isinstance(doc, list):
