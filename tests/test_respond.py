@@ -168,6 +168,39 @@ def test_a_json_line_with_a_lone_surrogate_is_a_bad_row_not_a_crash(tmp_path: Pa
     assert good.inquiry is not None and good.inquiry.id == "\U0001F600"
 
 
+def test_a_json_line_holding_a_line_separator_is_one_inquiry(tmp_path: Path) -> None:
+    """U+2028 / U+0085 are legal unescaped in a JSON string (JSON.stringify and
+    json.dumps(ensure_ascii=False) write them so): they must not split a record, which gave
+    two rejected rows for one inquiry and shifted every later answer's line."""
+    p = tmp_path / "ls.jsonl"
+    p.write_text('{"called": "+13125550100", "time": "2026-11-20T14:03:22Z", '
+                 '"note": "a\u2028b\x85c"}\r\n'
+                 '{"called": "+13125550101", "time": "2026-11-20T14:10:00Z"}\n',
+                 encoding="utf-8", newline="")
+    first, second = read_inquiries(p).rows
+    assert first.inquiry is not None and first.inquiry.extra == {"note": "a\u2028b\x85c"}
+    assert second.inquiry is not None and second.line == 2
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_a_csv_with_another_delimiter_is_read(tmp_path: Path, sep: str) -> None:
+    """Excel in most European locales saves "CSV" with semicolons; the delimiter is the one
+    that makes the header name the inquiry columns (a comma inside a value stays a value)."""
+    p = tmp_path / "semi.csv"
+    p.write_text(sep.join(["Called Number", "Calling Number", "Time", "Note"]) + "\n"
+                 + sep.join(["(312) 555-0100", "", "2026-11-20T14:03:22Z", "a, b"]) + "\n")
+    (row,) = read_inquiries(p).rows
+    assert row.inquiry is not None, row.error
+    assert row.inquiry.called_e164 == "+13125550100" and row.inquiry.extra == {"Note": "a, b"}
+
+
+def test_blank_lines_before_the_header_are_skipped(tmp_path: Path) -> None:
+    p = tmp_path / "blank.csv"
+    p.write_text("\n \n\ncalled,time\n\n+13125550100,2026-11-20T14:03:22Z\n")
+    (row,) = read_inquiries(p).rows
+    assert row.inquiry is not None and row.line == 6
+
+
 def test_quoted_fields_and_a_bom_are_read(tmp_path: Path) -> None:
     p = tmp_path / "q.csv"
     p.write_bytes('\ufeffcalled,calling,time,note\n"(312) 555-0100","",'

@@ -228,7 +228,10 @@ def _canonical(key: str) -> str:
 
 
 def _read_jsonl(text: str, region: str) -> Iterator[InquiryRow]:
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # Split on "\n" only: str.splitlines() also splits on U+2028, U+0085 and other
+    # separators that JSON allows unescaped inside a string (JSON.stringify writes them so),
+    # which cut one inquiry into two rejected rows and shifted every later line number.
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -253,15 +256,39 @@ def _read_jsonl(text: str, region: str) -> Iterator[InquiryRow]:
         yield parse_record(fields, lineno, region=region, what="key")
 
 
+#: Delimiters a "CSV" inquiry file is saved with: Excel writes ";" where the decimal mark is a
+#: comma (most of Europe), and tab or "|" in exports from other tools.
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def _delimiter(p: Path, header_line: str) -> str:
+    """The delimiter that makes ``header_line`` name the most inquiry columns (comma first)."""
+    if p.suffix.lower() == ".tsv":
+        return "\t"
+    best, score = ",", -1
+    for d in DELIMITERS:
+        cells = next(csv.reader([header_line], delimiter=d), [])
+        n = sum(1 for c in cells if _canonical(c) in KNOWN)
+        if n > score:
+            best, score = d, n
+    return best
+
+
 def _read_csv(p: Path, text: str, region: str) -> Iterator[InquiryRow]:
-    sample = text[:4096]
-    delimiter = "\t" if p.suffix.lower() == ".tsv" or (
-        "\t" in sample.splitlines()[0] and "," not in sample.splitlines()[0]) else ","
+    # Blank lines before the header (a spreadsheet's empty first rows) are skipped; the line
+    # numbers still count them.
+    first = next((ln for ln in text[:65536].split("\n") if ln.strip()), "")
+    delimiter = _delimiter(p, first)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
+        while not any(c.strip() for c in header):
+            header = next(reader)
+    except StopIteration:
+        header = []
     except csv.Error as e:
-        raise InputError(f"cannot read the CSV header ({e})", path=p, line=1) from None
+        raise InputError(f"cannot read the CSV header ({e})", path=p,
+                         line=reader.line_num) from None
     keys = [_canonical(h) for h in header]
     # A zone in the title of the time columns ("Date/Time (America/New_York)") is the zone of
     # their values that carry none.
@@ -273,7 +300,8 @@ def _read_csv(p: Path, text: str, region: str) -> Iterator[InquiryRow]:
         del zones[k]
     if not any(k in KNOWN for k in keys):
         raise InputError(
-            "the first line is not a header naming the inquiry columns", path=p, line=1,
+            "the first line is not a header naming the inquiry columns", path=p,
+            line=max(reader.line_num, 1),
             hint="Start the file with a header such as called,calling,time")
     missing_cols = [k for k in REQUIRED if k not in keys]
     last = reader.line_num
