@@ -121,6 +121,11 @@ def test_load_clock_from_toml(tmp_path: Path) -> None:
         ({"zone": "UTC", "mon": "18:00-08:00"}, ConfigError, "closes before it opens"),
         ({"zone": "UTC", "mon": "08:00-18:00", "opne": 1}, ConfigError, "unknown key"),
         ({"zone": "UTC"}, ConfigError, "no weekday is open"),
+        # TOML has nan and inf; they were a traceback from timedelta, not a config error
+        ({"deadline_hours": float("nan")}, ConfigError, "deadline_hours"),
+        ({"near_hours": float("inf")}, ConfigError, "near_hours"),
+        ({"deadline_hours": 1e12}, ConfigError, "deadline_hours"),
+        ({"deadline_hours": True}, ConfigError, "deadline_hours"),
     ],
 )
 def test_bad_hours_are_refused_with_a_reason(table: dict[str, object], err: type[Exception],

@@ -220,13 +220,23 @@ def _parse_range(text: str, day: str, path: str | Path | None) -> tuple[time, ti
     return start, end
 
 
+#: The most hours a deadline or warning span may be: a year. TOML allows nan, inf and 1e12,
+#: which timedelta turns into a ValueError/OverflowError traceback instead of a config error.
+MAX_CONFIG_HOURS = 366 * 24.0
+
+
 def _hours(v: Any, key: str, path: str | Path | None) -> timedelta:
+    if isinstance(v, bool):  # float(True) is 1.0: a typo, not one hour
+        raise ConfigError(f"{key} = {v!r} is not a number of hours", path=path)
     try:
         f = float(v)
     except (TypeError, ValueError):
         raise ConfigError(f"{key} = {v!r} is not a number of hours", path=path) from None
     if f < 0:
         raise ConfigError(f"{key} = {v!r} is negative", path=path)
+    if not f <= MAX_CONFIG_HOURS:  # also nan
+        raise ConfigError(f"{key} = {v!r} is not a number of hours up to "
+                          f"{MAX_CONFIG_HOURS:g}", path=path, hint=f"e.g. {key} = 24")
     return timedelta(hours=f)
 
 
