@@ -69,3 +69,19 @@ def test_a_file_without_a_name_column_says_what_it_found(tmp_path: Path) -> None
     assert "found: id, label" in str(ei.value)
     with pytest.raises(UnreadableFileError):
         load_rmd(tmp_path / "missing.csv")
+
+
+def test_a_form_feed_or_line_separator_inside_a_cell_does_not_split_the_filing(
+        tmp_path: Path) -> None:
+    """Free-text cells (addresses pasted into the RMD form) may hold U+2028, U+0085 or a form
+    feed; only CR/LF end a CSV record. Splitting there made a bogus filing out of the rest of
+    the row (another column read as a business name: a provider wrongly "listed")."""
+    p = tmp_path / "rmd.csv"
+    p.write_text("number,business_name,business_address,other_dba_names\n"
+                 "RMD1,Acme Transit LLC,1 Main St\x0cSuite 2,Shady Routes\n"
+                 "RMD2,Blue Ridge,2 Ridge Rd\u2028Floor 3\x85East,\n", encoding="utf-8")
+    listing = load_rmd(p)
+    assert [(f.line, f.business_name, f.rmd_number) for f in listing.filings] == [
+        (2, "Acme Transit LLC", "RMD1"), (3, "Blue Ridge", "RMD2")]
+    assert listing.skipped == []
+    assert listing.check("Shady Routes").filing == listing.filings[0]

@@ -27,6 +27,7 @@ name against the business name, other d/b/a names and previous names of every fi
 from __future__ import annotations
 
 import csv
+import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -198,7 +199,10 @@ def load_rmd(path: str | Path) -> RmdListing:
         text = raw.decode("cp1252", errors="replace")
     if not text.strip():
         raise UnreadableFileError("the RMD listing is empty", path=p)
-    reader = csv.reader(text.splitlines(keepends=True))
+    # Only CR/LF end a record: str.splitlines() also splits on U+2028, U+0085, form feeds and
+    # other separators that free-text cells hold, which cut a filing in two and read the rest
+    # of its row as another filing (its address or d/b/a taken for a business name).
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as e:
