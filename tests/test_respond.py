@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from tracehop.errors import UnreadableFileError
 from tracehop.match import Matcher
 from tracehop.peers import PeerDirectory
 from tracehop.respond.audit import AuditLog, verify
@@ -199,6 +200,43 @@ def test_blank_lines_before_the_header_are_skipped(tmp_path: Path) -> None:
     p.write_text("\n \n\ncalled,time\n\n+13125550100,2026-11-20T14:03:22Z\n")
     (row,) = read_inquiries(p).rows
     assert row.inquiry is not None and row.line == 6
+
+
+def test_a_json_array_or_one_pretty_printed_object_is_read_as_inquiries(
+        tmp_path: Path) -> None:
+    """A .json file holding a JSON array (what the HTTP API takes, and what most tools
+    write) used to be read line by line: every line a rejected row, as many answers as
+    lines instead of one per inquiry. Each element is now an inquiry, numbered by the line
+    it starts on; a broken array is one clear error rather than a rejected row per line."""
+    p = tmp_path / "batch.json"
+    p.write_text('[\n  {"called": "+13125550100",\n   "time": "2026-11-20T14:03:22Z"},\n'
+                 '  {"called": "+13125550101", "time": "yesterday"},\n  42\n]\n')
+    a, b, c = read_inquiries(p).rows
+    assert a.inquiry is not None and a.line == 2
+    assert b.error is not None and b.error.field == "time" and b.line == 4
+    assert c.error is not None and "not a JSON object" in c.error.reason and c.line == 5
+    one = tmp_path / "one.json"
+    one.write_text('{\n  "called": "+13125550100",\n  "time": "2026-11-20T14:03:22Z"\n}\n')
+    (row,) = read_inquiries(one).rows
+    assert row.inquiry is not None and row.line == 1
+    broken = tmp_path / "broken.json"
+    broken.write_text('[\n {"called": "+13125550100", "time": "2026-11-20T14:03:22Z"}\n'
+                      ' {"called": "+13125550101"}\n]\n')
+    with pytest.raises(UnreadableFileError, match="not a valid JSON array") as e:
+        read_inquiries(broken)
+    assert e.value.line == 3
+
+
+def test_an_empty_json_lines_file_is_no_inquiries(tmp_path: Path) -> None:
+    """Zero lines is a valid JSON-lines file: an automated feed with no inquiries today gets
+    no answers, not an error exit. (An empty CSV still lacks its header: an error.)"""
+    p = tmp_path / "none.jsonl"
+    p.write_text("")
+    f = read_inquiries(p)
+    assert f.format == "jsonl" and f.rows == []
+    (tmp_path / "none.csv").write_text("\n")
+    with pytest.raises(UnreadableFileError, match="empty"):
+        read_inquiries(tmp_path / "none.csv")
 
 
 def test_quoted_fields_and_a_bom_are_read(tmp_path: Path) -> None:

@@ -492,7 +492,7 @@ def respond_cmd(inquiries: str, store_dir: str, peers_file: str, out_file: str |
 
     INQUIRIES is a CSV with a header `called,calling,time` (optional columns: id, window,
     duration, disposition, received, zone: the IANA zone of times given without an offset)
-    or JSON lines with those keys. A small batch is answered
+    or JSON lines with those keys (or a JSON array of them). A small batch is answered
     one lookup per inquiry, a large one as one join against the store, whichever costs less
     for the store's size (always one join with --engine spark). A bad row is answered in its
     place with an "error" object naming the line and the reason; the batch always completes.

@@ -3,7 +3,9 @@
 CSV: a header naming at least ``called`` and ``time`` (``calling`` is expected and optional),
 plus any of ``id``, ``window``, ``duration``, ``disposition``, ``received``; other columns are
 echoed back in the answer. Files follow RFC 4180 (quoted fields may hold commas and line
-breaks), UTF-8 with or without a BOM. JSON lines: one object per line with the same keys.
+breaks), UTF-8 with or without a BOM. JSON lines: one object per line with the same keys (an empty
+file: no inquiries); a file that is one JSON array of such objects (as the HTTP API takes)
+is read too.
 
 A bad record never stops the batch: each becomes an :class:`InquiryRow` with ``error`` set,
 naming the line, the field and the fix, and ``respond`` answers it in its place. Only a file
@@ -102,11 +104,20 @@ def read_inquiries(path: str | Path, *, region: str = "US") -> InquiryFile:
         raise UnreadableFileError("the inquiry file is not UTF-8 text", path=p, line=line,
                                   hint="Save it as UTF-8 CSV or JSON lines") from None
     if not text.strip():
+        if p.suffix.lower() in (".jsonl", ".ndjson"):
+            # Zero lines is a valid JSON-lines file: an automated feed with no inquiries
+            # today is answered with no answers, not an error exit (a CSV needs its header).
+            return InquiryFile(path=str(p), format="jsonl", rows=[])
         raise UnreadableFileError("the inquiry file is empty", path=p,
                                   hint="Give a CSV with a header called,calling,time "
                                        "or JSON lines")
     fmt = _detect(p, text)
-    rows = list(_read_jsonl(text, region) if fmt == "jsonl" else _read_csv(p, text, region))
+    if fmt == "jsonl":
+        rows = _read_json_document(p, text, region)
+        if rows is None:
+            rows = list(_read_jsonl(text, region))
+    else:
+        rows = list(_read_csv(p, text, region))
     return InquiryFile(path=str(p), format=fmt, rows=rows)
 
 
@@ -227,6 +238,77 @@ def _canonical(key: str) -> str:
     return key.strip()
 
 
+_WS = re.compile(r"[ \t\n\r]*")  # JSON's whitespace (RFC 8259 §2)
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    m = _WS.match(text, pos)
+    return m.end() if m is not None else pos
+
+
+def _read_json_document(p: Path, text: str, region: str) -> list[InquiryRow] | None:
+    """A file that is one JSON document: an array of inquiries (what the HTTP API takes,
+    and what most tools write to a .json file) or one object, pretty-printed over several
+    lines. Read line by line, each of its lines was a rejected row: as many answers as
+    lines, none of them an answer. Returns None for JSON lines (more than one document).
+
+    Each element is numbered by the line it starts on. An array that does not parse is one
+    error naming where: it has no records that could be answered one by one."""
+    start = _skip_ws(text, 0)
+    if text.startswith("{", start):
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            return None  # JSON lines (or a broken line among them: answered per line)
+        return [_row_from_json(obj, text.count("\n", 0, start) + 1, text, region)]
+    if not text.startswith("[", start):
+        return None
+    dec = json.JSONDecoder()
+    rows: list[InquiryRow] = []
+    line, seen = 1, 0  # line number at offset ``seen``
+    pos = _skip_ws(text, start + 1)
+    try:
+        if text.startswith("]", pos):
+            pos += 1
+        else:
+            while True:
+                obj, end = dec.raw_decode(text, pos)
+                line += text.count("\n", seen, pos)
+                seen = pos
+                rows.append(_row_from_json(obj, line, text[pos:end], region))
+                pos = _skip_ws(text, end)
+                if text.startswith(",", pos):
+                    pos = _skip_ws(text, pos + 1)
+                    continue
+                if text.startswith("]", pos):
+                    pos += 1
+                    break
+                raise json.JSONDecodeError("Expecting ',' delimiter or ']'", text, pos)
+        if _skip_ws(text, pos) != len(text):
+            raise json.JSONDecodeError("Extra data after the array", text, pos)
+    except json.JSONDecodeError as e:
+        raise UnreadableFileError(f"the file is not a valid JSON array ({e.msg} at line "
+                                  f"{e.lineno} column {e.colno})", path=p, line=e.lineno,
+                                  hint="Fix the JSON, or write one inquiry object per line "
+                                       "(JSON lines)") from None
+    return rows
+
+
+def _row_from_json(obj: Any, lineno: int, text: str, region: str) -> InquiryRow:
+    """One decoded JSON record (a line of JSON lines, an element of an array)."""
+    if lone_surrogate(obj, text):
+        return InquiryRow(lineno, None, RowError(None, f"record {SURROGATE_REASON}",
+                                                 hint="Write the text as UTF-8"),
+                          raw={"text": text[:2048]})
+    if not isinstance(obj, dict):
+        return InquiryRow(lineno, None, RowError(None, "record is not a JSON object",
+                                                 hint='Write e.g. {"called": "...", '
+                                                      '"time": "..."}'),
+                          raw={"text": text[:2048]})
+    fields = {_canonical(str(k)): v for k, v in obj.items()}
+    return parse_record(fields, lineno, region=region, what="key")
+
+
 def _read_jsonl(text: str, region: str) -> Iterator[InquiryRow]:
     # Split on "\n" only: str.splitlines() also splits on U+2028, U+0085 and other
     # separators that JSON allows unescaped inside a string (JSON.stringify writes them so),
@@ -241,19 +323,7 @@ def _read_jsonl(text: str, region: str) -> Iterator[InquiryRow]:
                                                     hint="Write one JSON object per line"),
                              raw={"text": line})
             continue
-        if lone_surrogate(obj, line):
-            yield InquiryRow(lineno, None, RowError(None, f"line {SURROGATE_REASON}",
-                                                    hint="Write the text as UTF-8"),
-                             raw={"text": line})
-            continue
-        if not isinstance(obj, dict):
-            yield InquiryRow(lineno, None, RowError(None, "line is not a JSON object",
-                                                    hint='Write e.g. {"called": "...", '
-                                                         '"time": "..."}'),
-                             raw={"text": line})
-            continue
-        fields = {_canonical(str(k)): v for k, v in obj.items()}
-        yield parse_record(fields, lineno, region=region, what="key")
+        yield _row_from_json(obj, lineno, line, region)
 
 
 #: Delimiters a "CSV" inquiry file is saved with: Excel writes ";" where the decimal mark is a
