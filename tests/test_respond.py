@@ -239,6 +239,18 @@ def test_an_empty_json_lines_file_is_no_inquiries(tmp_path: Path) -> None:
         read_inquiries(tmp_path / "none.csv")
 
 
+def test_two_columns_for_one_key_take_the_first_value_given(tmp_path: Path) -> None:
+    """Exports often carry both "Called Number" and "DNIS" (or "To"): the later, empty one
+    used to replace the value, and the row was refused as having no called number."""
+    p = tmp_path / "two.csv"
+    p.write_text("Called Number,Time,DNIS\n"
+                 "(312) 555-0100,2026-11-20T14:03:22Z,\n"
+                 ",2026-11-20T14:03:22Z,3125550101\n")
+    a, b = read_inquiries(p).rows
+    assert a.inquiry is not None and a.inquiry.called_e164 == "+13125550100"
+    assert b.inquiry is not None and b.inquiry.called_e164 == "+13125550101"
+
+
 def test_quoted_fields_and_a_bom_are_read(tmp_path: Path) -> None:
     p = tmp_path / "q.csv"
     p.write_bytes('\ufeffcalled,calling,time,note\n"(312) 555-0100","",'

@@ -374,6 +374,7 @@ def _read_csv(p: Path, text: str, region: str) -> Iterator[InquiryRow]:
             line=max(reader.line_num, 1),
             hint="Start the file with a header such as called,calling,time")
     missing_cols = [k for k in REQUIRED if k not in keys]
+    repeated = {k for k in keys if k in KNOWN and keys.count(k) > 1}
     last = reader.line_num
     while True:
         start = last + 1
@@ -390,6 +391,12 @@ def _read_csv(p: Path, text: str, region: str) -> Iterator[InquiryRow]:
         if not any(c.strip() for c in row):
             continue
         fields = {k: v for k, v in zip(keys, row, strict=False)}
+        if repeated:
+            # Two columns name one key ("Called Number" and "DNIS"): the first value given
+            # wins, rather than the last column's, which is often empty.
+            for k in repeated:
+                fields[k] = next((v for kk, v in zip(keys, row, strict=False)
+                                  if kk == k and v.strip()), fields.get(k, ""))
         if missing_cols:
             # The header lacks a required column: every record is answered with the reason.
             yield InquiryRow(start, None, RowError(
