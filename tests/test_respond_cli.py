@@ -54,6 +54,28 @@ def test_respond_to_stdout_with_a_human_summary_on_stderr(store_dir: str) -> Non
     assert "Shady Routes is not listed in the Robocall Mitigation Database" in r.stderr
 
 
+def test_an_unwritable_out_file_is_refused_before_anything_is_answered(
+        store_dir: str, tmp_path: Path) -> None:
+    """--out in a directory that does not exist was a traceback *after* the audit entries
+    and evidence packs were written: the answers were lost, and the rerun was refused
+    because the evidence directory already held packs."""
+    audit = tmp_path / "audit.jsonl"
+    args = ["respond", str(FIX / "inquiries.csv"), "--store", store_dir,
+            "--peers", str(FIX / "peers.toml"), "--audit", str(audit),
+            "--evidence", str(tmp_path / "packs")]
+    r = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "nodir" / "a.jsonl")])
+    assert r.exit_code == 1 and "Error:" in r.output and "nodir" in r.output
+    assert not isinstance(r.exception, OSError)
+    assert not audit.exists() and not (tmp_path / "packs").exists()
+    # the same run with a good --out goes through, and leaves no temporary file behind
+    out = tmp_path / "a.jsonl"
+    out.write_text("previous answers\n")
+    r = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert len(out.read_text().splitlines()) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "audit.jsonl", "packs"]
+
+
 def test_respond_on_a_missing_store_is_one_clear_error(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["respond", str(FIX / "inquiries.csv"), "--store",
                                  str(tmp_path / "nope"), "--peers", str(FIX / "peers.toml")])

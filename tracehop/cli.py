@@ -541,12 +541,42 @@ def respond_cmd(inquiries: str, store_dir: str, peers_file: str, out_file: str |
     # never a loop of point lookups (the auto cost model is DuckDB's).
     threshold = 1 if engine == "spark" else BATCH_THRESHOLD
     matcher = Matcher(store, peers, engine=open_engine(engine), batch_threshold=threshold)
-    result = respond(file, matcher, opts)
-    if out_file:
-        with open(out_file, "w", encoding="utf-8") as out:
-            write_jsonl(result.answers, out)
-    else:
+    if not out_file:
+        result = respond(file, matcher, opts)
         write_jsonl(result.answers, sys.stdout)
+    else:
+        # The answers file is made (as a temporary file beside it) before anything is
+        # answered: a bad --out used to fail only after the audit entries and evidence packs
+        # were written, losing the answers and barring the rerun's evidence directory. The
+        # rename at the end leaves a complete file, never a half-written one.
+        import contextlib
+        import os
+        import tempfile
+
+        from tracehop.errors import ConfigError
+
+        target = Path(out_file)
+        if target.is_dir():
+            raise ConfigError("--out names a directory", path=out_file,
+                              hint="Give the file to write the answers to")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        except OSError as e:
+            raise ConfigError(f"cannot write the answers file ({e.strerror})", path=out_file,
+                              hint="Check that its directory exists and is writable"
+                              ) from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                result = respond(file, matcher, opts)
+                write_jsonl(result.answers, out)
+            mask = os.umask(0o022)  # mkstemp made it 0600: give it the mode open() would
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
     summary = result.summary.to_dict() | {"audit_head": result.audit_head,
                                           "evidence_packs": len(result.packs)}
     if as_json:
