@@ -251,6 +251,20 @@ def test_two_columns_for_one_key_take_the_first_value_given(tmp_path: Path) -> N
     assert b.inquiry is not None and b.inquiry.called_e164 == "+13125550101"
 
 
+def test_trailing_empty_fields_of_a_spreadsheet_export_are_ignored(tmp_path: Path) -> None:
+    """Spreadsheets write a trailing comma per cleared cell ("a,b,c,,"): an empty field past
+    the header cannot be half of a split value, so the row is read, not refused; an
+    unnamed empty column is not echoed back as a "" key."""
+    p = tmp_path / "trail.csv"
+    p.write_text("called,calling,time,\n"
+                 "+13125550100,,2026-11-20T14:03:22Z,,\n"
+                 "+13125550100,,2026-11-20T14:03:22Z, ,\n"
+                 "+13125550100,,2026-11-20T14:03:22Z,,x\n")
+    a, b, c = read_inquiries(p).rows
+    assert a.inquiry is not None and b.inquiry is not None and a.inquiry.extra == {}
+    assert c.error is not None and "5 fields" in c.error.reason
+
+
 def test_quoted_fields_and_a_bom_are_read(tmp_path: Path) -> None:
     p = tmp_path / "q.csv"
     p.write_bytes('\ufeffcalled,calling,time,note\n"(312) 555-0100","",'

@@ -144,7 +144,9 @@ def parse_record(fields: dict[str, Any], line: int, *, region: str = "US",
         return InquiryRow(line, None, RowError(
             missing[0], f"missing {what} {missing[0]!r}",
             hint=f"Every inquiry needs {' and '.join(REQUIRED)}"), raw=fields)
-    extra = {k: v for k, v in fields.items() if k not in KNOWN}
+    # an unnamed, empty column (a header's trailing comma) is not echoed as a "" key
+    extra = {k: v for k, v in fields.items()
+             if k not in KNOWN and (k != "" or (v is not None and str(v).strip()))}
     warnings: list[str] = []
     received: datetime | None = None
     rec = fields.get("received")
@@ -414,6 +416,10 @@ def _read_csv(p: Path, text: str, region: str) -> Iterator[InquiryRow]:
                     hint="Give a value for every column (leave optional ones empty)"),
                     raw=fields)
                 continue
+        if len(row) > len(keys) and not any(c.strip() for c in row[len(keys):]):
+            # Trailing empty fields ("a,b,c,,", as spreadsheets write cleared cells) cannot
+            # be half of a value split on an unquoted comma: read the row without them.
+            row = row[:len(keys)]
         if len(row) > len(keys):
             yield InquiryRow(start, None, RowError(
                 None, f"the record has {len(row)} fields, the header has {len(keys)}",
