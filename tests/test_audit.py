@@ -61,6 +61,19 @@ def test_an_edited_entry_is_detected_at_its_line(log5: Path) -> None:
     assert rep.entries == 2
 
 
+def test_a_key_written_twice_is_an_edit_even_when_the_last_copy_is_true(log5: Path) -> None:
+    """A forged `"upstream": "Someone Else"` put *before* the real key leaves the parsed
+    entry (last copy wins) and so its hash unchanged: verify said OK while a reader of the
+    line saw the forged value first."""
+    lines = _lines(log5)
+    lines[2] = lines[2].replace('"answered": {', '"answered": {"upstream": "Someone Else", ', 1)
+    assert '"Someone Else"' in lines[2]
+    log5.write_text("".join(lines))
+    rep = verify(log5)
+    assert not rep.ok and rep.first_bad_line == 3 and rep.entries == 2
+    assert "'upstream' twice" in (rep.reason or "")
+
+
 def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(log5: Path) -> None:
     lines = _lines(log5)
     e = json.loads(lines[1])

@@ -235,7 +235,9 @@ def verify(path: str | Path, *, expected_head: str | None = None) -> VerifyRepor
                 return bad(lineno, None, "the last line is not terminated (a write was cut "
                                          "short)")
             try:
-                entry = json.loads(raw)
+                entry = json.loads(raw, object_pairs_hook=_unique_keys)
+            except _DuplicateKey as e:
+                return bad(lineno, None, f"the entry was modified: {e}")
             except ValueError as e:
                 return bad(lineno, None, f"not valid JSON ({e})")
             if not isinstance(entry, dict):
@@ -281,6 +283,25 @@ def verify(path: str | Path, *, expected_head: str | None = None) -> VerifyRepor
                                    f"{expected_head[:16]}…: entries were removed from the end, "
                                    f"or the log was rewritten and chained anew")
     return VerifyReport(path=str(p), entries=n, ok=True, head_hash=prev_hash)
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique. The writer never repeats a key; a line that does
+    was edited: JSON parsers keep the last copy, so a forged value put before the true one
+    leaves the parsed entry, and its hash, intact while a reader of the line sees the
+    forgery first."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _DuplicateKey(f"it holds the key {k!r} twice")
+            seen.add(k)
+    return out
 
 
 def _seqs_in(lines: Iterable[bytes]) -> set[int]:
