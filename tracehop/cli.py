@@ -545,38 +545,13 @@ def respond_cmd(inquiries: str, store_dir: str, peers_file: str, out_file: str |
         result = respond(file, matcher, opts)
         write_jsonl(result.answers, sys.stdout)
     else:
-        # The answers file is made (as a temporary file beside it) before anything is
-        # answered: a bad --out used to fail only after the audit entries and evidence packs
-        # were written, losing the answers and barring the rerun's evidence directory. The
-        # rename at the end leaves a complete file, never a half-written one.
-        import contextlib
-        import os
-        import tempfile
+        # Made before anything is answered: a bad --out must fail before the audit entries
+        # and evidence packs are written (a rerun would find the evidence directory taken).
+        from tracehop.respond.output import answers_file
 
-        from tracehop.errors import ConfigError
-
-        target = Path(out_file)
-        if target.is_dir():
-            raise ConfigError("--out names a directory", path=out_file,
-                              hint="Give the file to write the answers to")
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        except OSError as e:
-            raise ConfigError(f"cannot write the answers file ({e.strerror})", path=out_file,
-                              hint="Check that its directory exists and is writable"
-                              ) from None
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                result = respond(file, matcher, opts)
-                write_jsonl(result.answers, out)
-            mask = os.umask(0o022)  # mkstemp made it 0600: give it the mode open() would
-            os.umask(mask)
-            os.chmod(tmp, 0o666 & ~mask)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with answers_file(Path(out_file)) as out:
+            result = respond(file, matcher, opts)
+            write_jsonl(result.answers, out)
     summary = result.summary.to_dict() | {"audit_head": result.audit_head,
                                           "evidence_packs": len(result.packs)}
     if as_json:

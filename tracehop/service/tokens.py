@@ -31,7 +31,6 @@ import os
 import re
 import secrets
 import stat
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from tracehop.errors import TokenError
+from tracehop.pendingfile import PendingFile
 
 _log = logging.getLogger("tracehop.service")
 
@@ -130,22 +130,11 @@ def _write_entries(path: Path, entries: list[TokenEntry]) -> None:
         before: os.stat_result | None = os.stat(path)
     except FileNotFoundError:
         before = None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, stat.S_IMODE(before.st_mode) if before is not None else 0o600)
-        if before is not None:
-            with contextlib.suppress(PermissionError):  # not root: the owner stays ours
-                os.fchown(fd, before.st_uid, before.st_gid)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    owner = (before.st_uid, before.st_gid) if before is not None else None
+    mode = stat.S_IMODE(before.st_mode) if before is not None else 0o600
+    with PendingFile(path, mode=mode, owner=owner) as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
 
 
 def _require_dir(path: Path) -> None:
