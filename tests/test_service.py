@@ -277,6 +277,21 @@ def test_a_lone_surrogate_escape_is_400_not_a_500_for_the_whole_group(env: Env,
     assert httpx.post(f"{url}/v1/inquiries", json=ok, headers=auth(env.alice)).status_code == 200
 
 
+def test_unix_time_as_a_json_number_is_read_as_in_a_file(env: Env, url: str) -> None:
+    """The time field says Unix seconds are read, and an inquiry file's JSON lines take a
+    number: the API takes one too (2026-11-20T14:03:22Z), and the answer is the same as for
+    the ISO time. A JSON true is still no time."""
+    iso = httpx.post(f"{url}/v1/inquiries", json=ASK, headers=auth(env.alice)).json()
+    for t in (1795183402, 1795183402.0):
+        r = httpx.post(f"{url}/v1/inquiries", json=dict(ASK, time=t), headers=auth(env.alice))
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert got["inquiry"]["time_utc"] == iso["inquiry"]["time_utc"] == "2026-11-20T14:03:22Z"
+        assert (got["status"], got["match"]) == (iso["status"], iso["match"])
+    _error(httpx.post(f"{url}/v1/inquiries", json=dict(ASK, time=True), headers=auth(env.alice)),
+           422, "invalid_inquiry")
+
+
 def test_wrong_shapes_are_422(env: Env, url: str) -> None:
     for body in ("42", '"+13125550100"', "[]", "null", "[42]"):
         r = httpx.post(f"{url}/v1/inquiries", content=body, headers=auth(env.alice))

@@ -392,7 +392,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
                                field=(prefix + loc) if loc else (prefix.rstrip(".") or None),
                                item=raw) from None
             try:
-                inq = Inquiry.parse(item.called, item.time, item.calling, window=item.window,
+                inq = Inquiry.parse(item.called, str(item.time), item.calling, window=item.window,
                                     id=item.id, duration=item.duration,
                                     disposition=item.disposition, zone=item.zone)
                 _check_searchable(inq)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -45,11 +45,11 @@ class InquiryIn(BaseModel):
     called: str = Field(min_length=1, max_length=64,
                         description="The one called number (E.164 or a national form). "
                                     "No wildcards.")
-    time: str = Field(min_length=1, max_length=64,
-                      description="Call time, ISO 8601 with a zone or offset, or "
-                                  "followed by an IANA zone name (US month/day/year and Unix "
-                                  "seconds are read too; a naive time is read as UTC and the "
-                                  "answer says so).")
+    # A JSON number is Unix time, as in an inquiry file's JSON lines (not a bool: strict).
+    time: Annotated[str, Field(min_length=1, max_length=64)] | int | float = Field(
+        description="Call time, ISO 8601 with a zone or offset, or followed by an IANA zone "
+                    "name (US month/day/year is read too; a naive time is read as UTC and the "
+                    "answer says so), or Unix time in seconds (a JSON number or its digits).")
     calling: str | None = Field(default=None, max_length=64,
                                 description="The calling number shown, if known.")
     window: float | None = Field(default=None, ge=MIN_WINDOW_S, le=MAX_WINDOW_S,
