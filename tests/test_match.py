@@ -511,3 +511,22 @@ def test_iso_z_writes_the_instant_as_iso_8601_utc(us: int) -> None:
     want += f".{t.microsecond:06d}Z" if t.microsecond else "Z"
     assert iso_z(us) == want
     assert datetime.fromisoformat(iso_z(us)) == t
+
+
+@pytest.mark.parametrize(("orig", "dest"), [
+    ("12025550111", "13125550100"),  # E.164 digits, as ATIS-1000074 asks
+    ("2025550111", "3125550100"),  # NANP national form, as many signers write it
+    ("+12025550111", "13125550199,13125550100"),  # a "+", and a PASSporT with two dest TNs
+])
+def test_a_passport_naming_the_same_numbers_in_another_form_agrees(
+        tmp_path: Path, orig: str, dest: str) -> None:
+    """A PASSporT's orig/dest written without the NANP country code, or with several
+    destinations, names the inquiry's numbers: it counts for the call, never against it, and
+    is no sign of a replayed token."""
+    rows = [leg(N, "2026-11-20 14:03:22", calling="+12025550111", orig_tn=orig, dest_tn=dest,
+                attest="A")]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z", calling="+12025550111")
+    assert a.status == "upstream" and a.match is not None
+    assert not any("another called number" in w for w in a.warnings), a.warnings
+    # time 1 + calling 1.5 + STIR orig 0.5 + dest 0.25
+    assert a.match.score == 3.25

@@ -76,7 +76,15 @@ from tracehop.engines.base import KeyFetcher
 from tracehop.gcpause import paused_gc
 from tracehop.match import dialed, widen
 from tracehop.match import sql as render
-from tracehop.match.score import Candidate, Decision, Row, is_egress, rank, score_candidate
+from tracehop.match.score import (
+    Candidate,
+    Decision,
+    Row,
+    is_egress,
+    rank,
+    same_tn,
+    score_candidate,
+)
 from tracehop.match.spec import (
     MATCH_COLUMNS,
     MAX_CANDIDATES,
@@ -917,10 +925,13 @@ def _stir_warnings(leg: Row) -> list[str]:
             out.append(f"the call's PASSporT was issued {abs(late):.0f} s "
                        f"{'before' if late > 0 else 'after'} the call (more than "
                        f"{STIR_FRESH_S} s: replayed?)")
-    dest = "".join(ch for ch in str(leg.get("dest_tn") or "") if ch.isdigit())
-    called = "".join(ch for ch in str(leg.get("called_e164") or "") if ch.isdigit())
-    if dest and called and dest != called:
-        out.append(f"the call's PASSporT was issued for another called number ({dest}): "
+    dest, called = leg.get("dest_tn"), leg.get("called_e164")
+    # same_tn: a NANP dest without its country code, or one of several destinations, is
+    # this call's number, not the mark of a replayed token.
+    if dest and called and same_tn(str(dest), str(called)) is False:
+        digits = ",".join("".join(ch for ch in part if ch.isdigit())
+                          for part in str(dest).split(","))
+        out.append(f"the call's PASSporT was issued for another called number ({digits}): "
                    f"replayed?")
     return out
 

@@ -17,7 +17,8 @@ calling number             +1.5 when the inquiry's calling number equals the leg
 duration (if asked)        +0.5 within 2 s, 0 within 10 s, -0.25 beyond
 disposition (if asked)     +0.25 same, -0.25 different
 STIR (if the leg has it)   orig_tn = inquiry calling +0.5 / differs -0.25;
-                           dest_tn = called +0.25 / differs -0.25;
+                           dest_tn = called +0.25 / differs -0.25 (:func:`same_tn`:
+                           a NANP number without its "1" agrees; any of several dests);
                            iat within 60 s of the inquiry time (+ step offset) +0.25
 =========================  ==========================================================
 
@@ -86,11 +87,28 @@ class Candidate:
         return self.matched is not self.leg
 
 
-def _digits(tn: str | None) -> str | None:
+def same_tn(tn: str | None, e164: str) -> bool | None:
+    """Whether a PASSporT telephone number (``orig_tn``, or ``dest_tn``, where several
+    destinations are joined with ",") names ``e164``; None when it holds no digits.
+
+    Compared by digits, each destination on its own: "13125550199,13125550100" names
+    +13125550100 (concatenated, the digits matched nothing). A NANP number written without
+    its country code (``2025550111``) is the same number: RFC 8224 §8.3 leaves the
+    canonical form of a national number to local policy and US signers write both, so
+    without this a genuine PASSporT counted against its own call and was flagged as replayed.
+    """
     if not tn:
         return None
-    d = "".join(ch for ch in tn if ch.isdigit())
-    return d or None
+    want = e164.lstrip("+")
+    seen = False
+    for part in tn.split(","):
+        d = "".join(ch for ch in part if ch.isdigit())
+        if not d:
+            continue
+        seen = True
+        if d == want or (len(d) == 10 and want == "1" + d):
+            return True
+    return False if seen else None
 
 
 def _disposition(text: str | None) -> str | None:
@@ -147,12 +165,12 @@ def score_candidate(c: Candidate, inq: Inquiry, t_us: int, half_us: int, centre_
     have = _disposition(leg.get("disposition"))
     if want and have and have != "unknown":
         parts["disposition"] = 0.25 if want == have else -0.25
-    orig = _digits(leg.get("orig_tn"))
-    if orig and inq.calling_e164:
-        parts["stir_orig"] = 0.5 if orig == inq.calling_e164.lstrip("+") else -0.25
-    dest = _digits(leg.get("dest_tn"))
-    if dest:
-        parts["stir_dest"] = 0.25 if dest == inq.called_e164.lstrip("+") else -0.25
+    orig = same_tn(leg.get("orig_tn"), inq.calling_e164) if inq.calling_e164 else None
+    if orig is not None:
+        parts["stir_orig"] = 0.5 if orig else -0.25
+    dest = same_tn(leg.get("dest_tn"), inq.called_e164)
+    if dest is not None:
+        parts["stir_dest"] = 0.25 if dest else -0.25
     iat = _epoch_us(leg.get("iat_utc"))
     if iat is not None and abs(iat - (t_us + centre_us)) <= 60 * US:
         parts["stir_iat"] = 0.25
