@@ -530,3 +530,24 @@ def test_a_passport_naming_the_same_numbers_in_another_form_agrees(
     assert not any("another called number" in w for w in a.warnings), a.warnings
     # time 1 + calling 1.5 + STIR orig 0.5 + dest 0.25
     assert a.match.score == 3.25
+
+
+@pytest.mark.parametrize(("at", "said", "offset"), [
+    # 01:30 on 2026-11-01 happened twice in New York: read as the first (EDT, 05:30Z); the
+    # call was in the second (EST, 06:30Z).
+    ("2026-11-01 01:30:00 America/New_York", "happened twice", 3600.0),
+    ("2026-11-01T01:30:00[America/New_York]", "happened twice", 3600.0),
+    # 02:30 on 2026-03-08 never happened there: read as 07:30Z, the call is at 06:30Z.
+    ("2026-03-08 02:30:00 America/New_York", "does not exist", -3600.0),
+])
+def test_an_inquiry_local_time_in_a_dst_change_is_said(
+        tmp_path: Path, at: str, said: str, offset: float) -> None:
+    """A local inquiry time the zone makes ambiguous (or impossible) is read by the one rule
+    (fold=0), and the answer says so rather than blaming a time-zone slip."""
+    t = "2026-11-01 06:30:00" if offset > 0 else "2026-03-08 06:30:00"
+    a = ask(tmp_path, [leg(N, t)], N, at)
+    assert a.status == "upstream" and a.match is not None and a.match.offset_s == offset
+    assert any(said in w and "give the UTC offset" in w for w in a.warnings), a.warnings
+    assert ("DST" in a.searched.step) == (offset > 0)
+    plain = ask(tmp_path / "plain", [leg(N, t)], N, "2026-11-20 01:30:00 America/New_York")
+    assert not any("DST change" in w for w in plain.warnings)

@@ -32,6 +32,10 @@ class Inquiry:
     calling_raw: str | None = None
     time_raw: str | None = None
     naive_time: bool = False  # the time carried no zone and was read as UTC
+    #: "repeated" / "skipped": the time was a local wall time in a zone (no offset) that
+    #: happened twice or never on a DST change day (timezones.parse_instant_dst); read by the
+    #: fold=0 rule, and the answer says so, since the asker may have meant an hour away.
+    time_dst: str | None = None
     #: The calling number given is no phone number ("anonymous", "0000000000", a spoofed
     #: impossible number): it is compared with the records as written, not as E.164.
     calling_unusable: bool = False
@@ -59,7 +63,7 @@ class Inquiry:
         ``zone``: the IANA zone a ``time`` without an offset or zone of its own is read in
         (an inquiry file's ``zone`` column, the HTTP API's ``zone`` field)."""
         from tracehop.numbers import normalise_one
-        from tracehop.timezones import in_zone, parse_instant, zone_problem
+        from tracehop.timezones import in_zone, parse_instant_dst, zone_problem
 
         if called is None or not str(called).strip():
             raise InquiryError("the inquiry has no called number", field="called",
@@ -80,6 +84,7 @@ class Inquiry:
         if time is None or (isinstance(time, str) and not time.strip()):
             raise InquiryError("the inquiry has no time", field="time",
                                hint="Give the call time in ISO 8601, e.g. 2026-11-20T14:03:22Z")
+        dst: str | None = None
         if isinstance(time, datetime):
             naive = time.tzinfo is None
             from datetime import UTC
@@ -95,7 +100,7 @@ class Inquiry:
                                        hint="Give an IANA zone name such as America/New_York")
                 time_raw = in_zone(time_raw, zone_s)
             try:
-                t_utc, naive = parse_instant(time_raw)
+                t_utc, naive, dst = parse_instant_dst(time_raw)
             except (ValueError, OverflowError) as e:
                 raise InquiryError(f"time {time_raw!r} is not a date-time tracehop reads ({e})",
                                    field="time",
@@ -139,6 +144,7 @@ class Inquiry:
             calling_raw=calling_s or None,
             time_raw=time_raw,
             naive_time=naive,
+            time_dst=dst,
             calling_unusable=bool(calling_s) and calling_e164 is None,
             duration_s=dur,
             disposition=(disposition or None),

@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     # pay ~0.25 s to import Polars.
     import polars as pl
 
-__all__ = ["in_zone", "local_to_utc", "parse_instant", "resolve_zone", "zone_problem"]
+__all__ = ["in_zone", "local_to_utc", "parse_instant", "parse_instant_dst", "resolve_zone",
+           "zone_problem"]
 
 _UTC_ALIASES: Final = frozenset({"UTC", "Z", "GMT", "ZULU", "UCT", "ETC/UTC", "ETC/GMT"})
 
@@ -255,6 +256,7 @@ def in_zone(text: str, zone: str) -> str:
 
 def parse_instant(text: str) -> tuple[datetime, bool]:
     """Parse an inquiry date-time; return the aware UTC instant and whether it was naive.
+    :func:`parse_instant_dst` also says whether a local time fell in a DST change.
 
     ISO 8601 / RFC 3339 (extended or basic, a space for the ``T``, ``Z``/``UTC``/an offset, or
     an RFC 9557 ``[Zone/Name]``), and the forms a US inquiry also comes in: a zone word after
@@ -264,13 +266,23 @@ def parse_instant(text: str) -> tuple[datetime, bool]:
     seconds or milliseconds. A time without offset or zone is read as UTC (``was_naive`` is
     then true, and the answer says so). Raises :class:`ValueError` with a short reason.
     """
+    utc, naive, _ = parse_instant_dst(text)
+    return utc, naive
+
+
+def parse_instant_dst(text: str) -> tuple[datetime, bool, str | None]:
+    """:func:`parse_instant`, plus ``"repeated"`` when the text is a local wall time (a zone,
+    no offset) that happened twice (the fall-back hour: read as the first occurrence,
+    ``fold=0``), ``"skipped"`` when it never happened (the spring-forward gap: moved forward
+    by the gap), else None. The module rule still decides the instant; the caller says so,
+    since the asker may have meant the other reading, an hour away."""
     s = (text or "").strip()
     if not s:
         raise ValueError("empty")
     e = _EPOCH.fullmatch(s)
     if e is not None:
         secs = int(e["ms"]) / 1000 if e["ms"] else int(e["s"]) + float(e["frac"] or 0)
-        return datetime.fromtimestamp(secs, UTC), False
+        return datetime.fromtimestamp(secs, UTC), False, None
     us = _US_DATE.fullmatch(s)
     if us is not None:
         s = _iso_from_us(us)
@@ -307,11 +319,19 @@ def parse_instant(text: str) -> tuple[datetime, bool]:
             if oh > 23 or om > 59:
                 raise ValueError(f"offset {off} is out of range")
             delta = timedelta(hours=oh, minutes=om) * (-1 if off[0] == "-" else 1)
-        return wall.replace(tzinfo=timezone(delta)).astimezone(UTC), False
+        return wall.replace(tzinfo=timezone(delta)).astimezone(UTC), False, None
     if zone_name is not None:
         try:
             tz = resolve_zone(zone_name.lstrip("!"))
         except ZoneError as e:
             raise ValueError(str(e)) from None
-        return wall.replace(tzinfo=tz, fold=0).astimezone(UTC), False
-    return wall.replace(tzinfo=UTC), True
+        first, other = wall.replace(tzinfo=tz, fold=0), wall.replace(tzinfo=tz, fold=1)
+        # zoneinfo: the two folds differ only at a transition; fold=0 takes the offset in
+        # force before it, which is the larger one when the clock falls back (a repeated
+        # hour) and the smaller one when it springs forward (a skipped hour).
+        off0, off1 = first.utcoffset(), other.utcoffset()
+        dst = None
+        if off0 is not None and off1 is not None and off0 != off1:
+            dst = "repeated" if off0 > off1 else "skipped"
+        return first.astimezone(UTC), False, dst
+    return wall.replace(tzinfo=UTC), True, None

@@ -701,6 +701,17 @@ class Matcher:
         warnings: list[str] = []
         if inq.naive_time:
             warnings.append("time had no zone; read as UTC")
+        if inq.time_dst == "repeated":
+            # The asker's local time happened twice: one reading was searched first, the
+            # other is the -1h/+1h step, found only if nothing is nearer. Say so either way.
+            warnings.append(f"the inquiry's local time {inq.time_raw!r} happened twice (the "
+                            f"repeated hour of a DST change); read as the first occurrence "
+                            f"(summer time), {iso_z(p.t_us)}: if the call was in the second, "
+                            f"it is one hour later; give the UTC offset to decide")
+        elif inq.time_dst == "skipped":
+            warnings.append(f"the inquiry's local time {inq.time_raw!r} does not exist (the "
+                            f"clock skipped that hour for DST); read with the offset before "
+                            f"the change, {iso_z(p.t_us)}; give the UTC offset to decide")
         if inq.calling_unusable:
             warnings.append(f"calling number {inq.calling_raw!r} is not a valid phone number: "
                             f"compared with the records as written")
@@ -733,8 +744,8 @@ class Matcher:
         best = decision.best
         step_index = best.step
         level_of = widen.level(step_index)
-        dst_hint = any(c.leg.get("time_ambiguous") for c in cands
-                       if widen.level(c.step) == level_of)
+        dst_hint = inq.time_dst == "repeated" or any(
+            c.leg.get("time_ambiguous") for c in cands if widen.level(c.step) == level_of)
         step = widen.describe(step_index, p.w_us, dst_hint=dst_hint)
         # Both directions of a whole-hour level were searched.
         searched_to = level_of + 1 if level_of >= 2 else level_of
