@@ -127,6 +127,23 @@ def test_not_found_reports_the_widest_window_searched(tmp_path: Path) -> None:
 def test_not_found_in_an_empty_store(tmp_path: Path) -> None:
     a = ask(tmp_path, [], N, "2026-11-20T14:03:22Z")
     assert a.status == "not_found"
+    assert any("the store holds no call records at all" in w for w in a.warnings), a.warnings
+
+
+def test_not_found_on_a_day_the_store_has_no_records_of_is_said(tmp_path: Path) -> None:
+    """'No record' is what a provider tells the consortium on not_found: when the store holds
+    nothing at all on the inquiry's day (its records not ingested yet), the answer must say
+    so rather than pass for a searched day without the call."""
+    rows = [leg("+13125550199", "2026-11-18 10:00:00"), leg("+13125550199", "2026-11-19 10:00:00")]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z")
+    assert a.status == "not_found"
+    text = " | ".join(a.warnings)
+    assert "no call records on 2026-11-20 (UTC)" in text, text
+    # A day that holds records of other numbers is a real "not in our records": no warning.
+    held = ask(tmp_path / "held", [*rows, leg("+13125550199", "2026-11-20 23:00:00")], N,
+               "2026-11-20T14:03:22Z")
+    assert held.status == "not_found"
+    assert not any("no call records" in w for w in held.warnings), held.warnings
 
 
 # -- numbers -----------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tracehop.answer import (
@@ -188,6 +188,8 @@ class _Work:
     #: Set when the legs were found by their dialed or diverted-from number (dialed.py): the
     #: column that held the inquiry's number.
     via_number: str | None = None
+    #: The snapshot searched: a not_found answer asks it whether the inquiry's day is held.
+    snap: Any = None
 
 
 class Matcher:
@@ -243,7 +245,8 @@ class Matcher:
     def _answer(self, inquiries: list[Inquiry], snap: Snapshot,
                 *, joined: bool) -> list[TracebackAnswer]:
         work = [
-            _Work(q, Probe.make(i, q.called_e164, to_us(q.time_utc), round(q.window_s * US)))
+            _Work(q, Probe.make(i, q.called_e164, to_us(q.time_utc), round(q.window_s * US)),
+                  snap=snap)
             for i, q in enumerate(inquiries)
         ]
         if joined and isinstance(self.engine, KeyFetcher):
@@ -724,6 +727,8 @@ class Matcher:
                 first = min(orphans, key=lambda r: int(r["start_us"]))
                 warnings.append(f"{EGRESS_ONLY} [{len(orphans)} leg(s), the nearest at "
                                 f"{iso_z(int(first['start_us']))}]")
+            if (uncovered := _uncovered(w.snap, p)) is not None:
+                warnings.append(uncovered)
             return TracebackAnswer(
                 inquiry=echo, status="not_found", confidence=0.0,
                 searched=Searched(iso_z(p.t_us - reach), iso_z(p.t_us + reach),
@@ -945,6 +950,31 @@ def _stir_warnings(leg: Row) -> list[str]:
         out.append(f"the call's PASSporT was issued for another called number ({digits}): "
                    f"replayed?")
     return out
+
+
+def _uncovered(snap: Any, p: Probe) -> str | None:
+    """For a not_found answer: a warning when the store holds no leg at all on the UTC days
+    of the inquiry's window. A provider answers the consortium "no record" on not_found; if
+    that day's records were never ingested (a scheduled ingest behind, a file left out), the
+    store was not searched where the call would be, and the answer must not pass for it."""
+    days_of = getattr(snap, "days", None)
+    if days_of is None:
+        return None
+    held: list[date] = days_of()
+    first = from_us(p.t_us - p.w_us).date()
+    last = from_us(p.t_us + p.w_us).date()
+    wanted = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    if set(wanted) & set(held):
+        return None
+    fix = ("ingest those records (tracehop ingest FILE --store DIR) before answering that "
+           "the call is not in them")
+    if not held:
+        return f"the store holds no call records at all: {fix}"
+    # Not the days it does hold: the HTTP responder passes warnings on to other providers,
+    # and the store's extent is none of theirs (DESIGN §7); `tracehop files` lists it.
+    days = " and ".join(d.isoformat() for d in wanted)
+    return (f"the store holds no call records on {days} (UTC): that day's records may not "
+            f"be ingested yet (tracehop files lists what was); {fix}")
 
 
 def _callings(c: Candidate) -> list[str]:
