@@ -62,6 +62,10 @@ def test_loads_every_field(tmp_path: Path) -> None:
         (None, "198.51.100.10:5060", None, "Acme Transit"),  # port ignored
         (None, "[2001:db8::5]:5061", None, "Overseas"),  # IPv6 with port
         (None, "203.0.113.7", None, "Overseas"),  # a bare address is a /32
+        # An IPv4 peer seen by a dual-stack socket (FreeSWITCH or Asterisk bound to [::])
+        # is recorded IPv4-mapped; it is still that peer's address.
+        (None, "::ffff:198.51.100.70", None, "Acme East"),
+        (None, "[::ffff:198.51.100.10]:5060", None, "Acme Transit"),
         ("SHARED_TRUNK", None, None, "Dialer Co"),
         ("ACME_IN_1", None, "ACCT-77", "Dialer Co"),  # account beats trunk
         ("UNKNOWN", "198.51.100.9", None, "Acme Transit"),  # IP when the trunk is unknown
@@ -137,4 +141,5 @@ def test_parse_ip_forms() -> None:
     assert str(parse_ip(" 198.51.100.7:5060 ")) == "198.51.100.7"
     assert str(parse_ip("[2001:db8::1]:5060")) == "2001:db8::1"
     assert str(parse_ip("2001:db8::1")) == "2001:db8::1"
+    assert str(parse_ip("::ffff:198.51.100.7")) == "198.51.100.7"
     assert parse_ip("sip.example.com") is None and parse_ip("") is None

@@ -16,7 +16,8 @@ Precedence when several entries could match one leg, most specific evidence firs
    one with the most literal characters wins, then the first in the file;
 4. an IP address or CIDR: the longest prefix wins (a /32 beats the /24 it sits in).
 
-A port on a record's address (``198.51.100.7:5060``, ``[2001:db8::1]:5060``) is ignored.
+A port on a record's address (``198.51.100.7:5060``, ``[2001:db8::1]:5060``) is ignored, and an
+IPv4-mapped IPv6 address (``::ffff:198.51.100.7``) is its IPv4 address.
 """
 
 from __future__ import annotations
@@ -65,9 +66,15 @@ def parse_ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address 
     elif s.count(":") == 1:  # v4:port
         s = s.split(":", 1)[0]
     try:
-        return ipaddress.ip_address(s)
+        addr = ipaddress.ip_address(s)
     except ValueError:
         return None
+    # A switch listening on a dual-stack socket ([::]) records an IPv4 peer IPv4-mapped
+    # (::ffff:198.51.100.7, RFC 4291 §2.5.5.2): the same address, which the directory's IPv4
+    # CIDRs must still match (an IPv6 address never falls in an IPv4 network).
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
 
 
 class PeerDirectory:
