@@ -267,6 +267,16 @@ def test_utc_to_local_and_back(cases: list[tuple[str, datetime]]) -> None:
         ("11/20/2026 12:03 a.m.", z(2026, 11, 20, 0, 3), True),
         ("1/2/2026 14:03:22 America/Chicago", z(2026, 1, 2, 20, 3, 22), False),
         ("11/20/2026 14:03:22-05:00", z(2026, 11, 20, 19, 3, 22), False),
+        # an ISO date with a one-digit hour or a 12-hour clock, as spreadsheets export it
+        ("2026-11-20 9:03:22", z(2026, 11, 20, 9, 3, 22), True),
+        ("2026-11-20 09:03:22 AM", z(2026, 11, 20, 9, 3, 22), True),
+        ("2026-11-20 2:03:22 PM", z(2026, 11, 20, 14, 3, 22), True),
+        ("2026-11-20 9:03:22 AM America/New_York", z(2026, 11, 20, 14, 3, 22), False),
+        ("2026-11-20 12:03 a.m. -05:00", z(2026, 11, 20, 5, 3), False),
+        # UTC/GMT with an offset, as e-mails and Windows write it (UTC minus five hours)
+        ("2026-11-20 09:03:22 UTC-5", z(2026, 11, 20, 14, 3, 22), False),
+        ("2026-11-20T09:03:22 GMT-05:00", z(2026, 11, 20, 14, 3, 22), False),
+        ("2026-11-20 19:33:22 UTC+5:30", z(2026, 11, 20, 14, 3, 22), False),
         # Unix time, seconds or milliseconds
         ("1795615402", z(2026, 11, 25, 14, 3, 22), False),
         ("1795615402.25", z(2026, 11, 25, 14, 3, 22, 250000), False),
@@ -296,6 +306,8 @@ def test_parse_instant(text: str, utc: datetime, naive: bool) -> None:
         ("20/11/2026 14:03", "US month/day/year"),
         ("3125550100", "expected YYYY-MM-DD"),  # a phone number, not a Unix time in 2069
         ("11/20/2026 13:03 PM", "12-hour clock"),
+        ("2026-11-20 13:03 PM", "12-hour clock"),
+        ("2026-11-20 09:03 UTC-25", "out of range"),
         ("2026-11-20T10:00:00[Mars/Base]", "unknown time zone"),
         ("20260230T140322Z", "day is out of range"),
     ],

@@ -187,8 +187,8 @@ def local_to_utc(naive: pl.Series, zone: str) -> tuple[pl.Series, pl.Series]:
 # no offset is given.
 _INSTANT: Final = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ]"
-    r"(?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<frac>\d+))?)?"
-    r"\s*(?P<off>[Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?"
+    r"(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<frac>\d+))?)?"
+    r"\s*(?P<off>[Zz]|(?:UTC|GMT)(?:[+-]\d{1,2}(?::?\d{2})?)?|[+-]\d{2}(?::?\d{2})?)?"
     r"(?:\[(?P<zone>!?[A-Za-z0-9_/+\-]+)\])?",
     re.ASCII,
 )
@@ -213,6 +213,13 @@ _US_DATE: Final = re.compile(
     r"(?P<mo>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})[ T]+"
     r"(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?P<frac>[.,]\d+)?)?"
     r"(?:\s*(?P<ampm>[AaPp]\.?[Mm]\.?)(?=\s|$))?(?P<rest>.*)", re.ASCII)
+#: An ISO date with a 12-hour clock ("2026-11-20 9:03:22 PM"), as spreadsheets and portals
+#: export it: read as the US form is (the zone part left as written). Without this the
+#: "PM" was taken for a zone abbreviation and refused as one.
+_ISO_12H: Final = re.compile(
+    r"(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})[ Tt]+"
+    r"(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?P<frac>[.,]\d+)?)?"
+    r"\s*(?P<ampm>[AaPp]\.?[Mm]\.?)(?=\s|$)(?P<rest>.*)", re.ASCII)
 #: Unix time: seconds (10 digits, a fraction allowed) or milliseconds (13 digits), from 2001
 #: to 2033 (a leading 1): a ten-digit US phone number in the time column (2xx-9xx...) is not
 #: read as a time decades ahead.
@@ -283,7 +290,7 @@ def parse_instant_dst(text: str) -> tuple[datetime, bool, str | None]:
     if e is not None:
         secs = int(e["ms"]) / 1000 if e["ms"] else int(e["s"]) + float(e["frac"] or 0)
         return datetime.fromtimestamp(secs, UTC), False, None
-    us = _US_DATE.fullmatch(s)
+    us = _US_DATE.fullmatch(s) or _ISO_12H.fullmatch(s)
     if us is not None:
         s = _iso_from_us(us)
     w = _ZONE_WORD.fullmatch(s)
@@ -311,10 +318,15 @@ def parse_instant_dst(text: str) -> tuple[datetime, bool, str | None]:
         raise ValueError(str(e)) from None
     off, zone_name = m["off"], m["zone"]
     if off is not None:
+        # "UTC-5", "GMT+05:30": the offset as e-mails and Windows write it (UTC minus five
+        # hours; not the POSIX-inverted sign of the Etc/GMT+5 zone names).
+        off = off[3:] if off[:3].upper() in ("UTC", "GMT") and len(off) > 3 else off
         if off.upper() in ("Z", "UTC", "GMT"):
             delta = timedelta(0)
         else:
             digits = off[1:].replace(":", "")
+            if len(digits) in (1, 3):  # one hour digit: "UTC-5", "UTC+5:30"
+                digits = "0" + digits
             oh, om = int(digits[:2]), int(digits[2:] or 0)
             if oh > 23 or om > 59:
                 raise ValueError(f"offset {off} is out of range")
