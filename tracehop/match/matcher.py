@@ -973,7 +973,8 @@ def _uncovered(snap: Any, p: Probe) -> str | None:
     # Not the days it does hold: the HTTP responder passes warnings on to other providers,
     # and the store's extent is none of theirs (DESIGN §7); `tracehop files` lists it.
     days = " and ".join(d.isoformat() for d in wanted)
-    return (f"the store holds no call records on {days} (UTC): that day's records may not "
+    whose = "that day's" if len(wanted) == 1 else "those days'"
+    return (f"the store holds no call records on {days} (UTC): {whose} records may not "
             f"be ingested yet (tracehop files lists what was); {fix}")
 
 
