@@ -473,6 +473,10 @@ def test_a_disagreeing_calling_number_with_nothing_better_stays_ambiguous(
     assert a.status == "ambiguous"
     assert a.match is not None and a.match.offset_s == 60.0
     assert a.searched.step == "±120s"
+    # Every step to ±24 h was searched for a call with the inquiry's calling number, and the
+    # answer says so: reported as ±120s alone, it sent the reader to search the hours again.
+    assert a.searched.steps_tried[-1].startswith("whole-hour offsets ±1h..±24h"), a.searched
+    assert a.searched.found_window() == "±120s"
 
 
 def test_a_call_our_customer_forwarded_answers_from_where_it_came_in(tmp_path: Path) -> None:

@@ -738,6 +738,7 @@ class Matcher:
         levels = sorted({widen.level(c.step) for c in cands})
         decision = self._rank_level(cands, levels[0], inq, p)
         set_aside: Candidate | None = None
+        looked_everywhere = False
         if decision.best.parts.get("calling", 0.0) < 0:
             # The nearest leg's calling number differs from the inquiry's: a later level may
             # hold the call asked about, with its calling number (_needs_wider read it).
@@ -746,6 +747,10 @@ class Matcher:
                 if later.best.parts.get("calling", 0.0) > 0:
                     set_aside, decision = decision.best, later
                     break
+            # Every level to ±24 h was read (the wide pass) and weighed for a call with the
+            # inquiry's calling number, and none had it: `searched` must say all of it was
+            # searched, or the reader goes to search the hour offsets again.
+            looked_everywhere = set_aside is None and w.wide
         best = decision.best
         step_index = best.step
         level_of = widen.level(step_index)
@@ -754,6 +759,8 @@ class Matcher:
         step = widen.describe(step_index, p.w_us, dst_hint=dst_hint)
         # Both directions of a whole-hour level were searched.
         searched_to = level_of + 1 if level_of >= 2 else level_of
+        if looked_everywhere:
+            searched_to = widen.last_index()
         if w.via_number is not None:
             # Every step was tried on the called number before the dialed numbers.
             searched_to = widen.last_index()
