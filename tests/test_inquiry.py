@@ -91,6 +91,8 @@ def test_window_optional_fields_and_extra() -> None:
         ({"window": "nan"}, "window", "outside"),
         ({"window": "inf"}, "window", "outside"),
         ({"window": "two minutes"}, "window", "not a number"),
+        ({"window": "5 parsecs"}, "window", "not a number"),
+        ({"window": "25h"}, "window", "outside"),
         ({"duration": "long"}, "duration", "not a number"),
         ({"duration": "-5"}, "duration", "negative"),
     ],
@@ -140,3 +142,13 @@ def test_a_zone_reads_a_time_without_an_offset() -> None:
     with pytest.raises(InquiryError) as e:
         Inquiry.parse("3125550100", "2026-11-20 08:03:22", zone="CST")
     assert e.value.field == "zone" and "America/Chicago" in str(e.value)
+
+
+@pytest.mark.parametrize(("window", "seconds"), [
+    ("300", 300.0), ("±120", 120.0), ("90s", 90.0), ("5m", 300.0), ("5 min", 300.0),
+    ("1h", 3600.0), ("1.5 hours", 5400.0), (45, 45.0),
+])
+def test_a_window_with_a_unit_is_read(window: object, seconds: float) -> None:
+    """People write a window as they say it: "5m", "1h", "±120"."""
+    inq = Inquiry.parse("3125550100", "2026-11-20T14:03:22Z", window=window)  # type: ignore[arg-type]
+    assert inq.window_s == seconds

@@ -68,6 +68,8 @@ def test_window_and_no_peers(setup: tuple[str, str]) -> None:
         (["--called", "hello", "--at", "2026-11-20T14:03:22Z"], "is not a valid phone number"),
         (["--called", N, "--at", "yesterday"], "is not a date-time tracehop reads"),
         (["--called", N, "--at", "2026-11-20T14:03:22Z", "--window", "0"], "0.001<=x<=86400"),
+        (["--called", N, "--at", "2026-11-20T14:03:22Z", "--window", "2 fortnights"],
+         "not a number of seconds. Give the half-width in seconds"),
     ],
 )
 def test_bad_input_is_one_clear_error(setup: tuple[str, str], args: list[str],

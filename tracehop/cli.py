@@ -327,9 +327,17 @@ class _WindowSeconds(click.FloatRange):
                 ctx: click.Context | None) -> Any:
         import math
 
+        from tracehop.inquiry import WINDOW_HINT, window_seconds
+
+        # "5m", "90s", "±120": read as the inquiry files' window column is read; click's
+        # own refusal ("'5m' is not a valid seconds.") named no fix.
+        try:
+            value = window_seconds(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number of seconds. {WINDOW_HINT}.", param, ctx)
         rv = super().convert(value, param, ctx)
         if not math.isfinite(rv):  # nan compares false with both bounds
-            self.fail(f"{value!r} is not a number of seconds.", param, ctx)
+            self.fail(f"{value!r} is not a number of seconds. {WINDOW_HINT}.", param, ctx)
         return rv
 
 
@@ -344,7 +352,8 @@ class _WindowSeconds(click.FloatRange):
                    "is read as UTC).")
 @click.option("--calling", default=None, help="The calling number shown, if known.")
 @click.option("--window", type=_WindowSeconds(), default=None,
-              help="Search ±this many seconds first (default 120); then widen in steps.")
+              help="Search ±this many seconds first (default 120; 90s, 5m, 1h also read); "
+                   "then widen in steps.")
 @click.option("--peers", "peers_file", type=click.Path(dir_okay=False), default=None,
               help="Peer directory (TOML) mapping trunks/IPs/accounts to providers.")
 @click.option("--json", "as_json", is_flag=True, help="Print one TracebackAnswer as JSON.")

@@ -7,6 +7,7 @@ UTC datetimes, which is what lets the matcher inline them into SQL safely.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,31 @@ MAX_WINDOW_S = 24 * 3600.0
 #: Below a millisecond a window rounds to nothing in the store's microsecond clock arithmetic.
 MIN_WINDOW_S = 0.001
 MIN_YEAR, MAX_YEAR = 1971, 9998
+
+
+_WINDOW_UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
+                 "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
+                 "h": 3600.0, "hr": 3600.0, "hrs": 3600.0, "hour": 3600.0, "hours": 3600.0}
+_WINDOW = re.compile(r"\s*[±+]?\s*(?P<n>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(?P<u>[A-Za-z]*)\s*")
+WINDOW_HINT = "Give the half-width in seconds (300), or with a unit (90s, 5m, 1h)"
+
+
+def window_seconds(value: float | str) -> float:
+    """A window's half-width in seconds: a number, or a number with a unit as people write it
+    on the command line and in inquiry files ("300", "±120", "90s", "5m", "1h"). ValueError
+    otherwise. A bare "m" is minutes (nobody asks for a window in metres or months)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value)
+    try:
+        return float(text)  # also nan/inf, which the bounds check refuses
+    except ValueError:
+        pass
+    m = _WINDOW.fullmatch(text)
+    unit = _WINDOW_UNITS.get(m["u"].lower()) if m is not None else None
+    if m is None or unit is None:
+        raise ValueError(f"{value!r} is not a number of seconds")
+    return float(m["n"]) * unit
 
 
 @dataclass(frozen=True)
@@ -115,10 +141,10 @@ class Inquiry:
         window_s = DEFAULT_WINDOW_S
         if window is not None and str(window).strip() != "":
             try:
-                window_s = float(window)
+                window_s = window_seconds(window)
             except ValueError:
                 raise InquiryError(f"window {window!r} is not a number of seconds",
-                                   field="window") from None
+                                   field="window", hint=WINDOW_HINT) from None
             if not (MIN_WINDOW_S <= window_s <= MAX_WINDOW_S):
                 raise InquiryError(f"window ±{window_s:g}s is outside 0.001 <= window <= 86400 s",
                                    field="window",
