@@ -143,3 +143,10 @@ def test_parse_ip_forms() -> None:
     assert str(parse_ip("2001:db8::1")) == "2001:db8::1"
     assert str(parse_ip("::ffff:198.51.100.7")) == "198.51.100.7"
     assert parse_ip("sip.example.com") is None and parse_ip("") is None
+
+
+def test_a_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    """Windows editors save UTF-8 with a byte-order mark; the directory is read all the same."""
+    p = tmp_path / "peers.toml"
+    p.write_bytes("\ufeff".encode() + GOOD.encode())
+    assert PeerDirectory.load(p).resolve("ACME_IN_1", None, None).name == "Acme Transit"  # type: ignore[union-attr]

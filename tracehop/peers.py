@@ -112,7 +112,10 @@ class PeerDirectory:
         """
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
+            # utf-8-sig: Windows editors (Notepad's "UTF-8 with BOM", PowerShell 5's
+            # Out-File) start the file with a byte-order mark, which tomllib refuses as an
+            # "Invalid statement (at line 1, column 1)" with nothing to tell the user why.
+            text = p.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
             raise PeerDirectoryError("peer directory not found", path=p,
                                      hint="Check the --peers path") from None
