@@ -121,6 +121,9 @@ def test_errors_name_the_line(tmp_path: Path, text: str, line: int) -> None:
          '\ntrunks=["U"]\n', "peer #2 'A': the name is already used by peer #1"),
         ('[[peer]\nname="A"\n', "not valid TOML"),
         ('[peer]\nname="A"\n', "'peer' must be an array of tables"),
+        # An OCN written as a number (TOML integer): the fix is the quotes.
+        ('[[peer]]\nname="A"\nrole="upstream"\nocn=1234\ntrunks=["T"]\n',
+         "'ocn' must be a string. Write it in quotes: ocn = \"1234\""),
     ],
 )
 def test_validation_errors_name_the_file_and_the_entry(
@@ -150,3 +153,10 @@ def test_a_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
     p = tmp_path / "peers.toml"
     p.write_bytes("\ufeff".encode() + GOOD.encode())
     assert PeerDirectory.load(p).resolve("ACME_IN_1", None, None).name == "Acme Transit"  # type: ignore[union-attr]
+
+
+def test_a_file_not_in_utf8_says_how_to_fix_it(tmp_path: Path) -> None:
+    p = tmp_path / "peers.toml"
+    p.write_bytes('[[peer]]\nname = "Télécom"\n'.encode("latin-1"))
+    with pytest.raises(PeerDirectoryError, match="Save the file as UTF-8"):
+        PeerDirectory.load(p)

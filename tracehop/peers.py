@@ -119,7 +119,11 @@ class PeerDirectory:
         except FileNotFoundError:
             raise PeerDirectoryError("peer directory not found", path=p,
                                      hint="Check the --peers path") from None
-        except (OSError, UnicodeDecodeError) as e:
+        except UnicodeDecodeError as e:
+            raise PeerDirectoryError(f"the peer directory is not UTF-8 text ({e})", path=p,
+                                     hint="Save the file as UTF-8 (TOML files are UTF-8)"
+                                     ) from None
+        except OSError as e:
             raise PeerDirectoryError(f"cannot read the peer directory ({e})", path=p) from None
         try:
             data = tomllib.loads(text)
@@ -195,7 +199,10 @@ class PeerDirectory:
             for key in ("ocn", "contact"):
                 v = entry.get(key)
                 if v is not None and not isinstance(v, str):
-                    raise fail(f"{label}: {key!r} must be a string", key=key)
+                    # ocn = 1234 is the usual slip: OCNs look like numbers but are codes
+                    # ("0123", "A123"), so they are text.
+                    raise fail(f"{label}: {key!r} must be a string",
+                               f'Write it in quotes: {key} = "{v}"', key=key)
             if not (lists["trunks"] or lists["ips"] or lists["accounts"]):
                 raise fail(f"{label}: no trunks, ips or accounts: nothing can map to it")
             for kind, values in (("trunk", lists["trunks"]), ("account", lists["accounts"]),
