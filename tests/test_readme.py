@@ -52,3 +52,17 @@ def test_readme_transcript(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
             for line in expected:
                 if not line.startswith(("elapsed", "  ")):
                     assert line in got
+
+
+def test_readme_peer_directory_example_loads(tmp_path: Path) -> None:
+    """The peer directory format the README shows (and the peers error points to) is one
+    tracehop reads."""
+    from tracehop.peers import PeerDirectory
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"## The peer directory.*?```toml\n(.*?)```", text, re.S)
+    assert block, "README has no peer directory example"
+    (tmp_path / "peers.toml").write_text(block.group(1))
+    peers = PeerDirectory.load(tmp_path / "peers.toml")
+    assert peers.resolve("ACME-7", None, None).name == "Acme Transit"  # type: ignore[union-attr]
+    assert peers.resolve("x", None, "ACC42").role == "customer"  # type: ignore[union-attr]

@@ -132,8 +132,8 @@ class PeerDirectory:
             # array or string: then the line it was opened on is the one to look at.
             line = _unclosed_line(text) if "end of document" in str(e) else None
             raise PeerDirectoryError(f"not valid TOML: {e}", path=p, line=line,
-                                     hint="See the peer directory format in DESIGN.md §6"
-                                     ) from None
+                                     hint="See the peer directory format in README.md, "
+                                     "'The peer directory'") from None
         return cls.from_dict(data, path=str(p), text=text)
 
     @classmethod
