@@ -250,6 +250,8 @@ def test_utc_to_local_and_back(cases: list[tuple[str, datetime]]) -> None:
         ("2026-11-20T09:03:22[America/New_York]", z(2026, 11, 20, 14, 3, 22), False),
         ("2026-11-01T01:30:00[America/New_York]", z(2026, 11, 1, 5, 30), False),
         ("2026-11-20T09:03:22-05:00[America/New_York]", z(2026, 11, 20, 14, 3, 22), False),
+        ("2026-11-20T09:03:22-05:00[!America/New_York]", z(2026, 11, 20, 14, 3, 22), False),
+        ("2026-11-20T14:03:22Z[!America/Chicago]", z(2026, 11, 20, 14, 3, 22), False),
         # ISO 8601 basic format
         ("20261120T140322Z", z(2026, 11, 20, 14, 3, 22), False),
         ("20261120T090322-0500", z(2026, 11, 20, 14, 3, 22), False),
@@ -307,6 +309,8 @@ def test_parse_instant(text: str, utc: datetime, naive: bool) -> None:
         ("3125550100", "expected YYYY-MM-DD"),  # a phone number, not a Unix time in 2069
         ("11/20/2026 13:03 PM", "12-hour clock"),
         ("2026-11-20 13:03 PM", "12-hour clock"),
+        # RFC 9557 §3.4: a critical zone that disagrees with the offset is an error
+        ("2026-11-20T09:03:22-05:00[!America/Chicago]", "disagrees with the zone"),
         ("2026-11-20 09:03 UTC-25", "out of range"),
         ("2026-11-20T10:00:00[Mars/Base]", "unknown time zone"),
         ("20260230T140322Z", "day is out of range"),

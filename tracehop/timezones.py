@@ -331,7 +331,19 @@ def parse_instant_dst(text: str) -> tuple[datetime, bool, str | None]:
             if oh > 23 or om > 59:
                 raise ValueError(f"offset {off} is out of range")
             delta = timedelta(hours=oh, minutes=om) * (-1 if off[0] == "-" else 1)
-        return wall.replace(tzinfo=timezone(delta)).astimezone(UTC), False, None
+        instant = wall.replace(tzinfo=timezone(delta)).astimezone(UTC)
+        if zone_name is not None and zone_name.startswith("!") and off.upper() != "Z":
+            # RFC 9557 §3.4: a critical ("!") zone that disagrees with the offset must not be
+            # acted on. The offset alone would give one instant and the zone another: which
+            # one the asker meant is unknown, so the time is refused, not guessed.
+            try:
+                tz = resolve_zone(zone_name[1:])
+            except ZoneError as e:
+                raise ValueError(str(e)) from None
+            if instant.astimezone(tz).utcoffset() != delta:
+                raise ValueError(f"offset {off} disagrees with the zone [{zone_name}] marked "
+                                 "critical; give one of them")
+        return instant, False, None
     if zone_name is not None:
         try:
             tz = resolve_zone(zone_name.lstrip("!"))
