@@ -217,6 +217,26 @@ def test_calls_close_together_from_the_same_upstream_are_not_ambiguous(tmp_path:
     assert len(a.alternatives) == 1
 
 
+@pytest.mark.parametrize("addr", ["192.0.2.44", "2001:db8:9::44"])
+def test_sip_calls_from_one_unmapped_address_over_two_connections_are_one_hand_off(
+        tmp_path: Path, addr: str) -> None:
+    """A SIP capture's trunk is the source "address:port"; over TCP or TLS each connection
+    has its own ephemeral port. Two calls from one address that no peer entry names are one
+    unmapped hand-off (add that address), not two candidates that make the answer
+    ambiguous."""
+    host = f"[{addr}]" if ":" in addr else addr
+    rows = [leg(N, "2026-11-20 14:03:25", trunk=f"{host}:35060", ip=addr),
+            leg(N, "2026-11-20 14:03:31", trunk=f"{host}:41822", ip=addr)]
+    a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z")
+    assert a.status == "unmapped", a.warnings
+    assert a.upstream is not None and a.upstream.ip == addr
+    # Another address is another hand-off: that stays ambiguous.
+    other = [rows[0], dict(rows[1], leg_id="x2", ingress_trunk="192.0.2.45:5060",
+                           ingress_ip="192.0.2.45")]
+    b = ask(tmp_path / "other", other, N, "2026-11-20T14:03:22Z")
+    assert b.status == "ambiguous"
+
+
 def test_a_clearly_nearer_call_wins_without_ambiguity(tmp_path: Path) -> None:
     rows = [leg(N, "2026-11-20 14:03:24"), leg(N, "2026-11-20 14:05:10", trunk="BRAVO_IN")]
     a = ask(tmp_path, rows, N, "2026-11-20T14:03:22Z")

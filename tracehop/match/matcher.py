@@ -682,7 +682,13 @@ class Matcher:
         peer = self._peer(leg)
         if peer is not None:
             return ("peer", peer.name)
-        return ("unmapped", leg.get("ingress_trunk"), leg.get("ingress_ip"), leg.get("account"))
+        trunk, ip = leg.get("ingress_trunk"), leg.get("ingress_ip")
+        if trunk and ip and _is_addr_port(str(trunk), str(ip)):
+            # A SIP capture's trunk is the source "address:port", and over TCP/TLS every
+            # connection has its own ephemeral port: the hand-off is the address. Keyed by
+            # the port, two calls from one unmapped peer made each other "ambiguous".
+            trunk = None
+        return ("unmapped", trunk, ip, leg.get("account"))
 
     def _peer(self, leg: Row) -> Any:
         if self.peers is None:
@@ -983,6 +989,13 @@ def _uncovered(snap: Any, p: Probe) -> str | None:
     whose = "that day's" if len(wanted) == 1 else "those days'"
     return (f"the store holds no call records on {days} (UTC): {whose} records may not "
             f"be ingested yet (tracehop files lists what was); {fix}")
+
+
+def _is_addr_port(trunk: str, ip: str) -> bool:
+    """Whether ``trunk`` is ``ip`` with a port (``192.0.2.4:5060``, ``[2001:db8::4]:5061``),
+    as the SIP reader names a capture's trunks."""
+    host, sep, port = trunk.rpartition(":")
+    return bool(sep) and port.isdigit() and host in (ip, f"[{ip}]")
 
 
 def _callings(c: Candidate) -> list[str]:
