@@ -279,6 +279,10 @@ def test_utc_to_local_and_back(cases: list[tuple[str, datetime]]) -> None:
         ("2026-11-20 09:03:22 UTC-5", z(2026, 11, 20, 14, 3, 22), False),
         ("2026-11-20T09:03:22 GMT-05:00", z(2026, 11, 20, 14, 3, 22), False),
         ("2026-11-20 19:33:22 UTC+5:30", z(2026, 11, 20, 14, 3, 22), False),
+        # copied from a portal, an e-mail or a chat: bidi marks, no-break space, a minus sign
+        ("\u202a2026-11-20 14:03:22Z\u202c", z(2026, 11, 20, 14, 3, 22), False),
+        ("2026-11-20\u00a009:03:22\u2009\u221205:00", z(2026, 11, 20, 14, 3, 22), False),
+        ("2026\u201011\u201020T14:03:22Z\u200b", z(2026, 11, 20, 14, 3, 22), False),
         # Unix time, seconds or milliseconds
         ("1795615402", z(2026, 11, 25, 14, 3, 22), False),
         ("1795615402.25", z(2026, 11, 25, 14, 3, 22, 250000), False),

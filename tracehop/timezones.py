@@ -277,13 +277,36 @@ def parse_instant(text: str) -> tuple[datetime, bool]:
     return utc, naive
 
 
+#: Dashes a typeset page or an editor's autocorrect puts where a time has "-": hyphen,
+#: non-breaking hyphen, figure dash, en and em dash, minus sign.
+_DASHES: Final = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212"), "-")
+
+
+def _plain(text: str) -> str:
+    """``text`` as typed, without what copying it from a web portal, an e-mail or a chat
+    carries along: invisible format characters (bidi marks U+202A/U+202C, zero-width space,
+    BOM), no-break and other Unicode spaces, typographic dashes. Numbers were already read
+    through these (numbers.normalise); a time was refused with the marks shown as escapes."""
+    if text.isascii():
+        return text
+    import unicodedata
+
+    out = []
+    for ch in text.translate(_DASHES):
+        cat = unicodedata.category(ch)
+        if cat == "Cf":
+            continue
+        out.append(" " if cat == "Zs" else ch)
+    return "".join(out)
+
+
 def parse_instant_dst(text: str) -> tuple[datetime, bool, str | None]:
     """:func:`parse_instant`, plus ``"repeated"`` when the text is a local wall time (a zone,
     no offset) that happened twice (the fall-back hour: read as the first occurrence,
     ``fold=0``), ``"skipped"`` when it never happened (the spring-forward gap: moved forward
     by the gap), else None. The module rule still decides the instant; the caller says so,
     since the asker may have meant the other reading, an hour away."""
-    s = (text or "").strip()
+    s = _plain(text or "").strip()
     if not s:
         raise ValueError("empty")
     e = _EPOCH.fullmatch(s)
