@@ -79,3 +79,20 @@ def test_schema_rejects_broken_answers(tmp_path: Path, status: str, mutate: Any)
     validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
     assert validator.is_valid(good)
     assert not validator.is_valid(bad)
+
+
+def test_an_inquiry_column_named_like_the_echo_does_not_replace_it() -> None:
+    """An inquiry file's further columns are echoed, but one named like the echo's own keys
+    (a ``time_utc`` column beside ``time``) must not stand in for the time tracehop read and
+    searched around: both ways of turning an answer into JSON keep the understood value."""
+    from tracehop.answer import InquiryEcho, Searched, TracebackAnswer
+
+    echo = InquiryEcho(called="+13125550100", time_utc="2026-11-20T14:03:22Z",
+                       extra={"time_utc": "2026-11-20 09:03", "window_s": "600",
+                              "campaign": "warranty"})
+    ans = TracebackAnswer(inquiry=echo, status="not_found", confidence=0.0,
+                          searched=Searched("2026-11-20T14:01:22Z", "2026-11-20T14:05:22Z",
+                                            "±120s"))
+    for d in (ans.to_dict(), ans.to_plain()):
+        assert d["inquiry"] == {"called": "+13125550100", "time_utc": "2026-11-20T14:03:22Z",
+                                "campaign": "warranty"}

@@ -38,6 +38,19 @@ class InquiryEcho:
     extra: dict[str, Any] = field(default_factory=dict)  # further columns given, echoed
 
 
+#: The echo's own keys. An inquiry file's further column of one of these names (a
+#: ``time_utc`` column beside ``time``) is not echoed: it would stand for what tracehop
+#: understood and searched, which it is not.
+_ECHO_KEYS: frozenset[str] = frozenset(
+    f for f in InquiryEcho.__dataclass_fields__ if f != "extra")
+
+
+def _echoable(extra: dict[str, Any]) -> dict[str, Any]:
+    if _ECHO_KEYS.isdisjoint(extra):
+        return extra
+    return {k: v for k, v in extra.items() if k not in _ECHO_KEYS}
+
+
 @dataclass(frozen=True)
 class Upstream:
     provider: str | None  # null for `unmapped`
@@ -152,7 +165,7 @@ class TracebackAnswer:
         d = asdict(self)
         inquiry = d["inquiry"]
         extra = inquiry.pop("extra", {}) or {}
-        d["inquiry"] = {k: v for k, v in inquiry.items() if v is not None} | extra
+        d["inquiry"] = {k: v for k, v in inquiry.items() if v is not None} | _echoable(extra)
         return d
 
     def to_plain(self) -> dict[str, Any]:
@@ -167,7 +180,7 @@ class TracebackAnswer:
             ("called_raw", q.called_raw), ("calling_raw", q.calling_raw),
             ("time_raw", q.time_raw), ("window_s", q.window_s), ("id", q.id)) if v is not None}
         if q.extra:
-            inquiry |= q.extra
+            inquiry |= _echoable(q.extra)
         s, u, c = self.searched, self.upstream, self.customer
         return {
             "inquiry": inquiry,
