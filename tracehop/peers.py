@@ -25,12 +25,12 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from tracehop.errors import PeerDirectoryError
+from tracehop.tomlfile import read_toml
 
 Role = Literal["upstream", "customer", "foreign"]
 ROLES: tuple[str, ...] = ("upstream", "customer", "foreign")
@@ -111,29 +111,10 @@ class PeerDirectory:
         Raises :class:`PeerDirectoryError` naming the file and the entry at fault.
         """
         p = Path(path)
-        try:
-            # utf-8-sig: Windows editors (Notepad's "UTF-8 with BOM", PowerShell 5's
-            # Out-File) start the file with a byte-order mark, which tomllib refuses as an
-            # "Invalid statement (at line 1, column 1)" with nothing to tell the user why.
-            text = p.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise PeerDirectoryError("peer directory not found", path=p,
-                                     hint="Check the --peers path") from None
-        except UnicodeDecodeError as e:
-            raise PeerDirectoryError(f"the peer directory is not UTF-8 text ({e})", path=p,
-                                     hint="Save the file as UTF-8 (TOML files are UTF-8)"
-                                     ) from None
-        except OSError as e:
-            raise PeerDirectoryError(f"cannot read the peer directory ({e})", path=p) from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            # tomllib says "(at line 3, column 5)", or "(at end of document)" for an unclosed
-            # array or string: then the line it was opened on is the one to look at.
-            line = _unclosed_line(text) if "end of document" in str(e) else None
-            raise PeerDirectoryError(f"not valid TOML: {e}", path=p, line=line,
-                                     hint="See the peer directory format in README.md, "
-                                     "'The peer directory'") from None
+        data, text = read_toml(p, PeerDirectoryError, "the peer directory",
+                               missing_hint="Check the --peers path",
+                               format_hint="See the peer directory format in README.md, "
+                                           "'The peer directory'")
         return cls.from_dict(data, path=str(p), text=text)
 
     @classmethod
@@ -273,14 +254,3 @@ def _key_line(text: str, start: int, key: str) -> int | None:
         if pattern.match(line):
             return n
     return None
-
-
-def _unclosed_line(text: str) -> int | None:
-    """For "at end of document": the last line that opens a bracket or a string it does not
-    close (the usual cause: a list or quote left open)."""
-    last = None
-    for n, line in enumerate(text.splitlines(), start=1):
-        code = line.split("#", 1)[0]
-        if code.count("[") > code.count("]") or code.count('"') % 2:
-            last = n
-    return last

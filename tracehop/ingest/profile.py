@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any, Final
 from tracehop.errors import ProfileError, UnknownFormatError
 from tracehop.ingest.transforms import TRANSFORMS
 from tracehop.schema import DIRECTIONS, DISPOSITIONS, LEG_COLUMNS
+from tracehop.tomlfile import read_toml
 
 #: Where the built-in profiles live (package data; tracehop/parsers is a symlink to parsers/).
 BUILTIN_DIR: Final = Path(__file__).resolve().parent.parent / "parsers"
@@ -523,13 +523,9 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
 def load_profile(path: str | Path) -> Profile:
     """Load a profile from a TOML file."""
     p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as e:
-        raise ProfileError(f"cannot read the profile: {e.strerror}", path=str(p)) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ProfileError(f"not valid TOML: {e}", path=str(p)) from None
+    data, _ = read_toml(p, ProfileError, "the profile",
+                        missing_hint="Check the --format path",
+                        format_hint="See docs/profiles.md for the profile format")
     return parse_profile(data, str(p))
 
 

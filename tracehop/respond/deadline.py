@@ -36,7 +36,6 @@ Configuration (TOML, ``tracehop respond --hours FILE``)::
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -45,6 +44,7 @@ from zoneinfo import ZoneInfo
 
 from tracehop.errors import ConfigError, ZoneError
 from tracehop.timezones import resolve_zone
+from tracehop.tomlfile import read_toml
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_DEADLINE = timedelta(hours=24)
@@ -151,12 +151,8 @@ class Deadline:
 def load_clock(path: str | Path) -> Clock:
     """Read a business-hours TOML file (see the module docstring for the form)."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("business-hours file not found", path=p) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"not valid TOML ({e})", path=p) from None
+    data, _ = read_toml(p, ConfigError, "the business-hours file",
+                        missing_hint="Check the --hours path")
     table = data.get("hours", data)
     if not isinstance(table, dict):
         raise ConfigError("[hours] must be a table", path=p)
