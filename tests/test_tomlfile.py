@@ -20,7 +20,7 @@ PROFILE = next((ROOT / "fixtures" / "cdr" / "user_profile").glob("*.toml")).read
 HOURS = '[hours]\nzone = "America/Chicago"\nmon = "08:00-17:00"\n'
 
 LOADERS: list[tuple[str, Callable[[Path], Any], type[ConfigError], str]] = [
-    ("peers", PeerDirectory.load, PeerDirectoryError, PEERS),
+    ("peers", lambda p: PeerDirectory.load(p).peers, PeerDirectoryError, PEERS),
     ("profile", load_profile, ProfileError, PROFILE),
     ("hours", load_clock, ConfigError, HOURS),
 ]
