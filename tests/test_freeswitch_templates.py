@@ -100,3 +100,24 @@ def test_opencdrrate_legs_ab_answer_from_the_a_leg(tmp_path: Path) -> None:
     assert ans.status == "upstream" and ans.upstream is not None
     assert ans.upstream.provider == "Acme" and ans.match is not None
     assert ans.match.ingress_trunk == "acme_gw"
+
+
+_EXAMPLE = ('"Caller {i}","+1202555000{i}","312555000{i}","public","2025-07-04 09:0{i}:00",'
+            '"2025-07-04 09:0{i}:03","2025-07-04 09:0{i}:33","33","30","NORMAL_CLEARING",'
+            '"000000ab-cdef-1234-5678-12345678123{i}","","{acct}","PCMU","PCMU"')
+
+
+def test_a_per_account_file_beside_master_csv_is_named(tmp_path: Path) -> None:
+    """mod_cdr_csv writes a record with an account code to Master.csv and to
+    <accountcode>.csv (unless master-file-only, commented out in the shipped config): a
+    cdr-csv directory ingested whole stores those calls twice. The run must say so, as it
+    does for Asterisk's accountlogs, instead of doubling them without a word."""
+    cdr = tmp_path / "cdr-csv"
+    cdr.mkdir()
+    acct = [_EXAMPLE.format(i=i, acct="cust1") for i in range(3)]
+    (cdr / "Master.csv").write_text("\n".join([*acct, _EXAMPLE.format(i=7, acct="")]) + "\n")
+    (cdr / "cust1.csv").write_text("\n".join(acct) + "\n")
+    s = ingest_paths([cdr], tmp_path / "store", tz="America/New_York")
+    named = [w for w in s.warnings if "master-file-only" in w]
+    assert len(named) == 1 and "cust1.csv" in named[0] and "'cust1'" in named[0]
+    assert "twice" in named[0]

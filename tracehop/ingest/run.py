@@ -963,11 +963,35 @@ def _path_key(path: str | Path) -> str:
         return str(path)
 
 
+#: The formats whose writer puts each record with an account code in Master.csv and in
+#: ``<accountcode>.csv`` beside it, and the setting that stops the copies. Asterisk cdr_csv:
+#: cdr.conf ``accountlogs`` (on by default). FreeSWITCH mod_cdr_csv (mod_cdr_csv.c
+#: ``my_on_reporting``) does the same unless ``master-file-only`` is set, which the shipped
+#: cdr_csv.conf.xml leaves commented out: a cdr-csv directory ingested whole stored those
+#: calls twice, with no word, because only Asterisk's copies were named.
+ACCOUNT_LOG_FIX: Final = {
+    "asterisk_cdr_csv": "cdr.conf accountlogs=yes",
+    "freeswitch_cdr_csv": "cdr_csv.conf.xml master-file-only is not set",
+    "freeswitch_cdr_csv_asterisk": "cdr_csv.conf.xml master-file-only is not set",
+    "freeswitch_cdr_csv_opencdrrate": "cdr_csv.conf.xml master-file-only is not set",
+}
+
+
+def _account_log_warning(path: Path, res: ParseResult) -> str:
+    setting = ACCOUNT_LOG_FIX[res.format or ""]
+    off = ("set accountlogs=no" if res.format == "asterisk_cdr_csv"
+           else 'set <param name="master-file-only" value="true"/>')
+    switch = "Asterisk" if res.format == "asterisk_cdr_csv" else "FreeSWITCH"
+    return (f"{path}: {switch} writes these records of account {path.stem!r} to "
+            f"{path.parent / 'Master.csv'} as well ({setting}): "
+            f"ingesting both stores each call twice; ingest Master.csv only, or {off}")
+
+
 def _account_log(path: Path, res: ParseResult) -> bool:
-    """Whether ``path`` is one of the per-account files Asterisk's cdr_csv writes beside
-    Master.csv by default (``accountlogs``): ``<accountcode>.csv``, every record of that
-    account, each also in Master.csv."""
-    if (res.format != "asterisk_cdr_csv" or path.suffix != ".csv" or path.name == "Master.csv"
+    """Whether ``path`` is one of the per-account files Asterisk's cdr_csv or FreeSWITCH's
+    mod_cdr_csv writes beside Master.csv by default: ``<accountcode>.csv``, every record of
+    that account, each also in Master.csv."""
+    if (res.format not in ACCOUNT_LOG_FIX or path.suffix != ".csv" or path.name == "Master.csv"
             or not (path.parent / "Master.csv").is_file() or not res.legs.num_rows
             or "account" not in res.legs.column_names):
         return False
@@ -1129,11 +1153,7 @@ def ingest_paths(
                 continue
             fs.format = res.format
             if _account_log(path, res):
-                summary.warnings.append(
-                    f"{path}: Asterisk writes these records of account {path.stem!r} to "
-                    f"{path.parent / 'Master.csv'} as well (cdr.conf accountlogs=yes): "
-                    "ingesting both stores each call twice; ingest Master.csv only, or set "
-                    "accountlogs=no")
+                summary.warnings.append(_account_log_warning(path, res))
             fs.legs = res.legs.num_rows + early_rows.pop(id(res), 0)
             fs.rejected = res.rejects.num_rows
             # A grown file: the records of the part already stored count as read and duplicate.
