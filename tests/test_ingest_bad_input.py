@@ -179,3 +179,25 @@ def test_nothing_ingestable_leaves_the_store_unchanged(tmp_path: Path) -> None:
     s = ingest_paths([bad], store)
     assert s.failed_named and s.version is None
     assert Store.open(store).version == version
+
+
+@pytest.mark.parametrize(("header", "fmt"), [
+    ("calldate,clid,src,dst,dcontext,channel,dstchannel,lastapp,lastdata,duration,billsec,"
+     "disposition,amaflags,accountcode,uniqueid,userfield,did,cnum,cnam,outbound_cnum,"
+     "outbound_cnam,dst_cnam,recordingfile,linkedid,peeraccount,sequence", "freepbx_cdr_report"),
+    ("Account Code,Caller Number,Callee Number,Context,CallerID Number,Source Channel,"
+     "Dest. Channel,Last app.,Last date,Start Time,Answer Time,End Time,Call Time,Talk Time,"
+     "Disposition,AMA Flags,Unique ID,Log Userfield,Dest Channel Extension,Caller Name,"
+     "Answered by,Session,Premier Caller,Action Type,Source Trunk Name,Destination Trunk Name",
+     "grandstream_ucm_cdr"),
+])
+def test_an_export_with_only_its_header_is_named_for_what_it_is(
+        tmp_path: Path, header: str, fmt: str) -> None:
+    # An export of a period with no calls. It used to be "no known CDR layout fits it", which
+    # sends the engineer to write a profile for a layout tracehop knows.
+    f = _write(tmp_path, "cdr.csv", header + "\r\n")
+    s = ingest_paths([f], tmp_path / "store")
+    assert s.per_file[0].format == fmt
+    err = s.per_file[0].error or ""
+    assert str(f) in err and "no records" in err and "date range" in err
+    assert "no known CDR layout" not in err

@@ -113,11 +113,15 @@ def score_profile(profile: Profile, head: bytes, path: Path) -> float:
         count_ok = [r for r in data if len(r) == len(names)]
         share_counts = len(count_ok) / len(data) if data else 1.0
         index = {n: i for i, n in enumerate(names)}
+        # A header and no record (an export of a period with no calls, Grandstream's daily
+        # e-mailed CDR on a quiet day): the whole header is the evidence. Scoring its columns
+        # as "no evidence either way" (0.5) put every header layout below MIN_SCORE, and the
+        # file was called a layout no profile fits, instead of an export with no records.
         col_shares = [
             _share([r[index[c.lower()]] for r in count_ok], rx)
             for c, rx in d.column_regex
             if c.lower() in index
-        ]
+        ] if data else []
     else:
         coverage = 1.0
         allowed = dialect.field_counts

@@ -1170,8 +1170,13 @@ def ingest_paths(
                 summary.duplicates += fs.read
                 continue
             if fs.read == 0 and not _continues(res):
+                # An export with a header and no call (a period with no calls, a filter that
+                # matched none): say what the file holds and what to check, not just "none".
                 fs.error = (f"{path}: no SIP messages in the capture" if res.format in
-                            _CAPTURE_FORMATS else f"{path}: no records in the file")
+                            _CAPTURE_FORMATS else
+                            f"{path}: no records in the file ({res.format} layout, but nothing "
+                            "after its header or leading lines). Check the export's date range "
+                            "and filter, and that the export finished writing")
                 continue
             summary.duplicates += before
             fs.resumed_at = res.resume.offset if res.resume is not None else None
