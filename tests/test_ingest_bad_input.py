@@ -201,3 +201,15 @@ def test_an_export_with_only_its_header_is_named_for_what_it_is(
     err = s.per_file[0].error or ""
     assert str(f) in err and "no records" in err and "date range" in err
     assert "no known CDR layout" not in err
+
+
+def test_a_value_holding_a_line_end_does_not_hide_a_small_files_format(tmp_path: Path) -> None:
+    # The reader joins a quoted value's lines into one record; detection sampled line by line
+    # and counted that record as two of the wrong width, so a two-call cdr_csv export was
+    # "no known CDR layout" without --format and read fine with it.
+    lines = list(GOOD[:2])
+    lines[1] = lines[1].replace('"SIP/200,60,tT"', '"SIP/200,60,\ntT"', 1)
+    f = _write(tmp_path, "export.csv", "\n".join(lines) + "\n")
+    s = ingest_paths([f], tmp_path / "store")
+    assert s.per_file[0].error is None, s.per_file[0].error
+    assert (s.read, s.stored, s.rejected) == (2, 2, 0)

@@ -108,8 +108,7 @@ def score_profile(profile: Profile, head: bytes, path: Path) -> float:
         # A profile that names more of the header fits better than one that names a subset.
         coverage = 0.9 + 0.1 * len(want) / max(len(names), len(want))
         first = 1 + dialect.skip_after_header
-        data = [_fields(ln, dialect, (len(names),))
-                for ln in lines[first : SAMPLE_LINES + first]]
+        data = _records(lines[first : SAMPLE_LINES + first], dialect, (len(names),))
         count_ok = [r for r in data if len(r) == len(names)]
         share_counts = len(count_ok) / len(data) if data else 1.0
         index = {n: i for i, n in enumerate(names)}
@@ -125,7 +124,7 @@ def score_profile(profile: Profile, head: bytes, path: Path) -> float:
     else:
         coverage = 1.0
         allowed = dialect.field_counts
-        data = [_fields(ln, dialect, allowed) for ln in lines[:SAMPLE_LINES]]
+        data = _records(lines[:SAMPLE_LINES], dialect, allowed)
         count_ok = [r for r in data if len(r) in allowed]
         share_counts = len(count_ok) / len(data)
         index = {n: i for i, n in enumerate(dialect.columns)}
@@ -144,6 +143,32 @@ def score_profile(profile: Profile, head: bytes, path: Path) -> float:
     if score > 0 and profile.filename_matches(str(path)):
         score += FILENAME_BONUS
     return min(1.0, score)
+
+
+#: The most physical lines one sampled record may span (a quoted value holding line ends).
+MAX_RECORD_LINES: Final = 8
+
+
+def _records(lines: list[str], dialect: Dialect, widths: tuple[int, ...]) -> list[list[str]]:
+    """The fields of the records that ``lines`` hold, as the reader takes them: a line that
+    leaves a quote open continues onto the next lines when that makes a record of an allowed
+    width (a value holding a line end, e.g. a lastdata or userfield written with one).
+    Sampled line by line, such a record counted as two of the wrong width, and a small
+    export with one of them was not recognised at all."""
+    out: list[list[str]] = []
+    i, n = 0, len(lines)
+    while i < n:
+        fields = _fields(lines[i], dialect, widths)
+        step = 1
+        if len(fields) not in widths and dialect.quote and lines[i].count(dialect.quote) % 2:
+            for k in range(i + 1, min(n, i + MAX_RECORD_LINES)):
+                joined = _fields("\n".join(lines[i : k + 1]), dialect, widths)
+                if len(joined) in widths:
+                    fields, step = joined, k + 1 - i
+                    break
+        out.append(fields)
+        i += step
+    return out
 
 
 def _fields(line: str, dialect: Dialect, widths: tuple[int, ...]) -> list[str]:
