@@ -164,6 +164,19 @@ def test_a_misspelt_column_in_a_users_profile_is_named(tmp_path: Path) -> None:
     assert not parse_file(fix / "acme_sbc.csv", str(fix / "acme_sbc.toml")).warnings
 
 
+def test_a_header_split_by_another_delimiter_names_the_delimiter(tmp_path: Path) -> None:
+    # The acme_sbc profile reads ";"; the same export saved with tabs has one header "name"
+    # holding them all. The fix is the profile's delimiter, not its [time] column names.
+    from tracehop.ingest.run import parse_file
+
+    fix = Path(__file__).resolve().parents[1] / "fixtures" / "cdr" / "user_profile"
+    tabbed = tmp_path / "acme_tab.csv"
+    tabbed.write_text((fix / "acme_sbc.csv").read_text().replace(";", "\t"))
+    with pytest.raises(ProfileError) as e:
+        parse_file(tabbed, str(fix / "acme_sbc.toml"))
+    assert str(tabbed) in str(e.value) and 'delimiter = "\\t"' in str(e.value)
+
+
 def test_time_otherwise_is_checked(tmp_path: Path) -> None:
     """`[time] otherwise` needs its column, and its basis is one of the three."""
     good = tmp_path / "p.toml"

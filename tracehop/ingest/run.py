@@ -332,6 +332,22 @@ def parse_file(
     return result
 
 
+def _shown_delimiter(d: str) -> str:
+    return "\\t" if d == "\t" else d
+
+
+def _header_delimiter(names: tuple[str, ...], profile: Profile) -> str | None:
+    """The delimiter (as a profile writes it) that splits a header read as a single name into
+    names holding the profile's start column, or None."""
+    if len(names) != 1:
+        return None
+    for c in (",", ";", "\t", "|"):
+        if c != profile.dialect.delimiter and profile.time.start in [
+                n.strip().strip('"') for n in names[0].split(c)]:
+            return _shown_delimiter(c)
+    return None
+
+
 def _columns_not_in_header(layout: Layout | None, profile: Profile,
                            shown: str) -> str | None:
     """For a profile that reads its column names from the file's header: an error when the
@@ -343,12 +359,20 @@ def _columns_not_in_header(layout: Layout | None, profile: Profile,
         return None
     names = set(layout.names)
     if profile.time.start not in names:
+        hint = "Check --format, or the column names in the profile's [time] section"
+        # A header read as one name that another delimiter splits into the profile's columns
+        # (a tab export read with the default ","): the fix is the delimiter, not the names.
+        other = _header_delimiter(layout.names, profile)
+        if other is not None:
+            hint = (f"The header is separated by '{other}', not by the profile's "
+                    f"'{_shown_delimiter(profile.dialect.delimiter)}': set "
+                    f'delimiter = "{other}" in the profile\'s [csv] section')
         raise ProfileError(
             f"{shown}: the {profile.name} profile takes the call time from column "
             f"{profile.time.start!r}, which the file's header does not have "
             f"(it has: {', '.join(sorted(names)[:12])}{', ...' if len(names) > 12 else ''})",
             path=profile.path,
-            hint="Check --format, or the column names in the profile's [time] section")
+            hint=hint)
     if Path(profile.path).resolve().parent == BUILTIN_DIR.resolve():
         return None
     missing = sorted(c for c in profile.columns_used() if c not in names)
