@@ -77,3 +77,14 @@ def test_a_b_legs_far_end_is_its_egress(tmp_path: Path) -> None:
     f.write_text(json.dumps(doc))
     leg = parse_file(f).legs.select(["direction", "ingress_ip", "egress_ip"]).to_pylist()[0]
     assert leg == {"direction": "outbound", "ingress_ip": None, "egress_ip": "10.0.0.21"}
+
+
+def test_a_byte_order_mark_does_not_reject_the_file(tmp_path: Path) -> None:
+    # A document saved with a UTF-8 BOM (a Windows editor, a collector of the HTTP POSTs) was
+    # one reject, "not a valid JSON document: Expecting value", and nothing stored.
+    f = tmp_path / "a.cdr.json"
+    f.write_bytes(b"\xef\xbb\xbf" + json.dumps(DOCS[0], indent=2).encode())
+    res = parse_file(f)
+    assert res.rejects.num_rows == 0
+    assert res.legs.column("call_id").to_pylist() == ["a84b4c76e66710@198.51.100.7"]
+    assert res.legs.column("source_record").to_pylist() == [1]

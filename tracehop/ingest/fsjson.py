@@ -193,6 +193,11 @@ def _numbered_by_document(order: list[tuple[int, bool]], lines: list[int],
 
 def read_json_cdr(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     raw_bytes = path.read_bytes()
+    # A UTF-8 byte-order mark (a file saved by a Windows editor, or collected from the HTTP
+    # POSTs by a tool that writes one) is not JSON: the whole file was one reject, "Expecting
+    # value". The CSV readers skip it too. It holds no line end, so line numbers stay.
+    if raw_bytes.startswith(b"\xef\xbb\xbf"):
+        raw_bytes = raw_bytes[3:]
     try:
         text = raw_bytes.decode("utf-8")
     except UnicodeDecodeError:
