@@ -105,7 +105,8 @@ def _load_plugins() -> None:
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    import tracehop.ingest.fsjson  # noqa: F401  (registers the FreeSWITCH JSON reader)
+    import tracehop.ingest.fsjson  # registers the FreeSWITCH JSON reader
+    import tracehop.ingest.fsxml  # noqa: F401  (and the XML one, which flattens as it does)
 
     for mod in PLUGIN_MODULES:
         try:

@@ -32,6 +32,7 @@ FORMAT_LABELS = {
     "asterisk_cdr_csv": "Asterisk CSV",
     "freeswitch_cdr_csv": "FreeSWITCH CSV",
     "freeswitch_json_cdr": "FreeSWITCH JSON",
+    "freeswitch_xml_cdr": "FreeSWITCH XML",
     "cisco_cucm_cdr": "Cisco CUCM CDR",
     "ribbon_sbc_act": "Ribbon SBC .ACT",
     "pcap": "SIP capture (pcap)",
