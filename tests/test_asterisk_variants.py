@@ -85,3 +85,29 @@ def test_a_file_whose_width_changed_midway_keeps_every_record(tmp_path: Path) ->
     assert [r["correlation_id"] for r in legs] == [None, None, None, "1795183420.7",
                                                    "1795183420.7", "1795183419.6"]
     assert {r["start_utc"].isoformat() for r in legs} == {"2026-11-20T14:03:40+00:00"}
+
+
+def _dump_row(calldate: str, epoch: int, i: int) -> str:
+    # A FreePBX cdr table dump (freepbx_cdr_dump: 25 columns, calldate first, no header).
+    return (f'"{calldate}","""Caller"" <2025550111>","2025550111","3125550100","from-trunk",'
+            f'"SIP/acme_in-0000000{i}",,"Dial","SIP/200","30","25","ANSWERED","3",,'
+            f'"{epoch}.{i}",,,"3125550100","2025550111","Caller",,,,"{i}",')
+
+
+def test_a_us_spreadsheets_month_first_calldate_is_read_by_its_uniqueid(tmp_path: Path) -> None:
+    # 2026-03-02 10:00 in New York = 15:00Z = epoch 1772463600; one call a day to 7 March.
+    # Re-saved by a US spreadsheet: 3/2/2026 ... 3/7/2026. The day-first reading put them in
+    # February to July (3/3/2026 alone read right), months off and without a word.
+    rows = [_dump_row(f"3/{2 + i}/2026 10:0{i}:00", 1772463600 + 86400 * i + 60 * i, i)
+            for i in range(6)]
+    f = tmp_path / "cdr.csv"
+    f.write_text("\n".join(rows) + "\n")
+    res = parse_file(f, "freepbx_cdr_dump")
+    assert res.rejects.num_rows == 0
+    starts = [t.strftime("%Y-%m-%dT%H:%M:%S") for t in res.legs.column("start_utc").to_pylist()]
+    assert starts == [f"2026-03-0{2 + i}T15:0{i}:00" for i in range(6)]
+    # ... and a day-first file (the Portuguese sample's 1/9/2017: 1 September) still reads so.
+    day_first = tmp_path / "pt.csv"
+    day_first.write_text(_dump_row("1/9/2017 16:33:01", 1504279981, 1) + "\n")
+    pt = parse_file(day_first, "freepbx_cdr_dump").legs.column("start_utc").to_pylist()
+    assert pt[0].strftime("%Y-%m-%dT%H:%M:%S") == "2017-09-01T15:33:01"

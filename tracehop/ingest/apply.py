@@ -19,7 +19,7 @@ import polars as pl
 
 from tracehop import numbers
 from tracehop.errors import ZoneError
-from tracehop.ingest.profile import FieldSpec, Profile, Rule, RuleSet
+from tracehop.ingest.profile import FieldSpec, Profile, Rule, RuleSet, TimeSpec
 from tracehop.ingest.readers import LINE, RAW, REASON
 from tracehop.ingest.transforms import TRANSFORMS
 from tracehop.timezones import local_to_utc, resolve_zone
@@ -227,6 +227,62 @@ def _parse_time(e: pl.Expr, profile: Profile) -> pl.Expr:
     return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
 
 
+def _swapped(fmt: str) -> str | None:
+    """``fmt`` with day and month exchanged when it writes them before the year (D/M/Y or
+    M/D/Y: a spreadsheet's locale, the two readings of 3/7/2026), else None (an ISO date has
+    one reading)."""
+    year = max(fmt.find("%Y"), fmt.find("%y"))
+    d, m = fmt.find("%d"), fmt.find("%m")
+    if d < 0 or m < 0 or year < max(d, m):
+        return None
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def _month_first_formats(t: TimeSpec) -> list[str]:
+    """The other reading of each of the profile's D/M/Y or M/D/Y formats that the profile
+    does not list itself."""
+    return [s for f in t.formats if (s := _swapped(f)) is not None and s not in t.formats]
+
+
+def _day_month_by_uniqueid(df: pl.DataFrame, profile: Profile,
+                           time_cols: list[tuple[str, str | None]]) -> pl.DataFrame:
+    """Read a record's dates the other way round (month-first for a day-first format, or
+    the reverse) when its uniqueid says so.
+
+    A FreePBX cdr table re-saved by a spreadsheet writes calldate in the spreadsheet's locale:
+    3/7/2026 is 3 July in Portugal and 7 March in the US. Read with the profile's day-first
+    format, a US file was stored months off, without a word (its 7/3, 3/3 ... records even
+    gave the uniqueid inference a normal offset). The uniqueid is the channel's creation, UTC,
+    so a start more than any UTC offset away from it is a misread date: the record takes the
+    other reading when that one is within an offset of its uniqueid. Only the two readings of
+    a day and month that differ (never the same date: day = month reads the same) can be told
+    apart, and one of them is then months away, so the choice is per record and safe."""
+    t = profile.time
+    column = t.infer_offset_column
+    if column not in df.columns and t.infer_offset_fallback in df.columns:
+        column = t.infer_offset_fallback
+    if column is None or column not in df.columns:
+        return df
+    others = _month_first_formats(t)
+    uid = _col(df, column).str.extract(t.infer_offset_regex, 1).cast(pl.Int64, strict=False)
+
+    def other(src: str) -> pl.Expr:
+        parsed = [_col(df, src).str.strptime(pl.Datetime("us"), f, strict=False, exact=True)
+                  for f in others]
+        return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
+
+    def near(ts: pl.Expr) -> pl.Expr:
+        return ((ts.dt.epoch("s") - uid).abs() <= MAX_OFFSET_S + OFFSET_STEP_S).fill_null(False)
+
+    start_src = next(src for key, src in time_cols if key == "start")
+    assert start_src is not None
+    swap = ~near(pl.col("_t_start")) & near(other(start_src))
+    return df.with_columns(
+        pl.when(swap).then(other(src)).otherwise(pl.col(f"_t_{key}")).alias(f"_t_{key}")
+        for key, src in time_cols if src
+    )
+
+
 def _fmt_offset(seconds: int) -> str:
     sign = "+" if seconds >= 0 else "-"
     s = abs(seconds)
@@ -289,6 +345,8 @@ def apply_profile(
         else:
             exprs.append(pl.lit(None, dtype=pl.Datetime("us")).alias(f"_t_{key}"))
     df = df.with_columns(exprs)
+    if t.infer_offset_column and not t.zone.startswith("epoch") and _month_first_formats(t):
+        df = _day_month_by_uniqueid(df, profile, time_cols)
     fmt_hint = " or ".join(t.formats) if not t.zone.startswith("epoch") else t.zone
     reason: pl.Expr = pl.lit(None, dtype=pl.String)
     for key, src in reversed(time_cols):
