@@ -111,3 +111,25 @@ def test_a_us_spreadsheets_month_first_calldate_is_read_by_its_uniqueid(tmp_path
     day_first.write_text(_dump_row("1/9/2017 16:33:01", 1504279981, 1) + "\n")
     pt = parse_file(day_first, "freepbx_cdr_dump").legs.column("start_utc").to_pylist()
     assert pt[0].strftime("%Y-%m-%dT%H:%M:%S") == "2017-09-01T15:33:01"
+
+
+def test_a_us_spreadsheets_short_report_is_read_month_first(tmp_path: Path) -> None:
+    # FreePBX's 6-column report saved by a US Excel: 03/15/26 is no date day-first, and its
+    # 03/07/26 was stored as 3 July beside that reject. No uniqueid: the file decides.
+    f = tmp_path / "report.csv"
+    f.write_text("calldate,src,dst,duration,billsec,disposition\n"
+                 "03/07/26 09:32,2025550111,3125550100,20,10,ANSWERED\n"
+                 "03/15/26 09:28,2025550122,3125550100,331,328,ANSWERED\n")
+    res = parse_file(f, "freepbx_cdr_short", "America/New_York")
+    assert res.rejects.num_rows == 0
+    starts = [t.strftime("%Y-%m-%dT%H:%M") for t in res.legs.column("start_utc").to_pylist()]
+    assert starts == ["2026-03-07T14:32", "2026-03-15T13:28"]
+    assert any("month-first" in w and str(f) in w for w in res.warnings)
+    # A day-first file (the reduced report's own 24/08/17) is left as it is, without a word.
+    g = tmp_path / "pt.csv"
+    g.write_text("calldate,src,dst,duration,billsec,disposition\n"
+                 "24/08/17 09:32,41000,4502,20,0,NO ANSWER\n"
+                 "03/08/17 09:28,4003,300010001,331,328,ANSWERED\n")
+    pt = parse_file(g, "freepbx_cdr_short", "Europe/Lisbon")
+    got = [t.strftime("%Y-%m-%d") for t in pt.legs.column("start_utc").to_pylist()]
+    assert got == ["2017-08-24", "2017-08-03"] and not pt.warnings

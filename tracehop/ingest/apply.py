@@ -283,6 +283,34 @@ def _day_month_by_uniqueid(df: pl.DataFrame, profile: Profile,
     )
 
 
+def _day_month_by_parsing(df: pl.DataFrame, profile: Profile,
+                          time_cols: list[tuple[str, str | None]],
+                          ctx: FileContext) -> pl.DataFrame:
+    """Without a uniqueid to ask (FreePBX's short report as a spreadsheet saved it), the
+    batch's dates are read month-first when more of its start times read that way than the
+    profile's day-first way: a US file's 3/15/26 is no date day-first, and its 3/7/26 was
+    then stored as 3 July, without a word, beside the rejects. A file whose every date reads
+    both ways (all days 12 or less) keeps the profile's order."""
+    t = profile.time
+    start_src = next(src for key, src in time_cols if key == "start")
+    assert start_src is not None
+    both = [_swapped(f) or f for f in t.formats]
+
+    def other(src: str) -> pl.Expr:
+        parsed = [_col(df, src).str.strptime(pl.Datetime("us"), f, strict=False, exact=True)
+                  for f in both]
+        return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
+
+    counts = df.select(pl.col("_t_start").is_not_null().sum().alias("as_is"),
+                       other(start_src).is_not_null().sum().alias("other")).row(0)
+    if counts[1] <= counts[0]:
+        return df
+    ctx.warn(f"{ctx.path}: dates read month-first ({', '.join(_month_first_formats(t))}): "
+             f"{counts[1] - counts[0]} start time(s) are no date in the profile's day-first "
+             f"order ({', '.join(f for f in t.formats if _swapped(f))})")
+    return df.with_columns(other(src).alias(f"_t_{key}") for key, src in time_cols if src)
+
+
 def _fmt_offset(seconds: int) -> str:
     sign = "+" if seconds >= 0 else "-"
     s = abs(seconds)
@@ -345,8 +373,11 @@ def apply_profile(
         else:
             exprs.append(pl.lit(None, dtype=pl.Datetime("us")).alias(f"_t_{key}"))
     df = df.with_columns(exprs)
-    if t.infer_offset_column and not t.zone.startswith("epoch") and _month_first_formats(t):
-        df = _day_month_by_uniqueid(df, profile, time_cols)
+    if not t.zone.startswith("epoch") and _month_first_formats(t):
+        if t.infer_offset_column:
+            df = _day_month_by_uniqueid(df, profile, time_cols)
+        else:
+            df = _day_month_by_parsing(df, profile, time_cols, ctx)
     fmt_hint = " or ".join(t.formats) if not t.zone.startswith("epoch") else t.zone
     reason: pl.Expr = pl.lit(None, dtype=pl.String)
     for key, src in reversed(time_cols):
