@@ -301,6 +301,9 @@ def _day_month_by_parsing(df: pl.DataFrame, profile: Profile,
                   for f in both]
         return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
 
+    failed = df.select((_col(df, start_src).is_not_null() & pl.col("_t_start").is_null()).sum())
+    if not failed.item():
+        return df  # every start read as the profile says: the other order cannot read more
     counts = df.select(pl.col("_t_start").is_not_null().sum().alias("as_is"),
                        other(start_src).is_not_null().sum().alias("other")).row(0)
     if counts[1] <= counts[0]:
