@@ -213,3 +213,13 @@ def test_a_value_holding_a_line_end_does_not_hide_a_small_files_format(tmp_path:
     s = ingest_paths([f], tmp_path / "store")
     assert s.per_file[0].error is None, s.per_file[0].error
     assert (s.read, s.stored, s.rejected) == (2, 2, 0)
+
+
+def test_a_master_csv_with_a_nul_filled_tail_is_read_not_called_binary(tmp_path: Path) -> None:
+    # A machine that lost power while Asterisk appended: the file system had grown the file
+    # but not written its last block, which reads as NUL bytes. Detection called the whole
+    # file "a binary file"; its records are fine and the NUL run is one rejected line.
+    f = _write(tmp_path, "Master.csv", ("\n".join(GOOD[:3]) + "\n").encode() + b"\x00" * 512)
+    s = ingest_paths([f], tmp_path / "store")
+    assert s.per_file[0].error is None, s.per_file[0].error
+    assert (s.read, s.stored, s.rejected) == (4, 3, 1)

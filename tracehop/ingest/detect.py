@@ -291,6 +291,16 @@ def _not_a_capture(path: Path) -> UnknownFormatError:
     )
 
 
+def _text_with_nul_runs(head: bytes) -> bool:
+    """Whether ``head`` is text apart from its NUL bytes: the rest has lines and next to no
+    other control bytes (a pcap, an image or a database page has many)."""
+    rest = head.replace(b"\x00", b"")
+    if b"\n" not in rest and b"\r" not in rest:
+        return False
+    control = sum(1 for c in rest if c < 32 and c not in (9, 10, 13))
+    return control <= len(rest) // 1000
+
+
 def rank(path: Path, profiles: tuple[Profile, ...] | None = None) -> list[Candidate]:
     """Every candidate format for ``path``, best first."""
     head = read_head(path)
@@ -311,11 +321,17 @@ def rank(path: Path, profiles: tuple[Profile, ...] | None = None) -> list[Candid
     if b"\x00" in head and not out:
         if path.suffix.lower() in _CAPTURE_SUFFIXES:
             raise _not_a_capture(path)
-        raise UnknownFormatError(
-            "this is a binary file, not a call-record export",
-            path=path,
-            hint="Give tracehop the CDR export (CSV or JSON) or a SIP capture",
-        )
+        if not _text_with_nul_runs(head):
+            raise UnknownFormatError(
+                "this is a binary file, not a call-record export",
+                path=path,
+                hint="Give tracehop the CDR export (CSV or JSON) or a SIP capture",
+            )
+        # Text with a run of NUL bytes: a log appended to when the machine lost power (the
+        # file system had grown the file but not written its last block), or a copy taken
+        # from a preallocated file. It was called "a binary file", although the reader takes
+        # its records and rejects the damaged line: score the text around the NULs.
+        head = head.replace(b"\x00", b"")
     if out:
         # A whole-file format (a capture) recognised its own signature: binary heads are not
         # scored as CSV, where a stray CR would only produce noise.
