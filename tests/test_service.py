@@ -197,7 +197,11 @@ def test_a_call_from_another_calling_number_is_not_described(env: Env, url: str)
     assert m["calling_raw"] is None and m["call_id"] is None
     assert m["evidence"] == {"source": None, "file": None, "record": None}
     assert "4155550123" not in json.dumps(mismatch)
-    assert egress["status"] == "not_found" and egress["warnings"] == [EGRESS_ONLY]
+    assert egress["status"] == "not_found" and egress["warnings"][0] == EGRESS_ONLY
+    # The store holds nothing on the inquiry's own day: said (the day asked about, never the
+    # days it does hold, nor when the egress legs were).
+    assert len(egress["warnings"]) == 2
+    assert egress["warnings"][1].startswith("the store holds no call records on 2026-11-21 (UTC)")
     assert "2026-11-20" not in json.dumps(egress["warnings"])
     # The provider's own lookup keeps the details.
     own = Matcher(env.store, PeerDirectory.load(env.peers)).lookup(
