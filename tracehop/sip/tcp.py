@@ -148,14 +148,23 @@ class TcpReassembler:
             if is_sip_start(buf):
                 flow.sip = True
                 return False
+            # Mid-stream start (a capture of a long-lived trunk connection): resynchronise at
+            # the first start line (RFC 3261 §7.1 Request-Line, §7.2 Status-Line) among the
+            # lines holding "SIP/2.0". Not only the first of them: the tail of the message
+            # cut by the capture's start usually has one too, in its Via (§20.42,
+            # "SIP/2.0/TCP"), and a message after it in the same segment must not be lost.
             at = buf.find(b"SIP/2.0")
-            if at >= 0:  # mid-stream start: resynchronise at the next start line
+            while at >= 0:
                 line = buf.rfind(b"\n", 0, at) + 1
                 if is_sip_start(buf[line:]):
                     del buf[:line]
                     flow.sip = True
                     return False
-            buf.clear()
+                nxt = buf.find(b"\n", at)
+                at = buf.find(b"SIP/2.0", nxt) if nxt >= 0 else -1
+            # No start line yet: keep the last, unfinished line (the next segment may hold
+            # the rest of a start line cut here), drop the rest.
+            del buf[:buf.rfind(b"\n") + 1]
             return False
         flow.buf += payload
         return False
