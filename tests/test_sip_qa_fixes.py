@@ -2,7 +2,9 @@
 
 1. a TCP stream captured from its middle (a long-lived trunk connection) is picked up at the
    first start line even when the tail of the cut message before it has a Via
-   (``SIP/2.0/TCP``), and a start line split across the first segments is not lost.
+   (``SIP/2.0/TCP``), and a start line split across the first segments is not lost;
+2. a quoted display name holding '<' (``"<unknown>"``, as Asterisk writes an unknown caller
+   name) does not hide the From/To/PAI URI after it.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ A, B = "198.51.100.7", "192.0.2.10"
 NEVER = SipConfig(tshark="never")
 
 
-def _invite(cid: str, branch: str, transport: str = "TCP") -> bytes:
+def _invite(cid: str, branch: str, transport: str = "TCP",
+            from_: str = f"<sip:+12025550111@{A}>;tag=f1", extra: str = "") -> bytes:
     return (f"INVITE sip:+13125550100@{B} SIP/2.0\r\n"
             f"Via: SIP/2.0/{transport} {A}:5060;branch={branch}\r\n"
-            f"From: <sip:+12025550111@{A}>;tag=f1\r\nTo: <sip:+13125550100@{B}>\r\n"
-            f"Call-ID: {cid}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode()
+            f"From: {from_}\r\nTo: <sip:+13125550100@{B}>\r\n"
+            f"Call-ID: {cid}\r\nCSeq: 1 INVITE\r\n{extra}Content-Length: 0\r\n\r\n").encode()
 
 
 def _eth_ipv4(src: str, dst: str, proto: int, l4: bytes) -> bytes:
@@ -36,6 +39,10 @@ def _eth_ipv4(src: str, dst: str, proto: int, l4: bytes) -> bytes:
 def _tcp(seq: int, data: bytes, sport: int = 40000, dport: int = 5060,
          flags: int = 0x18) -> bytes:
     return struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 0x50, flags, 65535, 0, 0) + data
+
+
+def _udp(data: bytes, src: str = A, dst: str = B) -> bytes:
+    return _eth_ipv4(src, dst, 17, struct.pack("!HHHH", 5060, 5060, 8 + len(data), 0) + data)
 
 
 def _pcap(path: Path, frames: list[bytes]) -> Path:
@@ -70,3 +77,18 @@ def test_mid_stream_start_line_split_across_segments_is_read() -> None:
     assert t.feed(key, _tcp(500, first), 1, 0) == []
     got = t.feed(key, _tcp(500 + len(first), inv[3:]), 2, 0)
     assert [m for m, _, _ in got] == [inv]
+
+
+# --- 2. a display name holding '<' -----------------------------------------------------------
+
+def test_a_display_name_with_angle_brackets_keeps_the_calling_number(tmp_path: Path) -> None:
+    # RFC 3261 §25.1: a display-name quoted-string may hold '<' and '>'; the URI is the
+    # <...> after it, not the text inside the quotes.
+    cap = _pcap(tmp_path / "disp.pcap", [
+        _udp(_invite("disp-1", "z9hG4bKd1", "UDP", from_='"<unknown>" <sip:+12025550111@x>;tag=a',
+                     extra='P-Asserted-Identity: "Doe \\"<J>\\"" <sip:+12025550122@x>\r\n')),
+    ])
+    res = read_capture(cap, config=NEVER, workers=1)
+    (leg,) = res.legs.to_pylist()
+    assert (leg["calling_raw"], leg["pai_raw"]) == ("+12025550111", "+12025550122")
+    assert leg["called_raw"] == "+13125550100"

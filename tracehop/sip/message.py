@@ -497,10 +497,29 @@ def _params(text: str) -> dict[str, str]:
     return out
 
 
+def _display_end(s: str) -> int:
+    """Where the URI of a name-addr may start: after a quoted display name (RFC 3261 §25.1
+    ``quoted-string``, with ``\\``-escapes), which may hold any character, '<' and '>' too
+    (``"<unknown>" <sip:+12025550123@x>``); 0 when ``s`` does not start with one."""
+    if s[:1] != '"':
+        return 0
+    i = 1
+    while True:
+        q = s.find('"', i)
+        if q < 0:
+            return 0  # unterminated: read it as before, from the first '<'
+        bs = q
+        while bs > 1 and s[bs - 1] == "\\":
+            bs -= 1
+        if (q - bs) % 2 == 0:  # not escaped: the closing quote
+            return q + 1
+        i = q + 1
+
+
 def parse_name_addr(value: str) -> NameAddr:
     """``"Display" <uri>;params`` or ``uri;params`` (RFC 3261 §20.10, §25.1 name-addr)."""
     s = value.strip()
-    lt = s.find("<")
+    lt = s.find("<", _display_end(s))
     if lt >= 0:
         gt = s.find(">", lt)
         if gt < 0:
@@ -516,7 +535,7 @@ def parse_name_addr(value: str) -> NameAddr:
 def addr_uri(value: str) -> str:
     """``parse_name_addr(value).uri`` without parsing the parameters (the leg hot path)."""
     s = value.strip()
-    lt = s.find("<")
+    lt = s.find("<", _display_end(s) if s[:1] == '"' else 0)
     if lt >= 0:
         gt = s.find(">", lt)
         return s[lt + 1:gt if gt >= 0 else len(s)].strip()
