@@ -4,7 +4,11 @@
    first start line even when the tail of the cut message before it has a Via
    (``SIP/2.0/TCP``), and a start line split across the first segments is not lost;
 2. a quoted display name holding '<' (``"<unknown>"``, as Asterisk writes an unknown caller
-   name) does not hide the From/To/PAI URI after it.
+   name) does not hide the From/To/PAI URI after it;
+3. a TCP segment the capture dropped no longer holds back (up to 64 segments, or for good at
+   the end of the file) every message after it on that connection: the stream is read on
+   after the hole once the peer ACKs the missing bytes, or at the end of the file, and the
+   hole is a reject naming the frame after it.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ def _eth_ipv4(src: str, dst: str, proto: int, l4: bytes) -> bytes:
 
 
 def _tcp(seq: int, data: bytes, sport: int = 40000, dport: int = 5060,
-         flags: int = 0x18) -> bytes:
-    return struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 0x50, flags, 65535, 0, 0) + data
+         flags: int = 0x18, ack: int = 0) -> bytes:
+    return struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 0x50, flags, 65535, 0, 0) + data
 
 
 def _udp(data: bytes, src: str = A, dst: str = B) -> bytes:
@@ -92,3 +96,52 @@ def test_a_display_name_with_angle_brackets_keeps_the_calling_number(tmp_path: P
     (leg,) = res.legs.to_pylist()
     assert (leg["calling_raw"], leg["pai_raw"]) == ("+12025550111", "+12025550122")
     assert leg["called_raw"] == "+13125550100"
+
+
+# --- 3. a TCP segment the capture never got ------------------------------------------------
+
+def _ok(cid: str, branch: str) -> bytes:
+    return (f"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP {A}:5060;branch={branch}\r\n"
+            f"From: <sip:+12025550111@{A}>;tag=f1\r\nTo: <sip:+13125550100@{B}>;tag=t1\r\n"
+            f"Call-ID: {cid}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def test_a_segment_lost_by_the_capture_does_not_lose_the_stream_after_it(
+        tmp_path: Path) -> None:
+    i1, i2, i3 = (_invite(f"gap-{n}", f"z9hG4bKg{n}") for n in (1, 2, 3))
+    s2 = 1001 + len(i1)  # gap-2's segment is not in the capture
+    s3 = s2 + len(i2)
+    cap = _pcap(tmp_path / "gap.pcap", [
+        _eth_ipv4(A, B, 6, _tcp(1000, b"", flags=0x02)),
+        _eth_ipv4(A, B, 6, _tcp(1001, i1)),
+        _eth_ipv4(A, B, 6, _tcp(s3, i3)),  # frame 3, T0 + 2
+    ])
+    res = read_capture(cap, config=NEVER, workers=1)
+    legs = {r["call_id"]: r for r in res.legs.to_pylist()}
+    assert sorted(legs) == ["gap-1", "gap-3"]
+    assert legs["gap-3"]["source_record"] == 3
+    assert legs["gap-3"]["start_utc"].timestamp() == T0 + 2  # its own segment's time
+    (rej,) = res.rejects.to_pylist()
+    assert rej["source_record"] == 3 and "never captured" in rej["reason"]
+
+
+def test_when_the_peer_acks_the_lost_bytes_the_stream_is_read_on_at_once(
+        tmp_path: Path) -> None:
+    # RFC 9293 §3.4: an ACK beyond the hole means TCP delivered the bytes the capture missed;
+    # the INVITE after the hole is then read before its 200 OK, which answers it.
+    i1, i2 = _invite("ack-1", "z9hG4bKa1"), _invite("ack-2", "z9hG4bKa2")
+    s2 = 1001 + len(i1)  # ack-1's segment is not in the capture
+    end = s2 + len(i2)
+    cap = _pcap(tmp_path / "gap_ack.pcap", [
+        _eth_ipv4(A, B, 6, _tcp(1000, b"", flags=0x02)),
+        _eth_ipv4(B, A, 6, _tcp(5000, b"", 5060, 40000, flags=0x12, ack=1001)),
+        _eth_ipv4(A, B, 6, _tcp(s2, i2)),
+        _eth_ipv4(B, A, 6, _tcp(5001, b"", 5060, 40000, flags=0x10, ack=end)),
+        _eth_ipv4(B, A, 6, _tcp(5001, _ok("ack-2", "z9hG4bKa2"), 5060, 40000, ack=end)),
+    ])
+    res = read_capture(cap, config=NEVER, workers=1)
+    (leg,) = res.legs.to_pylist()
+    assert (leg["call_id"], leg["disposition"], leg["source_record"]) == ("ack-2", "answered", 3)
+    assert leg["start_utc"].timestamp() == T0 + 2
+    assert leg["answer_utc"].timestamp() == T0 + 4
+    assert res.rejects.num_rows == 1

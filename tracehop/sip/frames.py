@@ -73,6 +73,29 @@ def hep_file_pass(path: Path, sink: Sink, info: CaptureInfo,
                                 "message in it cannot be dated"))
 
 
+def _stream_to_sink(msg: bytes, frame: int, ts: int, src: bytes, dst: bytes, sport: int,
+                    dport: int, sink: Sink, problems: list[tuple[int | None, str]]) -> None:
+    """One message of a TCP stream into ``sink``: SIP, or a HEP3 packet (HEP over TCP: the
+    packet's own SIP and addresses)."""
+    if msg[:4] == b"HEP3":
+        try:
+            _hep_to_sink(hep.decode(msg), frame, ts, sink)
+        except hep.HepError as e:
+            problems.append((frame, f"corrupt HEP packet: {e}"))
+        return
+    if hep.looks_like_hep(msg[:64]):
+        return
+    sink(frame, ts, src, dst, sport, dport, "tcp", msg)
+
+
+def _late_to_sink(tcp: TcpReassembler, sink: Sink,
+                  problems: list[tuple[int | None, str]]) -> None:
+    """The messages :class:`TcpReassembler` completed for a flow other than the segment's."""
+    for (src, sport, dst, dport), msg, frame, ts in tcp.late:
+        _stream_to_sink(msg, frame, ts, src, dst, sport, dport, sink, problems)
+    tcp.late.clear()
+
+
 def end_of_file(info: CaptureInfo, ipl: IpLayer, tcp: TcpReassembler, foreign: list[int],
                 problems: list[tuple[int | None, str]], notes: list[tuple[int, str]]) -> None:
     """What is known only once every frame was read: the reader's own problems, broken TCP
@@ -133,16 +156,11 @@ def decode_frames(frames: Iterable[Frame], sink: Sink, foreign: list[int],
                     continue
                 sport = (payload[0] << 8) | payload[1]
                 dport = (payload[2] << 8) | payload[3]
-                for msg, mframe, mts in feed((src, sport, dst, dport), payload, frame, ts):
-                    if msg[:4] == b"HEP3":  # HEP over TCP: the packet's own SIP and addresses
-                        try:
-                            _hep_to_sink(hep.decode(msg), mframe, mts, sink)
-                        except hep.HepError as e:
-                            problems.append((mframe, f"corrupt HEP packet: {e}"))
-                        continue
-                    if looks_hep(msg[:64]):
-                        continue
-                    sink(mframe, mts, src, dst, sport, dport, "tcp", msg)
+                msgs = feed((src, sport, dst, dport), payload, frame, ts)
+                if tcp.late:  # the other direction's, read on after a hole its peer ACKed
+                    _late_to_sink(tcp, sink, problems)
+                for msg, mframe, mts in msgs:
+                    _stream_to_sink(msg, mframe, mts, src, dst, sport, dport, sink, problems)
                 continue
             if proto != 17:
                 if proto in FOREIGN_PROTOCOLS:
@@ -188,6 +206,7 @@ def decode_file(path: Path, info: CaptureInfo, start_offset: int, sink: Sink,
     if kind != "pcap":
         decode_frames(iter_frames(path, info, start_offset, opened), sink, foreign, problems,
                       notes, ipl, tcp)
+        drain_streams(tcp, sink, problems)
         return
     layout = pcap_layout(buf, info, start_offset)
     if layout is None:
@@ -230,6 +249,15 @@ def decode_file(path: Path, info: CaptureInfo, start_offset: int, sink: Sink,
         decode_frames(((n, ts, lt, buf[data_at:pos], orig),), sink, foreign, problems, notes,
                       ipl, tcp)
     pcap_done(info, pos, end, n, stopped)
+    drain_streams(tcp, sink, problems)
+
+
+def drain_streams(tcp: TcpReassembler, sink: Sink,
+                  problems: list[tuple[int | None, str]]) -> None:
+    """At the end of the file, the TCP messages still held behind a hole (a segment the
+    capture never got, and no ACK seen for it) into ``sink``: late, but never lost."""
+    tcp.late.extend(tcp.drain())
+    _late_to_sink(tcp, sink, problems)
 
 
 def _other_udp(body: bytes, frame: int, ts: int, src: bytes, dst: bytes, sport: int,

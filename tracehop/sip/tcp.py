@@ -43,7 +43,8 @@ class _Flow:
     def __init__(self) -> None:
         self.next_seq: int | None = None
         self.buf = bytearray()
-        self.ooo: dict[int, bytes] = {}
+        #: segments after a hole, by sequence number: (payload, frame, timestamp)
+        self.ooo: dict[int, tuple[bytes, int, int]] = {}
         self.sip = False
         self.hep = False  # HEP3 packets, not SIP messages (HEP over TCP)
 
@@ -66,6 +67,12 @@ class TcpReassembler:
         self.problems: list[tuple[int, str]] = []
         #: (frame, note) for messages read with a caveat
         self.notes: list[tuple[int, str]] = []
+        #: flows holding segments behind a hole
+        self._holed: set[FlowKey] = set()
+        #: messages of *another* flow that a segment completed (the hole before them was
+        #: ACKed by the peer: never captured), as (flow, message, frame, timestamp); the
+        #: caller takes them out after each :meth:`feed`, before that call's own messages
+        self.late: list[tuple[FlowKey, bytes, int, int]] = []
 
     def feed(self, key: FlowKey, seg: bytes, frame: int, ts: int) -> list[StreamMessage]:
         """One TCP segment (header included); returns the SIP messages it completed."""
@@ -76,6 +83,17 @@ class TcpReassembler:
         flags = seg[13]
         seq = int.from_bytes(seg[4:8], "big")
         payload = seg[doff:]
+        if self._holed and flags & 0x10:
+            # The peer ACKs bytes of the other direction that the capture never saw (dropped
+            # by the capture, not by the network: TCP delivered them, RFC 9293 §3.4): they
+            # will never come, so that direction is read on after the hole now, its messages
+            # dated by their own segments, not held until more segments or the end of the file.
+            rkey = (key[2], key[3], key[0], key[1])
+            rev = self._flows.get(rkey) if rkey in self._holed else None
+            if rev is not None and rev.next_seq is not None:
+                ack = int.from_bytes(seg[8:12], "big")
+                if 0 < (ack - rev.next_seq) & 0xFFFFFFFF < 0x80000000:
+                    self.late.extend((rkey, *m) for m in self._skip_gap(rkey, rev))
         flow = self._flows.get(key)
         if flow is None:
             flow = self._flows[key] = _Flow()
@@ -83,6 +101,7 @@ class TcpReassembler:
             flow.next_seq = (seq + 1) & 0xFFFFFFFF
             flow.buf.clear()
             flow.ooo.clear()
+            self._holed.discard(key)
             return []
         if not payload:
             return []
@@ -101,31 +120,73 @@ class TcpReassembler:
                 return []
             payload = payload[behind:]
         elif diff:  # a hole before this segment: hold it
-            flow.ooo[seq] = bytes(payload)
+            flow.ooo[seq] = (bytes(payload), frame, ts)
+            self._holed.add(key)
             if len(flow.ooo) <= _MAX_OOO:
                 return []
-            self.gaps += 1  # the missing bytes were never captured: skip them
-            here = flow.next_seq
-            nearest = min(flow.ooo, key=lambda s: (s - here) & 0xFFFFFFFF)
-            flow.next_seq = nearest
-            flow.buf.clear()
-            flow.sip = False
-            payload = flow.ooo.pop(nearest)
-            if flow.hep and payload[:4] != b"HEP3":  # resynchronise at the next packet
-                at = payload.find(b"HEP3")
-                payload = payload[at:] if at >= 0 else b""
+            return self._skip_gap(key, flow)  # the missing bytes were never captured
         if self._append(flow, payload, frame):
             self._ws_flows.add(key)
             self._ws_flows.add((key[2], key[3], key[0], key[1]))
             return []
-        while flow.ooo:
-            nxt = flow.ooo.pop(flow.next_seq, None)
-            if nxt is None:
-                break
-            self._append(flow, nxt, frame)  # an upgrade is only ever the first segment
+        if flow.ooo:
+            while flow.ooo:
+                nxt = flow.ooo.pop(flow.next_seq, None)
+                if nxt is None:
+                    break
+                self._append(flow, nxt[0], frame)  # an upgrade is only ever the first segment
+            if not flow.ooo:
+                self._holed.discard(key)
         if flow.hep:
             return self._frame_hep(flow, frame, ts)
         return self._frame(flow, frame, ts) if flow.sip else []
+
+    def _skip_gap(self, key: FlowKey, flow: _Flow) -> list[StreamMessage]:
+        """Read a flow on after the hole before its nearest held segment: bytes that were
+        never captured. The message they were part of is lost (a problem naming the frame
+        after the hole), the stream resynchronises at the next start line (or HEP3 packet)
+        and the held segments that now follow in order are read, each message dated by the
+        segment that completes it."""
+        assert flow.next_seq is not None
+        self.gaps += 1
+        here = flow.next_seq
+        nearest = min(flow.ooo, key=lambda s: (s - here) & 0xFFFFFFFF)
+        payload, frame, ts = flow.ooo.pop(nearest)
+        ours = flow.sip or flow.hep
+        first = frame
+        flow.next_seq = nearest
+        flow.buf.clear()
+        flow.sip = False
+        out: list[StreamMessage] = []
+        while True:
+            self._append(flow, payload, frame)
+            if flow.hep:  # (bytes before the next HEP3 packet are skipped with a problem)
+                out += self._frame_hep(flow, frame, ts)
+            elif flow.sip:
+                out += self._frame(flow, frame, ts)
+            nxt = flow.ooo.pop(flow.next_seq, None)
+            if nxt is None:
+                break
+            payload, frame, ts = nxt
+        if not flow.ooo:
+            self._holed.discard(key)
+        if ours or flow.sip or flow.hep:  # SIP before or after it (not someone's FTP or HTTPS)
+            self.problems.append((first, f"TCP stream: {(nearest - here) & 0xFFFFFFFF} bytes "
+                                         "before this segment were never captured; what they "
+                                         "held is not read, the stream is read on after them"))
+        return out
+
+    def drain(self) -> list[tuple[FlowKey, bytes, int, int]]:
+        """At the end of the capture: the messages still held behind holes (segments the
+        capture never got), each flow read on after its holes; (flow, message, frame, time)."""
+        out: list[tuple[FlowKey, bytes, int, int]] = []
+        for key in list(self._holed):
+            flow = self._flows[key]
+            while flow.ooo:
+                out.extend((key, *m) for m in self._skip_gap(key, flow))
+        self._holed.clear()
+        out.sort(key=lambda m: m[2])
+        return out
 
     def _append(self, flow: _Flow, payload: bytes, frame: int) -> bool:
         """Add in-order bytes; True when they are a WebSocket upgrade (the flow is not ours)."""
