@@ -8,7 +8,9 @@
 3. a TCP segment the capture dropped no longer holds back (up to 64 segments, or for good at
    the end of the file) every message after it on that connection: the stream is read on
    after the hole once the peer ACKs the missing bytes, or at the end of the file, and the
-   hole is a reject naming the frame after it.
+   hole is a reject naming the frame after it;
+4. a HEP3 packet in a pcap whose timestamp chunks hold 0 (not set by the agent) is dated by
+   its frame, not placed in 1970.
 """
 
 from __future__ import annotations
@@ -145,3 +147,23 @@ def test_when_the_peer_acks_the_lost_bytes_the_stream_is_read_on_at_once(
     assert leg["start_utc"].timestamp() == T0 + 2
     assert leg["answer_utc"].timestamp() == T0 + 4
     assert res.rejects.num_rows == 1
+
+
+# --- 4. HEP3 with its timestamp unset ---------------------------------------------------------
+
+def _hep3(ts_s: int, sip: bytes) -> bytes:
+    def chunk(t: int, v: bytes) -> bytes:
+        return struct.pack("!HHH", 0, t, 6 + len(v)) + v
+    body = (chunk(1, b"\x02") + chunk(2, b"\x11") + chunk(3, socket.inet_aton(A))
+            + chunk(4, socket.inet_aton(B)) + chunk(7, struct.pack("!H", 5060))
+            + chunk(8, struct.pack("!H", 5060)) + chunk(9, struct.pack("!I", ts_s))
+            + chunk(10, struct.pack("!I", 0)) + chunk(11, b"\x01") + chunk(15, sip))
+    return b"HEP3" + struct.pack("!H", 6 + len(body)) + body
+
+
+def test_a_hep_packet_without_its_time_is_dated_by_its_frame(tmp_path: Path) -> None:
+    cap = _pcap(tmp_path / "hep0.pcap", [
+        _udp(_hep3(0, _invite("hep-0", "z9hG4bKh0", "UDP")), "10.9.9.9", "10.9.9.1")])
+    (leg,) = read_capture(cap, config=NEVER, workers=1).legs.to_pylist()
+    assert leg["start_utc"].timestamp() == T0
+    assert leg["ingress_ip"] == A  # the inner address, not the agent's

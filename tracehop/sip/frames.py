@@ -48,7 +48,9 @@ def _hep_to_sink(pkt: hep.HepPacket, frame: int, ts: int, sink: Sink) -> bool:
     if pkt.payload_type != 1 or not is_sip_start(pkt.payload):
         return False
     transport = {6: "tcp", 17: "udp", 132: "sctp"}.get(pkt.proto, "udp")
-    when = pkt.ts_us if pkt.ts_us is not None else ts
+    # HEP3 chunks 9/10 at seconds 0 are an agent that did not set them, as in a raw HEP file
+    # (hep_file_pass): the frame's own time, never a leg in 1970.
+    when = pkt.ts_us if pkt.ts_us is not None and pkt.ts_us >= 1_000_000 else ts
     if pkt.proto == 17:
         sink(frame, when, pkt.src, pkt.dst, pkt.sport, pkt.dport, transport, pkt.payload)
         return True
