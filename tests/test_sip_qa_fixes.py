@@ -10,7 +10,9 @@
    after the hole once the peer ACKs the missing bytes, or at the end of the file, and the
    hole is a reject naming the frame after it;
 4. a HEP3 packet in a pcap whose timestamp chunks hold 0 (not set by the agent) is dated by
-   its frame, not placed in 1970.
+   its frame, not placed in 1970;
+5. rotated captures read as one (``ingest DIR``): an INVITE whose TCP segments the rotation
+   cut into two files is read, and answered by the 200 OK in the second file.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from tracehop.sip.dialogs import SipConfig
 from tracehop.sip.reader import read_capture
+from tracehop.sip.sequence import read_captures
 from tracehop.sip.tcp import TcpReassembler
 
 T0 = 1_795_000_000  # 2026-11-19T06:13:20Z
@@ -51,10 +54,10 @@ def _udp(data: bytes, src: str = A, dst: str = B) -> bytes:
     return _eth_ipv4(src, dst, 17, struct.pack("!HHHH", 5060, 5060, 8 + len(data), 0) + data)
 
 
-def _pcap(path: Path, frames: list[bytes]) -> Path:
+def _pcap(path: Path, frames: list[bytes], t0: int = T0) -> Path:
     out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
     for i, f in enumerate(frames):
-        out.append(struct.pack("<IIII", T0 + i, 0, len(f), len(f)) + f)
+        out.append(struct.pack("<IIII", t0 + i, 0, len(f), len(f)) + f)
     path.write_bytes(b"".join(out))
     return path
 
@@ -167,3 +170,23 @@ def test_a_hep_packet_without_its_time_is_dated_by_its_frame(tmp_path: Path) -> 
     (leg,) = read_capture(cap, config=NEVER, workers=1).legs.to_pylist()
     assert leg["start_utc"].timestamp() == T0
     assert leg["ingress_ip"] == A  # the inner address, not the agent's
+
+
+# --- 5. a TCP message cut by a capture rotation ----------------------------------------------
+
+def test_an_invite_split_by_a_rotation_is_read_from_both_files(tmp_path: Path) -> None:
+    sdp = b"v=0\r\n" + b"a=sendrecv\r\n" * 150  # a 2 kB INVITE: two segments
+    inv = _invite("rot-1", "z9hG4bKr1").replace(
+        b"Content-Length: 0", f"Content-Length: {len(sdp)}".encode()) + sdp
+    first = _pcap(tmp_path / "cap_00001.pcap", [
+        _eth_ipv4(A, B, 6, _tcp(1000, b"", flags=0x02)),
+        _eth_ipv4(A, B, 6, _tcp(1001, inv[:1400]))])
+    second = _pcap(tmp_path / "cap_00002.pcap", [
+        _eth_ipv4(A, B, 6, _tcp(2401, inv[1400:])),
+        _eth_ipv4(B, A, 6, _tcp(7000, _ok("rot-1", "z9hG4bKr1"), 5060, 40000))], T0 + 10)
+    one, two = read_captures([first, second], config=NEVER)
+    assert one.legs.num_rows == 0
+    (leg,) = two.legs.to_pylist()
+    assert (leg["call_id"], leg["disposition"], leg["source_record"]) == ("rot-1", "answered", 1)
+    assert leg["start_utc"].timestamp() == T0 + 10  # dated by the frame that completes it
+    assert one.rejects.num_rows == two.rejects.num_rows == 0

@@ -106,6 +106,8 @@ def end_of_file(info: CaptureInfo, ipl: IpLayer, tcp: TcpReassembler, foreign: l
     problems.extend(info.problems)
     problems.extend(tcp.problems)
     notes.extend(tcp.notes)
+    # taken: the reassembler may read on into the next file of a rotated capture
+    tcp.websocket_frames, tcp.problems, tcp.notes = [], [], []
     for f in ipl.pending_fragments():
         problems.append((f, "IP fragments of a datagram never completed (missing fragment)"))
 

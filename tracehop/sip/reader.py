@@ -99,13 +99,15 @@ def detect_kind(head: bytes) -> str | None:
 
 def fast_pass(path: Path, sink: Sink, info: CaptureInfo, foreign: list[int],
               problems: list[tuple[int | None, str]], start_offset: int = 0,
-              notes: list[str] | None = None) -> None:
+              notes: list[str] | None = None, tcp: TcpReassembler | None = None) -> None:
     """Every SIP message the fast path can see, in capture order, into ``sink``.
 
     ``problems`` gets (frame, reason) for what could not be read (these become rejects);
-    ``notes`` gets what was read with a caveat (these become warnings)."""
+    ``notes`` gets what was read with a caveat (these become warnings). ``tcp``: the TCP
+    streams of the file before this one of a rotated capture (:mod:`tracehop.sip.sequence`),
+    so that a message whose segments the rotation cut apart is still read."""
     ipl = IpLayer()
-    tcp = TcpReassembler()
+    tcp = tcp if tcp is not None else TcpReassembler()
     noted: list[tuple[int, str]] = []
     decode_file(path, info, start_offset, sink, foreign, problems, noted, ipl, tcp)
     end_of_file(info, ipl, tcp, foreign, problems, noted)

@@ -38,6 +38,7 @@ from tracehop.sip.reader import (
     hep_file_pass,
     require_tshark,
 )
+from tracehop.sip.tcp import TcpReassembler
 
 #: One message event as the fast path and tshark hand it to ``LegBuilder.add``.
 Event = tuple[int, int, bytes, bytes, int, int, str, bytes]
@@ -58,6 +59,10 @@ def _read_captures(paths: list[Path], source: str | None,
                    cfg: SipConfig) -> list[CaptureResult]:
     builder: LegBuilder | None = None
     results: list[CaptureResult] = []
+    # One set of TCP streams for all the files: a rotation (tcpdump -C/-G) cuts between two
+    # frames, often between the segments of one message (an INVITE with an Identity header
+    # and SDP is larger than one segment, RFC 3261 §18.3 frames it on the stream).
+    tcp = TcpReassembler()
     for path in paths:
         kind = capture_kind(path)
         name = kind if kind != "other" else "pcap"
@@ -67,7 +72,7 @@ def _read_captures(paths: list[Path], source: str | None,
         res = CaptureResult(legs=pa.table({}), rejects=pa.table({}), kind=kind)
         before = builder.messages
         problems: list[tuple[int | None, str]] = []
-        for event in _events(path, kind, cfg, res, problems):
+        for event in _events(path, kind, cfg, res, problems, tcp):
             builder.add(*event)
         # Rejects carry the builder's current file: record them before moving to the next.
         for frame, reason in sorted(problems, key=lambda p: p[0] or 0):
@@ -90,7 +95,7 @@ def _read_captures(paths: list[Path], source: str | None,
 
 
 def _events(path: Path, kind: str, cfg: SipConfig, res: CaptureResult,
-            problems: list[tuple[int | None, str]]) -> list[Event]:
+            problems: list[tuple[int | None, str]], tcp: TcpReassembler) -> list[Event]:
     """The SIP message events of one file in frame order, read the way ``read_capture`` reads
     a single file (fast path, plus tshark for the frames it cannot decode)."""
     events: list[Event] = []
@@ -109,7 +114,7 @@ def _events(path: Path, kind: str, cfg: SipConfig, res: CaptureResult,
     info = CaptureInfo()
     foreign: list[int] = []
     notes: list[str] = []
-    fast_pass(path, lambda *a: events.append(a), info, foreign, problems, 0, notes)
+    fast_pass(path, lambda *a: events.append(a), info, foreign, problems, 0, notes, tcp)
     res.warnings.extend(f"{path}: {n}" for n in notes)
     res.frames, res.end_offset = info.frames, info.end_offset
     tshark_used: int | None = None
