@@ -12,7 +12,8 @@
 4. a HEP3 packet in a pcap whose timestamp chunks hold 0 (not set by the agent) is dated by
    its frame, not placed in 1970;
 5. rotated captures read as one (``ingest DIR``): an INVITE whose TCP segments the rotation
-   cut into two files is read, and answered by the 200 OK in the second file.
+   cut into two files is read, and answered by the 200 OK in the second file; the same in
+   one ``capture-dir`` run over the rotated files.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import struct
 from pathlib import Path
 
 from tracehop.sip.dialogs import SipConfig
+from tracehop.sip.directory import ingest_directory
 from tracehop.sip.reader import read_capture
 from tracehop.sip.sequence import read_captures
 from tracehop.sip.tcp import TcpReassembler
@@ -174,7 +176,7 @@ def test_a_hep_packet_without_its_time_is_dated_by_its_frame(tmp_path: Path) -> 
 
 # --- 5. a TCP message cut by a capture rotation ----------------------------------------------
 
-def test_an_invite_split_by_a_rotation_is_read_from_both_files(tmp_path: Path) -> None:
+def _rotated(tmp_path: Path) -> tuple[Path, Path]:
     sdp = b"v=0\r\n" + b"a=sendrecv\r\n" * 150  # a 2 kB INVITE: two segments
     inv = _invite("rot-1", "z9hG4bKr1").replace(
         b"Content-Length: 0", f"Content-Length: {len(sdp)}".encode()) + sdp
@@ -184,9 +186,21 @@ def test_an_invite_split_by_a_rotation_is_read_from_both_files(tmp_path: Path) -
     second = _pcap(tmp_path / "cap_00002.pcap", [
         _eth_ipv4(A, B, 6, _tcp(2401, inv[1400:])),
         _eth_ipv4(B, A, 6, _tcp(7000, _ok("rot-1", "z9hG4bKr1"), 5060, 40000))], T0 + 10)
-    one, two = read_captures([first, second], config=NEVER)
+    return first, second
+
+
+def test_an_invite_split_by_a_rotation_is_read_from_both_files(tmp_path: Path) -> None:
+    one, two = read_captures(list(_rotated(tmp_path)), config=NEVER)
     assert one.legs.num_rows == 0
     (leg,) = two.legs.to_pylist()
     assert (leg["call_id"], leg["disposition"], leg["source_record"]) == ("rot-1", "answered", 1)
     assert leg["start_utc"].timestamp() == T0 + 10  # dated by the frame that completes it
     assert one.rejects.num_rows == two.rejects.num_rows == 0
+
+
+def test_capture_dir_reads_an_invite_split_by_a_rotation(tmp_path: Path) -> None:
+    caps = tmp_path / "caps"
+    caps.mkdir()
+    _rotated(caps)
+    r = ingest_directory(caps, tmp_path / "store", config=NEVER)
+    assert (r.files_read, r.legs_new, r.dialogs_held) == (2, 1, 1)  # answered, no BYE yet

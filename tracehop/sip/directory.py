@@ -65,6 +65,7 @@ from tracehop.sip.reader import (
     gc_paused,
     hep_file_pass,
 )
+from tracehop.sip.tcp import TcpReassembler
 from tracehop.store import FileRecord, Store
 
 DEFAULT_HORIZON_S: Final = 4 * 3600.0
@@ -224,6 +225,9 @@ def _ingest_directory(directory: Path, store: Store | Path | str, source: str | 
     records: list[FileRecord] = []
     passed: list[str] = []
     captures = capture_files(directory, pattern, passed)
+    # The TCP streams go on from one rotated file to the next (a message the rotation cut
+    # between two segments is read), as in tracehop.sip.sequence.
+    tcp = TcpReassembler()
     res.warnings.extend(passed)
     for path in captures:
         res.files_seen += 1
@@ -257,7 +261,7 @@ def _ingest_directory(directory: Path, store: Store | Path | str, source: str | 
             problems: list[tuple[int | None, str]] = []
             notes: list[str] = []
             messages = builder.messages
-            fast_pass(path, builder.add, info, foreign, problems, start, notes)
+            fast_pass(path, builder.add, info, foreign, problems, start, notes, tcp)
             end = info.end_offset or size
             for frame, reason in problems:
                 if reason.startswith("truncated capture") and end < size:
