@@ -13,17 +13,22 @@
    its frame, not placed in 1970;
 5. rotated captures read as one (``ingest DIR``): an INVITE whose TCP segments the rotation
    cut into two files is read, and answered by the 200 OK in the second file; the same in
-   one ``capture-dir`` run over the rotated files.
+   one ``capture-dir`` run over the rotated files;
+6. hostile or fuzzed INVITEs are rejects or problems, never a crash of the whole ingest: a
+   CSeq of non-ASCII "digits" ('¹', which str.isdigit() accepts and int() refuses), a
+   PASSporT iat of them, a PASSporT nested ~1000 deep (RecursionError in json).
 """
 
 from __future__ import annotations
 
+import base64
 import socket
 import struct
 from pathlib import Path
 
 from tracehop.sip.dialogs import SipConfig
 from tracehop.sip.directory import ingest_directory
+from tracehop.sip.passport import decode_identity
 from tracehop.sip.reader import read_capture
 from tracehop.sip.sequence import read_captures
 from tracehop.sip.tcp import TcpReassembler
@@ -204,3 +209,30 @@ def test_capture_dir_reads_an_invite_split_by_a_rotation(tmp_path: Path) -> None
     _rotated(caps)
     r = ingest_directory(caps, tmp_path / "store", config=NEVER)
     assert (r.files_read, r.legs_new, r.dialogs_held) == (2, 1, 1)  # answered, no BYE yet
+
+
+# --- 6. hostile INVITEs --------------------------------------------------------------------
+
+def _b64u(b: bytes) -> str:
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def test_hostile_invites_are_rejects_not_a_crash(tmp_path: Path) -> None:
+    bad_cseq = _invite("uni-1", "z9hG4bKu1", "UDP").replace(
+        b"CSeq: 1 INVITE", "CSeq: \u00b9 INVITE".encode())
+    deep = _b64u(b'{"attest":"A","x":' + b"[" * 2000 + b"]" * 2000 + b"}")
+    nested = _invite("deep-1", "z9hG4bKd1", "UDP",
+                     extra=f"Identity: {_b64u(b'{}')}.{deep}.AAAA;info=<https://x/c.pem>\r\n")
+    cap = _pcap(tmp_path / "hostile.pcap", [_udp(bad_cseq), _udp(nested)])
+    res = read_capture(cap, config=NEVER, workers=1)
+    (leg,) = res.legs.to_pylist()
+    assert leg["call_id"] == "deep-1" and leg["identity_raw"]
+    (rej,) = res.rejects.to_pylist()
+    assert rej["source_record"] == 1 and "CSeq" in rej["reason"]
+
+
+def test_a_passport_iat_of_non_ascii_digits_is_no_time() -> None:
+    claims = '{"iat": "\u00b2"}'.encode()  # a superscript two, in the JSON text as is
+    jws = _b64u(b"{}") + "." + _b64u(claims) + ".AAAA"
+    info = decode_identity(jws)
+    assert info.iat is None

@@ -294,7 +294,9 @@ def _cseq_number(raw: str | None) -> int | None:
     if not raw:
         return None
     parts = raw.split()
-    return int(parts[0]) if parts and parts[0].isdigit() else None
+    # ASCII digits only (RFC 3261 §25.1 CSeq = 1*DIGIT): str.isdigit() is also true of '¹',
+    # which int() refuses, and a fuzzed INVITE must be a reject, never stop the reading.
+    return int(parts[0]) if parts and parts[0].isascii() and parts[0].isdigit() else None
 
 
 #: An INVITE prepared by ``LegBuilder._prepare_invite``, booked by ``_apply_invite``.

@@ -104,7 +104,8 @@ class SipMessage:
         if not raw:
             return None, None
         parts = raw.split()
-        num = int(parts[0]) if parts and parts[0].isdigit() else None
+        # ASCII digits only (§25.1 1*DIGIT): str.isdigit() is also true of '¹', int() is not
+        num = int(parts[0]) if parts and parts[0].isascii() and parts[0].isdigit() else None
         return num, parts[1] if len(parts) > 1 else None
 
     @property
@@ -300,7 +301,7 @@ def parse_message(data: bytes, strict: bool = False) -> SipMessage:
     start, hdrs = parse_headers(head)
     if start.startswith("SIP/"):
         parts = start.split(" ", 2)
-        if len(parts) < 2 or not parts[1].isdigit():
+        if len(parts) < 2 or not (parts[1].isascii() and parts[1].isdigit()):  # §25.1 3DIGIT
             raise SipParseError(f"bad status line {start[:80]!r}")
         msg = SipMessage(None, None, int(parts[1]), parts[2] if len(parts) > 2 else "",
                          parts[0], hdrs, body, start)
@@ -380,17 +381,17 @@ def validate(msg: SipMessage) -> list[str]:
         if msg.is_request and cmeth is not None and cmeth != msg.method:
             probs.append(f"CSeq method {cmeth!r} differs from request method {msg.method!r}")
     mf = msg.header("max-forwards")
-    if mf is not None and (not mf.isdigit() or int(mf) > 255):
+    if mf is not None and (not (mf.isascii() and mf.isdigit()) or int(mf) > 255):
         probs.append(f"Max-Forwards {mf!r} is not 0-255 (§20.22)")
     for name in ("expires",):
         v = msg.header(name)
-        if v is not None and (not v.isdigit() or int(v) > 2**32 - 1):
+        if v is not None and (not (v.isascii() and v.isdigit()) or int(v) > 2**32 - 1):
             probs.append(f"{name} {v!r} is not a 32-bit delta-seconds (§20.19)")
     cl = msg.headers.get("content-length", [])
     if len(set(cl)) > 1:
         probs.append("conflicting Content-Length headers")
     if cl:
-        if not cl[0].isdigit():
+        if not (cl[0].isascii() and cl[0].isdigit()):
             probs.append(f"Content-Length {cl[0]!r} is not a number")
         elif int(cl[0]) > len(msg.body):
             probs.append(f"Content-Length {cl[0]} exceeds the {len(msg.body)}-byte body (§18.3)")

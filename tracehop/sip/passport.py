@@ -132,8 +132,9 @@ def _protected_header(seg: str) -> tuple[Any, tuple[str, ...], str | None]:
     problems: list[str] = []
     try:
         return json.loads(_b64(seg, "PASSporT header", problems)), tuple(problems), None
-    except (ValueError, UnicodeDecodeError) as e:
-        return None, tuple(problems), str(e)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        # RecursionError: JSON nested ~1000 deep (2.7 kB of "[[[..."), a hostile header
+        return None, tuple(problems), str(e) or type(e).__name__
 
 
 def split_identity(value: str) -> tuple[str, dict[str, str], list[str]]:
@@ -199,7 +200,7 @@ def _tn(value: Any) -> str | None:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # (nested ~1000 deep: a hostile claim)
             return value or None
     if isinstance(value, dict):
         tn = value.get("tn", value.get("uri"))
@@ -234,7 +235,9 @@ def decode_identity(value: str) -> IdentityInfo:
     try:
         out.claims = _json(_b64(parts[1], "PASSporT claims", out.problems))
         out.signature = _b64(parts[2], "PASSporT signature", out.problems)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        # (RecursionError: claims nested ~1000 deep, which a 2.7 kB Identity header holds:
+        # a spoofer's header must never stop an ingest: RFC 8224 §6.2, invalid)
         out.problems.append(f"undecodable PASSporT: {e}")
         return out
     if not isinstance(out.header, dict) or not isinstance(out.claims, dict):
@@ -250,7 +253,8 @@ def decode_identity(value: str) -> IdentityInfo:
     out.dest_tn = _tn(c.get("dest"))
     out.div_tn = _tn(c.get("div"))
     iat = c.get("iat")
-    if isinstance(iat, str) and iat.isdigit():  # RFC 8588's own example (errata 6656)
+    if isinstance(iat, str) and iat.isascii() and iat.isdigit():  # RFC 8588's example
+        # (errata 6656); ASCII only: '²'.isdigit() is true and int('²') raises
         out.problems.append("iat is a string, not a NumericDate")
         iat = int(iat)
     if isinstance(iat, float) and math.isfinite(iat):
