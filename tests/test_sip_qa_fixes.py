@@ -16,7 +16,9 @@
    one ``capture-dir`` run over the rotated files;
 6. hostile or fuzzed INVITEs are rejects or problems, never a crash of the whole ingest: a
    CSeq of non-ASCII "digits" ('¹', which str.isdigit() accepts and int() refuses), a
-   PASSporT iat of them, a PASSporT nested ~1000 deep (RecursionError in json).
+   PASSporT iat of them, a PASSporT nested ~1000 deep (RecursionError in json);
+7. a pcapng packet whose 64-bit timestamp is corrupt (past the year 9999) is a reject naming
+   its frame, not an OverflowError that stops the whole reading.
 """
 
 from __future__ import annotations
@@ -236,3 +238,28 @@ def test_a_passport_iat_of_non_ascii_digits_is_no_time() -> None:
     jws = _b64u(b"{}") + "." + _b64u(claims) + ".AAAA"
     info = decode_identity(jws)
     assert info.iat is None
+
+
+# --- 7. a corrupt pcapng timestamp -----------------------------------------------------------
+
+def _pcapng(path: Path, packets: list[tuple[int, bytes]]) -> Path:
+    def block(btype: int, body: bytes) -> bytes:
+        body += b"\x00" * (-len(body) % 4)
+        return struct.pack("<II", btype, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+    out = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+           block(1, struct.pack("<HHI", 1, 0, 0))]  # Ethernet, microseconds
+    for ts, data in packets:
+        out.append(block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(data),
+                                        len(data)) + data))
+    path.write_bytes(b"".join(out))
+    return path
+
+
+def test_a_corrupt_pcapng_timestamp_is_a_reject(tmp_path: Path) -> None:
+    cap = _pcapng(tmp_path / "ts.pcapng", [
+        ((1 << 64) - 1, _udp(_invite("ts-bad", "z9hG4bKt1", "UDP"))),
+        (T0 * 1_000_000, _udp(_invite("ts-ok", "z9hG4bKt2", "UDP")))])
+    res = read_capture(cap, config=NEVER, workers=1)
+    assert [r["call_id"] for r in res.legs.to_pylist()] == ["ts-ok"]
+    (rej,) = res.rejects.to_pylist()
+    assert rej["source_record"] == 1 and "timestamp" in rej["reason"]

@@ -42,6 +42,10 @@ PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 #: No sane capture has a record this large (tcpdump's maximum snaplen is 256 KiB); a bigger
 #: length means the record header itself is corrupt.
 MAX_RECORD = 1 << 20
+#: The last microsecond a timestamp column holds (9999-12-31T23:59:59.999999Z): a pcapng
+#: timestamp is 64 bits (draft-ietf-opsawg-pcapng §4.3), and a corrupt one past this stopped
+#: the whole reading where the legs became columns.
+MAX_TS_US = 253_402_300_799_999_999
 
 
 @dataclass
@@ -251,8 +255,12 @@ def _iter_pcapng(buf: mmap.mmap | bytes, info: CaptureInfo,
             elif pos >= start_offset:
                 lt, ticks, offset = ifaces[iface]
                 raw = (hi << 32) | lo
-                ts = raw * 1_000_000 // ticks if ticks != 1_000_000 else raw
-                yield (n, ts + offset, lt, buf[data_at:data_at + incl], orig)
+                ts = (raw * 1_000_000 // ticks if ticks != 1_000_000 else raw) + offset
+                if ts > MAX_TS_US:  # a 64-bit timestamp field can say year 586,000
+                    info.problems.append((n, f"corrupt pcapng packet: timestamp {raw} (at "
+                                             f"{ticks} per second) is past the year 9999"))
+                else:
+                    yield (n, ts, lt, buf[data_at:data_at + incl], orig)
         elif btype_i == 3:  # Simple Packet Block: no timestamp, interface 0
             # pcapng §4.4: an SPB carries no timestamp. A call needs the time it was set up,
             # and epoch 0 would store it in 1970: the frame is reported, not read.
