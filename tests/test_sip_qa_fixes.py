@@ -18,7 +18,9 @@
    CSeq of non-ASCII "digits" ('¹', which str.isdigit() accepts and int() refuses), a
    PASSporT iat of them, a PASSporT nested ~1000 deep (RecursionError in json);
 7. a pcapng packet whose 64-bit timestamp is corrupt (past the year 9999) is a reject naming
-   its frame, not an OverflowError that stops the whole reading.
+   its frame, not an OverflowError that stops the whole reading;
+8. a loopback capture (every element on 127.0.0.1) no longer advises
+   ``--sip-local-net 127.0.0.1/32``, which would read every INVITE as outbound.
 """
 
 from __future__ import annotations
@@ -263,3 +265,15 @@ def test_a_corrupt_pcapng_timestamp_is_a_reject(tmp_path: Path) -> None:
     assert [r["call_id"] for r in res.legs.to_pylist()] == ["ts-ok"]
     (rej,) = res.rejects.to_pylist()
     assert rej["source_record"] == 1 and "timestamp" in rej["reason"]
+
+
+# --- 8. a loopback capture --------------------------------------------------------------------
+
+def test_a_loopback_capture_does_not_name_the_loopback_as_our_side(tmp_path: Path) -> None:
+    lo = "127.0.0.1"
+    inv = _invite("lo-1", "z9hG4bKl1", "UDP")
+    cap = _pcap(tmp_path / "lo.pcap", [_udp(inv, lo, lo), _udp(inv.replace(
+        b"z9hG4bKl1", b"z9hG4bKl2").replace(b"lo-1", b"lo-2"), lo, lo)])
+    res = read_capture(cap, config=NEVER, workers=1)
+    assert {r["direction"] for r in res.legs.to_pylist()} == {"inbound"}
+    assert not any("--sip-local-net" in w for w in res.warnings), res.warnings

@@ -410,7 +410,10 @@ class LegBuilder:
                 transport: str, data: bytes) -> None:
         prep = self._prepare_invite(frame, ts, src, dst, sport, dport, data)
         self._apply_invite(frame, data, prep)
-        if not self.config.local_nets:
+        if not self.config.local_nets and src != dst:
+            # (An INVITE from an address to itself, a capture on one host's loopback where
+            # every element shares 127.0.0.1, says nothing of whose side it is: naming that
+            # address as "your own" would have every INVITE read as outbound.)
             self._invite_src.add(src)
             self._invite_dst.add(dst)
             leg = self.legs.get(prep[1]) if prep[0] == "leg" and prep[4] is not None else None
