@@ -20,7 +20,8 @@
 7. a pcapng packet whose 64-bit timestamp is corrupt (past the year 9999) is a reject naming
    its frame, not an OverflowError that stops the whole reading;
 8. a loopback capture (every element on 127.0.0.1) no longer advises
-   ``--sip-local-net 127.0.0.1/32``, which would read every INVITE as outbound.
+   ``--sip-local-net 127.0.0.1/32``, which would read every INVITE as outbound;
+9. a Linux cooked v2 capture (tcpdump -i any) of an 802.1Q-tagged frame is read, as v1 was.
 """
 
 from __future__ import annotations
@@ -277,3 +278,18 @@ def test_a_loopback_capture_does_not_name_the_loopback_as_our_side(tmp_path: Pat
     res = read_capture(cap, config=NEVER, workers=1)
     assert {r["direction"] for r in res.legs.to_pylist()} == {"inbound"}
     assert not any("--sip-local-net" in w for w in res.warnings), res.warnings
+
+
+# --- 9. Linux cooked v2 with a VLAN tag -------------------------------------------------------
+
+def test_linux_cooked_v2_with_a_vlan_tag_is_read(tmp_path: Path) -> None:
+    frame = _udp(_invite("sll2-vlan", "z9hG4bKv1", "UDP"))
+    ip = frame[14:]  # (the IPv4 packet of an Ethernet frame)
+    sll2 = (struct.pack("!HHIHBB", 0x8100, 0, 2, 1, 0, 6) + b"\x00\x11\x22\x33\x44\x55\0\0"
+            + struct.pack("!HH", 100, 0x0800) + ip)
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 276),
+           struct.pack("<IIII", T0, 0, len(sll2), len(sll2)) + sll2]
+    cap = tmp_path / "sll2.pcap"
+    cap.write_bytes(b"".join(out))
+    res = read_capture(cap, config=NEVER, workers=1)
+    assert [r["call_id"] for r in res.legs.to_pylist()] == ["sll2-vlan"]

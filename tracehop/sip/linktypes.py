@@ -3,7 +3,7 @@
 Link-type numbers are the tcpdump.org LINKTYPE_ registry. Known here: Ethernet (1) with any
 stack of 802.1Q / 802.1ad / QinQ tags, BSD loopback (0 host order, 108 network order), raw IP
 (101, 12, 14, 228, 229), Linux cooked capture v1 (113, 16-byte header, protocol at offset 14) and
-v2 (276, 20-byte header, protocol at offset 0).
+v2 (276, 20-byte header, protocol at offset 0), both with 802.1Q tags after the header.
 
 Anything else (PPPoE, MPLS, 802.11, ...) is "foreign": the reader hands such frames to tshark.
 """
@@ -90,7 +90,12 @@ def network_offset(linktype: int, data: bytes) -> tuple[int, int]:
     if linktype == 276:
         if len(data) < 20:
             return NOT_IP, 0
-        return _from_ethertype((data[0] << 8) | data[1], 20)
+        etype = (data[0] << 8) | data[1]
+        off = 20
+        while etype in VLAN_TYPES and len(data) >= off + 4:  # an in-band 802.1Q tag, as v1
+            etype = (data[off + 2] << 8) | data[off + 3]
+            off += 4
+        return _from_ethertype(etype, off)
     if linktype in (101, 12, 14, 228, 229):
         if not data:
             return NOT_IP, 0
