@@ -13,7 +13,8 @@
    its frame, not placed in 1970;
 5. rotated captures read as one (``ingest DIR``): an INVITE whose TCP segments the rotation
    cut into two files is read, and answered by the 200 OK in the second file; the same in
-   one ``capture-dir`` run over the rotated files;
+   one ``capture-dir`` run over the rotated files; two captures of one connection (two capture
+   points) read one after the other still each give their messages;
 6. hostile or fuzzed INVITEs are rejects or problems, never a crash of the whole ingest: a
    CSeq of non-ASCII "digits" ('¹', which str.isdigit() accepts and int() refuses), a
    PASSporT iat of them, a PASSporT nested ~1000 deep (RecursionError in json);
@@ -293,3 +294,16 @@ def test_linux_cooked_v2_with_a_vlan_tag_is_read(tmp_path: Path) -> None:
     cap.write_bytes(b"".join(out))
     res = read_capture(cap, config=NEVER, workers=1)
     assert [r["call_id"] for r in res.legs.to_pylist()] == ["sll2-vlan"]
+
+
+def test_two_captures_of_one_tcp_connection_are_not_read_as_retransmissions(
+        tmp_path: Path) -> None:
+    # The second file is another tap's capture of the same connection, from earlier on: its
+    # segments are older than the first file's, and must not be dropped as retransmissions.
+    i1, i2 = _invite("tap-1", "z9hG4bKp1"), _invite("tap-2", "z9hG4bKp2")
+    later = _pcap(tmp_path / "a_tap.pcap", [_eth_ipv4(A, B, 6, _tcp(1001 + len(i1), i2))],
+                  T0 + 60)
+    earlier = _pcap(tmp_path / "b_tap.pcap", [_eth_ipv4(A, B, 6, _tcp(1001, i1))])
+    one, two = read_captures([later, earlier], config=NEVER)
+    assert [r["call_id"] for r in one.legs.to_pylist()] == ["tap-2"]
+    assert [r["call_id"] for r in two.legs.to_pylist()] == ["tap-1"]

@@ -107,7 +107,10 @@ def fast_pass(path: Path, sink: Sink, info: CaptureInfo, foreign: list[int],
     streams of the file before this one of a rotated capture (:mod:`tracehop.sip.sequence`),
     so that a message whose segments the rotation cut apart is still read."""
     ipl = IpLayer()
-    tcp = tcp if tcp is not None else TcpReassembler()
+    if tcp is None:
+        tcp = TcpReassembler()
+    else:
+        tcp.new_file()
     noted: list[tuple[int, str]] = []
     decode_file(path, info, start_offset, sink, foreign, problems, noted, ipl, tcp)
     end_of_file(info, ipl, tcp, foreign, problems, noted)

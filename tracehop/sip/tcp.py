@@ -69,6 +69,9 @@ class TcpReassembler:
         self.notes: list[tuple[int, str]] = []
         #: flows holding segments behind a hole
         self._holed: set[FlowKey] = set()
+        #: the flows of the file before this one (:meth:`new_file`), taken up by their
+        #: first segment in this file
+        self._carried: dict[FlowKey, _Flow] = {}
         #: messages of *another* flow that a segment completed (the hole before them was
         #: ACKed by the peer: never captured), as (flow, message, frame, timestamp); the
         #: caller takes them out after each :meth:`feed`, before that call's own messages
@@ -96,7 +99,13 @@ class TcpReassembler:
                     self.late.extend((rkey, *m) for m in self._skip_gap(rkey, rev))
         flow = self._flows.get(key)
         if flow is None:
-            flow = self._flows[key] = _Flow()
+            flow = self._carried.pop(key, None) if self._carried else None
+            if flow is not None and flow.next_seq is not None and (
+                    seq - flow.next_seq) & 0xFFFFFFFF >= 0x80000000:
+                flow = None  # older bytes than the last file's: another capture of the flow
+            if flow is None:
+                flow = _Flow()
+            self._flows[key] = flow
         if flags & 0x02:  # SYN: the stream starts at ISN + 1
             flow.next_seq = (seq + 1) & 0xFFFFFFFF
             flow.buf.clear()
@@ -175,6 +184,15 @@ class TcpReassembler:
                                          "before this segment were never captured; what they "
                                          "held is not read, the stream is read on after them"))
         return out
+
+    def new_file(self) -> None:
+        """The next file of a rotated capture follows: its streams go on from this file's
+        (a message cut between two files is read), unless a flow's first segment in it is
+        older than what was read of that flow (the files are not one capture's rotation but
+        two captures of one connection): that flow then starts afresh in the new file."""
+        # (Only the flows the last file saw: a message is never cut across an idle file.)
+        self._carried = self._flows
+        self._flows = {}
 
     def drain(self) -> list[tuple[FlowKey, bytes, int, int]]:
         """At the end of the capture: the messages still held behind holes (segments the
