@@ -22,7 +22,9 @@
    its frame, not an OverflowError that stops the whole reading;
 8. a loopback capture (every element on 127.0.0.1) no longer advises
    ``--sip-local-net 127.0.0.1/32``, which would read every INVITE as outbound;
-9. a Linux cooked v2 capture (tcpdump -i any) of an 802.1Q-tagged frame is read, as v1 was.
+9. a Linux cooked v2 capture (tcpdump -i any) of an 802.1Q-tagged frame is read, as v1 was;
+10. SIP mirrored inside VXLAN or GENEVE (AWS VPC Traffic Mirroring, Gateway Load Balancer) is
+    read with its inner addresses; it gave nothing at all, not even a warning.
 """
 
 from __future__ import annotations
@@ -307,3 +309,25 @@ def test_two_captures_of_one_tcp_connection_are_not_read_as_retransmissions(
     one, two = read_captures([later, earlier], config=NEVER)
     assert [r["call_id"] for r in one.legs.to_pylist()] == ["tap-2"]
     assert [r["call_id"] for r in two.legs.to_pylist()] == ["tap-1"]
+
+
+# --- 10. cloud traffic mirroring: VXLAN, GENEVE ---------------------------------------------
+
+def test_sip_mirrored_in_vxlan_or_geneve_is_read_with_its_inner_addresses(
+        tmp_path: Path) -> None:
+    inv = _udp(_invite("vx-1", "z9hG4bKx1", "UDP"))
+    ok = _udp(_ok("vx-1", "z9hG4bKx1").replace(b"/TCP", b"/UDP"), B, A)
+    vxlan = struct.pack("!BBHI", 0x08, 0, 0, 100 << 8)  # RFC 7348 §5: I flag, VNI 100
+    geneve = struct.pack("!BBHI", 0x01, 0, 0x6558, 7 << 8) + b"\x01\x02\x03\x04"  # 1 option
+
+    def mirrored(frame: bytes, port: int, head: bytes) -> bytes:
+        body = head + frame
+        return _eth_ipv4("10.0.0.5", "10.0.0.9", 17,
+                         struct.pack("!HHHH", 51000, port, 8 + len(body), 0) + body)
+    for port, head in ((4789, vxlan), (6081, geneve)):
+        cap = _pcap(tmp_path / f"mirror{port}.pcap",
+                    [mirrored(inv, port, head), mirrored(ok, port, head)])
+        res = read_capture(cap, config=NEVER, workers=1)
+        (leg,) = res.legs.to_pylist()
+        assert (leg["call_id"], leg["ingress_ip"], leg["disposition"]) == (
+            "vx-1", A, "answered"), port

@@ -3,7 +3,8 @@
 pcap/pcapng frames (:mod:`tracehop.sip.pcap`) -> link layer (:mod:`linktypes`) -> IPv4/IPv6
 with fragment reassembly (:mod:`ip`) -> UDP, or TCP with stream reassembly (:mod:`tcp`) -> SIP,
 recognised by its start line on any port (RFC 3261 §7.1, §7.2), with HEP v2/v3 unwrapped
-wherever it appears in UDP (:mod:`hep`). :func:`tracehop.sip.reader.fast_pass` and
+wherever it appears in UDP (:mod:`hep`), and the Ethernet frames inside VXLAN and GENEVE
+(cloud traffic mirroring) decoded as frames. :func:`tracehop.sip.reader.fast_pass` and
 :func:`tracehop.sip.parallel.parallel_pass` run it over a whole file, in frame order.
 """
 
@@ -190,6 +191,36 @@ def decode_frames(frames: Iterable[Frame], sink: Sink, foreign: list[int],
                 _hep_to_sink(hep.decode(body), frame, ts, sink)
             except hep.HepError as e:
                 problems.append((frame, f"corrupt HEP packet: {e}"))
+        elif dport in OVERLAY_PORTS:
+            _overlay(body, dport, frame, ts, orig - n, sink, foreign, problems, notes, ipl, tcp)
+
+
+#: UDP destination ports of overlays that carry whole Ethernet frames, as cloud traffic
+#: mirroring delivers a capture (AWS VPC Traffic Mirroring: VXLAN; AWS Gateway Load Balancer:
+#: GENEVE): VXLAN (RFC 7348 §5, IANA 4789; 8472 is the Linux kernel's old default) and
+#: GENEVE (RFC 8926 §3.1, 6081).
+OVERLAY_PORTS: Final = frozenset({4789, 8472, 6081})
+
+
+def _overlay(body: bytes, dport: int, frame: int, ts: int, cut: int, sink: Sink,
+             foreign: list[int], problems: list[tuple[int | None, str]],
+             notes: list[tuple[int, str]], ipl: IpLayer, tcp: TcpReassembler) -> None:
+    """The Ethernet frame inside a VXLAN or GENEVE packet, decoded as a frame of its own
+    (its inner addresses are the call's; the outer ones are the mirror's)."""
+    if dport == 6081:
+        # GENEVE: 8-byte header, options of 4 * (first byte & 0x3F) bytes, protocol type
+        # 0x6558 (Transparent Ethernet Bridging) for an Ethernet payload
+        at = 8 + (body[0] & 0x3F) * 4 if body else 0
+        if len(body) < at + 14 or body[2:4] != b"\x65\x58":
+            return
+    else:
+        # VXLAN: 8-byte header whose I flag (0x08 in the first byte) says the VNI is valid
+        if len(body) < 22 or not body[0] & 0x08:
+            return
+        at = 8
+    inner = body[at:]
+    decode_frames(((frame, ts, 1, inner, len(inner) + max(cut, 0)),), sink, foreign,
+                  problems, notes, ipl, tcp)
 
 
 
@@ -247,6 +278,10 @@ def decode_file(path: Path, info: CaptureInfo, start_offset: int, sink: Sink,
                                              f"({incl} of {orig} bytes captured); read as far "
                                              "as it goes"))
                         sink(n, ts, src, dst, sport, dport, "udp", body)
+                        continue
+                    if dport in OVERLAY_PORTS:  # cloud traffic mirroring: VXLAN, GENEVE
+                        _overlay(body, dport, n, ts, orig - incl, sink, foreign, problems,
+                                 notes, ipl, tcp)
                         continue
                     _other_udp(body, n, ts, src, dst, sport, dport, sink, problems)
                     continue
