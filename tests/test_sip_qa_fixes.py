@@ -24,16 +24,22 @@
    ``--sip-local-net 127.0.0.1/32``, which would read every INVITE as outbound;
 9. a Linux cooked v2 capture (tcpdump -i any) of an 802.1Q-tagged frame is read, as v1 was;
 10. SIP mirrored inside VXLAN or GENEVE (AWS VPC Traffic Mirroring, Gateway Load Balancer) is
-    read with its inner addresses; it gave nothing at all, not even a warning.
+    read with its inner addresses; it gave nothing at all, not even a warning;
+11. a capture with SIP but not one INVITE (OPTIONS pings only) says so when ingested, instead
+    of an empty reading without a word.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import struct
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from tracehop.cli import cli
 from tracehop.sip.dialogs import SipConfig
 from tracehop.sip.directory import ingest_directory
 from tracehop.sip.passport import decode_identity
@@ -331,3 +337,15 @@ def test_sip_mirrored_in_vxlan_or_geneve_is_read_with_its_inner_addresses(
         (leg,) = res.legs.to_pylist()
         assert (leg["call_id"], leg["ingress_ip"], leg["disposition"]) == (
             "vx-1", A, "answered"), port
+
+
+# --- 11. SIP without an INVITE ---------------------------------------------------------------
+
+def test_a_capture_of_options_pings_only_says_there_is_no_call(tmp_path: Path) -> None:
+    ping = _invite("opt-1", "z9hG4bKo1", "UDP").replace(b"INVITE", b"OPTIONS")
+    cap = _pcap(tmp_path / "options.pcap", [_udp(ping)])
+    out = CliRunner().invoke(cli, ["ingest", str(cap), "--store", str(tmp_path / "st"),
+                                   "--json"])
+    summary = json.loads(out.output)
+    assert summary["read"] == 0
+    assert any("not one INVITE" in w for w in summary["warnings"]), summary

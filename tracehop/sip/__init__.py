@@ -86,10 +86,21 @@ def _parse(path: Path, tz: str | None, source: str | None, fmt: str) -> ParseRes
     if res.duplicates:
         warnings.append(f"{path}: {res.duplicates} INVITEs seen more than once "
                         "(retransmission, HEP copy or second capture point) made no extra leg")
+    if res.messages and not res.invites:
+        warnings.append(_no_invite(path, res.messages))
     # ``lines`` counts SIP messages, not frames: a capture of RTP alone has frames but nothing
     # to ingest, and must say so rather than pass as a file continuing an earlier one.
     return ParseResult(legs=res.legs, rejects=res.rejects, warnings=warnings, format=fmt,
                        lines=res.messages)
+
+
+def _no_invite(path: Path, messages: int, files: int = 1) -> str:
+    """A capture with SIP but not one INVITE gives no leg (RFC 3261 §13: a call is an INVITE
+    dialog): said, not an empty reading that passes for a file continuing another."""
+    where = f"{path}" if files == 1 else f"{path} and the {files - 1} captures read with it"
+    return (f"{where}: {messages} SIP messages but not one INVITE, so no call to ingest "
+            "(OPTIONS pings or registrations only? check the capture's interface, filter "
+            "and time)")
 
 
 def _parse_group(paths: list[Path], tz: str | None, source: str | None) -> list[ParseResult]:
@@ -100,8 +111,12 @@ def _parse_group(paths: list[Path], tz: str | None, source: str | None) -> list[
     from tracehop.sip.sequence import read_captures
 
     out = []
-    for path, res in zip(paths, read_captures(paths, source, current_config()), strict=True):
+    results = read_captures(paths, source, current_config())
+    messages = sum(r.messages for r in results)
+    for path, res in zip(paths, results, strict=True):
         warnings = list(res.warnings)
+        if res is results[0] and messages and not res.invites:  # (the group's count)
+            warnings.append(_no_invite(path, messages, len(paths)))
         if res.duplicates:
             warnings.append(f"{path}: {res.duplicates} INVITEs seen more than once "
                             "(retransmission, HEP copy or second capture point) made no extra "
