@@ -26,7 +26,8 @@
 10. SIP mirrored inside VXLAN or GENEVE (AWS VPC Traffic Mirroring, Gateway Load Balancer) is
     read with its inner addresses; it gave nothing at all, not even a warning;
 11. a capture with SIP but not one INVITE (OPTIONS pings only) says so when ingested, instead
-    of an empty reading without a word.
+    of an empty reading without a word;
+12. a capture of SIP over TLS (port 5061) says that the calls are encrypted, not just "no SIP".
 """
 
 from __future__ import annotations
@@ -349,3 +350,17 @@ def test_a_capture_of_options_pings_only_says_there_is_no_call(tmp_path: Path) -
     summary = json.loads(out.output)
     assert summary["read"] == 0
     assert any("not one INVITE" in w for w in summary["warnings"]), summary
+
+
+# --- 12. SIP over TLS -------------------------------------------------------------------------
+
+def test_sip_over_tls_is_named_as_encrypted(tmp_path: Path) -> None:
+    hello = b"\x16\x03\x01\x00\x40" + b"\x01" * 64  # a TLS handshake record
+    cap = _pcap(tmp_path / "tls.pcap", [
+        _eth_ipv4(A, B, 6, _tcp(1000, b"", 40000, 5061, flags=0x02)),
+        _eth_ipv4(A, B, 6, _tcp(1001, hello, 40000, 5061)),
+        _eth_ipv4(B, A, 6, _tcp(5000, hello, 5061, 40000))])
+    res = read_capture(cap, config=NEVER, workers=1)
+    assert res.legs.num_rows == 0
+    assert any("1 TCP connection on port 5061 carries SIP over TLS" in w
+               for w in res.warnings), res.warnings

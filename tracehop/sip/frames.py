@@ -107,8 +107,16 @@ def end_of_file(info: CaptureInfo, ipl: IpLayer, tcp: TcpReassembler, foreign: l
     problems.extend(info.problems)
     problems.extend(tcp.problems)
     notes.extend(tcp.notes)
+    if tcp.tls_flows:
+        first = min(tcp.tls_flows.values())
+        n = len(tcp.tls_flows)
+        notes.append((first, f"{n} TCP connection{'s' if n > 1 else ''} on port 5061 "
+                             f"carr{'y' if n > 1 else 'ies'} SIP over TLS: encrypted, so "
+                             "the calls cannot be read (capture before the SBC's TLS, or "
+                             "decrypt the capture first)"))
     # taken: the reassembler may read on into the next file of a rotated capture
     tcp.websocket_frames, tcp.problems, tcp.notes = [], [], []
+    tcp.tls_flows = {}
     for f in ipl.pending_fragments():
         problems.append((f, "IP fragments of a datagram never completed (missing fragment)"))
 

@@ -49,6 +49,10 @@ class _Flow:
         self.hep = False  # HEP3 packets, not SIP messages (HEP over TCP)
 
 
+#: TLS record types that open a TLS record stream (RFC 8446 §5.1): handshake, application data
+#: (a capture that began after the handshake), alert, change_cipher_spec.
+_TLS_RECORDS: Final = frozenset({b"\x16", b"\x17", b"\x15", b"\x14"})
+
 #: HEP3 packet header: the id and the total length (HEP3 spec §2: "HEP3" + uint16, bytes of
 #: the whole packet, this header included).
 _HEP3_HEADER: Final = 6
@@ -69,6 +73,8 @@ class TcpReassembler:
         self.notes: list[tuple[int, str]] = []
         #: flows holding segments behind a hole
         self._holed: set[FlowKey] = set()
+        #: TLS connections on port 5061 (SIPS), either direction's key: their first frame
+        self.tls_flows: dict[FlowKey, int] = {}
         #: the flows of the file before this one (:meth:`new_file`), taken up by their
         #: first segment in this file
         self._carried: dict[FlowKey, _Flow] = {}
@@ -117,8 +123,14 @@ class TcpReassembler:
         if key in self._ws_flows:  # SIP over WebSocket (RFC 7118): every frame to tshark
             self.websocket_frames.append(frame)
             return []
-        if not flow.sip and not flow.hep and not flow.buf and payload[:4] == b"HEP3":
-            flow.hep = True  # HEP over TCP (heplify -nt tcp, captagent)
+        if not flow.sip and not flow.hep and not flow.buf:
+            if payload[:4] == b"HEP3":
+                flow.hep = True  # HEP over TCP (heplify -nt tcp, captagent)
+            elif (5061 in (key[1], key[3]) and payload[:1] in _TLS_RECORDS
+                  and payload[1:2] == b"\x03"):
+                # SIP over TLS (RFC 3261 §26.2, port 5061): encrypted, nothing to read, and
+                # a capture of it alone would read as "no SIP"; counted, to say why
+                self.tls_flows.setdefault(min(key, (key[2], key[3], key[0], key[1])), frame)
         if flow.next_seq is None:
             flow.next_seq = seq
         diff = (seq - flow.next_seq) & 0xFFFFFFFF
