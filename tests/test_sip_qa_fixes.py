@@ -27,7 +27,9 @@
     read with its inner addresses; it gave nothing at all, not even a warning;
 11. a capture with SIP but not one INVITE (OPTIONS pings only) says so when ingested, instead
     of an empty reading without a word;
-12. a capture of SIP over TLS (port 5061) says that the calls are encrypted, not just "no SIP".
+12. a capture of SIP over TLS (port 5061) says that the calls are encrypted, not just "no SIP";
+13. INVITEs with a To tag on a Call-ID never seen (calls begun before the capture, or a dialer
+    that tags its initial INVITEs) are named in a warning, not dropped without a word.
 """
 
 from __future__ import annotations
@@ -364,3 +366,18 @@ def test_sip_over_tls_is_named_as_encrypted(tmp_path: Path) -> None:
     assert res.legs.num_rows == 0
     assert any("1 TCP connection on port 5061 carries SIP over TLS" in w
                for w in res.warnings), res.warnings
+
+
+# --- 13. re-INVITEs of calls never seen ------------------------------------------------------
+
+def test_reinvites_of_calls_never_seen_are_named(tmp_path: Path) -> None:
+    tagged = _invite("orph-1", "z9hG4bKo1", "UDP").replace(
+        f"To: <sip:+13125550100@{B}>".encode(), f"To: <sip:+13125550100@{B}>;tag=x".encode())
+    reinvite = _invite("call-1", "z9hG4bKc2", "UDP").replace(
+        f"To: <sip:+13125550100@{B}>".encode(), f"To: <sip:+13125550100@{B}>;tag=y".encode())
+    cap = _pcap(tmp_path / "orph.pcap", [_udp(_invite("call-1", "z9hG4bKc1", "UDP")),
+                                         _udp(tagged), _udp(reinvite)])
+    res = read_capture(cap, config=NEVER, workers=1)
+    assert [r["call_id"] for r in res.legs.to_pylist()] == ["call-1"]
+    (w,) = [w for w in res.warnings if "To tag" in w]
+    assert "1 INVITE with a To tag" in w and "frame 2" in w

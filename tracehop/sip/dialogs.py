@@ -319,6 +319,8 @@ class LegBuilder:
         self.invites = 0
         self.duplicates = 0
         self.reinvites = 0
+        #: re-INVITEs (a To tag) of a Call-ID with no leg: (file, frame) each
+        self._orphans: list[tuple[str, int]] = []
         self.legs: dict[tuple[str, str, str, str], _Leg] = {}
         self._tx: dict[tuple[str, str], _Leg] = {}
         self._by_cid: dict[str, list[_Leg]] = {}
@@ -423,11 +425,11 @@ class LegBuilder:
     def _prepare_invite(self, frame: int, ts: int, src: bytes, dst: bytes, sport: int,
                         dport: int, data: bytes) -> Prepared:
         """What one INVITE says, apart from the dialog state: ``("reject", reason)``,
-        ``("reinvite",)`` or ``("leg", key, cid, branch, row, headers, PAI values, None)`` (row
-        None for a leg already known; the last item: see :meth:`stir_prepared`). It depends
-        on no message before it (only the duplicate short cut looks at the legs): a seam for
-        preparing INVITEs elsewhere, in a batch or a worker, while _apply_invite books them in
-        capture order."""
+        ``("reinvite", Call-ID)`` or ``("leg", key, cid, branch, row, headers, PAI values,
+        None)`` (row None for a leg already known; the last item: see
+        :meth:`stir_prepared`). It depends on no message before it (only the duplicate short
+        cut looks at the legs): a seam for preparing INVITEs elsewhere, in a batch or a
+        worker, while _apply_invite books them in capture order."""
         # The common message goes through scan_request (only the headers a leg reads, no
         # decoding of the rest); anything unusual through the full RFC 3261 parser.
         scanned = scan_request(data, _LEG_NAMES)
@@ -454,7 +456,7 @@ class LegBuilder:
                     + " (RFC 3261 §8.1.1; a message cut by the snap length looks like this)")
         # "tag" in the To parameters (parsed only when the letters occur at all)
         if "tag" in to_v.lower() and "tag" in parse_name_addr(to_v).params:
-            return ("reinvite",)  # re-INVITE inside a dialog: not a new leg (§14)
+            return ("reinvite", cid)  # re-INVITE inside a dialog: not a new leg (§14)
         vias = hdrs.get("via")
         top_via = _first_value(vias) if vias else None
         branch = (via_branch(top_via) if top_via is not None else None) or ""
@@ -510,6 +512,8 @@ class LegBuilder:
         self.invites += 1
         if prep[0] == "reinvite":
             self.reinvites += 1
+            if prep[1] not in self._by_cid:  # (a call this reading never saw begin)
+                self._orphans.append((self.source_file, frame))
             return
         _, key, cid, branch, row, hdrs, pai_vals, stirred = prep
         if key in self.legs:
@@ -854,6 +858,18 @@ class LegBuilder:
             "rejected_at": pa.array([now] * len(self.rejects), REJECT_SCHEMA.field(
                 "rejected_at").type),
         })
+        if self._orphans:
+            # RFC 3261 §12.2: only a request inside a dialog carries a To tag. These name a
+            # dialog this reading never saw begin: calls set up before the capture started,
+            # or a dialer that tags its initial INVITEs; either way no leg was made of them.
+            n = len(self._orphans)
+            file, frame = self._orphans[0]
+            self.warnings.append(
+                f"{file}: {n} INVITE{'s' if n > 1 else ''} with a To tag (a re-INVITE) on a "
+                f"Call-ID whose call was not seen (the first at frame {frame}): no leg made; "
+                "calls set up before the capture began, or a sender that tags its initial "
+                "INVITEs")
+            self._orphans = []
         for (f, p), n in sorted(self._stir_problems.items()):
             self.warnings.append(f"{f}: STIR/SHAKEN: {p} ({n} INVITEs)")
         return legs, conform(rej, REJECT_SCHEMA)
