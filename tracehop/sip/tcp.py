@@ -211,8 +211,8 @@ class TcpReassembler:
         capture never got), each flow read on after its holes; (flow, message, frame, time)."""
         out: list[tuple[FlowKey, bytes, int, int]] = []
         for key in list(self._holed):
-            flow = self._flows[key]
-            while flow.ooo:
+            flow = self._flows.get(key)
+            while flow is not None and flow.ooo:
                 out.extend((key, *m) for m in self._skip_gap(key, flow))
         self._holed.clear()
         out.sort(key=lambda m: m[2])
