@@ -6,6 +6,12 @@ template, formerly cdrc/cdre); research/cdr_formats.md §12. No header; by index
 7 Category, 8 Account, 9 Subject, 10 Destination, 11 SetupTime, 12 AnswerTime, 13 Usage,
 14 Cost; any further fields are the template's extras, read as ``extra_1``, ``extra_2``, ...
 
+CGRateS v0.10 and later have no Direction at all (``engine/cdr.go``'s CDR has no such field),
+so their default exporter writes the same columns without index 5: RequestType is followed by
+Tenant, and SetupTime sits at index 10. The layout is told per record (:func:`_layout`): a
+Direction value (``*out``/``*in``) at index 5 is the legacy layout, a timestamp at index 10
+(where the legacy layout has the Destination number) is the current one.
+
 Timestamps come as Go ``time.Time.String()`` (``2013-11-07 08:42:25 +0000 UTC``, optionally
 with fractional seconds and a ``m=+0.001`` monotonic suffix) or RFC 3339
 (``2013-11-07T08:42:25Z``, CDRE exports). Both carry their offset, so they are converted to
@@ -33,6 +39,8 @@ READER: Final = "cgrates_csv"
 COLUMNS: Final = ("CGRID", "RunID", "ToR", "OriginID", "RequestType", "Direction", "Tenant",
                   "Category", "Account", "Subject", "Destination", "SetupTime", "AnswerTime",
                   "Usage", "Cost")
+#: v0.10 and later: the same columns without the legacy Direction (module docstring).
+CURRENT_COLUMNS: Final = tuple(c for c in COLUMNS if c != "Direction")
 MIN_FIELDS: Final = 14  # up to Usage: the mandatory fields of the default template
 _STAMP: Final = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?"
@@ -63,23 +71,37 @@ def parse_stamp(text: str | None) -> tuple[str | None, bool]:
     return t.strftime("%Y-%m-%d %H:%M:%S.%f"), True
 
 
+def _layout(fields: list[str]) -> tuple[str, ...]:
+    """The columns of one record: the legacy layout when index 5 holds a Direction or index 10
+    is no timestamp (the legacy Destination); the current one (no Direction) when index 10 is
+    a timestamp, which the legacy layout never has there."""
+    if fields[5].strip() in ("*out", "*in"):
+        return COLUMNS
+    if len(fields) > 10 and _STAMP.match(fields[10].strip()):
+        return CURRENT_COLUMNS
+    return COLUMNS
+
+
 def read_cgrates(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     out = Collected()
     for no, line in physical_lines(read_text(path)):
         if not line.strip():
             continue
         fields = split_csv(line)
-        if len(fields) < MIN_FIELDS:
-            out.reject(no, f"expected at least {MIN_FIELDS} fields (CGRID ... Usage of the "
+        # Usage is the last mandatory field: index 13 (legacy) or 12 (no Direction).
+        columns = _layout(fields) if len(fields) >= MIN_FIELDS - 1 else COLUMNS
+        need = columns.index("Usage") + 1
+        if len(fields) < need:
+            out.reject(no, f"expected at least {need} fields (CGRID ... Usage of the "
                        f"default template), found {len(fields)}", line)
             continue
         if fields[0] == "CGRID":
             continue  # a header line some exporters add
         row: dict[str, str | None] = {
             c: (fields[i].strip() or None) if i < len(fields) else None
-            for i, c in enumerate(COLUMNS)
+            for i, c in enumerate(columns)
         }
-        for i, v in enumerate(fields[len(COLUMNS):], start=1):
+        for i, v in enumerate(fields[len(columns):], start=1):
             row[f"extra_{i}"] = v.strip() or None
         setup, setup_utc = parse_stamp(row["SetupTime"])
         answer, answer_utc = parse_stamp(row["AnswerTime"])
