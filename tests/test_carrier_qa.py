@@ -47,3 +47,69 @@ def test_cgrates_legacy_export_keeps_its_direction_column(tmp_path: Path) -> Non
     rows = parse_file(f).legs.to_pylist()
     assert [(r["calling_raw"], r["called_raw"]) for r in rows] == [
         ("2025550111", "3125550100"), ("1001", "2025550199")]
+
+
+# --- Kamailio / OpenSIPS acc: records in another order than they were accounted ---------------
+
+KAM_DB = Path(__file__).resolve().parents[1] / "fixtures" / "cdr" / "kamailio_acc_db" / "acc.csv"
+
+
+def test_acc_db_export_newest_first_pairs_the_bye(tmp_path: Path) -> None:
+    """A DB export sorted newest first (ORDER BY time DESC, a GUI's default sort) has each BYE
+    above its INVITE: the BYE still ends the call (it was rejected as 'INVITE is not in this
+    file', and the answered call had no end)."""
+    head, *rows = KAM_DB.read_text().splitlines()
+    f = tmp_path / "acc.csv"
+    f.write_text("\n".join([head, *reversed(rows)]) + "\n")
+    res = parse_file(f, None, "America/New_York")
+    assert res.rejects.num_rows == 0
+    legs = {r["call_id"]: r for r in res.legs.to_pylist()}
+    assert len(legs) == 3
+    answered = legs["a84b4c76e66710@198.51.100.7"]
+    assert answered["end_utc"] == datetime(2026, 3, 7, 19, 4, 27, tzinfo=UTC)
+    assert answered["source_record"] == 5  # the INVITE's line
+
+
+SYSLOG_OLD = (
+    "Mar  7 14:03:27 p1 kamailio[1]: ACC: transaction answered: timestamp=1772910207;"
+    "method=INVITE;from_tag=fa1;to_tag=as7d1f;call_id=c1@198.51.100.7;code=200;reason=OK;"
+    "src_user=2025550111;src_ip=198.51.100.7;dst_ouser=3125550100;dst_user=3125550100\n"
+)
+SYSLOG_NEW = (
+    "Mar  7 14:04:27 p1 kamailio[1]: ACC: transaction answered: timestamp=1772910267;"
+    "method=BYE;from_tag=as7d1f;to_tag=fa1;call_id=c1@198.51.100.7;code=200;reason=OK;"
+    "src_user=3125550100;src_ip=10.0.0.200;dst_ouser=2025550111;dst_user=2025550111\n"
+)
+
+
+def test_acc_syslog_files_concatenated_newest_first(tmp_path: Path) -> None:
+    """`cat kamailio.log kamailio.log.1` puts the newer file (the BYE) first."""
+    f = tmp_path / "acc.log"
+    f.write_text(SYSLOG_NEW + SYSLOG_OLD)
+    res = parse_file(f)
+    assert res.rejects.num_rows == 0
+    [leg] = res.legs.to_pylist()
+    assert leg["end_utc"] == datetime(2026, 3, 7, 19, 4, 27, tzinfo=UTC)
+    assert leg["source_record"] == 2
+
+
+def test_acc_cancel_accounted_before_the_invite_final_reply(tmp_path: Path) -> None:
+    """With report_cancels, the CANCEL's 200 is accounted before the INVITE's 487 (which the
+    CANCEL caused): the CANCEL folds into its call instead of being rejected."""
+    cancel = (
+        "Mar  7 14:07:13 p1 kamailio[1]: ACC: request accounted: timestamp=1772910433;"
+        "method=CANCEL;from_tag=fc3;to_tag=;call_id=c2@198.51.100.7;code=200;reason=OK;"
+        "src_user=3125550155;src_ip=198.51.100.7;dst_ouser=3125550100;dst_user=3125550100\n"
+    )
+    invite = (
+        "Mar  7 14:07:13 p1 kamailio[1]: ACC: call missed: timestamp=1772910433;"
+        "method=INVITE;from_tag=fc3;to_tag=y7z;call_id=c2@198.51.100.7;code=487;"
+        "reason=Request Terminated;src_user=3125550155;src_ip=198.51.100.7;"
+        "dst_ouser=3125550100;dst_user=3125550100\n"
+    )
+    f = tmp_path / "acc.log"
+    f.write_text(cancel + invite)
+    res = parse_file(f)
+    assert res.rejects.num_rows == 0
+    [leg] = res.legs.to_pylist()
+    assert leg["disposition"] == "cancelled" and leg["source_record"] == 2

@@ -21,7 +21,8 @@ from_tag, to_tag, callid, sip_code, sip_reason, time`` + one column per ``db_ext
 (Kamailio), + ``duration, ms_duration, setuptime, created`` (OpenSIPS). ``time`` is the server's
 local time: the ingest needs ``--tz``.
 
-**Pairing** (acc writes one record per *transaction*): records are grouped by Call-ID and
+**Pairing** (acc writes one record per *transaction*; read in the order acc accounted them,
+whatever the file's order: :func:`_accounting_order`): records are grouped by Call-ID and
 dialog tags (a BYE from the callee has the tags swapped). The first INVITE transaction of a
 dialog is the call's leg: start = its time (OpenSIPS: ``created``, the INVITE's arrival;
 Kamailio: the acc time, i.e. when the final reply was accounted — answer time for an answered
@@ -140,9 +141,30 @@ def _tx(line: int, raw: str, event: str, f: dict[str, str]) -> _Tx:
     )
 
 
+def _accounting_order(txs: list[_Tx], local: bool) -> list[_Tx]:
+    """The transactions in the order acc accounted them, whatever order the file has: a DB
+    export sorted newest first (``ORDER BY time DESC``, a GUI's default) or syslog files
+    concatenated newest first (``cat acc.log acc.log.1``) put each BYE above its INVITE, which
+    then could not pair. DB rows: by ``id`` (auto-increment, the insertion order) when every
+    row has a numeric one, else by their ``time``; syslog: by the acc timestamp. Ties keep the
+    file's order."""
+    if not local:
+        return sorted(txs, key=lambda t: (t.time_us or 0, t.line))
+    ids = [(t.fields.get("id") or "").strip() for t in txs]
+    if ids and all(i.isdigit() for i in ids):
+        ranks = sorted(range(len(txs)), key=lambda k: (int(ids[k]), txs[k].line))
+        return [txs[k] for k in ranks]
+    return sorted(txs, key=lambda t: (t.time_local or "", t.line))
+
+
 def _pair(txs: list[_Tx], out: Collected, local: bool) -> None:
     calls: dict[tuple[str, str], _Call] = {}
     order: list[_Call] = []
+    txs = _accounting_order(txs, local)
+    # INVITEs first, then the requests within their dialogs: a CANCEL (report_cancels) is
+    # accounted when its own 200 goes out, before the 487 of the INVITE it cancelled, so in
+    # accounting order it comes before the INVITE that starts its call.
+    txs = [t for t in txs if t.method == "INVITE"] + [t for t in txs if t.method != "INVITE"]
     for tx in txs:
         if tx.event == "call ended" or (tx.fields.get("call_start_time") and
                                         tx.method == "INVITE"):
@@ -195,6 +217,7 @@ def _pair(txs: list[_Tx], out: Collected, local: bool) -> None:
             row["answer_us"] = None if answer is None else str(answer)
             row["end_us"] = None if end is None else str(end)
         out.add(inv.line, inv.raw, row)
+    out.rejects.sort(key=lambda r: r[0])
 
 
 def _plus(local: str | None, seconds: str | None) -> str | None:
