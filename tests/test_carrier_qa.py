@@ -113,3 +113,26 @@ def test_acc_cancel_accounted_before_the_invite_final_reply(tmp_path: Path) -> N
     assert res.rejects.num_rows == 0
     [leg] = res.legs.to_pylist()
     assert leg["disposition"] == "cancelled" and leg["source_record"] == 2
+
+
+# --- CUCM: the line of SQL types is skipped only when it is there ----------------------------
+
+CUCM_FILE = (Path(__file__).resolve().parents[1] / "fixtures" / "cdr" / "cisco_cucm_cdr"
+             / "cdr_TracehopCluster_01_202603071900_000001")
+
+
+def test_cucm_header_without_its_types_line_keeps_the_first_record(tmp_path: Path) -> None:
+    """A CUCM file whose SQL-types line was deleted (a spreadsheet, a reporting tool's CSV
+    export) has its first record right after the names: it was skipped as the types line,
+    silently (neither stored nor rejected)."""
+    names, types, *records = CUCM_FILE.read_text().splitlines()
+    assert types.startswith(("INTEGER", '"INTEGER"'))
+    whole = parse_file(CUCM_FILE)
+    f = tmp_path / "cdr_TracehopCluster_01_202603071900_000002"
+    f.write_text("\n".join([names, *records]) + "\n")
+    res = parse_file(f)
+    assert res.format == "cisco_cucm_cdr"
+    assert res.legs.num_rows == whole.legs.num_rows == len([r for r in records if r.strip()])
+    assert res.legs.column("call_id").to_pylist() == whole.legs.column("call_id").to_pylist()
+    assert res.legs.column("source_record").to_pylist() == [
+        n - 1 for n in whole.legs.column("source_record").to_pylist()]

@@ -24,7 +24,12 @@ from typing import Final
 from tracehop.errors import UnknownFormatError, UnreadableFileError
 from tracehop.ingest.formats import registered_formats
 from tracehop.ingest.profile import Dialect, Profile, builtin_profiles
-from tracehop.ingest.readers import _decode_line, _split_fields, split_lenient
+from tracehop.ingest.readers import (
+    _decode_line,
+    _split_fields,
+    skips_after_header,
+    split_lenient,
+)
 
 HEAD_BYTES: Final = 64 << 10
 SAMPLE_LINES: Final = 50
@@ -107,7 +112,10 @@ def score_profile(profile: Profile, head: bytes, path: Path) -> float:
             return 0.3 * present * d.confidence
         # A profile that names more of the header fits better than one that names a subset.
         coverage = 0.9 + 0.1 * len(want) / max(len(names), len(want))
-        first = 1 + dialect.skip_after_header
+        first = 1
+        while first <= dialect.skip_after_header and first < len(lines) and (
+                skips_after_header(lines[first], dialect)):
+            first += 1
         data = _records(lines[first : SAMPLE_LINES + first], dialect, (len(names),))
         count_ok = [r for r in data if len(r) == len(names)]
         share_counts = len(count_ok) / len(data) if data else 1.0

@@ -133,6 +133,9 @@ class Dialect:
     skip_lines: int = 0  # lines before the header (or before the data when header = false)
     #: header = true: lines between the header and the data (CUCM's SQL type line).
     skip_after_header: int = 0
+    #: A regex such a line must match to be skipped; the first line that does not is a record
+    #: (a CUCM file whose types line was deleted must not lose its first call, silently).
+    skip_after_header_match: str | None = None
     null_values: tuple[str, ...] = ()
     #: header = false: the column names, in file order. header = true: filled from the file.
     columns: tuple[str, ...] = ()
@@ -411,12 +414,19 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
                 raise c._fail(f"{where}.when.regex", f"not a valid regex: {e}") from None
             w_col, w_re = str(when["column"]), str(when["regex"])
         variants.append(Variant(width, tuple(names), w_col, w_re))
+    skip_match = c.get("skip_after_header_match", str, "") or None
+    if skip_match is not None:
+        try:
+            re.compile(skip_match)
+        except re.error as e:
+            raise c._fail("skip_after_header_match", f"not a valid regex: {e}") from None
     dialect = Dialect(
         delimiter=delimiter,
         quote=quote or None,
         header=header,
         skip_lines=c.get("skip_lines", int, 0),
         skip_after_header=c.get("skip_after_header", int, 0),
+        skip_after_header_match=skip_match,
         null_values=c.strings("null_values"),
         columns=columns,
         field_counts=counts,

@@ -101,6 +101,14 @@ def _split_fields(line: str, dialect: Dialect) -> list[str]:
         return [line]
 
 
+def skips_after_header(line: str, dialect: Dialect) -> bool:
+    """Whether ``line``, after the header, is one of the ``skip_after_header`` lines: any line
+    is, unless the profile says what such a line looks like (``skip_after_header_match``,
+    CUCM's SQL types); then a line that does not match is the first record."""
+    rx = dialect.skip_after_header_match
+    return rx is None or re.search(rx, line) is not None
+
+
 def read_layout(path: Path, dialect: Dialect) -> Layout:
     """Read the header (if any) and sniff the field count of the first records."""
     with path.open("rb") as fh:
@@ -134,7 +142,8 @@ def read_layout(path: Path, dialect: Dialect) -> Layout:
         expected = len(names)
         counts_ok: list[int] = [expected]
         for _ in range(dialect.skip_after_header):  # e.g. CUCM's line of SQL column types
-            if not lines:
+            if not lines or not skips_after_header(
+                    _decode_line(lines[0].rstrip(b"\r"))[0], dialect):
                 break
             pos += len(lines.pop(0)) + 1
             line_no += 1
