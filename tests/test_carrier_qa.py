@@ -136,3 +136,22 @@ def test_cucm_header_without_its_types_line_keeps_the_first_record(tmp_path: Pat
     assert res.legs.column("call_id").to_pylist() == whole.legs.column("call_id").to_pylist()
     assert res.legs.column("source_record").to_pylist() == [
         n - 1 for n in whole.legs.column("source_record").to_pylist()]
+
+
+# --- BroadWorks: a short first record is a record, not the file's metadata line ---------------
+
+BW_FILE = (Path(__file__).resolve().parents[1] / "fixtures" / "cdr" / "broadworks_cdr"
+           / "BW-CDR-20260307140000-2-000001.csv")
+
+
+def test_broadworks_short_first_record_is_rejected_not_skipped(tmp_path: Path) -> None:
+    """An older release's records (fewer than the R18 336 fields) are each rejected with the
+    field count; the first one was taken for the metadata line and dropped without a word."""
+    _meta, *records = BW_FILE.read_text().splitlines()
+    short = [",".join(r.split(",")[:300]) for r in records if r.strip()]
+    f = tmp_path / "BW-CDR-20260307140000-2-000002.csv"
+    f.write_text("\n".join(short) + "\n")
+    res = parse_file(f, "broadworks_cdr")
+    assert res.legs.num_rows == 0
+    assert res.rejects.column("source_record").to_pylist() == [1, 2, 3]
+    assert all("336" in r for r in res.rejects.column("reason").to_pylist())

@@ -84,8 +84,16 @@ def _address(value: str | None) -> str | None:
 
 def _is_record(fields: list[str]) -> bool:
     """Line 1 is a record rather than the file's metadata line (``BroadWorks CDR file header,
-    ...``, a few fields) or a line of column names (``recordId,serviceProvider,...``)."""
-    return len(fields) >= R18_FIELDS and fields[0].strip() != "recordId"
+    ...``, a few fields) or a line of column names (``recordId,serviceProvider,...``). A line
+    whose direction field says Originating or Terminating is a record even when it is short
+    (an older release, a cut record): it is then rejected with its field count, not skipped
+    as the metadata line without a word."""
+    if fields and fields[0].strip() == "recordId":
+        return False
+    if len(fields) >= R18_FIELDS:
+        return True
+    direction = POSITIONS["direction"] - 1
+    return len(fields) > direction and fields[direction].strip() in ("Originating", "Terminating")
 
 
 def call_key(local_id: str | None, related_id: str | None) -> str | None:
