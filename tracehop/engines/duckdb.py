@@ -93,6 +93,12 @@ class DuckDBEngine:
             try:
                 result: pa.Table = self._con.sql(self._prepare(sql, tables)).to_arrow_table()
             except self._duckdb.Error as e:
+                # A store file gone or cut short: name it and say how to get past it.
+                from tracehop.store.damaged import first_damaged
+
+                files = [p for src in tables.values() if isinstance(src, list) for p in src]
+                if (damaged := first_damaged(files, e)) is not None:
+                    raise damaged from None
                 raise EngineError(f"DuckDB query failed: {e}",
                                   hint="This is a bug in tracehop or a damaged store file"
                                   ) from None

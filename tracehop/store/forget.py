@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from tracehop.errors import StoreConflictError, StoreError, StoreIOError
 from tracehop.store import delta
+from tracehop.store.damaged import data_file_error, is_damage, removable
 from tracehop.store.layout import new_leg_path, new_reject_path, read_legs, write_parquet
 from tracehop.store.log import DataFile, RejectFile, TableState, TransactionLog
 from tracehop.store.records import FileRecord, ForgetResult
@@ -88,8 +89,14 @@ def forget_files(
             records = chain(state.files, file_ids)
             # Each new file is named in `written` as soon as it exists: a failure half way
             # (a full disk) removes those already written.
+            ids = {r.file_id for r in records}
+
+            def may_drop(rel: str, st: TableState = state, ids: set[str] = ids) -> bool:
+                return removable(base, st, rel, ids)
+
             legs = _rewrite_legs(base, list(state.live.values()),
-                                 sorted({id_prefix(r) + ":" for r in records}), written)
+                                 sorted({id_prefix(r) + ":" for r in records}), written,
+                                 may_drop)
             rejects = _rewrite_rejects(base, state, {r.file_id for r in records}, written)
             try:
                 log.write(state.version + 1, _actions(records, legs, rejects))
@@ -117,23 +124,49 @@ def forget_files(
 
 
 def _rewrite_legs(root: os.PathLike[str], live: Sequence[DataFile],
-                  prefixes: Sequence[str], written: list[str]) -> list[_Rewrite]:
+                  prefixes: Sequence[str], written: list[str],
+                  may_drop: Callable[[str], bool] = lambda rel: False) -> list[_Rewrite]:
     """Each live day file holding a leg whose id starts with one of ``prefixes``, written
-    again without those legs. Which files hold some is found from the leg_id column alone."""
+    again without those legs. Which files hold some is found from the leg_id column alone.
+
+    A file that is missing or damaged (store/damaged.py) is removed from the table when
+    ``may_drop`` says every leg it could hold goes anyway (all the source files of its day are
+    forgotten: the way back from a lost file without a backup); otherwise the forget fails
+    with an error that names it and the files to forget with it."""
     import polars as pl
 
     if not live or not prefixes:
         return []
     base = Path(root)
     by_name = {str(base / f.path): f for f in live}
+    out: list[_Rewrite] = []
     mine = pl.any_horizontal([pl.col("leg_id").str.starts_with(p) for p in prefixes])
-    hits = (pl.scan_parquet(list(by_name), hive_partitioning=False, include_file_paths="_file")
-            .select("leg_id", "_file").filter(mine)
-            .group_by("_file").len().collect())
-    out = []
-    for name in sorted(hits.get_column("_file").to_list()):
+
+    def scan(names: list[str]) -> list[str]:
+        if not names:
+            return []
+        hits = (pl.scan_parquet(names, hive_partitioning=False, include_file_paths="_file")
+                .select("leg_id", "_file").filter(mine)
+                .group_by("_file").len().collect())
+        return [str(n) for n in hits.get_column("_file").to_list()]
+
+    try:
+        found = scan(list(by_name))
+    except (pl.exceptions.PolarsError, OSError):
+        # Which file made the scan fail: each one's leg_id column read alone (only here).
+        bad = {n: e for n in by_name if (e := _damage(base, by_name[n].path)) is not None}
+        if not bad:
+            raise
+        for name, cause in bad.items():
+            out.append(_drop_damaged(base, by_name.pop(name), may_drop, cause))
+        found = scan(list(by_name))
+    for name in sorted(found):
         old = by_name[name]
-        table = read_legs(base, [old.path])
+        try:
+            table = read_legs(base, [old.path])
+        except StoreError as e:  # read_legs raises it only for a missing or damaged file
+            out.append(_drop_damaged(base, old, may_drop, e.__cause__))
+            continue
         keep = _not_any_prefix(table.column("leg_id"), prefixes)
         left = table.filter(keep)  # order kept: the file stays sorted
         removed = table.num_rows - left.num_rows
@@ -145,6 +178,25 @@ def _rewrite_legs(root: os.PathLike[str], live: Sequence[DataFile],
         size = write_parquet(base, rel, left)
         out.append(_Rewrite(old, rel, size, left.num_rows, removed, delta.file_stats(left)))
     return out
+
+
+def _damage(root: Path, rel: str) -> BaseException | None:
+    """The error reading the leg_id column of leg file ``rel`` raises, if it is missing or
+    damaged."""
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_table(root / rel, columns=["leg_id"])
+    except (OSError, pa.ArrowInvalid) as e:
+        return e if is_damage(e) else None
+    return None
+
+
+def _drop_damaged(root: Path, old: DataFile, may_drop: Callable[[str], bool],
+                  cause: BaseException | None) -> _Rewrite:
+    if not may_drop(old.path):
+        raise data_file_error(root, old.path, cause)
+    return _Rewrite(old, None, 0, 0, max(old.rows, 0))
 
 
 def _not_any_prefix(ids: pa.ChunkedArray, prefixes: Sequence[str]) -> pa.ChunkedArray:

@@ -445,5 +445,16 @@ def read_legs(root: Path, rels: list[str], columns: list[str] | None = None) -> 
         return schema.empty_table()
     import pyarrow.parquet as pq
 
-    tables = [pq.read_table(root / r, columns=columns, schema=schema) for r in rels]
+    tables = []
+    for r in rels:
+        try:
+            tables.append(pq.read_table(root / r, columns=columns, schema=schema))
+        except (OSError, pa.ArrowInvalid) as e:
+            # A file the log names that is gone or is not Parquet: say which and how to get
+            # past it (store/damaged.py), not a traceback or "cannot write to the store".
+            from tracehop.store.damaged import data_file_error, is_damage
+
+            if is_damage(e):
+                raise data_file_error(root, r, e) from e
+            raise
     return pa.concat_tables(tables)

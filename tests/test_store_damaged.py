@@ -1,0 +1,77 @@
+"""A leg file the log names that is missing or damaged: every command says which file and how
+to get past it, and forgetting the files of its day (then ingesting them again) recovers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tracehop.cli import cli
+from tracehop.errors import StoreError
+from tracehop.ingest.run import ingest_paths
+from tracehop.store import Store
+
+
+def _line(i: int, called: str, hour: int = 14) -> str:
+    stamp = f"2026-11-20 {hour:02d}:{i % 60:02d}:40"
+    return (f'"","202555{i:04d}","{called}{i:04d}","from-trunk","""X"" <202555{i:04d}>",'
+            f'"PJSIP/acme_in-{i:08x}","PJSIP/200-{i:08x}","Dial","PJSIP/200,60","{stamp}",'
+            f'"{stamp}","{stamp}",30,25,"ANSWERED","DOCUMENTATION","host-{i}",""')
+
+
+def _two_files(tmp_path: Path) -> tuple[Path, Path, Path, str]:
+    """Files a and b, ingested one after the other, legs on one UTC day; that day compacted
+    into one file. Returns a, b, the store and the day file's path (relative)."""
+    a, b, store = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "store"
+    a.write_text("\n".join(_line(i, "312555") for i in range(5)) + "\n")
+    b.write_text("\n".join(_line(i, "213555") for i in range(3)) + "\n")
+    ingest_paths([a], store, tz="UTC")
+    ingest_paths([b], store, tz="UTC")
+    st = Store.open(store)
+    st.compact()
+    (day_file,) = [f.path for f in st.snapshot().data_files()]
+    return a, b, store, day_file
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage"])
+def test_ingest_compact_lookup_name_the_file_and_the_fix(tmp_path: Path, damage: str) -> None:
+    _a, _b, store, rel = _two_files(tmp_path)
+    path = store / rel
+    if damage == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(b"not parquet at all" * 10)
+    c = tmp_path / "c.csv"
+    c.write_text(_line(7, "415555") + "\n")
+    with pytest.raises(StoreError) as ingest_err:
+        ingest_paths([c], store, tz="UTC")
+    with pytest.raises(StoreError) as compact_err:
+        Store.open(store).compact(rewrite=True)
+    for err in (ingest_err.value, compact_err.value):
+        assert str(path) in str(err) and "tracehop forget" in str(err)
+        assert "cannot write" not in str(err)
+    r = CliRunner().invoke(cli, ["lookup", "--store", str(store), "--called", "+13125550001",
+                                 "--at", "2026-11-20T14:01:40Z"])
+    assert r.exit_code != 0
+    assert str(path) in r.output and "tracehop forget" in r.output and "bug" not in r.output
+    assert Store.open(store).version == 3  # nothing committed by the failed commands
+
+
+def test_forget_every_file_of_the_day_then_ingest_recovers(tmp_path: Path) -> None:
+    a, b, store, rel = _two_files(tmp_path)
+    (store / rel).unlink()
+    st = Store.open(store)
+    ids = {r.path: r.file_id for r in st.ingested_files()}
+    # Forgetting a alone would leave b recorded as ingested, its legs lost: refused, and
+    # the error names both files.
+    with pytest.raises(StoreError) as err:
+        st.forget([ids[str(a)]])
+    assert ids[str(a)][:12] in str(err.value) and ids[str(b)][:12] in str(err.value)
+
+    st.forget([ids[str(a)], ids[str(b)]])
+    assert Store.open(store).snapshot().rows == 0
+    again = ingest_paths([a, b], store, tz="UTC")
+    assert (again.read, again.stored, again.duplicates) == (8, 8, 0)
+    assert Store.open(store).snapshot().rows == 8
