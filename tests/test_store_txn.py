@@ -141,6 +141,22 @@ def test_a_torn_log_file_gives_an_error_naming_it(tmp_path: Path) -> None:
     assert Store.open(store.root).snapshot().version == 1
 
 
+def test_an_empty_log_file_is_torn_not_a_version_without_change(tmp_path: Path) -> None:
+    """A version file whose bytes never reached the disk (empty) used to replay as "no
+    change": its legs vanished from view without a word and vacuum deleted them."""
+    store = Store.open(tmp_path / "s", create=True)
+    store.commit(legs([f"A{i:04d}" for i in range(10)]), empty_rejects(), [])
+    store.commit(legs([f"B{i:04d}" for i in range(10)]), empty_rejects(), [])
+    lost = store.root / "_delta_log" / f"{1:020d}.json"
+    lost.write_bytes(b"")
+    Store._cache.clear()
+    with pytest.raises(StoreError) as e:
+        Store.open(store.root)
+    assert str(lost) in str(e.value) and "empty" in str(e.value)
+    # Not the newest: moving it aside would leave a gap, so the hint says to restore it.
+    assert "backup" in str(e.value) and "move it out" not in str(e.value)
+
+
 def test_a_version_another_delta_writer_wrote_without_a_final_newline_is_read(
         tmp_path: Path) -> None:
     """delta-rs (python `deltalake`) writes a version's last JSON line without a newline

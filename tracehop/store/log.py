@@ -135,20 +135,31 @@ class TransactionLog:
             except json.JSONDecodeError as e:
                 raise StoreError(
                     f"{path}:{lineno}: transaction log file is torn or corrupt ({e.msg})",
-                    hint=(
-                        "a writer crashed while writing it without the atomic protocol; if it "
-                        "is the newest version and no writer is running, move it out of "
-                        "_delta_log to return the store to the previous version"
-                    ),
+                    hint=self._torn_hint(version),
                 ) from e
             if not isinstance(obj, dict):
                 raise StoreError(f"{path}:{lineno}: transaction log line is not a JSON object")
             actions.append(obj)
+        if not actions:
+            # Every version holds at least one action (tracehop writes a commitInfo first).
+            # An empty file is one whose bytes never reached the disk: read as "no change" it
+            # hid that commit's legs and records, and vacuum then deleted its files as orphans.
+            raise StoreError(f"{path}: transaction log file is empty (torn or truncated)",
+                             hint=self._torn_hint(version))
         # tracehop ends every line with a newline; other Delta writers (delta-rs, as
         # `deltalake` runs VACUUM or OPTIMIZE) leave the last one off. A version is written
         # whole by an atomic rename in either case, so a cut file shows as JSON that does not
         # parse (caught above), and a missing final newline alone is no sign of one.
         return actions
+
+    def _torn_hint(self, version: int) -> str:
+        if version < self.latest_version():
+            # Moving out a version with later ones leaves a gap no replay can cross.
+            return ("later versions build on it: restore it from a backup of the store (no "
+                    "writer of tracehop leaves a version file torn)")
+        return ("a writer crashed while writing it without the atomic protocol; if no writer "
+                "is running, move it out of _delta_log to return the store to the previous "
+                "version")
 
     def replay(self, state: TableState | None = None, upto: int | None = None) -> TableState:
         """Apply versions after ``state.version`` (up to ``upto`` or the latest) to a copy."""
