@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -378,6 +380,68 @@ def test_a_store_written_with_another_schema_is_refused_with_a_hint(tmp_path: Pa
     with pytest.raises(StoreError, match="different call-leg schema") as e:
         Store.open(store.root)
     assert "re-ingest" in str(e.value)
+
+
+def _edit_v0(store: Store, edit: Callable[[dict[str, Any]], None]) -> None:
+    v0 = store.root / "_delta_log" / f"{0:020d}.json"
+    actions = [json.loads(x) for x in v0.read_text().splitlines()]
+    for a in actions:
+        edit(a)
+    v0.write_text("".join(json.dumps(a) + "\n" for a in actions))
+    Store._cache.clear()
+
+
+def test_a_store_a_newer_tracehop_wrote_says_to_upgrade(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "s", create=True)
+
+    def add_column(a: dict[str, Any]) -> None:
+        if "metaData" in a:
+            schema = json.loads(a["metaData"]["schemaString"])
+            schema["fields"].insert(-1, {"name": "stir_verstat", "type": "string",
+                                         "nullable": True, "metadata": {}})
+            a["metaData"]["schemaString"] = json.dumps(schema)
+
+    _edit_v0(store, add_column)
+    with pytest.raises(StoreError, match="newer tracehop") as e:
+        Store.open(store.root)
+    assert "stir_verstat" in str(e.value) and "upgrade" in str(e.value)
+    assert "re-ingest" not in str(e.value)
+
+
+def test_a_table_upgraded_by_another_tool_is_read_but_not_written(tmp_path: Path) -> None:
+    """minWriterVersion above ours (Spark turned on change data feed): lookups work, writes
+    are refused before anything is written, naming the store."""
+    store = Store.open(tmp_path / "s", create=True)
+    store.commit(legs(20), empty_rejects(), [])
+
+    def upgrade(a: dict[str, Any]) -> None:
+        if "protocol" in a:
+            a["protocol"]["minWriterVersion"] = 4
+
+    _edit_v0(store, upgrade)
+    st = Store.open(store.root)
+    assert st.snapshot().rows == 20
+    for write in (lambda: st.commit(legs(5, prefix="N"), empty_rejects(), []),
+                  lambda: st.compact(rewrite=True)):
+        with pytest.raises(StoreError, match="writer version 4") as e:
+            write()
+        assert str(store.root) in str(e.value)
+    assert st.version == 1
+    assert {p.relative_to(store.root).as_posix() for p in store.root.rglob("*.parquet")} \
+        == {f.path for f in st.snapshot().data_files()}
+
+
+def test_a_store_needing_a_newer_delta_reader_names_the_store(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "s", create=True)
+
+    def upgrade(a: dict[str, Any]) -> None:
+        if "protocol" in a:
+            a["protocol"]["minReaderVersion"] = 3
+
+    _edit_v0(store, upgrade)
+    with pytest.raises(StoreError, match="reader version 3") as e:
+        Store.open(store.root)
+    assert str(store.root) in str(e.value)
 
 
 def test_a_store_deleted_and_recreated_at_the_same_path_is_not_confused(tmp_path: Path) -> None:

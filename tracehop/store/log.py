@@ -59,6 +59,7 @@ class TableState:
 
     version: int = -1
     schema_string: str | None = None
+    writer_version: int = 0  # the protocol's minWriterVersion (writer.check_writable)
     live: dict[str, DataFile] = field(default_factory=dict)
     tombstones: dict[str, int] = field(default_factory=dict)  # path -> deletionTimestamp (ms)
     rejects: dict[str, RejectFile] = field(default_factory=dict)
@@ -72,6 +73,7 @@ class TableState:
         return TableState(
             version=self.version,
             schema_string=self.schema_string,
+            writer_version=self.writer_version,
             live=dict(self.live),
             tombstones=dict(self.tombstones),
             rejects=dict(self.rejects),
@@ -208,12 +210,15 @@ def _apply(st: TableState, version: int, actions: list[dict[str, Any]], path: Pa
             _apply_one(st, action)
         except (KeyError, TypeError, ValueError) as e:
             raise StoreError(f"{path}: malformed action {action!r} ({e})") from e
+        except StoreError as e:  # name the log file (the store) it comes from
+            raise StoreError(f"{path}: {e.message}", hint=e.hint) from e
     st.version = version
 
 
 def _apply_one(st: TableState, action: dict[str, Any]) -> None:
     if "protocol" in action:
         need = int(action["protocol"]["minReaderVersion"])
+        st.writer_version = int(action["protocol"].get("minWriterVersion", 0))
         if need > READER_VERSION:
             raise StoreError(
                 f"the store needs Delta reader version {need}; tracehop reads version "

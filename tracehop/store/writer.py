@@ -151,6 +151,15 @@ class Store:
         if state.schema_string is None:
             raise StoreError(f"{store.log.version_path(0)}: the log has no metaData action")
         if state.schema_string != delta.schema_string(LEG_SCHEMA):
+            unknown = _unknown_columns(state.schema_string)
+            if unknown:
+                # Columns this version does not know: a newer tracehop made the store, and
+                # re-ingesting with this (older) one is the wrong advice.
+                raise StoreError(
+                    f"{root}: the store was written by a newer tracehop (call-leg columns "
+                    f"{', '.join(unknown)} are unknown to this version)",
+                    hint="upgrade tracehop to the version that wrote it",
+                )
             raise StoreError(
                 f"{root}: the store was written with a different call-leg schema",
                 hint="re-ingest the source files into a new store with this tracehop version",
@@ -254,6 +263,7 @@ class Store:
         ``early``: day files written while the caller was still parsing (:class:`EarlyDays`,
         opened on this store before); they become visible with this commit, or are deleted
         if it fails. Their legs count as given, their duplicates as duplicates."""
+        check_writable(self.root, self._state())
         legs = conform_loose(legs, LEG_SCHEMA)  # text may stay string_view: sorted in Polars
         rejects = conform(rejects, REJECT_SCHEMA)
         _require_not_null(legs, ("leg_id", "start_utc"))
@@ -620,6 +630,7 @@ class Store:
         Old files are only marked removed; readers holding an older snapshot keep reading them
         until ``vacuum`` deletes them after the retention period.
         """
+        check_writable(self.root, self._state())
         return compact_days(self.root, self.log, self._state, days, max_retries=max_retries,
                             rewrite=rewrite)
 
@@ -630,6 +641,7 @@ class Store:
         as :meth:`ingested_files` lists them) and their records, in one version: ingesting
         them again then reads them as new. The other versions of a file that grew by
         appending go with it (:mod:`tracehop.store.forget`)."""
+        check_writable(self.root, self._state())
         return forget_files(self.root, self.log, self._state, file_ids, max_retries=max_retries)
 
     def vacuum(self, retention_hours: float = DEFAULT_RETENTION_HOURS) -> VacuumResult:
@@ -744,6 +756,31 @@ class EarlyDays:
 
 
 # --- batch helpers ---------------------------------------------------------------------------
+
+
+def _unknown_columns(schema_string: str) -> list[str]:
+    """Columns of a store's Delta schema that LEG_SCHEMA (and the partition) does not have."""
+    import json
+
+    try:
+        names = [str(f["name"]) for f in json.loads(schema_string)["fields"]]
+    except (ValueError, KeyError, TypeError):
+        return []
+    known = {*LEG_SCHEMA.names, delta.PARTITION_COLUMN}
+    return [n for n in names if n not in known]
+
+
+def check_writable(root: Path, state: TableState) -> None:
+    """Refuse to write a table whose protocol needs a newer Delta writer than tracehop is
+    (another tool turned on a table feature: change data feed, append-only, constraints):
+    a write that ignores the feature would break it for that tool. Reads stay fine."""
+    if state.writer_version > delta.WRITER_VERSION:
+        raise StoreError(
+            f"{root}: the store needs Delta writer version {state.writer_version} (another "
+            f"tool upgraded the table); tracehop writes version {delta.WRITER_VERSION}",
+            hint="lookups still work; ingest into a new store, or turn the feature off with "
+            "the tool that turned it on",
+        )
 
 
 def _without_rejects_of(root: Path, reject_file: RejectFile, rejects: pa.Table,
