@@ -157,6 +157,19 @@ def test_an_empty_log_file_is_torn_not_a_version_without_change(tmp_path: Path) 
     assert "backup" in str(e.value) and "move it out" not in str(e.value)
 
 
+def test_a_missing_first_log_version_is_named_not_called_no_store(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "s", create=True)
+    store.commit(legs([f"A{i:04d}" for i in range(10)]), empty_rejects(), [])
+    first = store.root / "_delta_log" / f"{0:020d}.json"
+    first.unlink()
+    Store._cache.clear()
+    for create in (False, True):  # `tracehop files`, `tracehop ingest`
+        with pytest.raises(StoreError) as e:
+            Store.open(store.root, create=create)
+        assert str(first) in str(e.value) and "missing" in str(e.value)
+        assert "no tracehop store" not in str(e.value)
+
+
 def test_a_version_another_delta_writer_wrote_without_a_final_newline_is_read(
         tmp_path: Path) -> None:
     """delta-rs (python `deltalake`) writes a version's last JSON line without a newline

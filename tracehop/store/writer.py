@@ -136,6 +136,14 @@ class Store:
         store = cls(root, compact_threshold=compact_threshold)
         action = "open"
         try:
+            if not store.log.exists() and store.log.latest_version() > 0:
+                # Later versions without the first: a damaged store, not a missing one (it was
+                # reported as "no store here", and an ingest as "directory is not empty").
+                raise StoreError(
+                    f"{store.log.version_path(0)}: transaction log version 0 is missing (the "
+                    f"log has versions up to {store.log.latest_version()})",
+                    hint="the log must be gapless; restore the file from a backup of the store",
+                )
             if not store.log.exists():
                 if not create:
                     raise StoreNotFoundError(
