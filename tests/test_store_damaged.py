@@ -75,3 +75,25 @@ def test_forget_every_file_of_the_day_then_ingest_recovers(tmp_path: Path) -> No
     again = ingest_paths([a, b], store, tz="UTC")
     assert (again.read, again.stored, again.duplicates) == (8, 8, 0)
     assert Store.open(store).snapshot().rows == 8
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage"])
+def test_a_damaged_rejects_file_is_named_and_forget_gets_past_it(tmp_path: Path,
+                                                                 damage: str) -> None:
+    a, store = tmp_path / "a.csv", tmp_path / "store"
+    a.write_text("\n".join([_line(i, "312555") for i in range(4)] + ["bad,line"]) + "\n")
+    ingest_paths([a], store, tz="UTC")
+    st = Store.open(store)
+    (rej,) = st.snapshot().reject_files()
+    if damage == "missing":
+        Path(rej).unlink()
+    else:
+        Path(rej).write_bytes(b"junk")
+    r = CliRunner().invoke(cli, ["rejects", "--store", str(store)])
+    assert r.exit_code == 1  # an Error: line, not a traceback
+    assert rej in r.output and "tracehop forget" in r.output
+
+    st.forget([st.ingested_files()[0].file_id])
+    assert CliRunner().invoke(cli, ["rejects", "--store", str(store)]).exit_code == 0
+    again = ingest_paths([a], store, tz="UTC")
+    assert (again.read, again.stored, again.rejected) == (5, 4, 1)

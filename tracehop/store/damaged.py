@@ -17,6 +17,8 @@ from collections.abc import Collection
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
+
 from tracehop.errors import StoreError
 from tracehop.store.layout import LEGS_DIR
 from tracehop.store.log import TableState, TransactionLog
@@ -25,8 +27,6 @@ from tracehop.store.log import TableState, TransactionLog
 def is_damage(exc: BaseException) -> bool:
     """Whether a read error says the file is missing or is not Parquet (rather than, say, a
     permission refused: that stays an OS error about the store directory)."""
-    import pyarrow as pa
-
     if isinstance(exc, FileNotFoundError | pa.ArrowInvalid):
         return True
     # pyarrow's errors inside a file (a page that does not decode) are OSErrors without errno.
@@ -120,3 +120,42 @@ def first_damaged(paths: Collection[str], cause: BaseException) -> StoreError | 
                                        .as_posix(), cause)
             return data_file_error(path.parent, path.name, cause)
     return None
+
+
+def reject_file_error(root: Path, rel: str, cause: BaseException | None) -> StoreError:
+    """The error for rejects file ``rel`` being missing or damaged: its owners (the files
+    recorded by the commit that wrote it) are the ones to forget and ingest again."""
+    path = root / rel
+    what = "is missing" if not path.exists() else "is damaged: not a readable Parquet file"
+    try:
+        state = TransactionLog(root).replay()
+        owners = [o for o in state.reject_owners.get(rel, ()) if o in state.files]
+    except (StoreError, OSError):
+        owners, state = [], None
+    how = ""
+    if owners and state is not None:
+        names = ", ".join(state.files[f].path for f in owners)
+        how = (f"; without one, forget the files whose rejected records it holds and ingest "
+               f"them again: `tracehop forget --store {root} "
+               f"{' '.join(f[:12] for f in owners)}` ({names})")
+    return StoreError(f"{path}: a rejects file of the store {what}",
+                      hint=f"Restore it from a backup of the store{how}")
+
+
+def read_reject_file(root: Path, rel: str) -> pa.Table:
+    """A rejects file read whole; a missing or damaged one raises :func:`reject_file_error`."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(root / rel)
+    except (OSError, pa.ArrowInvalid) as e:
+        if is_damage(e):
+            raise reject_file_error(root, rel, e) from e
+        raise
+
+
+def reject_removable(state: TableState, rel: str, forgotten: Collection[str]) -> bool:
+    """Whether rejects file ``rel`` may leave the table as the files ``forgotten`` go: every
+    recorded file whose rows it may hold is among them."""
+    owners = {o for o in state.reject_owners.get(rel, ()) if o in state.files}
+    return owners <= set(forgotten)

@@ -37,7 +37,13 @@ import pyarrow as pa
 
 from tracehop.errors import StoreConflictError, StoreError, StoreIOError
 from tracehop.store import delta
-from tracehop.store.damaged import data_file_error, is_damage, removable
+from tracehop.store.damaged import (
+    data_file_error,
+    is_damage,
+    read_reject_file,
+    reject_removable,
+    removable,
+)
 from tracehop.store.layout import new_leg_path, new_reject_path, read_legs, write_parquet
 from tracehop.store.log import DataFile, RejectFile, TableState, TransactionLog
 from tracehop.store.records import FileRecord, ForgetResult
@@ -212,7 +218,6 @@ def _rewrite_rejects(root: os.PathLike[str], state: TableState,
                      gone: set[str], written: list[str]) -> list[_Rewrite]:
     """The reject files of the commits that recorded a forgotten file, without its rows."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     base = Path(root)
     out = []
@@ -220,7 +225,13 @@ def _rewrite_rejects(root: os.PathLike[str], state: TableState,
         if rel not in state.rejects or not gone.intersection(owners):
             continue
         old = state.rejects[rel]
-        table = pq.read_table(base / rel)
+        try:
+            table = read_reject_file(base, rel)
+        except StoreError:  # missing or damaged: drop it if only forgotten files own it
+            if not reject_removable(state, rel, gone):
+                raise
+            out.append(_Rewrite(old, None, 0, 0, old.rows))
+            continue
         paths = {o: state.files[o].path for o in owners if o in state.files}
         names = table.column("source_file")
         drop = [n for n in pc.unique(names).to_pylist()

@@ -101,6 +101,8 @@ def read_rejects(
     Raises :class:`~tracehop.errors.StoreNotFoundError` when there is no store, and
     :class:`~tracehop.errors.StoreError` when a rejects file named by the log cannot be read.
     """
+    import pyarrow as pa
+
     from tracehop.store.writer import Store
 
     st = store if isinstance(store, Store) else Store.open(store)
@@ -116,8 +118,16 @@ def read_rejects(
                     out.append(rej)
                     if limit is not None and len(out) >= limit:
                         break
-        except OSError as e:
-            raise StoreIOError(st.root, e, action="read") from e
+        except (OSError, pa.ArrowInvalid) as e:
+            # A rejects file gone or damaged: named, with the way back (store/damaged.py).
+            from tracehop.store.damaged import is_damage, reject_file_error
+
+            if is_damage(e):
+                raise reject_file_error(st.root, path.relative_to(st.root).as_posix(),
+                                        e) from e
+            if isinstance(e, OSError):
+                raise StoreIOError(st.root, e, action="read") from e
+            raise
     return RejectList(rejects=out, total=total)
 
 

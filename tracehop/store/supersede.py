@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracehop.store.damaged import read_reject_file
 from tracehop.store.forget import id_prefix, owner_of
 from tracehop.store.layout import new_reject_path, write_parquet
 from tracehop.store.log import RejectFile, TableState
@@ -43,7 +44,6 @@ def supersede_rejects(root: Path, state: TableState, files: Sequence[FileRecord]
     ``written`` as soon as it exists, for the caller to remove if the commit fails."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     # earlier version's file id -> the first line read again by its newer version
     from_line: dict[str, int] = {}
@@ -60,7 +60,7 @@ def supersede_rejects(root: Path, state: TableState, files: Sequence[FileRecord]
     for rel, owners in sorted(state.reject_owners.items()):
         if rel not in state.rejects or not from_line.keys() & set(owners):
             continue
-        table = pq.read_table(root / rel)
+        table = read_reject_file(root, rel)  # a damaged one: named, with the way back
         paths = {o: state.files[o].path for o in owners if o in state.files}
         names = table.column("source_file")
         lines = table.column("source_record")
