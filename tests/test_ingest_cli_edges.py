@@ -349,3 +349,18 @@ def test_rejects_without_a_store_and_help(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "No rejected records in" in r.stdout
     help_text = _run("rejects", "--help").stdout
     assert "Example:" in help_text and "tracehop rejects --store" in help_text
+
+
+def test_a_store_inside_the_directory_ingested_is_not_read_as_input(tmp_path: Path) -> None:
+    """`ingest /var/spool/cdr --store /var/spool/cdr/calls.store` on a timer: the store's own
+    log and Parquet files are no input (each run warned about every one of them)."""
+    cdr = tmp_path / "cdr"
+    cdr.mkdir()
+    (cdr / "Master.csv").write_text(GOOD_FILE.read_text())
+    store = cdr / "calls.store"
+    for _ in range(2):
+        r = _run("ingest", str(cdr), "--store", str(store), "--tz", "America/New_York",
+                 "--json")
+        assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["files"] == 1 and not out.get("warnings"), out

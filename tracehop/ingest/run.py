@@ -846,7 +846,11 @@ def expand_paths(paths: Sequence[str | Path]) -> list[tuple[Path, bool]]:
         p = Path(raw)
         if p.is_dir():
             for root, dirs, files in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                # A store (a Delta table: `_delta_log` inside) under the directory, as with
+                # `ingest /var/spool/cdr --store /var/spool/cdr/calls.store`: its log and
+                # Parquet files are no input, and each run warned about every one of them.
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                                 and not (Path(root) / d / "_delta_log").is_dir())
                 # Natural order: rotated captures continue one another (fileorder.py).
                 out.extend((f, False) for f in natural_sorted(
                     [Path(root) / f for f in files if not f.startswith(".")]))
