@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tracehop.errors import StoreError, StoreNotFoundError
+from tracehop.errors import StoreError, StoreIOError, StoreNotFoundError
 from tracehop.schema import DICTIONARY_COLUMNS, LEG_SCHEMA, REJECT_SCHEMA, UTC_US, empty_rejects
 from tracehop.store import FileRecord, Store
 from tracehop.store.layout import ZSTD_COLUMNS
@@ -323,6 +323,28 @@ def test_commit_compacts_a_day_automatically_past_the_threshold(tmp_path: Path) 
     assert [r.compacted for r in results] == [(), (), (), (date(2026, 10, 1),)]
     snap = store.snapshot()
     assert snap.file_count == 1 and snap.rows == 200
+
+
+def test_a_failed_automatic_compaction_does_not_fail_the_commit_it_follows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit is in the log when its day's compaction runs: a full disk there (or a
+    damaged older file of the day) used to raise out of commit(), so `tracehop ingest` said
+    Error and exit 1 for legs that were stored (and the re-run skipped them as ingested)."""
+    import errno
+
+    import tracehop.store.writer as writer
+
+    store = Store.open(tmp_path / "s", create=True, compact_threshold=1)
+    store.commit(legs(50, seed=0, days=1, prefix="P0_"), empty_rejects(), [])
+
+    def full(*args: Any, **kwargs: Any) -> Any:  # as compact_days reports a full disk
+        raise StoreIOError(store.root, OSError(errno.ENOSPC, "No space left on device"))
+
+    monkeypatch.setattr(writer, "compact_days", full)
+    result = store.commit(legs(50, seed=1, days=1, prefix="P1_"), empty_rejects(), [])
+    assert (result.version, result.stored, result.compacted) == (2, 50, ())
+    assert store.snapshot().rows == 100 and store.snapshot().file_count == 2
 
 
 def test_a_held_snapshot_still_reads_its_files_after_compaction_until_vacuum(

@@ -624,6 +624,12 @@ class Store:
             result = self.compact(crowded)
         except StoreConflictError:
             return ()  # a concurrent writer won; the next commit or `tracehop compact` retries
+        except StoreError:
+            # The commit is already in the log: a full disk or a damaged older file of the day
+            # must not make it look failed (`tracehop ingest` said Error, exit 1, and the
+            # re-run skipped the file as ingested). Compaction only keeps lookups fast; the
+            # next commit retries it, and `tracehop compact` reports what stops it.
+            return ()
         return tuple(d.day for d in result.days)
 
     # --- maintenance -------------------------------------------------------------------------
