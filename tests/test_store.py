@@ -344,7 +344,12 @@ def test_a_failed_automatic_compaction_does_not_fail_the_commit_it_follows(
     monkeypatch.setattr(writer, "compact_days", full)
     result = store.commit(legs(50, seed=1, days=1, prefix="P1_"), empty_rejects(), [])
     assert (result.version, result.stored, result.compacted) == (2, 50, ())
+    assert result.compact_error is not None and "No space left" in result.compact_error
     assert store.snapshot().rows == 100 and store.snapshot().file_count == 2
+    # and the ingest says so (stored, exit 0, with the way to finish the compaction)
+    from tracehop.store.records import compact_warning
+
+    assert "tracehop compact" in compact_warning(result.compact_error)
 
 
 def test_a_held_snapshot_still_reads_its_files_after_compaction_until_vacuum(

@@ -78,6 +78,7 @@ from tracehop.store.layout import (
     day_of,
     to_polars,
 )
+from tracehop.store.records import compact_warning
 from tracehop.store.writer import EarlyDays
 from tracehop.timezones import resolve_zone
 
@@ -1296,6 +1297,8 @@ def ingest_paths(
             summary.duplicates += result.duplicates + result.rejects_known
             summary.rejected += result.rejected
             summary.version = result.version
+            if result.compact_error:
+                summary.warnings.append(compact_warning(result.compact_error))
     finally:
         if spool.early is not None:  # not handed to a commit: its files are deleted
             spool.early.abort()

@@ -67,6 +67,7 @@ from tracehop.sip.reader import (
 )
 from tracehop.sip.tcp import TcpReassembler
 from tracehop.store import FileRecord, Store
+from tracehop.store.records import compact_warning
 
 DEFAULT_HORIZON_S: Final = 4 * 3600.0
 #: Written into the state blob's Parquet metadata: a later tracehop that changes the layout of
@@ -332,5 +333,7 @@ def _ingest_directory(directory: Path, store: Store | Path | str, source: str | 
                    state_base={key: prior.id if prior is not None else None})
     res.stored, res.duplicates, res.rejected = cr.stored, cr.duplicates, cr.rejected
     res.version = cr.version
+    if cr.compact_error:
+        res.warnings.append(compact_warning(cr.compact_error))
     res.elapsed_s = time.perf_counter() - t0
     return res

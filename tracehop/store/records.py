@@ -92,6 +92,9 @@ class CommitResult:
     files: int = 0  # FileRecords recorded
     days: tuple[date, ...] = ()  # UTC days that received rows
     compacted: tuple[date, ...] = ()  # days compacted automatically after the commit
+    # Why that automatic compaction failed (a full disk, a damaged older file of the day), if
+    # it did: the commit itself stands, and lookups stay right, only slower, until it is done.
+    compact_error: str | None = None
     retries: int = 0  # commits lost to a concurrent writer and redone on top
     # reject rows not written: their file was recorded meanwhile by another commit (the same
     # file ingested twice at once), which wrote the same rejects
@@ -111,8 +114,16 @@ class CommitResult:
             "files": self.files,
             "days": [d.isoformat() for d in self.days],
             "compacted": [d.isoformat() for d in self.compacted],
+            "compact_error": self.compact_error,
             "retries": self.retries,
         }
+
+
+def compact_warning(error: str) -> str:
+    """What an ingest says when the automatic compaction after its commit failed."""
+    return (f"stored, but the automatic compaction after the commit failed ({error}): "
+            "lookups stay right but get slower as a day's files pile up; fix the cause, "
+            "then run tracehop compact --store DIR")
 
 
 @dataclass(frozen=True)

@@ -390,8 +390,9 @@ class Store:
 
         days = tuple(sorted(written))
         compacted: tuple[date, ...] = ()
+        compact_error: str | None = None
         if auto_compact and days:
-            compacted = self._auto_compact(days)
+            compacted, compact_error = self._auto_compact(days)
         return CommitResult(
             version=version,
             stored=stored,
@@ -400,6 +401,7 @@ class Store:
             files=len(files),
             days=days,
             compacted=compacted,
+            compact_error=compact_error,
             retries=attempt,
             rejects_known=rejects_known,
             rejects_superseded=sum(r.removed for r in replaced),
@@ -612,25 +614,28 @@ class Store:
                 actions.append(delta.add_action(rel, day, size, stats, data_change=True))
         return actions
 
-    def _auto_compact(self, days: Iterable[date]) -> tuple[date, ...]:
+    def _auto_compact(self, days: Iterable[date]) -> tuple[tuple[date, ...], str | None]:
+        """Compact the crowded ``days`` after a commit: the days compacted, and why it
+        failed, if it did."""
         state = self._state()
         crowded = [
             d for d in days if sum(1 for f in state.live.values() if f.day == d)
             > self.compact_threshold
         ]
         if not crowded:
-            return ()
+            return (), None
         try:
             result = self.compact(crowded)
         except StoreConflictError:
-            return ()  # a concurrent writer won; the next commit or `tracehop compact` retries
-        except StoreError:
+            # a concurrent writer won; the next commit or `tracehop compact` retries
+            return (), None
+        except StoreError as e:
             # The commit is already in the log: a full disk or a damaged older file of the day
             # must not make it look failed (`tracehop ingest` said Error, exit 1, and the
             # re-run skipped the file as ingested). Compaction only keeps lookups fast; the
-            # next commit retries it, and `tracehop compact` reports what stops it.
-            return ()
-        return tuple(d.day for d in result.days)
+            # next commit retries it. Said in the result, for the ingest to warn.
+            return (), str(e)
+        return tuple(d.day for d in result.days), None
 
     # --- maintenance -------------------------------------------------------------------------
 
