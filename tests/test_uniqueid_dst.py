@@ -229,3 +229,59 @@ def test_exact_late_leg_in_the_middle_of_a_plain_day_stays(tmp_path: Path) -> No
     records[2] = (starts[2], starts[2] - 3600)
     f = _write(tmp_path / "Master.csv", records)
     assert _instants(f) == starts
+
+
+# A call in progress when the clock changes: Asterisk writes each of start, answer and end in
+# the offset in force at that instant, so its answer and end need not have its start's offset.
+
+def _call_row(start: int, answer: int, end: int, uid: str) -> str:
+    """An answered call of start/answer/end instants, in New York time, with its durations."""
+    return (f'"","2025550111","3125550100","from-trunk","","SIP/acme-0001","","Dial","",'
+            f'"{_local(start)}","{_local(answer)}","{_local(end)}",{end - start},{end - answer},'
+            f'"ANSWERED","DOCUMENTATION","{uid}",""')
+
+
+def _times(path: Path, tz: str | None) -> list[tuple[int, int, int]]:
+    legs = parse_file(path, "asterisk_cdr_csv", tz).legs
+    cols = [legs.column(c).to_pylist() for c in ("start_utc", "answer_utc", "end_utc")]
+    return [tuple(int(t.timestamp()) for t in row) for row in zip(*cols, strict=True)]
+
+
+@pytest.mark.parametrize("tz", [None, "America/New_York"])
+def test_call_across_the_change_keeps_its_answer_and_end_after_its_start(
+        tmp_path: Path, tz: str | None) -> None:
+    # Fall back: 01:50 EDT (05:50Z), answered 01:51 EDT, ended 15 minutes later at 01:05 EST
+    # (the second pass). Read with its start's offset, or the repeated hour's first pass, the
+    # end was 05:05Z: before the start, a negative call. Spring forward: 01:55 EST (06:55Z) to
+    # 03:05 EDT (07:05Z), a 10-minute call, was stored ending at 08:05Z.
+    fall = (1793512800 - 600, 1793512800 - 540, 1793512800 + 300)
+    spring = (1772953200 - 300, 1772953200 - 240, 1772953200 + 300)
+    calls = [fall, spring]
+    rows = [_call_row(*c, f"{c[0]}.{k}") for k, c in enumerate(calls)]
+    # The other records of the two nights (a record every half hour, each on its own offset).
+    for k, e in enumerate([1793512800 + 1800 * j for j in range(-6, 6)]
+                          + [1772953200 + 1800 * j for j in range(-6, 6)]):
+        rows.append(_call_row(e, e + 5, e + 60, f"{e}.{k + 10}"))
+    f = tmp_path / "Master.csv"
+    f.write_text("\n".join(rows) + "\n")
+    got = _times(f, tz)
+    assert got[0] == fall
+    assert got[1] == spring
+
+
+def test_zone_per_record_end_in_the_second_pass_is_after_the_start(tmp_path: Path) -> None:
+    # A layout naming each record's zone, no durations: 01:50 EDT to 01:05 EST (the second
+    # pass) ends after it starts, at 06:05Z, not at 05:05Z; the start keeps the first pass.
+    profile = tmp_path / "p.toml"
+    profile.write_text('name = "zoned"\n[csv]\nheader = true\n'
+                       '[time]\nstart = "start"\nanswer = "answer"\nend = "end"\n'
+                       'zone = "column"\nzone_column = "zone"\n[fields]\ncalled_raw = "to"\n')
+    f = tmp_path / "calls.csv"
+    f.write_text("start,answer,end,zone,to\n"
+                 "2026-11-01 01:50:00,2026-11-01 01:51:00,2026-11-01 01:05:00,"
+                 "America/New_York,3125550100\n")
+    legs = parse_file(f, str(profile)).legs
+    got = [int(legs.column(c)[0].as_py().timestamp())
+           for c in ("start_utc", "answer_utc", "end_utc")]
+    assert got == [1793512200, 1793512260, 1793513100]
+    assert legs.column("time_ambiguous").to_pylist() == [True]

@@ -506,18 +506,16 @@ def _to_utc(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl.DataFram
     if ctx.tz:
         resolve_zone(ctx.tz)  # ZoneError naming the bad zone before any work
         cols: dict[str, pl.Series] = {}
-        amb: pl.Series | None = None
+        repeated: dict[str, pl.Series] = {}
         for k in keys:
-            utc, ambiguous = local_to_utc(df[f"_t_{k}"], ctx.tz)
+            utc, repeated[k] = local_to_utc(df[f"_t_{k}"], ctx.tz)
             cols[f"_u_{k}"] = utc.alias(f"_u_{k}")
-            if k == "start":
-                amb = ambiguous
-        assert amb is not None
         out = df.with_columns(
             *cols.values(),
             pl.lit(ctx.tz).alias("_source_tz"),
-            amb.alias("_ambiguous"),
+            repeated["start"].alias("_ambiguous"),
         )
+        out = _second_pass_after_start(out, profile, ctx.tz, repeated)
         if inferred is not None and df.height:
             _check_tz_against_uniqueid(out, inferred, ctx)
         return out
@@ -546,10 +544,31 @@ def _to_utc(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl.DataFram
             pl.lit(_inferred_label(inferred), dtype=pl.String).alias("_source_tz"),
             pl.lit(False).alias("_ambiguous"),
         )
-    labels = {int(o): _inferred_label(int(o)) for o in inferred.unique().to_list()}
+    offsets = inferred.unique().drop_nulls()
+    labels = {int(o): _inferred_label(int(o)) for o in offsets.to_list()}
+    spans = _spans(df, profile)
+
+    def offset_of(k: str) -> pl.Expr:
+        # The batch holds a DST change (a per-record offset). Asterisk writes each of start,
+        # answer and end with the offset in force at that instant, so a call in progress at the
+        # change has an answer or end on the other offset: read with its start's, a 01:50 EDT
+        # to 01:05 EST call ended before it started, and a 01:55 EST to 03:05 EDT one an hour
+        # late. Its durations tell: (end - start as written) - duration is the end's offset
+        # minus the start's. Taken only when that is a DST shift to another offset the batch
+        # holds; otherwise (a late or odd duration, none written) the start's offset as before.
+        own = pl.col("_offset")
+        span = spans.get(k)
+        if k == "start" or span is None:
+            return own
+        written = (pl.col(f"_t_{k}") - pl.col("_t_start")).dt.total_seconds()
+        step = ((written - span + OFFSET_STEP_S // 2) // OFFSET_STEP_S) * OFFSET_STEP_S
+        other = own + step.cast(pl.Int64, strict=False)
+        use = _is_dst_shift(step, pl.lit(0)) & other.is_in(offsets.implode())
+        return pl.when(use.fill_null(False)).then(other).otherwise(own)
+
     return df.with_columns(inferred.alias("_offset")).with_columns(
         *[
-            (pl.col(f"_t_{k}") - pl.duration(seconds=pl.col("_offset")))
+            (pl.col(f"_t_{k}") - pl.duration(seconds=offset_of(k)))
             .dt.replace_time_zone("UTC").alias(f"_u_{k}")
             for k in keys
         ],
@@ -558,6 +577,66 @@ def _to_utc(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl.DataFram
         .alias("_source_tz"),
         pl.lit(False).alias("_ambiguous"),
     ).drop("_offset")
+
+
+def _spans(df: pl.DataFrame, profile: Profile) -> dict[str, pl.Expr]:
+    """How long after the start the answer and the end came, in seconds, from the record's
+    own durations (the ``duration_s`` and ``billsec_s`` fields when each is one plain column:
+    Asterisk's duration = end - start, billsec = end - answer), for the keys they give."""
+    specs = dict(profile.fields)
+
+    def plain(name: str) -> pl.Expr | None:
+        spec = specs.get(name)
+        if (spec is None or len(spec.columns) != 1 or spec.transform or spec.regex
+                or spec.by_direction or spec.columns[0] not in df.columns):
+            return None
+        return pl.col(spec.columns[0]).str.strip_chars().cast(pl.Float64, strict=False)
+
+    duration, billsec = plain("duration_s"), plain("billsec_s")
+    spans: dict[str, pl.Expr] = {}
+    if duration is not None:
+        spans["end"] = duration
+        if billsec is not None:
+            spans["answer"] = duration - billsec
+    return spans
+
+
+def _second_pass_after_start(df: pl.DataFrame, profile: Profile, zone: str,
+                             repeated: dict[str, pl.Series]) -> pl.DataFrame:
+    """An answer or end time in a repeated hour (``repeated[k]``, from :func:`local_to_utc`)
+    read as its second pass where the first pass cannot be the one: it is before the start (a
+    call from 01:50 EDT to 01:05 EST, the end read as 01:05 EDT: a negative call), or the
+    record's durations fit the second pass better.
+
+    The fold=0 rule (docs/decisions.md) is for a wall time nothing else tells about; an answer
+    or end comes after its start, which the record itself tells. The start keeps the rule and
+    its ``time_ambiguous`` flag. Only the few repeated wall times are looked at again."""
+    key = resolve_zone(zone).key
+    spans = _spans(df, profile)
+    for k in ("answer", "end"):
+        idx = repeated[k].arg_true()
+        if not idx.len():
+            continue
+        # The second pass: the wall time's later reading (zoneinfo fold=1).
+        later = (df.get_column(f"_t_{k}").gather(idx)
+                 .dt.replace_time_zone(key, ambiguous="latest", non_existent="null")
+                 .dt.convert_time_zone("UTC"))
+        sub = df[idx].select(
+            pl.col("_u_start"),
+            pl.col(f"_u_{k}").alias("_early"),
+            pl.lit(later).alias("_later"),
+            (spans[k] if k in spans else pl.lit(None, dtype=pl.Float64)).alias("_span"),
+        )
+        start = pl.col("_u_start")
+        miss_early = ((pl.col("_early") - start).dt.total_seconds() - pl.col("_span")).abs()
+        miss_later = ((pl.col("_later") - start).dt.total_seconds() - pl.col("_span")).abs()
+        take = sub.select(
+            ((pl.col("_early") < start) | (miss_later < miss_early)).fill_null(False)
+        ).to_series()
+        if take.any():
+            df = df.with_columns(
+                df.get_column(f"_u_{k}").scatter(idx.filter(take), later.filter(take)))
+    return df
 
 
 def _inferred_label(offset_s: int) -> str:
@@ -901,16 +980,13 @@ def _per_record_zone(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl
                 hint="Pass the zone those local times are in, e.g. --tz America/New_York",
             )
         conv = {}
-        amb = None
+        repeated: dict[str, pl.Series] = {}
         for k in ("start", "answer", "end"):
-            utc, a = local_to_utc(part[f"_t_{k}"], str(zone))
+            utc, repeated[k] = local_to_utc(part[f"_t_{k}"], str(zone))
             conv[f"_u_{k}"] = utc.alias(f"_u_{k}")
-            amb = a if k == "start" else amb
-        assert amb is not None
-        parts.append(
-            part.with_columns(*conv.values(), pl.lit(str(zone)).alias("_source_tz"),
-                              amb.alias("_ambiguous"))
-        )
+        part = part.with_columns(*conv.values(), pl.lit(str(zone)).alias("_source_tz"),
+                                 repeated["start"].alias("_ambiguous"))
+        parts.append(_second_pass_after_start(part, profile, str(zone), repeated))
     if not parts:
         return df.with_columns(
             *[pl.lit(None, dtype=UTC_DT).alias(f"_u_{k}") for k in ("start", "answer", "end")],
