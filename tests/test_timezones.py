@@ -147,6 +147,37 @@ def test_abbreviations_are_refused_with_the_iana_name(abbr: str, suggested: str)
     assert suggested in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "fixed", "zone"),
+    [("UTC-5", "Etc/GMT+5", "America/New_York"), ("-05:00", "Etc/GMT+5", "America/New_York"),
+     ("utc-05:00", "Etc/GMT+5", "America/New_York"), ("UTC-8", "Etc/GMT+8", "America/Los_Angeles"),
+     # "GMT+5" as e-mails and Windows write it is UTC+5 (parse_instant reads it so): the
+     # Etc/ name with that sign, Etc/GMT+5, is UTC-5, ten hours away, and was the suggestion.
+     ("GMT+5", "Etc/GMT-5", "Asia/Karachi"), ("+05:30", None, "Asia/Kolkata"),
+     ("UTC-03:30", None, "America/St_Johns")],
+)
+def test_offset_for_tz_is_refused_with_the_zone_and_the_fixed_offset_name(
+        text: str, fixed: str | None, zone: str) -> None:
+    # An offset is not a zone: it has no DST. "UTC-5" was "unknown time zone ... e.g. UTC",
+    # five hours off; the fix names a zone at that offset and, for a switch kept on it all
+    # year, the Etc/ name with its inverted sign (none exists for a half-hour offset).
+    with pytest.raises(ZoneError) as err:
+        resolve_zone(text)
+    message = str(err.value)
+    assert "offset" in message
+    assert zone in message
+    if fixed:
+        assert fixed in message
+    else:
+        assert "Etc/" not in message
+    assert "e.g. UTC" not in message
+
+
+def test_zero_offset_is_utc() -> None:
+    for text in ("UTC+0", "+00:00", "UTC+00:00", "GMT-0"):
+        assert resolve_zone(text).key == "UTC"
+
+
 # -- property: zoneinfo fold=0 is the oracle -----------------------------------------------
 
 ZONES = [

@@ -85,6 +85,72 @@ _ABBREVIATIONS: Final[dict[str, str]] = {
 }
 
 
+#: A UTC offset written where a zone belongs: ``-05:00``, ``UTC-5``, ``GMT+05:30``, ``+0530``.
+_OFFSET: Final = re.compile(
+    r"(?:UTC|GMT|Z)?\s*(?P<sign>[+-])\s*(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?", re.IGNORECASE)
+
+#: Zones named as examples for an offset, most familiar first (their winter or summer offset).
+_OFFSET_EXAMPLES: Final = (
+    "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
+    "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu", "America/Halifax",
+    "America/St_Johns", "America/Sao_Paulo", "Europe/London", "Europe/Paris", "Europe/Athens",
+    "Europe/Moscow", "Asia/Tehran", "Asia/Dubai", "Asia/Kabul", "Asia/Karachi", "Asia/Kolkata",
+    "Asia/Kathmandu", "Asia/Dhaka", "Asia/Yangon", "Asia/Bangkok", "Asia/Shanghai",
+    "Asia/Tokyo", "Australia/Adelaide", "Australia/Sydney", "Australia/Lord_Howe",
+    "Pacific/Noumea", "Pacific/Auckland", "Pacific/Chatham", "Pacific/Tongatapu",
+    "Pacific/Kiritimati",
+)
+
+
+def _zones_at(offset: timedelta) -> list[str]:
+    """Up to three zones at ``offset``: on standard time first, then on summer time."""
+    def offsets(name: str) -> tuple[timedelta, timedelta]:
+        tz = zoneinfo.ZoneInfo(name)
+        both = [datetime(2026, m, 15, tzinfo=tz).utcoffset() or timedelta(0) for m in (1, 7)]
+        return min(both), max(both)  # (standard, summer): either hemisphere
+
+    def pick(names: list[str]) -> list[str]:
+        seen = [(n, offsets(n)) for n in names]
+        hits = [n for n, (std, _) in seen if std == offset] + [
+            f"{n} (on summer time)" for n, (std, dst) in seen if std != offset == dst]
+        return hits[:3]
+
+    found = pick(list(_OFFSET_EXAMPLES))
+    if not found:
+        found = pick(sorted(n for n in _zones_by_folded_name().values()
+                            if "/" in n and not n.startswith(("Etc/", "SystemV/"))))
+    return found
+
+
+def _offset_zone(text: str) -> zoneinfo.ZoneInfo | None:
+    """UTC for a zero offset written as a zone (``UTC+0``, ``+00:00``); None when ``text`` is
+    not an offset. Any other offset raises :class:`ZoneError` with the zone names to use: an
+    offset has no DST, so it is refused as abbreviations are (docs/decisions.md)."""
+    m = _OFFSET.fullmatch(text)
+    if m is None:
+        return None
+    hours, minutes = int(m["h"]), int(m["m"] or 0)
+    if hours > 14 or minutes > 59:
+        return None  # not an offset: the unknown-name error says so
+    # "UTC-5" / "GMT+5" as e-mails and Windows write them, as parse_instant reads them:
+    # UTC minus (plus) five hours, not the POSIX-inverted sign of the Etc/GMT+5 names.
+    offset = timedelta(hours=hours, minutes=minutes) * (-1 if m["sign"] == "-" else 1)
+    if not offset:
+        return zoneinfo.ZoneInfo("UTC")
+    zones = _zones_at(offset)
+    sign = "-" if offset < timedelta(0) else "+"
+    written = f"UTC{sign}{hours:02d}:{minutes:02d}"
+    hint = ("An offset has no daylight saving time; give the IANA zone the switch is set to"
+            + (f", e.g. {' or '.join(zones)}" if zones
+               else f" (no zone is at {written}), e.g. America/New_York"))
+    fixed = f"Etc/GMT{'+' if offset < timedelta(0) else '-'}{hours}"
+    if not minutes and fixed.casefold() in _zones_by_folded_name():
+        # Etc/GMT+5 is UTC-5: the tz database's Etc names invert the sign (POSIX).
+        hint += (f". For a switch kept on {written} all year, {fixed} (the Etc/ names "
+                 "invert the sign)")
+    raise ZoneError(f"time zone {text!r} is a UTC offset ({written}), not a zone", hint=hint)
+
+
 @lru_cache(maxsize=1)
 def _zones_by_folded_name() -> dict[str, str]:
     return {name.casefold(): name for name in zoneinfo.available_timezones()}
@@ -107,6 +173,11 @@ def resolve_zone(name: str) -> zoneinfo.ZoneInfo:
         )
     if text.upper() in _UTC_ALIASES:
         return zoneinfo.ZoneInfo("UTC")
+    # "-05:00", "UTC-5": before the name lookup, whose closest names for "UTC-5" were "UTC"
+    # (five hours off) and for "GMT+5" Etc/GMT+5 (UTC-5, ten hours off).
+    offset_zone = _offset_zone(text)
+    if offset_zone is not None:
+        return offset_zone
     if text.upper() in _ABBREVIATIONS or _is_abbreviation(text):
         likely = _ABBREVIATIONS.get(text.upper())
         raise ZoneError(
