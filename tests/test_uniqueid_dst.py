@@ -285,3 +285,21 @@ def test_zone_per_record_end_in_the_second_pass_is_after_the_start(tmp_path: Pat
            for c in ("start_utc", "answer_utc", "end_utc")]
     assert got == [1793512200, 1793512260, 1793513100]
     assert legs.column("time_ambiguous").to_pylist() == [True]
+
+
+def test_wrong_tz_warning_gives_the_fix_that_fits(tmp_path: Path) -> None:
+    # New York local times ingested with --tz UTC: the fix is the switch's zone or no --tz.
+    # The warning said "ingest it again with --tz UTC", the option that made the mistake.
+    f = _write(tmp_path / "Master.csv", [(e, e) for e in FALL_BACK[:3]])
+    (warning,) = parse_file(f, "asterisk_cdr_csv", "UTC").warnings
+    assert "uniqueid says the switch wrote UTC-04:00" in warning
+    assert "--tz UTC" not in warning.split("using --tz as given")[1]
+    assert "without --tz" in warning and "America/New_York" in warning
+    # UTC times ingested with --tz America/New_York (cdr.conf usegmtime=yes): --tz UTC is it.
+    utc = tmp_path / "utc.csv"
+    utc.write_text("\n".join(
+        _asterisk_row(datetime.fromtimestamp(e, UTC).strftime("%Y-%m-%d %H:%M:%S"), f"{e}.{k}")
+        for k, e in enumerate(FALL_BACK[:3])) + "\n")
+    (warning,) = parse_file(utc, "asterisk_cdr_csv", "America/New_York").warnings
+    assert "uniqueid says the switch wrote UTC+00:00" in warning
+    assert "usegmtime=yes" in warning and "--tz UTC" in warning

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 __all__ = ["in_zone", "local_to_utc", "parse_instant", "parse_instant_dst", "resolve_zone",
-           "zone_problem"]
+           "zone_problem", "zones_at"]
 
 _UTC_ALIASES: Final = frozenset({"UTC", "Z", "GMT", "ZULU", "UCT", "ETC/UTC", "ETC/GMT"})
 
@@ -102,7 +102,7 @@ _OFFSET_EXAMPLES: Final = (
 )
 
 
-def _zones_at(offset: timedelta) -> list[str]:
+def zones_at(offset: timedelta) -> list[str]:
     """Up to three zones at ``offset``: on standard time first, then on summer time."""
     def offsets(name: str) -> tuple[timedelta, timedelta]:
         tz = zoneinfo.ZoneInfo(name)
@@ -137,7 +137,7 @@ def _offset_zone(text: str) -> zoneinfo.ZoneInfo | None:
     offset = timedelta(hours=hours, minutes=minutes) * (-1 if m["sign"] == "-" else 1)
     if not offset:
         return zoneinfo.ZoneInfo("UTC")
-    zones = _zones_at(offset)
+    zones = zones_at(offset)
     sign = "-" if offset < timedelta(0) else "+"
     written = f"UTC{sign}{hours:02d}:{minutes:02d}"
     hint = ("An offset has no daylight saving time; give the IANA zone the switch is set to"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Final
 
 import polars as pl
@@ -22,7 +23,7 @@ from tracehop.errors import ZoneError
 from tracehop.ingest.profile import FieldSpec, Profile, Rule, RuleSet, TimeSpec
 from tracehop.ingest.readers import LINE, RAW, REASON
 from tracehop.ingest.transforms import TRANSFORMS
-from tracehop.timezones import local_to_utc, resolve_zone
+from tracehop.timezones import local_to_utc, resolve_zone, zones_at
 
 UTC_DT: Final = pl.Datetime("us", "UTC")
 FLOAT_COLUMNS: Final = frozenset({"duration_s", "billsec_s"})
@@ -951,12 +952,24 @@ def _check_tz_against_uniqueid(out: pl.DataFrame, inferred: pl.Series | int,
     # does not depend on group order: across a DST change each side can disagree as often).
     top = (disagree.group_by("tz", "uid").len()
            .sort(["len", "tz", "uid"], descending=[True, False, False]).row(0))
+    written = int(top[1])
+    # The fix depends on what the uniqueid says: UTC (usegmtime=yes) wants --tz UTC; a local
+    # offset wants the switch's zone. Telling a user who passed --tz UTC to pass --tz UTC
+    # (the one fix text there was) sent them round in a circle.
+    if written == 0:
+        fix = ("If the switch writes UTC (cdr.conf usegmtime=yes), these times are off by the "
+               "difference: `tracehop forget FILE --store DIR`, then ingest it again with "
+               "--tz UTC or without --tz")
+    else:
+        zones = zones_at(timedelta(seconds=written))
+        fix = ("If the switch's clock is on that offset, these times are off by the difference: "
+               "`tracehop forget FILE --store DIR`, then ingest it again without --tz (the "
+               "offset each uniqueid gives) or with the switch's zone"
+               + (f" (at {_fmt_offset(written)}: {', '.join(zones)})" if zones else ""))
     ctx.warn(
         f"{ctx.path}: --tz {ctx.tz} reads these records as {_fmt_offset(int(top[0]))}, but their "
-        f"uniqueid says the switch wrote {_fmt_offset(int(top[1]))} (for most records); "
-        "using --tz as given. If the switch writes UTC (cdr.conf usegmtime=yes), these times "
-        "are off by the difference: `tracehop forget FILE --store DIR`, then ingest it again "
-        "with --tz UTC or without --tz"
+        f"uniqueid says the switch wrote {_fmt_offset(written)} (for most records); "
+        f"using --tz as given. {fix}"
     )
 
 
