@@ -303,3 +303,28 @@ def test_wrong_tz_warning_gives_the_fix_that_fits(tmp_path: Path) -> None:
     (warning,) = parse_file(utc, "asterisk_cdr_csv", "America/New_York").warnings
     assert "uniqueid says the switch wrote UTC+00:00" in warning
     assert "usegmtime=yes" in warning and "--tz UTC" in warning
+
+
+def test_zone_per_record_that_names_no_zone_rejects_that_record(tmp_path: Path) -> None:
+    # One record of a file whose layout names each record's zone says "EST" and one a zone
+    # that does not exist. The whole file failed with the abbreviation error, naming no
+    # line or column; now those two records are rejects saying why, the others are stored.
+    profile = tmp_path / "p.toml"
+    profile.write_text('name = "zoned"\n[csv]\nheader = true\n'
+                       '[time]\nstart = "start"\nzone = "column"\nzone_column = "zone"\n'
+                       '[fields]\ncalled_raw = "to"\n')
+    f = tmp_path / "calls.csv"
+    f.write_text("start,zone,to\n"
+                 "2026-07-01 10:00:00,America/New_York,3125550100\n"
+                 "2026-07-01 10:00:00,EST,3125550100\n"
+                 "2026-07-01 10:00:00,Mars/Olympus_Mons,3125550100\n"
+                 "2026-07-01 10:00:00,asia/kolkata,3125550100\n")
+    res = parse_file(f, str(profile))
+    assert [int(t.timestamp()) for t in res.legs.column("start_utc").to_pylist()] == [
+        int(datetime(2026, 7, 1, 14, tzinfo=UTC).timestamp()),
+        int(datetime(2026, 7, 1, 4, 30, tzinfo=UTC).timestamp())]
+    rejects = res.rejects.to_pylist()
+    assert [r["source_record"] for r in rejects] == [3, 4]
+    assert "'EST'" in rejects[0]["reason"] and "America/New_York" in rejects[0]["reason"]
+    assert "column 'zone'" in rejects[0]["reason"]
+    assert "Mars/Olympus_Mons" in rejects[1]["reason"]
