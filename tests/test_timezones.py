@@ -173,6 +173,18 @@ def test_offset_for_tz_is_refused_with_the_zone_and_the_fixed_offset_name(
     assert "e.g. UTC" not in message
 
 
+def test_country_links_are_zones_not_abbreviations() -> None:
+    # tzdata's NZ, GB, PRC, ROK, ROC are links to whole zones, DST rules and all; they were
+    # refused as abbreviations with "use ... America/New_York".
+    for name, same in (("NZ", "Pacific/Auckland"), ("GB", "Europe/London"),
+                       ("PRC", "Asia/Shanghai"), ("ROK", "Asia/Seoul"), ("ROC", "Asia/Taipei")):
+        tz = resolve_zone(name)
+        for month in (1, 7):
+            when = datetime(2026, month, 1, 12)
+            assert when.replace(tzinfo=tz).utcoffset() == when.replace(
+                tzinfo=ZoneInfo(same)).utcoffset()
+
+
 def test_zero_offset_is_utc() -> None:
     for text in ("UTC+0", "+00:00", "UTC+00:00", "GMT-0"):
         assert resolve_zone(text).key == "UTC"

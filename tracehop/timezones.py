@@ -156,10 +156,17 @@ def _zones_by_folded_name() -> dict[str, str]:
     return {name.casefold(): name for name in zoneinfo.available_timezones()}
 
 
+#: tzdata's capitalised country links: whole zones with their DST rules, not abbreviations.
+_COUNTRY_LINKS: Final = frozenset({"GB", "NZ", "PRC", "ROC", "ROK"})
+
+
 def _is_abbreviation(name: str) -> bool:
     # IANA location names have an Area/ prefix; the prefix-less entries in tzdata are legacy
-    # abbreviations or POSIX-style rules (EST, CET, EST5EDT, ...), plus a few country links.
-    return name.upper() in _ABBREVIATIONS or bool(re.fullmatch(r"[A-Z]{2,5}[0-9]*[A-Z]*", name))
+    # abbreviations or POSIX-style rules (EST, CET, EST5EDT, ...), plus a few country links,
+    # which name whole zones (NZ is Pacific/Auckland, DST and all) and are accepted.
+    if name.upper() in _ABBREVIATIONS:
+        return True
+    return name not in _COUNTRY_LINKS and bool(re.fullmatch(r"[A-Z]{2,5}[0-9]*[A-Z]*", name))
 
 
 @lru_cache(maxsize=256)
