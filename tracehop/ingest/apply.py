@@ -598,7 +598,10 @@ def _to_utc(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl.DataFram
 def _spans(df: pl.DataFrame, profile: Profile) -> dict[str, pl.Expr]:
     """How long after the start the answer and the end came, in seconds, from the record's
     own durations (the ``duration_s`` and ``billsec_s`` fields when each is one plain column:
-    Asterisk's duration = end - start, billsec = end - answer), for the keys they give."""
+    Asterisk's duration = end - start, billsec = end - answer), for the keys they give. Empty
+    when the start is not the setup (time_basis answer or end): the durations count from it."""
+    if profile.time.basis != "setup" or profile.time.start_else:
+        return {}
     specs = dict(profile.fields)
 
     def plain(name: str) -> pl.Expr | None:
