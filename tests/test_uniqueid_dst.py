@@ -328,3 +328,26 @@ def test_zone_per_record_that_names_no_zone_rejects_that_record(tmp_path: Path) 
     assert "'EST'" in rejects[0]["reason"] and "America/New_York" in rejects[0]["reason"]
     assert "column 'zone'" in rejects[0]["reason"]
     assert "Mars/Olympus_Mons" in rejects[1]["reason"]
+
+
+@pytest.mark.parametrize(("tz", "stored"), [(" america/new_york ", "America/New_York"),
+                                           ("Z", "UTC"), ("etc/utc", "UTC"),
+                                           ("US/Eastern", "US/Eastern")])
+def test_source_tz_is_the_zones_name_not_the_spelling_given(tmp_path: Path, tz: str,
+                                                             stored: str) -> None:
+    # source_tz is the IANA zone the times were read in (schema.py); it held --tz as typed,
+    # " america/new_york " included, which ZoneInfo() cannot open.
+    f = _write(tmp_path / "Master.csv", [(e, e) for e in FALL_BACK[:2]])
+    legs = parse_file(f, "asterisk_cdr_csv", tz).legs
+    assert set(legs.column("source_tz").to_pylist()) == {stored}
+    ZoneInfo(stored)
+
+
+def test_source_tz_of_a_zone_column_is_the_zones_name(tmp_path: Path) -> None:
+    profile = tmp_path / "p.toml"
+    profile.write_text('name = "zoned"\n[csv]\nheader = true\n'
+                       '[time]\nstart = "start"\nzone = "column"\nzone_column = "zone"\n'
+                       '[fields]\ncalled_raw = "to"\n')
+    f = tmp_path / "calls.csv"
+    f.write_text("start,zone,to\n2026-07-01 10:00:00,asia/kolkata,3125550100\n")
+    assert parse_file(f, str(profile)).legs.column("source_tz").to_pylist() == ["Asia/Kolkata"]

@@ -520,7 +520,9 @@ def _to_utc(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl.DataFram
 
     inferred = _inferred_offsets(df, profile) if t.infer_offset_column else None
     if ctx.tz:
-        resolve_zone(ctx.tz)  # ZoneError naming the bad zone before any work
+        # ZoneError naming the bad zone before any work. source_tz gets the zone's IANA name,
+        # not --tz as typed (" america/new_york ", "Z"): schema.py promises a name ZoneInfo opens.
+        zone_name = resolve_zone(ctx.tz).key
         cols: dict[str, pl.Series] = {}
         repeated: dict[str, pl.Series] = {}
         for k in keys:
@@ -528,7 +530,7 @@ def _to_utc(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl.DataFram
             cols[f"_u_{k}"] = utc.alias(f"_u_{k}")
         out = df.with_columns(
             *cols.values(),
-            pl.lit(ctx.tz).alias("_source_tz"),
+            pl.lit(zone_name).alias("_source_tz"),
             repeated["start"].alias("_ambiguous"),
         )
         out = _second_pass_after_start(out, profile, ctx.tz, repeated)
@@ -1015,7 +1017,9 @@ def _per_record_zone(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl
         for k in ("start", "answer", "end"):
             utc, repeated[k] = local_to_utc(part[f"_t_{k}"], str(zone))
             conv[f"_u_{k}"] = utc.alias(f"_u_{k}")
-        part = part.with_columns(*conv.values(), pl.lit(str(zone)).alias("_source_tz"),
+        # The zone's IANA name, not the record's spelling of it ("asia/kolkata").
+        part = part.with_columns(*conv.values(),
+                                 pl.lit(resolve_zone(str(zone)).key).alias("_source_tz"),
                                  repeated["start"].alias("_ambiguous"))
         parts.append(_second_pass_after_start(part, profile, str(zone), repeated))
     if not parts:
