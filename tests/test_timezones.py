@@ -185,6 +185,32 @@ def test_country_links_are_zones_not_abbreviations() -> None:
                 tzinfo=ZoneInfo(same)).utcoffset()
 
 
+@pytest.mark.parametrize(
+    ("text", "suggested"),
+    [("Sydney", "Australia/Sydney"), ("Lord Howe", "Australia/Lord_Howe"),
+     ("St Johns", "America/St_Johns"), ("america/chicgo", "America/Chicago"),
+     # Windows zone names, as a Windows-hosted PBX or its admin writes them.
+     ("Pacific Standard Time", "America/Los_Angeles"), ("India Standard Time", "Asia/Kolkata"),
+     ("Eastern Standard Time", "America/New_York")],
+)
+def test_unknown_zone_suggests_the_zone_meant(text: str, suggested: str) -> None:
+    # A city alone matched no full name and the hint fell back to America/New_York, for
+    # Sydney as for Pacific Standard Time; "EST/EDT" was offered EST5EDT and EST, names
+    # --tz refuses itself.
+    with pytest.raises(ZoneError) as err:
+        resolve_zone(text)
+    assert suggested in str(err.value)
+    if suggested != "America/New_York":
+        assert "America/New_York" not in str(err.value)
+
+
+def test_unknown_zone_suggests_no_name_that_is_refused() -> None:
+    with pytest.raises(ZoneError) as err:
+        resolve_zone("EST/EDT")
+    hint = str(err.value).split("e.g.")[-1]
+    assert "EST5EDT" not in hint and "EST," not in hint and "EET" not in hint
+
+
 def test_zero_offset_is_utc() -> None:
     for text in ("UTC+0", "+00:00", "UTC+00:00", "GMT-0"):
         assert resolve_zone(text).key == "UTC"

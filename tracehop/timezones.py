@@ -194,13 +194,62 @@ def resolve_zone(name: str) -> zoneinfo.ZoneInfo:
         )
     canonical = _zones_by_folded_name().get(text.casefold())
     if canonical is None:
-        close = difflib.get_close_matches(text, sorted(_zones_by_folded_name().values()), n=3)
-        suggestion = ", ".join(close) if close else "America/New_York"
+        close = _suggestions(text)
         raise ZoneError(
             f"unknown time zone {text!r}",
-            hint=f"Use an IANA zone name, e.g. {suggestion}",
+            hint=("Use an IANA zone name, e.g. " + ", ".join(close)) if close else
+            "Use an IANA Area/Location zone name, such as America/New_York",
         )
     return zoneinfo.ZoneInfo(canonical)
+
+
+#: Windows time zone names (as a Windows-hosted PBX writes them) and the IANA zone CLDR's
+#: windowsZones.xml maps each to (territory 001): suggested, not accepted.
+_WINDOWS: Final[dict[str, str]] = {
+    "eastern standard time": "America/New_York",
+    "central standard time": "America/Chicago",
+    "mountain standard time": "America/Denver",
+    "us mountain standard time": "America/Phoenix",
+    "pacific standard time": "America/Los_Angeles",
+    "alaskan standard time": "America/Anchorage",
+    "hawaiian standard time": "Pacific/Honolulu",
+    "atlantic standard time": "America/Halifax",
+    "newfoundland standard time": "America/St_Johns",
+    "gmt standard time": "Europe/London",
+    "w. europe standard time": "Europe/Berlin",
+    "romance standard time": "Europe/Paris",
+    "central europe standard time": "Europe/Budapest",
+    "central european standard time": "Europe/Warsaw",
+    "e. europe standard time": "Europe/Chisinau",
+    "india standard time": "Asia/Kolkata",
+    "china standard time": "Asia/Shanghai",
+    "tokyo standard time": "Asia/Tokyo",
+    "aus eastern standard time": "Australia/Sydney",
+    "lord howe standard time": "Australia/Lord_Howe",
+    "new zealand standard time": "Pacific/Auckland",
+}
+
+
+def _suggestions(text: str) -> list[str]:
+    """Up to three zone names close to ``text``: by whole name, or by its location alone
+    ("Sydney", "Lord Howe"), never a name :func:`resolve_zone` refuses (EST5EDT), nor the
+    unrelated America/New_York that used to be offered when nothing was close."""
+    windows = _WINDOWS.get(" ".join(text.casefold().split()))
+    if windows:
+        return [windows]
+    for part in re.split(r"[/ ]+", text.upper()):  # "EST/EDT", "PST PDT"
+        if part in _ABBREVIATIONS:
+            return [_ABBREVIATIONS[part]]
+    names = sorted(n for n in _zones_by_folded_name().values()
+                   if "/" in n and not n.startswith(("Etc/", "SystemV/")))
+    key = "_".join(text.split()).casefold()
+    by_name = {n.casefold(): n for n in names}
+    by_place: dict[str, str] = {}
+    for n in names:  # canonical Area/Location first: "America/..." before "Canada/..."
+        by_place.setdefault(n.rsplit("/", 1)[-1].casefold(), n)
+    found = [by_name[m] for m in difflib.get_close_matches(key, list(by_name), n=3)]
+    found += [by_place[m] for m in difflib.get_close_matches(key, list(by_place), n=3)]
+    return list(dict.fromkeys(found))[:3]
 
 
 def local_to_utc(naive: pl.Series, zone: str) -> tuple[pl.Series, pl.Series]:
