@@ -21,7 +21,7 @@ from tracehop.errors import StoreConflictError
 from tracehop.sip.dialogs import SipConfig, parse_nets
 from tracehop.sip.directory import DirectoryResult, ingest_directory, state_key
 from tracehop.sip.reader import read_capture
-from tracehop.store import Store
+from tracehop.store import Store, read_rejects
 from tracehop.store.log import TransactionLog
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "sip"
@@ -434,3 +434,21 @@ def test_files_that_are_no_capture_are_named_not_skipped_silently(tmp_path: Path
     assert len(gz) == 1 and "gzip" in gz[0] and "gunzip" in gz[0]
     assert any("notes.txt" in w and "not a pcap, pcapng or HEP capture" in w
                for w in res.warnings)
+
+
+def test_a_corrupt_capture_is_rejected_once_not_on_every_later_run(tmp_path: Path) -> None:
+    """A pcap whose record header is impossible is read up to it, rejected, and done with:
+    later runs (each with a new rotation file) neither read it again nor store its reject
+    again."""
+    caps, store = tmp_path / "caps", tmp_path / "st"
+    caps.mkdir()
+    header = (FIX / "calls_udp.pcap").read_bytes()[:24]
+    (caps / "bad.pcap").write_bytes(header + b"\xff" * 16 + b"garbage" * 100)
+    for i in range(3):
+        part = _split(_frames([_call(f"rot-{i}", i, "busy")]), 100)[0]
+        _write(caps / f"cap-{i}.pcap", part)
+        ingest_directory(caps, store, config=CONFIG)
+    rejects = read_rejects(store, file="bad.pcap").rejects
+    assert len(rejects) == 1 and "corrupt pcap record header" in rejects[0].reason
+    r = ingest_directory(caps, store, config=CONFIG)
+    assert (r.files_skipped, r.rejected) == (4, 0)

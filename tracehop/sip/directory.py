@@ -264,6 +264,12 @@ def _ingest_directory(directory: Path, store: Store | Path | str, source: str | 
             messages = builder.messages
             fast_pass(path, builder.add, info, foreign, problems, start, notes, tcp)
             end = info.end_offset or size
+            if any(r.endswith("the rest of the file is skipped") for _, r in problems):
+                # A corrupt record header ends the reading for good (its reject says so): the
+                # file is read to its end. Recorded only up to the record before it, the file
+                # would be read on from there by every later run, and each run with anything
+                # new would store the same reject again.
+                end = size
             for frame, reason in problems:
                 if reason.startswith("truncated capture") and end < size:
                     continue  # still being written: the rest is read next time
