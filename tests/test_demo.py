@@ -91,3 +91,30 @@ def test_demo_over_http_with_a_silent_provider(tmp_path: Path) -> None:
             assert audit.is_file() and audit.read_text().count("\n") >= 1
         if b.key == "keystone":
             assert not audit.exists()
+
+
+def test_demo_runs_again_in_the_current_directory(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tracehop demo --out .` twice: the second run replaces the first, it does not fail
+    trying to remove the directory the user is in."""
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        out = demo_run.prepare_out(Path("."))
+        (out / "report.html").write_text("earlier run")
+        (out / "lakeside").mkdir()
+    assert out == tmp_path.resolve() and tmp_path.is_dir()
+    out = demo_run.prepare_out(Path("."))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [demo_run.MARKER]
+
+
+def test_demo_in_a_directory_it_cannot_write_is_one_error_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: Path, *a: object, **kw: object) -> None:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    r = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "ro" / "demo")])
+    assert r.exit_code == 1 and r.exception is not None
+    assert isinstance(r.exception, SystemExit), r.exception
+    assert "Error: " in r.output and "Permission denied" in r.output
+    assert "writable directory" in r.output

@@ -82,17 +82,32 @@ def prepare_out(out: Path) -> Path:
 
     from tracehop.errors import ConfigError
 
-    if out.exists():
-        if not out.is_dir():
-            raise ConfigError("the demo output path is a file", path=out,
-                              hint="Give a directory with --out")
-        if any(out.iterdir()):
-            if not (out / MARKER).exists():
-                raise ConfigError("the demo output directory is not empty and holds no earlier "
-                                  "demo", path=out, hint="Choose another --out directory")
-            shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("written by `tracehop demo`; safe to delete\n", encoding="utf-8")
+    try:
+        if out.exists():
+            if not out.is_dir():
+                raise ConfigError("the demo output path is a file", path=out,
+                                  hint="Give a directory with --out")
+            if any(out.iterdir()):
+                if not (out / MARKER).exists():
+                    raise ConfigError("the demo output directory is not empty and holds no "
+                                      "earlier demo", path=out,
+                                      hint="Choose another --out directory")
+                # The earlier demo's contents, not the directory itself: `--out .` (or the
+                # current directory by its path) cannot be removed (rmtree('.') is EINVAL)
+                # or would leave the shell in a deleted directory.
+                for child in out.iterdir():
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER).write_text("written by `tracehop demo`; safe to delete\n",
+                                  encoding="utf-8")
+    except OSError as e:
+        # A read-only or full directory is the user's to fix: one `Error:` line, not a
+        # traceback (the README's first command is often tried from wherever the shell is).
+        raise ConfigError(f"cannot write the demo output directory: {e.strerror or e}",
+                          path=out, hint="Give a writable directory with --out") from e
     return out.resolve()
 
 
