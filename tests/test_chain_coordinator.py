@@ -144,3 +144,27 @@ def test_http_responder_unreachable_is_no_answer() -> None:
     with pytest.raises(NoAnswer) as e:
         HttpResponder("http://127.0.0.1:9", "t", timeout_s=2).answer(inq)
     assert e.value.reason in ("unreachable", "timeout")
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda d: d["match"].update(start_utc="yesterday-ish"),
+    lambda d: d["match"].update(start_utc=None),
+    lambda d: d["upstream"].update(provider={"name": "B"}),
+    lambda d: d["upstream"].update(provider=None),
+    lambda d: d.update(status="forwarded"),
+])
+def test_a_malformed_answer_mid_chain_is_no_response_not_a_crash(
+        spoil: Callable[[dict[str, object]], None]) -> None:
+    """Another provider's server is outside input: an answer the coordinator cannot follow
+    ends the chain at that provider with no_response (and why), never a traceback out of
+    trace() that stops the campaign, nor an end status the API does not have."""
+    inq = Inquiry.parse(EXAMPLE.called, T0, EXAMPLE.calling)
+    body = answer(inq, "upstream", upstream="B", shift_s=5).to_dict()
+    spoil(body)
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    after = Scripted(lambda q: answer(q, "originating", customer="X"))
+    chain = trace(EXAMPLE, "A", {"A": HttpResponder("http://a.example", "t", transport=transport),
+                                 "B": after})
+    assert chain.providers() == ["A"] and chain.end == "no_response"
+    assert "not a TracebackAnswer" in (chain.hops[0].reason or "")
+    assert after.seen == []

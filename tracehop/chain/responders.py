@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tracehop.answer import TracebackAnswer
+from tracehop.answer import STATUSES, TracebackAnswer
 from tracehop.inquiry import Inquiry
 
 if TYPE_CHECKING:  # the matcher pulls in DuckDB; import it only where it is used
@@ -127,6 +127,35 @@ class HttpResponder:
             body = r.json()
             if isinstance(body, list):  # the API answers a list with a list
                 body = body[0]
-            return TracebackAnswer.from_dict(body)
-        except (ValueError, KeyError, TypeError, IndexError) as e:
+            answer = TracebackAnswer.from_dict(body)
+            _check_followable(answer)
+            return answer
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
             raise NoAnswer("error", f"{url}: the answer is not a TracebackAnswer ({e})") from e
+
+
+def _check_followable(answer: TracebackAnswer) -> None:
+    """ValueError unless the coordinator can act on ``answer``: a known status, and for
+    ``upstream`` a named provider and a match time to ask it about.
+
+    ``from_dict`` takes whatever types the JSON holds. An answer from another provider's
+    server is outside input: an unknown status would end the chain under that made-up name,
+    an upstream without a provider would end it as ``upstream`` (neither found nor stopped),
+    a provider that is no string or a match time that is no ISO time raised out of ``trace``
+    and stopped the whole campaign. Each is that provider giving no usable answer."""
+    from datetime import datetime
+
+    if answer.status not in STATUSES:
+        raise ValueError(f"unknown status {answer.status!r}")
+    up = answer.upstream
+    if up is not None and up.provider is not None and not isinstance(up.provider, str):
+        raise ValueError(f"upstream provider {up.provider!r} is not a name")
+    if answer.status != "upstream":
+        return
+    if up is None or not up.provider:
+        raise ValueError("status upstream names no upstream provider")
+    if answer.match is None:
+        raise ValueError("status upstream without the matched call")
+    if not isinstance(answer.match.start_utc, str):
+        raise ValueError(f"match start_utc {answer.match.start_utc!r} is not a time")
+    datetime.fromisoformat(answer.match.start_utc.replace("Z", "+00:00"))  # ValueError
