@@ -76,8 +76,14 @@ def test_demo_refuses_a_directory_it_did_not_write(tmp_path: Path) -> None:
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
 
-def test_demo_over_http_with_a_silent_provider(tmp_path: Path) -> None:
-    """Each provider answers from its own `tracehop serve`; one provider never answers."""
+def test_demo_over_http_with_a_silent_provider(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each provider answers from its own `tracehop serve`; one provider never answers.
+    A proxy set in the environment (as on many company machines) is for the outside world:
+    the demo's own services on 127.0.0.1 are asked directly."""
+    for var in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setattr("tracehop.demo.http.STARTUP_TIMEOUT_S", 15.0)
     run = demo_run.run_demo(demo_run.prepare_out(tmp_path / "d"), calls=3, ordinary=30,
                             http=True, silent={"keystone"})
     assert run.all_correct, [v.problems for v in run.verdicts]

@@ -92,6 +92,10 @@ class HttpResponder:
     timeout_s: float = 10.0
     #: An httpx transport to use instead of the network (tests use httpx.MockTransport).
     transport: httpx.BaseTransport | None = None
+    #: Use the proxy settings of the environment (HTTP_PROXY, ...). A provider across the
+    #: internet may need them; a responder on this machine (the demo's) must not go through
+    #: them (httpx sends 127.0.0.1 to the proxy too, unless NO_PROXY names it).
+    trust_env: bool = True
     # One client per responder: building an httpx.Client costs ~60 ms here (TLS context, pool),
     # far more than the request itself, and keep-alive saves a connect per hop.
     _client: httpx.Client | None = field(default=None, init=False, repr=False, compare=False)
@@ -101,7 +105,8 @@ class HttpResponder:
             import httpx
 
             self._client = httpx.Client(timeout=self.timeout_s, transport=self.transport,
-                                        headers={"Authorization": f"Bearer {self.token}"})
+                                        headers={"Authorization": f"Bearer {self.token}"},
+                                        trust_env=self.trust_env)
         return self._client
 
     def close(self) -> None:

@@ -84,7 +84,11 @@ def start_services(builds: Mapping[str, ProviderBuild], *,
                     raise TracehopError(f"tracehop serve for {s.name} exited at start",
                                         hint=f"See {s.log}")
                 try:
-                    if httpx.get(s.url + "/v1/health", timeout=1.0).status_code == 200:
+                    # trust_env=False: the services are on 127.0.0.1; with HTTP_PROXY set,
+                    # httpx would ask the proxy, never see them healthy, and the demo would
+                    # stop after STARTUP_TIMEOUT_S saying a working service did not come up.
+                    if httpx.get(s.url + "/v1/health", timeout=1.0,
+                                 trust_env=False).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
@@ -95,7 +99,7 @@ def start_services(builds: Mapping[str, ProviderBuild], *,
         for key, b in builds.items():
             if key in tokens:
                 url = next(s.url for s in services if s.name == b.name)
-                responders[b.name] = HttpResponder(url, tokens[key])
+                responders[b.name] = HttpResponder(url, tokens[key], trust_env=False)
     except BaseException:
         for s in services:
             s.stop()
