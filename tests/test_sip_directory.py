@@ -452,3 +452,23 @@ def test_a_corrupt_capture_is_rejected_once_not_on_every_later_run(tmp_path: Pat
     assert len(rejects) == 1 and "corrupt pcap record header" in rejects[0].reason
     r = ingest_directory(caps, store, config=CONFIG)
     assert (r.files_skipped, r.rejected) == (4, 0)
+
+
+def test_an_infinite_horizon_never_writes_a_dialog_open(tmp_path: Path) -> None:
+    """`--horizon inf` is "wait for every BYE": the long call stays held, no traceback."""
+    from click.testing import CliRunner
+
+    from tracehop.cli import cli
+
+    caps = tmp_path / "caps"
+    caps.mkdir()
+    frames = [f for f in _frames([_call("long", 0, "answered", duration_s=9 * HOUR),
+                                  _call("tick", 8 * HOUR, "busy")])
+              if not f[2].startswith("long/") or "BYE" not in f[2]]
+    _write(caps / "i1.pcap", frames)
+    r = CliRunner().invoke(cli, ["capture-dir", str(caps), "--store", str(tmp_path / "st"),
+                                 "--sip-local-net", "192.0.2.0/24", "--horizon", "inf",
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert (d["dialogs_held"], d["dialogs_expired"], d["stored"]) == (1, 0, 1)

@@ -880,7 +880,7 @@ def demo_cmd(out_dir: str, calls: int, seed: int, http: bool, as_json: bool) -> 
 @click.option("--horizon", "horizon_h", type=float, default=4.0, show_default=True,
               metavar="HOURS",
               help="Longest call to wait for: a dialog open longer than this (capture time "
-                   "since its INVITE) is written as it stands, with a warning.")
+                   "since its INVITE) is written as it stands, with a warning (inf: never).")
 @click.option("--flush", is_flag=True,
               help="Write every open dialog now instead of holding it for the next run "
                    "(the end of a capture campaign).")

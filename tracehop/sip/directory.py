@@ -46,6 +46,7 @@ run: :func:`tracehop.sip.reader.read_capture` writes every dialog it holds at th
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,13 +195,17 @@ def ingest_directory(directory: Path | str, store: Store | Path | str, *,
     if not horizon_s > 0:
         raise ConfigError(f"horizon must be a positive number of seconds, not {horizon_s}",
                           hint="give the longest call to wait for, e.g. --horizon 4 (hours)")
+    # `--horizon inf` (or a number too large for microseconds) means "never write a dialog
+    # open": int(inf) raised OverflowError out of the command. No horizon is hold_open(None).
+    micros = horizon_s * 1_000_000
+    horizon_us = int(micros) if math.isfinite(micros) else None
     with gc_paused():
         return _ingest_directory(Path(directory), store, source, config, pattern,
-                                 int(horizon_s * 1_000_000), flush)
+                                 horizon_us, flush)
 
 
 def _ingest_directory(directory: Path, store: Store | Path | str, source: str | None,
-                      config: SipConfig | None, pattern: str, horizon_us: int,
+                      config: SipConfig | None, pattern: str, horizon_us: int | None,
                       flush: bool) -> DirectoryResult:
     t0 = time.perf_counter()
     if not directory.is_dir():
