@@ -168,3 +168,14 @@ def test_a_malformed_answer_mid_chain_is_no_response_not_a_crash(
     assert chain.providers() == ["A"] and chain.end == "no_response"
     assert "not a TracebackAnswer" in (chain.hops[0].reason or "")
     assert after.seen == []
+
+
+def test_a_chain_longer_than_max_hops_ends_saying_so() -> None:
+    names = [f"P{i}" for i in range(6)]
+    responders = {n: Scripted(lambda q, nxt=nxt: answer(q, "upstream", upstream=nxt))
+                  for n, nxt in zip(names, [*names[1:], "P-end"], strict=True)}
+    chain = trace(EXAMPLE, "P0", responders, max_hops=3)
+    assert chain.providers() == ["P0", "P1", "P2", "P3"]
+    assert chain.end == "max_hops" and not chain.found and chain.hops[-1].answer is None
+    assert "3 hops" in (chain.hops[-1].reason or "")
+    assert responders["P3"].seen == []  # type: ignore[attr-defined]

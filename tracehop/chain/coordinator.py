@@ -9,7 +9,8 @@ passes on; a provider's clock error therefore shows up as the offset of the next
 The chain stops at ``originating`` (a customer found), ``point_of_entry`` (the call came from a
 foreign carrier), ``not_found``, ``ambiguous``, ``unmapped`` (a leg whose ingress the provider
 cannot name), a provider that gives no answer (``no_response``), an upstream the coordinator has
-no way to reach (``unreachable``), or a loop.
+no way to reach (``unreachable``), a loop, or ``max_hops`` (the chain is ``max_hops`` long and
+names yet another provider, who is not asked).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Hop:
 
     provider: str  # name as the previous hop named it (or the terminating provider's)
     inquiry: Inquiry
-    status: str  # answer status, or no_response / unreachable / loop
+    status: str  # answer status, or no_response / unreachable / loop / max_hops
     answer: TracebackAnswer | None
     elapsed_s: float
     reason: str | None = None  # why there is no answer
@@ -122,9 +123,15 @@ def trace(
     provider: str | None = start
     called, calling, at = example.called, example.calling, example.time_utc
     seen: set[str] = set()
-    while provider is not None and len(chain.hops) < max_hops:
+    while provider is not None:
         inquiry = Inquiry.parse(called, at, calling, window=window_s,
                                 id=f"{example.ref}/{len(chain.hops) + 1}")
+        if len(chain.hops) >= max_hops:
+            # Said, not left as the last hop's "upstream": a chain that ends on an upstream
+            # answer reads as neither found nor stopped (and names no one who was not asked).
+            chain.hops.append(Hop(provider, inquiry, "max_hops", None, 0.0,
+                                  f"the chain already has {max_hops} hops; not asked"))
+            break
         if provider in seen:
             chain.hops.append(Hop(provider, inquiry, "loop", None, 0.0,
                                   "the chain came back to a provider it already asked"))

@@ -14,7 +14,8 @@ from tracehop.demo.stir import hop_stir
 
 _STYLE = {"upstream": "blue", "originating": "green", "point_of_entry": "yellow",
           "not_found": "red", "no_response": "bright_black", "unreachable": "bright_black",
-          "ambiguous": "magenta", "unmapped": "magenta", "loop": "red"}
+          "ambiguous": "magenta", "unmapped": "magenta", "loop": "red",
+          "max_hops": "red"}
 
 
 def chains_table(run: DemoRun) -> Table:

@@ -27,6 +27,7 @@ COLOURS = {
     "ambiguous": "#7c3aed",
     "unmapped": "#7c3aed",
     "loop": "#b91c1c",
+    "max_hops": "#b91c1c",
 }
 
 
