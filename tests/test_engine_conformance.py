@@ -475,3 +475,24 @@ def test_duckdb_pushes_the_lookups_number_filter_into_the_parquet_scan(tmp_path:
                                           {"legs": store.snapshot().all_files()})
     scan = plan[plan.index("READ_PARQUET"):]
     assert re.search(r"Filters:\s*called_e164\s*=\s*'\+13125550100'", scan), plan
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage"])
+def test_batch_read_names_a_damaged_day_file_as_a_lookup_does(tmp_path: Path,
+                                                             damage: str) -> None:
+    """The batch join's Polars read and the point lookup's DuckDB query fail alike on a day
+    file gone or garbled: a StoreError naming the file and the forget that gets past it (the
+    batch said "re-ingest that day", which adds nothing: the files are recorded)."""
+    from tracehop.errors import StoreError
+
+    store = make_store(tmp_path / "store", [leg("+13125550100", "2026-11-20T14:03:20")])
+    (day_file,) = [Path(f) for f in store.snapshot().all_files()]
+    if damage == "missing":
+        day_file.unlink()
+    else:
+        day_file.write_bytes(b"not parquet at all" * 10)
+    inq = Inquiry.parse("+13125550100", "2026-11-20T14:03:22Z")
+    for strategy in ("point", "join"):
+        with pytest.raises(StoreError) as err:
+            Matcher(store, None, DuckDBEngine()).lookup_many([inq], strategy=strategy)
+        assert str(day_file) in str(err.value) and "tracehop forget" in str(err.value)

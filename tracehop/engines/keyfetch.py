@@ -96,6 +96,13 @@ def read_parts(parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
                 .collect()
             )
         except (OSError, pa.ArrowException, pl.exceptions.PolarsError) as e:
+            # A day file gone or cut short: the same StoreError (file, day, the forget that
+            # gets past it) as a point lookup gives through DuckDB. "Re-ingest that day" was
+            # no way back: the source files are recorded as ingested, so it adds nothing.
+            from tracehop.store.damaged import first_damaged
+
+            if (damaged := first_damaged([path], e)) is not None:
+                raise damaged from None
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise EngineError(f"reading store rows failed: {path}: {first}",
                               hint="a store file is missing or damaged: restore it from a "
