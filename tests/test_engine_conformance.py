@@ -496,3 +496,18 @@ def test_batch_read_names_a_damaged_day_file_as_a_lookup_does(tmp_path: Path,
         with pytest.raises(StoreError) as err:
             Matcher(store, None, DuckDBEngine()).lookup_many([inq], strategy=strategy)
         assert str(day_file) in str(err.value) and "tracehop forget" in str(err.value)
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(SPARK_SKIP is not None, reason=SPARK_SKIP or "")
+def test_spark_names_a_missing_day_file_as_duckdb_does(spark_engine: Engine,
+                                                       tmp_path: Path) -> None:
+    from tracehop.errors import StoreError
+
+    store = make_store(tmp_path / "store", [leg("+13125550100", "2026-11-20T14:03:20")])
+    (day_file,) = [Path(f) for f in store.snapshot().all_files()]
+    day_file.unlink()
+    with pytest.raises(StoreError) as err:
+        Matcher(store, None, spark_engine).lookup(
+            Inquiry.parse("+13125550100", "2026-11-20T14:03:22Z"))
+    assert str(day_file) in str(err.value) and "tracehop forget" in str(err.value)

@@ -202,6 +202,16 @@ class SparkEngine:
                     self._register(name, source)
                 result: pa.Table = self._spark.sql(sql).toArrow()
             except self._pyspark_errors as e:
+                # A local store file gone or cut short: the StoreError every store read gives
+                # (file, day, the forget that gets past it), as DuckDB's lookups do. Files at
+                # a URL cannot be looked at here: Spark's own message stands for them.
+                from tracehop.engines.location import is_url
+                from tracehop.store.damaged import first_damaged
+
+                local = [f for src in tables.values() if not isinstance(src, pa.Table)
+                         for f in map(str, src) if not is_url(f)]
+                if (damaged := first_damaged(local, e)) is not None:
+                    raise damaged from None
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise EngineError(f"Spark query failed: {first}",
                                   hint="This is a bug in tracehop, a damaged store file, or "
