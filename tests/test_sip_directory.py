@@ -472,3 +472,23 @@ def test_an_infinite_horizon_never_writes_a_dialog_open(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert (d["dialogs_held"], d["dialogs_expired"], d["stored"]) == (1, 0, 1)
+
+
+def test_a_grown_capture_is_read_on_from_any_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The directory named relative to two different working directories (a run by hand,
+    then one from cron): the second run reads on where the first stopped."""
+    (tmp_path / "a" / "caps").mkdir(parents=True)
+    (tmp_path / "b").mkdir()
+    store = tmp_path / "st"
+    frames = _frames([_call("grown", 0, "answered", duration_s=60)])
+    first, _ = _split(frames, 10)
+    _write(tmp_path / "a" / "caps" / "g.pcap", first)
+    monkeypatch.chdir(tmp_path / "a")
+    ingest_directory(Path("caps"), store, config=CONFIG)
+    _write(tmp_path / "a" / "caps" / "g.pcap", frames)  # the BYE written since
+    monkeypatch.chdir(tmp_path / "b")
+    r = ingest_directory(Path("../a/caps"), store, config=CONFIG)
+    assert (r.files_resumed, r.files_read, r.messages, r.stored) == (1, 0, 2, 1)
+    assert [f.path for f in Store.open(store).ingested_files()] == [
+        str(tmp_path / "a" / "caps" / "g.pcap")] * 2

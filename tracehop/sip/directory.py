@@ -320,8 +320,11 @@ def _ingest_directory(directory: Path, store: Store | Path | str, source: str | 
         res.legs_new += new_legs
         read = new_legs + (len(builder.rejects) - before[1])
         fid = full if end == size else _sha256(path, end)
-        records.append(FileRecord(file_id=fid, path=str(path), size=end, rows_read=read,
-                                  format=kind, source=source))
+        # The path recorded absolute, as `tracehop ingest` records it: a relative one was
+        # looked up against the next run's working directory, so a run from another one
+        # (cron starts in $HOME) missed the record and read every grown file from its start.
+        records.append(FileRecord(file_id=fid, path=str(path.resolve()), size=end,
+                                  rows_read=read, format=kind, source=source))
     res.messages = builder.messages
     if not records and not (flush and builder.restored):
         res.dialogs_held = builder.restored  # nothing new: the store stays as it is
