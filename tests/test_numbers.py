@@ -315,3 +315,33 @@ def test_repeated_values_take_the_distinct_path_with_the_same_result(
     expected = [normalise_one(v) for v in column.to_list()]
     assert out.to_list() == expected
     assert out.name == "calling"
+
+
+# -- end-of-dialling "#" ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw", ["3125550100#", "13125550100#", "+13125550100#", "+1 312 555 0100#", "3125550100 #"]
+)
+def test_trailing_end_of_dialling_hash_keeps_the_number(raw: str) -> None:
+    # A TDM gateway writes the ISUP ST ("end of pulsing") digit as a trailing "#", and a
+    # handset's "send" key lands there too: the number dialled is still the digits before it.
+    assert normalise_one(raw) == "+13125550100"
+    assert normalise(pl.Series([raw, "3125550100"])).to_list() == ["+13125550100"] * 2
+
+
+@pytest.mark.parametrize("raw", ["*21*3125550100#", "#31#3125550100#", "#21#", "3125550100##"])
+def test_feature_codes_ending_in_hash_stay_null(raw: str) -> None:
+    # GSM MMI codes end in "#" too ("*21*<number>#" turns call forwarding on): with any other
+    # "*" or "#" the value is still a feature code, not a call to that number.
+    assert normalise_one(raw) is None
+    assert normalise(pl.Series([raw])).to_list() == [None]
+
+
+@FAST
+@given(nanp_number())
+def test_trailing_hash_is_the_number_in_every_form(num: tuple[str, str, str]) -> None:
+    forms = [f + "#" for f in variants(*num) if not f.startswith(("tel:", "sip:", '"'))]
+    expected = "+1" + "".join(num)
+    assert normalise(pl.Series(forms)).to_list() == [expected] * len(forms)
+    assert {normalise_one(f) for f in forms} == {expected}

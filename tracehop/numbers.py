@@ -13,7 +13,10 @@ A CDR column holds numbers in every form a switch can write: ``3125550100``,
    §19.1.1: the number is the user part, before ``@`` and before any ``;`` parameter), strips
    visual separators (space, tab, no-break space, ``- . ( ) /``) and decides:
 
-   - no digit at all, or a ``*`` / ``#`` (feature codes, DTMF) -> null;
+   - no digit at all, or a ``*`` / ``#`` (feature codes, DTMF) -> null; but one trailing ``#``
+     is dropped first: it ends the dialling (ISUP's ST digit as TDM gateways write it, a
+     handset's send key), so ``3125550100#`` is that number, while ``*21*3125550100#`` (an
+     MMI code that turns call forwarding on) stays null;
    - an international form: a leading ``+``; or, without ``+``, the IDD ``011`` (NANP regions)
      or ``00`` (NANP regions, and every region whose IDD is exactly ``00``). Country code 1 is
      decided by the NANP rule below, and an unassigned country code is null. For other country
@@ -280,7 +283,9 @@ def _core(raw: pl.Series) -> pl.Series:
         s = s.str.replace(_SCHEME, "")
     if s.str.contains("[@;]").any():
         s = s.str.extract(_USER, 1)
-    return s.str.strip_chars(_TRIM)
+    # One trailing "#" ends the dialling (ISUP's ST digit, a handset's send key): the number is
+    # the digits before it. Any other "*" / "#" still makes the value a feature code.
+    return s.str.strip_chars(_TRIM).str.strip_suffix("#").str.strip_chars(_TRIM)
 
 
 def _decide(frame: pl.DataFrame, plan: _Plan) -> pl.DataFrame:
@@ -460,7 +465,7 @@ def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
         s = angle.group(1)
     s = _SCHEME_RE.sub("", s.strip(_TRIM), count=1)
     user = _USER_RE.match(s)
-    core = (user.group(1) if user else "").strip(_TRIM)
+    core = (user.group(1) if user else "").strip(_TRIM).removesuffix("#").strip(_TRIM)
     if not _DIGIT_RE.search(core) or _FEATURE_RE.search(core):
         return None
     if not _CLEAN_RE.fullmatch(core):
