@@ -219,7 +219,7 @@ def test_every_formatting_variant_gives_the_same_e164(num: tuple[str, str, str])
 
 
 phone_ish = st.text(
-    alphabet=st.sampled_from(list("0123456789+-.() /*#@;:<>\"'abcsiptelxAQ\t\xa0_,")),
+    alphabet=st.sampled_from(list("0123456789+-.() /*#@;:<>\"'abcsiptelxAQ\t\xa0_,３＋\u2009")),
     max_size=30,
 )
 any_text = st.one_of(phone_ish, st.text(max_size=25), st.none())
@@ -345,3 +345,28 @@ def test_trailing_hash_is_the_number_in_every_form(num: tuple[str, str, str]) ->
     expected = "+1" + "".join(num)
     assert normalise(pl.Series(forms)).to_list() == [expected] * len(forms)
     assert {normalise_one(f) for f in forms} == {expected}
+
+
+# -- text pasted from documents and chats ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "３１２５５５０１００",  # full-width digits (an East Asian input method, a PDF)
+        "＋１ ３１２ ５５５ ０１００",
+        "００１ ３１２ ５５５ ０１００",  # and the "00" prefix as for ASCII digits
+        "+1\u2009312\u2009555\u20090100",  # thin spaces, as typeset pages group digits
+        "+1\u202f312\u202f555\u202f0100",  # narrow no-break spaces
+        "312\u2007555\u20070100",  # figure spaces
+    ],
+)
+def test_full_width_digits_and_unicode_spaces_read_as_ascii(raw: str) -> None:
+    assert normalise_one(raw) == "+13125550100"
+    assert normalise(pl.Series([raw, "3125550100"])).to_list() == ["+13125550100"] * 2
+
+
+def test_full_width_international_number_equals_its_ascii_form() -> None:
+    raw = "０１１ ４４ ２０ ７９４６ ０９５８"
+    assert normalise_one(raw) == normalise_one("011 44 20 7946 0958") == "+442079460958"
+    assert normalise(pl.Series([raw])).to_list() == ["+442079460958"]

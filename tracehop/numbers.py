@@ -11,7 +11,8 @@ A CDR column holds numbers in every form a switch can write: ``3125550100``,
    regex pass each, since they are most of any CDR column. For the rest, it takes the user
    part out of a display name / ``tel:`` / ``sip:`` / ``sips:`` URI (RFC 3966 §3, RFC 3261
    §19.1.1: the number is the user part, before ``@`` and before any ``;`` parameter), strips
-   visual separators (space, tab, no-break space, ``- . ( ) /``) and decides:
+   visual separators (space, tab, no-break space, ``- . ( ) /``; full-width digits and ``+``
+   and the other Unicode spaces are read as ASCII first) and decides:
 
    - no digit at all, or a ``*`` / ``#`` (feature codes, DTMF) -> null; but one trailing ``#``
      is dropped first: it ends the dialling (ISUP's ST digit as TDM gateways write it, a
@@ -73,6 +74,18 @@ DEFAULT_REGION: Final = "US"
 # explicitly (not "whitespace") so that the Polars and the Python paths agree on every input.
 _TRIM: Final = " \t\r\n\f\v\xa0"
 _SEPARATORS: Final = " \t\xa0()./-"
+# Read as their ASCII counterparts before anything else: full-width digits and plus (an East
+# Asian input method, a PDF, a chat) and the Unicode spaces typeset pages group digits with
+# (thin, narrow no-break, figure, ideographic). Without this "３１２５５５０１００" had no
+# digit [0-9] and was null, though phonenumbers reads it, and "+1 312 555 0100" with thin
+# spaces was null on both paths. A short explicit table, the same for Polars and Python.
+_FOLD: Final = {
+    **{chr(0xFF10 + d): str(d) for d in range(10)},
+    "\uff0b": "+",
+    **dict.fromkeys("\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+                    "\u200a\u202f\u205f\u3000", " "),
+}
+_FOLD_TABLE: Final = str.maketrans(_FOLD)
 
 # The patterns below are used by both Rust's regex crate (Polars) and Python's re, so they keep
 # to the syntax both read the same way: no look-around, no \d (Unicode in both, but tables
@@ -276,7 +289,10 @@ def _core(raw: pl.Series) -> pl.Series:
     A step is skipped when no value in the batch has the character it needs (``<``, ``:``,
     ``@``/``;``): its result would be the input unchanged, and plain CDR columns have none.
     """
-    s = raw.str.strip_chars(_TRIM)
+    s = raw
+    if s.str.contains("[" + "".join(_FOLD) + "]").any():
+        s = s.str.replace_many(list(_FOLD), list(_FOLD.values()))
+    s = s.str.strip_chars(_TRIM)
     if s.str.contains("<", literal=True).any():
         s = s.str.extract(_ANGLE, 1).fill_null(s).str.strip_chars(_TRIM)
     if s.str.contains(":", literal=True).any():
@@ -459,7 +475,7 @@ def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     plan = _plan(region)
     if raw is None:
         return None
-    s = str(raw).strip(_TRIM)
+    s = str(raw).translate(_FOLD_TABLE).strip(_TRIM)
     angle = _ANGLE_RE.search(s)
     if angle is not None:
         s = angle.group(1)
