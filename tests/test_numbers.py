@@ -219,7 +219,7 @@ def test_every_formatting_variant_gives_the_same_e164(num: tuple[str, str, str])
 
 
 phone_ish = st.text(
-    alphabet=st.sampled_from(list("0123456789+-.() /*#@;:<>\"'abcsiptelxAQ\t\xa0_,３＋\u2009")),
+    alphabet=st.sampled_from(list("0123456789+-.() /*#@;:<>\"'abcsiptelxAQ\t\xa0_,３＋\u2009%2B")),
     max_size=30,
 )
 any_text = st.one_of(phone_ish, st.text(max_size=25), st.none())
@@ -370,3 +370,18 @@ def test_full_width_international_number_equals_its_ascii_form() -> None:
     raw = "０１１ ４４ ２０ ７９４６ ０９５８"
     assert normalise_one(raw) == normalise_one("011 44 20 7946 0958") == "+442079460958"
     assert normalise(pl.Series([raw])).to_list() == ["+442079460958"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "sip:%2B13125550100@198.51.100.7;user=phone",
+        "<sip:%2b13125550100@host>;tag=1",
+        '"Caller" <sip:%2B1-312-555-0100@host>',
+    ],
+)
+def test_percent_escaped_plus_in_a_sip_user_part(raw: str) -> None:
+    # RFC 3261 §19.1.2/§19.1.4: a user part may carry a character escaped, and the escaped and
+    # plain forms are the same URI; some stacks send the "+" of an E.164 user as %2B.
+    assert normalise_one(raw) == "+13125550100"
+    assert normalise(pl.Series([raw, "3125550100"])).to_list() == ["+13125550100"] * 2

@@ -10,7 +10,8 @@ A CDR column holds numbers in every form a switch can write: ``3125550100``,
    ``13125550100``, ``+13125550100``) and punctuated NANP forms are settled first by one
    regex pass each, since they are most of any CDR column. For the rest, it takes the user
    part out of a display name / ``tel:`` / ``sip:`` / ``sips:`` URI (RFC 3966 §3, RFC 3261
-   §19.1.1: the number is the user part, before ``@`` and before any ``;`` parameter), strips
+   §19.1.1: the number is the user part, before ``@`` and before any ``;`` parameter; an
+   escaped ``%2B`` is its ``+``), strips
    visual separators (space, tab, no-break space, ``- . ( ) /``; full-width digits and ``+``
    and the other Unicode spaces are read as ASCII first) and decides:
 
@@ -93,6 +94,9 @@ _FOLD_TABLE: Final = str.maketrans(_FOLD)
 _ANGLE: Final = "<([^>]*)>"  # name-addr: the URI between < and > (RFC 3261 §20.10)
 _SCHEME: Final = "^(?:[tT][eE][lL]|[sS][iI][pP][sS]?):"  # RFC 3966 tel:, RFC 3261 sip:/sips:
 _USER: Final = "^([^@;]*)"  # user part: before @host, before ;params
+# A user part may carry "+" escaped (RFC 3261 §19.1.2; §19.1.4: escaped and plain are the same
+# URI), and some SIP stacks send sip:%2B13125550100@host: without this it was null.
+_ESCAPED_PLUS: Final = "%2[Bb]"
 _CLEAN: Final = "\\+?[0-9" + _SEPARATORS + "]+"
 _NANP_NATIONAL: Final = "1?[2-9][0-9]{2}[2-9][0-9]{6}"
 _NANP_INTL: Final = "1[2-9][0-9]{2}[2-9][0-9]{6}"
@@ -299,6 +303,8 @@ def _core(raw: pl.Series) -> pl.Series:
         s = s.str.replace(_SCHEME, "")
     if s.str.contains("[@;]").any():
         s = s.str.extract(_USER, 1)
+    if s.str.contains("%", literal=True).any():
+        s = s.str.replace_all(_ESCAPED_PLUS, "+")
     # One trailing "#" ends the dialling (ISUP's ST digit, a handset's send key): the number is
     # the digits before it. Any other "*" / "#" still makes the value a feature code.
     return s.str.strip_chars(_TRIM).str.strip_suffix("#").str.strip_chars(_TRIM)
@@ -450,6 +456,7 @@ def _compiled(plan: _Plan) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern
 _ANGLE_RE: Final = re.compile(_ANGLE)
 _SCHEME_RE: Final = re.compile(_SCHEME)
 _USER_RE: Final = re.compile(_USER)
+_ESCAPED_PLUS_RE: Final = re.compile(_ESCAPED_PLUS)
 _CLEAN_RE: Final = re.compile(_CLEAN)
 _DIGIT_RE: Final = re.compile("[0-9]")
 _FEATURE_RE: Final = re.compile("[*#]")
@@ -481,7 +488,8 @@ def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
         s = angle.group(1)
     s = _SCHEME_RE.sub("", s.strip(_TRIM), count=1)
     user = _USER_RE.match(s)
-    core = (user.group(1) if user else "").strip(_TRIM).removesuffix("#").strip(_TRIM)
+    core = _ESCAPED_PLUS_RE.sub("+", user.group(1) if user else "")
+    core = core.strip(_TRIM).removesuffix("#").strip(_TRIM)
     if not _DIGIT_RE.search(core) or _FEATURE_RE.search(core):
         return None
     if not _CLEAN_RE.fullmatch(core):
