@@ -205,6 +205,7 @@ def variants(a: str, b: str, c: str) -> list[str]:
         f"tel:+1{a}{b}{c};phone-context=x",
         f"sip:+1{a}{b}{c}@host;user=phone",
         f'"Caller" <sip:1{a}{b}{c}@10.1.2.3:5060>',
+        f"*67 ({a}) {b}-{c}",  # caller ID hidden for this call: still the call to the number
     ]
 
 
@@ -385,3 +386,33 @@ def test_percent_escaped_plus_in_a_sip_user_part(raw: str) -> None:
     # plain forms are the same URI; some stacks send the "+" of an E.164 user as %2B.
     assert normalise_one(raw) == "+13125550100"
     assert normalise(pl.Series([raw, "3125550100"])).to_list() == ["+13125550100"] * 2
+
+
+# -- per-call caller-ID privacy codes ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["*673125550100", "*67 (312) 555-0100", "*6713125550100", "*67+13125550100",
+     "*82 1-312-555-0100", "sip:*673125550100@pbx"],
+)
+def test_nanp_caller_id_privacy_prefix_keeps_the_called_number(raw: str) -> None:
+    # *67 (hide) and *82 (show) are NANP vertical service codes that only set the caller ID's
+    # presentation of this call: a PBX that records the digits dialled writes them before the
+    # number, and the call went to that number. A traceback names it; null lost the leg.
+    assert normalise_one(raw) == "+13125550100"
+    assert normalise(pl.Series([raw, "3125550100"])).to_list() == ["+13125550100"] * 2
+
+
+@pytest.mark.parametrize("raw", ["*67", "*67101", "*67*72", "*72 3125550100", "*673125550100*"])
+def test_other_feature_codes_after_or_instead_of_privacy_codes_stay_null(raw: str) -> None:
+    # "*72 <number>" turns call forwarding on (a feature code with a number argument).
+    assert normalise_one(raw) is None
+    assert normalise(pl.Series([raw])).to_list() == [None]
+
+
+def test_privacy_prefix_is_nanp_only() -> None:
+    # *67 / *82 are NANP codes; elsewhere a value with "*" stays a feature code.
+    assert normalise_one("*67 020 7946 0958", "GB") is None
+    assert normalise(pl.Series(["*67 020 7946 0958"]), "GB").to_list() == [None]
+    assert normalise_one("*67 3125550100", "CA") == "+13125550100"

@@ -18,7 +18,8 @@ A CDR column holds numbers in every form a switch can write: ``3125550100``,
    - no digit at all, or a ``*`` / ``#`` (feature codes, DTMF) -> null; but one trailing ``#``
      is dropped first: it ends the dialling (ISUP's ST digit as TDM gateways write it, a
      handset's send key), so ``3125550100#`` is that number, while ``*21*3125550100#`` (an
-     MMI code that turns call forwarding on) stays null;
+     MMI code that turns call forwarding on) stays null; in NANP regions a leading ``*67`` /
+     ``*82`` (caller-ID presentation of this call only) is dropped too;
    - an international form: a leading ``+``; or, without ``+``, the IDD ``011`` (NANP regions)
      or ``00`` (NANP regions, and every region whose IDD is exactly ``00``). Country code 1 is
      decided by the NANP rule below, and an unassigned country code is null. For other country
@@ -97,6 +98,11 @@ _USER: Final = "^([^@;]*)"  # user part: before @host, before ;params
 # A user part may carry "+" escaped (RFC 3261 §19.1.2; §19.1.4: escaped and plain are the same
 # URI), and some SIP stacks send sip:%2B13125550100@host: without this it was null.
 _ESCAPED_PLUS: Final = "%2[Bb]"
+# NANP vertical service codes that only set this call's caller-ID presentation: *67 hides it,
+# *82 shows it. A PBX that records the digits dialled writes "*673125550100", and the call went
+# to 3125550100: a traceback names that number, so the code is dropped (NANP regions only; any
+# other "*" still makes the value a feature code, e.g. "*72 <number>" turns forwarding on).
+_PRIVACY: Final = "^\\*(?:67|82)"
 _CLEAN: Final = "\\+?[0-9" + _SEPARATORS + "]+"
 _NANP_NATIONAL: Final = "1?[2-9][0-9]{2}[2-9][0-9]{6}"
 _NANP_INTL: Final = "1[2-9][0-9]{2}[2-9][0-9]{6}"
@@ -423,7 +429,10 @@ def _normalise(raw: pl.Series, plan: _Plan) -> pl.Series:
         rest_idx, rest_raw = rest_idx.filter(~punct), rest_raw.filter(~punct)
         if rest_idx.len() == 0:
             return out
-    frame = pl.DataFrame({"core": _core(rest_raw)})
+    core = _core(rest_raw)
+    if plan.nanp and core.str.starts_with("*").any():
+        core = core.str.replace(_PRIVACY, "").str.strip_chars(_TRIM)
+    frame = pl.DataFrame({"core": core})
     frame = _decide(frame, plan)
     rest = frame.get_column("fast")
     keys = frame.get_column("key")
@@ -457,6 +466,7 @@ _ANGLE_RE: Final = re.compile(_ANGLE)
 _SCHEME_RE: Final = re.compile(_SCHEME)
 _USER_RE: Final = re.compile(_USER)
 _ESCAPED_PLUS_RE: Final = re.compile(_ESCAPED_PLUS)
+_PRIVACY_RE: Final = re.compile(_PRIVACY)
 _CLEAN_RE: Final = re.compile(_CLEAN)
 _DIGIT_RE: Final = re.compile("[0-9]")
 _FEATURE_RE: Final = re.compile("[*#]")
@@ -490,6 +500,8 @@ def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     user = _USER_RE.match(s)
     core = _ESCAPED_PLUS_RE.sub("+", user.group(1) if user else "")
     core = core.strip(_TRIM).removesuffix("#").strip(_TRIM)
+    if plan.nanp:
+        core = _PRIVACY_RE.sub("", core, count=1).strip(_TRIM)
     if not _DIGIT_RE.search(core) or _FEATURE_RE.search(core):
         return None
     if not _CLEAN_RE.fullmatch(core):
