@@ -416,3 +416,34 @@ def test_privacy_prefix_is_nanp_only() -> None:
     assert normalise_one("*67 020 7946 0958", "GB") is None
     assert normalise(pl.Series(["*67 020 7946 0958"]), "GB").to_list() == [None]
     assert normalise_one("*67 3125550100", "CA") == "+13125550100"
+
+
+# -- NANP numbers that reach phonenumbers --------------------------------------------------------
+
+
+@FAST
+@given(nanp_number(), st.sampled_from([" x12", " ext. 7", ";ext=99", " ext 5"]))
+def test_nanp_national_form_with_an_extension_is_the_number_by_structure(
+    num: tuple[str, str, str], ext: str
+) -> None:
+    # The extension sends the value to phonenumbers; a NANP number is still accepted by its
+    # structure there, not by phonenumbers' list of assigned ranges (decisions.md): a caller ID
+    # in an unassigned area code was null with an extension and a number without one.
+    a, b, c = num
+    forms = [f"{a}{b}{c}{ext}", f"({a}) {b}-{c}{ext}", f"1-{a}-{b}-{c}{ext}",
+             f"+1 {a} {b} {c}{ext}"]
+    expected = normalise_one(f"{a}{b}{c}")
+    assert expected == f"+1{a}{b}{c}"
+    assert normalise(pl.Series(forms)).to_list() == [expected] * len(forms)
+    assert {normalise_one(f) for f in forms} == {expected}
+
+
+def test_nanp_unassigned_area_code_with_extension_or_vanity_letters() -> None:
+    for raw, expected in [("(242) 555-0100 ext. 5", "+12425550100"),
+                          ("1-976-555-0100 ext 9", "+19765550100"),
+                          ("5555550100 x12", "+15555550100")]:
+        assert normalise_one(raw) == expected
+        assert normalise(pl.Series([raw])).to_list() == [expected]
+    # national vanity letters: the same number as its +1 form
+    assert normalise_one("555-555-CALL") == normalise_one("+1 555 555 CALL") == "+15555552255"
+    assert normalise(pl.Series(["555-555-CALL"])).to_list() == ["+15555552255"]

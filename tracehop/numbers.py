@@ -40,9 +40,10 @@ A CDR column holds numbers in every form a switch can write: ``3125550100``,
 2. **phonenumbers** for what the fast path cannot decide: other characters (letters, ``ext``),
    national forms outside NANP regions (``020 7946 0958`` with region ``GB``), international
    forms the length table cannot settle. Each *distinct* value is parsed once (an LRU cache
-   across calls), never once per row. A national form must be **valid** for the region
-   (``phonenumbers.is_valid_number``: right length *and* an assigned range), because reading
-   the region into a number is a guess that validity makes safe; an explicit international
+   across calls), never once per row. A national form outside NANP must be **valid** for the
+   region (``phonenumbers.is_valid_number``: right length *and* an assigned range), because
+   reading the region into a number is a guess that validity makes safe (a NANP national form
+   is settled by the NANP structure, as on the fast path); an explicit international
    form (``+CC`` or IDD) only has to be **possible** (right length for the country), because
    the sender stated the country and numbering plans change faster than metadata.
 
@@ -258,7 +259,10 @@ def _slow(key: str, region: str) -> str | None:
         num = phonenumbers.parse(key, region, keep_raw_input=True)
     except phonenumbers.NumberParseException:
         return None
-    if num.country_code_source in _NATIONAL_SOURCES:
+    # A national NANP form (country code 1 read from a NANP region) is settled by structure,
+    # as on the fast path (below): validity would need an assigned area code and exchange, and
+    # "(242) 555-0100 ext. 5" was null while "2425550100" was +12425550100.
+    if num.country_code_source in _NATIONAL_SOURCES and num.country_code != 1:
         ok = phonenumbers.is_valid_number(num)
     else:
         reason = phonenumbers.is_possible_number_with_reason(num)
