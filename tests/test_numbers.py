@@ -252,6 +252,11 @@ def number_like(draw: st.DrawFn) -> str | None:
         return draw(st.sampled_from(["+", "00"])) + str(cc) + sep + rest
     if kind == 2:
         return "0" + draw(st.text("0123456789", min_size=6, max_size=11))  # national, trunk 0
+    if kind == 3 and draw(st.booleans()):  # an RFC 3966 local number in a global context
+        local = draw(st.text("0123456789-", min_size=1, max_size=12))
+        context = "+" + str(draw(country_codes)) + draw(st.text("0123456789", max_size=3))
+        form = draw(st.sampled_from(["tel:{};phone-context={}", "sip:{};phone-context={}@h"]))
+        return form.format(local, context)
     return draw(any_text)
 
 
@@ -447,3 +452,29 @@ def test_nanp_unassigned_area_code_with_extension_or_vanity_letters() -> None:
     # national vanity letters: the same number as its +1 form
     assert normalise_one("555-555-CALL") == normalise_one("+1 555 555 CALL") == "+15555552255"
     assert normalise(pl.Series(["555-555-CALL"])).to_list() == ["+15555552255"]
+
+
+# -- RFC 3966 local numbers with a global phone-context ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("tel:5550100;phone-context=+1312", "+13125550100"),
+        ("tel:555-0100;phone-context=+1-312", "+13125550100"),
+        ("sip:5550100;phone-context=+1312@ims.example;user=phone", "+13125550100"),
+        ("tel:3125550100;phone-context=+1", "+13125550100"),
+        # a national number of another country: not the US number its digits look like
+        ("tel:2079460958;phone-context=+44", "+442079460958"),
+        ("<sip:02079460958;Phone-Context=+44@ims.example;user=phone>", "+442079460958"),
+        # a global number keeps its own digits; a domain context adds none
+        ("tel:+13125550100;phone-context=+44", "+13125550100"),
+        ("sip:3125550100;phone-context=ims.mnc260.mcc310.3gppnetwork.org@h", "+13125550100"),
+    ],
+)
+def test_phone_context_digits_are_the_prefix_of_a_local_number(raw: str, expected: str) -> None:
+    # RFC 3966 §5.1.5: a local number's phone-context that starts with "+" is the global
+    # number's prefix (IMS writes national forms so). Read without it, "2079460958" in
+    # context +44 became +12079460958, a real-looking US number.
+    assert normalise_one(raw) == expected
+    assert normalise(pl.Series([raw, "3125550100"])).to_list() == [expected, "+13125550100"]

@@ -11,7 +11,8 @@ A CDR column holds numbers in every form a switch can write: ``3125550100``,
    regex pass each, since they are most of any CDR column. For the rest, it takes the user
    part out of a display name / ``tel:`` / ``sip:`` / ``sips:`` URI (RFC 3966 §3, RFC 3261
    §19.1.1: the number is the user part, before ``@`` and before any ``;`` parameter; an
-   escaped ``%2B`` is its ``+``), strips
+   escaped ``%2B`` is its ``+``; a local number's ``phone-context=+<digits>`` is its prefix,
+   RFC 3966 §5.1.5), strips
    visual separators (space, tab, no-break space, ``- . ( ) /``; full-width digits and ``+``
    and the other Unicode spaces are read as ASCII first) and decides:
 
@@ -96,6 +97,11 @@ _FOLD_TABLE: Final = str.maketrans(_FOLD)
 _ANGLE: Final = "<([^>]*)>"  # name-addr: the URI between < and > (RFC 3261 §20.10)
 _SCHEME: Final = "^(?:[tT][eE][lL]|[sS][iI][pP][sS]?):"  # RFC 3966 tel:, RFC 3261 sip:/sips:
 _USER: Final = "^([^@;]*)"  # user part: before @host, before ;params
+# RFC 3966 §5.1.5: a local number's phone-context, when it is global digits ("+1312", "+44"),
+# is the prefix that makes it global (IMS sends national forms so, in tel: and in the user part
+# of sip:...;user=phone). Read without it, "tel:2079460958;phone-context=+44" was the US
+# number +12079460958. A domain name context adds nothing; a global number keeps its digits.
+_CONTEXT: Final = ";[Pp][Hh][Oo][Nn][Ee]-[Cc][Oo][Nn][Tt][Ee][Xx][Tt]=(\\+[0-9().-]+)"
 # A user part may carry "+" escaped (RFC 3261 §19.1.2; §19.1.4: escaped and plain are the same
 # URI), and some SIP stacks send sip:%2B13125550100@host: without this it was null.
 _ESCAPED_PLUS: Final = "%2[Bb]"
@@ -312,7 +318,12 @@ def _core(raw: pl.Series) -> pl.Series:
     if s.str.contains(":", literal=True).any():
         s = s.str.replace(_SCHEME, "")
     if s.str.contains("[@;]").any():
-        s = s.str.extract(_USER, 1)
+        user = s.str.extract(_USER, 1)
+        if s.str.contains(_CONTEXT).any():
+            ctx = s.str.extract(_CONTEXT, 1)
+            local = (ctx.is_not_null() & ~user.str.strip_chars(_TRIM).str.starts_with("+"))
+            user = (ctx + user).zip_with(local.fill_null(False), user)
+        s = user
     if s.str.contains("%", literal=True).any():
         s = s.str.replace_all(_ESCAPED_PLUS, "+")
     # One trailing "#" ends the dialling (ISUP's ST digit, a handset's send key): the number is
@@ -469,6 +480,7 @@ def _compiled(plan: _Plan) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern
 _ANGLE_RE: Final = re.compile(_ANGLE)
 _SCHEME_RE: Final = re.compile(_SCHEME)
 _USER_RE: Final = re.compile(_USER)
+_CONTEXT_RE: Final = re.compile(_CONTEXT)
 _ESCAPED_PLUS_RE: Final = re.compile(_ESCAPED_PLUS)
 _PRIVACY_RE: Final = re.compile(_PRIVACY)
 _CLEAN_RE: Final = re.compile(_CLEAN)
@@ -502,7 +514,11 @@ def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
         s = angle.group(1)
     s = _SCHEME_RE.sub("", s.strip(_TRIM), count=1)
     user = _USER_RE.match(s)
-    core = _ESCAPED_PLUS_RE.sub("+", user.group(1) if user else "")
+    core = user.group(1) if user else ""
+    ctx = _CONTEXT_RE.search(s)
+    if ctx is not None and not core.strip(_TRIM).startswith("+"):
+        core = ctx.group(1) + core
+    core = _ESCAPED_PLUS_RE.sub("+", core)
     core = core.strip(_TRIM).removesuffix("#").strip(_TRIM)
     if plan.nanp:
         core = _PRIVACY_RE.sub("", core, count=1).strip(_TRIM)
