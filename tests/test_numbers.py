@@ -220,7 +220,10 @@ def test_every_formatting_variant_gives_the_same_e164(num: tuple[str, str, str])
 
 
 phone_ish = st.text(
-    alphabet=st.sampled_from(list("0123456789+-.() /*#@;:<>\"'abcsiptelxAQ\t\xa0_,３＋\u2009%2B")),
+    alphabet=st.sampled_from(
+        list("0123456789+-.() /*#@;:<>\"'abcsiptelxAQ\t\xa0_,")
+        + list("３＋\u2009%B\u202a\ufeff")  # full-width, Unicode space, %2B, invisible marks
+    ),
     max_size=30,
 )
 any_text = st.one_of(phone_ish, st.text(max_size=25), st.none())
@@ -478,3 +481,22 @@ def test_phone_context_digits_are_the_prefix_of_a_local_number(raw: str, expecte
     # context +44 became +12079460958, a real-looking US number.
     assert normalise_one(raw) == expected
     assert normalise(pl.Series([raw, "3125550100"])).to_list() == [expected, "+13125550100"]
+
+
+@pytest.mark.parametrize(
+    "mark", ["\u202a", "\u202c", "\u200e", "\u2066", "\u200b", "\ufeff", "\xad"]
+)
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("0013125550100", "+13125550100"), ("00442079460958", "+442079460958"),
+     ("3125550100", "+13125550100"), ("*72", None)],
+)
+def test_invisible_format_marks_do_not_change_the_number(
+    mark: str, raw: str, expected: str | None
+) -> None:
+    # Copying a number from a chat, an e-mail or a web portal brings bidi marks, zero-width
+    # spaces, a BOM or a soft hyphen along. They sent "0013125550100" to phonenumbers, which
+    # does not read "00" as a prefix in the US: null instead of the number.
+    for form in (mark + raw, raw + mark, raw[:2] + mark + raw[2:]):
+        assert normalise_one(form) == expected
+        assert normalise(pl.Series([form, "3125550100"])).to_list() == [expected, "+13125550100"]

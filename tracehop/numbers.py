@@ -82,12 +82,18 @@ _SEPARATORS: Final = " \t\xa0()./-"
 # Asian input method, a PDF, a chat) and the Unicode spaces typeset pages group digits with
 # (thin, narrow no-break, figure, ideographic). Without this "３１２５５５０１００" had no
 # digit [0-9] and was null, though phonenumbers reads it, and "+1 312 555 0100" with thin
-# spaces was null on both paths. A short explicit table, the same for Polars and Python.
+# spaces was null on both paths. Invisible format characters that copying from a chat, an
+# e-mail or a web portal brings along (bidi marks, zero-width space, word joiner, BOM, soft
+# hyphen) are dropped: they sent "\u202a0013125550100" to phonenumbers, which does not read
+# "00" as a prefix in the US (null). A short explicit table, the same for Polars and Python.
 _FOLD: Final = {
     **{chr(0xFF10 + d): str(d) for d in range(10)},
     "\uff0b": "+",
     **dict.fromkeys("\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
                     "\u200a\u202f\u205f\u3000", " "),
+    **dict.fromkeys("\xad\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c"
+                    "\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069"
+                    "\ufeff", ""),
 }
 _FOLD_TABLE: Final = str.maketrans(_FOLD)
 
