@@ -500,3 +500,14 @@ def test_invisible_format_marks_do_not_change_the_number(
     for form in (mark + raw, raw + mark, raw[:2] + mark + raw[2:]):
         assert normalise_one(form) == expected
         assert normalise(pl.Series([form, "3125550100"])).to_list() == [expected, "+13125550100"]
+
+
+@pytest.mark.parametrize("dash", ["\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212", "－"])
+def test_typographic_dashes_are_separators_with_an_idd_prefix(dash: str) -> None:
+    # An editor's autocorrect or a typeset page puts these where "-" was typed. The value went
+    # to phonenumbers, which does not read "00" as a prefix in the US: null, not the number.
+    for raw, expected in [(f"001{dash}312{dash}555{dash}0100", "+13125550100"),
+                          (f"00{dash}44{dash}20{dash}7946{dash}0958", "+442079460958"),
+                          (f"（312）555{dash}0100", "+13125550100")]:
+        assert normalise_one(raw) == expected
+        assert normalise(pl.Series([raw])).to_list() == [expected]

@@ -91,6 +91,14 @@ _FOLD: Final = {
     "\uff0b": "+",
     **dict.fromkeys("\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
                     "\u200a\u202f\u205f\u3000", " "),
+    # typographic dashes (hyphen, non-breaking hyphen, figure, en and em dash, minus sign,
+    # full-width hyphen) and full-width brackets, dot and slash: visual separators, as their
+    # ASCII forms ("001\u2013312\u2013555\u20130100" was null, like the other cases here)
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d", "-"),
+    "\uff08": "(",
+    "\uff09": ")",
+    "\uff0e": ".",
+    "\uff0f": "/",
     **dict.fromkeys("\xad\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c"
                     "\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069"
                     "\ufeff", ""),
