@@ -206,6 +206,7 @@ def variants(a: str, b: str, c: str) -> list[str]:
         f"sip:+1{a}{b}{c}@host;user=phone",
         f'"Caller" <sip:1{a}{b}{c}@10.1.2.3:5060>',
         f"*67 ({a}) {b}-{c}",  # caller ID hidden for this call: still the call to the number
+        f"1010288 1 {a} {b} {c}",  # a dial-around carrier access code before 1 + the number
     ]
 
 
@@ -511,3 +512,28 @@ def test_typographic_dashes_are_separators_with_an_idd_prefix(dash: str) -> None
                           (f"（312）555{dash}0100", "+13125550100")]:
         assert normalise_one(raw) == expected
         assert normalise(pl.Series([raw])).to_list() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("101028813125550100", "+13125550100"),
+        ("1010288 1 312 555 0100", "+13125550100"),
+        ("1010321-1-(312)-555-0100", "+13125550100"),
+        ("1010288011442079460958", "+442079460958"),
+        ("*67 1010288 1 312 555 0100", "+13125550100"),
+    ],
+)
+def test_nanp_dial_around_carrier_prefix_keeps_the_number(raw: str, expected: str) -> None:
+    # 101XXXX selects the long-distance carrier for this call (a carrier access code); an end
+    # office that records the digits dialled writes it before 1 + the number or 011 + the
+    # international one. No NANP national number starts with 1, so it cannot be misread.
+    assert normalise_one(raw) == expected
+    assert normalise(pl.Series([raw, "3125550100"])).to_list() == [expected, "+13125550100"]
+
+
+@pytest.mark.parametrize("raw", ["1010288", "10102883125550100", "10102880 312 555 0100"])
+def test_dial_around_prefix_without_1_or_011_stays_null(raw: str) -> None:
+    # without the 1 / 011 that must follow it the digits are no number we can read safely
+    assert normalise_one(raw) is None
+    assert normalise(pl.Series([raw])).to_list() == [None]

@@ -20,7 +20,8 @@ A CDR column holds numbers in every form a switch can write: ``3125550100``,
      is dropped first: it ends the dialling (ISUP's ST digit as TDM gateways write it, a
      handset's send key), so ``3125550100#`` is that number, while ``*21*3125550100#`` (an
      MMI code that turns call forwarding on) stays null; in NANP regions a leading ``*67`` /
-     ``*82`` (caller-ID presentation of this call only) is dropped too;
+     ``*82`` (caller-ID presentation of this call only) is dropped too, and so is a carrier
+     access code ``101XXXX`` before ``1`` or ``011``;
    - an international form: a leading ``+``; or, without ``+``, the IDD ``011`` (NANP regions)
      or ``00`` (NANP regions, and every region whose IDD is exactly ``00``). Country code 1 is
      decided by the NANP rule below, and an unassigned country code is null. For other country
@@ -124,6 +125,11 @@ _ESCAPED_PLUS: Final = "%2[Bb]"
 # to 3125550100: a traceback names that number, so the code is dropped (NANP regions only; any
 # other "*" still makes the value a feature code, e.g. "*72 <number>" turns forwarding on).
 _PRIVACY: Final = "^\\*(?:67|82)"
+# A NANP carrier access code, 101XXXX ("dial-around": this call's long-distance carrier), as an
+# end office that records the digits dialled writes it before 1 + the number or 011 + an
+# international one. Dropped, keeping the 1 / 011 (NANP regions only): no NANP national number
+# starts with 1, so nothing else can be misread; without the 1 / 011 the value stays null.
+_CAC: Final = "^101[0-9]{4}[" + _SEPARATORS + "]*(1|011)"
 _CLEAN: Final = "\\+?[0-9" + _SEPARATORS + "]+"
 _NANP_NATIONAL: Final = "1?[2-9][0-9]{2}[2-9][0-9]{6}"
 _NANP_INTL: Final = "1[2-9][0-9]{2}[2-9][0-9]{6}"
@@ -461,6 +467,8 @@ def _normalise(raw: pl.Series, plan: _Plan) -> pl.Series:
     core = _core(rest_raw)
     if plan.nanp and core.str.starts_with("*").any():
         core = core.str.replace(_PRIVACY, "").str.strip_chars(_TRIM)
+    if plan.nanp and core.str.starts_with("101").any():
+        core = core.str.replace(_CAC, "${1}")
     frame = pl.DataFrame({"core": core})
     frame = _decide(frame, plan)
     rest = frame.get_column("fast")
@@ -497,6 +505,7 @@ _USER_RE: Final = re.compile(_USER)
 _CONTEXT_RE: Final = re.compile(_CONTEXT)
 _ESCAPED_PLUS_RE: Final = re.compile(_ESCAPED_PLUS)
 _PRIVACY_RE: Final = re.compile(_PRIVACY)
+_CAC_RE: Final = re.compile(_CAC)
 _CLEAN_RE: Final = re.compile(_CLEAN)
 _DIGIT_RE: Final = re.compile("[0-9]")
 _FEATURE_RE: Final = re.compile("[*#]")
@@ -536,6 +545,7 @@ def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     core = core.strip(_TRIM).removesuffix("#").strip(_TRIM)
     if plan.nanp:
         core = _PRIVACY_RE.sub("", core, count=1).strip(_TRIM)
+        core = _CAC_RE.sub("\\1", core, count=1)
     if not _DIGIT_RE.search(core) or _FEATURE_RE.search(core):
         return None
     if not _CLEAN_RE.fullmatch(core):
