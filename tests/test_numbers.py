@@ -537,3 +537,23 @@ def test_dial_around_prefix_without_1_or_011_stays_null(raw: str) -> None:
     # without the 1 / 011 that must follow it the digits are no number we can read safely
     assert normalise_one(raw) is None
     assert normalise(pl.Series([raw])).to_list() == [None]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["+113125550100", "+1 1 312 555 0100", "+1 (1) 312-555-0100", "011 1 1 312 555 0100",
+     "tel:13125550100;phone-context=+1", "sip:+113125550100@host;user=phone"],
+)
+def test_nanp_trunk_1_after_plus_1_is_dropped(raw: str) -> None:
+    # "+1" put before a number already written 1 + ten digits (a pipeline that prefixes every
+    # number), or NANP's trunk "1" inside a +1 context: no area code starts with 1, so the only
+    # reading is the number after it, which is what phonenumbers gives (as it drops the "0" of
+    # "+44 (0)20"). It was null.
+    assert normalise_one(raw) == "+13125550100"
+    assert normalise(pl.Series([raw, "3125550100"])).to_list() == ["+13125550100"] * 2
+
+
+@pytest.mark.parametrize("raw", ["+10125550100", "+1113125550100", "+11312555010", "+111"])
+def test_plus_1_that_is_no_nanp_number_stays_null(raw: str) -> None:
+    assert normalise_one(raw) is None
+    assert normalise(pl.Series([raw])).to_list() == [None]

@@ -24,7 +24,8 @@ A CDR column holds numbers in every form a switch can write: ``3125550100``,
      access code ``101XXXX`` before ``1`` or ``011``;
    - an international form: a leading ``+``; or, without ``+``, the IDD ``011`` (NANP regions)
      or ``00`` (NANP regions, and every region whose IDD is exactly ``00``). Country code 1 is
-     decided by the NANP rule below, and an unassigned country code is null. For other country
+     decided by the NANP rule below (a trunk ``1`` after it, ``+1 1 312 ...``, is dropped), and
+     an unassigned country code is null. For other country
      codes the fast path accepts the number when the national part has one of the lengths
      phonenumbers calls *possible* for that country, and does not start with the country's
      national prefix (so ``+44 (0)20 ...`` goes to phonenumbers, which drops the ``(0)``);
@@ -133,6 +134,11 @@ _CAC: Final = "^101[0-9]{4}[" + _SEPARATORS + "]*(1|011)"
 _CLEAN: Final = "\\+?[0-9" + _SEPARATORS + "]+"
 _NANP_NATIONAL: Final = "1?[2-9][0-9]{2}[2-9][0-9]{6}"
 _NANP_INTL: Final = "1[2-9][0-9]{2}[2-9][0-9]{6}"
+# "+1" then NANP's trunk "1" and the ten digits: "+113125550100" (a pipeline that put "+1" before
+# a number already written 1 + ten digits), "tel:13125550100;phone-context=+1". No area code
+# starts with 1, so the only reading is the number after the trunk 1, as phonenumbers reads it
+# (and as it drops the "0" of "+44 (0)20"); it was null. The trunk 1 is dropped.
+_NANP_TRUNK: Final = "11[2-9][0-9]{2}[2-9][0-9]{6}"
 # Quick tiers of normalise(): strict subsets of the full rules, for the forms most CDRs use.
 # Both only test (no capture group, so the regex crate runs its fast DFA, about twice as fast
 # as a capture) and then take the last ten digits: tier 1 the bare digits (10 digits, 1 + 10,
@@ -376,6 +382,11 @@ def _decide(frame: pl.DataFrame, plan: _Plan) -> pl.DataFrame:
     frame = frame.with_columns(intl=pl.when(pl.col("plus")).then(digits).otherwise(intl))
     intl_c = pl.col("intl")
     frame = frame.with_columns(
+        intl=pl.when(intl_c.str.contains(_anchored(_NANP_TRUNK)))
+        .then(intl_c.str.slice(1))
+        .otherwise(intl_c)
+    )
+    frame = frame.with_columns(
         accept=intl_c.str.contains(_anchored(_NANP_INTL))
         | (
             intl_c.str.contains(_anchored(plan.shape))
@@ -512,6 +523,7 @@ _FEATURE_RE: Final = re.compile("[*#]")
 _NON_DIGITS_RE: Final = re.compile("[^0-9]")
 _NANP_NATIONAL_RE: Final = re.compile(_NANP_NATIONAL)
 _NANP_INTL_RE: Final = re.compile(_NANP_INTL)
+_NANP_TRUNK_RE: Final = re.compile(_NANP_TRUNK)
 
 
 def _intl_verdict(intl: str, plan: _Plan) -> tuple[bool, str | None]:
@@ -559,6 +571,8 @@ def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     elif plan.idd_00 and digits.startswith("00"):
         intl = digits[2:]
     if intl is not None:
+        if _NANP_TRUNK_RE.fullmatch(intl):
+            intl = intl[1:]
         decided, e164 = _intl_verdict(intl, plan)
         return e164 if decided else _slow("+" + intl, plan.region)
     if plan.nanp:
