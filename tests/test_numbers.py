@@ -557,3 +557,32 @@ def test_nanp_trunk_1_after_plus_1_is_dropped(raw: str) -> None:
 def test_plus_1_that_is_no_nanp_number_stays_null(raw: str) -> None:
     assert normalise_one(raw) is None
     assert normalise(pl.Series([raw])).to_list() == [None]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0013125550100 x12", "+13125550100"),
+        ("00 44 20 7946 0958 ext 5", "+442079460958"),
+        ("001-800-FLOWERS", "+18003569377"),
+        ("'0013125550100", "+13125550100"),
+        ("Tel 0044 20 7946 0958", "+442079460958"),
+    ],
+)
+def test_00_prefix_is_international_in_nanp_regions_also_through_phonenumbers(
+    raw: str, expected: str
+) -> None:
+    # decisions.md: "00" is an international prefix in NANP regions too. A value with an
+    # extension or letters goes to phonenumbers, whose US IDD is only 011: it was null there,
+    # while the same number without the extension was read.
+    assert normalise_one(raw) == expected
+    assert normalise(pl.Series([raw])).to_list() == [expected]
+
+
+@FAST
+@given(nanp_number(), st.sampled_from([" x12", " ext. 7", ";ext=99"]))
+def test_00_and_011_forms_with_an_extension_agree(num: tuple[str, str, str], ext: str) -> None:
+    a, b, c = num
+    forms = [f"001 {a} {b} {c}{ext}", f"011 1 {a} {b} {c}{ext}", f"+1 {a} {b} {c}{ext}"]
+    assert {normalise_one(f) for f in forms} == {f"+1{a}{b}{c}"}
+    assert normalise(pl.Series(forms)).to_list() == [f"+1{a}{b}{c}"] * 3

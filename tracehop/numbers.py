@@ -287,8 +287,14 @@ _NATIONAL_SOURCES: Final = (
 @lru_cache(maxsize=1 << 18)
 def _slow(key: str, region: str) -> str | None:
     """phonenumbers' verdict on one value the fast path could not decide (see module doc)."""
+    text = key
+    if _plan(region).nanp:
+        # "00" is an international prefix in NANP regions here too (module doc); phonenumbers
+        # knows only 011 for them, so "0013125550100 x12" was null where "0013125550100" is
+        # the number. Its first digits "00" are written as the "+" they stand for.
+        text = _LEADING_00_RE.sub("\\1+", key, count=1)
     try:
-        num = phonenumbers.parse(key, region, keep_raw_input=True)
+        num = phonenumbers.parse(text, region, keep_raw_input=True)
     except phonenumbers.NumberParseException:
         return None
     # A national NANP form (country code 1 read from a NANP region) is settled by structure,
@@ -524,6 +530,7 @@ _NON_DIGITS_RE: Final = re.compile("[^0-9]")
 _NANP_NATIONAL_RE: Final = re.compile(_NANP_NATIONAL)
 _NANP_INTL_RE: Final = re.compile(_NANP_INTL)
 _NANP_TRUNK_RE: Final = re.compile(_NANP_TRUNK)
+_LEADING_00_RE: Final = re.compile("^([^0-9+]*)00")
 
 
 def _intl_verdict(intl: str, plan: _Plan) -> tuple[bool, str | None]:
