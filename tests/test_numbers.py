@@ -586,3 +586,31 @@ def test_00_and_011_forms_with_an_extension_agree(num: tuple[str, str, str], ext
     forms = [f"001 {a} {b} {c}{ext}", f"011 1 {a} {b} {c}{ext}", f"+1 {a} {b} {c}{ext}"]
     assert {normalise_one(f) for f in forms} == {f"+1{a}{b}{c}"}
     assert normalise(pl.Series(forms)).to_list() == [f"+1{a}{b}{c}"] * 3
+
+
+# -- the fast path's international verdict is phonenumbers' verdict --------------------------------
+
+
+@st.composite
+def near_possible(draw: st.DrawFn) -> str:
+    """+CC and a national part of a length the country uses, or one digit more or less."""
+    cc = draw(country_codes)
+    n = max(1, draw(st.sampled_from(_possible_lengths(cc))) + draw(st.sampled_from([-1, 0, 1])))
+    return f"+{cc}" + draw(st.text("0123456789", min_size=n, max_size=n))
+
+
+@settings(max_examples=600, deadline=None)
+@given(near_possible(), st.sampled_from(["US", "GB"]))
+def test_fast_international_verdict_equals_the_phonenumbers_path(value: str, region: str) -> None:
+    # Whatever the fast path decides for "+<digits>" is what the phonenumbers path (_slow)
+    # decides for the same text: E.164's 7 to 15 digits included. "+598" + 13 digits was
+    # accepted by the length table as a 16-digit "E.164" (and the matcher then refused it).
+    numbers._slow.cache_clear()
+    assert normalise_one(value, region) == numbers._slow(value, region)
+    assert normalise(pl.Series([value]), region).to_list() == [numbers._slow(value, region)]
+
+
+def test_results_never_exceed_e164_length() -> None:
+    for raw in ["+5987308069788875", "00 598 7308069788875", "+2342492661021181", "+498998"]:
+        assert normalise_one(raw) is None
+        assert normalise(pl.Series([raw])).to_list() == [None]

@@ -27,7 +27,8 @@ A CDR column holds numbers in every form a switch can write: ``3125550100``,
      decided by the NANP rule below (a trunk ``1`` after it, ``+1 1 312 ...``, is dropped), and
      an unassigned country code is null. For other country
      codes the fast path accepts the number when the national part has one of the lengths
-     phonenumbers calls *possible* for that country, and does not start with the country's
+     phonenumbers calls *possible* for that country (and the whole has E.164's 7 to 15
+     digits, as on the phonenumbers path), and does not start with the country's
      national prefix (so ``+44 (0)20 ...`` goes to phonenumbers, which drops the ``(0)``);
    - a national form in a NANP region (``US``, ``CA``, ...): ten digits ``NXX NXX XXXX``
      (area code and exchange start with 2-9), optionally preceded by ``1``, become
@@ -239,7 +240,10 @@ def _country_table() -> tuple[str, str, str]:
         possible = sorted(
             set(desc.possible_length or ()) - set(desc.possible_length_local_only or ())
         )
-        possible = [n for n in possible if n > 0]
+        # E.164 numbers have 7 to 15 digits here (_E164, which the phonenumbers path applies):
+        # a length the metadata allows beyond them (+598 with 13 digits: 16) was accepted by
+        # the fast path alone, and the matcher then refused the "E.164" it had stored.
+        possible = [n for n in possible if 7 <= len(str(cc)) + n <= 15]
         if not possible:
             continue
         npfp = md.national_prefix_for_parsing
