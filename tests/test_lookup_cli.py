@@ -112,3 +112,17 @@ def test_a_record_without_a_calling_number_says_none(tmp_path: Path) -> None:
                                  "--at", "2026-11-20T14:03:22Z"])
     assert r.exit_code == 0, r.output
     assert "calling (none)" in r.output and "None" not in r.output
+
+
+def test_region_reads_a_national_number_of_another_country(tmp_path: Path) -> None:
+    """A store of a UK provider's calls: the national form 020 7946 0958 is +442079460958
+    with --region GB (as respond's --region), and no valid US number without it."""
+    make_store(tmp_path / "store", [leg("+442079460958", "2026-11-20 14:03:30")])
+    args = ["lookup", "--store", str(tmp_path / "store"), "--called", "020 7946 0958",
+            "--at", "2026-11-20T14:03:22Z", "--json"]
+    r = CliRunner().invoke(cli, [*args, "--region", "GB"])
+    assert r.exit_code == 0, r.output
+    a = TracebackAnswer.from_dict(json.loads(r.output))
+    assert a.inquiry.called == "+442079460958" and a.match is not None
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code != 0 and "not a valid phone number" in r.output

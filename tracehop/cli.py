@@ -345,7 +345,7 @@ class _WindowSeconds(click.FloatRange):
 @click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
               help="The store directory (made by tracehop ingest).")
 @click.option("--called", required=True,
-              help="The called number, E.164 or national (default country US).")
+              help="The called number, E.164 or national (default country: --region).")
 @click.option("--at", "at", required=True,
               help="The call time: ISO 8601 with a zone or offset, or followed by an IANA zone "
                    "name; US 11/20/2026 9:03 AM and Unix seconds are read too (a naive time "
@@ -356,6 +356,9 @@ class _WindowSeconds(click.FloatRange):
                    "then widen in steps.")
 @click.option("--peers", "peers_file", type=click.Path(dir_okay=False), default=None,
               help="Peer directory (TOML) mapping trunks/IPs/accounts to providers.")
+@click.option("--region", default="US", show_default=True,
+              help="Default country for numbers written without a country code (as "
+                   "respond's --region).")
 @click.option("--json", "as_json", is_flag=True, help="Print one TracebackAnswer as JSON.")
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb",
               show_default=True,
@@ -363,7 +366,7 @@ class _WindowSeconds(click.FloatRange):
               "TRACEHOP_SPARK_MASTER is set; --store may then be an s3a://, gs:// or abfss:// "
               "URL (docs/scaling.md).")
 def lookup_cmd(store_dir: str, called: str, at: str, calling: str | None,
-               window: float | None, peers_file: str | None, as_json: bool,
+               window: float | None, peers_file: str | None, region: str, as_json: bool,
                engine: str) -> None:
     """Who handed us the call to CALLED at AT? Answer one traceback inquiry.
 
@@ -383,7 +386,7 @@ def lookup_cmd(store_dir: str, called: str, at: str, calling: str | None,
     from tracehop.inquiry import Inquiry
     from tracehop.match.matcher import Matcher
 
-    inquiry = Inquiry.parse(called, at, calling, window=window)
+    inquiry = Inquiry.parse(called, at, calling, window=window, region=region)
     directory = None
     if peers_file is not None:
         from tracehop.peers import PeerDirectory
