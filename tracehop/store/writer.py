@@ -418,16 +418,13 @@ class Store:
             for day, table in todo.items():
                 written[day] = [self._write_day(day, table)]
             return
-        error: BaseException | None = None
+        futures: dict[date, Future[WrittenFile]] = {}
         with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
-            futures = {day: pool.submit(self._write_day, day, table) for day, table in todo.items()}
-            for day, fut in futures.items():
-                try:
-                    written[day] = [fut.result()]
-                except BaseException as e:
-                    error = error or e
-        if error is not None:
-            raise error
+            try:
+                for day, table in todo.items():
+                    futures[day] = pool.submit(self._write_day, day, table)
+            finally:  # a Ctrl-C between two submits: the writes already started are recorded
+                _collect_written(futures, written)
 
     def _write_day(self, day: date, table: pa.Table | DayRows) -> WrittenFile:
         """Write one day's legs: a table already in store order, or rows of a batch."""
@@ -490,20 +487,15 @@ class Store:
         # Largest day first: a day's file is written by one thread, so the big ones must not
         # be left for last (the makespan of the pool is the commit's wall time).
         tasks.sort(key=lambda task: -task[1].len())
-        error: BaseException | None = None
         workers = min(len(tasks), workers or os.cpu_count() or 1)
+        futures: dict[date, Future[WrittenFile]] = {}
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {
-                day: pool.submit(self._write_day, day, DayRows(batch, rows, constants))
-                for day, rows in tasks
-            }
-            for day, fut in futures.items():
-                try:
-                    written.setdefault(day, []).append(fut.result())
-                except BaseException as e:
-                    error = error or e
-        if error is not None:
-            raise error
+            try:
+                for day, rows in tasks:
+                    futures[day] = pool.submit(self._write_day, day,
+                                               DayRows(batch, rows, constants))
+            finally:  # a Ctrl-C between two submits: the writes already started are recorded
+                _collect_written(futures, written)
         return state
 
     def _write_day_rows(
@@ -775,6 +767,35 @@ class EarlyDays:
 
 
 # --- batch helpers ---------------------------------------------------------------------------
+
+
+def _collect_written(futures: Mapping[date, Future[WrittenFile]], written: Written) -> None:
+    """Record in ``written`` each day file the ``futures`` wrote, even when another failed, so
+    that the caller can remove them; then raise the first error.
+
+    A Ctrl-C (KeyboardInterrupt, raised in the main thread) stops the *wait* for a write, not
+    the write: its thread goes on and writes the day file. The wait is resumed until the write
+    is done, so that the file is recorded and the failed commit removes it. Before, the file
+    of the day being waited for was left in the store, unreferenced, until a vacuum (tens of
+    MB per interrupted ingest)."""
+    error: BaseException | None = None
+    for day, fut in futures.items():
+        while True:
+            try:
+                failed = fut.exception()  # waits for the write
+                break
+            except BaseException as e:
+                error = error or e  # re-raised once every write is accounted for
+                if fut.cancelled():
+                    failed = e
+                    break
+        if failed is None:
+            written.setdefault(day, []).append(fut.result())
+        else:
+            error = error or failed
+    if error is not None:
+        raise error
+
 
 
 def _unknown_columns(schema_string: str) -> list[str]:
