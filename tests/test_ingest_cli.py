@@ -165,3 +165,31 @@ def test_every_command_has_an_example_and_fits_80_columns() -> None:
         assert res.exit_code == 0, name
         assert "Example" in res.output, name
         assert max(len(line) for line in res.output.splitlines()) <= 80, name
+
+
+def test_a_pattern_no_shell_expanded_is_expanded_by_ingest(tmp_path: Path) -> None:
+    # A systemd timer's ExecStart (docs/deploy.md: `tracehop ingest /var/spool/cdr/*.csv`)
+    # passes the pattern itself: no shell expands it.
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    src = FIXTURES / "asterisk_cdr_csv"
+    (spool / "a.csv").write_bytes((src / "Master_16col.csv").read_bytes())
+    (spool / "b.csv").write_bytes((src / "Master_21col.csv").read_bytes())
+    (spool / "notes.txt").write_text("not a CDR\n")
+    store = tmp_path / "s"
+    code, out, err = _run("ingest", str(spool / "*.csv"), "--store", str(store),
+                          "--tz", "America/New_York", "--json")
+    assert code == 0, err
+    s = json.loads(out)
+    assert (s["files"], s["read"], s["stored"]) == (2, 6, 3 + 3)
+    assert sorted(Path(r.path).name for r in Store.open(store).ingested_files()) == [
+        "a.csv", "b.csv"]
+
+
+def test_a_pattern_that_matches_nothing_says_so(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    pattern = str(tmp_path / "*.csv")
+    code, _, err = _run("ingest", pattern, "--store", str(store), "--tz", "UTC")
+    assert code == 1
+    assert f"Error: {pattern}: no file matches this pattern" in err
+    assert not store.exists()

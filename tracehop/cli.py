@@ -76,7 +76,8 @@ def ingest_cmd(paths: tuple[str, ...], store_dir: str, fmt: str | None, tz: str 
     Malformed records are kept as rejects with file, line and reason (the summary shows the
     first few; `tracehop rejects` lists them); the summary counts add up (read = stored +
     rejected + duplicates). Re-ingesting a file adds nothing. Rotated files compressed with
-    gzip, bzip2, xz or zstd are read as the file they hold. A file that cannot be read is
+    gzip, bzip2, xz or zstd are read as the file they hold. A quoted pattern
+    ('/var/spool/cdr/*.csv', as a systemd unit passes it) is expanded. A file that cannot be read is
     reported and the others are still committed; exits non-zero when nothing could be
     ingested from a file named on the command line.
 

@@ -249,6 +249,11 @@ def parse_file(
     p = Path(path)
     shown = display_path or str(path)
     if not p.is_file():
+        if not p.exists() and _is_pattern(path):
+            raise UnknownFormatError(
+                "no file matches this pattern", path=shown,
+                hint="Check the directory and the pattern; name the files or their directory "
+                "instead")
         raise UnknownFormatError("no such file", path=shown) if not p.exists() else (
             UnknownFormatError("not a regular file", path=shown)
         )
@@ -838,12 +843,35 @@ def _iso(ts: datetime | None) -> str | None:
     return None if ts is None else ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _is_pattern(path: str | Path) -> bool:
+    """Whether ``path`` holds a shell wildcard (``*``, ``?``, ``[``)."""
+    return any(c in str(path) for c in "*?[")
+
+
+def _matches(pattern: str) -> list[Path]:
+    """The paths a shell would expand ``pattern`` to (hidden names only when the pattern says
+    so; ``**`` spans directories), in natural name order."""
+    import glob
+
+    return natural_sorted([Path(m) for m in glob.glob(pattern, recursive=True)])
+
+
 def expand_paths(paths: Sequence[str | Path]) -> list[tuple[Path, bool]]:
     """Files to read: each named file, and every file under a named directory (in natural
     name order, :mod:`tracehop.ingest.fileorder`; hidden files skipped). The flag says whether
-    the file was named explicitly."""
+    the file was named explicitly.
+
+    A path that does not exist and holds a wildcard is expanded here, as a shell would, and
+    each file it matches counts as named. No shell expands it in a systemd unit's
+    ``ExecStart=`` (docs/deploy.md runs ``tracehop ingest /var/spool/cdr/*.csv`` on a timer), in
+    a quoted argument, or on Windows; the pattern itself used to be read as a file name
+    ("no such file"). A pattern that matches nothing stays, and is reported as such."""
     out: list[tuple[Path, bool]] = []
+    expanded: list[str | Path] = []
     for raw in paths:
+        found = _matches(str(raw)) if _is_pattern(raw) and not Path(raw).exists() else []
+        expanded.extend(found or [raw])
+    for raw in expanded:
         p = Path(raw)
         if p.is_dir():
             for root, dirs, files in os.walk(p):
