@@ -166,6 +166,51 @@ def test_damaged_archived_or_utf16_file_says_how_to_fix_it(
     assert not store.exists()  # nothing of it went to the store, not even rejects
 
 
+def _zip(members: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in members.items():
+            z.writestr(name, text)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("calls.xlsx", _zip({"[Content_Types].xml": "<Types/>", "_rels/.rels": "<x/>",
+                             "xl/workbook.xml": "<workbook/>",
+                             "xl/worksheets/sheet1.xml": "<worksheet/>"})),
+        # A portal's download named .csv, or saved under another name: the content tells.
+        ("cdr_report.csv", _zip({"[Content_Types].xml": "<Types/>",
+                                 "xl/workbook.xml": "<workbook/>"})),
+        ("calls.ods", _zip({"mimetype": "application/vnd.oasis.opendocument.spreadsheet",
+                            "content.xml": "<office/>"})),
+        ("calls.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512)
+         + "Workbook".encode("utf-16-le") + bytes(512)),
+    ],
+    ids=["xlsx", "xlsx-named-csv", "ods", "xls"],
+)
+@pytest.mark.parametrize("fmt", [None, "asterisk_cdr_csv"], ids=["detected", "given"])
+def test_a_spreadsheet_is_named_with_how_to_save_it_as_csv(
+    tmp_path: Path, name: str, data: bytes, fmt: str | None
+) -> None:
+    # CDR portals offer "Export to Excel". Unzipping a workbook (the fix once given for any
+    # ZIP) gives XML parts, not records; the fix is to save the sheet as CSV.
+    f = tmp_path / name
+    f.write_bytes(data)
+    store = tmp_path / "s"
+    r = _run("ingest", str(f), "--store", str(store), *(["--format", fmt] if fmt else []))
+    line = _clean_error(r)
+    assert line.startswith(f"Error: {f}: ")
+    said = line.removeprefix(f"Error: {f}: ")
+    assert "spreadsheet" in said and "save the sheet of calls as CSV" in said, said
+    assert "unzip" not in said and "binary file" not in said
+    assert not store.exists()
+
+
 # --- 3. unreadable files and directories; --json when the run stops ---------------------------
 
 

@@ -54,6 +54,25 @@ _PACKED: Final = {
     re.compile(rb"\x28\xb5\x2f\xfd"): ("zstd", "unzstd"),
 }
 
+#: The signature of an OLE2 compound file: Excel 97-2003 (.xls) and other old Office files.
+_OLE2: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _spreadsheet(head: bytes, path: Path) -> str | None:
+    """What kind of spreadsheet ``head`` starts, or None. An Excel workbook (.xlsx) and an
+    OpenDocument one (.ods) are ZIP files whose part names (``xl/...``) or mimetype lie in the
+    first bytes; an .xls is an OLE2 file whose directory names its "Workbook" stream."""
+    if head.startswith(b"PK\x03\x04"):
+        if b"opendocument.spreadsheet" in head or path.suffix.lower() == ".ods":
+            return "an OpenDocument spreadsheet (.ods)"
+        if b"xl/" in head or path.suffix.lower() in (".xlsx", ".xlsm"):
+            return "an Excel spreadsheet (.xlsx)"
+    elif head.startswith(_OLE2) and (
+            "Workbook".encode("utf-16-le") in head or path.suffix.lower() == ".xls"):
+        return "an Excel 97-2003 spreadsheet (.xls)"
+    return None
+
+
 #: Byte-order marks of text in an encoding other than UTF-8 (UTF-32 first: its little-endian
 #: mark starts with UTF-16's). Excel's "Unicode text" export is UTF-16LE with a BOM.
 _BOMS: Final = (
@@ -231,6 +250,16 @@ def _unreadable_hint(e: OSError) -> str | None:
 def packed_or_wide(head: bytes, path: Path) -> UnknownFormatError | None:
     """The error for a compressed file or UTF-16/UTF-32 text, or None. :func:`read_head`
     raises it; a reader that passes such files over with a word (capture-dir) says it."""
+    if (sheet := _spreadsheet(head, path)) is not None:
+        # CDR portals offer "Export to Excel". A workbook is a ZIP (or an OLE2 file), and the
+        # fix given for any ZIP, unzip it, yields XML parts, not records.
+        return UnknownFormatError(
+            f"this file is {sheet}, not a CSV call-record export",
+            path=path,
+            hint="Open it and save the sheet of calls as CSV (Excel: Save As, \"CSV UTF-8\"; or "
+            f"libreoffice --headless --convert-to csv {_shell_quote(path)}), then ingest the "
+            "CSV file",
+        )
     for magic, (what, unpack) in _PACKED.items():
         if magic.match(head):
             archive = what.startswith("a ")
