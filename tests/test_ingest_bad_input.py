@@ -88,6 +88,29 @@ def test_wrong_delimiter_without_format_is_a_detection_error(tmp_path: Path) -> 
     assert str(f) in str(e.value) and "--format" in str(e.value)
 
 
+@pytest.mark.parametrize("delim", [";", "\t", "|"], ids=["semicolon", "tab", "pipe"])
+def test_wrong_delimiter_without_format_names_the_delimiter_the_line_and_the_fix(
+        tmp_path: Path, delim: str) -> None:
+    # A Master.csv re-saved by a spreadsheet in a ';' locale: "no known CDR layout fits it"
+    # sent the user to write a profile from scratch; it is cdr_csv with another delimiter.
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out, delimiter=delim, lineterminator="\n").writerows(csv.reader(GOOD))
+    f = _write(tmp_path, "Master.csv", out.getvalue())
+    store = tmp_path / "s"
+    summary = ingest_paths([f], store)
+    (failed,) = summary.failed_named
+    shown = "\\t" if delim == "\t" else delim
+    assert failed.error is not None
+    assert failed.error.startswith(f"{f}: ")
+    for needle in (f"separated by '{shown}'", "line 1", "asterisk_cdr_csv", "uses ','",
+                   f'delimiter = "{shown}"', "--format"):
+        assert needle in failed.error, failed.error
+    assert not store.exists()
+
+
 def test_non_utf8_bytes_are_read_as_latin1_and_counted(tmp_path: Path) -> None:
     raw = GOOD[0].replace("ROBO CALLER", "ROBO\xa5CALLER").encode("latin-1")
     data = b"\n".join([GOOD[1].encode(), raw, GOOD[2].encode()]) + b"\n"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from tracehop.errors import UnknownFormatError, UnreadableFileError
+from tracehop.errors import TracehopError, UnknownFormatError, UnreadableFileError
 from tracehop.ingest.formats import registered_formats
 from tracehop.ingest.profile import Dialect, Profile, builtin_profiles
 from tracehop.ingest.readers import (
@@ -383,6 +383,57 @@ def rank(path: Path, profiles: tuple[Profile, ...] | None = None) -> list[Candid
     return out
 
 
+#: Delimiters an export may use instead of its layout's own (a European locale's ';').
+_OTHER_DELIMITERS: Final = (";", "\t", "|", ",")
+
+
+def _fits_with_other_delimiter(
+    path: Path, profiles: tuple[Profile, ...] | None
+) -> UnknownFormatError | None:
+    """The error for a file no layout fits as it is, but one does once its fields are split on
+    another delimiter (a cdr_csv export converted by a spreadsheet in a ';' locale), naming
+    the delimiter, the line and the two ways out; None otherwise. Only run when detection
+    failed: the rescoring costs a few milliseconds per file."""
+    import dataclasses
+
+    try:
+        head = read_head(path)
+    except TracehopError:
+        return None
+    lines = [(n, ln) for n, ln in enumerate(_head_lines(head), 1) if ln.strip()]
+    if not lines:
+        return None
+    best: tuple[float, str, Profile] | None = None
+    for p in profiles if profiles is not None else builtin_profiles():
+        if p.reader != "csv":
+            continue
+        for d in _OTHER_DELIMITERS:
+            if d == p.dialect.delimiter or not any(d in ln for _, ln in lines[:SAMPLE_LINES]):
+                continue
+            other = dataclasses.replace(p, dialect=dataclasses.replace(p.dialect, delimiter=d))
+            try:
+                score = score_profile(other, head, path)
+            except csv.Error:
+                continue
+            if score >= MIN_SCORE and (best is None or score > best[0]):
+                best = (score, d, p)
+    if best is None:
+        return None
+    _, d, p = best
+    n, first = lines[0]
+    shown, own = ("\\t" if d == "\t" else d), ("\\t" if p.dialect.delimiter == "\t"
+                                                 else p.dialect.delimiter)
+    return UnknownFormatError(
+        f"cannot tell the format of this file: its fields are separated by '{shown}' (line {n} "
+        f"has {len(_split_fields(first, dataclasses.replace(p.dialect, delimiter=d)))} fields "
+        f"split on '{shown}'), and it fits the {p.name} layout, which uses '{own}'",
+        path=path,
+        hint=f"Export it again with '{own}' between fields, or copy {p.path} with "
+        f"delimiter = \"{shown}\" under [csv] and pass --format my_profile.toml "
+        "(docs/profiles.md)",
+    )
+
+
 def detect_format(path: Path, profiles: tuple[Profile, ...] | None = None) -> str:
     """The name of the format of ``path``; UnknownFormatError when it cannot tell."""
     cands = rank(path, profiles)
@@ -391,6 +442,8 @@ def detect_format(path: Path, profiles: tuple[Profile, ...] | None = None) -> st
     if (best is None or best.score < MIN_SCORE) and path.suffix.lower() in _CAPTURE_SUFFIXES:
         raise _not_a_capture(path)
     if best is None or best.score < MIN_SCORE:
+        if (other := _fits_with_other_delimiter(path, profiles)) is not None:
+            raise other
         raise UnknownFormatError(
             "cannot tell the format of this file: no known CDR layout fits it"
             + (f" (closest: {closest})" if closest else ""),
