@@ -87,3 +87,24 @@ def test_rewrite_brings_single_file_days_to_the_current_layout(tmp_path: Path) -
         f"SELECT DISTINCT compression FROM parquet_metadata('{rewritten}') "
         "WHERE path_in_schema = 'called_e164'").fetchall()}
     assert codecs == {"LZ4_RAW"}
+
+
+def test_a_file_given_as_the_store_is_one_error_line_with_the_fix(tmp_path: Path) -> None:
+    # click's own refusal came with a usage text, exit 2, no fix, and no --json summary.
+    f = tmp_path / "calls.store"
+    f.write_text("not a store\n")
+    cdr = Path(__file__).resolve().parents[1] / "fixtures" / "cdr" / "asterisk_cdr_csv" / \
+        "Master_18col.csv"
+    for args in (["ingest", str(cdr), "--tz", "UTC"], ["files"], ["rejects"],
+                 ["forget", str(cdr)], ["compact"]):
+        res = CliRunner().invoke(cli, [*args, "--store", str(f)])
+        assert res.exit_code == 1, (args, res.output)
+        assert "Usage:" not in res.stderr and "Traceback" not in res.stderr
+        errors = [ln for ln in res.stderr.splitlines() if ln.startswith("Error:")]
+        assert len(errors) == 1 and str(f) in errors[0], (args, res.stderr)
+        assert "another --store" in errors[0]
+    res = CliRunner().invoke(cli, ["ingest", str(cdr), "--tz", "UTC", "--json", "--store", str(f)])
+    assert res.exit_code == 1
+    out = json.loads(res.stdout)
+    assert out["stored"] == 0 and "another --store" in out["errors"][0]["error"]
+    assert f.read_text() == "not a store\n"

@@ -56,7 +56,10 @@ _cert_dir_option = click.option(
 @cli.command("ingest")
 # readable=False: an unreadable file is one file's error in the summary, like a missing one.
 @click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))
-@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+# --store is not click.Path(file_okay=False) here, in rejects, files, forget and compact: a
+# file given as the store got click's "Directory ... is a file." with a usage text, exit 2, no
+# fix and (ingest --json) no summary object; the store's own error names the fix.
+@click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory (created if missing).")
 @click.option("--format", "fmt", default=None, metavar="NAME|PROFILE.toml",
               help="A built-in format name or your own profile; detected when not given.")
@@ -177,7 +180,7 @@ def _echo_first_rejects(store_dir: str, version: int) -> None:
 
 
 @cli.command("rejects")
-@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+@click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory (made by tracehop ingest).")
 @click.option("--file", "file_name", default=None, metavar="NAME",
               help="Only the records of this source file: its path as ingested, or its "
@@ -220,7 +223,7 @@ def rejects_cmd(store_dir: str, file_name: str | None, limit: int, as_json: bool
 
 
 @cli.command("files")
-@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+@click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory (made by tracehop ingest).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: each file's record as the store keeps it.")
@@ -262,7 +265,7 @@ def files_cmd(store_dir: str, as_json: bool) -> None:
 
 @cli.command("forget")
 @click.argument("files", nargs=-1, required=True, metavar="PATH_OR_ID...")
-@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+@click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory (made by tracehop ingest).")
 @click.option("--dry-run", is_flag=True, help="Only say which ingested files would go.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -408,7 +411,7 @@ def lookup_cmd(store_dir: str, called: str, at: str, calling: str | None,
 
 
 @cli.command("compact")
-@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+@click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory.")
 @click.option("--day", "days", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
               help="UTC day to compact (YYYY-MM-DD); repeatable. Default: every day.")
