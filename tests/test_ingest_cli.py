@@ -193,3 +193,28 @@ def test_a_pattern_that_matches_nothing_says_so(tmp_path: Path) -> None:
     assert code == 1
     assert f"Error: {pattern}: no file matches this pattern" in err
     assert not store.exists()
+
+
+def test_a_named_directory_none_of_whose_files_could_be_ingested_exits_nonzero(
+        tmp_path: Path) -> None:
+    # A timer's `ingest /var/log/asterisk/cdr-csv` without the --tz its Master.csv needs
+    # stored nothing, run after run, and exited 0.
+    cdrs = tmp_path / "cdr-csv"
+    cdrs.mkdir()
+    (cdrs / "Master.csv").write_bytes(
+        (FIXTURES / "asterisk_cdr_csv" / "Master_16col.csv").read_bytes())
+    store = tmp_path / "s"
+    code, out, err = _run("ingest", str(cdrs), "--store", str(store), "--json")
+    assert code == 1
+    s = json.loads(out)
+    assert s["stored"] == 0
+    assert str(cdrs) in [e["path"] for e in s["errors"]]
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("Error:")]
+    assert line.startswith(f"Error: {cdrs}: nothing could be ingested from this directory")
+    assert "--tz" in line
+    assert not store.exists()
+    # One file of it ingested (a README beside the CDRs is only a warning): exit 0.
+    (cdrs / "README.txt").write_text("CDRs of pbx1\n")
+    code, out, err = _run("ingest", str(cdrs), "--store", str(store), "--tz", "America/New_York")
+    assert code == 0, err
+    assert Store.open(store).snapshot().rows == 3

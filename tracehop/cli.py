@@ -82,7 +82,7 @@ def ingest_cmd(paths: tuple[str, ...], store_dir: str, fmt: str | None, tz: str 
     gzip, bzip2, xz or zstd are read as the file they hold. A quoted pattern
     ('/var/spool/cdr/*.csv', as a systemd unit passes it) is expanded. A file that cannot be read is
     reported and the others are still committed; exits non-zero when nothing could be
-    ingested from a file named on the command line.
+    ingested from a file, or from any file of a directory, named on the command line.
 
     \b
     Example:

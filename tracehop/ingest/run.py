@@ -774,6 +774,7 @@ class FileSummary:
     waiting: bool = False
     error: str | None = None
     named: bool = True  # given on the command line (not found by walking a directory)
+    found_in: str | None = None  # not named: the named directory it was found in
     resumed_at: int | None = None  # grew since ingested: read on from this byte offset
 
     def to_dict(self) -> dict[str, Any]:
@@ -812,8 +813,32 @@ class IngestSummary:
 
     @property
     def failed_named(self) -> list[FileSummary]:
-        """Files named by the caller from which nothing could be ingested."""
-        return [f for f in self.failed if f.named]
+        """Files named by the caller from which nothing could be ingested, then each named
+        directory none of whose files could be (:attr:`failed_directories`)."""
+        return [f for f in self.failed if f.named] + self.failed_directories
+
+    @property
+    def failed_directories(self) -> list[FileSummary]:
+        """Each named directory none of whose files could be ingested: an entry of its own,
+        naming the directory and quoting its first file's error.
+
+        A file found by walking a directory failing is only a warning (a README beside the
+        CDRs). But when every file of it failed, as when a timer's `ingest /var/log/asterisk/
+        cdr-csv` lacks the --tz its Master.csv needs, nothing could be ingested from a path
+        named on the command line: the run exited 0, storing nothing, every time."""
+        walked: dict[str, list[FileSummary]] = {}
+        for f in self.per_file:
+            if not f.named and f.found_in is not None:
+                walked.setdefault(f.found_in, []).append(f)
+        out = []
+        for directory, files in walked.items():
+            if all(f.error is not None for f in files):
+                which = "its one file" if len(files) == 1 else f"all {len(files)} of its files"
+                out.append(FileSummary(
+                    path=directory, named=True,
+                    error=f"{directory}: nothing could be ingested from this directory, "
+                    f"{which} failed; {files[0].error}"))
+        return out
 
     @property
     def rows_per_s(self) -> float:
@@ -834,7 +859,8 @@ class IngestSummary:
             "last_utc": _iso(self.last_utc),
             "version": self.version,
             "warnings": list(self.warnings),
-            "errors": [{"path": f.path, "error": f.error} for f in self.failed],
+            "errors": [{"path": f.path, "error": f.error}
+                       for f in [*self.failed, *self.failed_directories]],
             "per_file": [f.to_dict() for f in self.per_file],
         }
 
@@ -856,6 +882,15 @@ def _matches(pattern: str) -> list[Path]:
     return natural_sorted([Path(m) for m in glob.glob(pattern, recursive=True)])
 
 
+def _expanded(paths: Sequence[str | Path]) -> list[str | Path]:
+    """``paths`` with each wildcard that names no existing path replaced by its matches."""
+    out: list[str | Path] = []
+    for raw in paths:
+        found = _matches(str(raw)) if _is_pattern(raw) and not Path(raw).exists() else []
+        out.extend(found or [raw])
+    return out
+
+
 def expand_paths(paths: Sequence[str | Path]) -> list[tuple[Path, bool]]:
     """Files to read: each named file, and every file under a named directory (in natural
     name order, :mod:`tracehop.ingest.fileorder`; hidden files skipped). The flag says whether
@@ -867,11 +902,7 @@ def expand_paths(paths: Sequence[str | Path]) -> list[tuple[Path, bool]]:
     a quoted argument, or on Windows; the pattern itself used to be read as a file name
     ("no such file"). A pattern that matches nothing stays, and is reported as such."""
     out: list[tuple[Path, bool]] = []
-    expanded: list[str | Path] = []
-    for raw in paths:
-        found = _matches(str(raw)) if _is_pattern(raw) and not Path(raw).exists() else []
-        expanded.extend(found or [raw])
-    for raw in expanded:
+    for raw in _expanded(paths):
         p = Path(raw)
         if p.is_dir():
             for root, dirs, files in os.walk(p):
@@ -1105,6 +1136,7 @@ def ingest_paths(
     files = expand_paths(paths)
     if not files:
         raise UnknownFormatError("no files to ingest", hint="Name CDR files or directories")
+    named_dirs = [Path(p) for p in _expanded(paths) if Path(p).is_dir()]
     total = 0
     for f, _ in files:
         with contextlib.suppress(OSError):
@@ -1200,7 +1232,8 @@ def ingest_paths(
                                            parse_group):
             path = unpacked.shown(copy)
             res = got if path == copy else _renamed(got, copy, path, unpacked)
-            fs = FileSummary(path=str(path), named=named)
+            fs = FileSummary(path=str(path), named=named, found_in=None if named else next(
+                (str(d) for d in named_dirs if path.is_relative_to(d)), None))
             summary.per_file.append(fs)
             if isinstance(res, TracehopError):
                 e = res
