@@ -8,7 +8,8 @@ Commit policy (DESIGN.md §4, §6, §7), decided here and documented in docs/pro
   unreadable) is reported with its error and contributes nothing; the other files are still
   committed. ``tracehop ingest`` exits non-zero when that happens to a file named on the
   command line ("exits non-zero only when nothing could be ingested from a named file"); a
-  file found by walking a directory only produces a warning.
+  file found by walking a directory only produces a warning, unless every file of that named
+  directory failed (:attr:`IngestSummary.failed_directories`).
 * Options that are wrong for every file (an unknown ``--tz`` zone, an unknown ``--format``)
   raise before anything is read: the store is unchanged.
 * A file whose content (sha256) was already ingested is not parsed again: its records count
