@@ -246,3 +246,25 @@ def test_a_master_csv_with_a_nul_filled_tail_is_read_not_called_binary(tmp_path:
     s = ingest_paths([f], tmp_path / "store")
     assert s.per_file[0].error is None, s.per_file[0].error
     assert (s.read, s.stored, s.rejected) == (4, 3, 1)
+
+
+def test_a_record_naming_an_unknown_zone_is_rejected_not_the_whole_file(tmp_path: Path) -> None:
+    # Each record of this SBC export names its zone; one mistyped, one an abbreviation. They
+    # failed the whole file with a ZoneError naming neither the file nor the line.
+    user = FIXTURES / "user_profile"
+    lines = (user / "acme_sbc.csv").read_text().splitlines()
+    assert "America/New_York" in lines[2] and "America/New_York" in lines[3]
+    lines[2] = lines[2].replace("America/New_York", "America/New_Yrok")
+    lines[3] = lines[3].replace("America/New_York", "EST")
+    f = _write(tmp_path, "acme.csv", "\n".join(lines) + "\n")
+    store = tmp_path / "s"
+    s = ingest_paths([f], store, format=str(user / "acme_sbc.toml"))
+    assert not s.failed
+    assert (s.read, s.stored, s.rejected) == (3, 1, 2)
+    from tracehop.store.rejects import read_rejects
+
+    got = {r.line: r.reason for r in read_rejects(store).rejects}
+    assert set(got) == {3, 4}
+    assert "column 'Zone'" in got[3] and "'America/New_Yrok'" in got[3]
+    assert "America/New_York" in got[3]  # the closest names, as the fix
+    assert "'EST'" in got[4] and "use America/New_York" in got[4]

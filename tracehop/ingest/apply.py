@@ -419,6 +419,8 @@ def apply_profile(
         .then(pl.lit(f"no start time: {either} empty"))
         .otherwise(reason)
     )
+    if t.zone == "column" and t.zone_column:
+        reason = _bad_zone_reason(df, t.zone_column, reason)
     df = df.with_columns(reason.alias(REASON))
     carry = [FILE] if FILE in df.columns else []  # documents of several files in one batch
     rejects = df.filter(pl.col(REASON).is_not_null()).select(LINE, REASON, RAW, *carry)
@@ -991,6 +993,27 @@ def _check_tz_against_uniqueid(out: pl.DataFrame, inferred: pl.Series | int,
         f"uniqueid says the switch wrote {_fmt_offset(written)} (for most records); "
         f"using --tz as given. {fix}"
     )
+
+
+def _bad_zone_reason(df: pl.DataFrame, zcol: str, reason: pl.Expr) -> pl.Expr:
+    """``reason``, with the records whose zone column names no IANA zone (a typo, "EST")
+    rejected, the value and the fix in the reason. Each distinct zone is checked once.
+
+    Such a record is a malformed record (DESIGN §7: rejected, never stopping the ingest); its
+    ZoneError used to fail the whole file, with no file or line named."""
+    zones = _col(df, zcol)
+    bad: dict[str, str] = {}
+    for z in df.select(zones.unique()).to_series().to_list():
+        if z is None:
+            continue
+        try:
+            resolve_zone(str(z))
+        except ZoneError as e:
+            bad[str(z)] = f"column '{zcol}': {e}"
+    if not bad:
+        return reason
+    msg = zones.replace_strict(bad, default=None, return_dtype=pl.String)
+    return pl.when(reason.is_null() & msg.is_not_null()).then(msg).otherwise(reason)
 
 
 def _per_record_zone(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl.DataFrame:
