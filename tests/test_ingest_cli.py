@@ -218,3 +218,21 @@ def test_a_named_directory_none_of_whose_files_could_be_ingested_exits_nonzero(
     code, out, err = _run("ingest", str(cdrs), "--store", str(store), "--tz", "America/New_York")
     assert code == 0, err
     assert Store.open(store).snapshot().rows == 3
+
+
+def test_a_wrong_format_given_names_the_format_the_file_is_in(tmp_path: Path) -> None:
+    f = FIXTURES / "asterisk_cdr_csv" / "Master_18col.csv"
+    store = tmp_path / "s"
+    for wrong in ("pcap", "freeswitch_cdr_csv", "freeswitch_json_cdr", "cisco_cucm_cdr"):
+        code, _, err = _run("ingest", str(f), "--store", str(store), "--tz", "UTC",
+                            "--format", wrong)
+        assert code == 1
+        (line,) = [ln for ln in err.splitlines() if ln.startswith("Error:")]
+        assert str(f) in line
+        assert "looks like asterisk_cdr_csv: pass --format asterisk_cdr_csv" in line, line
+        assert not store.exists()
+    # A file detection cannot place either gets no such guess.
+    junk = tmp_path / "notes.csv"
+    junk.write_text("hello\nworld\n")
+    code, _, err = _run("ingest", str(junk), "--store", str(store), "--format", "pcap")
+    assert code == 1 and "looks like" not in err

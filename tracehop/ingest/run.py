@@ -188,6 +188,28 @@ def grown_from(path: Path, recorded: Iterable[FileRecord]) -> Resume | None:
     return None
 
 
+def _format_hint(path: Path, given: str | None) -> str:
+    """For a file that failed as a whole under ``--format given``: the format detection finds
+    in it instead, and the two ways out (nothing when --format was not given, or detection
+    finds nothing else). Run only on that failure path.
+
+    A directory of mixed exports ingested with one --format, or a --format copied from another
+    switch's job, failed each other file with "no SIP messages in the capture" (--format pcap
+    on a CSV), a missing column, or every record rejected, without naming the format the file
+    is in."""
+    if given is None:
+        return ""
+    try:
+        found = detect_format(path)
+    except (TracehopError, OSError):
+        return ""
+    mine = Path(given).stem if given.endswith(".toml") else given
+    if found == mine:
+        return ""
+    return (f" (the file looks like {found}: pass --format {found}, or leave --format out to "
+            "detect each file's format)")
+
+
 def _ends_mid_line(path: Path) -> bool:
     """Whether the file's last byte is not a line end (a record being written)."""
     try:
@@ -1238,7 +1260,7 @@ def ingest_paths(
             summary.per_file.append(fs)
             if isinstance(res, TracehopError):
                 e = res
-                fs.error = str(e)
+                fs.error = str(e) + _format_hint(copy, format)
                 if not named:
                     summary.warnings.append(f"skipped: {e}")
                 continue
@@ -1267,7 +1289,8 @@ def ingest_paths(
                             _CAPTURE_FORMATS else
                             f"{path}: no records in the file ({res.format} layout, but nothing "
                             "after its header or leading lines). Check the export's date range "
-                            "and filter, and that the export finished writing")
+                            "and filter, and that the export finished writing"
+                            ) + _format_hint(copy, format)
                 continue
             summary.duplicates += before
             fs.resumed_at = res.resume.offset if res.resume is not None else None
@@ -1308,7 +1331,7 @@ def ingest_paths(
                     f"{first['reason']}); the store was left as it was, so "
                     + ("the file is read again once it is complete or repaired" if capture
                        else "a run with the right --format reads the file again")
-                )
+                ) + _format_hint(copy, format)
                 summary.rejected += fs.rejected
                 continue
             known[file_id] = FileRecord(
