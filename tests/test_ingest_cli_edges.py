@@ -211,6 +211,27 @@ def test_a_spreadsheet_is_named_with_how_to_save_it_as_csv(
     assert not store.exists()
 
 
+@pytest.mark.parametrize("page", [
+    "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Expired</body></html>\n",
+    "\ufeff\n  <!-- portal -->\n<HTML lang=en>\n<body>404 Not Found</body></HTML>\n",
+], ids=["doctype", "bom-comment-html"])
+@pytest.mark.parametrize("fmt", [None, "asterisk_cdr_csv"], ids=["detected", "given"])
+def test_a_web_page_saved_as_the_export_is_named_as_such(
+    tmp_path: Path, page: str, fmt: str | None
+) -> None:
+    # `curl -o cdr.csv https://pbx/...` with an expired session saves the login page: "no
+    # known CDR layout fits it, describe it in your own profile" was the wrong way to send.
+    f = tmp_path / "cdr_export.csv"
+    f.write_text(page)
+    store = tmp_path / "s"
+    r = _run("ingest", str(f), "--store", str(store), "--tz", "UTC",
+             *(["--format", fmt] if fmt else []))
+    line = _clean_error(r)
+    said = line.removeprefix(f"Error: {f}: ")
+    assert said != line and "HTML web page" in said and "Download the export again" in said
+    assert not store.exists()
+
+
 # --- 3. unreadable files and directories; --json when the run stops ---------------------------
 
 

@@ -44,6 +44,10 @@ _MAGIC: Final = {
     b"%PDF": "a PDF document",
 }
 
+#: The start of an HTML page (after a byte-order mark, white space and comments).
+_HTML: Final = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]",
+                          re.IGNORECASE | re.DOTALL)
+
 #: Compressed or archived exports: signature (a regex of the first bytes) -> (what it is,
 #: the command that unpacks it). bzip2's "BZh" is followed by its block size, 1-9.
 _PACKED: Final = {
@@ -259,6 +263,18 @@ def packed_or_wide(head: bytes, path: Path) -> UnknownFormatError | None:
             hint="Open it and save the sheet of calls as CSV (Excel: Save As, \"CSV UTF-8\"; or "
             f"libreoffice --headless --convert-to csv {_shell_quote(path)}), then ingest the "
             "CSV file",
+        )
+    if _HTML.match(head):
+        # A portal's export fetched by a script (curl -o cdr.csv ...) whose session expired
+        # or whose URL was wrong saves the login or error page under the export's name. "No
+        # known CDR layout fits it; describe it in your own profile" sent the user the wrong
+        # way (and with --format, every line was rejected as "not a record of this format").
+        return UnknownFormatError(
+            "this is an HTML web page, not a call-record export (a download that got the "
+            "portal's login or error page?)",
+            path=path,
+            hint="Download the export again (check the login, session or URL that fetched it) "
+            "and ingest the CSV it gives",
         )
     for magic, (what, unpack) in _PACKED.items():
         if magic.match(head):
