@@ -268,3 +268,16 @@ def test_a_record_naming_an_unknown_zone_is_rejected_not_the_whole_file(tmp_path
     assert "column 'Zone'" in got[3] and "'America/New_Yrok'" in got[3]
     assert "America/New_York" in got[3]  # the closest names, as the fix
     assert "'EST'" in got[4] and "use America/New_York" in got[4]
+
+
+def test_a_huge_bad_value_is_quoted_short_in_the_reason_and_whole_in_the_raw(
+        tmp_path: Path) -> None:
+    junk = "X" * 5000
+    bad = GOOD[0].replace("2026-03-07 14:03:22", junk)
+    f = _write(tmp_path, "Master.csv", "\n".join([*GOOD, bad]) + "\n")
+    res = parse_file(f, "asterisk_cdr_csv", tz="America/New_York")
+    (reject,) = res.rejects.to_pylist()
+    reason = reject["reason"]
+    assert reason.startswith("unparseable start time 'XXXX") and "...' in column 'start'" in reason
+    assert len(reason) < 200  # one readable line in the summary and in `tracehop rejects`
+    assert junk in reject["raw_record"]

@@ -73,6 +73,9 @@ def _col(df: pl.DataFrame, name: str) -> pl.Expr:
     return pl.lit(None, dtype=pl.String)
 
 
+#: At most this many characters of a field's value are quoted in a reject's reason.
+REASON_VALUE_CHARS: Final = 60
+
 #: The row's direction (the ``[direction]`` rules), computed before the fields so that a field
 #: can take its columns by direction (``by_direction``).
 DIRECTION: Final = "_direction"
@@ -389,10 +392,18 @@ def apply_profile(
             continue
         raw = _col(df, src)
         bad = raw.is_not_null() & pl.col(f"_t_{key}").is_null()
+        # The value cut to REASON_VALUE_CHARS: a field of garbage (binary junk, a record run
+        # into the next) made reasons of thousands of characters, one line each in the
+        # ingest summary and `tracehop rejects` (the raw text keeps the record whole).
+        shown = pl.concat_str([
+            raw.str.slice(0, REASON_VALUE_CHARS),
+            pl.when(raw.str.len_chars() > REASON_VALUE_CHARS).then(pl.lit("..."))
+            .otherwise(pl.lit("")),
+        ])
         msg = pl.format(
             "unparseable {} time '{}' in column '{}' (expected {})",
             pl.lit(key),
-            raw,
+            shown,
             pl.lit(src),
             pl.lit(fmt_hint),
         )
