@@ -236,3 +236,23 @@ def test_a_wrong_format_given_names_the_format_the_file_is_in(tmp_path: Path) ->
     junk.write_text("hello\nworld\n")
     code, _, err = _run("ingest", str(junk), "--store", str(store), "--format", "pcap")
     assert code == 1 and "looks like" not in err
+
+
+def test_a_directory_of_many_files_lists_those_that_need_a_look_not_every_file(
+        tmp_path: Path) -> None:
+    # mod_json_cdr writes a file per leg: a line per file buried the totals and warnings.
+    cdrs = tmp_path / "cdrs"
+    cdrs.mkdir()
+    text = (FIXTURES / "asterisk_cdr_csv" / "Master_18col.csv").read_text()
+    for i in range(30):
+        (cdrs / f"Master-{i:02d}.csv").write_text(text.replace("DOCUMENTATION", f"DOC{i}"))
+    (cdrs / "Master-07.csv").write_text(text + '"","1","2"\n')  # one reject
+    (cdrs / "notes.txt").write_text("not a CDR\n")
+    code, out, _ = _run("ingest", str(cdrs), "--store", str(tmp_path / "s"),
+                        "--tz", "America/New_York")
+    assert code == 0
+    per_file = [ln for ln in out.splitlines() if ln.startswith(f"  {cdrs}") and " read, " in ln]
+    assert sorted(Path(ln.split(":")[0].strip()).name for ln in per_file) == [
+        "Master-07.csv", "notes.txt"]
+    assert "  ... and 29 more files (--json lists each)" in out.splitlines()
+    assert "stored      90" in out

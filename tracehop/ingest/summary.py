@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from tracehop.ingest.run import IngestSummary
 
+#: Files listed one per line under the totals (beyond it, only those that need a look).
+PER_FILE_LINES = 20
+
 
 def _fmt_n(n: int) -> str:
     return f"{n:,}"
@@ -25,10 +28,20 @@ def render_summary(s: IngestSummary) -> str:
         f"time span   {span}",
         f"elapsed     {s.elapsed_s:.2f} s ({_fmt_n(int(s.rows_per_s))} rows/s)",
     ]
-    for f in s.per_file:
+    # A directory of FreeSWITCH JSON CDRs (a file per leg) is tens of thousands of files: one
+    # line each buried the totals and the warnings. Past PER_FILE_LINES files, only those that
+    # need a look (failed, with rejects, waiting) are listed, up to that many; --json has all.
+    listed = s.per_file
+    if len(listed) > PER_FILE_LINES:
+        listed = [f for f in listed if f.error or f.rejected or f.waiting][:PER_FILE_LINES]
+    for f in listed:
         state = ("already ingested; its new last line is still being written" if f.waiting
                  else "already ingested" if f.skipped else (f.error or f"{f.format}"))
-        lines.append(f"  {f.path}: {f.read} read, {f.rejected} rejected  [{state}]")
+        lines.append(f"  {f.path}: {_fmt_n(f.read)} read, {_fmt_n(f.rejected)} rejected  "
+                     f"[{state}]")
+    if len(listed) < len(s.per_file):
+        lines.append(f"  ... and {_fmt_n(len(s.per_file) - len(listed))} more files "
+                     "(--json lists each)")
     if s.warnings:
         lines.append("warnings:")
         lines.extend(f"  - {w}" for w in s.warnings)
