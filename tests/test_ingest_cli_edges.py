@@ -430,3 +430,22 @@ def test_a_store_inside_the_directory_ingested_is_not_read_as_input(tmp_path: Pa
         assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["files"] == 1 and not out.get("warnings"), out
+
+
+def test_a_store_named_among_the_inputs_is_not_read_as_input(tmp_path: Path) -> None:
+    """`ingest /var/spool/cdr/* --store /var/spool/cdr/calls.store`: the shell names the store
+    itself among the inputs. Its log and Parquet files are no input: the run warned about each,
+    and since none of the store directory's files could be ingested, it exited 1."""
+    cdr = tmp_path / "cdr"
+    cdr.mkdir()
+    (cdr / "Master.csv").write_text(GOOD_FILE.read_text())
+    store = cdr / "calls.store"
+    assert _run("ingest", str(cdr), "--store", str(store), "--tz", "America/New_York"
+                ).exit_code == 0
+    (cdr / "Master-2.csv").write_text(GOOD_FILE.read_text().replace("DOCUMENTATION", "X"))
+    r = _run("ingest", str(cdr / "Master.csv"), str(cdr / "Master-2.csv"), str(store),
+             "--store", str(store), "--tz", "America/New_York", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["files"] == 2 and not out["warnings"] and not out["errors"], out
+    assert (out["stored"], out["duplicates"]) == (3, 3)

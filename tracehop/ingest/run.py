@@ -73,13 +73,17 @@ from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, UTC_US, conform
 from tracehop.store import FileRecord, Store
 from tracehop.store.layout import (
     ARROW_SLICE_ROWS,
+    LEGS_DIR,
+    REJECTS_DIR,
     conform_loose,
     constant_columns,
     day_expr,
     day_of,
     to_polars,
 )
+from tracehop.store.log import LOG_DIR
 from tracehop.store.records import compact_warning
+from tracehop.store.state import STATE_DIR
 from tracehop.store.writer import EarlyDays
 from tracehop.timezones import resolve_zone
 
@@ -892,6 +896,11 @@ def _iso(ts: datetime | None) -> str | None:
     return None if ts is None else ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+#: The directories a store keeps in its root (tracehop/store: the Delta log, day files,
+#: rejects, reader state): never input.
+_STORE_DIRS: Final = (LOG_DIR, LEGS_DIR, REJECTS_DIR, STATE_DIR)
+
+
 def _is_pattern(path: str | Path) -> bool:
     """Whether ``path`` holds a shell wildcard (``*``, ``?``, ``[``)."""
     return any(c in str(path) for c in "*?[")
@@ -932,7 +941,11 @@ def expand_paths(paths: Sequence[str | Path]) -> list[tuple[Path, bool]]:
                 # A store (a Delta table: `_delta_log` inside) under the directory, as with
                 # `ingest /var/spool/cdr --store /var/spool/cdr/calls.store`: its log and
                 # Parquet files are no input, and each run warned about every one of them.
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                # A directory that is itself a store (`ingest /var/spool/cdr/* --store
+                # /var/spool/cdr/calls.store`: the shell names the store among the inputs, or
+                # the CDRs and the store share one directory) keeps its files, not its own.
+                own = _STORE_DIRS if (Path(root) / "_delta_log").is_dir() else ()
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in own
                                  and not (Path(root) / d / "_delta_log").is_dir())
                 # Natural order: rotated captures continue one another (fileorder.py).
                 out.extend((f, False) for f in natural_sorted(
