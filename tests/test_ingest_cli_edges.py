@@ -449,3 +449,29 @@ def test_a_store_named_among_the_inputs_is_not_read_as_input(tmp_path: Path) -> 
     out = json.loads(r.stdout)
     assert out["files"] == 2 and not out["warnings"] and not out["errors"], out
     assert (out["stored"], out["duplicates"]) == (3, 3)
+
+
+def test_a_file_name_that_is_not_utf8_is_that_files_error_not_a_traceback(
+        tmp_path: Path) -> None:
+    """A CDR copied from a Latin-1 system keeps its name's bytes ("caf\\xe9.csv"): the whole
+    run crashed with a UnicodeEncodeError, the other files unread."""
+    cdr = tmp_path / "cdr"
+    cdr.mkdir()
+    latin = cdr / os.fsdecode(b"caf\xe9.csv")
+    try:
+        latin.write_text(GOOD_FILE.read_text())
+    except (UnicodeEncodeError, OSError):
+        pytest.skip("this file system takes UTF-8 names only")
+    (cdr / "Master.csv").write_text(GOOD_FILE.read_text().replace("DOCUMENTATION", "X"))
+    store = tmp_path / "s"
+    r = _run("ingest", str(cdr), "--store", str(store), "--tz", "America/New_York", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["stored"] == 3
+    (err,) = out["errors"]
+    assert err["path"] == f"{cdr}/caf\\xe9.csv" and "not UTF-8" in err["error"]
+    assert Store.open(store).snapshot().rows == 3
+    # Named on its own: exit 1, one Error line, nothing stored.
+    r = _run("ingest", str(latin), "--store", str(tmp_path / "s2"), "--tz", "America/New_York")
+    assert "caf\\xe9.csv: the file name is not UTF-8" in _clean_error(r)
+    assert r.exit_code == 1 and not (tmp_path / "s2").exists()

@@ -901,6 +901,12 @@ def _iso(ts: datetime | None) -> str | None:
 _STORE_DIRS: Final = (LOG_DIR, LEGS_DIR, REJECTS_DIR, STATE_DIR)
 
 
+def _printable(path: str | Path) -> str:
+    """``path`` as text that can be stored and printed: the bytes of a name that is not UTF-8
+    (held by Python as lone surrogates) shown escaped, ``\\xe9``."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _is_pattern(path: str | Path) -> bool:
     """Whether ``path`` holds a shell wildcard (``*``, ``?``, ``[``)."""
     return any(c in str(path) for c in "*?[")
@@ -1173,6 +1179,16 @@ def ingest_paths(
     if not files:
         raise UnknownFormatError("no files to ingest", hint="Name CDR files or directories")
     named_dirs = [Path(p) for p in _expanded(paths) if Path(p).is_dir()]
+
+    def found_in(path: Path, named: bool) -> str | None:
+        return None if named else next(
+            (_printable(d) for d in named_dirs if path.is_relative_to(d)), None)
+
+    # A name that is not UTF-8 (copied from a Latin-1 system: "caf\xe9.csv") cannot be kept as
+    # the legs' source_file, nor printed: it crashed the whole run with a traceback. It is
+    # that file's error, before anything is read.
+    misnamed = [(f, named) for f, named in files if _printable(f) != str(f)]
+    files = [(f, named) for f, named in files if _printable(f) == str(f)]
     total = 0
     for f, _ in files:
         with contextlib.suppress(OSError):
@@ -1193,7 +1209,16 @@ def ingest_paths(
     for r in known.values():
         by_path.setdefault(_path_key(r.path), []).append(r)
 
-    summary = IngestSummary(files=len(files))
+    summary = IngestSummary(files=len(files) + len(misnamed))
+    for f, named in misnamed:
+        shown = _printable(f)
+        error = (f"{shown}: the file name is not UTF-8 (its bytes are shown escaped): tracehop "
+                 "keeps each record's file name as text. Rename it in UTF-8, e.g. convmv -f "
+                 "latin1 -t utf8 --notest FILE, then ingest it")
+        summary.per_file.append(FileSummary(path=shown, named=named, error=error,
+                                            found_in=found_in(f, named)))
+        if not named:
+            summary.warnings.append(f"skipped: {error}")
     unique_ids = True  # no leg_id repeats within the batch (see _ids_unique)
     legs_parts: list[pa.Table] = []
     rej_parts: list[pa.Table] = []
@@ -1268,8 +1293,7 @@ def ingest_paths(
                                            parse_group):
             path = unpacked.shown(copy)
             res = got if path == copy else _renamed(got, copy, path, unpacked)
-            fs = FileSummary(path=str(path), named=named, found_in=None if named else next(
-                (str(d) for d in named_dirs if path.is_relative_to(d)), None))
+            fs = FileSummary(path=str(path), named=named, found_in=found_in(path, named))
             summary.per_file.append(fs)
             if isinstance(res, TracehopError):
                 e = res
@@ -1362,7 +1386,10 @@ def ingest_paths(
             rej_parts.append(res.rejects)
             unique_ids = unique_ids and _ids_unique(res)
 
-        del res  # the last file's legs: the commit below must hold the only reference
+        # The last file's legs: the commit below must hold the only reference (no file was
+        # read when every one had a name that is not UTF-8).
+        if files:
+            del res
         if records:
             # The commit gets the only reference to the legs, so that it can free each unsorted
             # column as soon as it is sorted (a 10M-row batch's columns are GBs).
