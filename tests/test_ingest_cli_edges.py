@@ -475,3 +475,24 @@ def test_a_file_name_that_is_not_utf8_is_that_files_error_not_a_traceback(
     r = _run("ingest", str(latin), "--store", str(tmp_path / "s2"), "--tz", "America/New_York")
     assert "caf\\xe9.csv: the file name is not UTF-8" in _clean_error(r)
     assert r.exit_code == 1 and not (tmp_path / "s2").exists()
+
+
+def test_a_store_directory_holding_other_files_is_refused_before_any_file_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--store naming the CDR directory itself: said only once the whole input was parsed
+    (minutes for a large file), and as the input file's error."""
+    import tracehop.ingest.run as run
+
+    cdrs = tmp_path / "cdrs"
+    cdrs.mkdir()
+    (cdrs / "Master.csv").write_text(TEXT)
+
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a file was read")
+
+    monkeypatch.setattr(run, "parse_file", never)
+    r = _run("ingest", str(cdrs / "Master.csv"), "--store", str(cdrs), "--tz", "UTC", "--json")
+    assert "directory is not empty and holds no tracehop store" in _clean_error(r)
+    out = json.loads(r.stdout)
+    assert [e["path"] for e in out["errors"]] == [None]  # the store's error, not the file's
+    assert sorted(p.name for p in cdrs.iterdir()) == ["Master.csv"]

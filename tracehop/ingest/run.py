@@ -1203,6 +1203,7 @@ def ingest_paths(
             st = Store.open(store_path, create=False)
         except StoreNotFoundError:
             st = None  # created at commit time, only if there is something to commit
+            Store.check_creatable(store_path)  # but a --store it cannot be made in: say so now
     if st is not None:
         known = {r.file_id: r for r in st.ingested_files()}
     by_path: dict[str, list[FileRecord]] = {}  # versions of each path already ingested

@@ -174,16 +174,29 @@ class Store:
             )
         return store
 
+    @staticmethod
+    def check_creatable(path: str | os.PathLike[str]) -> None:
+        """Raise the StoreError :meth:`open` with ``create`` would raise for a directory it
+        cannot make a store in (a file, a directory holding other files), creating nothing.
+
+        ``ingest_paths`` calls it before reading anything when there is no store yet: the store
+        is created only at commit time, and a wrong --store used to be said only after the
+        whole input was parsed (minutes for a large file), as the first file's error."""
+        root = Path(path).absolute()
+        try:
+            if root.exists() and not root.is_dir():
+                raise StoreError(f"{root}: exists and is not a directory",
+                                 hint="give --store a new or empty directory")
+            if root.is_dir() and any(p.name not in ("_delta_log",) for p in root.iterdir()):
+                raise StoreError(
+                    f"{root}: directory is not empty and holds no tracehop store",
+                    hint="give --store a new or empty directory",
+                )
+        except OSError as e:
+            raise StoreIOError(root, e, action="create") from e
+
     def _create(self) -> None:
-        if self.root.exists() and not self.root.is_dir():
-            raise StoreError(f"{self.root}: exists and is not a directory")
-        if self.root.is_dir() and any(
-            p.name not in ("_delta_log",) for p in self.root.iterdir()
-        ):
-            raise StoreError(
-                f"{self.root}: directory is not empty and holds no tracehop store",
-                hint="give --store a new or empty directory",
-            )
+        self.check_creatable(self.root)
         actions = [
             delta.commit_info_action(
                 "CREATE TABLE", {"partitionBy": [delta.PARTITION_COLUMN]}, {"created": True}
