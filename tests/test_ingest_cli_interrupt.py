@@ -61,3 +61,54 @@ def test_ctrl_c_while_the_day_files_are_written_leaves_no_file_behind(
     # Nothing committed, and no unreferenced day file left for a vacuum to find days later.
     assert Store.open(store).version == version
     assert _files(store) == before
+
+
+_CHILD = """
+import sys, time
+import tracehop.ingest.run as run
+
+real = run.parse_file
+
+def slow(*args, **kwargs):
+    print("reading", flush=True)  # the .gz file is decompressed by now
+    time.sleep(30)
+    return real(*args, **kwargs)
+
+run.parse_file = slow
+from tracehop.cli import main
+
+sys.argv = ["tracehop", "ingest", sys.argv[1], "--store", sys.argv[2], "--tz", "America/New_York"]
+main()
+"""
+
+
+def test_sigterm_ends_the_run_as_ctrl_c_does_and_leaves_no_temporary_copy(
+        tmp_path: Path) -> None:
+    # systemctl stop, a timer's timeout, `timeout 1h tracehop ingest ...`: the default action
+    # killed the process at once, leaving the decompressed copy of each .gz in $TMPDIR.
+    import gzip
+    import subprocess
+    import sys
+
+    gz = tmp_path / "Master.csv.1.gz"
+    gz.write_bytes(gzip.compress(("\n".join(GOOD) + "\n").encode()))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    store = tmp_path / "s"
+    env = {**os.environ, "TMPDIR": str(tmp),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(gz), str(store)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "reading"
+        assert any(tmp.iterdir())  # the plain copy being read
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 1, (child.returncode, err)  # not killed by the signal
+    assert "Traceback" not in err
+    assert list(tmp.iterdir()) == []
+    assert not store.exists()

@@ -9,6 +9,8 @@ Each command's docstring is its ``--help`` and carries an example.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -102,7 +104,7 @@ def ingest_cmd(paths: tuple[str, ...], store_dir: str, fmt: str | None, tz: str 
     show_bar = not as_json and sys.stderr.isatty()
     try:
         _refuse_unlistable(paths)
-        with progress_bar(enabled=show_bar) as advance, configured(
+        with _sigterm_as_interrupt(), progress_bar(enabled=show_bar) as advance, configured(
                 local_nets=list(local_nets) or None, cert_dir=cert_dir):
             summary = ingest_paths(list(paths), store_dir, format=fmt, tz=tz, source=source,
                                    progress=advance, keep_raw=keep_raw)
@@ -122,6 +124,28 @@ def ingest_cmd(paths: tuple[str, ...], store_dir: str, fmt: str | None, tz: str 
         click.echo(f"Error: {failed.error}", err=True)
     if summary.failed_named:
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (systemctl stop, a timer's TimeoutStartSec, `timeout 1h tracehop ingest ...`)
+    ends the run as Ctrl-C does: the clean-ups run and nothing is committed. Its default
+    action killed the process at once, leaving the decompressed copy of a .gz file in $TMPDIR
+    (its plain size, GBs, at every run so stopped) and the day files being written."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding application's worker)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _refuse_unlistable(paths: tuple[str, ...]) -> None:
