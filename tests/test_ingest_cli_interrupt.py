@@ -112,3 +112,62 @@ def test_sigterm_ends_the_run_as_ctrl_c_does_and_leaves_no_temporary_copy(
     assert "Traceback" not in err
     assert list(tmp.iterdir()) == []
     assert not store.exists()
+
+
+def test_ctrl_c_after_the_version_is_linked_keeps_the_committed_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The interrupt lands while the log directory is synced, after the link that commits:
+    # the clean-up for an uncommitted run deleted the day files the new version names.
+    import pyarrow.parquet as pq
+
+    import tracehop.store.log as log
+
+    real = log.fsync_dir
+
+    def interrupted(path: Path) -> None:
+        if path.name == "_delta_log" and (path / f"{1:020d}.json").exists():
+            raise KeyboardInterrupt
+        real(path)
+
+    monkeypatch.setattr(log, "fsync_dir", interrupted)
+    f = tmp_path / "Master.csv"
+    f.write_text("\n".join(GOOD) + "\n")
+    store = tmp_path / "s"
+    r = CliRunner().invoke(cli, ["ingest", str(f), "--store", str(store),
+                                 "--tz", "America/New_York"])
+    assert r.exit_code != 0
+    monkeypatch.setattr(log, "fsync_dir", real)
+    snap = Store.open(store).snapshot()
+    assert snap.version == 1 and snap.rows == 3
+    assert pq.read_table(snap.all_files()).num_rows == 3  # every file it names is there
+    again = CliRunner().invoke(cli, ["ingest", str(f), "--store", str(store),
+                                     "--tz", "America/New_York", "--json"])
+    assert again.exit_code == 0 and '"duplicates": 3' in again.stdout
+
+
+def test_ctrl_c_after_forget_linked_its_version_keeps_the_rewritten_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow.parquet as pq
+
+    import tracehop.store.log as log
+
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("\n".join(GOOD) + "\n")
+    b.write_text("\n".join(GOOD).replace("DOCUMENTATION", "X") + "\n")
+    store = tmp_path / "s"
+    assert CliRunner().invoke(cli, ["ingest", str(a), str(b), "--store", str(store),
+                                    "--tz", "America/New_York"]).exit_code == 0
+    target = Store.open(store).log.version_path(Store.open(store).version + 1)
+    real = log.fsync_dir
+
+    def interrupted(path: Path) -> None:
+        if target.exists():
+            raise KeyboardInterrupt
+        real(path)
+
+    monkeypatch.setattr(log, "fsync_dir", interrupted)
+    r = CliRunner().invoke(cli, ["forget", str(a), "--store", str(store)])
+    assert r.exit_code != 0 and target.exists()
+    monkeypatch.setattr(log, "fsync_dir", real)
+    snap = Store.open(store).snapshot()
+    assert pq.read_table(snap.all_files()).num_rows == 3 == snap.rows  # b's legs, readable

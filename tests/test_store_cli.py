@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from click.testing import CliRunner
 
 from tracehop.cli import cli
@@ -108,3 +109,29 @@ def test_a_file_given_as_the_store_is_one_error_line_with_the_fix(tmp_path: Path
     out = json.loads(res.stdout)
     assert out["stored"] == 0 and "another --store" in out["errors"][0]["error"]
     assert f.read_text() == "not a store\n"
+
+
+def test_ctrl_c_after_compact_linked_its_version_keeps_the_new_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Interrupted while the log directory is synced, after the link that commits: the
+    # clean-up for a failed compaction deleted the day files the new version names.
+    import pyarrow.parquet as pq
+
+    import tracehop.store.log as log
+
+    store = fragmented_store(tmp_path / "s")
+    target = store.log.version_path(Store.open(store.root).version + 1)
+    real = log.fsync_dir
+
+    def interrupted(path: Path) -> None:
+        if target.exists():
+            raise KeyboardInterrupt
+        real(path)
+
+    monkeypatch.setattr(log, "fsync_dir", interrupted)
+    res = CliRunner().invoke(cli, ["compact", "--store", str(store.root)])
+    assert res.exit_code != 0 and target.exists()
+    monkeypatch.setattr(log, "fsync_dir", real)
+    snap = Store.open(store.root).snapshot()
+    assert snap.file_count == 2
+    assert pq.read_table(snap.all_files()).num_rows == 300

@@ -61,6 +61,7 @@ def compact_days(
     for all."""
     wanted = set(days) if days is not None else None
     plan: dict[date, _Rewrite] = {}
+    linking: tuple[int, list[dict[str, Any]]] | None = None  # version being linked
     try:
         for attempt in range(max_retries + 1):
             state = refresh()
@@ -78,9 +79,11 @@ def compact_days(
             if not plan:
                 return CompactResult(version=None)
             actions = _actions(plan)
+            linking = (state.version + 1, actions)
             try:
-                log.write(state.version + 1, actions)
+                log.write(*linking)
             except StoreConflictError:
+                linking = None
                 if attempt == max_retries:
                     raise
                 continue
@@ -98,6 +101,8 @@ def compact_days(
                 ),
             )
     except BaseException as exc:
+        if linking is not None and log.holds(*linking):
+            raise  # interrupted after the link (Ctrl-C while syncing the log): committed
         for rw in plan.values():
             (root / rw.rel).unlink(missing_ok=True)
         if isinstance(exc, OSError):  # permissions, a full disk: one clear error

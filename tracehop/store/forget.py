@@ -84,6 +84,7 @@ def forget_files(
     versions of the same files) and their records, in one log version."""
     base = Path(root)
     written: list[str] = []
+    linking: tuple[int, list[dict[str, Any]]] | None = None  # version being linked
     try:
         for attempt in range(max_retries + 1):
             state = refresh()
@@ -104,9 +105,11 @@ def forget_files(
                                  sorted({id_prefix(r) + ":" for r in records}), written,
                                  may_drop)
             rejects = _rewrite_rejects(base, state, {r.file_id for r in records}, written)
+            linking = (state.version + 1, _actions(records, legs, rejects))
             try:
-                log.write(state.version + 1, _actions(records, legs, rejects))
+                log.write(*linking)
             except StoreConflictError:
+                linking = None
                 if attempt == max_retries:
                     raise
                 for rel in written:
@@ -121,6 +124,8 @@ def forget_files(
                 leg_files_rewritten=len(legs),
             )
     except BaseException as exc:
+        if linking is not None and log.holds(*linking):
+            raise  # interrupted after the link (Ctrl-C while syncing the log): committed
         for rel in written:
             (base / rel).unlink(missing_ok=True)
         if isinstance(exc, OSError):

@@ -176,7 +176,7 @@ class TransactionLog:
         self.dir.mkdir(parents=True, exist_ok=True)
         target = self.version_path(version)
         tmp = self.dir / f".{version:020d}.json.{uuid.uuid4().hex}.tmp"
-        body = "".join(json.dumps(a, separators=(",", ":")) + "\n" for a in actions)
+        body = _body(actions)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -193,6 +193,21 @@ class TransactionLog:
         finally:
             tmp.unlink(missing_ok=True)
         fsync_dir(self.dir)
+
+
+    def holds(self, version: int, actions: list[dict[str, Any]]) -> bool:
+        """Whether version file ``version`` exists and holds exactly ``actions``: a
+        :meth:`write` interrupted after its link (KeyboardInterrupt during the directory sync)
+        did commit them."""
+        try:
+            return self.version_path(version).read_text(encoding="utf-8") == _body(actions)
+        except (OSError, UnicodeDecodeError):
+            return False
+
+
+def _body(actions: list[dict[str, Any]]) -> str:
+    """A version file's text: one JSON action per line."""
+    return "".join(json.dumps(a, separators=(",", ":")) + "\n" for a in actions)
 
 
 def fsync_dir(path: Path) -> None:

@@ -301,6 +301,8 @@ class Store:
             frame = _first_per_leg_id(frame)
 
         written: Written = {}
+        # The version this attempt is linking into the log, and its actions, while it does.
+        linking: tuple[int, list[dict[str, Any]]] | None = None
         reject_file: RejectFile | None = None
         state_files: dict[str, StateFile | None] = {}  # key -> blob written for this commit
         # Leg files whose leg_ids this batch was checked against (the early days were checked
@@ -375,9 +377,11 @@ class Store:
                     info["rejects"] += [{"path": r.new.path, "size": r.new.size,
                                          "rows": r.new.rows}
                                         for r in replaced if r.new is not None]
+                linking = (state.version + 1, actions)
                 try:
                     self.log.write(state.version + 1, actions)
                 except StoreConflictError:
+                    linking = None
                     if attempt == max_retries:
                         raise
                     continue
@@ -386,6 +390,13 @@ class Store:
                     early.committed = True  # its files are referenced now: never delete them
                 break
         except BaseException as exc:
+            if linking is not None and self.log.holds(*linking):
+                # Ctrl-C or SIGTERM (KeyboardInterrupt) after the version file was linked,
+                # while the log directory was synced: committed. Removing "its" files here
+                # would leave the version naming day files that are gone (a damaged store).
+                if early is not None:
+                    early.committed = True
+                raise
             # Not committed: the files are unreferenced. Remove them now rather than leaving
             # them for vacuum (a hard crash here would leave them, invisible, for vacuum).
             if early is not None:
