@@ -496,3 +496,19 @@ def test_a_store_directory_holding_other_files_is_refused_before_any_file_is_rea
     out = json.loads(r.stdout)
     assert [e["path"] for e in out["errors"]] == [None]  # the store's error, not the file's
     assert sorted(p.name for p in cdrs.iterdir()) == ["Master.csv"]
+
+
+@pytest.mark.parametrize("option", ["--source", "--store"])
+def test_a_source_or_store_that_is_not_utf8_is_one_error_line(
+        tmp_path: Path, option: str) -> None:
+    """Bytes that are not UTF-8 in --source or --store (a script in a Latin-1 locale) crashed
+    the run with a UnicodeEncodeError traceback after the files were read."""
+    latin = os.fsdecode(b"pbx\xe9")
+    store = str(tmp_path / (latin if option == "--store" else "s"))
+    args = ["ingest", str(GOOD_FILE), "--tz", "America/New_York", "--store", store]
+    if option == "--source":
+        args += ["--source", latin]
+    r = _run(*args)
+    assert f"Error: {option} " in _clean_error(r) and "pbx\\xe9 is not UTF-8" in _clean_error(r)
+    assert r.exit_code == 1
+    assert not any(tmp_path.iterdir())

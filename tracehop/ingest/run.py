@@ -1169,6 +1169,14 @@ def ingest_paths(
     started = time.perf_counter()
     if tz is not None:
         resolve_zone(tz)  # unknown zone: fail before touching anything
+    for option, value in (("--source", source), ("--store", None if isinstance(store, Store)
+                                                 else str(store))):
+        # Bytes that are not UTF-8 (a script in a Latin-1 locale): kept as text in every leg
+        # (the source) or handed to pyarrow (the store's path), they crashed the run with a
+        # UnicodeEncodeError traceback once the files had been read.
+        if value is not None and _printable(value) != value:
+            raise TracehopError(f"{option} {_printable(value)} is not UTF-8 text",
+                                hint=f"Give {option} in UTF-8 (or plain ASCII)")
     profile: Profile | str | None = None
     if format is not None:
         fmts = registered_formats()
