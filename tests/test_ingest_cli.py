@@ -256,3 +256,17 @@ def test_a_directory_of_many_files_lists_those_that_need_a_look_not_every_file(
         "Master-07.csv", "notes.txt"]
     assert "  ... and 29 more files (--json lists each)" in out.splitlines()
     assert "stored      90" in out
+
+
+def test_a_file_skipped_in_a_directory_is_said_once(tmp_path: Path) -> None:
+    cdrs = tmp_path / "cdrs"
+    cdrs.mkdir()
+    (cdrs / "Master.csv").write_bytes(
+        (FIXTURES / "asterisk_cdr_csv" / "Master_18col.csv").read_bytes())
+    for i in range(3):
+        (cdrs / f"notes{i}.txt").write_text(f"not a CDR {i}\n")
+    code, out, _ = _run("ingest", str(cdrs), "--store", str(tmp_path / "s"),
+                        "--tz", "America/New_York")
+    assert code == 0
+    for i in range(3):
+        assert out.count(f"notes{i}.txt: cannot tell the format") == 1, out

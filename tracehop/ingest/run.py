@@ -1308,7 +1308,7 @@ def ingest_paths(
                 e = res
                 fs.error = str(e) + _format_hint(copy, format)
                 if not named:
-                    summary.warnings.append(f"skipped: {e}")
+                    summary.warnings.append(f"skipped: {fs.error}")
                 continue
             fs.format = res.format
             if _account_log(path, res):

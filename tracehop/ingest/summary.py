@@ -42,9 +42,19 @@ def render_summary(s: IngestSummary) -> str:
     if len(listed) < len(s.per_file):
         lines.append(f"  ... and {_fmt_n(len(s.per_file) - len(listed))} more files "
                      "(--json lists each)")
-    if s.warnings:
+    # A file skipped in a directory walk has its warning "skipped: <its error>": the error is
+    # on its line above already (each junk file of a directory was said twice), and past
+    # PER_FILE_LINES of them the rest are counted, not listed.
+    said = {f"skipped: {f.error}" for f in listed if f.error}
+    skipped = [w for w in s.warnings if w.startswith("skipped: ") and w not in said]
+    warnings = [w for w in s.warnings if not w.startswith("skipped: ")]
+    warnings += skipped[:PER_FILE_LINES]
+    if warnings or len(skipped) > PER_FILE_LINES:
         lines.append("warnings:")
-        lines.extend(f"  - {w}" for w in s.warnings)
+        lines.extend(f"  - {w}" for w in warnings)
+    if len(skipped) > PER_FILE_LINES:
+        lines.append(f"  - ... and {_fmt_n(len(skipped) - PER_FILE_LINES)} more files skipped "
+                     "(--json lists each)")
     kept = sum(f.rejected for f in s.per_file if not f.error and not f.skipped)
     if kept:
         lines.append("rejected records are kept in the store with their reasons")
