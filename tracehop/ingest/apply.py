@@ -408,21 +408,6 @@ def apply_profile(
             pl.lit(fmt_hint),
         )
         reason = pl.when(bad).then(msg).otherwise(reason)
-    if t.zone == "column" and t.zone_column in df.columns:
-        # A record naming a zone that is none (an abbreviation, a typo) is a reject saying so:
-        # one such record used to fail the whole file, naming neither line nor column. Checked
-        # once per distinct value, rows looked up by value.
-        zcol = t.zone_column
-        assert zcol is not None
-        unknown: dict[str, str] = {}
-        for value in df.get_column(zcol).unique().drop_nulls().to_list():
-            try:
-                resolve_zone(value)
-            except ZoneError as err:
-                unknown[value] = f"column '{zcol}': {err}"
-        if unknown:
-            zone_reason = pl.col(zcol).replace_strict(unknown, default=None, return_dtype=pl.String)
-            reason = pl.coalesce(reason, zone_reason)
     either = f"columns '{t.start}' and '{t.start_else}' are" if t.start_else else (
         f"column '{t.start}' is")
     reason = (
