@@ -173,6 +173,30 @@ def _direction(doc: dict[str, Any], variables: dict[str, Any]) -> str | None:
     return None
 
 
+def document_frames(order: list[tuple[int, bool]], rows: list[dict[str, Any]],
+                    lines: list[int], raws: list[str], rej: list[tuple[int, str, str]]
+                    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The read documents as the reader's frames: one row per CDR document (its flattened
+    fields as text, its record number and raw text) and the rejects. ``order`` lists every
+    document's starting line and whether it was read, in file order: where one line holds
+    several documents, they are numbered by document (:func:`_numbered_by_document`). Shared
+    by the JSON and the XML reader (fsxml.py)."""
+    starts = [line for line, _ in order]
+    if len(set(starts)) < len(starts):
+        lines, rej = _numbered_by_document(order, lines, rej)
+    columns = sorted({k for r in rows for k in r})
+    data: dict[str, Any] = {c: [r.get(c) for r in rows] for c in columns}
+    frame = pl.DataFrame(data, schema={c: pl.String for c in columns})
+    frame = frame.with_columns(
+        pl.Series(LINE, lines, dtype=pl.Int64), pl.Series(RAW, raws, dtype=pl.String)
+    )
+    rejects = pl.DataFrame(
+        {LINE: [r[0] for r in rej], REASON: [r[1] for r in rej], RAW: [r[2] for r in rej]},
+        schema={LINE: pl.Int64, REASON: pl.String, RAW: pl.String},
+    )
+    return frame, rejects
+
+
 def _numbered_by_document(order: list[tuple[int, bool]], lines: list[int],
                           rej: list[tuple[int, str, str]]
                           ) -> tuple[list[int], list[tuple[int, str, str]]]:
@@ -236,20 +260,7 @@ def read_json_cdr(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.
             raws.append(text[pos:end])
             order.append((line, True))
         pos = end
-    starts = [line for line, _ in order]
-    if len(set(starts)) < len(starts):
-        lines, rej = _numbered_by_document(order, lines, rej)
-    columns = sorted({k for r in rows for k in r})
-    data: dict[str, Any] = {c: [r.get(c) for r in rows] for c in columns}
-    frame = pl.DataFrame(data, schema={c: pl.String for c in columns})
-    frame = frame.with_columns(
-        pl.Series(LINE, lines, dtype=pl.Int64), pl.Series(RAW, raws, dtype=pl.String)
-    )
-    rejects = pl.DataFrame(
-        {LINE: [r[0] for r in rej], REASON: [r[1] for r in rej], RAW: [r[2] for r in rej]},
-        schema={LINE: pl.Int64, REASON: pl.String, RAW: pl.String},
-    )
-    return frame, rejects
+    return document_frames(order, rows, lines, raws, rej)
 
 
 register_reader("freeswitch_json", read_json_cdr)

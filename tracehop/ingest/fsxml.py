@@ -28,8 +28,7 @@ from typing import Any
 import polars as pl
 
 from tracehop.ingest.formats import register_reader
-from tracehop.ingest.fsjson import _numbered_by_document, flatten
-from tracehop.ingest.readers import LINE, RAW, REASON
+from tracehop.ingest.fsjson import document_frames, flatten
 
 READER = "freeswitch_xml"
 
@@ -109,20 +108,7 @@ def read_xml_cdr(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.D
     if not order:
         rej.append((1, "no <cdr> document in the file", text[:200]))
         order.append((1, False))
-    starts = [line for line, _ in order]
-    if len(set(starts)) < len(starts):
-        lines, rej = _numbered_by_document(order, lines, rej)
-    columns = sorted({k for r in rows for k in r})
-    data: dict[str, Any] = {c: [r.get(c) for r in rows] for c in columns}
-    frame = pl.DataFrame(data, schema={c: pl.String for c in columns})
-    frame = frame.with_columns(
-        pl.Series(LINE, lines, dtype=pl.Int64), pl.Series(RAW, raws, dtype=pl.String)
-    )
-    rejects = pl.DataFrame(
-        {LINE: [r[0] for r in rej], REASON: [r[1] for r in rej], RAW: [r[2] for r in rej]},
-        schema={LINE: pl.Int64, REASON: pl.String, RAW: pl.String},
-    )
-    return frame, rejects
+    return document_frames(order, rows, lines, raws, rej)
 
 
 register_reader(READER, read_xml_cdr)
