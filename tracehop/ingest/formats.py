@@ -74,6 +74,9 @@ class ParseResult:
     file_id: str | None = None  # sha256 of the content, if the parser computed it
     size: int = 0  # bytes hashed
     resume: Resume | None = None  # read on from the end of a version already stored
+    # Records of a file the store already holds unchanged, not parsed again (its file
+    # record's rows_read): they count as read and duplicate.
+    rows_known: int = 0
 
 
 @dataclass(frozen=True)
