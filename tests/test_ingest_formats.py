@@ -89,11 +89,13 @@ def test_tz_given_overrides_inference_and_warns_on_disagreement() -> None:
 
 
 def test_repeated_dst_hour_is_flagged_ambiguous(tmp_path: Path) -> None:
-    # 2026-11-01 01:30 happens twice in New York; the first (EDT, 05:30Z) is taken.
+    # 2026-11-01 01:30 happens twice in New York; the first (EDT, 05:30Z) is taken. The
+    # record's uniqueid (05:00Z) names neither pass (its channel was made before the call):
+    # the rule and the flag stand.
     line = (
         '"","2025550111","3125550100","from-trunk","""X"" <2025550111>","SIP/acme-0001",'
         '"","Dial","","2026-11-01 01:30:00",,"2026-11-01 01:30:05",5,0,"NO ANSWER",'
-        '"DOCUMENTATION","1793511000.1",""\n'
+        '"DOCUMENTATION","1793509200.1",""\n'
         '"","2025550111","3125550100","from-trunk","""X"" <2025550111>","SIP/acme-0002",'
         '"","Dial","","2026-11-01 03:30:00",,"2026-11-01 03:30:05",5,0,"NO ANSWER",'
         '"DOCUMENTATION","1793521800.1",""\n'

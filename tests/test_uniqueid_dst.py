@@ -93,12 +93,29 @@ def test_correct_tz_across_the_change_does_not_warn(day: str,
 
 
 def test_repeated_hour_alone_with_correct_tz_does_not_warn(tmp_path: Path) -> None:
-    # Only the second pass of 01:xx: --tz takes the first pass (EDT) and flags each record
-    # ambiguous. That is the zone's fold, not a wrong zone: no advice to pass --tz UTC.
+    # Only the second pass of 01:xx, each record started with its channel: with --tz the
+    # uniqueid tells the pass (EST), so each gets its own instant and no ambiguity flag. It is
+    # the zone's fold, not a wrong zone: no advice to pass --tz UTC.
     f = _write(tmp_path / "Master.csv", [(e, e) for e in FALL_BACK[4:6]])
     res = parse_file(f, "asterisk_cdr_csv", "America/New_York")
-    assert res.legs.column("time_ambiguous").to_pylist() == [True, True]
+    got = [int(t.timestamp()) for t in res.legs.column("start_utc").to_pylist()]
+    assert got == FALL_BACK[4:6]
+    assert res.legs.column("time_ambiguous").to_pylist() == [False, False]
     assert res.warnings == []
+
+
+def test_with_tz_a_repeated_hour_start_takes_the_pass_its_uniqueid_names(tmp_path: Path) -> None:
+    # Both passes of 01:30 on the fall-back day, each started with its channel, and one whose
+    # channel was made 30 minutes before it (a transferred leg: its uniqueid names neither
+    # pass). --tz America/New_York: the first two get their own instants, unflagged; the third
+    # keeps the rule (first pass) and its flag.
+    first, second = FALL_BACK[3], FALL_BACK[5]  # 05:30Z (EDT) and 06:30Z (EST)
+    f = _write(tmp_path / "Master.csv", [(first, first), (second, second),
+                                         (second, second - 1800)])
+    res = parse_file(f, "asterisk_cdr_csv", "America/New_York")
+    got = [int(t.timestamp()) for t in res.legs.column("start_utc").to_pylist()]
+    assert got == [first, second, first]
+    assert res.legs.column("time_ambiguous").to_pylist() == [False, False, True]
 
 
 @pytest.mark.parametrize("day", ["fall_back", "spring_forward"])

@@ -531,6 +531,8 @@ def _to_utc(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl.DataFram
             pl.lit(zone_name).alias("_source_tz"),
             repeated["start"].alias("_ambiguous"),
         )
+        if t.infer_offset_column:
+            out = _repeated_start_by_uniqueid(out, profile, zone_name)
         out = _second_pass_after_start(out, profile, ctx.tz, repeated)
         if inferred is not None and df.height:
             _check_tz_against_uniqueid(out, inferred, ctx)
@@ -618,6 +620,54 @@ def _spans(df: pl.DataFrame, profile: Profile) -> dict[str, pl.Expr]:
         if billsec is not None:
             spans["answer"] = duration - billsec
     return spans
+
+
+def _repeated_start_by_uniqueid(df: pl.DataFrame, profile: Profile, zone: str) -> pl.DataFrame:
+    """With ``--tz``: a start in a repeated hour whose uniqueid tells which pass it was.
+
+    fold=0 (docs/decisions.md) is the rule for a wall time nothing else tells about. An
+    Asterisk record that started with its channel (within EXACT_S seconds of a whole
+    quarter-hour offset from its uniqueid's epoch, :func:`_rounded_offset`) says its own
+    instant: on the fall-back day a 01:30 whose uniqueid is 06:30Z is the second pass, EST, and
+    was stored an hour early under the rule. Such a start takes the pass its uniqueid names,
+    and is no longer flagged ambiguous (the matcher would otherwise warn that it was read as
+    the first occurrence); a record whose uniqueid names neither pass keeps the rule and its
+    flag. Only the few flagged rows are looked at."""
+    t = profile.time
+    column = t.infer_offset_column
+    if column not in df.columns and t.infer_offset_fallback in df.columns:
+        column = t.infer_offset_fallback
+    if column is None or column not in df.columns:
+        return df
+    idx = df.get_column("_ambiguous").arg_true()
+    if not idx.len():
+        return df
+    part = df[idx]
+    rounded, exact = _rounded_offset(part, profile, column)
+    sub = part.select(
+        (pl.col("_t_start") - pl.duration(seconds=rounded)).dt.replace_time_zone("UTC")
+        .alias("_by_uid"),
+        exact.alias("_x"),
+        pl.col("_u_start").alias("_early"),
+        # The second pass: the wall time's later reading (zoneinfo fold=1).
+        pl.col("_t_start").dt.replace_time_zone(zone, ambiguous="latest", non_existent="null")
+        .dt.convert_time_zone("UTC").alias("_later"),
+    )
+    flags = sub.select(
+        (pl.col("_x") & ((pl.col("_by_uid") == pl.col("_early"))
+                         | (pl.col("_by_uid") == pl.col("_later")))).fill_null(False)
+        .alias("decided"),
+        (pl.col("_x") & (pl.col("_by_uid") == pl.col("_later"))
+         & (pl.col("_later") != pl.col("_early"))).fill_null(False).alias("second"),
+    )
+    decided, second = flags.get_column("decided"), flags.get_column("second")
+    if not decided.any():
+        return df
+    later = sub.get_column("_later").filter(second)
+    return df.with_columns(
+        df.get_column("_u_start").scatter(idx.filter(second), later),
+        df.get_column("_ambiguous").scatter(idx.filter(decided), False),
+    )
 
 
 def _second_pass_after_start(df: pl.DataFrame, profile: Profile, zone: str,
