@@ -164,14 +164,15 @@ def test_lookup_text_of_a_time_zone_slip_shows_the_window_that_found_it(store_di
 
 
 def test_portal_txt_lists_the_windows_searched(packs: dict[str, str]) -> None:
-    none = packs["NONE"]
+    none = packs["NONE"]  # plain ASCII: "+/-", not "\u00b1"
     assert "Window searched: 2026-11-19" not in none
     assert ("Windows searched around 2026-11-20T14:00:00Z, and only these (not the time "
-            "between them):\n  ±120s\n  ±15min\n  whole-hour offsets ±1h..±24h, each ±120s\n"
+            "between them):\n  +/-120s\n  +/-15min\n"
+            "  whole-hour offsets +/-1h..+/-24h, each +/-120s\n"
             "Not found in any of them.\n") in none
-    assert "Found in: ±120s around +1h (time-zone slip?)." in packs["WIDE"]
+    assert "Found in: +/-120s around +1h (time-zone slip?)." in packs["WIDE"]
     # a match in the first window: that window was searched whole
-    assert ("Window searched: 2026-11-20T14:01:22Z to 2026-11-20T14:05:22Z (±120s)"
+    assert ("Window searched: 2026-11-20T14:01:22Z to 2026-11-20T14:05:22Z (+/-120s)"
             in packs["LATE"])
 
 

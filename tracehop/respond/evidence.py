@@ -31,6 +31,7 @@ import json
 import re
 import shutil
 import textwrap
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -112,6 +113,33 @@ def portal_text(answer: dict[str, Any]) -> str:
     fits, a match found only by widening, a late answer, an RMD flag): whoever pastes it must
     see them, so they come right after the result.
     """
+    return "".join(_portal_safe(line) + "\n" for line in _portal_lines(answer))
+
+
+#: Typography the answer's own sentences use, as the ASCII a web form keeps intact.
+_ASCII = str.maketrans({"\u00b1": "+/-", "\u2013": "-", "\u2014": "-", "\u2018": "'",
+                        "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2026": "...",
+                        "\u2192": "->", "\u00d7": "x", "\u2264": "<=", "\u2265": ">="})
+
+
+def _portal_safe(line: str) -> str:
+    """One line of the text as plain ASCII, on one line.
+
+    The requirement is plain text, ready to paste: a character outside ASCII (the windows'
+    "\u00b1120s", an accented reference) is not sure to survive a web form, its exports or a
+    ticket's e-mail, so "\u00b1" is "+/-", accents lose their marks (é -> e) and any
+    other character is "?". A line break or tab inside a value (an inquiry id, a trunk name
+    from a CDR) is a space: a reference "R1<newline>Result: ..." put a forged line of its own
+    in the text a person pastes. Only the text's own line breaks remain.
+    """
+    if line.isascii() and line.isprintable():
+        return line
+    line = unicodedata.normalize("NFKD", line.translate(_ASCII))
+    return "".join(c if " " <= c <= "~" else " " if c.isspace() else "?"
+                   for c in line if not unicodedata.combining(c))
+
+
+def _portal_lines(answer: dict[str, Any]) -> list[str]:
     inq = answer.get("inquiry", {})
     lines = ["Traceback response", ""]
     if answer.get("error"):
@@ -123,7 +151,7 @@ def portal_text(answer: dict[str, Any]) -> str:
         # warnings[0] repeats the reason; any others (e.g. about the row) still matter
         lines += _warning_lines([w for w in answer.get("warnings") or []
                                  if not str(w).startswith("rejected:")])
-        return "\n".join(lines) + "\n"
+        return lines
     lines.append(f"Called number: {inq.get('called')}")
     if inq.get("calling"):
         lines.append(f"Calling number: {inq.get('calling')}")
@@ -194,7 +222,7 @@ def portal_text(answer: dict[str, Any]) -> str:
     dl = answer.get("deadline")
     if dl:
         lines.append(f"Received: {dl.get('received_utc')}; due by {dl.get('deadline_utc')}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _via(trunk: Any, ip: Any) -> str:
