@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tracehop.respond.evidence import portal_text
@@ -38,3 +39,33 @@ def test_a_line_break_in_a_value_cannot_forge_a_line_of_the_portal_text() -> Non
     assert not any(line.startswith("Result: we are the originating") for line in lines)
     assert all(line.isprintable() for line in lines)
 
+
+
+def _token(claims: dict[str, Any]) -> str:
+    import base64
+    import json
+
+    def seg(o: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(o).encode()).decode().rstrip("=")
+    hdr = {"alg": "ES256", "ppt": "shaken", "typ": "passport", "x5u": "https://x/c.pem"}
+    return f"{seg(hdr)}.{seg(claims)}.c2ln;info=<https://x/c.pem>;alg=ES256;ppt=shaken"
+
+
+def test_passport_json_says_in_words_whether_the_signature_was_checked() -> None:
+    from tracehop.respond.evidence import decode_passport
+
+    tok = _token({"attest": "A", "orig": {"tn": "12025550111"}, "iat": 1795183200})
+    assert "not verified" in decode_passport(tok, None)["signature"]
+    assert "FAILED" in decode_passport(tok, False)["signature"]
+    assert decode_passport(tok, True)["signature"].startswith("verified")
+
+
+def test_a_not_found_pack_does_not_speak_of_a_matched_leg(tmp_path: Path) -> None:
+    import json
+
+    from tracehop.respond.evidence import write_pack
+
+    pack = write_pack(tmp_path, "00001-x", _answer(status="not_found", upstream=None), None)
+    passport = json.loads((pack.path / "passport.json").read_text())
+    assert passport["present"] is False
+    assert "matched" not in passport["note"].replace("no call matched", "")

@@ -87,8 +87,18 @@ def decode_passport(identity: str | None, verified: bool | None = None) -> dict[
     from tracehop.sip.passport import decode_identity
 
     if not identity:
-        return {"present": False, "note": "the matched leg carried no Identity header"}
+        return {"present": False,
+                "note": "the matched record carries no Identity header: no PASSporT (a CDR "
+                        "keeps none; an INVITE without one was not signed)"}
     info = decode_identity(identity)
+    # Said in words: a bare ``null`` read to a person checking the pack as "no problem found",
+    # when it means the signature was never checked.
+    signature = ("verified at ingest: the signature checks against the x5u certificate"
+                 if verified else
+                 "FAILED verification at ingest: the signature, the certificate or the claims "
+                 "did not check out" if verified is False else
+                 "not verified: the ingest had no certificate to check it against (ingest "
+                 "with --cert-dir to verify); decoded only")
     return {
         "present": True,
         "identity_raw": identity,
@@ -102,6 +112,7 @@ def decode_passport(identity: str | None, verified: bool | None = None) -> dict[
         "iat_utc": info.iat_utc.isoformat() if info.iat_utc else None,
         "x5u": info.x5u,
         "verified_at_ingest": verified,
+        "signature": signature,
         "problems": info.problems,
     }
 
@@ -299,14 +310,17 @@ def write_pack(root: str | Path, name: str, answer: dict[str, Any],
                   f"record {ev.get('record')})\n")
     else:
         record = raw if raw.endswith("\n") else raw + "\n"
+    if answer.get("match"):
+        passport = decode_passport((leg or {}).get("identity_raw"),
+                                   (leg or {}).get("stir_verified"))
+    else:  # not "the matched leg carried no Identity header": there is no matched leg
+        passport = {"present": False, "note": "no call matched this inquiry: no PASSporT"}
     files = {
         "portal.txt": portal_text(answer),
         "answer.json": json.dumps(answer, indent=2, ensure_ascii=False) + "\n",
         "record.txt": record,
         "leg.json": json.dumps(leg, indent=2, default=_json_default, ensure_ascii=False) + "\n",
-        "passport.json": json.dumps(decode_passport((leg or {}).get("identity_raw"),
-                                                    (leg or {}).get("stir_verified")),
-                                    indent=2, ensure_ascii=False) + "\n",
+        "passport.json": json.dumps(passport, indent=2, ensure_ascii=False) + "\n",
         "searched.json": json.dumps({"searched": answer.get("searched"),
                                      "inquiry": answer.get("inquiry")},
                                     indent=2, ensure_ascii=False) + "\n",
