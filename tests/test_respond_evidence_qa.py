@@ -69,3 +69,24 @@ def test_a_not_found_pack_does_not_speak_of_a_matched_leg(tmp_path: Path) -> Non
     passport = json.loads((pack.path / "passport.json").read_text())
     assert passport["present"] is False
     assert "matched" not in passport["note"].replace("no call matched", "")
+
+
+def test_a_record_without_a_calling_number_does_not_read_calling_none() -> None:
+    m = {"leg_id": "L1", "start_utc": "2026-11-20T14:03:25Z", "offset_s": 3.0,
+         "called_raw": "13125550100", "calling_raw": None, "call_id": None,
+         "evidence": {"source": "sbc1", "file": "cdr.csv", "record": 2}}
+    text = portal_text(_answer(match=m))
+    assert "None" not in text
+    assert "called 13125550100, calling (none recorded)" in text
+
+
+def test_a_rejected_row_portal_text_names_the_inquiry_as_given() -> None:
+    a = _answer(inquiry={"line": 2, "id": "BAD1", "called_raw": "notanumber",
+                         "time_raw": "2026-03-07T19:03:22Z"},
+                status="not_found", upstream=None, searched=None,
+                error={"line": 2, "reason": "called number 'notanumber' is not valid"},
+                warnings=["rejected: line 2: called number 'notanumber' is not valid"])
+    text = portal_text(a)
+    assert "Reference: BAD1" in text
+    assert "Called number (as given): notanumber" in text
+    assert "Call date/time (as given): 2026-03-07T19:03:22Z" in text

@@ -155,8 +155,14 @@ def _portal_lines(answer: dict[str, Any]) -> list[str]:
     lines = ["Traceback response", ""]
     if answer.get("error"):
         err = answer["error"]
-        lines += [f"Inquiry line {err.get('line')}: could not be searched.",
-                  f"Reason: {err.get('reason')}"]
+        lines.append(f"Inquiry line {err.get('line')}: could not be searched.")
+        # Which inquiry, as it was given: a line number alone cannot be matched to the
+        # portal's ticket when the reference is what the portal shows.
+        for key, label in (("id", "Reference"), ("called_raw", "Called number (as given)"),
+                           ("time_raw", "Call date/time (as given)")):
+            if inq.get(key):
+                lines.append(f"{label}: {inq[key]}")
+        lines.append(f"Reason: {err.get('reason')}")
         if err.get("hint"):
             lines.append(f"Fix: {err['hint']}")
         # warnings[0] repeats the reason; any others (e.g. about the row) still matter
@@ -218,7 +224,9 @@ def _portal_lines(answer: dict[str, Any]) -> list[str]:
         ev = m.get("evidence") or {}
         lines += ["", f"Our record: call start {m.get('start_utc')} "
                       f"({m.get('offset_s')} s from the time given)",
-                  f"  called {m.get('called_raw')}, calling {m.get('calling_raw')}"
+                  # a record without a calling number said "calling None"
+                  f"  called {m.get('called_raw') or '(none recorded)'}, calling "
+                  f"{m.get('calling_raw') or '(none recorded)'}"
                   + (f", Call-ID {m['call_id']}" if m.get("call_id") else ""),
                   "  " + (f"source {ev['source']}: " if ev.get("source") else "")
                   + f"{ev.get('file')} record {ev.get('record')}"]
