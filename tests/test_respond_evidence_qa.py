@@ -90,3 +90,14 @@ def test_a_rejected_row_portal_text_names_the_inquiry_as_given() -> None:
     assert "Reference: BAD1" in text
     assert "Called number (as given): notanumber" in text
     assert "Call date/time (as given): 2026-03-07T19:03:22Z" in text
+
+
+def test_the_pack_readme_says_how_to_get_the_pack_digest(tmp_path: Path) -> None:
+    import hashlib
+
+    from tracehop.respond.evidence import write_pack
+
+    pack = write_pack(tmp_path, "00001-x", _answer(), None)
+    readme = (pack.path / "README.txt").read_text()
+    assert "sha256sum MANIFEST.sha256\n" in readme
+    assert hashlib.sha256((pack.path / "MANIFEST.sha256").read_bytes()).hexdigest() == pack.digest

@@ -406,9 +406,15 @@ Evidence pack for one traceback answer (written by tracehop respond).
 
 portal.txt       the answer in plain text, warnings included, for the traceback portal
 answer.json      the answer as JSON (TracebackAnswer)
-record.txt       the matched record exactly as it stands in the source (CDR line / SIP INVITE)
+record.txt       the matched record as it stands in the source: the SIP INVITE as captured,
+                 or the CDR line (a quoted line break inside it kept) ending in LF whatever
+                 the file's line end; text is UTF-8 (a Latin-1 line re-encoded, an
+                 INVITE's bytes that are not UTF-8 replaced)
 leg.json         the same record after normalisation
 passport.json    the decoded STIR/SHAKEN PASSporT (decoded, not verified)
 searched.json    the time windows that were searched, and the inquiry as understood
 MANIFEST.sha256  SHA-256 of each file; check with:  sha256sum -c MANIFEST.sha256
+
+The pack's digest, one value to quote in a ticket, is the SHA-256 of MANIFEST.sha256:
+    sha256sum MANIFEST.sha256
 """
