@@ -101,3 +101,12 @@ def test_the_pack_readme_says_how_to_get_the_pack_digest(tmp_path: Path) -> None
     readme = (pack.path / "README.txt").read_text()
     assert "sha256sum MANIFEST.sha256\n" in readme
     assert hashlib.sha256((pack.path / "MANIFEST.sha256").read_bytes()).hexdigest() == pack.digest
+
+
+def test_a_malformed_identity_header_is_said_plainly() -> None:
+    from tracehop.respond.evidence import decode_passport
+
+    for bad in ("garbage", "eyJhbGciOiJFUzI1NiJ9.bm90anNvbg.c2ln;info=<https://x/c.pem>"):
+        got = decode_passport(bad, None)
+        assert got["signature"].startswith("MALFORMED"), got
+        assert "decoded only" not in got["signature"]

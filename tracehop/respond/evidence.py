@@ -93,7 +93,10 @@ def decode_passport(identity: str | None, verified: bool | None = None) -> dict[
     info = decode_identity(identity)
     # Said in words: a bare ``null`` read to a person checking the pack as "no problem found",
     # when it means the signature was never checked.
-    signature = ("verified at ingest: the signature checks against the x5u certificate"
+    signature = ("MALFORMED: the Identity header could not be decoded as a PASSporT (see "
+                 "problems), so no signature can be checked"
+                 if not info.header or not info.claims else
+                 "verified at ingest: the signature checks against the x5u certificate"
                  if verified else
                  "FAILED verification at ingest: the signature, the certificate or the claims "
                  "did not check out" if verified is False else
