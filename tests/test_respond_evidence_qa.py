@@ -110,3 +110,16 @@ def test_a_malformed_identity_header_is_said_plainly() -> None:
         got = decode_passport(bad, None)
         assert got["signature"].startswith("MALFORMED"), got
         assert "decoded only" not in got["signature"]
+
+
+def test_pack_names_are_safe_on_every_file_system() -> None:
+    from tracehop.respond.evidence import pack_name
+
+    def name(i: int, ref: str) -> str:
+        return pack_name(i, {"inquiry": {"id": ref, "called": "+13125550100"}})
+    assert name(1, "../../etc/passwd") == "00001-.._.._etc_passwd"
+    assert name(2, "..") == "00002-_"
+    assert name(3, "R1.") == "00003-R1"
+    assert name(4, "R 1 \u00e9") == "00004-R_1_"
+    assert len(name(5, "x" * 500)) == 66
+    assert name(6, "R/1") != name(7, "R/1")

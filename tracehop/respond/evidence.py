@@ -384,7 +384,10 @@ def pack_name(index: int, answer: dict[str, Any]) -> str:
     """``00001-<reference or called number>``: sortable, and safe as a file name."""
     inq = answer.get("inquiry") or {}
     label = str(inq.get("id") or inq.get("called") or inq.get("called_raw") or "inquiry")
-    return f"{index:05d}-{re.sub(r'[^A-Za-z0-9+._-]+', '_', label)[:60]}"
+    safe = re.sub(r"[^A-Za-z0-9+._-]+", "_", label)[:60]
+    # Windows drops a name's trailing dots: "00001-R1." (or "00002-..") unzipped there is
+    # another name than the one the run reported, or none at all ("00002-").
+    return f"{index:05d}-{safe.rstrip('.') or '_'}"
 
 
 def verify_pack(path: str | Path) -> list[str]:
