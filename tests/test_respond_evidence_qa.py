@@ -123,3 +123,17 @@ def test_pack_names_are_safe_on_every_file_system() -> None:
     assert name(4, "R 1 \u00e9") == "00004-R_1_"
     assert len(name(5, "x" * 500)) == 66
     assert name(6, "R/1") != name(7, "R/1")
+
+
+def test_verify_pack_names_a_deleted_or_added_file_and_checks_a_zip(tmp_path: Path) -> None:
+    from tracehop.respond.evidence import verify_pack, write_pack
+
+    pack = write_pack(tmp_path, "00001-x", _answer(), None).path
+    assert verify_pack(pack) == []
+    (pack / "leg.json").unlink()
+    (pack / "extra.txt").write_text("not evidence\n")
+    assert verify_pack(pack) == ["extra.txt", "leg.json"]
+
+    zipped = write_pack(tmp_path, "00002-x", _answer(), None, zip_pack=True).path
+    assert zipped.suffix == ".zip"
+    assert verify_pack(zipped) == []

@@ -391,14 +391,30 @@ def pack_name(index: int, answer: dict[str, Any]) -> str:
 
 
 def verify_pack(path: str | Path) -> list[str]:
-    """Re-hash a pack directory against its manifest; returns the files that differ."""
-    d = Path(path)
-    bad = []
-    for line in (d / "MANIFEST.sha256").read_text().splitlines():
+    """Re-hash a pack (its directory, or its .zip) against its manifest; returns the files
+    that differ, are missing, or are not in the manifest (sorted).
+
+    A deleted file raised FileNotFoundError instead of being named, a file slipped into a
+    pack passed unseen, and a zipped pack (``--zip``) could not be checked at all.
+    """
+    import zipfile
+
+    p = Path(path)
+    if p.is_file():
+        with zipfile.ZipFile(p) as z:
+            files = {n: z.read(n) for n in z.namelist() if not n.endswith("/")}
+    else:
+        files = {f.name: f.read_bytes() for f in p.iterdir() if f.is_file()}
+    manifest = files.pop("MANIFEST.sha256", None)
+    if manifest is None:
+        return ["MANIFEST.sha256"]
+    bad = set()
+    for line in manifest.decode(errors="replace").splitlines():
         digest, _, fname = line.partition("  ")
-        if hashlib.sha256((d / fname).read_bytes()).hexdigest() != digest:
-            bad.append(fname)
-    return bad
+        data = files.pop(fname, None)
+        if data is None or hashlib.sha256(data).hexdigest() != digest:
+            bad.add(fname)
+    return sorted(bad | files.keys())
 
 
 def _json_default(v: Any) -> Any:
