@@ -137,3 +137,19 @@ def test_verify_pack_names_a_deleted_or_added_file_and_checks_a_zip(tmp_path: Pa
     zipped = write_pack(tmp_path, "00002-x", _answer(), None, zip_pack=True).path
     assert zipped.suffix == ".zip"
     assert verify_pack(zipped) == []
+
+
+def test_two_identity_headers_decode_the_shaken_passport_and_keep_the_other() -> None:
+    from tracehop.respond.evidence import decode_passport
+
+    div = _token({"div": {"tn": "13125550199"}, "orig": {"tn": "12025550111"},
+                  "iat": 1795183380}).replace("ppt=shaken", "ppt=div")
+    shaken = _token({"attest": "A", "orig": {"tn": "12025550111"}, "iat": 1795183380,
+                     "origid": "o1"})
+    got = decode_passport(div + "\n" + shaken, True)  # as the SIP ingest keeps them
+    assert got["params"]["ppt"] == "shaken"
+    assert got["attest"] == "A" and got["origid"] == "o1"
+    assert got["identity_raw"] == shaken
+    assert [o["params"]["ppt"] for o in got["other_passports"]] == ["div"]
+    one = decode_passport(shaken, None)
+    assert one["identity_raw"] == shaken and "other_passports" not in one

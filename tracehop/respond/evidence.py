@@ -90,7 +90,14 @@ def decode_passport(identity: str | None, verified: bool | None = None) -> dict[
         return {"present": False,
                 "note": "the matched record carries no Identity header: no PASSporT (a CDR "
                         "keeps none; an INVITE without one was not signed)"}
-    info = decode_identity(identity)
+    # An INVITE may carry several Identity headers (a forwarded call: a "div" PASSporT beside
+    # the "shaken" one); the ingest keeps them one per line and reads the first "shaken" one,
+    # else the first (sip/dialogs.py). Decoding the lines as one token showed the div
+    # PASSporT (no attestation, a garbled ppt) beside the shaken one's verification result.
+    infos = ([decode_identity(v) for v in identity.split("\n") if v.strip()]
+             or [decode_identity(identity)])
+    info = next((i for i in infos if (i.ppt or "").lower() == "shaken"), infos[0])
+    others = [i for i in infos if i is not info]
     # Said in words: a bare ``null`` read to a person checking the pack as "no problem found",
     # when it means the signature was never checked.
     signature = ("MALFORMED: the Identity header could not be decoded as a PASSporT (see "
@@ -102,9 +109,9 @@ def decode_passport(identity: str | None, verified: bool | None = None) -> dict[
                  "did not check out" if verified is False else
                  "not verified: the ingest had no certificate to check it against (ingest "
                  "with --cert-dir to verify); decoded only")
-    return {
+    out = {
         "present": True,
-        "identity_raw": identity,
+        "identity_raw": info.raw,
         "params": {"info": info.info, "alg": info.alg, "ppt": info.ppt},
         "header": info.header or None,
         "payload": info.claims or None,
@@ -118,6 +125,12 @@ def decode_passport(identity: str | None, verified: bool | None = None) -> dict[
         "signature": signature,
         "problems": info.problems,
     }
+    if others:  # decoded, never verified at ingest (only the main one is)
+        out["other_passports"] = [
+            {"identity_raw": o.raw, "params": {"info": o.info, "alg": o.alg, "ppt": o.ppt},
+             "header": o.header or None, "payload": o.claims or None,
+             "problems": o.problems} for o in others]
+    return out
 
 
 def portal_text(answer: dict[str, Any]) -> str:
