@@ -3,7 +3,7 @@
 One directory per answer (optionally zipped), named ``NNNNN-<reference or called number>``
 (NNNNN: the inquiry's place in the batch, from 00001), holding:
 
-    portal.txt        the answer in plain text, ready to paste into the consortium's portal,
+    portal.txt        the answer in plain ASCII text, ready to paste into the consortium's portal,
                       with the answer's warnings and the windows actually searched
     answer.json       the TracebackAnswer exactly as ``respond`` wrote it
     record.txt        the matched record as it stands in the source: the CDR line or the SIP
