@@ -117,3 +117,29 @@ def test_mtls_refuses_clients_without_a_certificate_from_the_ca(pki: Path,
         # plain HTTP to the TLS port gets no answer either
         with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError)):
             httpx.get(url.replace("https", "http") + "/v1/health", timeout=5)
+
+
+def test_serve_with_an_unusable_certificate_or_key_says_which_file(pki: Path,
+                                                                    tmp_path: Path) -> None:
+    """A certificate that is not PEM, a key that is not the certificate's, a CA file that is not
+    PEM: `tracehop serve` stops with an Error naming the file, not an ssl traceback."""
+    from click.testing import CliRunner
+
+    from tracehop.cli import cli
+
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    base = ["serve", "--store", str(tmp_path / "store"), "--peers", str(tmp_path / "p.toml"),
+            "--tokens", str(tmp_path / "t.json"), "--port", "0"]
+    cases = [
+        (["--ssl-certfile", str(garbage), "--ssl-keyfile", str(pki / "server.key")], garbage),
+        (["--ssl-certfile", str(pki / "server.crt"), "--ssl-keyfile", str(pki / "client.key")],
+         pki / "server.crt"),
+        (["--ssl-certfile", str(pki / "server.crt"), "--ssl-keyfile", str(pki / "server.key"),
+          "--ssl-ca-certs", str(garbage)], garbage),
+    ]
+    for extra, named in cases:
+        res = CliRunner().invoke(cli, base + extra)
+        assert res.exit_code != 0
+        assert not isinstance(res.exception, ssl.SSLError), res.exception
+        assert "Error:" in res.output and str(named) in res.output, res.output

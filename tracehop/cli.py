@@ -755,12 +755,14 @@ def serve_cmd(store_dir: str, peers_file: str, tokens_file: str, audit_file: str
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
     if ssl_ca_certs and not ssl_certfile:
         raise click.UsageError("--ssl-ca-certs (mTLS) needs --ssl-certfile and --ssl-keyfile")
+    tls = (TLSOptions(ssl_certfile, ssl_keyfile, ssl_ca_certs)
+           if ssl_certfile and ssl_keyfile else None)
+    if tls is not None:
+        tls.check()  # a clear Error: before anything is opened, not uvicorn's SSLError trace
     audit = audit_file or str(Path(tokens_file).resolve().parent / "audit.jsonl")
     app = build_app(store_dir, peers_file, tokens_file, audit, rate_per_minute=rate,
                     max_batch=max_batch, max_body_bytes=max_body, matchers=matchers,
                     proxy_client_cert=proxy_client_cert)
-    tls = (TLSOptions(ssl_certfile, ssl_keyfile, ssl_ca_certs)
-           if ssl_certfile and ssl_keyfile else None)
     click.echo(f"Audit log: {audit}", err=True)
     serve(app, host, port, tls=tls, forwarded_allow_ips=forwarded_allow_ips)
 

@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from tracehop.errors import ConfigError
 from tracehop.service.app import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_BODY,
@@ -40,6 +41,40 @@ class TLSOptions:
     certfile: str
     keyfile: str
     ca_certs: str | None = None
+
+    def check(self) -> None:
+        """Load the certificate, key and CA as uvicorn will, and raise a :class:`ConfigError`
+        naming the file at fault.
+
+        Without this, a certificate that is not PEM, a key that does not match it, or an
+        unreadable file surfaced as a bare ``ssl.SSLError: [SSL] PEM lib`` traceback from
+        inside uvicorn, after the store was opened; and a passphrase-protected key made OpenSSL
+        prompt on the terminal (none under systemd). uvicorn is given no passphrase, so one
+        is refused here with a clear message instead.
+        """
+        def no_password() -> str:
+            raise ConfigError("the private key is passphrase-protected", path=self.keyfile,
+                              hint="Give the service an unencrypted key (readable only by its "
+                                   "user), e.g. `openssl pkey -in KEY -out KEY.plain`")
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            ctx.load_cert_chain(self.certfile, self.keyfile, password=no_password)
+        except ConfigError:
+            raise
+        except (ssl.SSLError, OSError) as e:
+            raise ConfigError(f"cannot load the TLS certificate and key ({e})",
+                              path=self.certfile,
+                              hint=f"--ssl-certfile must be a PEM certificate (chain) and "
+                                   f"--ssl-keyfile ({self.keyfile}) its matching PEM private "
+                                   "key") from None
+        if self.ca_certs:
+            try:
+                ctx.load_verify_locations(cafile=self.ca_certs)
+            except (ssl.SSLError, OSError) as e:
+                raise ConfigError(f"cannot load the client CA certificates ({e})",
+                                  path=self.ca_certs,
+                                  hint="--ssl-ca-certs must hold PEM CA certificates") from None
 
     def uvicorn_kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"ssl_certfile": self.certfile, "ssl_keyfile": self.keyfile}
