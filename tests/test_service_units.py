@@ -271,3 +271,39 @@ def test_token_add_does_not_create_a_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(TokenError, match="does not exist"):
         add_token(tmp_path / "nope" / "tokens.json", "x")
     assert not (tmp_path / "nope").exists()
+
+
+def test_token_add_fills_an_empty_token_file_created_beforehand(tmp_path: Path) -> None:
+    """`install -m 0640 -g tracehop /dev/null tokens.json`, then `token add`: the empty file
+    holds no tokens yet (it was refused as "not valid JSON", and the hint said to run the very
+    `token add` that had refused it)."""
+    f = tmp_path / "tokens.json"
+    f.touch(mode=0o640)
+    os.chmod(f, 0o640)
+    res = CliRunner().invoke(cli, ["token", "add", "consortium", "--tokens", str(f)])
+    assert res.exit_code == 0, res.output
+    token = res.output.splitlines()[0]
+    assert TokenFile(f).verify(token) == "consortium"
+    assert stat.S_IMODE(f.stat().st_mode) == 0o640
+    # ... and an empty file is a service with no token: refused at start, as a missing one
+    g = tmp_path / "empty.json"
+    g.write_text("\n")
+    with pytest.raises(TokenError, match="no active token"):
+        TokenFile(g)
+
+
+def test_the_duplicate_name_hint_is_a_command_that_works(tmp_path: Path) -> None:
+    f = tmp_path / "tokens.json"
+    add_token(f, "alice")
+    with pytest.raises(TokenError, match=f"token revoke alice --tokens {f}"):
+        add_token(f, "alice")
+
+
+def test_a_running_service_says_when_no_token_is_left(tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    f = tmp_path / "tokens.json"
+    a = add_token(f, "alice")
+    tf = TokenFile(f)
+    revoke_token(f, "alice")
+    assert tf.verify(a) is None
+    assert any("no active token" in r.getMessage() for r in caplog.records)

@@ -93,11 +93,19 @@ def read_entries(path: Path) -> list[TokenEntry]:
     except (OSError, UnicodeDecodeError) as e:
         raise TokenError(f"cannot read the token file ({e})", path=path,
                          hint="Check the path and its permissions") from None
+    if not text.strip():
+        # An empty file holds no tokens yet: deploy steps often create it first with the
+        # service's group and mode (`install -m 0640 -g tracehop /dev/null tokens.json`), and
+        # `token add` must then fill it. Refusing it as "not valid JSON" sent the operator to
+        # `token add`, which refused it the same way.
+        return []
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise TokenError(f"the token file is not valid JSON (line {e.lineno}: {e.msg})",
-                         path=path, hint="Recreate it with `tracehop token add`") from None
+                         path=path, hint="Restore it from a backup, or move it aside and "
+                         "recreate it with `tracehop token add` (new tokens for every "
+                         "requester)") from None
     if not isinstance(doc, dict) or doc.get("format") != _FORMAT or not isinstance(
             doc.get("tokens"), list):
         raise TokenError("this is not a tracehop token file", path=path,
@@ -168,7 +176,8 @@ def add_token(path: Path, name: str) -> str:
         entries = read_entries(path)
         if any(e.name == name and e.active for e in entries):
             raise TokenError(f"an active token named {name!r} already exists", path=path,
-                             hint=f"Revoke it first with `tracehop token revoke {name}`")
+                             hint=f"Revoke it first with `tracehop token revoke {name} "
+                                  f"--tokens {path}`")
         entries.append(TokenEntry(name=name, sha256=hash_token(token), created_utc=_now()))
         _write_entries(path, entries)
     return token
@@ -236,6 +245,11 @@ class TokenFile:
             else:
                 self._active = {e.sha256: e.name for e in entries if e.active}
                 self.load_error = None
+                if not self._active and self._sig is not None:
+                    # Deleted, emptied or every token revoked on a running service: every
+                    # request is now 401, which a client cannot tell from a wrong token.
+                    _log.warning("the token file %s has no active token (missing, empty or "
+                                 "all revoked): every request is refused", self.path)
             self._sig = sig
 
     def verify(self, token: str | None) -> str | None:
