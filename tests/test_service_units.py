@@ -307,3 +307,20 @@ def test_a_running_service_says_when_no_token_is_left(tmp_path: Path,
     revoke_token(f, "alice")
     assert tf.verify(a) is None
     assert any("no active token" in r.getMessage() for r in caplog.records)
+
+
+def test_sigterm_drains_for_longer_than_before_but_within_the_units_stop_timeout() -> None:
+    """docs/deploy.md's unit gives a stop TimeoutStopSec=30s and says the requests in flight
+    finish: the drain must use most of that (it was 10 s: queued batches got a 500) and end
+    before systemd's SIGKILL."""
+    import re
+
+    from fastapi import FastAPI
+
+    from tracehop.service.run import uvicorn_config
+
+    unit = (Path(__file__).parents[1] / "docs" / "deploy.md").read_text()
+    m = re.search(r"^TimeoutStopSec=(\d+)s$", unit, re.M)
+    assert m is not None
+    drain = uvicorn_config(FastAPI(), "127.0.0.1", 0).timeout_graceful_shutdown
+    assert drain is not None and 20 <= drain < int(m.group(1))
