@@ -550,3 +550,17 @@ def test_behind_an_mtls_proxy_the_verified_certificate_is_required_and_audited(
         assert r.status_code == 200
     last = env.audit_entries()[-1]
     assert last["who"] == "alice" and last["asked"]["client_cert"] == "CN=consortium"
+
+
+def test_health_is_503_while_the_store_is_gone(tmp_path: Path) -> None:
+    """A store moved or deleted under the running service: every answer would be not_found
+    from no records, so the health check must say so (it said 200 "ok", version -1)."""
+    e = Env(tmp_path)
+    with ServerThread(e.app()) as u:
+        assert httpx.get(f"{u}/v1/health").json()["status"] == "ok"
+        e.store_dir.rename(tmp_path / "moved.store")
+        r = httpx.get(f"{u}/v1/health")
+        assert r.status_code == 503 and r.json()["status"] == "degraded"
+        (tmp_path / "moved.store").rename(e.store_dir)
+        r = httpx.get(f"{u}/v1/health")
+        assert r.status_code == 200 and r.json()["status"] == "ok"

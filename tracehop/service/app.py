@@ -470,14 +470,23 @@ def create_app(config: ServiceConfig) -> FastAPI:
             for n, a in enumerate(out)])
         return JSONResponse(out if batch else out[0])
 
-    @app.get("/v1/health", response_model=HealthOut, summary="Service health and version")
+    @app.get("/v1/health", response_model=HealthOut, summary="Service health and version",
+             responses={503: {"model": HealthOut,
+                              "description": "degraded: the store has no committed version "
+                                             "(moved or deleted) or cannot be read."}})
     async def health() -> HealthOut | JSONResponse:
         try:
             version = await run_in_threadpool(config.store_version)
         except Exception:
             log.exception("health: cannot read the store snapshot version")
+            version = None
+        if version is None or version < 0:
+            # No committed version: the store was moved or deleted under the running service
+            # (it refuses to start without one). Every answer is then "not_found" from no
+            # records at all; this used to say "ok" (200) with version -1, so a load balancer
+            # or monitor kept sending inquiries to it. 503 is what a health check acts on.
             return JSONResponse({"status": "degraded", "version": __version__,
-                                 "store": {"version": None}})
+                                 "store": {"version": None}}, status_code=503)
         return HealthOut(status="ok", version=__version__, store=StoreHealth(version=version))
 
     @app.exception_handler(StarletteHTTPException)
