@@ -564,3 +564,19 @@ def test_health_is_503_while_the_store_is_gone(tmp_path: Path) -> None:
         (tmp_path / "moved.store").rename(e.store_dir)
         r = httpx.get(f"{u}/v1/health")
         assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+def test_serve_refuses_to_start_on_an_audit_log_it_cannot_append_to(tmp_path: Path) -> None:
+    """A damaged audit log tail: every answer would be a 500 (each waits for its entry), so
+    the service stops at start with an error naming the file, before any port is opened."""
+    from tracehop.errors import AuditError
+
+    e = Env(tmp_path)
+    e.audit.write_text('{"seq": 1, "hash": "x"}\n{"cut short')
+    with pytest.raises(AuditError, match=str(e.audit)):
+        e.app()
+    e.audit.write_text('{"not": "an entry"\n')
+    with pytest.raises(AuditError, match="cannot be read"):
+        e.app()
+    e.audit.unlink()
+    e.app()  # a missing log is made by the first entry

@@ -156,6 +156,13 @@ class AuditLog:
     def verify(self, expected_head: str | None = None) -> VerifyReport:
         return verify(self.path, expected_head=expected_head)
 
+    def check(self) -> None:
+        """Raise :class:`AuditError` now if an append would fail: the file cannot be opened
+        for appending, or its last entry (which the next one chains to) cannot be read.
+        Cheap (it reads only the tail), so a long-running writer can call it at start."""
+        with self._locked():
+            _last_link(self.path)
+
     @contextmanager
     def _locked(self) -> Iterator[int]:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -112,6 +112,10 @@ def build_app(
     store = LatestSnapshot(Store.open(store_dir))
     peers = PeerDirectory.load(peers_file)
     tokens = TokenFile(tokens_file)
+    audit_log = AuditLog(audit_file)
+    # Every answer waits for its audit entry: with a damaged tail or an unwritable file the
+    # service used to start, pass its health check, and answer every request 500.
+    audit_log.check()
     # The Matcher takes the latest store snapshot per lookup, so commits made by a concurrent
     # ingest are answered from as soon as they land (and never half-visible); LatestSnapshot
     # re-uses it until the next commit instead of re-reading the log on every request.
@@ -122,7 +126,7 @@ def build_app(
         answerer=pool,
         # The app groups the entries of concurrent requests itself (AsyncGroupCommit);
         # GroupCommitLog also groups writers on other threads (another event loop).
-        audit=GroupCommitLog(AuditLog(audit_file)),
+        audit=GroupCommitLog(audit_log),
         concurrency=size,
         store_version=lambda: store.version,
         rate_per_minute=rate_per_minute,
