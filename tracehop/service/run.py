@@ -8,6 +8,7 @@ in a background thread (tests and the load benchmark talk to it over real HTTP).
 from __future__ import annotations
 
 import os
+import signal
 import ssl
 import threading
 import time
@@ -157,8 +158,15 @@ def uvicorn_config(app: FastAPI, host: str, port: int, *, tls: TLSOptions | None
 
 
 def serve(app: FastAPI, host: str, port: int, **kwargs: Any) -> None:
-    """Run in the foreground until SIGINT/SIGTERM."""
-    uvicorn.Server(uvicorn_config(app, host, port, **kwargs)).run()
+    """Run in the foreground until SIGINT, SIGTERM or SIGHUP."""
+    server = uvicorn.Server(uvicorn_config(app, host, port, **kwargs))
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn handles only SIGINT and SIGTERM; SIGHUP (a closed ssh session, `kill -HUP`
+        # out of habit) killed the process on the spot: no drain, and a request whose audit
+        # entry was written never got its answer. It now stops like SIGTERM (there is nothing
+        # to reload: the token file and the store are re-read as they change).
+        signal.signal(signal.SIGHUP, server.handle_exit)
+    server.run()
 
 
 class ServerThread:
