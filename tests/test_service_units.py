@@ -92,7 +92,7 @@ def test_bad_token_files_are_named_errors(tmp_path: Path, content: str, message:
 
 def test_a_service_needs_at_least_one_active_token(tmp_path: Path) -> None:
     f = tmp_path / "tokens.json"
-    with pytest.raises(TokenError, match="no active token"):
+    with pytest.raises(TokenError, match="does not exist"):
         TokenFile(f)
     add_token(f, "a")
     revoke_token(f, "a")
@@ -324,3 +324,9 @@ def test_sigterm_drains_for_longer_than_before_but_within_the_units_stop_timeout
     assert m is not None
     drain = uvicorn_config(FastAPI(), "127.0.0.1", 0).timeout_graceful_shutdown
     assert drain is not None and 20 <= drain < int(m.group(1))
+
+
+def test_token_list_of_a_missing_file_is_an_error_not_an_empty_list(tmp_path: Path) -> None:
+    f = tmp_path / "tokns.json"  # a typo
+    res = CliRunner().invoke(cli, ["token", "list", "--tokens", str(f)])
+    assert res.exit_code != 0 and "does not exist" in res.output, res.output

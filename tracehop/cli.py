@@ -834,8 +834,13 @@ def token_list_cmd(tokens_file: str, as_json: bool) -> None:
     import json
     from pathlib import Path
 
+    from tracehop.errors import TokenError
     from tracehop.service.tokens import read_entries
 
+    if not Path(tokens_file).exists():
+        # A mistyped path listed nothing and exited 0: "no tokens" is not what it means.
+        raise TokenError("the token file does not exist", path=tokens_file,
+                         hint="Check the --tokens path; `tracehop token add` creates it")
     entries = read_entries(Path(tokens_file))
     if as_json:  # one object, as every other --json of tracehop prints
         click.echo(json.dumps({"tokens": [

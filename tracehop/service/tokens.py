@@ -215,6 +215,11 @@ class TokenFile:
         self._reload_if_changed()
         if self.load_error is not None:
             raise self.load_error
+        if self._sig is None:
+            # said "has no active token" of a file that is not there (a mistyped --tokens)
+            raise TokenError("the token file does not exist", path=self.path,
+                             hint="Check the --tokens path, or create it with "
+                                  "`tracehop token add NAME --tokens FILE`")
         if not self._active:
             raise TokenError("the token file has no active token", path=self.path,
                              hint="Add one with `tracehop token add NAME --tokens FILE`")
