@@ -330,3 +330,18 @@ def test_token_list_of_a_missing_file_is_an_error_not_an_empty_list(tmp_path: Pa
     f = tmp_path / "tokns.json"  # a typo
     res = CliRunner().invoke(cli, ["token", "list", "--tokens", str(f)])
     assert res.exit_code != 0 and "does not exist" in res.output, res.output
+
+
+def test_serve_warns_when_plain_http_or_proxy_headers_are_reachable_from_the_network(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracehop.service.run as run
+
+    monkeypatch.setattr(run, "build_app", lambda *a, **k: None)
+    monkeypatch.setattr(run, "serve", lambda *a, **k: None)
+    base = ["serve", "--store", str(tmp_path), "--peers", str(tmp_path / "p.toml"),
+            "--tokens", str(tmp_path / "t.json")]
+    quiet = CliRunner().invoke(cli, [*base, "--proxy-client-cert"])
+    assert quiet.exit_code == 0 and "Warning" not in quiet.output, quiet.output
+    loud = CliRunner().invoke(cli, [*base, "--host", "0.0.0.0", "--proxy-client-cert"])
+    assert loud.exit_code == 0, loud.output
+    assert "plain HTTP on 0.0.0.0" in loud.output and "X-SSL-Client-Verify" in loud.output

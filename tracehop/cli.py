@@ -764,7 +764,29 @@ def serve_cmd(store_dir: str, peers_file: str, tokens_file: str, audit_file: str
                     max_batch=max_batch, max_body_bytes=max_body, matchers=matchers,
                     proxy_client_cert=proxy_client_cert)
     click.echo(f"Audit log: {audit}", err=True)
+    if not _is_loopback(host):
+        # Reachable from the network: say what docs/deploy.md warns of, at the moment it
+        # applies (nothing was said, and the service ran exposed).
+        if tls is None:
+            click.echo(f"Warning: plain HTTP on {host}: bearer tokens and answers cross the "
+                       "network unencrypted. Listen on 127.0.0.1 behind a TLS proxy, or give "
+                       "--ssl-certfile and --ssl-keyfile.", err=True)
+        if proxy_client_cert:
+            click.echo(f"Warning: --proxy-client-cert on {host}: anyone who reaches the port "
+                       "directly can send X-SSL-Client-Verify: SUCCESS. Listen on 127.0.0.1 "
+                       "(or firewall the port) so that only the proxy connects.", err=True)
     serve(app, host, port, tls=tls, forwarded_allow_ips=forwarded_allow_ips)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: may resolve to anything
 
 
 @cli.group("token")
