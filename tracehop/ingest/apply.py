@@ -242,6 +242,15 @@ def _swapped(fmt: str) -> str | None:
     return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
 
 
+def _uniqueid_column(df: pl.DataFrame, t: TimeSpec) -> str | None:
+    """The column whose epoch is the channel's creation (uniqueid, or the layout's fallback,
+    linkedid, where the file has no uniqueid), if the batch has one."""
+    column = t.infer_offset_column
+    if column not in df.columns and t.infer_offset_fallback in df.columns:
+        column = t.infer_offset_fallback
+    return column if column is not None and column in df.columns else None
+
+
 def _month_first_formats(t: TimeSpec) -> list[str]:
     """The other reading of each of the profile's D/M/Y or M/D/Y formats that the profile
     does not list itself."""
@@ -262,10 +271,8 @@ def _day_month_by_uniqueid(df: pl.DataFrame, profile: Profile,
     a day and month that differ (never the same date: day = month reads the same) can be told
     apart, and one of them is then months away, so the choice is per record and safe."""
     t = profile.time
-    column = t.infer_offset_column
-    if column not in df.columns and t.infer_offset_fallback in df.columns:
-        column = t.infer_offset_fallback
-    if column is None or column not in df.columns:
+    column = _uniqueid_column(df, t)
+    if column is None:
         return df
     others = _month_first_formats(t)
     uid = _col(df, column).str.extract(t.infer_offset_regex, 1).cast(pl.Int64, strict=False)
@@ -634,10 +641,8 @@ def _repeated_start_by_uniqueid(df: pl.DataFrame, profile: Profile, zone: str) -
     the first occurrence); a record whose uniqueid names neither pass keeps the rule and its
     flag. Only the few flagged rows are looked at."""
     t = profile.time
-    column = t.infer_offset_column
-    if column not in df.columns and t.infer_offset_fallback in df.columns:
-        column = t.infer_offset_fallback
-    if column is None or column not in df.columns:
+    column = _uniqueid_column(df, t)
+    if column is None:
         return df
     idx = df.get_column("_ambiguous").arg_true()
     if not idx.len():

@@ -215,17 +215,22 @@ def _numbered_by_document(order: list[tuple[int, bool]], lines: list[int],
     return doc_nos, rej
 
 
-def read_json_cdr(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def document_text(path: Path) -> str:
+    """A document file's text: UTF-8, else Latin-1 (every byte a character: nothing is lost
+    for the raw record). A UTF-8 byte-order mark (a file saved by a Windows editor, or
+    collected from the HTTP POSTs by a tool that writes one) is skipped: it is no JSON or XML,
+    and the whole file was one reject. It holds no line end, so line numbers stay."""
     raw_bytes = path.read_bytes()
-    # A UTF-8 byte-order mark (a file saved by a Windows editor, or collected from the HTTP
-    # POSTs by a tool that writes one) is not JSON: the whole file was one reject, "Expecting
-    # value". The CSV readers skip it too. It holds no line end, so line numbers stay.
     if raw_bytes.startswith(b"\xef\xbb\xbf"):
         raw_bytes = raw_bytes[3:]
     try:
-        text = raw_bytes.decode("utf-8")
+        return raw_bytes.decode("utf-8")
     except UnicodeDecodeError:
-        text = raw_bytes.decode("latin-1")
+        return raw_bytes.decode("latin-1")
+
+
+def read_json_cdr(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    text = document_text(path)
     decoder = json.JSONDecoder()
     rows: list[dict[str, str | None]] = []
     lines: list[int] = []

@@ -28,7 +28,7 @@ from typing import Any
 import polars as pl
 
 from tracehop.ingest.formats import register_reader
-from tracehop.ingest.fsjson import document_frames, flatten
+from tracehop.ingest.fsjson import document_frames, document_text, flatten
 
 READER = "freeswitch_xml"
 
@@ -65,13 +65,7 @@ def document(root: ET.Element) -> dict[str, Any]:
 
 
 def read_xml_cdr(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    raw_bytes = path.read_bytes()
-    if raw_bytes.startswith(b"\xef\xbb\xbf"):
-        raw_bytes = raw_bytes[3:]
-    try:
-        text = raw_bytes.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw_bytes.decode("latin-1")
+    text = document_text(path)
     rows: list[dict[str, str | None]] = []
     lines: list[int] = []
     raws: list[str] = []
