@@ -274,6 +274,31 @@ def test_quoted_fields_and_a_bom_are_read(tmp_path: Path) -> None:
     assert row.inquiry.extra == {"note": "spoofed, twice\nthat day"}
 
 
+def test_a_windows_1252_csv_from_excel_is_read_and_said_to_be(tmp_path: Path) -> None:
+    """Excel on Windows saves "CSV" in Windows-1252: the inquiries are answered, the echoed
+    text is right, and the rows holding such text say how the file was read."""
+    p = tmp_path / "excel.csv"
+    p.write_bytes("called,calling,time,note\n"
+                  "3125550100,2025550111,2026-11-20T14:03:22Z,caf\u00e9 \u2013 \u201cIRS\u201d\n"
+                  "3125550101,2025550111,2026-11-20T14:05:00Z,plain\n".encode("cp1252")
+                  + b"3125550102,,2026-11-20T14:06:00Z,\x81odd\n")
+    first, second, third = read_inquiries(p).rows
+    assert first.inquiry is not None and first.inquiry.called_e164 == "+13125550100"
+    assert first.inquiry.extra == {"note": "caf\u00e9 \u2013 \u201cIRS\u201d"}
+    assert any("Windows-1252" in w and f"{p}:2" in w for w in first.warnings)
+    assert second.inquiry is not None and second.warnings == ()
+    assert third.inquiry is not None and third.inquiry.extra == {"note": "\x81odd"}
+
+
+def test_json_lines_that_are_not_utf8_are_refused_naming_the_line(tmp_path: Path) -> None:
+    p = tmp_path / "q.jsonl"
+    p.write_bytes(b'{"called": "3125550100", "time": "2026-11-20T14:03:22Z"}\n'
+                  b'{"called": "3125550101", "time": "2026-11-20T14:03:22Z", "n": "caf\xe9"}\n')
+    with pytest.raises(UnreadableFileError) as e:
+        read_inquiries(p)
+    assert e.value.line == 2 and "UTF-8" in str(e.value)
+
+
 def test_headers_as_portals_and_spreadsheets_write_them(tmp_path: Path) -> None:
     """A spreadsheet's own column titles name the keys: case, spaces and punctuation aside."""
     p = tmp_path / "campaign.csv"

@@ -97,12 +97,21 @@ def read_inquiries(path: str | Path, *, region: str = "US") -> InquiryFile:
     except OSError as e:
         raise UnreadableFileError(f"cannot read the inquiry file ({e.strerror})", path=p,
                                   hint="Check the path") from None
+    legacy: str | None = None  # the line of the first byte that is not UTF-8, if any
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise UnreadableFileError("the inquiry file is not UTF-8 text", path=p, line=line,
-                                  hint="Save it as UTF-8 CSV or JSON lines") from None
+        if _detect(p, data[:4096].decode("latin-1")) == "jsonl":
+            # JSON text exchanged between systems is UTF-8 (RFC 8259 §8.1): another encoding
+            # is a broken feed, not a spreadsheet's choice.
+            raise UnreadableFileError("the inquiry file is not UTF-8 text", path=p, line=line,
+                                      hint="Write the JSON lines as UTF-8") from None
+        # Excel on Windows saves "CSV" in the system's ANSI code page, Windows-1252 in the US.
+        # The fields tracehop reads (numbers, times) are ASCII either way; only echoed free
+        # text (a note, a name) holds other bytes, so the file is read, and said to be read so.
+        text = _windows_1252(data)
+        legacy = f"{p}:{line}"
     if not text.strip():
         if p.suffix.lower() in (".jsonl", ".ndjson"):
             # Zero lines is a valid JSON-lines file: an automated feed with no inquiries
@@ -118,7 +127,26 @@ def read_inquiries(path: str | Path, *, region: str = "US") -> InquiryFile:
             rows = list(_read_jsonl(text, region))
     else:
         rows = list(_read_csv(p, text, region))
+    if legacy is not None:
+        note = (f"the inquiry file is not UTF-8 (first at {legacy}): its text was read as "
+                "Windows-1252; save it as \"CSV UTF-8\" if a value here looks wrong")
+        rows = [replace(r, warnings=(*r.warnings, note)) if _non_ascii(r.raw) else r
+                for r in rows]
     return InquiryFile(path=str(p), format=fmt, rows=rows)
+
+
+def _windows_1252(data: bytes) -> str:
+    """``data`` read as Windows-1252, the five bytes that code page leaves undefined read as
+    Latin-1 (their C1 control), so that no byte is lost or refused; a UTF-8 byte-order mark
+    cannot be there (the file is not UTF-8)."""
+    return "".join(
+        part.decode("cp1252", errors="strict") if i % 2 == 0 else part.decode("latin-1")
+        for i, part in enumerate(re.split(rb"([\x81\x8d\x8f\x90\x9d]+)", data)))
+
+
+def _non_ascii(fields: dict[str, Any]) -> bool:
+    return any(not str(k).isascii() or (v is not None and not str(v).isascii())
+               for k, v in fields.items())
 
 
 def parse_record(fields: dict[str, Any], line: int, *, region: str = "US",
