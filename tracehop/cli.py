@@ -18,6 +18,16 @@ import click
 from tracehop import __version__
 from tracehop.errors import TracehopError
 
+#: What an interrupted command leaves, by command (the default: its output is not written).
+_INTERRUPTED = {
+    "ingest": "the store holds this ingest whole or not at all (`tracehop files` lists what "
+              "it holds); run the same command again to finish",
+    "capture-dir": "the store holds each run's commit whole or not at all; run it again to go on",
+    "compact": "the store is as before or compacted, never half; run it again to finish",
+    "respond": "--out is written only once every inquiry is answered (the audit log keeps "
+               "an entry for each answer given); run it again",
+}
+
 
 class _Group(click.Group):
     """Turns library errors into one clear line at the CLI edge."""
@@ -27,6 +37,14 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except TracehopError as e:
             raise click.ClickException(str(e)) from None
+        except KeyboardInterrupt:
+            # Click's own "Aborted!" says nothing of the store. Every write tracehop does is
+            # all or nothing (a store commit, --out, the token file), so say that, and exit
+            # as a shell expects of an interrupted command (128 + SIGINT).
+            left = _INTERRUPTED.get(ctx.invoked_subcommand or "",
+                                    "what was not finished was not written")
+            click.echo(f"Error: interrupted. Nothing is half written: {left}.", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=_Group)
