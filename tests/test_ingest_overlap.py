@@ -10,8 +10,10 @@ behind when the ingest fails, and nothing added by re-ingesting.
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -148,6 +150,49 @@ def test_days_written_during_the_parse_hold_what_a_held_ingest_holds(
     assert parquet_files(tmp_path / "early" / LEGS_DIR) == {
         Path(p).relative_to(tmp_path / "early" / LEGS_DIR).as_posix()
         for ps in files.values() for p in ps}
+
+
+def test_a_day_bigger_than_the_spool_is_written_in_parts_holding_the_same_legs(
+    tmp_path: Path, early_days: list[date], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Legs held are bounded (run.SPOOL_ROWS): a day that holds more is written in parts
+    while it is read, each part a file in store order, and the store holds what a held
+    ingest holds. Writes waiting are bounded too (EARLY_PENDING), so that a parse faster than
+    the writer cannot pile up parts in memory."""
+    import tracehop.ingest.run as run
+    import tracehop.store.writer as writer
+
+    monkeypatch.setattr(run, "SPOOL_ROWS", 150)  # ~2.5 batches; a day here is 600 legs
+    most = 0
+    original_write, original_submit = EarlyDays._write, EarlyDays.submit
+
+    def slow_write(self: EarlyDays, *args: Any) -> Any:
+        time.sleep(0.05)  # a writer slower than the parse
+        return original_write(self, *args)
+
+    def submit(self: EarlyDays, *args: Any) -> None:
+        nonlocal most
+        original_submit(self, *args)
+        most = max(most, sum(not job.done() for _key, _day, job in self._jobs))
+
+    monkeypatch.setattr(EarlyDays, "_write", slow_write)
+    monkeypatch.setattr(EarlyDays, "submit", submit)
+    src = tmp_path / "Master.csv"
+    write_master(src)
+    held = ingest_paths([src], tmp_path / "held", format="asterisk_cdr_csv", tz="UTC",
+                        overlap=False)
+    early_days.clear()
+    parts = ingest_paths([src], tmp_path / "parts", format="asterisk_cdr_csv", tz="UTC")
+    assert len(early_days) > 8  # every ~150 legs, not once a day
+    assert most <= writer.EARLY_PENDING  # the parse waited for the writer
+    assert (parts.read, parts.stored, parts.rejected) == (held.read, held.stored, held.rejected)
+    assert content(tmp_path / "parts") == content(tmp_path / "held")
+    files = day_files(tmp_path / "parts")
+    assert all(in_store_order(p) for ps in files.values() for p in ps)
+    # A day in four or five parts stays as they are; above compact_threshold files it would
+    # be compacted into one by the commit.
+    assert max(len(v) for v in files.values()) > 1
+    assert all(len(v) <= writer.DEFAULT_COMPACT_THRESHOLD for v in files.values())
 
 
 def test_re_ingesting_writes_no_file_and_adds_nothing(

@@ -663,6 +663,15 @@ def parse_documents(
 #: and go to the commit as one more file of D.
 EARLY_MARGIN_US: Final = 3600 * 1_000_000
 _DAY_US: Final = 86_400 * 1_000_000
+#: Legs held at most before they are written, whether or not their day has been read to its
+#: end (~800 bytes of memory a leg with its raw line: 1.6 GB). Without it a whole UTC day
+#: is held until the next one starts: 8 GB for a 2.5 GB Master.csv of three days, and more
+#: than the machine has for a big provider's day. On this kind of VM memory a process touches
+#: for the first time is dear (the kernel zeroes it, the host backs it): bounding what is held
+#: cut a 10M-row ingest from 42-47 to ~37 CPU-s (docs/decisions.md, "Ingest speed, fifth
+#: pass"). The price: a day read in parts gets a file per part (compacted into one when a day
+#: has more than the store's compact_threshold files).
+SPOOL_ROWS: Final = 2_000_000
 
 
 class EarlySpool:
@@ -671,10 +680,12 @@ class EarlySpool:
     sorting and writing overlap parsing instead of following it.
 
     A day counts as read to its end once a batch's earliest call starts
-    :data:`EARLY_MARGIN_US` into the next day. An input that is not in time order never gets
-    there: its legs are all held for the commit, as without this. Nothing is written before
-    the file's content hash is known and the store does not hold that file yet (re-ingesting
-    adds nothing), nor when record numbers are not increasing (leg ids must be distinct)."""
+    :data:`EARLY_MARGIN_US` into the next day; every held day is written as well once more
+    than :data:`SPOOL_ROWS` legs are held (a day then gets a file per part). An input that is
+    not in time order never gets there: its legs are all held for the commit, as without this.
+    Nothing is written before the file's content hash is known and the store does not hold
+    that file yet (re-ingesting adds nothing), nor when record numbers are not increasing (leg
+    ids must be distinct)."""
 
     def __init__(self, open_store: Callable[[], Store], wanted: Callable[[str], bool]) -> None:
         self._open_store = open_store
@@ -736,6 +747,8 @@ class EarlySpool:
             self._skip = True  # already stored: every leg is a duplicate, write nothing
             return
         closed = (int(span[2]) - EARLY_MARGIN_US) // _DAY_US - 1  # the last day read to its end
+        if sum(frame.height for _lo, _hi, frame in self._held) > SPOOL_ROWS:
+            closed = max(hi for _lo, hi, _frame in self._held)  # all of it, days open too
         self._write_through(closed, digest)
 
     def _write_through(self, closed: int, digest: str) -> None:

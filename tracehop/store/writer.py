@@ -90,6 +90,10 @@ DEFAULT_MAX_RETRIES = 10
 DEFAULT_RETENTION_HOURS = 168.0
 #: Threads writing days early (EarlyDays) while the ingest parses.
 EARLY_WRITERS: Final = 1
+#: Early writes submitted and not yet done, at most: one being written, one waiting. A parse
+#: that runs ahead of the writer waits for it, so that the legs waiting to be written (and
+#: the memory they hold) stay bounded.
+EARLY_PENDING: Final = 2
 
 #: A day file written for a commit: path relative to the root, size, Delta stats, rows.
 WrittenFile = tuple[str, int, dict[str, Any], int]
@@ -710,6 +714,7 @@ class EarlyDays:
         self._given_of: dict[str, int] = {}
         self.pool = ThreadPoolExecutor(max_workers=EARLY_WRITERS,
                                        thread_name_prefix="tracehop-early")
+        self._pending = threading.BoundedSemaphore(EARLY_PENDING)
         self._jobs: list[tuple[str, date, Future[WrittenFile | None]]] = []
 
     def submit(self, key: str, day: date, legs: pa.Table,
@@ -723,8 +728,14 @@ class EarlyDays:
         self.checked.update(f.path for f in seen)
         self.given += legs.num_rows
         self._given_of[key] = self._given_of.get(key, 0) + legs.num_rows
-        self._jobs.append((key, day, self.pool.submit(
-            self._write, day, legs, seen, dict(constants or {}))))
+        self._pending.acquire()  # released when the write is done, whatever its outcome
+        try:
+            job = self.pool.submit(self._write, day, legs, seen, dict(constants or {}))
+        except BaseException:
+            self._pending.release()
+            raise
+        job.add_done_callback(lambda _f: self._pending.release())
+        self._jobs.append((key, day, job))
 
     def given_of(self, key: str) -> int:
         return self._given_of.get(key, 0)
