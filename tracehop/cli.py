@@ -469,7 +469,9 @@ def compact_cmd(
 ) -> None:
     """Rewrite each UTC day that has several files as one file sorted by called number, time.
 
-    Incremental ingests add a file per day each time; compaction keeps lookups fast. Readers
+    Incremental ingests add a file per day each time; compaction keeps lookups fast. Small
+    rejects files (one per ingest that rejected a record) are merged too, each reject kept
+    with its file, line and reason. Readers
     keep working while it runs. Removed files stay on disk until --vacuum-hours deletes the
     ones removed longer ago than that: a lookup, `serve` or an ingest running at that moment
     may still read them, so --vacuum-hours 0 only when nothing else uses the store.
@@ -494,12 +496,18 @@ def compact_cmd(
         click.echo(json.dumps(out))
         return
     if result.version is None:
-        click.echo("Nothing to compact: every day has at most one file.")
+        click.echo("Nothing to compact: every day has at most one file, and no small "
+                   "rejects files follow each other.")
     else:
         for d in result.days:
             click.echo(
                 f"{d.day}: {d.files_before} files -> 1 ({d.rows:,} rows, "
                 f"{d.bytes_before:,} -> {d.bytes_after:,} bytes)"
+            )
+        for r in result.rejects:
+            click.echo(
+                f"rejects: {r.files_before} files -> 1 ({r.rows:,} rejected records, "
+                f"{r.bytes_before:,} -> {r.bytes_after:,} bytes)"
             )
         click.echo(f"Committed version {result.version}.")
     if "vacuum" in out:

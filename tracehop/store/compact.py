@@ -1,5 +1,7 @@
 """Compaction (one sorted file per UTC day) and vacuum (deleting unreferenced files).
 
+Small rejects files are merged in the same version (store/rejectmerge.py).
+
 Incremental ingests add one file per day per commit; every extra file is one more page index a
 lookup must consult. Compaction reads all live files of a day, sorts them by (called_e164,
 start_utc) and writes one file (row groups of ~1M rows), then commits ``remove`` for the old
@@ -34,7 +36,13 @@ from tracehop.store.layout import (
     write_parquet,
 )
 from tracehop.store.log import LOG_DIR, DataFile, TableState, TransactionLog
-from tracehop.store.records import CompactResult, DayCompaction, VacuumResult
+from tracehop.store.records import (
+    CompactResult,
+    DayCompaction,
+    RejectsCompaction,
+    VacuumResult,
+)
+from tracehop.store.rejectmerge import RejectMerge, merge_rejects, small_reject_files
 from tracehop.store.state import STATE_DIR
 
 
@@ -55,12 +63,16 @@ def compact_days(
     *,
     max_retries: int,
     rewrite: bool = False,
+    rejects_over: int | None = 0,
 ) -> CompactResult:
     """Rewrite every chosen day that has two or more live files (with ``rewrite``, every
-    chosen day: files written by an older tracehop take the current layout); one log version
-    for all."""
+    chosen day: files written by an older tracehop take the current layout), and merge the
+    small rejects files (store/rejectmerge.py) when more than ``rejects_over`` of them are
+    live (None: leave them); one log version for all."""
     wanted = set(days) if days is not None else None
     plan: dict[date, _Rewrite] = {}
+    merges: list[RejectMerge] = []
+    merged_written: list[str] = []
     linking: tuple[int, list[dict[str, Any]]] | None = None  # version being linked
     try:
         for attempt in range(max_retries + 1):
@@ -76,9 +88,18 @@ def compact_days(
             for day in sorted(by_day):
                 if day not in plan and (len(by_day[day]) >= 2 or rewrite):
                     plan[day] = _rewrite_day(root, day, by_day[day])
-            if not plan:
+            if any(rf.path not in state.rejects for m in merges for rf in m.old):
+                # A forget or a grown file's ingest rewrote one of them meanwhile: merge anew.
+                for rel in merged_written:
+                    (root / rel).unlink(missing_ok=True)
+                merged_written.clear()
+                merges = []
+            if (not merges and rejects_over is not None
+                    and small_reject_files(state) > rejects_over):
+                merges = merge_rejects(root, state, merged_written)
+            if not plan and not merges:
                 return CompactResult(version=None)
-            actions = _actions(plan)
+            actions = _actions(plan, merges)
             linking = (state.version + 1, actions)
             try:
                 log.write(*linking)
@@ -99,12 +120,20 @@ def compact_days(
                     )
                     for d, rw in sorted(plan.items())
                 ),
+                rejects=tuple(
+                    RejectsCompaction(files_before=len(m.old), rows=m.new.rows,
+                                      bytes_before=sum(rf.size for rf in m.old),
+                                      bytes_after=m.new.size)
+                    for m in merges
+                ),
             )
     except BaseException as exc:
         if linking is not None and log.holds(*linking):
             raise  # interrupted after the link (Ctrl-C while syncing the log): committed
         for rw in plan.values():
             (root / rw.rel).unlink(missing_ok=True)
+        for rel in merged_written:
+            (root / rel).unlink(missing_ok=True)
         if isinstance(exc, OSError):  # permissions, a full disk: one clear error
             raise StoreIOError(root, exc) from exc
         raise
@@ -120,13 +149,18 @@ def _rewrite_day(root: Path, day: date, files: list[DataFile]) -> _Rewrite:
     )
 
 
-def _actions(plan: dict[date, _Rewrite]) -> list[dict[str, Any]]:
+def _actions(plan: dict[date, _Rewrite], merges: list[RejectMerge]) -> list[dict[str, Any]]:
+    info: dict[str, Any] = {
+        "compacted": {d.isoformat(): len(rw.old) for d, rw in sorted(plan.items())}}
+    if merges:
+        # The merged rejects files, and each old one -> the file that holds its rows now
+        # (replayed as a superseded reject file is: store/log.py).
+        info["rejects"] = [{"path": m.new.path, "size": m.new.size, "rows": m.new.rows}
+                           for m in merges]
+        info["rejectsReplaced"] = {rf.path: m.new.path for m in merges for rf in m.old}
     actions = [
         delta.commit_info_action(
-            "OPTIMIZE",
-            {"days": [d.isoformat() for d in sorted(plan)]},
-            {"compacted": {d.isoformat(): len(rw.old) for d, rw in sorted(plan.items())}},
-        )
+            "OPTIMIZE", {"days": [d.isoformat() for d in sorted(plan)]}, info)
     ]
     for day, rw in sorted(plan.items()):
         for f in rw.old:

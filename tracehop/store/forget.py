@@ -31,7 +31,7 @@ import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, Final
 
 import pyarrow as pa
 
@@ -238,10 +238,8 @@ def _rewrite_rejects(root: os.PathLike[str], state: TableState,
             out.append(_Rewrite(old, None, 0, 0, old.rows))
             continue
         paths = {o: state.files[o].path for o in owners if o in state.files}
-        names = table.column("source_file")
-        drop = [n for n in pc.unique(names).to_pylist()
-                if owner_of(n, paths) in gone]
-        left = table.filter(pc.invert(pc.is_in(names, pa.array(drop, pa.string()))))
+        mine = pc.is_in(row_owners(table, paths), pa.array(sorted(gone), pa.string()))
+        left = table.filter(pc.invert(pc.fill_null(mine, False)))
         removed = table.num_rows - left.num_rows
         if removed == 0:
             continue
@@ -253,6 +251,28 @@ def _rewrite_rejects(root: os.PathLike[str], state: TableState,
         size = write_parquet(base, new, left)
         out.append(_Rewrite(old, new, size, left.num_rows, removed))
     return out
+
+
+#: Columns a rejects file merged by compaction adds to REJECT_SCHEMA (store/rejectmerge.py):
+#: the file id each row belongs to, resolved while its own commit's records were at hand
+#: (merged with other commits' rows, ``owner_of`` could pick another file of the same name),
+#: and the version of the commit that wrote it (``tracehop rejects`` of one ingest).
+OWNER_COLUMN: Final = "owner_file_id"
+VERSION_COLUMN: Final = "commit_version"
+
+
+def row_owners(table: pa.Table, paths: Mapping[str, str]) -> pa.Array | pa.ChunkedArray:
+    """The file id each row of rejects ``table`` belongs to (null: none recorded): its
+    ``OWNER_COLUMN`` in a merged file, else :func:`owner_of` its ``source_file`` among
+    ``paths`` (file id -> recorded path: the owners of the commit that wrote it)."""
+    import pyarrow.compute as pc
+
+    if OWNER_COLUMN in table.column_names:
+        return table.column(OWNER_COLUMN)
+    names = table.column("source_file")
+    shown = [n for n in pc.unique(names).to_pylist() if n is not None]
+    ids = pa.array([owner_of(n, paths) for n in shown], pa.string())
+    return pc.take(ids, pc.index_in(names, value_set=pa.array(shown, pa.string())))
 
 
 def owner_of(shown: str, paths: Mapping[str, str]) -> str | None:

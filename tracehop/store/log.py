@@ -15,6 +15,7 @@ it is given, so a long-lived process reads each log file once.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -46,11 +47,16 @@ class DataFile:
 
 @dataclass(frozen=True)
 class RejectFile:
-    """A Parquet file of rejected records (REJECT_SCHEMA), relative to the store root."""
+    """A Parquet file of rejected records (REJECT_SCHEMA), relative to the store root.
+
+    ``version``: the log version of the commit whose rejects it holds (a file written again
+    without some rows keeps it); None for a file merged from the rejects of several commits
+    (store/rejectmerge.py), whose rows say theirs."""
 
     path: str
     size: int
     rows: int
+    version: int | None = None
 
 
 @dataclass
@@ -222,7 +228,7 @@ def fsync_dir(path: Path) -> None:
 def _apply(st: TableState, version: int, actions: list[dict[str, Any]], path: Path) -> None:
     for action in actions:
         try:
-            _apply_one(st, action)
+            _apply_one(st, action, version)
         except (KeyError, TypeError, ValueError) as e:
             raise StoreError(f"{path}: malformed action {action!r} ({e})") from e
         except StoreError as e:  # name the log file (the store) it comes from
@@ -230,7 +236,7 @@ def _apply(st: TableState, version: int, actions: list[dict[str, Any]], path: Pa
     st.version = version
 
 
-def _apply_one(st: TableState, action: dict[str, Any]) -> None:
+def _apply_one(st: TableState, action: dict[str, Any], version: int) -> None:
     if "protocol" in action:
         need = int(action["protocol"]["minReaderVersion"])
         st.writer_version = int(action["protocol"].get("minWriterVersion", 0))
@@ -266,7 +272,7 @@ def _apply_one(st: TableState, action: dict[str, Any]) -> None:
         owners = tuple(str(rec["fileId"]) for rec in info.get("files", []))
         for rej in info.get("rejects", []):
             st.rejects[rej["path"]] = RejectFile(
-                path=rej["path"], size=int(rej["size"]), rows=int(rej["rows"])
+                path=rej["path"], size=int(rej["size"]), rows=int(rej["rows"]), version=version
             )
             st.reject_owners[rej["path"]] = owners
         for rec in info.get("files", []):
@@ -275,25 +281,62 @@ def _apply_one(st: TableState, action: dict[str, Any]) -> None:
         # A reject file written anew leaves the old one unreferenced from this version on:
         # like a removed leg file, vacuum counts its retention from here.
         when = int(action["commitInfo"].get("timestamp") or 0)
-        for old, new in (info.get("rejectsReplaced") or {}).items():  # store/supersede.py
-            st.rejects.pop(old, None)
-            st.tombstones[old] = when
-            kept = st.reject_owners.pop(old, ())
-            if new is not None:
-                st.reject_owners[new] = kept
+        # old -> new: one old file written again without some rows (store/supersede.py), or
+        # several small ones merged into one by compaction (store/rejectmerge.py)
+        _replace_rejects(st, info.get("rejectsReplaced") or {}, when, ())
         if forgotten := info.get("forgotten"):  # tracehop/store/forget.py
             gone = set(forgotten["files"])
             for fid in gone:
                 st.files.pop(fid, None)
-            for old, new in forgotten.get("rejects", {}).items():
-                st.rejects.pop(old, None)
-                st.tombstones[old] = when
-                kept = tuple(o for o in st.reject_owners.pop(old, ()) if o not in gone)
-                if new is not None:
-                    st.reject_owners[new] = kept
+            _replace_rejects(st, forgotten.get("rejects", {}), when, gone)
         for key, blob in (info.get("state") or {}).items():  # the latest blob per key wins
             if blob is None:
                 st.state.pop(key, None)
             else:
                 st.state[key] = StateFile.from_json(blob)
     # txn, cdc and other actions of reader version 1 carry nothing tracehop needs.
+
+
+def _replace_rejects(st: TableState, replaced: dict[str, str | None], when: int,
+                     gone: set[str] | tuple[()]) -> None:
+    """Apply ``old -> new`` reject file replacements (new None: no row was left). The new
+    file takes the owners of all its old ones (less the ``gone`` file ids), their commit
+    version when they share one, and the place in the log order of the newest of them, so
+    that ``tracehop rejects`` still lists the newest ingest's rejects first."""
+    if not replaced:
+        return  # (most versions: no pass over the reject files)
+    by_new: dict[str, list[RejectFile | None]] = {}
+    owners: dict[str, dict[str, None]] = {}
+    order = {p: i for i, p in enumerate(st.rejects)}
+    last: dict[str, int] = {}
+    for old, new in replaced.items():
+        was = st.rejects.pop(old, None)
+        st.tombstones[old] = when
+        kept = st.reject_owners.pop(old, ())
+        if new is None:
+            continue
+        by_new.setdefault(new, []).append(was)
+        owners.setdefault(new, {}).update(dict.fromkeys(o for o in kept if o not in gone))
+        if old in order:
+            last[new] = max(last.get(new, -1), order[old])
+    if not by_new:
+        return
+    for new, olds in by_new.items():
+        st.reject_owners[new] = tuple(owners[new])
+        versions = {o.version if o is not None else None for o in olds}
+        if new in st.rejects:
+            v = versions.pop() if len(versions) == 1 else None
+            st.rejects[new] = dataclasses.replace(st.rejects[new], version=v)
+    # Each new file in the place of the newest file it replaces (it was appended last).
+    at = {last[n]: n for n in by_new if n in st.rejects and n in last}
+    if at:
+        moved = set(at.values())
+        rebuilt: dict[str, RejectFile] = {}
+        for i, p in enumerate(order):  # the log order before this version's replacements
+            if p in st.rejects and p not in moved:
+                rebuilt[p] = st.rejects[p]
+            if i in at:
+                rebuilt[at[i]] = st.rejects[at[i]]
+        for p, rf in st.rejects.items():  # (every file is in `order`; kept for safety)
+            rebuilt.setdefault(p, rf)
+        st.rejects = rebuilt

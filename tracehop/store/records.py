@@ -138,11 +138,22 @@ class DayCompaction:
 
 
 @dataclass(frozen=True)
+class RejectsCompaction:
+    """Small rejects files merged into one by compaction (store/rejectmerge.py)."""
+
+    files_before: int
+    rows: int
+    bytes_before: int
+    bytes_after: int
+
+
+@dataclass(frozen=True)
 class CompactResult:
     """What one :meth:`Store.compact` did. ``version`` is None when nothing needed rewriting."""
 
     version: int | None
     days: tuple[DayCompaction, ...] = ()
+    rejects: tuple[RejectsCompaction, ...] = ()
 
     @property
     def files_removed(self) -> int:
@@ -166,6 +177,15 @@ class CompactResult:
                     "bytes_after": d.bytes_after,
                 }
                 for d in self.days
+            ],
+            "rejects": [
+                {
+                    "files_before": r.files_before,
+                    "rows": r.rows,
+                    "bytes_before": r.bytes_before,
+                    "bytes_after": r.bytes_after,
+                }
+                for r in self.rejects
             ],
         }
 

@@ -3,7 +3,8 @@
 Each commit that rejected records wrote one ``STORE/_rejects/part-<uuid>.parquet``
 (REJECT_SCHEMA: source file, line, reason, raw text, ...) and named it in its log entry
 (``commitInfo.tracehop.rejects``). :func:`read_rejects` lists them newest ingest first (log
-order, reversed); within one ingest, by file and line as the ingest wrote them. Only as many
+order, reversed); within one ingest, by file and line as the ingest wrote them. Compaction
+merges small rejects files into one (store/rejectmerge.py) in that same order. Only as many
 rows as asked for are decoded, so listing the first few of millions of rejects stays cheap.
 
 ::
@@ -26,6 +27,7 @@ from tracehop.errors import StoreError, StoreIOError
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from tracehop.store.writer import Store
 
@@ -106,15 +108,15 @@ def read_rejects(
     from tracehop.store.writer import Store
 
     st = store if isinstance(store, Store) else Store.open(store)
-    paths = _reject_paths(st, version)
+    sources = _reject_paths(st, version)
     wanted = None if file is None else _normalised(file)
     out: list[Reject] = []
     total = 0
-    for path in paths:
+    for path, of_version in sources:
         try:
-            total += _count(path, wanted)
+            total += _count(path, wanted, of_version)
             if limit is None or len(out) < limit:
-                for rej in _iter_file(path, wanted):
+                for rej in _iter_file(path, wanted, of_version):
                     out.append(rej)
                     if limit is not None and len(out) >= limit:
                         break
@@ -131,10 +133,12 @@ def read_rejects(
     return RejectList(rejects=out, total=total)
 
 
-def _reject_paths(st: Store, version: int | None) -> list[Path]:
-    """Absolute paths of the rejects files, newest commit first."""
+def _reject_paths(st: Store, version: int | None) -> list[tuple[Path, int | None]]:
+    """Absolute paths of the rejects files, newest commit first, each with the commit
+    version its rows must have been written by (None: all its rows)."""
+    live = [Path(p) for p in reversed(st.snapshot().reject_files())]
     if version is None:
-        return [Path(p) for p in reversed(st.snapshot().reject_files())]
+        return [(p, None) for p in live]
     if version < 0 or version > st.version:
         raise StoreError(
             f"{st.root}: the store has no version {version} (latest: {st.version})",
@@ -144,7 +148,16 @@ def _reject_paths(st: Store, version: int | None) -> list[Path]:
     for action in st.log.read_version(version):
         info = (action.get("commitInfo") or {}).get("tracehop") or {}
         rels.extend(str(r["path"]) for r in info.get("rejects", []))
-    return [st.root / rel for rel in reversed(rels)]
+    named = [st.root / rel for rel in reversed(rels)]
+    # The version's own files while they are there (after a forget or a grown file's
+    # ingest replaced them too: what that ingest reported); once compaction merged one and
+    # vacuum deleted it, its rows are found in the merged files by their commit version.
+    is_live, own = set(live), set(named)
+    out: list[tuple[Path, int | None]] = [(p, None) for p in named
+                                          if p in is_live or p.exists()]
+    if len(out) < len(named):
+        out += [(p, version) for p in live if p not in own]
+    return out
 
 
 def _normalised(name: str) -> str:
@@ -166,24 +179,52 @@ def _matches(files: pa.ChunkedArray | pa.Array, wanted: str) -> pa.ChunkedArray 
     return pc.is_in(files, value_set=pa.array(hit, pa.string()))
 
 
-def _count(path: Path, wanted: str | None) -> int:
+def _of_version(pf: pq.ParquetFile, version: int | None) -> bool:
+    """Whether rows of a merged file must be told by their commit version: True for a
+    version wanted of a merged file (store/rejectmerge.py)."""
+    from tracehop.store.forget import VERSION_COLUMN
+
+    return version is not None and VERSION_COLUMN in pf.schema_arrow.names
+
+
+def _count(path: Path, wanted: str | None, version: int | None = None) -> int:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from tracehop.store.forget import VERSION_COLUMN
+
     pf = pq.ParquetFile(path)
-    if wanted is None:
+    by_version = _of_version(pf, version)
+    if version is not None and not by_version:
+        return 0  # not a merged file: its rows are another commit's
+    if wanted is None and not by_version:
         return int(pf.metadata.num_rows)
-    files = pf.read(columns=["source_file"]).column(0)
-    return int(pc.sum(_matches(files, wanted)).as_py() or 0)
+    table = pf.read(columns=["source_file", VERSION_COLUMN] if by_version
+                    else ["source_file"])
+    if by_version:
+        table = table.filter(pc.equal(table.column(VERSION_COLUMN), version))
+    if wanted is None:
+        return int(table.num_rows)
+    return int(pc.sum(_matches(table.column("source_file"), wanted)).as_py() or 0)
 
 
-def _iter_file(path: Path, wanted: str | None) -> Iterator[Reject]:
+def _iter_file(path: Path, wanted: str | None, version: int | None = None
+               ) -> Iterator[Reject]:
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from tracehop.store.forget import VERSION_COLUMN
+
     pf = pq.ParquetFile(path)
+    by_version = _of_version(pf, version)
+    if version is not None and not by_version:
+        return
     for batch in pf.iter_batches(batch_size=_BATCH_ROWS):
         table = pa.Table.from_batches([batch])
+        if by_version:
+            table = table.filter(pc.fill_null(pc.equal(table.column(VERSION_COLUMN), version),
+                                              False))
         if wanted is not None:
             table = table.filter(_matches(table.column("source_file"), wanted))
         for row in table.to_pylist():

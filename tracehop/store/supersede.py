@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracehop.store.damaged import read_reject_file
-from tracehop.store.forget import id_prefix, owner_of
+from tracehop.store.forget import id_prefix, row_owners
 from tracehop.store.layout import new_reject_path, write_parquet
 from tracehop.store.log import RejectFile, TableState
 from tracehop.store.records import FileRecord
@@ -62,14 +62,14 @@ def supersede_rejects(root: Path, state: TableState, files: Sequence[FileRecord]
             continue
         table = read_reject_file(root, rel)  # a damaged one: named, with the way back
         paths = {o: state.files[o].path for o in owners if o in state.files}
-        names = table.column("source_file")
+        ids = row_owners(table, paths)
         lines = table.column("source_record")
         drop = pa.array([False] * table.num_rows, pa.bool_())
-        for name in pc.unique(names).to_pylist():
-            first = from_line.get(owner_of(name, paths) or "")
-            if name is None or first is None:
+        for fid in pc.unique(ids).to_pylist():  # a few owners (from_line: every version)
+            first = from_line.get(fid or "")
+            if first is None:
                 continue
-            hit = pc.and_(pc.equal(names, name), pc.greater_equal(lines, first))
+            hit = pc.and_(pc.equal(ids, fid), pc.greater_equal(lines, first))
             drop = pc.or_(drop, pc.fill_null(hit, False))
         removed = int(pc.sum(drop).as_py() or 0)
         if not removed:

@@ -66,6 +66,7 @@ from tracehop.store.records import (
     ForgetResult,
     VacuumResult,
 )
+from tracehop.store.rejectmerge import small_reject_files
 from tracehop.store.snapshot import Snapshot
 from tracehop.store.state import (
     StateBlob,
@@ -419,7 +420,7 @@ class Store:
         days = tuple(sorted(written))
         compacted: tuple[date, ...] = ()
         compact_error: str | None = None
-        if auto_compact and days:
+        if auto_compact and (days or reject_file is not None):
             compacted, compact_error = self._auto_compact(days)
         return CommitResult(
             version=version,
@@ -635,17 +636,18 @@ class Store:
         return actions
 
     def _auto_compact(self, days: Iterable[date]) -> tuple[tuple[date, ...], str | None]:
-        """Compact the crowded ``days`` after a commit: the days compacted, and why it
+        """Compact the crowded ``days`` after a commit, and merge the small rejects files
+        once more than ``compact_threshold`` of them are live: the days compacted, and why it
         failed, if it did."""
         state = self._state()
         crowded = [
             d for d in days if sum(1 for f in state.live.values() if f.day == d)
             > self.compact_threshold
         ]
-        if not crowded:
+        if not crowded and small_reject_files(state) <= self.compact_threshold:
             return (), None
         try:
-            result = self.compact(crowded)
+            result = self.compact(crowded, rejects_over=self.compact_threshold)
         except StoreConflictError:
             # a concurrent writer won; the next commit or `tracehop compact` retries
             return (), None
@@ -661,17 +663,19 @@ class Store:
 
     def compact(
         self, days: Iterable[date] | None = None, *, max_retries: int = DEFAULT_MAX_RETRIES,
-        rewrite: bool = False,
+        rewrite: bool = False, rejects_over: int | None = 0,
     ) -> CompactResult:
         """Rewrite each given day (default: every day) that has several files as one sorted file.
         ``rewrite`` rewrites days of one file too (after an upgrade changed the file layout).
+        Small rejects files are merged too when more than ``rejects_over`` are live (None:
+        they are left alone; store/rejectmerge.py).
 
         Old files are only marked removed; readers holding an older snapshot keep reading them
         until ``vacuum`` deletes them after the retention period.
         """
         check_writable(self.root, self._state())
         return compact_days(self.root, self.log, self._state, days, max_retries=max_retries,
-                            rewrite=rewrite)
+                            rewrite=rewrite, rejects_over=rejects_over)
 
     def forget(
         self, file_ids: Collection[str], *, max_retries: int = DEFAULT_MAX_RETRIES

@@ -1,0 +1,156 @@
+"""Compaction merges small rejects files (store/rejectmerge.py): a store ingested every few
+minutes for years must not pile up one rejects file per ingest. Every reject keeps its file,
+line and reason, the per-file counts still add up, forget and a grown file's ingest still find
+a file's rejects in a merged file, and vacuum deletes the merged-away files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from tracehop.cli import cli
+from tracehop.ingest.run import ingest_paths
+from tracehop.store import Store, read_rejects
+from tracehop.store.forget import OWNER_COLUMN
+
+
+def _line(i: int) -> str:
+    # One 18-column cdr_csv record (loguniqueid, loguserfield), written in UTC.
+    epoch = 1795183420 + 60 * i
+    stamp = f"2026-11-20 {14 + (3 + i) // 60:02d}:{(3 + i) % 60:02d}:40"
+    return (f'"","202555{i:04d}","312555{i:04d}","from-trunk","""X"" <202555{i:04d}>",'
+            f'"PJSIP/acme_in-{i:08x}","PJSIP/200-{i:08x}","Dial","PJSIP/200,60","{stamp}",'
+            f'"{stamp}","{stamp}",30,25,"ANSWERED","DOCUMENTATION","{epoch}.{i}",""')
+
+
+def _write(path: Path, lines: list[str], *, end: str = "\n") -> None:
+    path.write_text("\n".join(lines) + end)
+
+
+def _run(*args: str) -> str:
+    res = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def _listed(store: Path, **kw: object) -> list[tuple[str, int | None, str]]:
+    return [(r.file, r.line, r.reason) for r in read_rejects(store, **kw).rejects]  # type: ignore[arg-type]
+
+
+def _ingest_several(tmp_path: Path, store: Path | Store, n: int) -> list[Path]:
+    """``n`` files ingested one by one, each with a good record and 1-2 rejected lines."""
+    paths = []
+    for k in range(n):
+        p = tmp_path / f"cdr{k}.csv"
+        _write(p, [_line(k), *[f"bad,{k},{j}" for j in range(1 + k % 2)]])
+        res = ingest_paths([p], store, format="asterisk_cdr_csv")
+        assert res.rejected == 1 + k % 2
+        paths.append(p)
+    return paths
+
+
+def test_compact_merges_rejects_keeping_each_one_and_the_counts(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _ingest_several(tmp_path, store, 5)
+    st = Store.open(store)
+    before_files = len(st.snapshot().reject_files())
+    assert before_files == 5
+    listed = _listed(store)
+    per_version = {v: _listed(store, version=v) for v in range(1, 6)}
+    records = _run("files", "--store", str(store), "--json")
+
+    out = json.loads(_run("compact", "--store", str(store), "--json"))
+    assert [r["files_before"] for r in out["rejects"]] == [5]
+    assert out["rejects"][0]["rows"] == len(listed) == 7
+    snap = Store.open(store).snapshot()
+    assert len(snap.reject_files()) == 1 and snap.rejected_rows == 7
+    # Same rejects, same order (newest ingest first), same counts per file.
+    assert _listed(store) == listed
+    assert _run("files", "--store", str(store), "--json") == records
+    for rec in json.loads(records)["files"]:
+        assert rec["rowsRead"] == rec["stored"] + rec["rejected"] + rec["duplicates"]
+    assert [r.file for r in read_rejects(store, file="cdr3.csv").rejects] == [
+        str(tmp_path / "cdr3.csv")] * 2
+    # A second compaction has nothing to merge.
+    assert json.loads(_run("compact", "--store", str(store), "--json"))["version"] is None
+
+    # Vacuum deletes the merged-away files; each ingest's rejects are still found by version.
+    vac = json.loads(_run("compact", "--store", str(store), "--vacuum-hours", "0", "--json"))
+    assert vac["vacuum"]["deleted"] == 10  # the 5 files of the day and the 5 rejects files
+    assert sorted(os.listdir(store / "_rejects")) == sorted(
+        Path(p).name for p in Store.open(store).snapshot().reject_files())
+    assert _listed(store) == listed
+    for v, rows in per_version.items():
+        assert _listed(store, version=v) == rows
+        assert read_rejects(store, version=v).total == len(rows)
+
+
+def test_the_automatic_compaction_merges_rejects_past_the_threshold(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "store", create=True, compact_threshold=3)
+    _ingest_several(tmp_path, store, 4)
+    # The fourth reject file made four small ones, more than 3: merged after that commit.
+    assert len(store.snapshot().reject_files()) == 1
+    assert read_rejects(store).total == 6
+    extra = tmp_path / "extra.csv"
+    _write(extra, [_line(9), "bad,extra"])
+    ingest_paths([extra], store, format="asterisk_cdr_csv")
+    assert len(store.snapshot().reject_files()) == 2  # two small ones: under the threshold
+
+
+def test_a_file_of_the_same_name_keeps_its_own_rejects_through_forget(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two files ingested as ``Master.csv`` from two directories: their rejects name both
+    ``Master.csv``. Merged into one file, the one forgotten takes only its own rejects."""
+    store = tmp_path / "store"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    # b, then a, then b rewritten (not grown): a is neither the first nor the last owner.
+    for d, k, bad in (("b", 1, "bad,b"), ("a", 2, "bad,a"), ("b", 3, "bad,b2")):
+        _write(tmp_path / d / "Master.csv", [_line(k), bad])
+        monkeypatch.chdir(tmp_path / d)
+        ingest_paths([Path("Master.csv")], store, format="asterisk_cdr_csv")
+    assert sorted(r.raw or "" for r in read_rejects(store).rejects) == [
+        "bad,a", "bad,b", "bad,b2"]
+    _run("compact", "--store", str(store))
+    (merged,) = Store.open(store).snapshot().reject_files()
+    assert OWNER_COLUMN in pq.read_schema(merged).names
+
+    _run("forget", str(tmp_path / "a" / "Master.csv"), "--store", str(store))
+    assert sorted(r.raw or "" for r in read_rejects(store).rejects) == ["bad,b", "bad,b2"]
+
+
+def test_a_grown_files_reread_line_leaves_a_merged_rejects_file(tmp_path: Path) -> None:
+    """A Master.csv caught mid-write rejects its cut last line; after the rejects were merged,
+    the grown file's ingest reads that line whole and its reject leaves the merged file."""
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    other = _ingest_several(tmp_path, store, 2)
+    lines = [_line(i) for i in range(10, 14)]
+    _write(master, [*lines[:3], lines[3][:40]], end="")
+    assert ingest_paths([master], store).rejected == 1
+    _run("compact", "--store", str(store))
+    assert len(Store.open(store).snapshot().reject_files()) == 1
+    assert read_rejects(store).total == 4
+    _write(master, lines)
+    grown = ingest_paths([master], store)
+    assert (grown.stored, grown.rejected) == (1, 0)
+    assert read_rejects(store, file="Master.csv").total == 0
+    assert {r.file for r in read_rejects(store).rejects} == {str(p) for p in other}
+
+
+def test_a_damaged_rejects_file_is_left_out_of_the_merge(tmp_path: Path) -> None:
+    """Compaction (automatic after every commit, too) must not stop on a damaged rejects
+    file: the others are merged, and `tracehop rejects` still names the damaged one."""
+    store = tmp_path / "store"
+    _ingest_several(tmp_path, store, 3)
+    files = Store.open(store).snapshot().reject_files()
+    Path(files[1]).write_bytes(b"not parquet")
+    out = json.loads(_run("compact", "--store", str(store), "--json"))
+    assert [r["files_before"] for r in out["rejects"]] == [2]
+    assert files[1] in Store.open(store).snapshot().reject_files()
+    res = CliRunner().invoke(cli, ["rejects", "--store", str(store)])
+    assert res.exit_code != 0 and Path(files[1]).name in res.output
