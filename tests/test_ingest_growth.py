@@ -363,3 +363,51 @@ def test_growth_that_is_only_bad_whole_lines_still_fails(tmp_path: Path) -> None
     assert r.exit_code == 1
     assert "record(s) added since the stored version were all rejected (line 4" in r.output
     assert "--format" not in r.output
+
+
+def test_an_older_shorter_copy_in_its_place_is_named_with_the_way_back(tmp_path: Path) -> None:
+    """Master.csv replaced by an older copy of itself (restored from a backup taken before the
+    last ingest, and before any version the store holds): read as a new file, its records are
+    stored a second time. The ingest says so, and the forget it names undoes it."""
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    lines = [_line(i) for i in range(10)]
+    _write(master, lines)
+    ingest_paths([master], store)
+    _write(master, lines[:6])  # the backup: the first 6 records (over 1 KiB)
+    res = ingest_paths([master], store)
+    assert (res.stored, res.duplicates) == (6, 0)  # stored again, as before: now said
+    (warning,) = [w for w in res.warnings if "smaller than the version" in w]
+    assert str(master) in warning and "restored from a backup" in warning
+    cmd = warning[warning.index("`tracehop forget") + 1:warning.index("` and put")]
+    out = CliRunner().invoke(cli, cmd.split()[1:], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    assert len(_legs(store)) == 10
+
+
+def test_a_new_file_in_the_rotated_ones_place_is_not_taken_for_a_copy(tmp_path: Path) -> None:
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    _write(master, [_line(i) for i in range(10)])
+    ingest_paths([master], store)
+    _write(master, [_line(i) for i in range(20, 26)])  # rotated: new records, shorter
+    res = ingest_paths([master], store)
+    assert res.stored == 6 and not res.warnings
+
+
+def test_an_older_copy_read_on_from_an_earlier_version_is_named(tmp_path: Path) -> None:
+    """Versions of 4 and 10 records stored; the file is replaced by a backup of 6 records to
+    which the switch wrote 2 more: read on from the 4-record version, its records 7-8 take
+    the leg ids of the 10-record version's and are not stored. Not silently."""
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    lines = [_line(i) for i in range(10)]
+    _write(master, lines[:4])
+    ingest_paths([master], store)
+    _write(master, lines)
+    ingest_paths([master], store)
+    _write(master, [*lines[:6], _line(30), _line(31)])
+    res = ingest_paths([master], store)
+    assert res.per_file[0].resumed_at is not None
+    (warning,) = [w for w in res.warnings if "earlier version" in w]
+    assert str(master) in warning and "Put the newest file back" in warning
+    # A file that grew from the newest version says nothing.
+    _write(master, [*lines, _line(11)])
+    assert not ingest_paths([master], store).warnings

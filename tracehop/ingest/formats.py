@@ -60,6 +60,7 @@ class Resume:
     id_prefix: str  # the leg_id prefix of the file's first version: its legs' ids stay stable
     rows_before: int  # records read from those bytes (all duplicates now)
     hashed: Any = None  # hashlib state after ``offset`` bytes: the file's hash goes on from it
+    version_size: int = 0  # the size of the stored version it goes on from
 
 
 @dataclass

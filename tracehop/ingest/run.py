@@ -190,8 +190,93 @@ def grown_from(path: Path, recorded: Iterable[FileRecord]) -> Resume | None:
             # counts in this run, not among the records read before.
             rows_before=max(0, r.rows_read - (offset < r.size)),
             hashed=state if offset == r.size else None,
+            version_size=r.size,
         )
     return None
+
+
+#: A file's head (FileRecord.head_size): its bytes up to the first line end at or after this
+#: many, so that a header line alone (every export of a format starts with the same one)
+#: never makes two files look alike; none when no line ends within HEAD_MAX_BYTES.
+HEAD_MIN_BYTES: Final = 1024
+HEAD_MAX_BYTES: Final = 64 * 1024
+
+
+def file_head(path: Path) -> tuple[int, str] | None:
+    """(size, sha256) of ``path``'s head (its bytes up to its first line end at or after
+    HEAD_MIN_BYTES), or None when it has none (shorter, or no line end soon enough)."""
+    try:
+        with path.open("rb") as fh:
+            block = fh.read(HEAD_MAX_BYTES)
+    except OSError:
+        return None
+    end = block.find(b"\n", HEAD_MIN_BYTES - 1)
+    if end < 0:
+        return None
+    return end + 1, hashlib.sha256(block[:end + 1]).hexdigest()
+
+
+def _starts_as(path: Path, record: FileRecord) -> bool:
+    """Whether ``path`` starts with the head of the file ``record`` stands for."""
+    if record.head_size is None:
+        return False
+    try:
+        with path.open("rb") as fh:
+            block = fh.read(record.head_size)
+    except OSError:
+        return False
+    return (len(block) == record.head_size
+            and hashlib.sha256(block).hexdigest() == record.head_sha256)
+
+
+def _older_copy_warning(path: Path, copy: Path, size: int, file_id: str,
+                        recorded: Iterable[FileRecord], store: Path) -> str | None:
+    """For a file ingested whole as new: the warning when it is smaller than a version of it
+    the store holds and starts with the same bytes, so most likely an older copy of it
+    (restored from a backup, a rotation gone wrong) whose records are now stored twice.
+
+    Recognising such a copy exactly would need the stored version's bytes: the store keeps
+    only the hash of each version whole, and a copy may have had new records appended since
+    it was restored, at line numbers that the newest version used for others (taken for those
+    as duplicates, they would be lost). So it is stored, and the ingest says what happened
+    and how to undo it."""
+    bigger = [r for r in recorded if r.size > size and _starts_as(copy, r)]
+    if not bigger:
+        return None
+    r = max(bigger, key=lambda rec: rec.size)
+    return (f"{path}: smaller than the version of {r.path} the store holds ({size:,} < "
+            f"{r.size:,} bytes, ingested {_iso(r.ingested_at)}), starting with the same "
+            f"records but with other content: it was read as a new file, so the records it "
+            f"shares with that version are now stored twice, under other leg ids. If it is "
+            f"an older copy (restored from a backup, a rotation gone wrong), undo that with "
+            f"`tracehop forget --store {store} {file_id[:12]}` and put the newest file back "
+            f"before the next ingest")
+
+
+def _not_newest_warning(path: Path, resume: Resume, recorded: Iterable[FileRecord]
+                        ) -> str | None:
+    """For a file read on from a version of it the store holds: the warning when the store
+    holds a longer version of the same file that this one does not continue (an older copy,
+    restored from a backup, in place of the newest file)."""
+    newer = [r for r in recorded
+             if (r.id_prefix or r.file_id[:LEG_ID_PREFIX_HEX]) == resume.id_prefix
+             and r.size > resume.version_size]
+    if not newer:
+        return None
+    r = max(newer, key=lambda rec: rec.size)
+    return (f"{path}: read on from an earlier version of {r.path} the store holds "
+            f"({resume.version_size:,} bytes), as it does not continue the newest one "
+            f"({r.size:,} bytes, ingested {_iso(r.ingested_at)}): an older copy restored in "
+            f"its place? Its records at the line numbers the newest version had count as "
+            f"duplicates of that version's, also any that were written to this copy since "
+            f"it was restored (they are not stored). Put the newest file back, or move this "
+            f"one aside and ingest it under a name of its own (its records already stored "
+            f"are then stored again, none is lost)")
+
+
+def _head_fields(path: Path) -> dict[str, Any]:
+    head = file_head(path)
+    return {} if head is None else {"head_size": head[0], "head_sha256": head[1]}
 
 
 def _format_hint(path: Path, given: str | None) -> str:
@@ -1426,6 +1511,15 @@ def ingest_paths(
                 ) + _format_hint(copy, format)
                 summary.rejected += fs.rejected
                 continue
+            # A file in the place of a longer version of itself (restored from a backup):
+            # said, with the way back. Only the same path: a copy kept elsewhere is no loss.
+            same_path = by_path.get(_path_key(path), [])
+            warning = (
+                _older_copy_warning(path, copy, size, file_id, same_path, store_path.absolute())
+                if res.resume is None else
+                _not_newest_warning(path, res.resume, same_path))
+            if warning is not None:
+                summary.warnings.append(warning)
             known[file_id] = FileRecord(
                 # Absolute: a grown file is found by its path whatever directory the next run
                 # starts in, or however the path is spelled (grown_from).
@@ -1435,6 +1529,7 @@ def ingest_paths(
                 id_prefix=res.resume.id_prefix if res.resume is not None else None,
                 first_line=res.resume.first_line if res.resume is not None else None,
                 legs_given=fs.legs,
+                **_head_fields(copy),
             )
             records.append(known[file_id])
             legs_parts.append(res.legs)

@@ -40,6 +40,11 @@ class FileRecord:
     # The first line this version read, when it went on from an earlier version of the file:
     # that version's rejects from this line on were read again (tracehop/store/supersede.py).
     first_line: int | None = None
+    # The file's first bytes: ``head_size`` (its first line end at or after 1 KiB) and their
+    # sha256. A smaller file at the same path that starts with them is an older copy of this
+    # one (restored from a backup), not a new file: the ingest says so (ingest/run.py).
+    head_size: int | None = None
+    head_sha256: str | None = None
     # The legs this version gave the commit (not kept in the log): with several files in one
     # commit and no duplicate among them, each file's ``stored`` is its own count.
     legs_given: int | None = field(default=None, compare=False)
@@ -58,6 +63,8 @@ class FileRecord:
             "duplicates": self.duplicates,
             **({"idPrefix": self.id_prefix} if self.id_prefix is not None else {}),
             **({"firstLine": self.first_line} if self.first_line is not None else {}),
+            **({"head": {"size": self.head_size, "sha256": self.head_sha256}}
+               if self.head_size is not None else {}),
         }
 
     @classmethod
@@ -76,6 +83,8 @@ class FileRecord:
                 duplicates=obj.get("duplicates"),
                 id_prefix=obj.get("idPrefix"),
                 first_line=obj.get("firstLine"),
+                head_size=None if not obj.get("head") else int(obj["head"]["size"]),
+                head_sha256=None if not obj.get("head") else str(obj["head"]["sha256"]),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise StoreError(f"malformed file record in the transaction log: {obj!r} ({e})") from e
