@@ -97,3 +97,50 @@ def test_a_damaged_rejects_file_is_named_and_forget_gets_past_it(tmp_path: Path,
     assert CliRunner().invoke(cli, ["rejects", "--store", str(store)]).exit_code == 0
     again = ingest_paths([a], store, tz="UTC")
     assert (again.read, again.stored, again.rejected) == (5, 4, 1)
+
+
+def _damage_a_page(path: Path, column: str) -> None:
+    """Overwrite bytes in the middle of ``column``'s pages of the first row group: the footer
+    stays intact (a bad sector inside the file)."""
+    import pyarrow.parquet as pq
+
+    rg = pq.ParquetFile(path).metadata.row_group(0)
+    (col,) = [rg.column(i) for i in range(rg.num_columns)
+              if rg.column(i).path_in_schema == column]
+    start = col.data_page_offset + col.total_compressed_size // 4
+    data = bytearray(path.read_bytes())
+    data[start:start + col.total_compressed_size // 2] = b"\xab" * (col.total_compressed_size
+                                                                    // 2)
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_page_inside_a_day_file_is_named_and_forget_gets_past_it(
+        tmp_path: Path) -> None:
+    """A page that does not decode (footer intact) failed a lookup with the engine's words
+    ("LZ4 decompression failure") and "a bug in tracehop"; the batch read likewise."""
+    from tracehop.inquiry import Inquiry
+    from tracehop.match import Matcher
+
+    a, store = tmp_path / "a.csv", tmp_path / "store"
+    a.write_text("\n".join(_line(i, "312555") for i in range(3000)) + "\n")
+    ingest_paths([a], store, tz="UTC")
+    (day_file,) = Store.open(store).snapshot().all_files()
+    _damage_a_page(Path(day_file), "called_e164")
+    r = CliRunner().invoke(cli, ["lookup", "--store", str(store), "--called", "+13125550001",
+                                 "--at", "2026-11-20T14:01:40Z"])
+    assert r.exit_code != 0
+    assert day_file in r.output and "does not decode" in r.output
+    assert "tracehop forget" in r.output and "bug" not in r.output
+    inq = Inquiry.parse("+13125550001", "2026-11-20T14:01:40Z")
+    for strategy in ("point", "join"):
+        with pytest.raises(StoreError) as err:
+            Matcher(Store.open(store)).lookup_many([inq], strategy=strategy)
+        assert day_file in str(err.value) and "tracehop forget" in str(err.value)
+
+    st = Store.open(store)
+    st.forget([st.ingested_files()[0].file_id])
+    again = ingest_paths([a], store, tz="UTC")
+    assert (again.read, again.stored) == (3000, 3000)
+    r = CliRunner().invoke(cli, ["lookup", "--store", str(store), "--called", "+13125550001",
+                                 "--at", "2026-11-20T14:01:40Z"])
+    assert r.exit_code == 0, r.output

@@ -68,7 +68,9 @@ def data_file_error(root: Path, rel: str, cause: BaseException | None) -> StoreE
     """The error for leg file ``rel`` of the store at ``root`` being missing or damaged."""
     path = root / rel
     # (The reader's own text repeats the path and says little more.)
-    what = "is missing" if not path.exists() else "is damaged: not a readable Parquet file"
+    what = ("is missing" if not path.exists()
+            else "is damaged: a page of it does not decode" if _ends_as_parquet(path)
+            else "is damaged: not a readable Parquet file")
     day = day_of_path(rel)
     if day is None:
         return StoreError(f"{path}: a data file of the store {what}",
@@ -88,6 +90,17 @@ def data_file_error(root: Path, rel: str, cause: BaseException | None) -> StoreE
                       hint=f"Restore it from a backup of the store; {how}")
 
 
+def _ends_as_parquet(path: Path) -> bool:
+    """Whether ``path`` ends with a Parquet footer (so its damage is inside)."""
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except (OSError, pa.ArrowInvalid):
+        return False
+    return True
+
+
 def removable(root: Path, state: TableState, rel: str, forgotten: Collection[str]) -> bool:
     """Whether leg file ``rel`` may simply leave the table when the files ``forgotten`` (ids,
     every version of each) are forgotten: each source file of its day is among them."""
@@ -101,8 +114,14 @@ def removable(root: Path, state: TableState, rel: str, forgotten: Collection[str
 
 
 def first_damaged(paths: Collection[str], cause: BaseException) -> StoreError | None:
-    """The error for the first of the leg files ``paths`` (absolute) that is missing or does
-    not end as a Parquet file does, or None: what a query engine's failure is told by."""
+    """The error for the first of the leg files ``paths`` (absolute) that is missing, does
+    not end as a Parquet file does, or has a page that does not decode, or None: what a
+    query engine's failure is told by.
+
+    A page damaged inside a file (a disk fault, a bad sector: its footer intact) made a
+    lookup fail with the engine's own words ("LZ4 decompression failure") and "a bug in
+    tracehop"; the file is found by decoding it whole, only on that failure path: first the
+    file the engine's message names, if it names one of them, else each in turn."""
     for name in paths:
         path = Path(name)
         try:
@@ -115,10 +134,32 @@ def first_damaged(paths: Collection[str], cause: BaseException) -> StoreError | 
         except OSError:
             continue
         if size < 12 or tail != b"PAR1":
-            if day_of_path(name) is not None:
-                return data_file_error(path.parents[2], path.relative_to(path.parents[2])
-                                       .as_posix(), cause)
-            return data_file_error(path.parent, path.name, cause)
+            return _leg_file_error(path, cause)
+    text = str(cause)
+    named = [n for n in paths if n in text]
+    for name in named or list(paths):
+        if (broken := _undecodable(Path(name))) is not None:
+            return _leg_file_error(Path(name), broken)
+    return None
+
+
+def _leg_file_error(path: Path, cause: BaseException | None) -> StoreError:
+    if day_of_path(str(path)) is not None:
+        return data_file_error(path.parents[2], path.relative_to(path.parents[2]).as_posix(),
+                               cause)
+    return data_file_error(path.parent, path.name, cause)
+
+
+def _undecodable(path: Path) -> BaseException | None:
+    """The error decoding every page of Parquet file ``path`` raises, if it is damage."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        for i in range(pf.metadata.num_row_groups):  # one row group in memory at a time
+            pf.read_row_group(i)
+    except (OSError, pa.ArrowInvalid) as e:
+        return e if is_damage(e) else None
     return None
 
 
