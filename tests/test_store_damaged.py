@@ -144,3 +144,24 @@ def test_a_damaged_page_inside_a_day_file_is_named_and_forget_gets_past_it(
     r = CliRunner().invoke(cli, ["lookup", "--store", str(store), "--called", "+13125550001",
                                  "--at", "2026-11-20T14:01:40Z"])
     assert r.exit_code == 0, r.output
+
+
+def test_the_way_back_names_a_grown_file_once_not_every_version(tmp_path: Path) -> None:
+    """A Master.csv ingested every few minutes has a record per version: the forget the
+    error suggests names it once (forget takes all its versions together)."""
+    master, store = tmp_path / "Master.csv", tmp_path / "store"
+    lines = [_line(i, "312555") for i in range(6)]
+    for n in (2, 4, 6):
+        master.write_text("\n".join(lines[:n]) + "\n")
+        ingest_paths([master], store, tz="UTC")
+    st = Store.open(store)
+    assert len(st.ingested_files()) == 3
+    for f in st.snapshot().all_files():
+        Path(f).unlink()
+    new = tmp_path / "new.csv"
+    new.write_text(_line(9, "312555") + "\n")
+    with pytest.raises(StoreError) as err:
+        ingest_paths([new], store, tz="UTC")
+    command = str(err.value)[str(err.value).index("`tracehop forget"):]
+    command = command[:command.index("`", 1)]
+    assert len(command.split()) == 5  # tracehop forget --store DIR ID

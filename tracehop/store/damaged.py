@@ -81,6 +81,7 @@ def data_file_error(root: Path, rel: str, cause: BaseException | None) -> StoreE
     except (StoreError, OSError):
         ids, state = [], None
     if ids and state is not None:
+        ids = _one_per_file(state, ids)
         names = ", ".join(state.files[f].path for f in ids)
         how = (f"without one, forget the files that put legs on {day} and ingest them again: "
                f"`tracehop forget --store {root} {' '.join(f[:12] for f in ids)}` ({names})")
@@ -99,6 +100,17 @@ def _ends_as_parquet(path: Path) -> bool:
     except (OSError, pa.ArrowInvalid):
         return False
     return True
+
+
+def _one_per_file(state: TableState, ids: list[str]) -> list[str]:
+    """``ids`` with one version of each file that grew by appending (they share a leg-id
+    prefix, and forget takes them together): a Master.csv ingested every few minutes would
+    otherwise fill the hint with hundreds of its versions."""
+    seen: dict[str, str] = {}
+    for fid in ids:
+        rec = state.files[fid]
+        seen.setdefault(rec.id_prefix or rec.file_id[:16], fid)
+    return list(seen.values())
 
 
 def removable(root: Path, state: TableState, rel: str, forgotten: Collection[str]) -> bool:
@@ -175,6 +187,7 @@ def reject_file_error(root: Path, rel: str, cause: BaseException | None) -> Stor
         owners, state = [], None
     how = ""
     if owners and state is not None:
+        owners = _one_per_file(state, owners)
         names = ", ".join(state.files[f].path for f in owners)
         how = (f"; without one, forget the files whose rejected records it holds and ingest "
                f"them again: `tracehop forget --store {root} "
@@ -183,12 +196,16 @@ def reject_file_error(root: Path, rel: str, cause: BaseException | None) -> Stor
                       hint=f"Restore it from a backup of the store{how}")
 
 
-def read_reject_file(root: Path, rel: str) -> pa.Table:
-    """A rejects file read whole; a missing or damaged one raises :func:`reject_file_error`."""
+def read_reject_file(root: Path, rel: str, columns: list[str] | None = None) -> pa.Table:
+    """A rejects file read whole (or those of ``columns`` it has); a missing or damaged one
+    raises :func:`reject_file_error`."""
     import pyarrow.parquet as pq
 
     try:
-        return pq.read_table(root / rel)
+        if columns is not None:
+            have = pq.read_schema(root / rel).names
+            columns = [c for c in columns if c in have]
+        return pq.read_table(root / rel, columns=columns)
     except (OSError, pa.ArrowInvalid) as e:
         if is_damage(e):
             raise reject_file_error(root, rel, e) from e

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracehop.store.damaged import read_reject_file
-from tracehop.store.forget import id_prefix, row_owners
+from tracehop.store.forget import OWNER_COLUMN, id_prefix, row_owners
 from tracehop.store.layout import new_reject_path, write_parquet
 from tracehop.store.log import RejectFile, TableState
 from tracehop.store.records import FileRecord
@@ -60,7 +60,9 @@ def supersede_rejects(root: Path, state: TableState, files: Sequence[FileRecord]
     for rel, owners in sorted(state.reject_owners.items()):
         if rel not in state.rejects or not from_line.keys() & set(owners):
             continue
-        table = read_reject_file(root, rel)  # a damaged one: named, with the way back
+        # The columns that decide first: most files (a merged one holds many commits'
+        # rejects, raw text included) have no row to drop, and are not read whole.
+        table = read_reject_file(root, rel, ["source_file", "source_record", OWNER_COLUMN])
         paths = {o: state.files[o].path for o in owners if o in state.files}
         ids = row_owners(table, paths)
         lines = table.column("source_record")
@@ -74,7 +76,8 @@ def supersede_rejects(root: Path, state: TableState, files: Sequence[FileRecord]
         removed = int(pc.sum(drop).as_py() or 0)
         if not removed:
             continue
-        left = table.filter(pc.invert(drop))
+        # a damaged one: named, with the way back
+        left = read_reject_file(root, rel).filter(pc.invert(drop))
         if not left.num_rows:
             out.append(Replaced(rel, None, removed))
             continue
