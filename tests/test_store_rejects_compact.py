@@ -154,3 +154,19 @@ def test_a_damaged_rejects_file_is_left_out_of_the_merge(tmp_path: Path) -> None
     assert files[1] in Store.open(store).snapshot().reject_files()
     res = CliRunner().invoke(cli, ["rejects", "--store", str(store)])
     assert res.exit_code != 0 and Path(files[1]).name in res.output
+
+
+def test_an_ingests_rejects_are_found_after_a_forget_rewrote_their_file_and_vacuum(
+        tmp_path: Path) -> None:
+    """Two files in one commit share its rejects file; forgetting one writes it again with
+    the other's rows. Once vacuum deleted the old file, the rejects of that ingest are found
+    in the new one (they were "missing": an error naming a damaged store)."""
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    _write(a, [_line(1), "bad,a"])
+    _write(b, [_line(2), "bad,b1", "bad,b2"])
+    store = tmp_path / "store"
+    version = ingest_paths([a, b], store, format="asterisk_cdr_csv").version
+    _run("forget", str(a), "--store", str(store))
+    Store.open(store).vacuum(0)
+    assert sorted(r.raw or "" for r in read_rejects(store, version=version).rejects) == [
+        "bad,b1", "bad,b2"]

@@ -136,9 +136,10 @@ def read_rejects(
 def _reject_paths(st: Store, version: int | None) -> list[tuple[Path, int | None]]:
     """Absolute paths of the rejects files, newest commit first, each with the commit
     version its rows must have been written by (None: all its rows)."""
-    live = [Path(p) for p in reversed(st.snapshot().reject_files())]
+    snap = st.snapshot()
+    live = list(reversed(snap.reject_entries()))
     if version is None:
-        return [(p, None) for p in live]
+        return [(st.root / r.path, None) for r in live]
     if version < 0 or version > st.version:
         raise StoreError(
             f"{st.root}: the store has no version {version} (latest: {st.version})",
@@ -150,13 +151,18 @@ def _reject_paths(st: Store, version: int | None) -> list[tuple[Path, int | None
         rels.extend(str(r["path"]) for r in info.get("rejects", []))
     named = [st.root / rel for rel in reversed(rels)]
     # The version's own files while they are there (after a forget or a grown file's
-    # ingest replaced them too: what that ingest reported); once compaction merged one and
-    # vacuum deleted it, its rows are found in the merged files by their commit version.
-    is_live, own = set(live), set(named)
+    # ingest replaced them too: what that ingest reported). Once vacuum deleted one that
+    # was replaced, its rows that are left are in the live files: one written again
+    # without some rows keeps the commit's version, a merged one (store/rejectmerge.py)
+    # says each row's.
+    is_live = {st.root / r.path for r in live}
     out: list[tuple[Path, int | None]] = [(p, None) for p in named
                                           if p in is_live or p.exists()]
     if len(out) < len(named):
-        out += [(p, version) for p in live if p not in own]
+        own = set(named)
+        out += [(st.root / r.path, None if r.version == version else version)
+                for r in live if st.root / r.path not in own
+                and r.version in (version, None)]
     return out
 
 

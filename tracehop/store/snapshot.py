@@ -71,6 +71,11 @@ class Snapshot:
     def reject_files(self) -> list[str]:
         return [str(self.root / r.path) for r in self._rejects]
 
+    def reject_entries(self) -> list[RejectFile]:
+        """The live rejects files as the log lists them (relative path, size, rows, and the
+        version of the commit whose rejects each holds: None for a merged one)."""
+        return list(self._rejects)
+
     @property
     def rejected_rows(self) -> int:
         return sum(r.rows for r in self._rejects)
