@@ -170,3 +170,23 @@ def test_an_ingests_rejects_are_found_after_a_forget_rewrote_their_file_and_vacu
     Store.open(store).vacuum(0)
     assert sorted(r.raw or "" for r in read_rejects(store, version=version).rejects) == [
         "bad,b1", "bad,b2"]
+
+
+def test_a_large_rejects_file_is_left_and_the_order_kept_around_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracehop.store import rejectmerge
+
+    store = tmp_path / "store"
+    for k in range(5):
+        p = tmp_path / f"cdr{k}.csv"
+        bad = 400 if k == 2 else 1  # the third ingest's rejects file is the large one
+        _write(p, [_line(k), *[f"bad,{k},{j}" for j in range(bad)]])
+        ingest_paths([p], store, format="asterisk_cdr_csv")
+    sizes = [r.size for r in Store.open(store).snapshot().reject_entries()]
+    monkeypatch.setattr(rejectmerge, "SMALL_REJECTS_BYTES", sorted(sizes)[-1])
+    listed = _listed(store)
+    out = json.loads(_run("compact", "--store", str(store), "--json"))
+    assert [r["files_before"] for r in out["rejects"]] == [2, 2]
+    entries = Store.open(store).snapshot().reject_entries()
+    assert [e.version for e in entries] == [None, 3, None]
+    assert _listed(store) == listed
