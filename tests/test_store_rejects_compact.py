@@ -190,3 +190,34 @@ def test_a_large_rejects_file_is_left_and_the_order_kept_around_it(
     entries = Store.open(store).snapshot().reject_entries()
     assert [e.version for e in entries] == [None, 3, None]
     assert _listed(store) == listed
+
+
+def test_a_forget_landing_while_rejects_are_merged_is_not_undone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forget commits while a compaction merges: the compaction, losing the race, merges
+    again from the forget's files (its first merge would bring the forgotten rejects back)."""
+    from tracehop.store.log import TransactionLog
+
+    store = tmp_path / "store"
+    paths = _ingest_several(tmp_path, store, 3)
+    gone = Store.open(store).ingested_files()[0]
+    real_write = TransactionLog.write
+    raced: list[int] = []
+
+    def write(self: TransactionLog, version: int, actions: list[dict[str, object]]) -> None:
+        if not raced:
+            raced.append(version)
+            Store.open(store).forget([gone.file_id])  # lands first, takes `version`
+        real_write(self, version, actions)
+
+    monkeypatch.setattr(TransactionLog, "write", write)
+    result = Store.open(store).compact()
+    assert raced and result.version == raced[0] + 1
+    assert {r.file for r in read_rejects(store).rejects} == {str(p) for p in paths[1:]}
+    assert read_rejects(store).total == 3
+    assert len(Store.open(store).snapshot().reject_files()) == 1
+    # Nothing of the lost attempt is left behind: every rejects file is referenced or
+    # replaced in the log.
+    state = TransactionLog(store).replay()
+    on_disk = {f"_rejects/{n}" for n in os.listdir(store / "_rejects")}
+    assert on_disk <= set(state.rejects) | set(state.tombstones)
