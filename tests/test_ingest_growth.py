@@ -370,27 +370,30 @@ def test_an_older_shorter_copy_in_its_place_is_named_with_the_way_back(tmp_path:
     last ingest, and before any version the store holds): read as a new file, its records are
     stored a second time. The ingest says so, and the forget it names undoes it."""
     master, store = tmp_path / "Master.csv", tmp_path / "store"
-    lines = [_line(i) for i in range(10)]
+    lines = [_line(i) for i in range(400)]
     _write(master, lines)
     ingest_paths([master], store)
-    _write(master, lines[:6])  # the backup: the first 6 records (over 1 KiB)
+    _write(master, lines[:300])  # the backup: the first 300 records (over 64 KiB)
+    assert master.stat().st_size > 64 * 1024
     res = ingest_paths([master], store)
-    assert (res.stored, res.duplicates) == (6, 0)  # stored again, as before: now said
+    assert (res.stored, res.duplicates) == (300, 0)  # stored again, as before: now said
     (warning,) = [w for w in res.warnings if "smaller than the version" in w]
     assert str(master) in warning and "restored from a backup" in warning
     cmd = warning[warning.index("`tracehop forget") + 1:warning.index("` and put")]
     out = CliRunner().invoke(cli, cmd.split()[1:], catch_exceptions=False)
     assert out.exit_code == 0, out.output
-    assert len(_legs(store)) == 10
+    assert len(_legs(store)) == 400
 
 
 def test_a_new_file_in_the_rotated_ones_place_is_not_taken_for_a_copy(tmp_path: Path) -> None:
     master, store = tmp_path / "Master.csv", tmp_path / "store"
-    _write(master, [_line(i) for i in range(10)])
+    _write(master, [_line(i) for i in range(597)])
     ingest_paths([master], store)
-    _write(master, [_line(i) for i in range(20, 26)])  # rotated: new records, shorter
+    # Rotated (other records first), shorter, still over 64 KiB: a new file, said nothing of.
+    _write(master, [_line(i) for i in range(300, 597)])
+    assert master.stat().st_size > 64 * 1024
     res = ingest_paths([master], store)
-    assert res.stored == 6 and not res.warnings
+    assert res.stored == 297 and not res.warnings
 
 
 def test_an_older_copy_read_on_from_an_earlier_version_is_named(tmp_path: Path) -> None:

@@ -196,10 +196,11 @@ def grown_from(path: Path, recorded: Iterable[FileRecord]) -> Resume | None:
 
 
 #: A file's head (FileRecord.head_size): its bytes up to the first line end at or after this
-#: many, so that a header line alone (every export of a format starts with the same one)
-#: never makes two files look alike; none when no line ends within HEAD_MAX_BYTES.
-HEAD_MIN_BYTES: Final = 1024
-HEAD_MAX_BYTES: Final = 64 * 1024
+#: many, so that header lines (every export of a format starts with the same ones; CUCM's
+#: two take 3-4 KB) never make two files look alike; none when no line ends within
+#: HEAD_MAX_BYTES. A copy restored in a file's place is far larger (days of calls).
+HEAD_MIN_BYTES: Final = 64 * 1024
+HEAD_MAX_BYTES: Final = 1024 * 1024
 
 
 def file_head(path: Path) -> tuple[int, str] | None:

@@ -40,7 +40,7 @@ class FileRecord:
     # The first line this version read, when it went on from an earlier version of the file:
     # that version's rejects from this line on were read again (tracehop/store/supersede.py).
     first_line: int | None = None
-    # The file's first bytes: ``head_size`` (its first line end at or after 1 KiB) and their
+    # The file's first bytes: ``head_size`` (its first line end at or after 64 KiB) and their
     # sha256. A smaller file at the same path that starts with them is an older copy of this
     # one (restored from a backup), not a new file: the ingest says so (ingest/run.py).
     head_size: int | None = None
