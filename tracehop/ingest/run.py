@@ -38,6 +38,7 @@ import dataclasses
 import hashlib
 import os
 import queue
+import shlex
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -245,13 +246,17 @@ def _older_copy_warning(path: Path, copy: Path, size: int, file_id: str,
     if not bigger:
         return None
     r = max(bigger, key=lambda rec: rec.size)
-    return (f"{path}: smaller than the version of {r.path} the store holds ({size:,} < "
-            f"{r.size:,} bytes, ingested {_iso(r.ingested_at)}), starting with the same "
-            f"records but with other content: it was read as a new file, so the records it "
-            f"shares with that version are now stored twice, under other leg ids. If it is "
-            f"an older copy (restored from a backup, a rotation gone wrong), undo that with "
-            f"`tracehop forget --store {store} {file_id[:12]}` and put the newest file back "
-            f"before the next ingest")
+    return (f"{path}: smaller than the version of it the store holds ({size:,} < "
+            f"{r.size:,} bytes, ingested {_when(r.ingested_at)}) and starting with the same "
+            f"records: most likely an older copy of it (restored from a backup, a rotation "
+            f"gone wrong). Read as a new file, the records it shares with that version are "
+            f"now stored twice, under other leg ids. If it is such a copy, undo that with "
+            f"`tracehop forget --store {shlex.quote(str(store))} {file_id[:12]}` and put the "
+            f"newest file back before the next ingest")
+
+
+def _when(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def _not_newest_warning(path: Path, resume: Resume, recorded: Iterable[FileRecord]
@@ -265,9 +270,9 @@ def _not_newest_warning(path: Path, resume: Resume, recorded: Iterable[FileRecor
     if not newer:
         return None
     r = max(newer, key=lambda rec: rec.size)
-    return (f"{path}: read on from an earlier version of {r.path} the store holds "
+    return (f"{path}: read on from an earlier version of it the store holds "
             f"({resume.version_size:,} bytes), as it does not continue the newest one "
-            f"({r.size:,} bytes, ingested {_iso(r.ingested_at)}): an older copy restored in "
+            f"({r.size:,} bytes, ingested {_when(r.ingested_at)}): an older copy restored in "
             f"its place? Its records at the line numbers the newest version had count as "
             f"duplicates of that version's, also any that were written to this copy since "
             f"it was restored (they are not stored). Put the newest file back, or move this "
