@@ -21,9 +21,12 @@ Stop        269     C6.4 with 94 undocumented columns inserted after column 115 
 
 A record with another field count is rejected with the count and the known ones (describe
 that release in your own profile). Times are Cisco-VSA style, ``HH:MM:SS.mmm TZ MON DD
-YYYY`` (``15:54:56.868 PST DEC 18 2017``): the zone abbreviation is mapped with
-:data:`ZONE_ABBREVIATIONS` (US zones; the abbreviation says standard or daylight time, so the
-offset is exact); any other abbreviation falls back to ``--tz``.
+YYYY`` (``15:54:56.868 PST DEC 18 2017``). An abbreviation names different zones in different
+places (``CST`` is US Central and China), so the zone is read by
+:func:`tracehop.ingest.acme_zones.read_zone`: Acme-Local-Time-Zone when its abbreviation at
+that time is the record's, then ``--tz`` on the same test, then the US meaning (acme_zones.
+ZONE_ABBREVIATIONS; a warning when the tz database also uses it elsewhere); any other
+abbreviation rejects the record with the fix.
 ``Calling-Station-Id``/``Called-Station-Id`` are SIP header values with display names and
 tags (``"ROBO CALLER" <sip:2025550111@198.51.100.7;user=phone>;tag=a1``); Acme does not
 escape quotes inside quoted values, so records are split leniently: as CSV, and when that
@@ -48,11 +51,13 @@ the device's exact layout. docs/carrier_formats.md lists what was and was not fo
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
 import polars as pl
 
+from tracehop.ingest.acme_zones import read_zone
 from tracehop.ingest.carrier_records import (
     Collected,
     physical_lines,
@@ -60,7 +65,8 @@ from tracehop.ingest.carrier_records import (
     split_csv,
     split_unescaped_quotes,
 )
-from tracehop.ingest.formats import register_reader
+from tracehop.ingest.formats import register_zoned_reader
+from tracehop.ingest.readers import WARNING
 
 READER: Final = "acme_local_cdr"
 STATUS: Final = {"1": "Start", "2": "Stop", "3": "Interim"}
@@ -114,14 +120,6 @@ LAYOUTS: Final[dict[tuple[str, int], dict[str, int]]] = {
 }
 COLUMNS: Final = tuple(sorted({c for lay in LAYOUTS.values() for c in lay}))
 
-#: Zone abbreviations written in the h323 time attributes -> a fixed-offset IANA zone
-#: (Etc/GMT+N is UTC-N). The abbreviation names standard or daylight time, so it is exact.
-ZONE_ABBREVIATIONS: Final = {
-    "UTC": "UTC", "GMT": "UTC", "Z": "UTC",
-    "EST": "Etc/GMT+5", "EDT": "Etc/GMT+4", "CST": "Etc/GMT+6", "CDT": "Etc/GMT+5",
-    "MST": "Etc/GMT+7", "MDT": "Etc/GMT+6", "PST": "Etc/GMT+8", "PDT": "Etc/GMT+7",
-    "AKST": "Etc/GMT+9", "AKDT": "Etc/GMT+8", "HST": "Etc/GMT+10", "AST": "Etc/GMT+4",
-}
 _MONTHS: Final = {m: i for i, m in enumerate(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)}
 _H323_TIME: Final = re.compile(
@@ -148,16 +146,17 @@ def h323_time(value: str | None) -> tuple[str | None, str | None]:
             f"{(frac or '0').ljust(6, '0')}", abbr)
 
 
-def _zone(abbr: str | None, local_tz: str | None) -> str | None:
-    if abbr and abbr.upper() in ZONE_ABBREVIATIONS:
-        return ZONE_ABBREVIATIONS[abbr.upper()]
-    if local_tz and "/" in local_tz:
-        return local_tz.strip()  # an IANA name in Acme-Local-Time-Zone
-    return None
+def _wall(text: str | None) -> datetime | None:
+    try:
+        return datetime.strptime(text or "", "%Y-%m-%d %H:%M:%S.%f")
+    except ValueError:
+        return None
 
 
-def read_acme(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def read_acme(path: Path, wanted: frozenset[str],
+              tz: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     out = Collected()
+    doubts: dict[str, tuple[int, int, int]] = {}  # note -> (row index, first line, count)
     best: dict[str, int] = {}  # Acct-Session-Id -> index in out.rows of the record kept
     rank = {"Start": 0, "Interim": 1, "Stop": 2}
     known = ", ".join(f"{t} {n}" for t, n in sorted(LAYOUTS))
@@ -194,21 +193,31 @@ def read_acme(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.Data
             continue
         row: dict[str, str | None] = {c: (fields[p - 1].strip() or None) for c, p in layout.items()}
         row["record_type"] = status
-        abbr = None
+        abbr = wall = None
         for col in ("setup_time", "connect_time", "disconnect_time"):
             text, a = h323_time(row.get(col))
             row[col] = text
-            abbr = abbr or a
-        row["zone"] = _zone(abbr, row.get("local_time_zone"))
+            if a and not abbr:
+                abbr, wall = a, _wall(text)
+        reading = read_zone(abbr, wall, row.get("local_time_zone"), tz)
+        if reading.reason is not None:
+            out.reject(no, reading.reason, line)
+            continue
+        row["zone"] = reading.zone
         sid = row.get("session_id") or f"line {no}"
         prev = best.get(sid)
         if prev is not None:
             kept = out.rows[prev]
             if rank[status] >= rank[str(kept["record_type"])]:
                 out.rows[prev], out.lines[prev], out.raws[prev] = row, no, line
+            _note(doubts, reading.doubt, prev, no)
             continue
+        _note(doubts, reading.doubt, len(out.rows), no)
         best[sid] = len(out.rows)
         out.add(no, line, row)
+    for doubt, (at, first, count) in doubts.items():
+        out.rows[at][WARNING] = (f"{path}: {count} record(s), the first at line {first}: "
+                                 f"{doubt}")
     rows, rejects = out.frames()
     for c in (*COLUMNS, "record_type", "zone"):
         if c not in rows.columns:
@@ -216,4 +225,14 @@ def read_acme(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.Data
     return rows.sort("_line"), rejects
 
 
-register_reader(READER, read_acme)
+def _note(doubts: dict[str, tuple[int, int, int]], doubt: str | None, at: int,
+          line: int) -> None:
+    """Count a doubtful zone reading; its warning goes on the first leg it concerns (one
+    warning per file and doubt, not one per record)."""
+    if doubt is None:
+        return
+    first = doubts.get(doubt)
+    doubts[doubt] = (at, line, 1) if first is None else (first[0], first[1], first[2] + 1)
+
+
+register_zoned_reader(READER, read_acme)

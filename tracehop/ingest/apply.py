@@ -21,7 +21,7 @@ import polars as pl
 from tracehop import numbers
 from tracehop.errors import ZoneError
 from tracehop.ingest.profile import FieldSpec, Profile, Rule, RuleSet, TimeSpec
-from tracehop.ingest.readers import LINE, RAW, REASON
+from tracehop.ingest.readers import LINE, RAW, REASON, WARNING
 from tracehop.ingest.transforms import TRANSFORMS
 from tracehop.timezones import local_to_utc, resolve_zone, zones_at
 
@@ -336,6 +336,10 @@ def apply_profile(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Map one batch of raw rows to (legs, rejects). Legs carry LEG_SCHEMA column names
     (``leg_id`` is added by the caller, who knows the file's content id)."""
+    if WARNING in rows.columns:  # a document reader's notes on doubtful readings
+        for text in rows.get_column(WARNING).drop_nulls().unique(maintain_order=True).to_list():
+            ctx.warn(str(text))
+        rows = rows.drop(WARNING)
     used = [c for c in profile.columns_used() if c in rows.columns]
 
     def _null(c: str) -> pl.Expr:

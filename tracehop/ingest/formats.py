@@ -30,6 +30,10 @@ DetectFn = Callable[[bytes, Path], bool]
 ParseFn = Callable[[Path, "str | None", "str | None"], "ParseResult"]
 #: (path, wanted columns) -> (rows with _line/_raw, rejects with _line/_reason/_raw)
 ReadFn = Callable[[Path, "frozenset[str]"], "tuple[pl.DataFrame, pl.DataFrame]"]
+#: (path, wanted columns, --tz) -> as ReadFn: a reader whose records name their own zone in a
+#: way only the switch's zone can decide (Acme's zone abbreviations) checks --tz against them.
+ZonedReadFn = Callable[[Path, "frozenset[str]", "str | None"],
+                       "tuple[pl.DataFrame, pl.DataFrame]"]
 #: (paths, tz, source) -> one ParseResult per path, in order
 ParseGroupFn = Callable[[list[Path], "str | None", "str | None"], "list[ParseResult]"]
 
@@ -90,6 +94,7 @@ class RegisteredFormat:
 
 _FORMATS: dict[str, RegisteredFormat] = {}
 _READERS: dict[str, ReadFn] = {}
+_ZONED_READERS: dict[str, ZonedReadFn] = {}
 _plugins_loaded = False
 
 
@@ -102,6 +107,11 @@ def register_format(name: str, detect: DetectFn, parse: ParseFn,
 def register_reader(name: str, read: ReadFn) -> None:
     """Register a document reader that profiles can name with ``reader = "NAME"``."""
     _READERS[name] = read
+
+
+def register_zoned_reader(name: str, read: ZonedReadFn) -> None:
+    """Register a document reader that is also given the ingest's --tz (None when absent)."""
+    _ZONED_READERS[name] = read
 
 
 def _load_plugins() -> None:
@@ -124,6 +134,10 @@ def registered_formats() -> dict[str, RegisteredFormat]:
     return dict(_FORMATS)
 
 
-def document_reader(name: str) -> ReadFn | None:
+def document_reader(name: str, tz: str | None = None) -> ReadFn | None:
+    """The reader registered as ``name``; a zoned reader comes with ``tz`` bound."""
     _load_plugins()
+    zoned = _ZONED_READERS.get(name)
+    if zoned is not None:
+        return lambda path, wanted: zoned(path, wanted, tz)
     return _READERS.get(name)

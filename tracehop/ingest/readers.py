@@ -56,6 +56,9 @@ LINE_SEP: Final = "\x00"  # a byte no CDR text contains: reads a chunk as whole 
 LINE: Final = "_line"
 RAW: Final = "_raw"
 REASON: Final = "_reason"
+#: A document reader's note on a record it read in a doubtful way (Acme's zone abbreviation
+#: read on its US meaning): apply_profile passes each distinct text on as an ingest warning.
+WARNING: Final = "_warning"
 
 
 @dataclass

@@ -412,7 +412,7 @@ def parse_file(
     lines = 0
     if early is not None and resume is not None:
         early.id_prefix = resume.id_prefix
-    for batch in _prefetched(_batches(p, profile, progress, layout, resume)):
+    for batch in _prefetched(_batches(p, profile, progress, layout, resume, tz)):
         legs, rejects = apply_profile(batch.rows, profile, ctx)
         # Kept in Polars (strings as views into the chunk's buffers) until the end, when the
         # content hash gives leg_id, or until their day is written early; the raw columns of
@@ -558,9 +558,10 @@ def _prefetched(batches: Iterable[Batch]) -> Iterator[Batch]:
 
 
 def _batches(p: Path, profile: Profile, progress: ProgressFn | None,
-             layout: Layout | None = None, resume: Resume | None = None) -> Iterable[Batch]:
+             layout: Layout | None = None, resume: Resume | None = None,
+             tz: str | None = None) -> Iterable[Batch]:
     if profile.reader != "csv":
-        reader = document_reader(profile.reader)
+        reader = document_reader(profile.reader, tz)
         if reader is None:
             raise ProfileError(
                 f"names reader {profile.reader!r}, which is not registered", path=profile.path
@@ -682,7 +683,7 @@ def parse_documents(
     """:func:`parse_file` for many files of a document format (``profile.reader`` is not
     "csv"), with the profile applied once to all their records. One result per path, in
     order: a :class:`ParseResult`, or the error that stopped that file."""
-    reader = document_reader(profile.reader)
+    reader = document_reader(profile.reader, tz)
     if reader is None:
         raise ProfileError(
             f"names reader {profile.reader!r}, which is not registered", path=profile.path
