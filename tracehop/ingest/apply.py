@@ -21,7 +21,7 @@ import polars as pl
 from tracehop import numbers
 from tracehop.errors import ZoneError
 from tracehop.ingest.profile import FieldSpec, Profile, Rule, RuleSet, TimeSpec
-from tracehop.ingest.readers import LINE, RAW, REASON, WARNING
+from tracehop.ingest.readers import LINE, NOA_SUFFIX, RAW, REASON, WARNING
 from tracehop.ingest.transforms import TRANSFORMS
 from tracehop.timezones import local_to_utc, resolve_zone, zones_at
 
@@ -105,6 +105,35 @@ def _columns_expr(df: pl.DataFrame, spec: FieldSpec, columns: tuple[str, ...]) -
         # The first value in the preferred shape; only when no column has one, the first value.
         parts = [pl.when(p.str.contains(prefer)).then(p) for p in parts] + parts
     return parts[0] if len(parts) == 1 else pl.coalesce(parts)
+
+
+def _companion_expr(df: pl.DataFrame, spec: FieldSpec, suffix: str) -> pl.Expr | None:
+    """The companion column (``<column><suffix>``, e.g. a number's Nature of Address written
+    by a reader beside it) of the column :func:`_field_expr` takes its value from, row by row;
+    None when the frame has no companion of any of the spec's columns."""
+    every = (*spec.columns, *(c for _, cols in spec.by_direction for c in cols))
+    if not any(f"{c}{suffix}" in df.columns for c in every):
+        return None
+
+    def pick(columns: tuple[str, ...]) -> pl.Expr:
+        parts = [_col(df, c) for c in columns]
+        if spec.transform:
+            parts = [TRANSFORMS[spec.transform](p) for p in parts]
+        if spec.regex:
+            parts = [p.str.extract(spec.regex, 1) for p in parts]
+        comps = [_col(df, f"{c}{suffix}") for c in columns]
+        pairs = list(zip(parts, comps, strict=True))
+        if spec.prefer:
+            pairs = [(pl.when(p.str.contains(spec.prefer)).then(p), c) for p, c in pairs] + pairs
+        e: pl.Expr = pl.lit(None, dtype=pl.String)
+        for p, c in reversed(pairs):  # the first column with a value, as _columns_expr
+            e = pl.when(p.is_not_null()).then(c).otherwise(e)
+        return e
+
+    e = pick(spec.columns)
+    for direction, columns in reversed(spec.by_direction):
+        e = pl.when(pl.col(DIRECTION) == direction).then(pick(columns)).otherwise(e)
+    return e
 
 
 def _field_expr(df: pl.DataFrame, spec: FieldSpec) -> pl.Expr:
@@ -463,6 +492,9 @@ def apply_profile(
                 "UTC"
             )
         out[name] = e.alias(name)
+        noa = _companion_expr(df, spec, NOA_SUFFIX) if name in NUMBER_RAWS else None
+        if noa is not None:
+            out[f"_noa_{name}"] = noa.alias(f"_noa_{name}")
     legs = df.select(
         pl.lit(ctx.source, dtype=pl.String).alias("source"),
         pl.lit(ctx.format, dtype=pl.String).alias("format"),
@@ -508,10 +540,29 @@ def apply_profile(
         ("pai_raw", "pai_e164"),
     ):
         if raw_name in legs.columns:
-            e164.append(numbers.normalise(legs[raw_name], region).alias(e164_name))
+            e164.append(numbers.normalise(_as_meant(legs, raw_name), region).alias(e164_name))
     if e164:
         legs = legs.with_columns(e164)
-    return legs, rejects
+    noas = [c for c in legs.columns if c.startswith("_noa_")]
+    return (legs.drop(noas) if noas else legs), rejects
+
+
+#: Leg number columns whose reader may say their Nature of Address (readers.NOA_SUFFIX).
+NUMBER_RAWS: Final = ("called_raw", "calling_raw", "pai_raw")
+
+
+def _as_meant(legs: pl.DataFrame, raw_name: str) -> pl.Series:
+    """The number to normalise: the raw value, with ``+`` before it when the reader says its
+    Nature of Address is international (ITU-T Q.763 §3.9/§3.10: the digits then begin with
+    the country code, ``442079460958``), so that it is not read as a national number of the
+    profile's region. A number that already has ``+`` is left as it is."""
+    raw = legs.get_column(raw_name)
+    if f"_noa_{raw_name}" not in legs.columns:
+        return raw
+    intl = (pl.col(f"_noa_{raw_name}") == "international") & ~pl.col(raw_name).str.contains(
+        r"^\s*\+")
+    return legs.select(pl.when(intl).then(pl.lit("+") + pl.col(raw_name).str.strip_chars())
+                       .otherwise(pl.col(raw_name)).alias(raw_name)).to_series()
 
 
 def _to_utc(df: pl.DataFrame, profile: Profile, ctx: FileContext) -> pl.DataFrame:

@@ -59,6 +59,11 @@ REASON: Final = "_reason"
 #: A document reader's note on a record it read in a doubtful way (Acme's zone abbreviation
 #: read on its US meaning): apply_profile passes each distinct text on as an ingest warning.
 WARNING: Final = "_warning"
+#: A document reader's companion of a number column (``<column>_noa``): the number's Nature of
+#: Address as the switch recorded it, one of :data:`NOA_VALUES` (Ribbon writes it per number).
+#: apply_profile reads an international one with its country code (ITU-T Q.763 §3.9).
+NOA_SUFFIX: Final = "_noa"
+NOA_VALUES: Final = ("international", "national", "subscriber", "unknown")
 
 
 @dataclass

@@ -26,6 +26,12 @@ Record types (positions are 1-based, per type):
   local/remote IP 115/116, final attempt 146. (The egress side of an attempt is the route
   that failed: kept so that an attempt shows where the call was sent.)
 
+Numbers: each of Calling, Called, Dialed and Incoming Calling Number has its Nature of Address
+(START 40/41/64/96, STOP 50/51/78/115, ATTEMPT 43/44/68/107: Calling/Called Party NOA, Dialed
+Number NOA, Incoming Calling Number NOA). The reader writes it beside the number
+(``<column>_noa``, :data:`NOA_CODES`), and an international one is normalised with its
+country code: ``442079460958`` with NOA 4 is +44 20 7946 0958, not a US number.
+
 Times are ``MM/DD/YYYY`` + ``HH:MM:SS.s`` in the Node Time Zone (field 5; :func:`node_zone`:
 the offset written in it decides, a US region name adds its DST rules only when its standard
 offset is that offset); durations and "Ticks ..." are 10 ms ticks. The answer time is
@@ -63,7 +69,7 @@ import pyarrow.csv as pacsv
 from tracehop.errors import UnreadableFileError
 from tracehop.ingest.carrier_records import rejects_frame, split_csv
 from tracehop.ingest.formats import register_reader
-from tracehop.ingest.readers import LINE, RAW
+from tracehop.ingest.readers import LINE, NOA_SUFFIX, RAW
 
 READER: Final = "ribbon_act"
 CHUNK_BYTES: Final = 64 << 20
@@ -75,6 +81,8 @@ POSITIONS: Final[dict[str, dict[str, int]]] = {
         "setup_to_service_ticks": 10, "calling_number": 15, "called_number": 16,
         "ingress_tg": 29, "ingress_pvsd": 42, "dialed_number": 50,
         "incoming_calling_number": 56, "ingress_local_ip": 102, "ingress_remote_ip": 103,
+        "calling_number_noa": 40, "called_number_noa": 41, "dialed_number_noa": 64,
+        "incoming_calling_number_noa": 96,
     },
     "STOP": {
         "gateway": 2, "accounting_id": 3, "node_tz": 5, "start_date": 6, "start_clock": 7,
@@ -84,6 +92,8 @@ POSITIONS: Final[dict[str, dict[str, int]]] = {
         "egress_remote_ip": 33, "ingress_tg": 34, "ingress_pvsd": 52, "itg_carrier": 57,
         "dialed_number": 60, "egress_tg": 68, "incoming_calling_number": 70, "gcid": 82,
         "ingress_local_ip": 125, "ingress_remote_ip": 126,
+        "calling_number_noa": 50, "called_number_noa": 51, "dialed_number_noa": 78,
+        "incoming_calling_number_noa": 115,
     },
     "ATTEMPT": {
         "gateway": 2, "accounting_id": 3, "node_tz": 5, "start_date": 6, "start_clock": 7,
@@ -93,6 +103,8 @@ POSITIONS: Final[dict[str, dict[str, int]]] = {
         "dialed_number": 53, "disconnect_initiator": 57, "egress_tg": 58,
         "incoming_calling_number": 60, "disconnect_date": 105,
         "ingress_local_ip": 115, "ingress_remote_ip": 116, "final_attempt": 146,
+        "calling_number_noa": 43, "called_number_noa": 44, "dialed_number_noa": 68,
+        "incoming_calling_number_noa": 107,
     },
 }
 NOT_LEGS: Final = {
@@ -108,7 +120,19 @@ OUT_COLUMNS: Final = (
     "egress_remote_ip", "ingress_tg", "ingress_pvsd", "call_id", "itg_carrier",
     "dialed_number", "egress_tg", "incoming_calling_number", "gcid", "ingress_local_ip",
     "ingress_remote_ip", "disconnect_initiator", "final_attempt",
+    *(f"{n}{NOA_SUFFIX}" for n in ("calling_number", "called_number", "dialed_number",
+                                  "incoming_calling_number")),
 )
+#: Nature of Address values -> readers.NOA_VALUES. Ribbon writes the ISUP indicator of the
+#: number (ITU-T Q.763 §3.9/§3.10: 1 subscriber, 2 unknown, 3 national (significant), 4
+#: international; ANSI T1.113 adds 0x71-0x73, the same with operator requested); its own
+#: configuration names (Digit Parameter Handling, "Nature Of Address": subscriber, national,
+#: international, nationalOperator, ...) are read too.
+NOA_CODES: Final = {
+    "1": "subscriber", "2": "unknown", "3": "national", "4": "international",
+    "113": "subscriber", "114": "national", "115": "international",
+}
+_NOA_WORDS: Final = re.compile(r"(?i)^(international|national|subscriber|unknown)")
 
 #: Ribbon names zones by offset and region (``GMT-05:00-Eastern``, ``gmtMinus05-Eastern-US``,
 #: ``GMT+02:00-Eastern-Europe``). The offset is that of standard time. A US region maps to its
@@ -166,6 +190,14 @@ def node_zone(value: str | None) -> str | None:
         return region[0]
     # Etc/GMT zones have the POSIX sign: Etc/GMT+5 is UTC-05:00.
     return "UTC" if hours == 0 else f"Etc/GMT{'+' if sign < 0 else '-'}{hours}"
+
+
+def _noa(value: str) -> str | None:
+    """A Nature of Address as written -> ``international``/``national``/``subscriber``/
+    ``unknown`` (:data:`NOA_CODES`), None when empty or another kind (network-specific...)."""
+    v = value.strip()
+    m = _NOA_WORDS.match(v)
+    return NOA_CODES.get(v.lstrip("0") or "0") or (m.group(1).lower() if m else None)
 
 
 @dataclass
@@ -289,7 +321,12 @@ def _derive(frame: pl.DataFrame) -> pl.DataFrame:
     call_id = pl.col("ingress_pvsd").str.extract(r"^\s*SIP[^,]*,([^,]+)", 1)
     zones = frame.get_column("node_tz").unique().to_list()
     zone_map = {z: node_zone(z) for z in zones if z is not None}
+    noa_cols = [c for c in OUT_COLUMNS if c.endswith(NOA_SUFFIX)]
+    noa_map = {v: _noa(v) for c in noa_cols for v in frame.get_column(c).unique().to_list()
+               if v is not None}
     return frame.with_columns(
+        *[pl.col(c).replace_strict(noa_map, default=None, return_dtype=pl.String)
+          for c in noa_cols],
         # An ATTEMPT was never established: no service time at all.
         pl.when(pl.col("record_type") == "ATTEMPT").then(pl.lit("0"))
         .otherwise(pl.col("service_ticks")).alias("service_ticks"),
