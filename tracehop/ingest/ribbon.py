@@ -306,9 +306,12 @@ def _utf8(blob: bytes) -> bool:
 
 def _derive(frame: pl.DataFrame) -> pl.DataFrame:
     """Combined timestamps, answer time, zone and Call-ID, as strings for the profile."""
-    for c in OUT_COLUMNS:
-        if c not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c))
+    # Every position of every type: a file holding only START records (each call still up when
+    # the file closed) has no disconnect date or clock, which the STOP/ATTEMPT ones give.
+    every = {*OUT_COLUMNS, *(c for pos in POSITIONS.values() for c in pos)}
+    missing = sorted(every - set(frame.columns))
+    if missing:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
     fmt = "%m/%d/%Y %H:%M:%S%.f"
     start = pl.concat_str([pl.col("start_date"), pl.col("start_clock")], separator=" ")
     disc = pl.concat_str([pl.col("disconnect_date"), pl.col("disconnect_clock")], separator=" ")

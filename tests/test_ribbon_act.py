@@ -1,8 +1,9 @@
-"""Ribbon/Sonus .ACT records: the Nature of Address of the numbers (ribbon.NOA_CODES).
+"""Ribbon/Sonus .ACT records as the SBC writes them.
 
-A called number written without its country code but marked international (NOA 4, ITU-T
-Q.763 §3.9) is that country's number: 442079460958 is +44 20 7946 0958, not a US national
-number. NOA national keeps the profile's region.
+The Nature of Address of the numbers (ribbon.NOA_CODES): a called number written without its
+country code but marked international (NOA 4, ITU-T Q.763 §3.9) is that country's number:
+442079460958 is +44 20 7946 0958, not a US national number. NOA national keeps the profile's
+region. And a file of START records only (calls still up when it closed) is read.
 """
 
 from __future__ import annotations
@@ -79,3 +80,14 @@ def test_noa_positions_follow_the_field_reference() -> None:
         for t in POSITIONS}
     assert got == {"START": (40, 41, 64, 96), "STOP": (50, 51, 78, 115),
                    "ATTEMPT": (43, 44, 68, 107)}
+
+
+def test_a_file_of_start_records_only_is_read(tmp_path: Path) -> None:
+    """Every call still up when the file closed: only START records, which have no disconnect
+    date or clock (the reader failed with a Polars ColumnNotFoundError)."""
+    start = _record("START", 150, {
+        "accounting_id": "0x4", "calling_number": "2025550111", "called_number": "3125550100",
+        "setup_to_service_ticks": "500"})
+    (leg,) = _legs(tmp_path, start)
+    assert leg["end_utc"] is None and leg["disposition"] == "answered"
+    assert leg["called_e164"] == "+13125550100"
