@@ -30,6 +30,15 @@ call, failure time for a missed one, so the profile's time basis is ``answer``),
 its code is 2xx, ended by the BYE of the same dialog. Re-INVITEs, ACK, PRACK, UPDATE, CANCEL and
 the BYE are folded into that leg. Transactions of other methods (OPTIONS, REGISTER, MESSAGE,
 ...) and in-dialog requests whose INVITE is not in the file are rejected with that reason.
+
+**Attempts**: an INVITE with the Call-ID and From tag of one that failed is the same call tried
+again, never a new one (RFC 3261 §8.1.1.3, §12: a new call has a new Call-ID and From tag): a
+serial fork (``t_relay()`` to the next destination in ``failure_route``, the failed branch
+accounted as ``call missed`` with its own To tag; acc README ``log_missed_flag``,
+``failed_transaction_flag``) or the retry after a 401/407 challenge. The call keeps one
+inbound leg, that of the last attempt (the answered one, or the last failure when all
+failed), as the Ribbon reader folds a call's non-final ATTEMPTs; the failed attempts are
+folded into it, so that the matcher does not see two legs of one call.
 """
 
 from __future__ import annotations
@@ -177,6 +186,15 @@ def _pair(txs: list[_Tx], out: Collected, local: bool) -> None:
             if known is not None and (known.invite.code.startswith("2") or
                                       (tx.ttag and tx.ttag == known.invite.ttag)):
                 known.folded.append(tx)  # a re-INVITE within the dialog
+                continue
+            if known is not None:
+                # The same INVITE (Call-ID and From tag) again after a failure: a serial fork
+                # (failure_route relays it to the next destination; each failed branch may be
+                # accounted as a missed call, with that branch's To tag) or a retry after a
+                # 401/407 challenge. One call, one inbound leg: the later attempt stands for it
+                # and the failed one is folded in (module docstring, "Attempts").
+                known.folded.append(known.invite)
+                known.invite = tx
                 continue
             c = _Call(tx)
             calls[key] = c
