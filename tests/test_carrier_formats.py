@@ -158,6 +158,8 @@ ACME = FIXTURES / "acme_sbc_cdr" / "cdr20260307.csv"
 def test_acme_times_and_zone_abbreviations() -> None:
     assert h323_time("15:54:56.868 PST DEC 18 2017") == ("2017-12-18 15:54:56.868000", "PST")
     assert h323_time(".09:00:01.5 EDT Mon Jul 06 2026") == ("2026-07-06 09:00:01.500000", "EDT")
+    # "*": the SBC's clock was not authoritative (Cisco's mark): the time is still the time.
+    assert h323_time("*09:00:01.5 EDT Mon Jul 06 2026") == ("2026-07-06 09:00:01.500000", "EDT")
     assert h323_time("garbage") == ("garbage", None)
 
 

@@ -123,15 +123,17 @@ COLUMNS: Final = tuple(sorted({c for lay in LAYOUTS.values() for c in lay}))
 _MONTHS: Final = {m: i for i, m in enumerate(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)}
 _H323_TIME: Final = re.compile(
-    r"^\s*\.?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?\s+(?:([A-Za-z]{1,5})\s+)?"
+    r"^\s*[.*]?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?\s+(?:([A-Za-z]{1,5})\s+)?"
     r"(?:[A-Za-z]{3}\s+)?([A-Za-z]{3})\s+(\d{1,2})\s+(\d{4})\s*$"
 )
 
 
 def h323_time(value: str | None) -> tuple[str | None, str | None]:
     """``15:54:56.868 PST DEC 18 2017`` -> (``2017-12-18 15:54:56.868000``, ``PST``).
-    An optional weekday (``Mon``) before the month is accepted; a leading ``.`` (Cisco's
-    "time not synchronised" mark) is ignored. Unparseable text comes back as is, so the
+    An optional weekday (``Mon``) before the month is accepted; a leading ``.`` or ``*``
+    (Cisco's marks on these times, as on ``show clock``: ``*`` the clock is not authoritative,
+    ``.`` authoritative but NTP not synchronised; Cisco RADIUS VSA Voice Implementation Guide)
+    is ignored. Unparseable text comes back as is, so the
     profile rejects the record naming the value."""
     if value is None or not value.strip():
         return None, None
