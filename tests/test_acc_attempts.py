@@ -66,3 +66,25 @@ def test_every_destination_failing_is_one_leg_with_the_last_outcome(tmp_path: Pa
     legs = parse_file(f, "kamailio_acc_db", "America/New_York").legs.to_pylist()
     assert [(x["call_id"], x["disposition"], x["egress_trunk"]) for x in legs] == [
         ("fork2@198.51.100.7", "busy", "10.0.0.32"), ("other@198.51.100.7", "busy", "10.0.0.32")]
+
+
+# --- DB exports with a byte-order mark ------------------------------------------------------
+
+
+def test_a_db_export_with_a_byte_order_mark_is_detected_and_keeps_its_id_order(
+        tmp_path: Path) -> None:
+    """MySQL Workbench, DBeaver and Excel's "CSV UTF-8" put a UTF-8 BOM before the header. The
+    file was not detected, and its first column read as '\\ufeffid': rows were then ordered by
+    their time alone, so in a newest-first export two attempts failing in one second came in
+    the wrong order and the call took the first one's outcome (408) for its last (486)."""
+    f = tmp_path / "acc.csv"
+    f.write_bytes(b"\xef\xbb\xbf" + (
+        b"id,method,from_tag,to_tag,callid,sip_code,sip_reason,time,src_user,src_ip,dst_user\n"
+        b"12,INVITE,fa1,gw2y,c1@198.51.100.7,486,Busy Here,2026-03-07 14:03:27,2025550111,"
+        b"198.51.100.7,3125550100\n"
+        b"11,INVITE,fa1,gw1x,c1@198.51.100.7,408,Request Timeout,2026-03-07 14:03:27,"
+        b"2025550111,198.51.100.7,3125550100\n"))
+    res = parse_file(f, None, "America/New_York")
+    assert res.format == "kamailio_acc_db"
+    (leg,) = res.legs.to_pylist()
+    assert leg["disposition"] == "busy" and leg["source_record"] == 2

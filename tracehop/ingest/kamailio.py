@@ -297,7 +297,9 @@ def read_syslog(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.Da
 
 def read_db(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     out = Collected()
-    text = read_text(path)
+    # A UTF-8 byte-order mark before the header (MySQL Workbench, DBeaver and Excel's "CSV
+    # UTF-8" write one) made the first column '\ufeffid', so rows lost their id order.
+    text = read_text(path).removeprefix("\ufeff")
     head = text.split("\n", 1)[0]
     delim = max((",", ";", "\t", "|"), key=head.count)
     lines = list(physical_lines(text))
