@@ -117,3 +117,14 @@ def test_a_made_up_abbreviation_is_rejected_naming_it(tmp_path: Path) -> None:
 def test_cst_in_the_us_is_still_us_central(tmp_path: Path, local: str, hour: int) -> None:
     start, _ = _start(_stop(tmp_path, _times("CST"), local))
     assert start.hour == hour
+
+
+@pytest.mark.parametrize(("zone", "hour"), [("EDT", 5), ("EST", 6)])
+def test_the_abbreviation_says_which_of_a_repeated_hour(tmp_path: Path, zone: str,
+                                                        hour: int) -> None:
+    """01:30 happens twice when New York falls back; the record's EDT or EST says which, also
+    when Acme-Local-Time-Zone names the zone (read alone, the zone gives the first)."""
+    times = (f"01:30:00.000 {zone} NOV 01 2026", f"01:30:05.000 {zone} NOV 01 2026",
+             f"01:31:00.000 {zone} NOV 01 2026")
+    start, _ = _start(_stop(tmp_path, times, "America/New_York"))
+    assert start == datetime(2026, 11, 1, hour, 30, tzinfo=UTC)

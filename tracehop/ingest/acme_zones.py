@@ -114,6 +114,22 @@ def _examples(by_offset: dict[timedelta, tuple[str, ...]]) -> str:
     return ", ".join(f"{_fmt(o)} ({_example(o, zones)})" for o, zones in sorted(by_offset.items()))
 
 
+def _exact(zone: zoneinfo.ZoneInfo, abbr: str, wall: datetime) -> str:
+    """``zone``'s name; but in the hour a DST change repeats (01:30 EDT, then 01:30 EST), the
+    fixed offset the abbreviation names there, which says which of the two the record means
+    (the zone's name would be read as the first, and flagged ambiguous). A half-hour offset
+    has no fixed-offset zone name: the zone's name then, as before."""
+    if len(_abbr_at(zone, wall)) == 1:
+        return zone.key
+    fold = next(f for f in (0, 1) if (wall.replace(tzinfo=zone, fold=f).tzname() or "").upper()
+                == abbr)
+    offset = wall.replace(tzinfo=zone, fold=fold).utcoffset() or timedelta(0)
+    hours, rest = divmod(int(offset.total_seconds()), 3600)
+    if rest:
+        return zone.key
+    return "UTC" if not hours else f"Etc/GMT{'+' if hours < 0 else '-'}{abs(hours)}"
+
+
 def _local_zone(value: str | None) -> zoneinfo.ZoneInfo | None:
     if not value or "/" not in value:
         return None
@@ -146,7 +162,7 @@ def read_zone(abbr: str | None, wall: datetime | None, local: str | None,
         return ZoneReading(zone=ZONE_ABBREVIATIONS.get(a))
     lz = _local_zone(local)
     if lz is not None and a in _abbr_at(lz, wall):
-        return ZoneReading(zone=lz.key)
+        return ZoneReading(zone=_exact(lz, a, wall))
     known = meanings(a, wall) if a not in _UTC_NAMES else {}
     offset = _local_offset(local)
     if offset is not None:
@@ -163,7 +179,7 @@ def read_zone(abbr: str | None, wall: datetime | None, local: str | None,
         except ZoneError:  # the ingest refuses a bad --tz before reading any file
             tzone = None
     if tzone is not None and a in _abbr_at(tzone, wall):
-        return ZoneReading(zone=tzone.key)
+        return ZoneReading(zone=_exact(tzone, a, wall))
     if a in ZONE_ABBREVIATIONS:
         fixed = ZONE_ABBREVIATIONS[a]
         us = zoneinfo.ZoneInfo(fixed).utcoffset(wall) or timedelta(0)
