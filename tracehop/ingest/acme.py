@@ -149,8 +149,9 @@ def h323_time(value: str | None) -> tuple[str | None, str | None]:
 
 
 def _wall(text: str | None) -> datetime | None:
+    """h323_time's text as a datetime (fromisoformat: strptime cost 40 µs a record)."""
     try:
-        return datetime.strptime(text or "", "%Y-%m-%d %H:%M:%S.%f")
+        return datetime.fromisoformat(text or "")
     except ValueError:
         return None
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Final
@@ -91,11 +91,12 @@ def _abbr_at(zone: zoneinfo.ZoneInfo, wall: datetime) -> set[str]:
     return {(wall.replace(tzinfo=zone, fold=f).tzname() or "").upper() for f in (0, 1)}
 
 
-@lru_cache(maxsize=512)
-def meanings(abbr: str, day: datetime) -> dict[timedelta, tuple[str, ...]]:
-    """UTC offset -> the zones that write ``abbr`` at noon of ``day`` (tz database)."""
+@lru_cache(maxsize=4096)
+def meanings(abbr: str, day: date) -> dict[timedelta, tuple[str, ...]]:
+    """UTC offset -> the zones that write ``abbr`` at noon of ``day`` (tz database). Cached
+    by day: a file's records fall on a few days."""
     out: dict[timedelta, list[str]] = {}
-    noon = day.replace(hour=12, minute=0, second=0, microsecond=0)
+    noon = datetime(day.year, day.month, day.day, 12)
     for name in _named_zones():
         z = zoneinfo.ZoneInfo(name)
         t = noon.replace(tzinfo=z)
@@ -130,6 +131,7 @@ def _exact(zone: zoneinfo.ZoneInfo, abbr: str, wall: datetime) -> str:
     return "UTC" if not hours else f"Etc/GMT{'+' if hours < 0 else '-'}{abs(hours)}"
 
 
+@lru_cache(maxsize=64)
 def _local_zone(value: str | None) -> zoneinfo.ZoneInfo | None:
     if not value or "/" not in value:
         return None
@@ -145,6 +147,14 @@ def _local_offset(value: str | None) -> timedelta | None:
         return None
     off = timedelta(hours=int(m["h"]), minutes=int(m["m"] or 0))
     return -off if m["sign"] == "-" else off
+
+
+@lru_cache(maxsize=8)
+def _tz_zone(tz: str) -> zoneinfo.ZoneInfo | None:
+    try:
+        return resolve_zone(tz)
+    except ZoneError:  # the ingest refuses a bad --tz before reading any file
+        return None
 
 
 def read_zone(abbr: str | None, wall: datetime | None, local: str | None,
@@ -163,7 +173,7 @@ def read_zone(abbr: str | None, wall: datetime | None, local: str | None,
     lz = _local_zone(local)
     if lz is not None and a in _abbr_at(lz, wall):
         return ZoneReading(zone=_exact(lz, a, wall))
-    known = meanings(a, wall) if a not in _UTC_NAMES else {}
+    known = meanings(a, wall.date()) if a not in _UTC_NAMES else {}
     offset = _local_offset(local)
     if offset is not None:
         for name in (n for zones in known.values() for n in zones):
@@ -172,12 +182,7 @@ def read_zone(abbr: str | None, wall: datetime | None, local: str | None,
             on = t.utcoffset() or timedelta(0)
             if offset in (on, on - (t.dst() or timedelta(0))):
                 return ZoneReading(zone=name)
-    tzone: zoneinfo.ZoneInfo | None = None
-    if tz:
-        try:
-            tzone = resolve_zone(tz)
-        except ZoneError:  # the ingest refuses a bad --tz before reading any file
-            tzone = None
+    tzone = _tz_zone(tz) if tz else None
     if tzone is not None and a in _abbr_at(tzone, wall):
         return ZoneReading(zone=_exact(tzone, a, wall))
     if a in ZONE_ABBREVIATIONS:
