@@ -128,3 +128,13 @@ def test_the_abbreviation_says_which_of_a_repeated_hour(tmp_path: Path, zone: st
              f"01:31:00.000 {zone} NOV 01 2026")
     start, _ = _start(_stop(tmp_path, times, "America/New_York"))
     assert start == datetime(2026, 11, 1, hour, 30, tzinfo=UTC)
+
+
+def test_a_name_the_tz_database_does_not_use_is_read_in_the_sbcs_zone(tmp_path: Path) -> None:
+    """The SBC's zone name is typed by its admin: SGT, where tzdata writes +08 for Singapore.
+    Nothing can check it, so the SBC's own zone, then --tz, decides; without either it is
+    rejected (test_a_made_up_abbreviation_is_rejected_naming_it)."""
+    start, zone = _start(_stop(tmp_path, _times("SGT"), "Asia/Singapore"))
+    assert (start.hour, zone) == (7, "Asia/Singapore")
+    start, zone = _start(_stop(tmp_path, _times("SGT")), "Asia/Singapore")
+    assert (start.hour, zone) == (7, "Asia/Singapore")

@@ -17,6 +17,9 @@ The reading of one record (:func:`read_zone`), first that applies:
    that writes the abbreviation at that instant on that offset (its standard or its summer
    offset).
 3. ``--tz`` names a zone whose abbreviation at that time is the record's: that zone.
+   An abbreviation the tz database does not use at all (the zone name on the SBC is typed by
+   its admin: ``SGT`` where tzdata writes ``+08``) cannot be checked: the IANA
+   Acme-Local-Time-Zone decides, else ``--tz``.
 4. The abbreviation is a US one (:data:`ZONE_ABBREVIATIONS`): its fixed offset, as before;
    when the tz database also uses it elsewhere on another offset at that time (``CST``,
    ``PST`` is also the Philippines'), the reading is kept but said in a warning.
@@ -185,6 +188,13 @@ def read_zone(abbr: str | None, wall: datetime | None, local: str | None,
     tzone = _tz_zone(tz) if tz else None
     if tzone is not None and a in _abbr_at(tzone, wall):
         return ZoneReading(zone=_exact(tzone, a, wall))
+    if not known and a not in ZONE_ABBREVIATIONS:
+        # A name the tz database does not use at all (the SBC's zone name is typed by its
+        # admin: "SGT" where tzdata writes "+08"): nothing to check the zone against, so the
+        # SBC's own zone decides, else the one the operator gives.
+        for named in (lz, tzone):
+            if named is not None:
+                return ZoneReading(zone=named.key)
     if a in ZONE_ABBREVIATIONS:
         fixed = ZONE_ABBREVIATIONS[a]
         us = zoneinfo.ZoneInfo(fixed).utcoffset(wall) or timedelta(0)
@@ -201,7 +211,7 @@ def read_zone(abbr: str | None, wall: datetime | None, local: str | None,
             "it again with --tz naming the SBC's zone"))
     why = ("has several meanings at that time: " + _examples(known) if len(known) > 1 else
            f"is {_examples(known)} in the tz database but not one read without the SBC's zone"
-           if known else "is not one the tz database or tracehop knows")
+           if known else "is not one the tz database knows")
     told = [f"Acme-Local-Time-Zone is {local!r}" if local else "Acme-Local-Time-Zone is empty"]
     if tzone is not None:
         told.append(f"--tz {tzone.key} writes {sorted(_abbr_at(tzone, wall))[0]!r} then")
