@@ -13,6 +13,7 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from matchkit import PEERS_TOML, cli_lookup
 
@@ -101,3 +102,26 @@ def test_freepbx_ring_group_to_a_mobile_in_a_cdr_dump_is_traced_to_the_carrier(
     assert a["status"] == "upstream", a
     assert a["upstream"]["provider"] == "Acme Transit"
     assert a["match"]["evidence"]["record"] == 2  # the trunk row that rang the mobile
+
+
+# --- Kamailio / OpenSIPS acc: a number the proxy translated ---------------------------------
+
+_ACC = ("Nov 20 14:10:05 proxy1 /usr/sbin/{proc}[2417]: NOTICE: acc [acc.c:281]: ACC: "
+        "transaction answered: timestamp=1795183805;method=INVITE;from_tag=fA1;to_tag=tA1;"
+        "call_id=ka1@198.51.100.7;code=200;reason=OK;src_user=+12025550111;"
+        "src_domain=carrier-a.example;src_ip=198.51.100.7;dst_ouser=+18005550100;"
+        "dst_user=13125558888;dst_domain=sip.example.net\n")
+
+
+@pytest.mark.parametrize("proc", ["kamailio", "opensips"])
+def test_acc_call_to_a_toll_free_number_the_proxy_translated_is_found_by_it(
+        tmp_path: Path, proc: str) -> None:
+    # The script rewrote the R-URI (dst_user = $rU) from the toll-free number the carrier sent
+    # to its routing number; the To user (dst_ouser = $tU) is still the number dialled, which
+    # the inquiry names.
+    store = _ingest(tmp_path, "acc.log", _ACC.format(proc=proc))
+    a = cli_lookup(store, "8005550100", "2026-11-20T14:10:00Z")
+    assert a["status"] == "upstream", a
+    assert a["upstream"]["provider"] == "Acme Transit"
+    assert a["match"]["called_raw"] == "13125558888"
+    assert a["searched"]["step"].startswith("dialed or diverted-from number")
