@@ -10,6 +10,8 @@ test_called_number_choice.py; dialed and diverted-from numbers: test_match_diale
 from __future__ import annotations
 
 import json
+import socket
+import struct
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -125,3 +127,82 @@ def test_acc_call_to_a_toll_free_number_the_proxy_translated_is_found_by_it(
     assert a["upstream"]["provider"] == "Acme Transit"
     assert a["match"]["called_raw"] == "13125558888"
     assert a["searched"]["step"].startswith("dialed or diverted-from number")
+
+
+# --- SIP capture: a challenged INVITE, re-INVITEs and our proxy's forks ----------------------
+
+_CAR, _SBC, _PH1, _PH2 = "198.51.100.7", "192.0.2.10", "192.0.2.21", "192.0.2.22"
+
+
+def _msg(start: str, cid: str, cseq: str, src: str, branch: str, to_tag: str | None,
+         extra: tuple[tuple[str, str], ...] = ()) -> bytes:
+    to = f"<sip:+{DID_E164}@b.example>" + (f";tag={to_tag}" if to_tag else "")
+    head = [("Via", f"SIP/2.0/UDP {src}:5060;branch={branch}"),
+            ("From", f"<sip:+1{CALLER}@a.example>;tag=f1"), ("To", to), ("Call-ID", cid),
+            ("CSeq", cseq), *extra]
+    text = start + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in head) + "Content-Length: 0\r\n\r\n"
+    return text.encode()
+
+
+def _frame(src: str, dst: str, payload: bytes) -> bytes:
+    udp = struct.pack("!HHHH", 5060, 5060, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst)) + udp
+    return b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\x08\x00" + ip
+
+
+def _pcap(frames: list[tuple[float, bytes]]) -> bytes:
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    for ts, data in frames:
+        sec = int(ts)
+        out += struct.pack("<IIII", sec, round((ts - sec) * 1e6), len(data), len(data)) + data
+    return out
+
+
+DID_E164 = "1" + DID
+
+
+def test_sip_call_challenged_reinvited_and_forked_answers_from_its_one_inbound_leg(
+        tmp_path: Path) -> None:
+    # The carrier's INVITE is challenged (407) and sent again with credentials: a new client
+    # transaction (new branch, CSeq 2) of the same call (RFC 3261 §22.3, §8.1.3.5); our proxy
+    # forks it to two phones (same Call-ID, two branches: outbound legs), one answers, the
+    # other is cancelled; a session-refresh re-INVITE (To tag: in the dialog, RFC 3261 §14)
+    # follows. One call, one upstream: Acme, from the INVITE that was answered.
+    t0, cid, ruri = float(EPOCH0), "auth-fork@a", f"sip:+{DID_E164}@b.example"
+    inv = f"INVITE {ruri} SIP/2.0"
+    challenge = (("Proxy-Authenticate", 'Digest realm="b", nonce="n"'),)
+    credentials = (("Proxy-Authorization", 'Digest username="acme", realm="b", nonce="n"'),)
+    frames = [
+        (t0, _frame(_CAR, _SBC, _msg(inv, cid, "1 INVITE", _CAR, "z9hG4bKa1", None))),
+        (t0 + 0.01, _frame(_SBC, _CAR, _msg("SIP/2.0 407 Proxy Authentication Required", cid,
+                                            "1 INVITE", _CAR, "z9hG4bKa1", "s407", challenge))),
+        (t0 + 0.02, _frame(_CAR, _SBC, _msg(f"ACK {ruri} SIP/2.0", cid, "1 ACK", _CAR,
+                                            "z9hG4bKa1", "s407"))),
+        (t0 + 0.05, _frame(_CAR, _SBC, _msg(inv, cid, "2 INVITE", _CAR, "z9hG4bKa2", None,
+                                            credentials))),
+        (t0 + 0.06, _frame(_SBC, _PH1, _msg(inv, cid, "2 INVITE", _SBC, "z9hG4bKf1", None))),
+        (t0 + 0.06, _frame(_SBC, _PH2, _msg(inv, cid, "2 INVITE", _SBC, "z9hG4bKf2", None))),
+        (t0 + 3.0, _frame(_PH1, _SBC, _msg("SIP/2.0 200 OK", cid, "2 INVITE", _SBC,
+                                           "z9hG4bKf1", "p1"))),
+        (t0 + 3.01, _frame(_PH2, _SBC, _msg("SIP/2.0 487 Request Terminated", cid,
+                                            "2 INVITE", _SBC, "z9hG4bKf2", "p2"))),
+        (t0 + 3.02, _frame(_SBC, _CAR, _msg("SIP/2.0 200 OK", cid, "2 INVITE", _CAR,
+                                            "z9hG4bKa2", "p1"))),
+        (t0 + 20.0, _frame(_CAR, _SBC, _msg(inv, cid, "3 INVITE", _CAR, "z9hG4bKa4", "p1"))),
+        (t0 + 20.1, _frame(_SBC, _CAR, _msg("SIP/2.0 200 OK", cid, "3 INVITE", _CAR,
+                                            "z9hG4bKa4", "p1"))),
+    ]
+    (tmp_path / "peers.toml").write_text(PEERS_TOML)
+    (tmp_path / "sbc.pcap").write_bytes(_pcap(frames))
+    r = CliRunner().invoke(cli, ["ingest", str(tmp_path / "sbc.pcap"), "--store",
+                                 str(tmp_path / "store"), "--sip-local-net", "192.0.2.0/24",
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    a = cli_lookup((str(tmp_path / "store"), str(tmp_path / "peers.toml")), DID,
+                   "2026-11-20T14:10:00Z")
+    assert a["status"] == "upstream", a
+    assert a["upstream"]["provider"] == "Acme Transit"
+    assert a["match"]["evidence"]["record"] == 4  # the INVITE sent again, answered
+    assert a["match"]["direction"] == "inbound" and a["match"]["disposition"] == "answered"
+    assert a["alternatives"] == []
