@@ -8,7 +8,8 @@ number the upstream sent beside it:
 - a Ribbon SBC ACT record: the called number after translation, and the one before it;
 - BroadWorks: ``dialedDigits``, and ``originalCalledNumber`` for a forwarded call
   (``diversion_raw``); an Acme Packet SBC: the SIP Diversion header and the primary routing
-  number; a SIP capture: the To user and the Diversion header (RFC 5806 §3).
+  number; a SIP capture: the To user and the Diversion header (RFC 5806 §3); a Kamailio or
+  OpenSIPS acc record: ``dst_ouser`` (``$tU``, the To user) beside the rewritten R-URI user.
 
 An inquiry names the number the upstream sent, so a toll-free number translated to its routing
 number, or a DID forwarded to voicemail, is not found by the called number. When nothing to the
