@@ -74,6 +74,7 @@ def test_asterisk_follow_me_to_a_mobile_without_linkedid_is_traced_to_the_carrie
     assert a["status"] == "upstream", a
     assert a["upstream"]["provider"] == "Acme Transit"
     assert a["match"]["evidence"]["record"] == 1  # the trunk row, not the outbound row
+    assert a["match"]["call_id"] is None  # cdr_csv has no SIP Call-ID to name
     # The DID itself: the trunk row, as before.
     b = cli_lookup(store, DID, "2026-11-20T14:10:02Z")
     assert (b["status"], b["match"]["evidence"]["record"]) == ("upstream", 1)
