@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from matchkit import PEERS_TOML, cli_lookup
 
 from tracehop.cli import cli
+from tracehop.ingest.run import parse_file
 
 CALLER, DID, MOBILE = "2025550111", "3125550100", "17735550199"
 #: 2026-11-20 09:10:00 in New York (UTC-05:00) is 14:10:00Z; a uniqueid is the UTC epoch of
@@ -207,3 +208,14 @@ def test_sip_call_challenged_reinvited_and_forked_answers_from_its_one_inbound_l
     assert a["match"]["evidence"]["record"] == 4  # the INVITE sent again, answered
     assert a["match"]["direction"] == "inbound" and a["match"]["disposition"] == "answered"
     assert a["alternatives"] == []
+
+
+def test_acc_db_export_keeps_the_to_user_as_the_dialed_number(tmp_path: Path) -> None:
+    f = tmp_path / "acc.csv"
+    f.write_text(
+        "id,method,from_tag,to_tag,callid,sip_code,sip_reason,time,src_user,src_domain,"
+        "src_ip,dst_ouser,dst_user,dst_domain\n"
+        "1,INVITE,fa1,tA1,ka1@198.51.100.7,200,OK,2026-11-20 14:10:05,+12025550111,"
+        "carrier-a.example,198.51.100.7,+18005550100,13125558888,sip.example.net\n")
+    (leg,) = parse_file(f, "kamailio_acc_db", tz="UTC").legs.to_pylist()
+    assert (leg["called_raw"], leg["dialed_raw"]) == ("13125558888", "+18005550100")
