@@ -84,3 +84,31 @@ def test_asterisk_channel_peer_cuts_8_digit_sequences_and_strips_the_others() ->
     # a non-ASCII peer before a second "/" is cut at the "/" (its byte offset is not its
     # character offset), as the regex cuts it
     assert got == ["carrierA", "peer-1", "a", "x", None, None, "é", None, None, "éSIP", "i1"]
+
+
+LOCAL_PAIR_REGEX = r"^(?:(Local/.+-[0-9a-f]{4,8})[;,][12]|([^/]+))$"
+LOCAL_PIECES = st.sampled_from(["Local/", "SIP/", "PJSIP/", "100@from-queue", "-", "0000abcd",
+                                "1a2b", ";1", ";2", ",1", ";3", "/", "1716912345.12", " ",
+                                "\n", "é", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(LOCAL_PIECES, max_size=6).map("".join) | st.none(), min_size=1,
+                max_size=20))
+def test_asterisk_local_pair_equals_the_regex(values: list[str | None]) -> None:
+    # The profiles' key for the rows of one call without linkedid: the pair's name of a Local
+    # channel half, an id as it is, any other channel null (the next column is tried).
+    frame = pl.DataFrame({"c": values}, schema={"c": pl.String})
+    got = frame.select(TRANSFORMS["asterisk_local_pair"](pl.col("c"))).to_series()
+    c = pl.col("c")
+    want = frame.select(pl.coalesce(c.str.extract(LOCAL_PAIR_REGEX, 1),
+                                    c.str.extract(LOCAL_PAIR_REGEX, 2))).to_series()
+    assert got.to_list() == want.to_list()
+
+
+def test_asterisk_local_pair_examples() -> None:
+    frame = pl.DataFrame({"c": ["Local/600@from-queue-0000002a;1", "Local/6001@ext-1a2b,2",
+                                "SIP/carrier-0000002a", "1716912345.12", "", None]})
+    got = frame.select(TRANSFORMS["asterisk_local_pair"](pl.col("c"))).to_series().to_list()
+    assert got == ["Local/600@from-queue-0000002a", "Local/6001@ext-1a2b", None,
+                   "1716912345.12", None, None]

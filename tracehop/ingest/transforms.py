@@ -147,9 +147,36 @@ def _asterisk_channel_ip(e: pl.Expr) -> pl.Expr:
     return e.map_batches(ips, return_dtype=pl.String)
 
 
+#: A Local channel half (chan_local.c / core_local.c): `Local/<exten>@<context>-<hex>;1` or
+#: `;2` (`,1`/`,2` and 4 hex digits before Asterisk 1.6); group 1 is the pair's name.
+_LOCAL_HALF: Final = r"^(Local/.+-[0-9a-f]{4,8})[;,][12]$"
+
+
+def _asterisk_local_pair(e: pl.Expr) -> pl.Expr:
+    # The key that links the rows of one call in a cdr_csv file without linkedid: a Local
+    # channel half's pair name (without ;1/;2); a value without "/" (a linkedid, a uniqueid)
+    # as it is; any other channel (SIP/..., PJSIP/...) null, so that the next column is tried.
+    # Same result as the regex ^(?:(Local/.+-[0-9a-f]{4,8})[;,][12]|([^/]+))$, whose two
+    # captures on every row of four columns cost 0.5 CPU-s per 1M rows (the whole profile
+    # apply was 0.6): the prefix test is cheap (Polars keeps a string's first bytes in its
+    # view), and the capture runs only on the Local channels.
+    def pairs(s: pl.Series) -> pl.Series:
+        v = pl.lit(s)
+        out = pl.select(pl.when(~v.str.contains("/", literal=True) & (v.str.len_bytes() > 0))
+                        .then(v)).to_series().alias(s.name)
+        local = s.str.starts_with("Local/").fill_null(False)
+        if local.any():
+            at = local.arg_true()
+            out = out.scatter(at, s.gather(at).str.extract(_LOCAL_HALF, 1))
+        return out
+
+    return e.map_batches(pairs, return_dtype=pl.String)
+
+
 TRANSFORMS: Final[dict[str, Callable[[pl.Expr], pl.Expr]]] = {
     "asterisk_channel_peer": _asterisk_channel_peer,
     "asterisk_channel_ip": _asterisk_channel_ip,
+    "asterisk_local_pair": _asterisk_local_pair,
     "strip": _strip,
     "clid_number": _clid_number,
     "clid_name": _clid_name,
