@@ -61,7 +61,9 @@ NOT_NUMBERS = [
     "unknown",
     "Q1000",
     "*72",  # feature code
-    "#31#3125550100",  # caller-ID blocking prefix with a feature code
+    "#31#",  # the GSM caller-ID code with no number after it
+    "#31#101",  # ... before an extension
+    "#31#*72",  # ... before another feature code
     "5550100",  # seven digits: no area code
     "0125550100",  # area code cannot start with 0
     "3120550100",  # exchange cannot start with 0
@@ -207,6 +209,7 @@ def variants(a: str, b: str, c: str) -> list[str]:
         f'"Caller" <sip:1{a}{b}{c}@10.1.2.3:5060>',
         f"*67 ({a}) {b}-{c}",  # caller ID hidden for this call: still the call to the number
         f"1010288 1 {a} {b} {c}",  # a dial-around carrier access code before 1 + the number
+        f"#31#{a}{b}{c}",  # GSM caller ID hidden for this call (3GPP TS 22.081)
     ]
 
 
@@ -340,7 +343,7 @@ def test_trailing_end_of_dialling_hash_keeps_the_number(raw: str) -> None:
     assert normalise(pl.Series([raw, "3125550100"])).to_list() == ["+13125550100"] * 2
 
 
-@pytest.mark.parametrize("raw", ["*21*3125550100#", "#31#3125550100#", "#21#", "3125550100##"])
+@pytest.mark.parametrize("raw", ["*21*3125550100#", "#21#", "3125550100##", "#31#3125550100##"])
 def test_feature_codes_ending_in_hash_stay_null(raw: str) -> None:
     # GSM MMI codes end in "#" too ("*21*<number>#" turns call forwarding on): with any other
     # "*" or "#" the value is still a feature code, not a call to that number.
@@ -418,6 +421,32 @@ def test_other_feature_codes_after_or_instead_of_privacy_codes_stay_null(raw: st
     # "*72 <number>" turns call forwarding on (a feature code with a number argument).
     assert normalise_one(raw) is None
     assert normalise(pl.Series([raw])).to_list() == [None]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["#31#3125550100", "#31# (312) 555-0100", "#31#13125550100", "#31#+1 312 555 0100",
+     "*31#3125550100", "#31#3125550100#", "sip:#31#3125550100@mss.example;user=phone",
+     "*67#31#3125550100", "#31#*67 312-555-0100", "#31# 1010288 1 312 555 0100",
+     "#31#1-312-555-0100 ext. 9", "#31#1-312-555-CALL"],
+)
+def test_gsm_per_call_clir_prefix_keeps_the_called_number(raw: str) -> None:
+    # 3GPP TS 22.081 clause 2 (temporary mode), TS 22.030 Annex B: "#31#<number>" hides the caller ID for this
+    # call ("*31#<number>" shows it), as *67 / *82 do in NANP: a mobile core or a PBX that
+    # records the digits dialled writes the code before the number, and the call went to that
+    # number. It was null, so the leg was lost. The last two reach phonenumbers.
+    expected = "+13125550100" if not raw.endswith("CALL") else "+13125552255"
+    assert normalise_one(raw) == expected
+    assert normalise(pl.Series([raw, "3125550100"])).to_list() == [expected, "+13125550100"]
+
+
+def test_gsm_clir_prefix_is_read_in_every_region() -> None:
+    # A handset code, not a numbering plan's: the national form after it is read in the
+    # region's plan (on the fast path and through phonenumbers alike).
+    for raw in ["#31#020 7946 0958", "*31#+44 20 7946 0958", "#31#00442079460958"]:
+        assert normalise_one(raw, "GB") == "+442079460958"
+        assert normalise(pl.Series([raw]), "GB").to_list() == ["+442079460958"]
+    assert normalise_one("#31#+44 (0)20 7946 0958", "DE") == "+442079460958"
 
 
 def test_privacy_prefix_is_nanp_only() -> None:

@@ -19,9 +19,10 @@ A CDR column holds numbers in every form a switch can write: ``3125550100``,
    - no digit at all, or a ``*`` / ``#`` (feature codes, DTMF) -> null; but one trailing ``#``
      is dropped first: it ends the dialling (ISUP's ST digit as TDM gateways write it, a
      handset's send key), so ``3125550100#`` is that number, while ``*21*3125550100#`` (an
-     MMI code that turns call forwarding on) stays null; in NANP regions a leading ``*67`` /
-     ``*82`` (caller-ID presentation of this call only) is dropped too, and so is a carrier
-     access code ``101XXXX`` before ``1`` or ``011``;
+     MMI code that turns call forwarding on) stays null; a leading ``#31#`` / ``*31#`` (GSM
+     CLIR for this call only: 3GPP TS 22.081 clause 2, temporary mode; TS 22.030 Annex B) is
+     dropped in every region, and in NANP regions a leading ``*67`` / ``*82`` (the NANP codes
+     for the same) too, and so is a carrier access code ``101XXXX`` before ``1`` or ``011``;
    - an international form: a leading ``+``; or, without ``+``, the IDD ``011`` (NANP regions)
      or ``00`` (NANP regions, and every region whose IDD is exactly ``00``). Country code 1 is
      decided by the NANP rule below (a trunk ``1`` after it, ``+1 1 312 ...``, is dropped), and
@@ -122,17 +123,30 @@ _CONTEXT: Final = ";[Pp][Hh][Oo][Nn][Ee]-[Cc][Oo][Nn][Tt][Ee][Xx][Tt]=(\\+[0-9()
 # A user part may carry "+" escaped (RFC 3261 §19.1.2; §19.1.4: escaped and plain are the same
 # URI), and some SIP stacks send sip:%2B13125550100@host: without this it was null.
 _ESCAPED_PLUS: Final = "%2[Bb]"
-# NANP vertical service codes that only set this call's caller-ID presentation: *67 hides it,
-# *82 shows it. A PBX that records the digits dialled writes "*673125550100", and the call went
-# to 3125550100: a traceback names that number, so the code is dropped (NANP regions only; any
-# other "*" still makes the value a feature code, e.g. "*72 <number>" turns forwarding on).
-_PRIVACY: Final = "^\\*(?:67|82)"
+# Per-call caller-ID presentation codes dialled before the number. They only set whether this
+# call shows the caller's number, and the call went to the number after them: a PBX, a mobile
+# core or an SBC that records the digits dialled (a dialed column, an R-URI user) writes
+# "*673125550100" or "#31#3125550100", and a traceback names 3125550100, so the code is dropped.
+# - GSM/3GPP CLIR, temporary mode: "#31#<number>" hides the caller ID for this call,
+#   "*31#<number>" shows it (3GPP TS 22.081 clause 2, temporary mode; the codes: TS 22.030
+#   Annex B, "#31# <called number> SEND"). A handset standard, so read in every region (GSM
+#   handsets in the US use it too).
+# - NANP vertical service codes *67 (hide) and *82 (show), NANP regions only: elsewhere "*67"
+#   means something else, and any other "*" still makes the value a feature code ("*72
+#   <number>" turns forwarding on).
+# One or more of them (a caller who dialled both), each maybe followed by a space.
+_CLIR_GSM: Final = "[*#]31#"
+_PRIVACY_ANY: Final = f"^(?:{_CLIR_GSM}[{_TRIM}]*)+"
+_PRIVACY_NANP: Final = f"^(?:(?:{_CLIR_GSM}|\\*(?:67|82))[{_TRIM}]*)+"
 # A NANP carrier access code, 101XXXX ("dial-around": this call's long-distance carrier), as an
 # end office that records the digits dialled writes it before 1 + the number or 011 + an
 # international one. Dropped, keeping the 1 / 011 (NANP regions only): no NANP national number
 # starts with 1, so nothing else can be misread; without the 1 / 011 the value stays null.
 _CAC: Final = "^101[0-9]{4}[" + _SEPARATORS + "]*(1|011)"
-_DIAL_PREFIX: Final = "^(?:\\*(?:67|82)|101[0-9]{4}[" + _SEPARATORS + "]*(?:1|011))"
+_DIAL_PREFIX_NANP: Final = (
+    f"^(?:{_CLIR_GSM}|\\*(?:67|82)|101[0-9]{{4}}[" + _SEPARATORS + "]*(?:1|011))"
+)
+_DIAL_PREFIX_ANY: Final = f"^{_CLIR_GSM}"
 _CLEAN: Final = "\\+?[0-9" + _SEPARATORS + "]+"
 _NANP_NATIONAL: Final = "1?[2-9][0-9]{2}[2-9][0-9]{6}"
 _NANP_INTL: Final = "1[2-9][0-9]{2}[2-9][0-9]{6}"
@@ -151,6 +165,11 @@ _QUICK_PLUS1: Final = "^\\+1[2-9][0-9]{2}[2-9][0-9]{6}$"
 _PUNCT_NANP: Final = "^(?:\\+1|1)?[ .-]?\\(?[2-9][0-9]{2}\\)?[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}$"
 _PUNCT_PLUS1: Final = "^\\+1[ .-]?\\(?[2-9][0-9]{2}\\)?[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}$"
 _E164: Final = re.compile("\\+[1-9][0-9]{6,14}")
+
+
+def _privacy(plan: _Plan) -> str:
+    """The caller-ID presentation codes read before a number in ``plan``'s region."""
+    return _PRIVACY_NANP if plan.nanp else _PRIVACY_ANY
 
 
 def _anchored(pattern: str) -> str:
@@ -494,15 +513,15 @@ def _normalise(raw: pl.Series, plan: _Plan) -> pl.Series:
         if rest_idx.len() == 0:
             return out
     core = _core(rest_raw)
-    if plan.nanp:
-        # *67 / *82 and 101XXXX are dropped only from the values that start with one (a test
-        # anchored at the start is cheap; a replace of every value cost ~15 % of this path,
-        # since extensions such as "101" are common).
-        hit = core.str.contains(_DIAL_PREFIX).fill_null(False)
-        if hit.any():
-            idx = hit.arg_true()
-            fixed = core.gather(idx).str.replace(_PRIVACY, "").str.strip_chars(_TRIM)
-            core = core.scatter(idx, fixed.str.replace(_CAC, "${1}"))
+    # Caller-ID codes (#31#, and in NANP regions *67 / *82) and 101XXXX are dropped only from
+    # the values that start with one (a test anchored at the start is cheap; a replace of every
+    # value cost ~15 % of this path, since extensions such as "101" are common).
+    hit = core.str.contains(_DIAL_PREFIX_NANP if plan.nanp else _DIAL_PREFIX_ANY)
+    hit = hit.fill_null(False)
+    if hit.any():
+        idx = hit.arg_true()
+        fixed = core.gather(idx).str.replace(_privacy(plan), "").str.strip_chars(_TRIM)
+        core = core.scatter(idx, fixed.str.replace(_CAC, "${1}") if plan.nanp else fixed)
     frame = pl.DataFrame({"core": core})
     frame = _decide(frame, plan)
     rest = frame.get_column("fast")
@@ -538,7 +557,8 @@ _SCHEME_RE: Final = re.compile(_SCHEME)
 _USER_RE: Final = re.compile(_USER)
 _CONTEXT_RE: Final = re.compile(_CONTEXT)
 _ESCAPED_PLUS_RE: Final = re.compile(_ESCAPED_PLUS)
-_PRIVACY_RE: Final = re.compile(_PRIVACY)
+_PRIVACY_NANP_RE: Final = re.compile(_PRIVACY_NANP)
+_PRIVACY_ANY_RE: Final = re.compile(_PRIVACY_ANY)
 _CAC_RE: Final = re.compile(_CAC)
 _CLEAN_RE: Final = re.compile(_CLEAN)
 _DIGIT_RE: Final = re.compile("[0-9]")
@@ -579,8 +599,9 @@ def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
         core = ctx.group(1) + core
     core = _ESCAPED_PLUS_RE.sub("+", core)
     core = core.strip(_TRIM).removesuffix("#").strip(_TRIM)
+    core = (_PRIVACY_NANP_RE if plan.nanp else _PRIVACY_ANY_RE).sub("", core, count=1)
+    core = core.strip(_TRIM)
     if plan.nanp:
-        core = _PRIVACY_RE.sub("", core, count=1).strip(_TRIM)
         core = _CAC_RE.sub("\\1", core, count=1)
     if not _DIGIT_RE.search(core) or _FEATURE_RE.search(core):
         return None
