@@ -210,6 +210,7 @@ def variants(a: str, b: str, c: str) -> list[str]:
         f"*67 ({a}) {b}-{c}",  # caller ID hidden for this call: still the call to the number
         f"1010288 1 {a} {b} {c}",  # a dial-around carrier access code before 1 + the number
         f"#31#{a}{b}{c}",  # GSM caller ID hidden for this call (3GPP TS 22.081)
+        f"sip:%2331%23{a}{b}{c}%23@mss.example",  # the same, "#" escaped (RFC 3261 §25.1)
     ]
 
 
@@ -400,6 +401,26 @@ def test_percent_escaped_plus_in_a_sip_user_part(raw: str) -> None:
     assert normalise(pl.Series([raw, "3125550100"])).to_list() == ["+13125550100"] * 2
 
 
+@pytest.mark.parametrize(
+    "raw",
+    ["sip:3125550100%23@198.51.100.7;user=phone", "<sip:%2331%233125550100@mss.example>",
+     "sip:%2A67%2B13125550100@pbx", "sip:%2a82%2b1-312-555-0100@pbx", "tel:3125550100%23"],
+)
+def test_percent_escaped_hash_and_star_in_a_sip_user_part(raw: str) -> None:
+    # RFC 3261 §25.1: "#" is not allowed unescaped in a user part, so a conforming stack sends
+    # an end-of-dialling "#" or the "#31#" caller-ID code as %23 (§19.1.4: the same URI as the
+    # plain form, which was read while the escaped one was null).
+    assert normalise_one(raw) == "+13125550100"
+    assert normalise(pl.Series([raw, "3125550100"])).to_list() == ["+13125550100"] * 2
+
+
+@pytest.mark.parametrize("raw", ["sip:%23%2331%233125550100@h", "sip:3125550100%23%23@h",
+                                 "sip:%2A72%2B13125550100@pbx"])
+def test_escaped_feature_codes_stay_null(raw: str) -> None:
+    assert normalise_one(raw) is None
+    assert normalise(pl.Series([raw])).to_list() == [None]
+
+
 # -- per-call caller-ID privacy codes ----------------------------------------------------------
 
 
@@ -431,10 +452,11 @@ def test_other_feature_codes_after_or_instead_of_privacy_codes_stay_null(raw: st
      "#31#1-312-555-0100 ext. 9", "#31#1-312-555-CALL"],
 )
 def test_gsm_per_call_clir_prefix_keeps_the_called_number(raw: str) -> None:
-    # 3GPP TS 22.081 clause 2 (temporary mode), TS 22.030 Annex B: "#31#<number>" hides the caller ID for this
-    # call ("*31#<number>" shows it), as *67 / *82 do in NANP: a mobile core or a PBX that
-    # records the digits dialled writes the code before the number, and the call went to that
-    # number. It was null, so the leg was lost. The last two reach phonenumbers.
+    # 3GPP TS 22.081 clause 2 (temporary mode), TS 22.030 Annex B: "#31#<number>" hides the
+    # caller ID for this call ("*31#<number>" shows it), as *67 / *82 do in NANP: a mobile
+    # core or a PBX that records the digits dialled writes the code before the number, and the
+    # call went to that number. It was null, so the leg was lost. The last two reach
+    # phonenumbers.
     expected = "+13125550100" if not raw.endswith("CALL") else "+13125552255"
     assert normalise_one(raw) == expected
     assert normalise(pl.Series([raw, "3125550100"])).to_list() == [expected, "+13125550100"]

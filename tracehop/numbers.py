@@ -11,10 +11,10 @@ A CDR column holds numbers in every form a switch can write: ``3125550100``,
    regex pass each, since they are most of any CDR column. For the rest, it takes the user
    part out of a display name / ``tel:`` / ``sip:`` / ``sips:`` URI (RFC 3966 §3, RFC 3261
    §19.1.1: the number is the user part, before ``@`` and before any ``;`` parameter; an
-   escaped ``%2B`` is its ``+``; a local number's ``phone-context=+<digits>`` is its prefix,
-   RFC 3966 §5.1.5), strips
-   visual separators (space, tab, no-break space, ``- . ( ) /``; full-width digits and ``+``
-   and the other Unicode spaces are read as ASCII first) and decides:
+   escaped ``%2B`` is its ``+``, ``%23`` its ``#``; a local number's
+   ``phone-context=+<digits>`` is its prefix, RFC 3966 §5.1.5), strips visual separators
+   (space, tab, no-break space, ``- . ( ) /``; full-width digits and ``+`` and the other
+   Unicode spaces are read as ASCII first) and decides:
 
    - no digit at all, or a ``*`` / ``#`` (feature codes, DTMF) -> null; but one trailing ``#``
      is dropped first: it ends the dialling (ISUP's ST digit as TDM gateways write it, a
@@ -121,8 +121,14 @@ _USER: Final = "^([^@;]*)"  # user part: before @host, before ;params
 # number +12079460958. A domain name context adds nothing; a global number keeps its digits.
 _CONTEXT: Final = ";[Pp][Hh][Oo][Nn][Ee]-[Cc][Oo][Nn][Tt][Ee][Xx][Tt]=(\\+[0-9().-]+)"
 # A user part may carry "+" escaped (RFC 3261 §19.1.2; §19.1.4: escaped and plain are the same
-# URI), and some SIP stacks send sip:%2B13125550100@host: without this it was null.
-_ESCAPED_PLUS: Final = "%2[Bb]"
+# URI), and some SIP stacks send sip:%2B13125550100@host: without this it was null. "#" may
+# not appear unescaped in a user part at all (RFC 3261 §25.1: it is neither unreserved nor
+# user-unreserved), so a conforming stack writes a dialled end-of-dialling "#" or a "#31#"
+# prefix as %23: "sip:3125550100%23@host" was null where "sip:3125550100#@host" was read.
+# "*" may be escaped too (%2A). Only these three: no other escaped character can be part of a
+# number, and a fixed table reads the same in Polars and in Python.
+_UNESCAPE: Final = {"%2B": "+", "%2b": "+", "%23": "#", "%2A": "*", "%2a": "*"}
+_ESCAPED: Final = "%2[Bb3Aa]"
 # Per-call caller-ID presentation codes dialled before the number. They only set whether this
 # call shows the caller's number, and the call went to the number after them: a PBX, a mobile
 # core or an SBC that records the digits dialled (a dialed column, an R-URI user) writes
@@ -385,7 +391,7 @@ def _core(raw: pl.Series) -> pl.Series:
             user = (ctx + user).zip_with(local.fill_null(False), user)
         s = user
     if marked and s.str.contains("%", literal=True).any():
-        s = s.str.replace_all(_ESCAPED_PLUS, "+")
+        s = s.str.replace_many(list(_UNESCAPE), list(_UNESCAPE.values()))
     s = s.str.strip_chars(_TRIM)
     # One trailing "#" ends the dialling (ISUP's ST digit, a handset's send key): the number is
     # the digits before it. Any other "*" / "#" still makes the value a feature code.
@@ -556,7 +562,7 @@ _ANGLE_RE: Final = re.compile(_ANGLE)
 _SCHEME_RE: Final = re.compile(_SCHEME)
 _USER_RE: Final = re.compile(_USER)
 _CONTEXT_RE: Final = re.compile(_CONTEXT)
-_ESCAPED_PLUS_RE: Final = re.compile(_ESCAPED_PLUS)
+_ESCAPED_RE: Final = re.compile(_ESCAPED)
 _PRIVACY_NANP_RE: Final = re.compile(_PRIVACY_NANP)
 _PRIVACY_ANY_RE: Final = re.compile(_PRIVACY_ANY)
 _CAC_RE: Final = re.compile(_CAC)
@@ -597,7 +603,7 @@ def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     ctx = _CONTEXT_RE.search(s)
     if ctx is not None and not core.strip(_TRIM).startswith("+"):
         core = ctx.group(1) + core
-    core = _ESCAPED_PLUS_RE.sub("+", core)
+    core = _ESCAPED_RE.sub(lambda m: _UNESCAPE[m.group(0)], core)
     core = core.strip(_TRIM).removesuffix("#").strip(_TRIM)
     core = (_PRIVACY_NANP_RE if plan.nanp else _PRIVACY_ANY_RE).sub("", core, count=1)
     core = core.strip(_TRIM)
