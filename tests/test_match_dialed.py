@@ -128,8 +128,12 @@ def test_a_store_without_dialed_numbers_is_not_searched_for_them(tmp_path: Path)
 
 
 def test_numbers_in_uri_and_plain_values() -> None:
-    assert numbers_in("<sip:+13125550100@h;user=phone>;reason=x") == ["+13125550100"]
-    assert numbers_in("tel:+1-312-555-0100;phone-context=x") == ["+1-312-555-0100"]
+    assert numbers_in("<sip:+13125550100@h;user=phone>;reason=x") == [
+        "sip:+13125550100@h;user=phone"]
+    assert numbers_in("tel:+1-312-555-0100;phone-context=x") == [
+        "tel:+1-312-555-0100;phone-context=x"]
+    assert numbers_in("<sip:+13125550444@h>;reason=no-answer, <sip:+13125550100@h>") == [
+        "sip:+13125550444@h", "sip:+13125550100@h"]
     assert numbers_in(" 8005550199 ") == ["8005550199"]
     assert matching_column({"dialed_raw": None, "diversion_raw": "tel:+1-312-555-0100"},
                            DID) == "diversion_raw"
@@ -183,8 +187,37 @@ FORMS = [
     # another number holding the digits: found by neither
     ("dialed_raw", "+4413125550100", False),
     ("diversion_raw", "<sip:+13125550100999@h>", False),
-    # written with separators: not found (neither form cuts such a number out)
-    ("dialed_raw", "312-555-0100", False),
+    # written with separators, an end-of-dialling "#", a caller-ID prefix, an extension,
+    # quotes: every form tracehop.numbers reads as the number is found (each was not)
+    ("dialed_raw", "312-555-0100", True),
+    ("dialed_raw", "(312) 555-0100", True),
+    ("dialed_raw", "1 (312) 555-0100", True),
+    ("dialed_raw", "+1 312.555.0100", True),
+    ("dialed_raw", "312/555-0100", True),
+    ("dialed_raw", "3125550100#", True),
+    ("dialed_raw", "+1-312-555-0100#", True),
+    ("dialed_raw", "#31#3125550100", True),
+    ("dialed_raw", "*67 312-555-0100", True),
+    ("dialed_raw", "1010288 1 312 555 0100", True),
+    ("dialed_raw", "011 1 312 555 0100", True),
+    ("dialed_raw", "312-555-0100 ext. 12", True),
+    ("dialed_raw", '"3125550100"', True),
+    ("dialed_raw", "tel:+1-312-555-0100", True),
+    ("dialed_raw", "sip:%2331%233125550100@mss.example", True),
+    ("dialed_raw", "sip:3125550100%23@10.0.0.1", True),
+    ("diversion_raw", "<tel:+1-312-555-0100>;reason=unconditional", True),
+    ("diversion_raw", "<sip:+1 (312) 555-0100@h>;reason=no-answer, <sip:+13125550444@h>",
+     True),
+    ("diversion_raw", '"Front desk" <sip:1-312-555-0100@pbx.example;user=phone>', True),
+    # ... and the forms it does not read, nor the search
+    ("dialed_raw", "312-555-01000", False),
+    ("dialed_raw", "*72 312-555-0100", False),  # call forwarding turned on, not a call to it
+    ("dialed_raw", "3125550100##", False),
+    ("dialed_raw", "555-0100", False),  # seven digits: no area code
+    # an LNP routing number (RFC 4694 rn=) is not the number the call was for
+    ("dialed_raw", "sip:+13125550999;npdi;rn=+13125550100@h;user=phone", False),
+    # a local number in another country's context is not this national number (RFC 3966)
+    ("diversion_raw", "<tel:3125550100;phone-context=+44>", False),
 ]
 
 
@@ -230,3 +263,121 @@ def test_a_sip_invite_with_a_diversion_header_is_found_by_the_original_number(
     assert a["status"] == "unmapped" and a["upstream"]["ip"] == A
     assert a["searched"]["step"] == f"{STEP_LABEL} ±120s"
     assert any("diverted-from number" in w for w in a["warnings"])
+
+
+# -- the keys: SQL and Python cut the same number, and every form normalise reads is cut --------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from test_numbers import nanp_number, phone_ish, variants  # noqa: E402
+
+from tracehop.match import dialed  # noqa: E402
+from tracehop.numbers import normalise_one  # noqa: E402
+
+KEYS_SETTINGS = settings(max_examples=120, deadline=None,
+                         suppress_health_check=[HealthCheck.too_slow])
+
+
+def _sql_keys(engine: Any, values: list[tuple[str | None, str | None]],
+              digits: int) -> list[list[str | None]]:
+    """The four keys (:data:`dialed._KEYS`) of each (dialed_raw, diversion_raw) pair, as the
+    batch's SQL cuts them on ``engine``."""
+    import pyarrow as pa
+
+    table = pa.table({"i": list(range(len(values))),
+                      "dialed_raw": pa.array([d for d, _ in values], pa.string()),
+                      "diversion_raw": pa.array([v for _, v in values], pa.string())})
+    cols = ", ".join(f"{dialed._key_sql(c, w, digits)} AS k{j}"
+                     for j, (c, w) in enumerate(dialed._KEYS))
+    out = engine.run(f"SELECT l.i, {cols} FROM legs l ORDER BY l.i", {"legs": table})
+    return [[out.column(f"k{j}")[i].as_py() for j in range(len(dialed._KEYS))]
+            for i in range(len(values))]
+
+
+def _py_keys(values: list[tuple[str | None, str | None]],
+             digits: int) -> list[list[str | None]]:
+    row: list[list[str | None]] = []
+    for pair in values:
+        got: list[str | None] = []
+        for col, which in dialed._KEYS:
+            v = pair[0] if col == "dialed_raw" else pair[1]
+            got.append(None if v is None else dialed.key_of(v, which, digits))
+        row.append(got)
+    return row
+
+
+dialed_text = st.one_of(phone_ish, st.none(), st.sampled_from(
+    ["tel:+1-312-555-0100", "<sip:%2B1 312 555 0100@h>;reason=x, <sip:3125550444@h>",
+     "sip:#31#3125550100@h", "312-555-0100 ext. 9", "3125550100#", "2125550100\n"]))
+
+
+@KEYS_SETTINGS
+@given(st.lists(st.tuples(dialed_text, dialed_text), min_size=1, max_size=20),
+       st.sampled_from([10, 9, 7]))
+def test_sql_and_python_cut_the_same_keys(values: list[tuple[str | None, str | None]],
+                                          digits: int) -> None:
+    # The batch (SQL in the engine) and a single lookup (keyed_on in Python) must find the
+    # same legs: each key the same text, or both no key.
+    engine = DuckDBEngine()
+    try:
+        assert _sql_keys(engine, values, digits) == _py_keys(values, digits)
+    finally:
+        engine.close()
+
+
+DECORATIONS = ["{}", "{}#", "{} ext. 12", '"{}"', "<sip:{}@10.0.0.1>;reason=unconditional",
+               "tel:{}", "sip:{}@h;user=phone", "#31#{}", "*82 {}", "sip:%2331%23{}@h"]
+
+
+@KEYS_SETTINGS
+@given(nanp_number(), st.data())
+def test_every_form_normalise_reads_as_the_number_is_keyed_on_it(
+        num: tuple[str, str, str], data: st.DataObject) -> None:
+    # The search's agreement with tracehop.numbers: a dialed or Diversion value that
+    # normalise reads as the inquiry's number is a candidate (its key is the national
+    # digits), and the exact check then accepts it.
+    e164 = "+1" + "".join(num)
+    form = data.draw(st.sampled_from(variants(*num)))
+    value = data.draw(st.sampled_from(DECORATIONS)).format(form)
+    if normalise_one(value) != e164:
+        return  # a decoration normalise does not read on this form (a URI in a URI)
+    needle = dialed.national_digits(e164)
+    for col in dialed.DIALED_COLUMNS:
+        leg_ = {"dialed_raw": None, "diversion_raw": None, col: value}
+        assert dialed.keyed_on(leg_, needle), value
+        assert matching_column(leg_, e164) == col
+
+
+def test_a_local_number_in_another_countrys_context_is_not_the_national_number() -> None:
+    # RFC 3966 §5.1.5: "tel:2079460958;phone-context=+44" is +44 20 7946 0958, as normalise
+    # reads it; the user part alone, read in the US, made it +1 207 946 0958.
+    leg_ = {"dialed_raw": None, "diversion_raw": "<tel:2079460958;phone-context=+44>"}
+    assert matching_column(leg_, "+12079460958") is None
+    assert matching_column(leg_, "+442079460958") == "diversion_raw"
+
+
+def test_separators_are_the_ones_normalise_allows() -> None:
+    from tracehop import numbers
+
+    assert set(dialed.SEPARATORS) == set(numbers._SEPARATORS)
+
+
+@pytest.mark.spark
+def test_spark_cuts_the_same_keys_as_duckdb() -> None:
+    import shutil
+
+    pytest.importorskip("pyspark")
+    if not shutil.which("java"):
+        pytest.skip("Spark needs Java")
+    from tracehop.engines.spark import SparkEngine
+
+    values: list[tuple[str | None, str | None]] = [
+        (v, d) for v, d in zip(
+            [f[1] for f in FORMS] + ["2125550100\n", "", None, "+", "a:b", "#31#"],
+            [f[1] for f in reversed(FORMS)] + [None, "sip:", "tel:%2B", None, "x", None],
+            strict=True)]
+    engine = SparkEngine()
+    try:
+        assert _sql_keys(engine, values, 10) == _py_keys(values, 10)
+    finally:
+        engine.close()

@@ -24,9 +24,17 @@ last URI, or a plain value itself: :data:`_KEYS`), and a leg whose cut number en
 inquiry number's national digits is a candidate: by one portable equi-join for a batch
 (:func:`dialed_sql`, run by every engine), by the same test in Python over the window's legs
 for a single lookup (:func:`window_sql`, :func:`keyed_on`). Each candidate is then checked
-exactly, the URI user or the value normalised in the inquiry number's country
-(:func:`matching_column`). A value that writes the digits with separators (``312-555-0100``)
-is not found.
+exactly, each URI or the value normalised in the inquiry number's country
+(:func:`matching_column`), as :func:`tracehop.numbers.normalise` reads it.
+
+The cut number is the first run of at least as many digits as the national number, once the
+visual separators :mod:`tracehop.numbers` allows inside a number are dropped (the last of its
+digits are the key). So every form normalise reads as the number is a candidate: separators
+(``312-555-0100``, ``(312) 555-0100``, ``tel:+1-312-555-0100``), an end-of-dialling ``#``
+(``3125550100#``), a prefix (``*67``, ``#31#``, ``1``, ``011``, ``101XXXX``), an extension
+(``312-555-0100 ext. 12``), quotes. Not found: vanity letters (``1-800-FLOWERS``: a switch
+records digits) and a local number completed by its ``phone-context`` (RFC 3966 §5.1.5: the
+user part alone has too few digits).
 """
 
 from __future__ import annotations
@@ -59,17 +67,41 @@ DIALED_PROBES_SCHEMA: Final = pa.schema([
     pa.field("needle", pa.string()),
 ])
 
-# The user part of a SIP or tel URI (RFC 3261 §19.1.1, RFC 3966 §3): what follows the scheme,
-# up to the host ("@") or the first parameter (";"), or the closing ">" of a name-addr.
-_URI_USER = re.compile(r"(?:sips?|tel):([^@;>,]+)", re.IGNORECASE)
+# Each SIP or tel URI in a value (a Diversion header may list several, RFC 5806 §3): the
+# scheme, the user part and its parameters (RFC 3261 §19.1.1, RFC 3966 §3), up to the closing
+# ">" of a name-addr or the "," between header values (spaces kept: a switch may write
+# "<sip:+1 312 555 0100@h>", and normalise reads it). Normalised whole, so that a
+# phone-context (RFC 3966 §5.1.5) is read as normalise reads it.
+_URI = re.compile(r"(?:sips?|tel):[^<>,\"]*", re.IGNORECASE)
 
 
-#: The user of the first and of the last sip:, sips: or tel: URI in a value (RFC 3261 §19.1.1,
-#: RFC 3966 §3; RFC 5806 §3: a Diversion header lists the newest diversion first, the original
-#: called number last), digits only. Only ``[0-9]`` and ``[+]``: the same text is a regular
-#: expression for DuckDB (RE2), Spark (Java) and Python, with no backslash to escape.
-_FIRST_URI: Final = "(?i)(?:sips?|tel):[+]?([0-9]+)"
-_LAST_URI: Final = "(?i)^.*(?:sips?|tel):[+]?([0-9]+)"
+#: The user part of the first and of the last sip:, sips: or tel: URI in a value (RFC 3261
+#: §19.1.1, RFC 3966 §3: before the host "@" or the first ";" parameter, so an LNP
+#: ``;rn=`` routing number is never read as the number; RFC 5806 §3: a Diversion header lists
+#: the newest diversion first, the original called number last). No backslash: the same text
+#: is a regular expression for DuckDB (RE2), Spark (Java) and Python.
+_FIRST_URI: Final = "(?i)(?:sips?|tel):([^@;>,]*)"
+_LAST_URI: Final = "(?i)^.*(?:sips?|tel):([^@;>,]*)"
+
+#: The visual separators a number may be written with, as tracehop.numbers allows them inside
+#: a number (``_SEPARATORS``: space, tab, no-break space, ``( ) . / -``): dropped before the
+#: digits are cut, so that ``212-555-0143`` is cut as ``2125550143``. A SQL ``translate``
+#: argument too: no quote, no backslash.
+SEPARATORS: Final = " \t\xa0()./-"
+_DROP_SEPARATORS: Final = str.maketrans("", "", SEPARATORS)
+
+#: A value that is digits as written, maybe after a "+": most dialed numbers, whose key is
+#: their last digits with no further work (compared with the value itself, not anchored with
+#: "$": Java's "$" also matches before a final line break, RE2's and Python's fullmatch do
+#: not).
+_PLAIN: Final = "^[+]?[0-9]+"
+
+
+def _plain(value: str) -> bool:
+    """``_PLAIN`` in Python: digits as written, maybe after a "+" (no regex: the single lookup
+    tests every leg of its window)."""
+    digits = value[1:] if value.startswith("+") else value
+    return digits.isascii() and digits.isdigit()
 
 #: What :func:`dialed_sql` returns of a leg: enough to check the number and to fetch the leg.
 KEY_COLUMNS: Final[tuple[str, ...]] = ("leg_id", "called_e164", *DIALED_COLUMNS)
@@ -80,14 +112,29 @@ _KEYS: Final[tuple[tuple[str, str], ...]] = tuple(
     (col, which) for col in DIALED_COLUMNS for which in ("first", "last"))
 
 
+def _run(digits: int) -> str:
+    """The first run of at least ``digits`` digits: the number, past any prefix (``*67``,
+    ``#31#``, ``%23``) and before any suffix (``#``, ``ext. 12``)."""
+    return f"[0-9]{{{int(digits)},}}"
+
+
 def _key_sql(col: str, which: str, digits: int) -> str:
-    """The SQL of one key: the last ``digits`` characters of the number cut out of ``col``.
-    The regular expression runs only on values with a ``:`` (``instr`` first: a plain
-    number, most of them, costs no regex)."""
-    uri = f"regexp_extract(l.{col}, '{_FIRST_URI if which == 'first' else _LAST_URI}', 1)"
-    plain = f" ELSE l.{col}" if which == "first" else ""
-    return (f"right(CASE WHEN instr(COALESCE(l.{col}, ''), ':') > 0 THEN {uri}{plain} END, "
-            f"{int(digits)})")
+    """The SQL of one key: the last ``digits`` digits of the number cut out of ``col`` (the
+    module doc). A value with a ``:`` holds URIs: the user part of the first or last, its
+    separators dropped, then its first long run of digits. A plain value that is digits as
+    written (``_PLAIN``: most of them; one regular expression, no ``translate``, which cost
+    three times as much) is its own number; any other plain value is cut as a user part."""
+    c, n = f"l.{col}", int(digits)
+    uri = f"regexp_extract({c}, '{_FIRST_URI if which == 'first' else _LAST_URI}', 1)"
+    run = f"'{_run(n)}'"
+
+    def cut(text: str) -> str:
+        return f"regexp_extract(translate({text}, '{SEPARATORS}', ''), {run}, 0)"
+
+    plain = (f" WHEN regexp_extract({c}, '{_PLAIN}', 0) = {c} THEN {c} ELSE {cut(c)}"
+             if which == "first" else "")
+    return (f"right(CASE WHEN instr(COALESCE({c}, ''), ':') > 0 THEN {cut(uri)}{plain} END, "
+            f"{n})")
 
 
 def dialed_sql(lo_us: int, hi_us: int, digits: int, bucket_us: int) -> str:
@@ -143,23 +190,39 @@ def window_sql(lo_us: int, hi_us: int) -> str:
 _URI_RX: Final = {"first": re.compile(_FIRST_URI), "last": re.compile(_LAST_URI)}
 
 
+@functools.lru_cache(maxsize=32)
+def _run_rx(digits: int) -> re.Pattern[str]:
+    return re.compile(_run(digits))
+
+
+def key_of(value: str, which: str, digits: int) -> str | None:
+    """One key of a value (``which``: ``first`` or ``last``), as :func:`_key_sql` computes it
+    in SQL: the last ``digits`` digits of the number cut out of it, or None (no such key)."""
+    if ":" in value:
+        m = _URI_RX[which].search(value)
+        text = m.group(1) if m is not None else ""
+    elif which != "first":
+        return None
+    elif _plain(value):
+        return value[-digits:]
+    else:
+        text = value
+    run = _run_rx(digits).search(text.translate(_DROP_SEPARATORS))
+    return run.group(0)[-digits:] if run is not None else ""
+
+
 def keyed_on(leg: dict[str, object], needle: str) -> bool:
     """Whether one of the leg's keys (:data:`_KEYS`, as :func:`dialed_sql` cuts them) ends in
     ``needle``: the SQL's join in Python, so that a single lookup and a batch find the same
     legs."""
     for col, which in _KEYS:
         value = leg.get(col)
-        # A key is a piece of the value that ends in the needle: no needle, no key.
-        if not isinstance(value, str) or needle not in value:
+        # A key is the needle's digits in the value, once its separators are dropped: no
+        # needle there, no key (and digits as written have no separator to drop).
+        if not isinstance(value, str) or (needle not in value and (
+                _plain(value) or needle not in value.translate(_DROP_SEPARATORS))):
             continue
-        if ":" in value:
-            m = _URI_RX[which].search(value)
-            key = m.group(1) if m is not None else ""
-        elif which == "first":
-            key = value
-        else:
-            continue
-        if key[-len(needle):] == needle:
+        if key_of(value, which, len(needle)) == needle:
             return True
     return False
 
@@ -198,10 +261,10 @@ def _region(e164: str) -> str:
 
 
 def numbers_in(raw: str) -> list[str]:
-    """The numbers a dialed or Diversion value holds: the user part of each URI in it (a
+    """The pieces of a dialed or Diversion value that each hold one number: each URI in it (a
     Diversion header may list several, RFC 5806 §3), or the value itself."""
-    users = _URI_USER.findall(raw)
-    return [u.strip() for u in users] if users else [raw.strip().strip("<>\"")]
+    uris = _URI.findall(raw)
+    return [u.strip() for u in uris] if uris else [raw.strip()]
 
 
 def matching_column(leg: dict[str, object], e164: str) -> str | None:
