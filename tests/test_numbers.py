@@ -211,6 +211,7 @@ def variants(a: str, b: str, c: str) -> list[str]:
         f"1010288 1 {a} {b} {c}",  # a dial-around carrier access code before 1 + the number
         f"#31#{a}{b}{c}",  # GSM caller ID hidden for this call (3GPP TS 22.081)
         f"sip:%2331%23{a}{b}{c}%23@mss.example",  # the same, "#" escaped (RFC 3261 §25.1)
+        f"+011 1 {a} {b} {c}",  # "+" before the IDD (no country code starts with 0)
     ]
 
 
@@ -257,7 +258,7 @@ def number_like(draw: st.DrawFn) -> str | None:
         cc = draw(country_codes)
         rest = draw(st.text("0123456789", min_size=4, max_size=13))
         sep = draw(st.sampled_from(["", " ", "-", " (0)"]))
-        return draw(st.sampled_from(["+", "00"])) + str(cc) + sep + rest
+        return draw(st.sampled_from(["+", "00", "+00", "+011 "])) + str(cc) + sep + rest
     if kind == 2:
         return "0" + draw(st.text("0123456789", min_size=6, max_size=11))  # national, trunk 0
     if kind == 3 and draw(st.booleans()):  # an RFC 3966 local number in a global context
@@ -469,6 +470,32 @@ def test_gsm_clir_prefix_is_read_in_every_region() -> None:
         assert normalise_one(raw, "GB") == "+442079460958"
         assert normalise(pl.Series([raw]), "GB").to_list() == ["+442079460958"]
     assert normalise_one("#31#+44 (0)20 7946 0958", "DE") == "+442079460958"
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("+011 44 20 7946 0958", "US", "+442079460958"),
+        ("+0044 20 7946 0958", "US", "+442079460958"),
+        ("+001 312 555 0100", "US", "+13125550100"),
+        ("tel:+011442079460958", "US", "+442079460958"),
+        ("+011 44 20 7946 0958 ext. 4", "US", "+442079460958"),  # through phonenumbers
+        ("+00 44 (0)20 7946 0958 x5", "US", "+442079460958"),
+        ("+0044 20 7946 0958", "DE", "+442079460958"),  # "00" is Germany's IDD too
+        ("+0049 30 1234567 x1", "GB", "+49301234567"),
+        ("+011 44 20 7946 0958", "GB", None),  # "011" is no IDD in the UK
+        ("+0011 44 20 7946 0958", "US", None),  # 00 then 11: no country code 11
+        ("+0 312 555 0100", "US", None),
+        ("+03125550100", "US", None),
+    ],
+)
+def test_plus_before_the_international_prefix(raw: str, region: str,
+                                              expected: str | None) -> None:
+    # A pipeline that puts "+" before every number given in international form writes
+    # "+011 44 ..." ("+00 44 ..."); ITU-T E.164 assigns no country code starting with 0, so the
+    # digits after the "+" can only be the IDD and the number after it. It was null.
+    assert normalise_one(raw, region) == expected
+    assert normalise(pl.Series([raw]), region).to_list() == [expected]
 
 
 def test_privacy_prefix_is_nanp_only() -> None:

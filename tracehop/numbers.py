@@ -24,7 +24,8 @@ A CDR column holds numbers in every form a switch can write: ``3125550100``,
      dropped in every region, and in NANP regions a leading ``*67`` / ``*82`` (the NANP codes
      for the same) too, and so is a carrier access code ``101XXXX`` before ``1`` or ``011``;
    - an international form: a leading ``+``; or, without ``+``, the IDD ``011`` (NANP regions)
-     or ``00`` (NANP regions, and every region whose IDD is exactly ``00``). Country code 1 is
+     or ``00`` (NANP regions, and every region whose IDD is exactly ``00``); or a ``+``
+     before that IDD (``+011 44 ...``: no country code starts with 0). Country code 1 is
      decided by the NANP rule below (a trunk ``1`` after it, ``+1 1 312 ...``, is dropped), and
      an unassigned country code is null. For other country
      codes the fast path accepts the number when the national part has one of the lengths
@@ -318,11 +319,15 @@ _NATIONAL_SOURCES: Final = (
 def _slow(key: str, region: str) -> str | None:
     """phonenumbers' verdict on one value the fast path could not decide (see module doc)."""
     text = key
-    if _plan(region).nanp:
+    plan = _plan(region)
+    idd = _PLUS_IDD_RE.match(key)
+    if idd is not None and (plan.idd_011 if idd.group(3) == "011" else plan.idd_00):
+        text = idd.group(1) + idd.group(2) + key[idd.end(2):]  # the "+" dropped: see _PLUS_IDD_RE
+    if plan.nanp:
         # "00" is an international prefix in NANP regions here too (module doc); phonenumbers
         # knows only 011 for them, so "0013125550100 x12" was null where "0013125550100" is
         # the number. Its first digits "00" are written as the "+" they stand for.
-        text = _LEADING_00_RE.sub("\\1+", key, count=1)
+        text = _LEADING_00_RE.sub("\\1+", text, count=1)
     try:
         num = phonenumbers.parse(text, region, keep_raw_input=True)
     except phonenumbers.NumberParseException:
@@ -416,13 +421,21 @@ def _decide(frame: pl.DataFrame, plan: _Plan) -> pl.DataFrame:
         plus=core.str.starts_with("+"),
     )
     digits = pl.col("digits")
-    # Built inside out, so the priority is: "+", then "011", then "00".
-    intl = pl.lit(None, dtype=pl.String)
+    # Built inside out, so the priority is: "011", then "00".
+    idd = pl.lit(None, dtype=pl.String)
     if plan.idd_00:
-        intl = pl.when(digits.str.starts_with("00")).then(digits.str.slice(2)).otherwise(intl)
+        idd = pl.when(digits.str.starts_with("00")).then(digits.str.slice(2)).otherwise(idd)
     if plan.idd_011:
-        intl = pl.when(digits.str.starts_with("011")).then(digits.str.slice(3)).otherwise(intl)
-    frame = frame.with_columns(intl=pl.when(pl.col("plus")).then(digits).otherwise(intl))
+        idd = pl.when(digits.str.starts_with("011")).then(digits.str.slice(3)).otherwise(idd)
+    # "+" then the IDD ("+011 44 ...", "+00 44 ..."): see _PLUS_IDD_RE.
+    plus = pl.col("plus")
+    frame = frame.with_columns(
+        intl=pl.when(plus & ~digits.str.starts_with("0"))
+        .then(digits)
+        .when(plus)
+        .then(pl.coalesce(idd, digits))
+        .otherwise(idd)
+    )
     intl_c = pl.col("intl")
     frame = frame.with_columns(
         intl=pl.when(intl_c.str.contains(_anchored(_NANP_TRUNK)))
@@ -574,6 +587,13 @@ _NANP_NATIONAL_RE: Final = re.compile(_NANP_NATIONAL)
 _NANP_INTL_RE: Final = re.compile(_NANP_INTL)
 _NANP_TRUNK_RE: Final = re.compile(_NANP_TRUNK)
 _LEADING_00_RE: Final = re.compile("^([^0-9+]*)00")
+# "+" before the international prefix: "+011 44 20 7946 0958", "+0044 20 7946 0958", as a user
+# types it and as a pipeline writes it that puts "+" before every number it was given in
+# international form (an SBC adding "+" for an international nature of address). ITU-T
+# E.164 assigns no country code that starts with 0, so the only reading is the IDD's: the "+"
+# is dropped and the IDD read as without it (the region's own, "011" / "00", as above). It
+# was null. A "+0" with no IDD after it stays null.
+_PLUS_IDD_RE: Final = re.compile("^([^0-9+]*)\\+([^0-9]*)(011|00)")
 
 
 def _intl_verdict(intl: str, plan: _Plan) -> tuple[bool, str | None]:
@@ -615,12 +635,15 @@ def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
         return _slow(core, plan.region)
     digits = _NON_DIGITS_RE.sub("", core)
     intl: str | None = None
-    if core.startswith("+"):
+    plus = core.startswith("+")
+    if plus and not digits.startswith("0"):
         intl = digits
     elif plan.idd_011 and digits.startswith("011"):
         intl = digits[3:]
     elif plan.idd_00 and digits.startswith("00"):
         intl = digits[2:]
+    elif plus:
+        intl = digits  # "+0...": no country code, null (_intl_verdict)
     if intl is not None:
         if _NANP_TRUNK_RE.fullmatch(intl):
             intl = intl[1:]
