@@ -381,3 +381,30 @@ def test_spark_cuts_the_same_keys_as_duckdb() -> None:
         assert _sql_keys(engine, values, 10) == _py_keys(values, 10)
     finally:
         engine.close()
+
+
+def test_a_dialed_value_is_read_in_the_region_of_the_switch_that_wrote_it(
+        tmp_path: Path) -> None:
+    # A US switch (its legs' called numbers are +1) writes a call to London as dialled, with
+    # the US international prefix; and "2079460958" is a number in Maine. Read in the inquiry
+    # number's country (GB), the first was null (not found) and the second +44 20 7946 0958
+    # (another call's leg found).
+    uk = "+442079460958"
+    assert matching_column({"called_e164": "+13125559999",
+                            "dialed_raw": "011 44 20 7946 0958"}, uk) == "dialed_raw"
+    assert matching_column({"called_e164": "+13125559999", "dialed_raw": "2079460958"},
+                           uk) is None
+    # a UK switch's national form is read in GB; a leg with no called number: the inquiry's
+    assert matching_column({"called_e164": "+442079460000", "dialed_raw": "020 7946 0958"},
+                           uk) == "dialed_raw"
+    assert matching_column({"called_e164": None, "dialed_raw": "020 7946 0958"},
+                           uk) == "dialed_raw"
+    rows = [leg("+13125559999", "2026-11-20 14:03:30", trunk="ACME_IN_1",
+                dialed_raw="011 44 20 7946 0958"),
+            leg("+13125559998", "2026-11-20 16:00:00", trunk="BRAVO_IN",
+                dialed_raw="2079460958")]
+    m = _store(tmp_path, rows)
+    inqs = [Inquiry.parse(uk, "2026-11-20T14:03:22Z"), Inquiry.parse(uk, "2026-11-20T16:00:05Z")]
+    single = [m.lookup(q).to_dict() for q in inqs]
+    assert [a.to_dict() for a in m.lookup_many(inqs, strategy="join")] == single
+    assert [a["status"] for a in single] == ["upstream", "not_found"]

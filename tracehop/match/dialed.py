@@ -24,8 +24,9 @@ last URI, or a plain value itself: :data:`_KEYS`), and a leg whose cut number en
 inquiry number's national digits is a candidate: by one portable equi-join for a batch
 (:func:`dialed_sql`, run by every engine), by the same test in Python over the window's legs
 for a single lookup (:func:`window_sql`, :func:`keyed_on`). Each candidate is then checked
-exactly, each URI or the value normalised in the inquiry number's country
-(:func:`matching_column`), as :func:`tracehop.numbers.normalise` reads it.
+exactly, each URI or the value normalised in the region of the switch that wrote it
+(:func:`matching_column`, :func:`record_region`), as :func:`tracehop.numbers.normalise` reads
+it.
 
 The cut number is the first run of at least as many digits as the national number, once the
 visual separators :mod:`tracehop.numbers` allows inside a number are dropped (the last of its
@@ -248,16 +249,31 @@ def national_digits(e164: str) -> str:
 
 
 @functools.lru_cache(maxsize=65_536)
-def _region(e164: str) -> str:
+def _region(e164: str) -> str | None:
+    """The region of an E.164 number, or None (not a number; a non-geographic code)."""
     import phonenumbers
-
-    from tracehop.numbers import DEFAULT_REGION
 
     try:
         region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:
-        return DEFAULT_REGION
-    return region if region and region != "ZZ" else DEFAULT_REGION
+        return None
+    return region if region and region != "ZZ" else None
+
+
+def record_region(leg: dict[str, object], e164: str) -> str:
+    """The region a leg's dialed and Diversion values are read in: the region of the switch
+    that wrote them, as the leg's own called number tells it (ingest normalised it in that
+    region, and a translated or forwarded-to number is one of the switch's own network), else
+    the inquiry number's, else the default.
+
+    Not the inquiry number's first: a US switch writes a call to London as it was dialled,
+    ``011 44 20 7946 0958``, null when read in GB (not found), and its ``2079460958`` (Maine)
+    read in GB is +44 20 7946 0958 (a leg of another call found)."""
+    from tracehop.numbers import DEFAULT_REGION
+
+    called = leg.get("called_e164")
+    own = _region(called) if isinstance(called, str) and called else None
+    return own or _region(e164) or DEFAULT_REGION
 
 
 def numbers_in(raw: str) -> list[str]:
@@ -268,11 +284,11 @@ def numbers_in(raw: str) -> list[str]:
 
 
 def matching_column(leg: dict[str, object], e164: str) -> str | None:
-    """The first of :data:`DIALED_COLUMNS` whose number is ``e164``, normalised with the
-    region of ``e164`` (a national form in the record is read in the inquiry's country)."""
+    """The first of :data:`DIALED_COLUMNS` whose number is ``e164``, normalised in the
+    region of the switch that wrote it (:func:`record_region`)."""
     from tracehop.numbers import normalise_one
 
-    region = _region(e164)
+    region = record_region(leg, e164)
     for col in DIALED_COLUMNS:
         raw = leg.get(col)
         if not isinstance(raw, str) or not raw:
