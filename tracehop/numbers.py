@@ -83,6 +83,14 @@ DEFAULT_REGION: Final = "US"
 # explicitly (not "whitespace") so that the Polars and the Python paths agree on every input.
 _TRIM: Final = " \t\r\n\f\v\xa0"
 _SEPARATORS: Final = " \t\xa0()./-"
+# Quotes around a whole value, trimmed from its ends with _TRIM before anything else, and one
+# leading "=" then: a CSV written for a spreadsheet ("'3125550100", '"3125550100"',
+# '="3125550100"', Excel's way to keep a number as text), a CDR field quoted twice by a
+# broken writer, a portal's copy. They were read right, but by phonenumbers, one distinct value
+# at a time: a quoted column of distinct numbers normalised ~30x slower (100,000 values: 5 s
+# against 0.16 s). Typographic quotes are folded to these first (_FOLD).
+_QUOTES: Final = "\"'`"
+_ENDS: Final = _TRIM + _QUOTES
 # Read as their ASCII counterparts before anything else: full-width digits and plus (an East
 # Asian input method, a PDF, a chat) and the Unicode spaces typeset pages group digits with
 # (thin, narrow no-break, figure, ideographic). Without this "３１２５５５０１００" had no
@@ -100,6 +108,9 @@ _FOLD: Final = {
     # full-width hyphen) and full-width brackets, dot and slash: visual separators, as their
     # ASCII forms ("001\u2013312\u2013555\u20130100" was null, like the other cases here)
     **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d", "-"),
+    # typographic quotes (a word processor's, a web page's): as the ASCII quotes (_QUOTES)
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\uff02", '"'),
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\uff07", "'"),
     "\uff08": "(",
     "\uff09": ")",
     "\uff0e": ".",
@@ -381,7 +392,9 @@ def _core(raw: pl.Series) -> pl.Series:
     # hold a character of _FOLD.
     if (s.str.len_bytes() != s.str.len_chars()).any():
         s = s.str.replace_many(list(_FOLD), list(_FOLD.values()))
-    s = s.str.strip_chars(_TRIM)
+    s = s.str.strip_chars(_ENDS)
+    if s.str.starts_with("=").any():
+        s = s.str.strip_prefix("=").str.strip_chars(_ENDS)
     if s.str.contains("<", literal=True).any():
         s = s.str.extract(_ANGLE, 1).fill_null(s).str.strip_chars(_TRIM)
     if s.str.contains(":", literal=True).any():
@@ -613,7 +626,9 @@ def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     plan = _plan(region)
     if raw is None:
         return None
-    s = str(raw).translate(_FOLD_TABLE).strip(_TRIM)
+    s = str(raw).translate(_FOLD_TABLE).strip(_ENDS)
+    if s.startswith("="):
+        s = s[1:].strip(_ENDS)
     angle = _ANGLE_RE.search(s)
     if angle is not None:
         s = angle.group(1)
