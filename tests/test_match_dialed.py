@@ -267,9 +267,9 @@ def test_a_sip_invite_with_a_diversion_header_is_found_by_the_original_number(
 
 # -- the keys: SQL and Python cut the same number, and every form normalise reads is cut --------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from test_numbers import nanp_number, phone_ish, variants  # noqa: E402
+from test_numbers import nanp_number, number_like, phone_ish, variants  # noqa: E402
 
 from tracehop.match import dialed  # noqa: E402
 from tracehop.numbers import normalise_one  # noqa: E402
@@ -408,3 +408,30 @@ def test_a_dialed_value_is_read_in_the_region_of_the_switch_that_wrote_it(
     single = [m.lookup(q).to_dict() for q in inqs]
     assert [a.to_dict() for a in m.lookup_many(inqs, strategy="join")] == single
     assert [a["status"] for a in single] == ["upstream", "not_found"]
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(number_like(), st.sampled_from([*DECORATIONS, '="{}"', "'{}'"]),
+       st.sampled_from(["US", "GB", "DE"]))
+def test_any_value_normalise_reads_is_keyed_on_its_national_digits(
+        value: str | None, decoration: str, region: str) -> None:
+    # The same agreement for numbers of every country and arbitrary text: whatever normalise
+    # reads as a number, the search's key finds. Outside it, by design (module doc): text that
+    # normalise folds first (full-width digits, Unicode spaces: switches write ASCII), a local
+    # number completed by its phone-context, and phonenumbers' own digit rewrites (a national
+    # prefix it replaces, as for Norfolk Island).
+    assume(value is not None and value.isascii() and "context" not in value.lower())
+    raw = decoration.format(value)
+    e164 = normalise_one(raw, region)
+    assume(e164 is not None)
+    needle = dialed.national_digits(e164)
+    assume(needle in "".join(ch for ch in raw if ch.isdigit()))
+    assert dialed.keyed_on({"dialed_raw": raw, "diversion_raw": None}, needle)
+
+
+def test_national_digits_keep_leading_zeros() -> None:
+    # phonenumbers' national_number is an integer: "+39 06 ..." lost its 0, "+682 00000" was "0".
+    assert dialed.national_digits("+390612345678") == "0612345678"
+    assert dialed.national_digits("+68200000") == "00000"
+    assert dialed.national_digits("+13125550100") == "3125550100"

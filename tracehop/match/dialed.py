@@ -239,11 +239,13 @@ def probes_table(probes: Iterable[Probe]) -> pa.Table:
 @functools.lru_cache(maxsize=65_536)
 def national_digits(e164: str) -> str:
     """The national significant number of an E.164 number (``+13125550100`` ->
-    ``3125550100``): the digits every written form of it contains."""
+    ``3125550100``): the digits every written form of it contains, leading zeros included
+    (``+39 06 1234 5678`` -> ``0612345678``; ``national_number`` alone, an integer, dropped
+    them, and ``+682 00000`` had the needle ``0``)."""
     import phonenumbers
 
     try:
-        return str(phonenumbers.parse(e164, None).national_number)
+        return str(phonenumbers.national_significant_number(phonenumbers.parse(e164, None)))
     except phonenumbers.NumberParseException:
         return e164.lstrip("+")
 
