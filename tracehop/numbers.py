@@ -161,10 +161,22 @@ _PRIVACY_NANP: Final = f"^(?:(?:{_CLIR_GSM}|\\*(?:67|82))[{_TRIM}]*)+"
 # international one. Dropped, keeping the 1 / 011 (NANP regions only): no NANP national number
 # starts with 1, so nothing else can be misread; without the 1 / 011 the value stays null.
 _CAC: Final = "^101[0-9]{4}[" + _SEPARATORS + "]*(1|011)"
+# "+" before the international prefix: "+011 44 20 7946 0958", "+0044 20 7946 0958", as a user
+# types it and as a pipeline writes it that puts "+" before every number it was given in
+# international form (an SBC adding "+" for an international nature of address). ITU-T
+# E.164 assigns no country code that starts with 0, so the only reading is the IDD's: the "+"
+# is dropped, with the prefixes above, and the IDD read as without it (the region's own,
+# "011" / "00", as below). It was null on the fast path (phonenumbers read it with an
+# extension). A "+0" with no IDD after it stays null. Keyed by (idd_011, idd_00).
+_PLUS_IDD: Final = {
+    (True, True): "^\\+[" + _SEPARATORS + "]*(011|00)",
+    (False, True): "^\\+[" + _SEPARATORS + "]*(00)",
+}
 _DIAL_PREFIX_NANP: Final = (
-    f"^(?:{_CLIR_GSM}|\\*(?:67|82)|101[0-9]{{4}}[" + _SEPARATORS + "]*(?:1|011))"
+    f"^(?:{_CLIR_GSM}|\\*(?:67|82)|101[0-9]{{4}}[" + _SEPARATORS + "]*(?:1|011)"
+    "|\\+[" + _SEPARATORS + "]*0)"
 )
-_DIAL_PREFIX_ANY: Final = f"^{_CLIR_GSM}"
+_DIAL_PREFIX_ANY: Final = f"^(?:{_CLIR_GSM}|\\+[" + _SEPARATORS + "]*0)"
 _CLEAN: Final = "\\+?[0-9" + _SEPARATORS + "]+"
 _NANP_NATIONAL: Final = "1?[2-9][0-9]{2}[2-9][0-9]{6}"
 _NANP_INTL: Final = "1[2-9][0-9]{2}[2-9][0-9]{6}"
@@ -330,15 +342,11 @@ _NATIONAL_SOURCES: Final = (
 def _slow(key: str, region: str) -> str | None:
     """phonenumbers' verdict on one value the fast path could not decide (see module doc)."""
     text = key
-    plan = _plan(region)
-    idd = _PLUS_IDD_RE.match(key)
-    if idd is not None and (plan.idd_011 if idd.group(3) == "011" else plan.idd_00):
-        text = idd.group(1) + idd.group(2) + key[idd.end(2):]  # the "+" dropped: see _PLUS_IDD_RE
-    if plan.nanp:
+    if _plan(region).nanp:
         # "00" is an international prefix in NANP regions here too (module doc); phonenumbers
         # knows only 011 for them, so "0013125550100 x12" was null where "0013125550100" is
         # the number. Its first digits "00" are written as the "+" they stand for.
-        text = _LEADING_00_RE.sub("\\1+", text, count=1)
+        text = _LEADING_00_RE.sub("\\1+", key, count=1)
     try:
         num = phonenumbers.parse(text, region, keep_raw_input=True)
     except phonenumbers.NumberParseException:
@@ -434,21 +442,14 @@ def _decide(frame: pl.DataFrame, plan: _Plan) -> pl.DataFrame:
         plus=core.str.starts_with("+"),
     )
     digits = pl.col("digits")
-    # Built inside out, so the priority is: "011", then "00".
-    idd = pl.lit(None, dtype=pl.String)
+    # Built inside out, so the priority is: "+", then "011", then "00". ("+" before the IDD
+    # was dropped with the dialling prefixes: _plus_idd.)
+    intl = pl.lit(None, dtype=pl.String)
     if plan.idd_00:
-        idd = pl.when(digits.str.starts_with("00")).then(digits.str.slice(2)).otherwise(idd)
+        intl = pl.when(digits.str.starts_with("00")).then(digits.str.slice(2)).otherwise(intl)
     if plan.idd_011:
-        idd = pl.when(digits.str.starts_with("011")).then(digits.str.slice(3)).otherwise(idd)
-    # "+" then the IDD ("+011 44 ...", "+00 44 ..."): see _PLUS_IDD_RE.
-    plus = pl.col("plus")
-    frame = frame.with_columns(
-        intl=pl.when(plus & ~digits.str.starts_with("0"))
-        .then(digits)
-        .when(plus)
-        .then(pl.coalesce(idd, digits))
-        .otherwise(idd)
-    )
+        intl = pl.when(digits.str.starts_with("011")).then(digits.str.slice(3)).otherwise(intl)
+    frame = frame.with_columns(intl=pl.when(pl.col("plus")).then(digits).otherwise(intl))
     intl_c = pl.col("intl")
     frame = frame.with_columns(
         intl=pl.when(intl_c.str.contains(_anchored(_NANP_TRUNK)))
@@ -545,15 +546,20 @@ def _normalise(raw: pl.Series, plan: _Plan) -> pl.Series:
         if rest_idx.len() == 0:
             return out
     core = _core(rest_raw)
-    # Caller-ID codes (#31#, and in NANP regions *67 / *82) and 101XXXX are dropped only from
-    # the values that start with one (a test anchored at the start is cheap; a replace of every
-    # value cost ~15 % of this path, since extensions such as "101" are common).
+    # Caller-ID codes (#31#, and in NANP regions *67 / *82), 101XXXX and the "+" before an IDD
+    # are dropped only from the values that start with one (a test anchored at the start is
+    # cheap; a replace of every value cost ~15 % of this path, since extensions such as "101"
+    # are common).
     hit = core.str.contains(_DIAL_PREFIX_NANP if plan.nanp else _DIAL_PREFIX_ANY)
     hit = hit.fill_null(False)
     if hit.any():
         idx = hit.arg_true()
         fixed = core.gather(idx).str.replace(_privacy(plan), "").str.strip_chars(_TRIM)
-        core = core.scatter(idx, fixed.str.replace(_CAC, "${1}") if plan.nanp else fixed)
+        if plan.nanp:
+            fixed = fixed.str.replace(_CAC, "${1}")
+        if (plus_idd := _PLUS_IDD.get((plan.idd_011, plan.idd_00))) is not None:
+            fixed = fixed.str.replace(plus_idd, "${1}")
+        core = core.scatter(idx, fixed)
     frame = pl.DataFrame({"core": core})
     frame = _decide(frame, plan)
     rest = frame.get_column("fast")
@@ -600,13 +606,7 @@ _NANP_NATIONAL_RE: Final = re.compile(_NANP_NATIONAL)
 _NANP_INTL_RE: Final = re.compile(_NANP_INTL)
 _NANP_TRUNK_RE: Final = re.compile(_NANP_TRUNK)
 _LEADING_00_RE: Final = re.compile("^([^0-9+]*)00")
-# "+" before the international prefix: "+011 44 20 7946 0958", "+0044 20 7946 0958", as a user
-# types it and as a pipeline writes it that puts "+" before every number it was given in
-# international form (an SBC adding "+" for an international nature of address). ITU-T
-# E.164 assigns no country code that starts with 0, so the only reading is the IDD's: the "+"
-# is dropped and the IDD read as without it (the region's own, "011" / "00", as above). It
-# was null. A "+0" with no IDD after it stays null.
-_PLUS_IDD_RE: Final = re.compile("^([^0-9+]*)\\+([^0-9]*)(011|00)")
+_PLUS_IDD_RES: Final = {k: re.compile(v) for k, v in _PLUS_IDD.items()}
 
 
 def _intl_verdict(intl: str, plan: _Plan) -> tuple[bool, str | None]:
@@ -644,21 +644,20 @@ def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     core = core.strip(_TRIM)
     if plan.nanp:
         core = _CAC_RE.sub("\\1", core, count=1)
+    if (plus_idd := _PLUS_IDD_RES.get((plan.idd_011, plan.idd_00))) is not None:
+        core = plus_idd.sub("\\1", core, count=1)
     if not _DIGIT_RE.search(core) or _FEATURE_RE.search(core):
         return None
     if not _CLEAN_RE.fullmatch(core):
         return _slow(core, plan.region)
     digits = _NON_DIGITS_RE.sub("", core)
     intl: str | None = None
-    plus = core.startswith("+")
-    if plus and not digits.startswith("0"):
+    if core.startswith("+"):
         intl = digits
     elif plan.idd_011 and digits.startswith("011"):
         intl = digits[3:]
     elif plan.idd_00 and digits.startswith("00"):
         intl = digits[2:]
-    elif plus:
-        intl = digits  # "+0...": no country code, null (_intl_verdict)
     if intl is not None:
         if _NANP_TRUNK_RE.fullmatch(intl):
             intl = intl[1:]
