@@ -94,6 +94,20 @@ def test_columns_read_as_integers_or_categories(dtype: pl.DataType) -> None:
     assert normalise(raw).to_list() == ["+13125550100", None, None]
 
 
+def test_a_floating_point_column_is_read_by_its_whole_values() -> None:
+    # A reader, or a dataframe with gaps, types a number column as Float64 (or Decimal): its
+    # text "3125550100.0" was null for every row. A whole value is the number; a fraction,
+    # NaN or infinity is none; Float32 cannot hold ten digits exactly and stays unread.
+    raw = pl.Series("dst", [3125550100.0, None, 13125550100.0, 3125550100.5, float("nan"),
+                            float("inf"), 442079460958.0])
+    assert normalise(raw).to_list() == ["+13125550100", None, "+13125550100", None, None,
+                                        None, None]
+    assert normalise(raw).name == "dst"
+    dec = pl.Series([3125550100, None], dtype=pl.Decimal(20, 2))
+    assert normalise(dec).to_list() == ["+13125550100", None]
+    assert normalise(pl.Series([3125550100.0], dtype=pl.Float32)).to_list() == [None]
+
+
 def test_empty_and_all_null_columns() -> None:
     assert normalise(pl.Series("x", [], dtype=pl.String)).to_list() == []
     out = normalise(pl.Series("x", [None, None]))

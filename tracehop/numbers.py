@@ -506,6 +506,15 @@ def normalise(values: pl.Series, region: str = DEFAULT_REGION) -> pl.Series:
     import polars as pl
 
     plan = _plan(region)
+    if values.dtype == pl.Float64 or values.dtype.is_decimal():
+        # A column a reader (or a dataframe with gaps) typed as floating point: 3125550100.0 as
+        # text is "3125550100.0", which no rule reads (it was null). A whole value is the
+        # integer it holds; any other is no number. E.164 numbers have at most 15 digits, which
+        # a double holds exactly; a Float32 does not (3125550100 is 3125550080 there), so its
+        # values stay unread.
+        whole = values.cast(pl.Int64, strict=False)
+        values = whole.zip_with((whole.cast(pl.Float64) == values.cast(pl.Float64))
+                                .fill_null(False), pl.Series([None], dtype=pl.Int64))
     raw = values.cast(pl.String)
     if raw.len() >= _REPEAT_MIN:
         sample = raw.gather_every(max(1, raw.len() // _REPEAT_SAMPLE))
