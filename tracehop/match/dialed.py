@@ -132,10 +132,12 @@ def _key_sql(col: str, which: str, digits: int) -> str:
     def cut(text: str) -> str:
         return f"regexp_extract(translate({text}, '{SEPARATORS}', ''), {run}, 0)"
 
-    plain = (f" WHEN regexp_extract({c}, '{_PLAIN}', 0) = {c} THEN {c} ELSE {cut(c)}"
-             if which == "first" else "")
-    return (f"right(CASE WHEN instr(COALESCE({c}, ''), ':') > 0 THEN {cut(uri)}{plain} END, "
-            f"{n})")
+    if which != "first":
+        return f"right(CASE WHEN instr({c}, ':') > 0 THEN {cut(uri)} END, {n})"
+    # The plain test first: the engines evaluate a CASE's next WHEN only on the rows the ones
+    # before it left, and most values are digits as written (no instr for them).
+    return (f"right(CASE WHEN regexp_extract({c}, '{_PLAIN}', 0) = {c} THEN {c} "
+            f"WHEN instr({c}, ':') > 0 THEN {cut(uri)} ELSE {cut(c)} END, {n})")
 
 
 def dialed_sql(lo_us: int, hi_us: int, digits: int, bucket_us: int) -> str:
