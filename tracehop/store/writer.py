@@ -91,10 +91,12 @@ DEFAULT_MAX_RETRIES = 10
 DEFAULT_RETENTION_HOURS = 168.0
 #: Threads writing days early (EarlyDays) while the ingest parses.
 EARLY_WRITERS: Final = 1
-#: Early writes submitted and not yet done, at most: one being written, one waiting. A parse
-#: that runs ahead of the writer waits for it, so that the legs waiting to be written (and
-#: the memory they hold) stay bounded.
-EARLY_PENDING: Final = 2
+#: Early writes submitted and not yet done, at most. A parse that runs this far ahead of the
+#: writer waits for it, so that the legs waiting to be written (and the memory they hold:
+#: with run.SPOOL_ROWS, ~8M legs, 6.5 GB) stay bounded for any size of file. Not fewer: a
+#: waiting parse leaves a core idle (2 or 3: 418-473k rows/s on the 10M-row benchmark, against
+#: 473-499k with 4 and 485-508k unbounded, at 10 GB; benchmarks/RESULTS.md, 2026-12-08).
+EARLY_PENDING: Final = 4
 
 #: A day file written for a commit: path relative to the root, size, Delta stats, rows.
 WrittenFile = tuple[str, int, dict[str, Any], int]
@@ -331,7 +333,10 @@ class Store:
             # The first attempt commits on top of the state the batch was checked against
             # before its files were written: a commit that lands meanwhile makes it retry.
             # With early days still being written, the rest gets the other cores: no more
-            # day files in memory at once than cores.
+            # day files in memory at once than cores. The early days' writes still queued
+            # get every core from now on.
+            if early is not None:
+                early.parse_done()
             base = self._write_sorted(  # empties `frame`
                 frame, written, checked, None if early is None else early.base,
                 None if early is None else max(1, (os.cpu_count() or 1) - EARLY_WRITERS))
@@ -704,10 +709,11 @@ class EarlyDays:
     makes it retry and re-check, as for its own files. Nothing is visible before that
     commit; :meth:`abort` (or a failed commit) deletes every file written here.
 
-    :data:`EARLY_WRITERS` writer threads: the parse keeps ~1.75 of the 2 cores busy, and each
-    day being written holds a copy of its rows (two writers during the parse cost 0.4 GB more
-    peak memory at 2M rows than parse-then-commit, one costs none); at the commit, the rows
-    still held are written by the other cores meanwhile. ``submit`` is called by one thread."""
+    :data:`EARLY_WRITERS` writer threads while the parse runs: it keeps ~1.75 of the 2 cores
+    busy, and each day being written holds a copy of its rows (two writers during the parse
+    cost 0.4 GB more peak memory at 2M rows than parse-then-commit, one costs none); once it
+    is done (:meth:`parse_done`, called by the commit), every core. ``submit`` is called by
+    one thread, and waits while :data:`EARLY_PENDING` writes are not done."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -716,8 +722,14 @@ class EarlyDays:
         self.given = 0  # legs submitted (stored + duplicates of the store)
         self.committed = False  # set by the commit that made the files visible
         self._given_of: dict[str, int] = {}
-        self.pool = ThreadPoolExecutor(max_workers=EARLY_WRITERS,
+        # One thread per core, EARLY_WRITERS of them writing while the parse runs: once it is
+        # done (parse_done), the writes still queued get every core, instead of one thread
+        # writing them in turn while the others idle (8 s of a 23 s ingest, 2026-12-08).
+        self._workers = max(EARLY_WRITERS, os.cpu_count() or 1)
+        self.pool = ThreadPoolExecutor(max_workers=self._workers,
                                        thread_name_prefix="tracehop-early")
+        self._slots = threading.Semaphore(EARLY_WRITERS)
+        self._parsing = True
         self._pending = threading.BoundedSemaphore(EARLY_PENDING)
         self._jobs: list[tuple[str, date, Future[WrittenFile | None]]] = []
 
@@ -744,8 +756,20 @@ class EarlyDays:
     def given_of(self, key: str) -> int:
         return self._given_of.get(key, 0)
 
+    def parse_done(self) -> None:
+        """Nothing more will be submitted: the writes still to do may use every core."""
+        if self._parsing:
+            self._parsing = False
+            for _ in range(self._workers - EARLY_WRITERS):
+                self._slots.release()
+
     def _write(self, day: date, legs: pa.Table, seen: list[DataFile],
                constants: dict[str, str]) -> WrittenFile | None:
+        with self._slots:
+            return self._write_now(day, legs, seen, constants)
+
+    def _write_now(self, day: date, legs: pa.Table, seen: list[DataFile],
+                   constants: dict[str, str]) -> WrittenFile | None:
         import polars as pl
 
         legs = conform_loose(legs, LEG_SCHEMA)
@@ -793,6 +817,7 @@ class EarlyDays:
         then this does nothing)."""
         if self.committed:
             return
+        self.parse_done()
         jobs, self._jobs = self._jobs, []
         self._remove(jobs)
         self.pool.shutdown()
