@@ -9,7 +9,10 @@ behind when the ingest fails, and nothing added by re-ingesting.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -327,3 +330,28 @@ def test_dropping_a_files_early_days_deletes_them(tmp_path: Path) -> None:
     assert (r.stored, r.duplicates) == (10, 0)
     assert live_ids(store) == [f"L{i:04d}" for i in range(30, 40)]
     assert len(parquet_files(store.root / LEGS_DIR)) == 1
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                    reason="SIGINT is handled in the main thread")
+def test_ctrl_c_while_abort_waits_for_an_early_write_leaves_no_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second Ctrl-C (users press it again when an ingest does not stop at once) stops
+    abort's *wait* for an early write, not the write: its thread goes on and writes the day
+    file. The wait is resumed, so that the file is deleted; before, it was left in the store,
+    unreferenced, until a vacuum."""
+    store = Store.open(tmp_path / "s", create=True)
+    real = EarlyDays._write_now
+
+    def slow(self: EarlyDays, *args: Any) -> Any:
+        time.sleep(0.6)
+        return real(self, *args)
+
+    monkeypatch.setattr(EarlyDays, "_write_now", slow)
+    early = EarlyDays(store)
+    early.submit("f", date(2026, 10, 1), legs(list(range(30))))
+    threading.Timer(0.15, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        early.abort()
+    assert parquet_files(store.root / LEGS_DIR) == set()
+    assert store.version == 0

@@ -28,7 +28,7 @@ import dataclasses
 import os
 import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -819,15 +819,34 @@ class EarlyDays:
             return
         self.parse_done()
         jobs, self._jobs = self._jobs, []
-        self._remove(jobs)
-        self.pool.shutdown()
+        try:
+            self._remove(jobs)
+        finally:
+            self.pool.shutdown()
 
     def _remove(self, jobs: list[tuple[str, date, Future[WrittenFile | None]]]) -> None:
+        """Wait for each of ``jobs`` and delete the file it wrote. A Ctrl-C (KeyboardInterrupt
+        in the main thread) stops the *wait*, not the write: its thread goes on and writes
+        the file. So the wait is resumed and the interrupt raised once every file is deleted;
+        swallowed here, it left that day file in the store, unreferenced, until a vacuum
+        (as _collect_written does for the commit's own writes)."""
+        interrupted: BaseException | None = None
         for _key, _day, fut in jobs:
-            with contextlib.suppress(BaseException):
+            while True:
+                try:
+                    failed = fut.exception()  # waits; a failed write's error is returned
+                    break
+                except CancelledError:  # never started: it wrote nothing
+                    failed = None
+                    break
+                except BaseException as e:  # the wait was interrupted, not the write
+                    interrupted = interrupted or e
+            if failed is None and not fut.cancelled():
                 done = fut.result()
                 if done is not None:
                     (self.store.root / done[0]).unlink(missing_ok=True)
+        if interrupted is not None:
+            raise interrupted
 
 
 # --- batch helpers ---------------------------------------------------------------------------
