@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import tracehop.ingest.readers as readers
-from tracehop.errors import StoreError, UnreadableFileError
+from tracehop.errors import StoreError, StoreIOError, UnreadableFileError
 from tracehop.ingest.run import ingest_paths
 from tracehop.schema import LEG_SCHEMA, UTC_US, empty_rejects
 from tracehop.store import Store
@@ -355,3 +355,59 @@ def test_ctrl_c_while_abort_waits_for_an_early_write_leaves_no_file(
         early.abort()
     assert parquet_files(store.root / LEGS_DIR) == set()
     assert store.version == 0
+
+
+def test_a_failed_early_write_stops_the_ingest_at_the_next_submit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk under an early write: the ingest fails with the store's own error at the
+    next submit (the parse waiting there for the writer, or not), instead of parsing the rest
+    of a file of gigabytes, every later write failing too, to say it at the commit. Nothing
+    is committed and no file is left. Under a timeout: a waiting parse must not hang."""
+    import errno
+
+    import tracehop.ingest.run as run
+
+    monkeypatch.setattr(run, "SPOOL_ROWS", 150)
+    calls = {"write": 0, "submit": 0}
+
+    def full(self: EarlyDays, *args: Any) -> Any:
+        calls["write"] += 1
+        time.sleep(0.02)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    original_submit = EarlyDays.submit
+
+    def submit(self: EarlyDays, *args: Any) -> None:
+        calls["submit"] += 1
+        original_submit(self, *args)
+
+    monkeypatch.setattr(EarlyDays, "_write_now", full)
+    monkeypatch.setattr(EarlyDays, "submit", submit)
+    src = tmp_path / "Master.csv"
+    write_master(src, n=6000)
+    store = Store.open(tmp_path / "s", create=True)
+    outcome: list[BaseException | None] = []
+
+    def ingest() -> None:
+        try:
+            ingest_paths([src], store.root, format="asterisk_cdr_csv", tz="UTC")
+            outcome.append(None)
+        except BaseException as e:
+            outcome.append(e)
+
+    worker = threading.Thread(target=ingest, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the ingest hung"
+    assert isinstance(outcome[0], StoreIOError), outcome
+    assert "No space left on device" in str(outcome[0])
+    assert "nothing was committed" in str(outcome[0])
+    assert calls["submit"] <= 2 * writer_pending() + 2  # not one per part of the whole file
+    assert parquet_files(store.root) == set()
+    assert Store.open(store.root).version == 0
+
+
+def writer_pending() -> int:
+    import tracehop.store.writer as writer
+
+    return writer.EARLY_PENDING

@@ -1380,6 +1380,8 @@ def ingest_paths(
             )
         except TracehopError as e:
             spool.drop_file(key)
+            if spool.early is not None and e is spool.early.failed_as:
+                raise  # the store's error (an early write failed), not this file's
             return e
         early_rows[id(res)] = spool.rows_of(key)
         return res

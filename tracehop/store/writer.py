@@ -732,6 +732,9 @@ class EarlyDays:
         self._parsing = True
         self._pending = threading.BoundedSemaphore(EARLY_PENDING)
         self._jobs: list[tuple[str, date, Future[WrittenFile | None]]] = []
+        # The first early write that failed, and the error submit raised for it.
+        self.failed: BaseException | None = None
+        self.failed_as: BaseException | None = None
 
     def submit(self, key: str, day: date, legs: pa.Table,
                constants: Mapping[str, str] | None = None) -> None:
@@ -746,12 +749,33 @@ class EarlyDays:
         self._given_of[key] = self._given_of.get(key, 0) + legs.num_rows
         self._pending.acquire()  # released when the write is done, whatever its outcome
         try:
+            self._raise_failed()
             job = self.pool.submit(self._write, day, legs, seen, dict(constants or {}))
         except BaseException:
             self._pending.release()
             raise
-        job.add_done_callback(lambda _f: self._pending.release())
+        job.add_done_callback(self._done)
         self._jobs.append((key, day, job))
+
+    def _done(self, fut: Future[WrittenFile | None]) -> None:
+        """A write is done (in its thread): its slot is free, and its error, if any, is kept
+        for the next submit."""
+        if self.failed is None and not fut.cancelled():
+            self.failed = fut.exception()
+        self._pending.release()
+
+    def _raise_failed(self) -> None:
+        """Raise the error of an early write that failed (a full disk, permissions). The
+        commit would fail on it anyway: stopping at the next submit spares the parse of the
+        rest of the file (minutes for gigabytes), and every later write failing too. An
+        OSError is raised as the store's, as the commit raises it; the ingest tells it from a
+        file's own error by identity (``failed_as``)."""
+        if self.failed is None:
+            return
+        if self.failed_as is None:
+            self.failed_as = (StoreIOError(self.store.root, self.failed, unchanged=True)
+                              if isinstance(self.failed, OSError) else self.failed)
+        raise self.failed_as
 
     def given_of(self, key: str) -> int:
         return self._given_of.get(key, 0)
