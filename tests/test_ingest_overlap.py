@@ -411,3 +411,42 @@ def writer_pending() -> int:
     import tracehop.store.writer as writer
 
     return writer.EARLY_PENDING
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                    reason="SIGINT is handled in the main thread")
+def test_ctrl_c_while_the_parse_waits_in_submit_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the parse waits for the writer (EARLY_PENDING writes not done): the
+    interrupt gets through the wait, the writes are awaited and their files deleted, and no
+    writer thread is left running."""
+    import tracehop.ingest.run as run
+    import tracehop.store.writer as writer
+
+    monkeypatch.setattr(run, "SPOOL_ROWS", 150)
+    real = EarlyDays._write_now
+    blocked = threading.Event()
+
+    def slow(self: EarlyDays, *args: Any) -> Any:
+        time.sleep(0.3)
+        return real(self, *args)
+
+    original_submit = EarlyDays.submit
+
+    def submit(self: EarlyDays, *args: Any) -> None:
+        if len(self._jobs) >= writer.EARLY_PENDING and not blocked.is_set():
+            blocked.set()  # this submit waits for a slot: interrupt it there
+            threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+        original_submit(self, *args)
+
+    monkeypatch.setattr(EarlyDays, "_write_now", slow)
+    monkeypatch.setattr(EarlyDays, "submit", submit)
+    src = tmp_path / "Master.csv"
+    write_master(src, n=6000)
+    store = Store.open(tmp_path / "s", create=True)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths([src], store.root, format="asterisk_cdr_csv", tz="UTC")
+    assert blocked.is_set()
+    assert parquet_files(store.root) == set()
+    assert Store.open(store.root).version == 0
+    assert not [t for t in threading.enumerate() if t.name.startswith("tracehop-early")]
