@@ -450,3 +450,33 @@ def test_ctrl_c_while_the_parse_waits_in_submit_leaves_nothing(
     assert parquet_files(store.root) == set()
     assert Store.open(store.root).version == 0
     assert not [t for t in threading.enumerate() if t.name.startswith("tracehop-early")]
+
+
+def test_a_file_that_fails_midway_leaves_its_days_out_of_the_summary_span(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, early_days: list[date]
+) -> None:
+    """The span of calls the summary reports (first_utc, last_utc) is that of the legs
+    stored: the early-written days of a file that failed midway, taken back, are not in it."""
+    import tracehop.ingest.run as run
+
+    bad, good = tmp_path / "a" / "Master.csv", tmp_path / "b" / "Master.csv"
+    bad.parent.mkdir()
+    good.parent.mkdir()
+    write_master(bad)
+    write_master(good, n=1200, late=False, bad=())
+    good.write_text(good.read_text().replace("2026-06-0", "2026-09-1"))
+    original = run.apply_profile
+    calls = {"n": 0}
+
+    def fails_late(*a: object, **k: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 35:  # well into the first file, after some days were written
+            raise UnreadableFileError("simulated read failure", path=str(bad))
+        return original(*a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run, "apply_profile", fails_late)
+    s = ingest_paths([bad, good], tmp_path / "s", format="asterisk_cdr_csv", tz="UTC")
+    assert early_days and early_days[0] < date(2026, 9, 1)  # the bad file's, taken back
+    assert [f.error is not None for f in s.per_file] == [True, False]
+    starts = [r["start_utc"] for r in content(tmp_path / "s")]
+    assert (s.first_utc, s.last_utc) == (min(starts), max(starts))

@@ -783,8 +783,9 @@ class EarlySpool:
         self._open_store = open_store
         self._wanted = wanted
         self.early: EarlyDays | None = None
-        self.first_utc: datetime | None = None
-        self.last_utc: datetime | None = None
+        # key -> (first, last) start_utc of the legs written early for that file: per file,
+        # so that a file taken back (drop_file) leaves the summary's span of calls.
+        self._spans: dict[str, tuple[datetime, datetime]] = {}
         self._files = 0
         self.start_file()
 
@@ -804,8 +805,19 @@ class EarlySpool:
 
     def drop_file(self, key: str) -> None:
         """The file could not be ingested after all: its early day files are deleted."""
+        self._spans.pop(key, None)
         if self.early is not None:
             self.early.drop(key)
+
+    @property
+    def first_utc(self) -> datetime | None:
+        """The earliest start of the legs written early (of the files not taken back)."""
+        return min((first for first, _last in self._spans.values()), default=None)
+
+    @property
+    def last_utc(self) -> datetime | None:
+        """The latest start of the legs written early (of the files not taken back)."""
+        return max((last for _first, last in self._spans.values()), default=None)
 
     def add(self, legs: pl.DataFrame, digest: str | None, shown: str) -> None:
         """One batch of a file's legs (no leg_id yet); ``digest`` once the hash is known."""
@@ -866,10 +878,10 @@ class EarlySpool:
         frame = frame.with_columns(
             (pl.lit(prefix) + pl.col("source_record").cast(pl.String)).alias("leg_id"))
         first, last = frame.get_column("start_utc").min(), frame.get_column("start_utc").max()
-        if isinstance(first, datetime) and (self.first_utc is None or first < self.first_utc):
-            self.first_utc = first
-        if isinstance(last, datetime) and (self.last_utc is None or last > self.last_utc):
-            self.last_utc = last
+        if isinstance(first, datetime) and isinstance(last, datetime):
+            was = self._spans.get(self.key)
+            self._spans[self.key] = (first, last) if was is None else (
+                min(was[0], first), max(was[1], last))
         if self.early is None:
             self.early = EarlyDays(self._open_store())
         # The file's own columns (its name, format, ...) stay one value, not a column of rows.
