@@ -480,3 +480,23 @@ def test_a_file_that_fails_midway_leaves_its_days_out_of_the_summary_span(
     assert [f.error is not None for f in s.per_file] == [True, False]
     starts = [r["start_utc"] for r in content(tmp_path / "s")]
     assert (s.first_utc, s.last_utc) == (min(starts), max(starts))
+
+
+def test_an_interrupt_right_after_an_early_write_is_queued_leaves_no_file(
+        tmp_path: Path) -> None:
+    """A Ctrl-C landing after the pool took a write but before submit kept track of it (a
+    few bytecodes, hit under a cron job's SIGTERM sooner or later): abort still deletes the
+    file that write makes. Simulated by a pool whose submit queues the write, then raises."""
+    store = Store.open(tmp_path / "s", create=True)
+    early = EarlyDays(store)
+    real = early.pool.submit
+
+    def submit_then_interrupted(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    early.pool.submit = submit_then_interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        early.submit("f", date(2026, 10, 1), legs(list(range(30))))
+    early.abort()
+    assert parquet_files(store.root / LEGS_DIR) == set()

@@ -732,6 +732,10 @@ class EarlyDays:
         self._parsing = True
         self._pending = threading.BoundedSemaphore(EARLY_PENDING)
         self._jobs: list[tuple[str, date, Future[WrittenFile | None]]] = []
+        # Every file written here, per key, recorded by the thread that wrote it: abort
+        # deletes them even when an interrupt kept submit from tracking its write's future.
+        self._lock = threading.Lock()
+        self._files: dict[str, list[str]] = {}
         # The first early write that failed, and the error submit raised for it.
         self.failed: BaseException | None = None
         self.failed_as: BaseException | None = None
@@ -750,7 +754,7 @@ class EarlyDays:
         self._pending.acquire()  # released when the write is done, whatever its outcome
         try:
             self._raise_failed()
-            job = self.pool.submit(self._write, day, legs, seen, dict(constants or {}))
+            job = self.pool.submit(self._write, key, day, legs, seen, dict(constants or {}))
         except BaseException:
             self._pending.release()
             raise
@@ -787,10 +791,14 @@ class EarlyDays:
             for _ in range(self._workers - EARLY_WRITERS):
                 self._slots.release()
 
-    def _write(self, day: date, legs: pa.Table, seen: list[DataFile],
+    def _write(self, key: str, day: date, legs: pa.Table, seen: list[DataFile],
                constants: dict[str, str]) -> WrittenFile | None:
         with self._slots:
-            return self._write_now(day, legs, seen, constants)
+            done = self._write_now(day, legs, seen, constants)
+        if done is not None:
+            with self._lock:
+                self._files.setdefault(key, []).append(done[0])
+        return done
 
     def _write_now(self, day: date, legs: pa.Table, seen: list[DataFile],
                    constants: dict[str, str]) -> WrittenFile | None:
@@ -817,6 +825,8 @@ class EarlyDays:
         self._jobs = [job for job in self._jobs if job[0] != key]
         self.given -= self._given_of.pop(key, 0)
         self._remove(mine)
+        with self._lock:
+            self._files.pop(key, None)  # deleted by _remove
 
     def result(self) -> Written:
         """The files written, per day, once every write is done; the first error is raised
@@ -846,7 +856,12 @@ class EarlyDays:
         try:
             self._remove(jobs)
         finally:
-            self.pool.shutdown()
+            self.pool.shutdown()  # every write done: the files below are all there are
+            with self._lock:
+                files, self._files = self._files, {}
+            for rels in files.values():
+                for rel in rels:
+                    (self.store.root / rel).unlink(missing_ok=True)
 
     def _remove(self, jobs: list[tuple[str, date, Future[WrittenFile | None]]]) -> None:
         """Wait for each of ``jobs`` and delete the file it wrote. A Ctrl-C (KeyboardInterrupt
