@@ -333,14 +333,13 @@ class Store:
             # The first attempt commits on top of the state the batch was checked against
             # before its files were written: a commit that lands meanwhile makes it retry.
             # With early days still being written, the rest gets the other cores: no more
-            # day files in memory at once than cores. The early days' writes still queued
-            # get every core from now on.
-            if early is not None:
-                early.parse_done()
+            # day files in memory at once than cores. Then the early days' writes still
+            # queued get every core.
             base = self._write_sorted(  # empties `frame`
                 frame, written, checked, None if early is None else early.base,
                 None if early is None else max(1, (os.cpu_count() or 1) - EARLY_WRITERS))
             if early is not None:
+                early.parse_done()
                 checked.update(early.checked)
                 for day, files_of_day in early.result().items():
                     written.setdefault(day, []).extend(files_of_day)
