@@ -138,3 +138,20 @@ def test_a_name_the_tz_database_does_not_use_is_read_in_the_sbcs_zone(tmp_path: 
     assert (start.hour, zone) == (7, "Asia/Singapore")
     start, zone = _start(_stop(tmp_path, _times("SGT")), "Asia/Singapore")
     assert (start.hour, zone) == (7, "Asia/Singapore")
+
+
+@pytest.mark.parametrize(("local", "abbr", "utc_hour"), [
+    ("PRC", "CST", 7), ("Japan", "JST", 6), ("Singapore", "+08", 7), ("EST5EDT", "EST", 20)])
+def test_a_local_zone_named_without_a_slash_decides_too(tmp_path: Path, local: str, abbr: str,
+                                                        utc_hour: int) -> None:
+    """tz database names without "/" (PRC, Japan, EST5EDT) were not read as zones: CST of an
+    SBC whose local zone is PRC was read as US Central (21:54 UTC, 14 hours off, with only a
+    warning), and JST of one in Japan was rejected. (+08 is Singapore's tzdata abbreviation:
+    the h323 pattern reads letters only, so that record has none and its local zone decides.)"""
+    times = _times(abbr) if abbr.isalpha() else (
+        "15:54:56.868 DEC 18 2017", "15:55:01.000 DEC 18 2017", "15:56:01.000 DEC 18 2017")
+    res = parse_file(_stop(tmp_path, times, local), "acme_sbc_cdr")
+    assert res.rejects.num_rows == 0, res.rejects.column("reason").to_pylist()
+    assert res.warnings == []
+    (leg,) = res.legs.to_pylist()
+    assert leg["start_utc"] == datetime(2017, 12, 18, utc_hour, 54, 56, 868000, tzinfo=UTC)

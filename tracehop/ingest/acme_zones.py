@@ -136,12 +136,31 @@ def _exact(zone: zoneinfo.ZoneInfo, abbr: str, wall: datetime) -> str:
 
 @lru_cache(maxsize=64)
 def _local_zone(value: str | None) -> zoneinfo.ZoneInfo | None:
-    if not value or "/" not in value:
+    """Acme-Local-Time-Zone as a tz database zone, or None (empty, an offset, free text).
+
+    Any name the tz database has, not only ``Area/Location``: the single-word names (``PRC``,
+    ``Japan``, ``Singapore``, ``Israel``, ``Eire``; tzdata ``backward``) and the POSIX-style
+    ``EST5EDT`` / ``CST6CDT`` (:data:`_POSIX_LINKS`) are zones too. They were ignored, and
+    ``CST`` of an SBC whose local zone is ``PRC`` was read as US Central, 14 hours off. A
+    wrong guess costs nothing here: the zone is used only when its abbreviation at the
+    record's time is the record's (:func:`read_zone`)."""
+    if not value:
         return None
     try:
         return resolve_zone(value)
     except ZoneError:
-        return None
+        # resolve_zone refuses the POSIX-style names for --tz (an operator should name a
+        # location); a switch that writes one names the zone its link leads to.
+        link = _POSIX_LINKS.get(value.strip().upper())
+        return zoneinfo.ZoneInfo(link) if link else None
+
+
+#: The POSIX-style US zone names and the zones tzdata 2024b made them links to (tzdata NEWS,
+#: 2024b: "EST5EDT, CST6CDT, MST7MDT and PST8PDT are now links to America/New_York, ...").
+_POSIX_LINKS: Final = {
+    "EST5EDT": "America/New_York", "CST6CDT": "America/Chicago",
+    "MST7MDT": "America/Denver", "PST8PDT": "America/Los_Angeles",
+}
 
 
 def _local_offset(value: str | None) -> timedelta | None:
