@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tracehop.ingest.run import parse_file
 
 PREFIX = "Mar  7 14:03:{s} proxy1 /usr/sbin/kamailio[2417]: NOTICE: acc [acc.c:281]: ACC: "
@@ -88,3 +90,34 @@ def test_a_db_export_with_a_byte_order_mark_is_detected_and_keeps_its_id_order(
     assert res.format == "kamailio_acc_db"
     (leg,) = res.legs.to_pylist()
     assert leg["disposition"] == "busy" and leg["source_record"] == 2
+
+
+# --- OpenSIPS CDR mode with missed calls ----------------------------------------------------
+
+OSIPS = "Mar  7 14:0{m}:{s} sbc2 /usr/sbin/opensips[3121]: ACC: "
+CDR_FORKED = [
+    # do_accounting("log", "cdr|missed"): the first branch's failure is a "call missed" INVITE
+    # of the call's Call-ID and From tag; the branch answered after it is the "call ended" CDR.
+    OSIPS.format(m=3, s=25) + "call missed: timestamp=1772910205;created=1772910202;"
+    "setuptime=3;method=INVITE;from_tag=fa1;to_tag=gw1x;call_id=fork9@198.51.100.7;code=486;"
+    "reason=Busy Here;" + COMMON + ";dst_domain=10.0.0.31",
+    OSIPS.format(m=4, s=27) + "call ended: created=1772910202;call_start_time=1772910207;"
+    "duration=60;ms_duration=60000;setuptime=5;method=INVITE;from_tag=fa1;to_tag=gw2y;"
+    "call_id=fork9@198.51.100.7;code=200;reason=OK;" + COMMON + ";dst_domain=10.0.0.32",
+]
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_an_opensips_cdr_after_a_missed_branch_is_one_inbound_leg(tmp_path: Path,
+                                                                  newest_first: bool) -> None:
+    """The failed branch and the CDR of the answered one were two inbound legs of one call
+    (the busy one a rival candidate at the same time); the folding of attempts skipped CDR-mode
+    records."""
+    f = tmp_path / "acc.log"
+    f.write_text("\n".join(reversed(CDR_FORKED) if newest_first else CDR_FORKED) + "\n")
+    res = parse_file(f, "opensips_acc_syslog")
+    assert res.rejects.num_rows == 0
+    (leg,) = res.legs.to_pylist()
+    assert (leg["disposition"], leg["egress_trunk"]) == ("answered", "10.0.0.32")
+    assert leg["source_record"] == (1 if newest_first else 2)
+    assert leg["end_utc"] is not None

@@ -38,7 +38,10 @@ accounted as ``call missed`` with its own To tag; acc README ``log_missed_flag``
 ``failed_transaction_flag``) or the retry after a 401/407 challenge. The call keeps one
 inbound leg, that of the last attempt (the answered one, or the last failure when all
 failed), as the Ribbon reader folds a call's non-final ATTEMPTs; the failed attempts are
-folded into it, so that the matcher does not see two legs of one call.
+folded into it, so that the matcher does not see two legs of one call. In OpenSIPS CDR mode
+with missed calls (``do_accounting("log", "cdr|missed")``) the answered branch is the
+``call ended`` record and the failed branches before it ``call missed`` INVITEs: folded into the
+CDR the same way.
 """
 
 from __future__ import annotations
@@ -166,6 +169,12 @@ def _accounting_order(txs: list[_Tx], local: bool) -> list[_Tx]:
     return sorted(txs, key=lambda t: (t.time_local or "", t.line))
 
 
+def _cdr(tx: _Tx) -> bool:
+    """An OpenSIPS CDR-mode record: one record for the whole answered call."""
+    return tx.event == "call ended" or bool(tx.fields.get("call_start_time") and
+                                            tx.method == "INVITE")
+
+
 def _pair(txs: list[_Tx], out: Collected, local: bool) -> None:
     calls: dict[tuple[str, str], _Call] = {}
     order: list[_Call] = []
@@ -175,9 +184,21 @@ def _pair(txs: list[_Tx], out: Collected, local: bool) -> None:
     # accounting order it comes before the INVITE that starts its call.
     txs = [t for t in txs if t.method == "INVITE"] + [t for t in txs if t.method != "INVITE"]
     for tx in txs:
-        if tx.event == "call ended" or (tx.fields.get("call_start_time") and
-                                        tx.method == "INVITE"):
-            c = _Call(tx)  # OpenSIPS CDR mode: the record is the whole call
+        if _cdr(tx):
+            # OpenSIPS CDR mode: the record is the whole call. With the "missed" flag too
+            # (do_accounting("log", "cdr|missed")), each branch that failed before the one
+            # answered is a "call missed" INVITE of the same Call-ID and From tag (a serial
+            # fork in failure_route; OpenSIPS acc docs, do_accounting): attempts of this call,
+            # folded into it ("Attempts"), as a later answered INVITE takes the failed ones.
+            key = (tx.callid, tx.ftag)
+            known = calls.get(key)
+            if known is not None and not _cdr(known.invite) and not known.invite.code.startswith(
+                    "2"):
+                known.folded.append(known.invite)
+                known.invite = tx
+                continue
+            c = _Call(tx)
+            calls.setdefault(key, c)  # a later failed attempt is folded in as a re-INVITE
             order.append(c)
             continue
         if tx.method == "INVITE":
