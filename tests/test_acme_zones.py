@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -155,3 +155,24 @@ def test_a_local_zone_named_without_a_slash_decides_too(tmp_path: Path, local: s
     assert res.warnings == []
     (leg,) = res.legs.to_pylist()
     assert leg["start_utc"] == datetime(2017, 12, 18, utc_hour, 54, 56, 868000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("local", ["", "America/New_York"])
+@pytest.mark.parametrize(("times", "end"), [
+    # the clock goes back at 02:00 EDT: the call ends 40 s after it started, at 01:00:30 EST
+    (("01:59:50.000 EDT NOV 01 2026", "01:59:55.000 EDT NOV 01 2026",
+      "01:00:30.000 EST NOV 01 2026"), datetime(2026, 11, 1, 6, 0, 30, tzinfo=UTC)),
+    # and forward at 02:00 EST: 03:00:30 EDT is 40 s after 01:59:50 EST
+    (("01:59:50.000 EST MAR 08 2026", "01:59:55.000 EST MAR 08 2026",
+      "03:00:30.000 EDT MAR 08 2026"), datetime(2026, 3, 8, 7, 0, 30, tzinfo=UTC)),
+])
+def test_a_call_across_a_dst_change_reads_each_time_by_its_own_abbreviation(
+        tmp_path: Path, local: str, times: tuple[str, str, str], end: datetime) -> None:
+    """The record was read in the zone of its first abbreviation only: the end of a call
+    across the autumn change was read as EDT, an hour before its start (duration -3560 s),
+    and without a local zone one across the spring change lasted an hour too long."""
+    res = parse_file(_stop(tmp_path, times, local), "acme_sbc_cdr")
+    assert res.rejects.num_rows == 0, res.rejects.column("reason").to_pylist()
+    (leg,) = res.legs.to_pylist()
+    assert leg["end_utc"] == end
+    assert leg["end_utc"] - leg["start_utc"] == timedelta(seconds=40)

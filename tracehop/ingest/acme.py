@@ -26,7 +26,9 @@ places (``CST`` is US Central and China), so the zone is read by
 :func:`tracehop.ingest.acme_zones.read_zone`: Acme-Local-Time-Zone when its abbreviation at
 that time is the record's, then ``--tz`` on the same test, then the US meaning (acme_zones.
 ZONE_ABBREVIATIONS; a warning when the tz database also uses it elsewhere); any other
-abbreviation rejects the record with the fix.
+abbreviation rejects the record with the fix. A call across a DST change writes two
+abbreviations (``01:59:50 EDT`` .. ``01:00:30 EST``): each time is read by its own
+(:func:`_one_offset`).
 ``Calling-Station-Id``/``Called-Station-Id`` are SIP header values with display names and
 tags (``"ROBO CALLER" <sip:2025550111@198.51.100.7;user=phone>;tag=a1``); Acme does not
 escape quotes inside quoted values, so records are split leniently: as CSV, and when that
@@ -51,9 +53,10 @@ the device's exact layout. docs/carrier_formats.md lists what was and was not fo
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -197,16 +200,21 @@ def read_acme(path: Path, wanted: frozenset[str],
         row: dict[str, str | None] = {c: (fields[p - 1].strip() or None) for c, p in layout.items()}
         row["record_type"] = status
         abbr = wall = None
+        others: list[tuple[str, str]] = []  # (column, abbreviation) not the first one's
         for col in ("setup_time", "connect_time", "disconnect_time"):
             text, a = h323_time(row.get(col))
             row[col] = text
             if a and not abbr:
                 abbr, wall = a, _wall(text)
+            elif a and abbr and a.upper() != abbr.upper():
+                others.append((col, a))
         reading = read_zone(abbr, wall, row.get("local_time_zone"), tz)
         if reading.reason is not None:
             out.reject(no, reading.reason, line)
             continue
         row["zone"] = reading.zone
+        if others and reading.zone and wall is not None:
+            _one_offset(row, others, reading.zone, wall, tz)
         sid = row.get("session_id") or f"line {no}"
         prev = best.get(sid)
         if prev is not None:
@@ -226,6 +234,34 @@ def read_acme(path: Path, wanted: frozenset[str],
         if c not in rows.columns:
             rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(c))
     return rows.sort("_line"), rejects
+
+
+def _one_offset(row: dict[str, str | None], others: list[tuple[str, str]], zone: str,
+                wall: datetime, tz: str | None) -> None:
+    """A call across a DST change writes its times with two abbreviations (``01:59:50 EDT``
+    set up, ``01:00:30 EST`` ended: the clock went back meanwhile), but the record is read in
+    one zone, that of its first abbreviation: the end was read as EDT, an hour before the
+    start (a negative duration). Each time whose abbreviation differs is read in its own
+    zone (:func:`read_zone`) and written again on the fixed UTC offset of the first one, which
+    becomes the record's zone. Only for a whole-hour offset (an ``Etc/GMT`` zone; a
+    half-hour one, Newfoundland's or Adelaide's, is left as it was); a time whose own
+    abbreviation reads as no zone is left as it was too."""
+    first = wall.replace(tzinfo=ZoneInfo(zone)).utcoffset()
+    if first is None:
+        return
+    hours, rest = divmod(int(first.total_seconds()), 3600)
+    if rest:
+        return
+    fixed = "UTC" if not hours else f"Etc/GMT{'+' if hours < 0 else '-'}{abs(hours)}"
+    for col, a in others:
+        when = _wall(row.get(col))
+        own = read_zone(a, when, row.get("local_time_zone"), tz).zone if when else None
+        if when is None or own is None:
+            continue
+        instant = when.replace(tzinfo=ZoneInfo(own)).astimezone(UTC)
+        row[col] = (instant + first).replace(tzinfo=None).isoformat(sep=" ",
+                                                                    timespec="microseconds")
+    row["zone"] = fixed
 
 
 def _note(doubts: dict[str, tuple[int, int, int]], doubt: str | None, at: int,
