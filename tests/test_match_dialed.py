@@ -435,3 +435,17 @@ def test_national_digits_keep_leading_zeros() -> None:
     assert dialed.national_digits("+390612345678") == "0612345678"
     assert dialed.national_digits("+68200000") == "00000"
     assert dialed.national_digits("+13125550100") == "3125550100"
+
+
+def test_a_non_geographic_number_is_no_region_to_read_a_dialed_value_in(tmp_path: Path) -> None:
+    """+800 (UIFN), +870, +881-+883 have phonenumbers' region "001": read in it, a dialed
+    value raised ConfigError ("unknown region '001'") and the lookup failed."""
+    uifn = "+80012345678"
+    assert matching_column({"called_e164": uifn, "dialed_raw": "3125550100"},
+                           DID) == "dialed_raw"
+    assert matching_column({"called_e164": None, "dialed_raw": "+800 1234 5678"},
+                           uifn) == "dialed_raw"
+    m = _store(tmp_path, [leg("", "2026-11-20 14:03:30", dialed_raw="+800 1234 5678")])
+    a = m.lookup(Inquiry.parse(uifn, "2026-11-20T14:03:22Z"))
+    check_schema(a)
+    assert a.status == "upstream" and a.searched.step == f"{STEP_LABEL} ±120s"

@@ -261,7 +261,10 @@ def _region(e164: str) -> str | None:
         region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:
         return None
-    return region if region and region != "ZZ" else None
+    # A non-geographic country code (+800 UIFN, +808, +870 Inmarsat, +881-+883, +888;
+    # ITU-T E.164 Annex) has phonenumbers' region "001", which is no region to read a national
+    # form in: normalise refused it (ConfigError), and the lookup failed instead of answering.
+    return region if region in phonenumbers.SUPPORTED_REGIONS else None
 
 
 def record_region(leg: dict[str, object], e164: str) -> str:
