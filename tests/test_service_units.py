@@ -201,6 +201,33 @@ def test_token_cli_prints_the_token_once_and_lists_without_it(tmp_path: Path) ->
     assert "revoked" in r.stdout
 
 
+def test_a_token_is_rotated_without_a_gap(tmp_path: Path) -> None:
+    """add --rotate gives the requester a second token beside the first; a running service
+    takes both until the old one is revoked by its fingerprint, and only then refuses it."""
+    f = str(tmp_path / "tokens.json")
+    runner = CliRunner()
+    old = runner.invoke(cli, ["token", "add", "consortium", "--tokens", f]).stdout.strip()
+    service = TokenFile(f)
+    r = runner.invoke(cli, ["token", "add", "consortium", "--tokens", f])
+    assert r.exit_code == 1 and "--rotate" in r.output  # the hint names the way without a gap
+    r = runner.invoke(cli, ["token", "add", "consortium", "--rotate", "--tokens", f])
+    assert r.exit_code == 0, r.output
+    new = r.stdout.strip()
+    assert service.verify(old) == service.verify(new) == "consortium"
+    listed = json.loads(runner.invoke(cli, ["token", "list", "--tokens", f, "--json"]).stdout)
+    fp_old = next(t["fingerprint"] for t in listed["tokens"]
+                  if hash_token(old).startswith(t["fingerprint"]))
+    r = runner.invoke(cli, ["token", "revoke", "consortium", "--fingerprint", fp_old,
+                            "--tokens", f])
+    assert r.exit_code == 0, r.output
+    assert service.verify(old) is None and service.verify(new) == "consortium"
+    r = runner.invoke(cli, ["token", "revoke", "consortium", "--fingerprint", fp_old,
+                            "--tokens", f])
+    assert r.exit_code == 1 and "no active token" in r.output
+    r = runner.invoke(cli, ["token", "add", "partner", "--rotate", "--tokens", f])
+    assert r.exit_code == 1 and "no active token named 'partner' to rotate" in r.output
+
+
 def test_serve_refuses_bad_files_before_opening_a_port(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["serve", "--store", str(tmp_path / "none"), "--peers",
                                  str(tmp_path / "p.toml"), "--tokens", str(tmp_path / "t.json")])

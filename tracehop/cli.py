@@ -830,18 +830,25 @@ def token_group() -> None:
 @click.argument("name")
 @click.option("--tokens", "tokens_file", required=True, type=click.Path(dir_okay=False),
               help="The token file (created if missing, mode 0600).")
-def token_add_cmd(name: str, tokens_file: str) -> None:
+@click.option("--rotate", is_flag=True,
+              help="NAME has an active token: add a second one beside it (both work until "
+                   "the old one is revoked by its fingerprint).")
+def token_add_cmd(name: str, tokens_file: str, rotate: bool) -> None:
     """Create a token for requester NAME and print it once; the file keeps only its hash.
+
+    To replace a token without a gap, add the new one with --rotate, switch the client over,
+    then revoke the old one by the fingerprint `token list` shows.
 
     \b
     Example:
         tracehop token add consortium --tokens tokens.json
+        tracehop token add consortium --rotate --tokens tokens.json
     """
     from pathlib import Path
 
     from tracehop.service.tokens import add_token
 
-    token = add_token(Path(tokens_file), name)
+    token = add_token(Path(tokens_file), name, rotate=rotate)
     click.echo(token)
     click.echo(f"Token for {name!r} added to {tokens_file}. It is shown only now: "
                "hand it to the requester over a secure channel.", err=True)
@@ -851,18 +858,22 @@ def token_add_cmd(name: str, tokens_file: str) -> None:
 @click.argument("name")
 @click.option("--tokens", "tokens_file", required=True, type=click.Path(dir_okay=False),
               help="The token file.")
-def token_revoke_cmd(name: str, tokens_file: str) -> None:
+@click.option("--fingerprint", "fingerprint", default=None, metavar="HEX",
+              help="Revoke only NAME's token with this fingerprint (from `token list`): the "
+                   "old one after a --rotate.")
+def token_revoke_cmd(name: str, tokens_file: str, fingerprint: str | None) -> None:
     """Revoke requester NAME's token; a running service refuses it from the next request.
 
     \b
     Example:
         tracehop token revoke consortium --tokens tokens.json
+        tracehop token revoke consortium --fingerprint 3f2a9c1e7b04 --tokens tokens.json
     """
     from pathlib import Path
 
     from tracehop.service.tokens import revoke_token
 
-    n = revoke_token(Path(tokens_file), name)
+    n = revoke_token(Path(tokens_file), name, fingerprint)
     click.echo(f"Revoked {n} token(s) named {name!r}.")
 
 

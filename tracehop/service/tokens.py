@@ -166,34 +166,58 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
-def add_token(path: Path, name: str) -> str:
-    """Add a requester and return its new token (the only time it is ever visible)."""
+def add_token(path: Path, name: str, *, rotate: bool = False) -> str:
+    """Add a requester and return its new token (the only time it is ever visible).
+
+    ``rotate``: the requester already has an active token, and gets a second one beside it,
+    so that its client can switch over before the old one is revoked (by its fingerprint):
+    revoking first would refuse every inquiry in between."""
     if not _NAME_RE.match(name):
         raise TokenError(f"invalid token name {name!r}",
                          hint="Use 1-64 letters, digits, '.', '_', '@' or '-'")
     token = new_token()
     with _locked(path):
         entries = read_entries(path)
-        if any(e.name == name and e.active for e in entries):
+        active = any(e.name == name and e.active for e in entries)
+        if active and not rotate:
             raise TokenError(f"an active token named {name!r} already exists", path=path,
-                             hint=f"Revoke it first with `tracehop token revoke {name} "
+                             hint=f"To replace it without a gap, add a second one with "
+                                  f"`tracehop token add {name} --rotate --tokens {path}`, "
+                                  f"switch the client over, then revoke the old one with "
+                                  f"`tracehop token revoke {name} --fingerprint FP "
+                                  f"--tokens {path}`; or revoke it first with "
+                                  f"`tracehop token revoke {name} --tokens {path}`")
+        if rotate and not active:
+            raise TokenError(f"no active token named {name!r} to rotate", path=path,
+                             hint=f"Add it without --rotate: `tracehop token add {name} "
                                   f"--tokens {path}`")
         entries.append(TokenEntry(name=name, sha256=hash_token(token), created_utc=_now()))
         _write_entries(path, entries)
     return token
 
 
-def revoke_token(path: Path, name: str) -> int:
-    """Revoke every active token named ``name``; returns how many were revoked."""
+def revoke_token(path: Path, name: str, fingerprint: str | None = None) -> int:
+    """Revoke every active token named ``name`` (with ``fingerprint``: only the one whose hash
+    starts with it, as `token list` shows it); returns how many were revoked."""
+    fp = fingerprint.strip().lower() if fingerprint is not None else None
+    if fp is not None and not re.fullmatch(r"[0-9a-f]{6,64}", fp):
+        raise TokenError(f"invalid fingerprint {fingerprint!r}",
+                         hint="Give the hex digits `tracehop token list` shows (6 or more)")
+
+    def chosen(e: TokenEntry) -> bool:
+        return e.name == name and e.active and (fp is None or e.sha256.startswith(fp))
+
     with _locked(path):
         entries = read_entries(path)
-        hits = [e for e in entries if e.name == name and e.active]
+        hits = [e for e in entries if chosen(e)]
         if not hits:
-            raise TokenError(f"no active token named {name!r}", path=path,
-                             hint="`tracehop token list --tokens FILE` shows the names")
+            what = f"named {name!r}" + ("" if fp is None else f" with fingerprint {fp}")
+            raise TokenError(f"no active token {what}", path=path,
+                             hint="`tracehop token list --tokens FILE` shows the names and "
+                                  "fingerprints")
         now = _now()
-        entries = [TokenEntry(e.name, e.sha256, e.created_utc, now)
-                   if e.name == name and e.active else e for e in entries]
+        entries = [TokenEntry(e.name, e.sha256, e.created_utc, now) if chosen(e) else e
+                   for e in entries]
         _write_entries(path, entries)
     return len(hits)
 
