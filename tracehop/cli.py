@@ -867,7 +867,8 @@ def token_revoke_cmd(name: str, tokens_file: str, fingerprint: str | None) -> No
     \b
     Example:
         tracehop token revoke consortium --tokens tokens.json
-        tracehop token revoke consortium --fingerprint 3f2a9c1e7b04 --tokens tokens.json
+        tracehop token revoke consortium --fingerprint 3f2a9c1e7b04 \\
+            --tokens tokens.json
     """
     from pathlib import Path
 
