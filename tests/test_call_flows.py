@@ -81,6 +81,40 @@ def test_asterisk_follow_me_to_a_mobile_without_linkedid_is_traced_to_the_carrie
     assert (b["status"], b["match"]["evidence"]["record"]) == ("upstream", 1)
 
 
+#: A nested follow-me (FreePBX): the carrier's row dials the follow-me's Local channel X, whose
+#: ;2 half dials the mobile's Local channel Y, whose ;2 half dials the mobile's trunk. Without
+#: linkedid each row's own key is X, X and Y: only the chain of pairs links the mobile's row
+#: to the carrier's.
+_X, _Y = "Local/FMGL-201@from-internal-000000b1", f"Local/{MOBILE}@from-internal-000000b2"
+_NESTED = {
+    "A": _cdr_csv_18(DID, "from-trunk", "PJSIP/ACME_IN_1-00000051", f"{_X};1", "Dial",
+                     "Local/FMGL-201@from-internal,300", "ANSWERED", f"{EPOCH0}.50"),
+    "B": _cdr_csv_18("FMGL-201", "from-internal", f"{_X};2", f"{_Y};1", "Dial",
+                     f"Local/{MOBILE}@from-internal,300", "ANSWERED", f"{EPOCH0}.52"),
+    "C": _cdr_csv_18(MOBILE, "from-internal", f"{_Y};2", "PJSIP/bravo_out-00000054", "Dial",
+                     f"PJSIP/{MOBILE}@bravo_out,300", "ANSWERED", f"{EPOCH0}.54"),
+}
+
+
+@pytest.mark.parametrize("order", ["ABC", "CBA", "BCA"])
+def test_asterisk_nested_follow_me_to_a_mobile_without_linkedid_is_traced_to_the_carrier(
+        tmp_path: Path, order: str) -> None:
+    # Asterisk writes a chain's rows as their party A channels end, in either order. The
+    # mobile's carrier asks about the number it received: the call came from Acme, by the
+    # carrier's row (not the middle row, which is outbound: its channel is a Local half).
+    store = _ingest(tmp_path, "Master.csv", "\n".join(_NESTED[k] for k in order) + "\n")
+    a = cli_lookup(store, MOBILE[1:], "2026-11-20T14:10:02Z")
+    assert a["status"] == "upstream", a
+    assert a["upstream"]["provider"] == "Acme Transit"
+    assert a["match"]["evidence"]["record"] == order.index("A") + 1
+    # All three rows are one call: keyed by the outermost pair.
+    legs = parse_file(Path(tmp_path / "Master.csv"), "asterisk_cdr_csv").legs
+    assert set(legs.column("correlation_id").to_pylist()) == {_X}
+    # The DID itself: the carrier's row, as before.
+    b = cli_lookup(store, DID, "2026-11-20T14:10:02Z")
+    assert (b["status"], b["match"]["evidence"]["record"]) == ("upstream", order.index("A") + 1)
+
+
 def test_freepbx_ring_group_to_a_mobile_in_a_cdr_dump_is_traced_to_the_carrier(
         tmp_path: Path) -> None:
     # The FreePBX cdr table dump (no linkedid column): a ring group that rings extension 201

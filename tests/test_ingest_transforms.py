@@ -7,6 +7,8 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tracehop.ingest.apply import FileContext, _columns_expr, chained
+from tracehop.ingest.profile import FieldSpec
 from tracehop.ingest.transforms import TRANSFORMS
 
 REGEX = r"^(?:SIP|PJSIP|IAX2|DAHDI|Motif)/(.+?)-[0-9a-f]+$"
@@ -112,3 +114,56 @@ def test_asterisk_local_pair_examples() -> None:
     got = frame.select(TRANSFORMS["asterisk_local_pair"](pl.col("c"))).to_series().to_list()
     assert got == ["Local/600@from-queue-0000002a", "Local/6001@ext-1a2b", None,
                    "1716912345.12", None, None]
+
+
+def _chain_rows(rows: list[tuple[str | None, str | None, str | None]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"linkedid": pl.String, "channel": pl.String,
+                                      "dstchannel": pl.String}, orient="row")
+
+
+LOCAL_CHAIN_SPEC = FieldSpec(columns=("linkedid", "channel", "dstchannel"),
+                             transform="asterisk_local_pair", chain=("channel", "dstchannel"))
+
+
+def _keys(df: pl.DataFrame, ctx: FileContext | None = None) -> list[str | None]:
+    values = df.select(_columns_expr(df, LOCAL_CHAIN_SPEC, LOCAL_CHAIN_SPEC.columns)).to_series()
+    ctx = ctx or FileContext("Master.csv", "asterisk_cdr_csv", None, None)
+    return chained(df, LOCAL_CHAIN_SPEC, values, ctx, "correlation_id").to_list()
+
+
+def test_chained_keys_a_nested_local_chain_by_its_outermost_pair() -> None:
+    x, y, z = "Local/a@c-00000001", "Local/b@c-00000002", "Local/c@c-00000003"
+    rows = [("", "SIP/carrier-00000001", f"{x};1"), (None, f"{x};2", f"{y};1"),
+            (None, f"{y};2", f"{z};1"), (None, f"{z};2", "SIP/mobile-00000004"),
+            (None, "SIP/other-00000005", "SIP/out-00000006")]
+    assert _keys(_chain_rows(rows)) == [x, x, x, x, None]
+    # A chain split between batches: the links go on to the later batches of the file ...
+    ctx = FileContext("Master.csv", "asterisk_cdr_csv", None, None)
+    assert _keys(_chain_rows(rows[:2]), ctx) == [x, x]
+    assert _keys(_chain_rows(rows[2:]), ctx) == [x, x, None]
+    # ... to the next batch only ...
+    ctx = FileContext("Master.csv", "asterisk_cdr_csv", None, None)
+    assert _keys(_chain_rows(rows[:2]), ctx) == [x, x]
+    assert _keys(_chain_rows(rows[4:]), ctx) == [None]
+    assert _keys(_chain_rows(rows[2:4]), ctx) == [y, y]
+    # ... and a row read before the row that links it keeps its own pair.
+    ctx = FileContext("Master.csv", "asterisk_cdr_csv", None, None)
+    assert _keys(_chain_rows(rows[3:]), ctx) == [z, None]
+    assert _keys(_chain_rows(rows[:3]), ctx) == [x, x, x]
+
+
+def test_chained_leaves_linkedid_and_one_hop_keys_alone() -> None:
+    x, y = "Local/a@c-00000001", "Local/b@c-00000002"
+    rows = [("1795183800.50", "SIP/carrier-00000001", f"{x};1"),
+            ("1795183800.50", f"{x};2", f"{y};1"), ("1795183800.50", f"{y};2", "SIP/m-00000004")]
+    assert _keys(_chain_rows(rows)) == ["1795183800.50"] * 3
+    one_hop = [(None, "SIP/carrier-00000001", f"{x};1"), (None, f"{x};2", "SIP/m-00000004"),
+               (None, "SIP/carrier-00000001", f"{y};1")]  # a ring group: two pairs, no link
+    assert _keys(_chain_rows(one_hop)) == [x, x, y]
+
+
+def test_chained_names_that_came_round_again_end_in_one_key() -> None:
+    # A cycle (sequences reused after a restart) has no outermost pair: its least name.
+    x, y = "Local/a@c-00000001", "Local/b@c-00000002"
+    rows = [(None, f"{x};2", f"{y};1"), (None, f"{y};2", f"{x};1")]
+    assert _keys(_chain_rows(rows)) == [x, x]

@@ -73,6 +73,9 @@ def test_profile_errors_name_the_key(tmp_path: Path) -> None:
     msg = _bad(tmp_path, text.replace('ingress_ip = "PeerIP"',
                                       'ingress_ip = { column = "PeerIP", transform = "nope" }'))
     assert "unknown transform" in msg
+    msg = _bad(tmp_path, text.replace('ingress_ip = "PeerIP"',
+                                      'ingress_ip = { column = "PeerIP", chain = ["PeerIP"] }'))
+    assert "ingress_ip.chain" in msg and "[parent column, child column]" in msg
     msg = _bad(tmp_path, USER.read_text().replace("[csv]", "[csv]\nquoting = 1"))
     assert "csv.quoting" in msg and "unknown key" in msg
     msg = _bad(tmp_path, "name = 'x'\n[time]\nstart='a'\n[csv]\nheader=false\ncolumns=['a']\n"

@@ -22,7 +22,7 @@ from tracehop import numbers
 from tracehop.errors import ZoneError
 from tracehop.ingest.profile import FieldSpec, Profile, Rule, RuleSet, TimeSpec
 from tracehop.ingest.readers import LINE, NOA_SUFFIX, RAW, REASON, WARNING
-from tracehop.ingest.transforms import TRANSFORMS
+from tracehop.ingest.transforms import LINKABLE, TRANSFORMS
 from tracehop.timezones import local_to_utc, resolve_zone, zones_at
 
 UTC_DT: Final = pl.Datetime("us", "UTC")
@@ -61,6 +61,9 @@ class FileContext:
     #: (column, referenced_by), when it is read in several batches: a B-leg and the A-leg
     #: naming it may fall in different batches. None: each batch is a whole file.
     references: dict[tuple[str, str], pl.DataFrame] | None = None
+    #: A ``chain`` field's links found in the file's previous batch (``c``: a value, ``p``:
+    #: the value that stands for its chain), by field name: the next batch's rows take them.
+    chains: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     def warn(self, text: str) -> None:
         if text not in self.warnings:
@@ -532,6 +535,10 @@ def apply_profile(
         )
     if derived:
         legs = legs.with_columns(derived)
+    for name, spec in profile.fields:
+        if spec.chain and name in legs.columns:
+            legs = legs.with_columns(
+                chained(df, spec, legs.get_column(name), ctx, name))
     region = profile.numbers_region
     e164 = []
     for raw_name, e164_name in (
@@ -545,6 +552,89 @@ def apply_profile(
         legs = legs.with_columns(e164)
     noas = [c for c in legs.columns if c.startswith("_noa_")]
     return (legs.drop(noas) if noas else legs), rejects
+
+
+def _root(x: str, up: dict[str, str]) -> str:
+    """The value that stands for ``x``'s chain: follow ``up`` (value -> its parent) to a
+    value without a parent; in a cycle (names that came round again) its least value."""
+    seen: list[str] = []
+    at: dict[str, int] = {}
+    while x in up and x not in at:
+        at[x] = len(seen)
+        seen.append(x)
+        x = up[x]
+    return min(seen[at[x]:]) if x in at else x
+
+
+#: Steps up a chain resolved by joins before the rest is left to :func:`_root` (only a cycle
+#: takes more: a real chain of Local channels is two or three deep).
+CHAIN_STEPS: Final = 16
+
+
+def _roots(up: pl.DataFrame) -> pl.DataFrame:
+    """(``c``, ``r``): each child of ``up`` (``c`` -> its parent ``p``, one parent per child)
+    and its chain's root, by joins (a step up per join, all children at once)."""
+    parents = up.rename({"c": "r", "p": "_up"})
+    r = up.select("c", pl.col("p").alias("r"))
+    for _ in range(CHAIN_STEPS):
+        step = r.join(parents, on="r", how="left")
+        if step.get_column("_up").null_count() == step.height:
+            return r
+        r = step.select("c", pl.coalesce("_up", "r").alias("r"))
+    d = dict(zip(up.get_column("c").to_list(), up.get_column("p").to_list(), strict=True))
+    return r.with_columns(pl.col("c").map_elements(lambda x: _root(x, d), return_dtype=pl.String)
+                          .alias("r"))
+
+
+def _present(e: pl.Expr) -> pl.Expr:
+    return e.is_not_null()
+
+
+def _same(e: pl.Expr) -> pl.Expr:
+    return e
+
+
+def chained(df: pl.DataFrame, spec: FieldSpec, values: pl.Series, ctx: FileContext,
+            name: str) -> pl.Series:
+    """``values`` (the field's, row by row) with every value that ``spec.chain`` links to a
+    parent replaced by its chain's root: the value no row names as a child.
+
+    A row whose parent column and child column both give a value (through the spec's
+    transform, and only values the transform's :data:`LINKABLE` test accepts) links them: an
+    Asterisk row whose channel is ``Local/X;2`` and whose dstchannel is ``Local/Y;1`` says that
+    Y's rows are X's call. So in a nested follow-me (trunk -> Local/X;1, Local/X;2 ->
+    Local/Y;1, Local/Y;2 -> the mobile's trunk) all three rows are keyed X, and the matcher
+    follows the mobile's row to the trunk's. Links are found among the rows applied together
+    (a batch: the whole file up to readers.CHUNK_BYTES) and carried to the file's next batch
+    (``ctx.chains``): a chain's rows are written together, as its channels end, so a chain
+    cut by a batch boundary still ends in one key when its linking row comes first; when its
+    innermost row comes in the batch before it, that row keeps its own pair (the lookup of
+    the forwarded-to number is then not_found, as before chains were linked). A value linked
+    to two parents (a Local channel's sequence that came round again after a restart) keeps
+    the first one. Values no link touches (a linkedid, a uniqueid, a one-hop pair) are
+    unchanged."""
+    assert spec.chain
+    parent, child = spec.chain
+    carried = ctx.chains.pop(name, None)
+    if parent not in df.columns or child not in df.columns:
+        return values
+    linkable = LINKABLE.get(spec.transform or "", _present)
+    both = df.select((linkable(pl.col(parent)) & linkable(pl.col(child))).fill_null(False)
+                     ).to_series()
+    if carried is None and not bool(both.any()):  # most files: no Local channel dials another
+        return values
+    t = TRANSFORMS[spec.transform] if spec.transform else _same
+    links = (df.filter(both).select(t(pl.col(child)).alias("c"), t(pl.col(parent)).alias("p"))
+             .drop_nulls().filter(pl.col("p") != pl.col("c")))
+    up = pl.concat([carried, links]) if carried is not None else links
+    up = up.unique(subset="c", keep="first", maintain_order=True)
+    if up.height == 0:
+        return values
+    roots = _roots(up).filter(pl.col("c") != pl.col("r"))
+    # The links of this batch go on to the next one (not the whole file's: a batch's worth).
+    ctx.chains[name] = roots.join(links.select("c").unique(), on="c", how="semi").select(
+        "c", pl.col("r").alias("p"))
+    return values.replace(roots.get_column("c"), roots.get_column("r"))
 
 
 #: Leg number columns whose reader may say their Nature of Address (readers.NOA_SUFFIX).

@@ -63,7 +63,11 @@ class FieldSpec:
     none does the first non-empty one (a number column that may hold a name instead).
     ``by_direction``: direction -> columns used instead of ``columns`` for the rows the
     ``[direction]`` section gives that direction (one column means different things on the
-    two sides of a switch)."""
+    two sides of a switch).
+    ``chain``: (parent column, child column): a row whose two columns both give a value (through
+    ``transform``) says the two values are one call (an Asterisk Local channel half that dials
+    another Local channel); every value of the field that such links connect, within the rows
+    applied together, is replaced by one of them (:func:`tracehop.ingest.apply.chained`)."""
 
     columns: tuple[str, ...] = ()
     regex: str | None = None
@@ -71,9 +75,11 @@ class FieldSpec:
     value: str | None = None
     prefer: str | None = None
     by_direction: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    chain: tuple[str, str] | None = None
 
     def all_columns(self) -> tuple[str, ...]:
-        return self.columns + tuple(c for _, cols in self.by_direction for c in cols)
+        return (self.columns + tuple(c for _, cols in self.by_direction for c in cols)
+                + (self.chain or ()))
 
 
 @dataclass(frozen=True)
@@ -305,11 +311,15 @@ def _field_spec(r: _Reader, key: str, raw: Any) -> FieldSpec:
             raise by._fail(direction, f"must be one of {list(DIRECTIONS)}")
         by_direction.append((direction, by.strings(direction)))
     by.finish()
+    chain = t.strings("chain")
+    if chain and len(chain) != 2:
+        raise t._fail("chain", f"expected [parent column, child column], got {list(chain)!r}")
     if not cols and value is None and not by_direction:
         raise t._fail("column", "give 'column', 'columns', 'by_direction' or 'value'")
     t.finish()
     return FieldSpec(columns=cols, regex=regex, transform=transform, value=value,
-                     prefer=prefer, by_direction=tuple(by_direction))
+                     prefer=prefer, by_direction=tuple(by_direction),
+                     chain=(chain[0], chain[1]) if chain else None)
 
 
 def _rules(r: _Reader, key: str, allowed: tuple[str, ...] | None) -> tuple[Rule, ...]:

@@ -173,6 +173,15 @@ def _asterisk_local_pair(e: pl.Expr) -> pl.Expr:
     return e.map_batches(pairs, return_dtype=pl.String)
 
 
+#: For a field's ``chain`` (profile.FieldSpec): which values of its parent and child columns
+#: can link, as a cheap test on the raw column, by the field's transform. A channel is linked
+#: only by a Local channel half (an id without "/" is a row's own key, never a link); the
+#: prefix test costs a few ms per 1M rows, and the transform runs only on the rows it passes.
+LINKABLE: Final[dict[str, Callable[[pl.Expr], pl.Expr]]] = {
+    "asterisk_local_pair": lambda e: e.str.starts_with("Local/"),
+}
+
+
 TRANSFORMS: Final[dict[str, Callable[[pl.Expr], pl.Expr]]] = {
     "asterisk_channel_peer": _asterisk_channel_peer,
     "asterisk_channel_ip": _asterisk_channel_ip,
