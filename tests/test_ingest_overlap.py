@@ -119,6 +119,23 @@ def parquet_files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*.parquet")}
 
 
+def fail_late(monkeypatch: pytest.MonkeyPatch, bad: Path) -> None:
+    """The 35th batch the ingest applies fails as an unreadable ``bad``: well into the first
+    file, after some of its days were written early."""
+    import tracehop.ingest.run as run
+
+    original = run.apply_profile
+    calls = {"n": 0}
+
+    def fails_late(*a: object, **k: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 35:
+            raise UnreadableFileError("simulated read failure", path=str(bad))
+        return original(*a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run, "apply_profile", fails_late)
+
+
 def test_days_written_during_the_parse_hold_what_a_held_ingest_holds(
     tmp_path: Path, early_days: list[date]
 ) -> None:
@@ -254,18 +271,8 @@ def test_a_file_that_fails_midway_takes_back_its_early_days(
     good.parent.mkdir()
     write_master(bad)
     write_master(good, n=1200, late=False, bad=())
-    import tracehop.ingest.run as run
 
-    original = run.apply_profile
-    calls = {"n": 0}
-
-    def fails_late(*a: object, **k: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == 35:  # well into the first file, after some days were written
-            raise UnreadableFileError("simulated read failure", path=str(bad))
-        return original(*a, **k)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(run, "apply_profile", fails_late)
+    fail_late(monkeypatch, bad)
     s = ingest_paths([bad, good], tmp_path / "s", format="asterisk_cdr_csv", tz="UTC")
     assert early_days  # the first file's early days were written, then taken back
     assert [f.error is not None for f in s.per_file] == [True, False]
@@ -457,7 +464,6 @@ def test_a_file_that_fails_midway_leaves_its_days_out_of_the_summary_span(
 ) -> None:
     """The span of calls the summary reports (first_utc, last_utc) is that of the legs
     stored: the early-written days of a file that failed midway, taken back, are not in it."""
-    import tracehop.ingest.run as run
 
     bad, good = tmp_path / "a" / "Master.csv", tmp_path / "b" / "Master.csv"
     bad.parent.mkdir()
@@ -465,16 +471,7 @@ def test_a_file_that_fails_midway_leaves_its_days_out_of_the_summary_span(
     write_master(bad)
     write_master(good, n=1200, late=False, bad=())
     good.write_text(good.read_text().replace("2026-06-0", "2026-09-1"))
-    original = run.apply_profile
-    calls = {"n": 0}
-
-    def fails_late(*a: object, **k: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == 35:  # well into the first file, after some days were written
-            raise UnreadableFileError("simulated read failure", path=str(bad))
-        return original(*a, **k)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(run, "apply_profile", fails_late)
+    fail_late(monkeypatch, bad)
     s = ingest_paths([bad, good], tmp_path / "s", format="asterisk_cdr_csv", tz="UTC")
     assert early_days and early_days[0] < date(2026, 9, 1)  # the bad file's, taken back
     assert [f.error is not None for f in s.per_file] == [True, False]
