@@ -13,23 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+# One 18-column cdr_csv record a call, as the growth tests write them.
+from test_ingest_growth import _line, _write
+
 from tracehop.cli import cli
 from tracehop.ingest.run import ingest_paths
 from tracehop.store import Store, read_rejects
 from tracehop.store.forget import OWNER_COLUMN
-
-
-def _line(i: int) -> str:
-    # One 18-column cdr_csv record (loguniqueid, loguserfield), written in UTC.
-    epoch = 1795183420 + 60 * i
-    stamp = f"2026-11-20 {14 + (3 + i) // 60:02d}:{(3 + i) % 60:02d}:40"
-    return (f'"","202555{i:04d}","312555{i:04d}","from-trunk","""X"" <202555{i:04d}>",'
-            f'"PJSIP/acme_in-{i:08x}","PJSIP/200-{i:08x}","Dial","PJSIP/200,60","{stamp}",'
-            f'"{stamp}","{stamp}",30,25,"ANSWERED","DOCUMENTATION","{epoch}.{i}",""')
-
-
-def _write(path: Path, lines: list[str], *, end: str = "\n") -> None:
-    path.write_text("\n".join(lines) + end)
 
 
 def _run(*args: str) -> str:
