@@ -120,3 +120,45 @@ def test_a_rule_takes_a_regex_or_referenced_by_not_both() -> None:
     with pytest.raises(ProfileError, match=r"not in csv\.columns"):
         parse_profile({**base, "direction": {"rules": [
             {"column": "a", "referenced_by": "zz", "value": "outbound"}]}}, "x.toml")
+
+
+# A carrier's call to a DID rung on two extensions at once (ring-all: `bridge
+# user/1000,user/1001`): the A-leg names the B-leg that answered; the other B-leg, named by
+# no record, ended with LOSE_RACE.
+RING_ALL = FIXTURE.with_name("Master_ring_all.csv")
+
+
+def test_ring_all_legs_that_lost_are_outbound() -> None:
+    # LOSE_RACE and PICKED_OFF end only legs FreeSWITCH placed; nothing else marks a B-leg
+    # that no A-leg names.
+    assert [r["direction"] for r in _legs(RING_ALL)] == [
+        "inbound", "outbound", "outbound", "outbound"]
+
+
+# The "asterisk" template (channel_name, bridge_channel) with `legs = ab`: a carrier's call
+# sent on through a gateway to the same number (a transit hop), then the B-leg's record.
+ASTERISK_AB = FIXTURE.with_name("Master_asterisk_legs_ab.csv")
+
+
+def test_asterisk_template_gateway_legs_are_outbound(tmp_path: Path) -> None:
+    res = parse_file(ASTERISK_AB, None, TZ, "fs")
+    assert res.format == "freeswitch_cdr_csv_asterisk"
+    a, b = sorted(res.legs.to_pylist(), key=lambda r: int(str(r["source_record"])))
+    assert (a["direction"], a["ingress_trunk"], a["ingress_ip"], a["egress_trunk"]) == (
+        "inbound", "external", "198.51.100.7", "carrier1")
+    # The B-leg went out through gateway carrier1; it came in on nothing.
+    assert (b["direction"], b["ingress_trunk"], b["ingress_ip"], b["egress_trunk"]) == (
+        "outbound", None, None, "carrier1")
+    assert a["called_e164"] == b["called_e164"] == "+13125550100"
+
+    (tmp_path / "peers.toml").write_text(
+        '[[peer]]\nname = "Acme Transit"\nrole = "upstream"\ntrunks = ["external"]\n')
+    r = CliRunner().invoke(cli, ["ingest", str(ASTERISK_AB), "--store", str(tmp_path / "s"),
+                                 "--tz", TZ, "--json"])
+    assert r.exit_code == 0, r.output
+    answer = cli_lookup((str(tmp_path / "s"), str(tmp_path / "peers.toml")),
+                        "3125550100", "2026-11-20T14:03:22Z")
+    # Before: the gateway leg was a second inbound candidate for the same number and time.
+    assert answer["status"] == "upstream", answer
+    assert _record(answer) == 1
+    assert answer["alternatives"] == []
