@@ -403,7 +403,7 @@ def rank(path: Path, profiles: tuple[Profile, ...] | None = None) -> list[Candid
 _OTHER_DELIMITERS: Final = (";", "\t", "|", ",")
 
 
-def _fits_with_other_delimiter(
+def fits_with_other_delimiter(
     path: Path, profiles: tuple[Profile, ...] | None
 ) -> UnknownFormatError | None:
     """The error for a file no layout fits as it is, but one does once its fields are split on
@@ -439,14 +439,20 @@ def _fits_with_other_delimiter(
     n, first = lines[0]
     shown, own = ("\\t" if d == "\t" else d), ("\\t" if p.dialect.delimiter == "\t"
                                                  else p.dialect.delimiter)
+    split = dataclasses.replace(p.dialect, delimiter=d)
+    # A MySQL text dump (SELECT ... INTO OUTFILE, mysqldump --tab) writes NULL as \N. Dumped
+    # again with ',' it escapes each comma in a value as "\,", which no CSV reader takes: a
+    # profile copy is then the only way out, so the other one is not offered.
+    mysql = any("\\N" in _split_fields(ln, split) for _, ln in lines[:SAMPLE_LINES])
+    copy = (f"copy {p.path} with delimiter = \"{shown}\" under [csv] and pass --format "
+            "my_profile.toml (docs/profiles.md)")
     return UnknownFormatError(
         f"cannot tell the format of this file: its fields are separated by '{shown}' (line {n} "
-        f"has {len(_split_fields(first, dataclasses.replace(p.dialect, delimiter=d)))} fields "
+        f"has {len(_split_fields(first, split))} fields "
         f"split on '{shown}'), and it fits the {p.name} layout, which uses '{own}'",
         path=path,
-        hint=f"Export it again with '{own}' between fields, or copy {p.path} with "
-        f"delimiter = \"{shown}\" under [csv] and pass --format my_profile.toml "
-        "(docs/profiles.md)",
+        hint=(f"It is a MySQL text dump (\\N for NULL): {copy}" if mysql
+              else f"Export it again with '{own}' between fields, or {copy}"),
     )
 
 
@@ -458,7 +464,7 @@ def detect_format(path: Path, profiles: tuple[Profile, ...] | None = None) -> st
     if (best is None or best.score < MIN_SCORE) and path.suffix.lower() in _CAPTURE_SUFFIXES:
         raise _not_a_capture(path)
     if best is None or best.score < MIN_SCORE:
-        if (other := _fits_with_other_delimiter(path, profiles)) is not None:
+        if (other := fits_with_other_delimiter(path, profiles)) is not None:
             raise other
         raise UnknownFormatError(
             "cannot tell the format of this file: no known CDR layout fits it"

@@ -335,7 +335,11 @@ def read_db(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFr
             out.reject(no, f"expected {len(names)} fields separated by {delim!r} (the "
                        f"header's), found {len(values)}", line)
             continue
-        f = {k: ("" if v.upper() == "NULL" else v) for k, v in zip(names, values, strict=True)}
+        # SQL NULL as the export tool spells it: NULL (phpMyAdmin, the mysql client's --batch),
+        # \N (SELECT ... INTO OUTFILE, mysqldump --tab, PostgreSQL's COPY text format). A \N
+        # was kept as a value: an R-URI user, an egress trunk, a tag.
+        f = {k: ("" if v.upper() == "NULL" or v == "\\N" else v)
+             for k, v in zip(names, values, strict=True)}
         tx = _tx(no, line, "db", f)
         tx.time_local = (f.get("time") or "").strip() or None
         if tx.time_local is None:

@@ -58,7 +58,7 @@ from tracehop.errors import (
 )
 from tracehop.ingest import fssql, readers
 from tracehop.ingest.apply import FILE, FileContext, apply_profile, reference_pairs
-from tracehop.ingest.detect import detect_format, read_head
+from tracehop.ingest.detect import detect_format, fits_with_other_delimiter, read_head
 from tracehop.ingest.fileorder import natural_sorted
 from tracehop.ingest.formats import ParseResult, Resume, document_reader, registered_formats
 from tracehop.ingest.profile import BUILTIN_DIR, Profile, builtin_profiles, resolve_profile
@@ -299,7 +299,13 @@ def _format_hint(path: Path, given: str | None) -> str:
     try:
         found = detect_format(path)
     except (TracehopError, OSError):
-        return ""
+        # A layout that fits once split on another delimiter (a tab-separated database dump,
+        # SELECT ... INTO OUTFILE, given the --format of the comma-separated one): the reject
+        # reason asks "is the delimiter '\t'?", and this says which profile to copy and how.
+        other = fits_with_other_delimiter(path, None)
+        if other is None or not other.hint:
+            return ""
+        return f" ({other.hint[:1].lower()}{other.hint[1:]})"
     mine = Path(given).stem if given.endswith(".toml") else given
     if found == mine:
         return ""
