@@ -302,7 +302,10 @@ def _format_hint(path: Path, given: str | None) -> str:
         # A layout that fits once split on another delimiter (a tab-separated database dump,
         # SELECT ... INTO OUTFILE, given the --format of the comma-separated one): the reject
         # reason asks "is the delimiter '\t'?", and this says which profile to copy and how.
-        other = fits_with_other_delimiter(path, None)
+        try:
+            other = fits_with_other_delimiter(path, None)
+        except (TracehopError, OSError):
+            return ""
         if other is None or not other.hint:
             return ""
         return f" ({other.hint[:1].lower()}{other.hint[1:]})"
