@@ -18,7 +18,7 @@ USER = FIXTURES / "user_profile" / "acme_sbc.toml"
 EXPECTED_BUILTINS = {
     "asterisk_cdr_csv", "asterisk_cdr_custom", "freepbx_cdr_report", "freepbx_cdr_dump",
     "freepbx_cdr_short", "pbxware_cdr", "grandstream_ucm_cdr", "freeswitch_cdr_csv",
-    "freeswitch_cdr_csv_asterisk", "freeswitch_json_cdr",
+    "freeswitch_cdr_csv_asterisk", "freeswitch_json_cdr", "fusionpbx_cdr_csv",
 }
 
 
