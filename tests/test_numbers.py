@@ -266,7 +266,7 @@ country_codes = st.sampled_from(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 @st.composite
 def number_like(draw: st.DrawFn) -> str | None:
     """Mostly things that normalise to a number, in all the forms the fast and slow paths see."""
-    kind = draw(st.integers(0, 4))
+    kind = draw(st.integers(0, 5))
     if kind == 0:
         return draw(st.sampled_from(variants(*draw(nanp_number()))))
     if kind == 1:
@@ -281,6 +281,16 @@ def number_like(draw: st.DrawFn) -> str | None:
         context = "+" + str(draw(country_codes)) + draw(st.text("0123456789", max_size=3))
         form = draw(st.sampled_from(["tel:{};phone-context={}", "sip:{};phone-context={}@h"]))
         return form.format(local, context)
+    if kind == 5:  # a spreadsheet's float text, or vanity letters (test_numbers_spreadsheet)
+        digits = draw(st.text("0123456789", min_size=1, max_size=13))
+        mantissa = digits[0] + "." + digits[1:]
+        return draw(st.sampled_from([
+            digits + ".0", "+" + digits + ".00",
+            mantissa + "E+" + draw(st.sampled_from(["0", "09", "9", str(len(digits) - 1)])),
+            mantissa + "e" + str(len(digits) - 1),
+            digits[:draw(st.integers(0, 12))] + draw(st.text("ABCDEFGHIJKLMNOPWXYZ-xst ",
+                                                             max_size=8)),
+        ]))
     return draw(any_text)
 
 

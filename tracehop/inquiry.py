@@ -88,7 +88,7 @@ class Inquiry:
 
         ``zone``: the IANA zone a ``time`` without an offset or zone of its own is read in
         (an inquiry file's ``zone`` column, the HTTP API's ``zone`` field)."""
-        from tracehop.numbers import normalise_one
+        from tracehop.numbers import normalise_one, refusal
         from tracehop.timezones import in_zone, parse_instant_dst, zone_problem
 
         if called is None or not str(called).strip():
@@ -100,8 +100,13 @@ class Inquiry:
                                hint="An inquiry names exactly one called number")
         called_e164 = normalise_one(called_s, region)
         if called_e164 is None:
-            raise InquiryError(f"called number {called_s!r} is not a valid phone number",
-                               field="called", hint="Use E.164 (+13125550100) or a national form")
+            # Where the fix is known (a spreadsheet's rounded scientific notation, a local
+            # number without its area code, vanity letters that dial no number), say it: the
+            # asker can correct the inquiry, and "not valid" alone names no fix.
+            reason, hint = refusal(called_s, region) or (
+                None, "Use E.164 (+13125550100) or a national form")
+            raise InquiryError(f"called number {called_s!r} is not a valid phone number"
+                               + (f": {reason}" if reason else ""), field="called", hint=hint)
         # The calling number is optional evidence (DESIGN §5), and robocalls' caller IDs are
         # often no valid number at all: one that does not normalise is kept as written and
         # compared as text (the answer says so), never a reason to refuse the inquiry.

@@ -14,7 +14,9 @@ A CDR column holds numbers in every form a switch can write: ``3125550100``,
    escaped ``%2B`` is its ``+``, ``%23`` its ``#``; a local number's
    ``phone-context=+<digits>`` is its prefix, RFC 3966 §5.1.5), strips visual separators
    (space, tab, no-break space, ``- . ( ) /``; full-width digits and ``+`` and the other
-   Unicode spaces are read as ASCII first) and decides:
+   Unicode spaces are read as ASCII first; a spreadsheet's float text ``2125550143.0`` is its
+   digits, and scientific notation ``2.125550143E+09`` too when the mantissa spells every
+   digit, else null: ``2.12555E+09`` lost digits) and decides:
 
    - no digit at all, or a ``*`` / ``#`` (feature codes, DTMF) -> null; but one trailing ``#``
      is dropped first: it ends the dialling (ISUP's ST digit as TDM gateways write it, a
@@ -45,7 +47,9 @@ A CDR column holds numbers in every form a switch can write: ``3125550100``,
 
 2. **phonenumbers** for what the fast path cannot decide: other characters (letters, ``ext``),
    national forms outside NANP regions (``020 7946 0958`` with region ``GB``), international
-   forms the length table cannot settle. Each *distinct* value is parsed once (an LRU cache
+   forms the length table cannot settle; a NANP vanity number with more letters than it
+   dials (``1-800-FLOWERS-NOW``) is cut to the ten digits a switch routes on first. Each
+   *distinct* value is parsed once (an LRU cache
    across calls), never once per row. A national form outside NANP must be **valid** for the
    region (``phonenumbers.is_valid_number``: right length *and* an assigned range), because
    reading the region into a number is a guess that validity makes safe (a NANP national form
@@ -75,7 +79,7 @@ if TYPE_CHECKING:
     # (normalise_one, used by `tracehop lookup`) must not pay ~0.25 s to import it.
     import polars as pl
 
-__all__ = ["normalise", "normalise_expr", "normalise_one"]
+__all__ = ["normalise", "normalise_expr", "normalise_one", "refusal"]
 
 DEFAULT_REGION: Final = "US"
 
@@ -195,6 +199,38 @@ _QUICK_PLUS1: Final = "^\\+1[2-9][0-9]{2}[2-9][0-9]{6}$"
 _PUNCT_NANP: Final = "^(?:\\+1|1)?[ .-]?\\(?[2-9][0-9]{2}\\)?[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}$"
 _PUNCT_PLUS1: Final = "^\\+1[ .-]?\\(?[2-9][0-9]{2}\\)?[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}$"
 _E164: Final = re.compile("\\+[1-9][0-9]{6,14}")
+# A number that went through a spreadsheet (or a dataframe with gaps) as a float and came back
+# as text: "2125550143.0", "12125550143.0" (pandas, a CSV export of a float column), "2125550143.00"
+# (a two-decimal number format). Only digits then one "." and zeros: no dialling plan writes a
+# last group of zeros after a single dot, and the integer part is long enough to be a number
+# (a "." elsewhere stays a separator: "312.555.0100"). "+12125550143.0" (a pipeline that put
+# "+" before such text) keeps its "+": the "+" was written for the number, a float has none.
+# They were null: "2125550143.0" is eleven digits.
+_FLOAT_DOT: Final = "^(\\+?[0-9]{7,15})\\.0+$"
+# The same in scientific notation, as Excel's General format shows a number of more than 11
+# characters ("2.12555E+09") and a CSV export then writes it. Only a mantissa that spells every
+# digit of the integer ("2.125550143E+09": 10 digits, exponent 9) is read back; fewer digits
+# ("2.12555E+09") means the spreadsheet rounded the number and its last digits are lost (or,
+# for a number ending in zeros, cannot be told from lost ones), and more is no whole number:
+# both are null, never the zero-filled wrong number. Before, phonenumbers read the "e" as a
+# keypad letter ("2.125550143e9" -> 12 digits). A spreadsheet in a locale with a decimal comma
+# writes "2,12555E+09". Groups: leading digit, fraction, exponent.
+_SCI: Final = "^([1-9])(?:[.,]([0-9]*))?[Ee]\\+?([0-9]{1,3})$"
+_SPREADSHEET: Final = f"{_FLOAT_DOT}|{_SCI}"
+# Vanity numbers (letters on the keypad, ITU-T E.161: ABC=2 ... WXYZ=9). phonenumbers maps the
+# letters itself; what it cannot know is that an advertised NANP vanity number often has more
+# letters than digits ("1-800-FLOWERS-NOW", "1-800-CONTACTS"): the switch routes on 1 + ten
+# digits and ignores whatever is keyed after them, so the call went to the first ten national
+# digits. phonenumbers kept the surplus (+18003569377669, null by the NANP rule). _vanity cuts
+# it, only when the ten digits end inside a word (the tenth is a letter, and so are three) and
+# the rest is letters and separators: a digit after the ten ("1-800-FLOWERS1") or a complete
+# digit number before words ("3125550100 NOW") stays as it was, for phonenumbers to refuse.
+_KEYPAD: Final = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    "22233344455566677778889999" * 2,
+)
+_LETTER_RE: Final = re.compile("[A-Za-z]")
+_VANITY_TAIL_RE: Final = re.compile("[A-Za-z" + re.escape(_SEPARATORS) + "]*")
 
 
 def _privacy(plan: _Plan) -> str:
@@ -338,6 +374,40 @@ _NATIONAL_SOURCES: Final = (
 )
 
 
+def _vanity(text: str, plan: _Plan) -> str:
+    """The NANP number a vanity form with surplus letters dials (``+1`` and ten digits), or
+    ``text`` unchanged when it is not one (see _KEYPAD)."""
+    sep = re.escape(_SEPARATORS)
+    idd = "|".join(p for p, on in (("\\+", True), ("011", plan.idd_011), ("00", plan.idd_00))
+                   if on)
+    intl = re.match(f"[{sep}]*(?:{idd})[{sep}]*1", text)
+    if intl is not None:
+        rest = text[intl.end():]
+    elif plan.nanp:  # a national form, with or without the trunk 1
+        rest = re.sub(f"^[{sep}]*1", "", text, count=1)
+    else:
+        return text
+    dialled: list[str] = []
+    for i, ch in enumerate(rest):
+        if ch in _SEPARATORS:
+            continue
+        if not (ch.isascii() and ch.isalnum()):
+            return text
+        dialled.append(ch)
+        if len(dialled) == 10:
+            tail = rest[i + 1:]
+            break
+    else:
+        return text
+    # At least three letters in the ten: phonenumbers' threshold for reading letters as a
+    # vanity number at all (with fewer it ignores trailing ones), so the cut only ever
+    # shortens what phonenumbers reads as letters.
+    if (not tail or not dialled[-1].isalpha() or sum(c.isalpha() for c in dialled) < 3
+            or not _VANITY_TAIL_RE.fullmatch(tail)):
+        return text
+    return "+1" + "".join(dialled).translate(_KEYPAD)
+
+
 @lru_cache(maxsize=1 << 18)
 def _slow(key: str, region: str) -> str | None:
     """phonenumbers' verdict on one value the fast path could not decide (see module doc)."""
@@ -347,6 +417,8 @@ def _slow(key: str, region: str) -> str | None:
         # knows only 011 for them, so "0013125550100 x12" was null where "0013125550100" is
         # the number. Its first digits "00" are written as the "+" they stand for.
         text = _LEADING_00_RE.sub("\\1+", key, count=1)
+    if _LETTER_RE.search(text):
+        text = _vanity(text, _plan(region))
     try:
         num = phonenumbers.parse(text, region, keep_raw_input=True)
     except phonenumbers.NumberParseException:
@@ -389,6 +461,29 @@ def _slow_series(keys: pl.Series, region: str) -> pl.Series:
 # -- the fast path, as Polars expressions ------------------------------------------------------
 
 
+def _sci_series(s: pl.Series) -> pl.Series:
+    """``s`` with each value in scientific notation (_SCI) replaced by its digits when the
+    mantissa spells them all, else by null; other values as they were."""
+    import polars as pl
+
+    parts = s.str.extract_groups(_SCI)
+    lead = parts.struct.field("1")
+    frac = parts.struct.field("2").fill_null("")
+    exact = frac.str.len_chars().cast(pl.Int64) == parts.struct.field("3").cast(pl.Int64)
+    return (
+        pl.DataFrame({"s": s, "lead": lead, "frac": frac, "exact": exact})
+        .select(
+            pl.when(pl.col("lead").is_null())
+            .then(pl.col("s"))
+            .when(pl.col("exact"))
+            .then(pl.col("lead") + pl.col("frac"))
+            .otherwise(None)
+            .alias(s.name)
+        )
+        .to_series()
+    )
+
+
 def _core(raw: pl.Series) -> pl.Series:
     """The candidate number: the user part of a name-addr / URI, trimmed.
 
@@ -403,6 +498,10 @@ def _core(raw: pl.Series) -> pl.Series:
     s = s.str.strip_chars(_ENDS)
     if s.str.starts_with("=").any():
         s = s.str.strip_prefix("=").str.strip_chars(_ENDS)
+    # One anchored scan for both spreadsheet forms (it fails at the first character of a URI
+    # or a name-addr), and their rewrites only when a value has one.
+    if s.str.contains(_SPREADSHEET).any():
+        s = _sci_series(s.str.replace(_FLOAT_DOT, "${1}"))
     if s.str.contains("<", literal=True).any():
         s = s.str.extract(_ANGLE, 1).fill_null(s).str.strip_chars(_TRIM)
     if s.str.contains(":", literal=True).any():
@@ -515,6 +614,10 @@ def normalise(values: pl.Series, region: str = DEFAULT_REGION) -> pl.Series:
         whole = values.cast(pl.Int64, strict=False)
         values = whole.zip_with((whole.cast(pl.Float64) == values.cast(pl.Float64))
                                 .fill_null(False), pl.Series([None], dtype=pl.Int64))
+    elif values.dtype == pl.Float32:
+        # Its text is the rounded value ("3125550000.0" for 3125550100), which the float-text
+        # rule (_FLOAT_DOT) would read as a wrong number: unread, as documented.
+        values = pl.Series(values.name, [None] * values.len(), dtype=pl.String)
     raw = values.cast(pl.String)
     if raw.len() >= _REPEAT_MIN:
         sample = raw.gather_every(max(1, raw.len() // _REPEAT_SAMPLE))
@@ -616,6 +719,24 @@ _NANP_INTL_RE: Final = re.compile(_NANP_INTL)
 _NANP_TRUNK_RE: Final = re.compile(_NANP_TRUNK)
 _LEADING_00_RE: Final = re.compile("^([^0-9+]*)00")
 _PLUS_IDD_RES: Final = {k: re.compile(v) for k, v in _PLUS_IDD.items()}
+_FLOAT_DOT_RE: Final = re.compile(_FLOAT_DOT)
+_SCI_RE: Final = re.compile(_SCI)
+
+
+def _sci_verdict(s: str) -> tuple[bool, str] | None:
+    """For a value in scientific notation (_SCI): (True, its digits) when the mantissa spells
+    every digit of the integer, else (False, why); None for any other value."""
+    m = _SCI_RE.fullmatch(s)
+    if m is None:
+        return None
+    frac, exp = m.group(2) or "", int(m.group(3))
+    if len(frac) == exp:
+        return True, m.group(1) + frac
+    if len(frac) < exp:
+        return False, (f"it is in scientific notation with {1 + len(frac)} significant "
+                       f"digits, as a spreadsheet rounds a number, and its last "
+                       f"{exp - len(frac)} digit(s) are lost")
+    return False, "it is a number in scientific notation with a fraction, not a whole number"
 
 
 def _intl_verdict(intl: str, plan: _Plan) -> tuple[bool, str | None]:
@@ -630,14 +751,25 @@ def _intl_verdict(intl: str, plan: _Plan) -> tuple[bool, str | None]:
     return False, None
 
 
+def _text_one(raw: str) -> str:
+    """The value with folds, quotes and a spreadsheet's float text undone (as _core does)."""
+    s = str(raw).translate(_FOLD_TABLE).strip(_ENDS)
+    if s.startswith("="):
+        s = s[1:].strip(_ENDS)
+    return _FLOAT_DOT_RE.sub("\\1", s, count=1)
+
+
 def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     """Normalise one raw number with the same rules as :func:`normalise`."""
     plan = _plan(region)
     if raw is None:
         return None
-    s = str(raw).translate(_FOLD_TABLE).strip(_ENDS)
-    if s.startswith("="):
-        s = s[1:].strip(_ENDS)
+    s = _text_one(raw)
+    sci = _sci_verdict(s)
+    if sci is not None:
+        if not sci[0]:
+            return None
+        s = sci[1]
     angle = _ANGLE_RE.search(s)
     if angle is not None:
         s = angle.group(1)
@@ -675,3 +807,38 @@ def normalise_one(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     if plan.nanp:
         return "+1" + digits[-10:] if _NANP_NATIONAL_RE.fullmatch(digits) else None
     return _slow(digits, plan.region)
+
+
+_LOCAL_NANP_RE: Final = re.compile("[" + re.escape(_SEPARATORS) + "]*[2-9]([0-9]|["
+                                   + re.escape(_SEPARATORS) + "])*")
+
+
+def refusal(raw: str, region: str = DEFAULT_REGION) -> tuple[str, str] | None:
+    """Why :func:`normalise_one` gives no number for ``raw``, as (reason, hint), for the
+    refusals whose fix the asker needs to know (an inquiry's number); None for the others.
+
+    - scientific notation that lost digits in a spreadsheet (_SCI): nothing can restore them;
+    - a NANP local number (7 digits) in a NANP region: E.164 needs the area code;
+    - letters that dial no number (a vanity number too short, or with digits after it).
+    """
+    plan = _plan(region)
+    s = _text_one(raw)
+    sci = _sci_verdict(s)
+    if sci is not None and not sci[0]:
+        return sci[1], ("Give the number in digits as dialled; in the spreadsheet, format the "
+                        "column as Text (or the number format as 0) and type the number again")
+    s = _SCHEME_RE.sub("", s.strip(_TRIM), count=1)
+    if plan.nanp and _LOCAL_NANP_RE.fullmatch(s) and len(_NON_DIGITS_RE.sub("", s)) == 7:
+        return ("it has 7 digits and no area code, so it has no E.164 form",
+                "Give the area code too, e.g. (312) 555-0143 or +13125550143")
+    # A vanity number: digits and at least three letters (phonenumbers' threshold), and no
+    # extension, whose marks are letters too.
+    if (_DIGIT_RE.search(s) and len(_LETTER_RE.findall(s)) >= 3
+            and not re.search("[Ee][Xx][Tt]|[Xx][ .]*[0-9]|;", s)):
+        dialled = _NON_DIGITS_RE.sub("", s.translate(_KEYPAD))
+        return (f"read as a vanity number (letters on the phone keypad) it dials {dialled}, "
+                "which is no valid phone number",
+                "Give the number in digits as dialled; in North America that is 1 and ten "
+                "digits, letters after the tenth are not dialled (1-800-FLOWERS-NOW is "
+                "+18003569377)")
+    return None

@@ -34,8 +34,9 @@ digits are the key). So every form normalise reads as the number is a candidate:
 (``312-555-0100``, ``(312) 555-0100``, ``tel:+1-312-555-0100``), an end-of-dialling ``#``
 (``3125550100#``), a prefix (``*67``, ``#31#``, ``1``, ``011``, ``101XXXX``), an extension
 (``312-555-0100 ext. 12``), quotes. Not found: vanity letters (``1-800-FLOWERS``: a switch
-records digits) and a local number completed by its ``phone-context`` (RFC 3966 §5.1.5: the
-user part alone has too few digits).
+records digits), a local number completed by its ``phone-context`` (RFC 3966 §5.1.5: the
+user part alone has too few digits) and a spreadsheet's float text (``3125550100.0``,
+``3.125550100E+09``: an export's, not a switch's).
 """
 
 from __future__ import annotations
