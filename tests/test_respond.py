@@ -142,7 +142,7 @@ def test_a_header_without_a_required_column_answers_every_row_with_the_reason() 
     f = read_inquiries(FIX / "no_time_column.csv")
     assert [r.line for r in f.rows] == [2, 3]
     assert all(r.error is not None and r.error.field == "time" for r in f.rows)
-    assert "header (called,calling,date) has no time column" in (f.rows[0].error.reason
+    assert "header (called,calling,notes) has no time column" in (f.rows[0].error.reason
                                                                   if f.rows[0].error else "")
 
 
@@ -310,6 +310,37 @@ def test_headers_as_portals_and_spreadsheets_write_them(tmp_path: Path) -> None:
     assert (q.id, q.called_e164, q.calling_e164) == ("TB-1", "+13125550100", "+12025550111")
     assert q.time_utc.isoformat() == "2026-11-20T14:03:22+00:00"
     assert q.extra == {"Notes": "first"}
+
+
+def test_a_date_column_and_a_time_of_day_column_are_one_time(tmp_path: Path) -> None:
+    """"Call Date" and "Call Time" apart, as traceback spreadsheets often write them: joined,
+    in every date form the time reader takes, with the zone of either column's title; a date
+    column alone may hold the whole date-time; a time that is no time of day is refused with
+    its own reason, not joined."""
+    p = tmp_path / "split.csv"
+    p.write_text("Called Number,Calling Number,Call Date,Call Time\n"
+                 "3125550100,2025550111,2026-11-20,14:03:22\n"
+                 "3125550100,2025550111,11/20/2026,9:03:22 AM America/New_York\n"
+                 "3125550100,2025550111,2026-11-20,09:03:22-05:00\n"
+                 "3125550100,2025550111,2026-11-20,soon\n")
+    a, b, c, bad = read_inquiries(p).rows
+    want = datetime(2026, 11, 20, 14, 3, 22, tzinfo=UTC)
+    for row in (a, b, c):
+        assert row.inquiry is not None, row.error
+        assert row.inquiry.time_utc == want
+    assert a.inquiry is not None and a.inquiry.naive_time  # no zone anywhere: UTC, and said
+    assert b.inquiry is not None and not b.inquiry.naive_time
+    assert bad.inquiry is None and bad.error is not None and bad.error.field == "time"
+    assert "'soon'" in bad.error.reason
+    q = tmp_path / "zoned_date.csv"
+    q.write_text("called,Date (America/Chicago),Time\n3125550100,2026-11-20,08:03:22\n")
+    (row,) = read_inquiries(q).rows
+    assert row.inquiry is not None and row.inquiry.time_utc == want
+    only = tmp_path / "date_only.csv"
+    only.write_text("called,date\n3125550100,2026-11-20T14:03:22Z\n")
+    (row,) = read_inquiries(only).rows
+    assert row.inquiry is not None and row.inquiry.time_utc == want
+    assert "date" not in row.inquiry.extra
 
 
 def test_a_zone_in_a_time_columns_title_reads_its_naive_values(tmp_path: Path) -> None:

@@ -2,10 +2,12 @@
 
 CSV: a header naming at least ``called`` and ``time`` (``calling`` is expected and optional),
 plus any of ``id``, ``window``, ``duration``, ``disposition``, ``received``; other columns are
-echoed back in the answer. Files follow RFC 4180 (quoted fields may hold commas and line
-breaks), UTF-8 with or without a BOM. JSON lines: one object per line with the same keys (an empty
-file: no inquiries); a file that is one JSON array of such objects (as the HTTP API takes)
-is read too.
+echoed back in the answer. A ``date`` column beside a ``time`` that holds only a time of day
+("Call Date", "Call Time", as traceback spreadsheets often split them) is joined to it; a
+``date`` column alone may hold the whole date-time. Files follow RFC 4180 (quoted fields may
+hold commas and line breaks), UTF-8 with or without a BOM. JSON lines: one object per line
+with the same keys (an empty file: no inquiries); a file that is one JSON array of such
+objects (as the HTTP API takes) is read too.
 
 A bad record never stops the batch: each becomes an :class:`InquiryRow` with ``error`` set,
 naming the line, the field and the fix, and ``respond`` answers it in its place. Only a file
@@ -29,7 +31,7 @@ from tracehop.inquiry import Inquiry
 from tracehop.timezones import in_zone, zone_problem
 
 KNOWN = ("called", "calling", "time", "id", "window", "duration", "disposition", "received",
-         "zone")
+         "zone", "date")
 REQUIRED = ("called", "time")
 
 #: Header spellings accepted for each key, as :func:`_canonical` writes them (lower case, every
@@ -43,6 +45,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "time": ("time", "time_utc", "datetime", "date_time", "call_time", "timestamp",
              "date_time_utc", "datetime_utc", "call_date_time", "call_date_time_utc",
              "call_datetime", "date_time_of_call", "call_time_utc", "call_timestamp"),
+    # the call's date when the time column holds only its time of day
+    "date": ("date", "call_date", "date_utc", "call_date_utc", "date_of_call", "start_date"),
     "id": ("id", "inquiry_id", "traceback_id", "reference", "ref"),
     "window": ("window", "window_s"),
     "duration": ("duration", "duration_s"),
@@ -157,6 +161,9 @@ def parse_record(fields: dict[str, Any], line: int, *, region: str = "US",
     zone a column's header names for ``time`` or ``received`` (:func:`header_zone`), which a
     value without a zone or offset of its own is read in.
     """
+    fields = _joined_date(fields)
+    if zones and "date" in zones and "time" not in zones:
+        zones = {**zones, "time": zones["date"]}  # "Date (UTC)", "Time": the time's zone
     own = str(fields.get("zone") or "").strip()
     if own:  # the record's own zone column wins over one its header names
         if (problem := zone_problem(own)) is not None:
@@ -205,6 +212,29 @@ def parse_record(fields: dict[str, Any], line: int, *, region: str = "US",
         return InquiryRow(line, None, RowError(e.field, e.message, e.hint), received=received,
                           raw=fields, warnings=tuple(warnings))
     return InquiryRow(line, inq, None, received=received, raw=fields, warnings=tuple(warnings))
+
+
+#: A time of day with no date: 9:03:22, 09:03, 9:03:22.250 PM, 14:03:22 UTC, 09:03:22-05:00.
+_TIME_OF_DAY = re.compile(
+    r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d{1,6})?)?(?:\s*[AaPp]\.?[Mm]\.?)?"
+    r"(?:\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?|[A-Za-z]+(?:/[A-Za-z0-9_+-]+)+))?")
+#: A date with no time: 2026-11-20, 11/20/2026, 20.11.2026, 2026/11/20.
+_DATE_ONLY = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+
+
+def _joined_date(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with a ``date`` column joined to a ``time`` that is a time of day only, or
+    taken as the time when there is none (a ``date`` column holding the whole date-time).
+    Anything else is left for the time's own reading to accept or refuse with its reason."""
+    date = (_text(fields.get("date")) or "").strip()
+    if not date:
+        return fields
+    time = (_text(fields.get("time")) or "").strip()
+    if not time:
+        return {**fields, "time": date}
+    if _TIME_OF_DAY.fullmatch(time) and _DATE_ONLY.fullmatch(date):
+        return {**fields, "time": f"{date} {time}"}
+    return fields
 
 
 def header_zone(header: str) -> str | None:
@@ -393,7 +423,7 @@ def _read_csv(p: Path, text: str, region: str) -> Iterator[InquiryRow]:
     # A zone in the title of the time columns ("Date/Time (America/New_York)") is the zone of
     # their values that carry none.
     zones = {k: z for k, h in zip(keys, header, strict=True)
-             if k in ("time", "received") and (z := header_zone(h)) is not None}
+             if k in ("time", "received", "date") and (z := header_zone(h)) is not None}
     zone_errors = {k: (h, why) for k, h in zip(keys, header, strict=True)
                    if k in zones and (why := zone_problem(zones[k])) is not None}
     for k in zone_errors:
@@ -403,7 +433,8 @@ def _read_csv(p: Path, text: str, region: str) -> Iterator[InquiryRow]:
             "the first line is not a header naming the inquiry columns", path=p,
             line=max(reader.line_num, 1),
             hint="Start the file with a header such as called,calling,time")
-    missing_cols = [k for k in REQUIRED if k not in keys]
+    # A date column alone may hold the whole date-time (_joined_date).
+    missing_cols = [k for k in REQUIRED if k not in keys and not (k == "time" and "date" in keys)]
     repeated = {k for k in keys if k in KNOWN and keys.count(k) > 1}
     last = reader.line_num
     while True:
@@ -453,8 +484,8 @@ def _read_csv(p: Path, text: str, region: str) -> Iterator[InquiryRow]:
                 None, f"the record has {len(row)} fields, the header has {len(keys)}",
                 hint="Quote values that contain commas"), raw=fields)
             continue
-        if "time" in zone_errors:
-            title, problem = zone_errors["time"]
+        if bad := next((k for k in ("time", "date") if k in zone_errors), None):
+            title, problem = zone_errors[bad]
             yield InquiryRow(start, None, RowError(
                 "time", f"the column title {title!r} names a zone tracehop does not read "
                 f"({problem})", hint="Name an IANA zone in the title, e.g. "
