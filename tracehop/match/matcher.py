@@ -634,6 +634,10 @@ class Matcher:
         the calling number the inquiry gives (:meth:`_decide` takes it from there)."""
         if w.wide:
             return False
+        if w.inq.time_dst == "repeated":
+            # The asker's local time happened twice: its second reading is one hour after
+            # the first (the +1h step), which only the wide pass reads (_level).
+            return True
         cands = self._candidates(w)[0]
         if not cands:
             return True
@@ -741,7 +745,7 @@ class Matcher:
                                   "not found within ±24h (all steps)",
                                   widen.steps_through(last, p.w_us)),
                 warnings=warnings)
-        levels = sorted({widen.level(c.step) for c in cands})
+        levels = sorted({_level(c.step, inq) for c in cands})
         decision = self._rank_level(cands, levels[0], inq, p)
         set_aside: Candidate | None = None
         looked_everywhere = False
@@ -759,12 +763,16 @@ class Matcher:
             looked_everywhere = set_aside is None and w.wide
         best = decision.best
         step_index = best.step
-        level_of = widen.level(step_index)
+        level_of = _level(step_index, inq)
+        second_reading = level_of == 0 and step_index == 2
         dst_hint = inq.time_dst == "repeated" or any(
-            c.leg.get("time_ambiguous") for c in cands if widen.level(c.step) == level_of)
+            c.leg.get("time_ambiguous") for c in cands if _level(c.step, inq) == level_of)
         step = widen.describe(step_index, p.w_us, dst_hint=dst_hint)
         # Both directions of a whole-hour level were searched.
         searched_to = level_of + 1 if level_of >= 2 else level_of
+        if inq.time_dst == "repeated":
+            # Both readings of the asker's local time were searched (the wide pass ran).
+            searched_to = max(searched_to, 2)
         if looked_everywhere:
             searched_to = widen.last_index()
         if w.via_number is not None:
@@ -816,7 +824,10 @@ class Matcher:
             if flag:
                 warnings.append(flag)
         offset_s = (int(best.leg["start_us"]) - p.t_us) / US
-        if step_index > 0:
+        if second_reading:
+            warnings.append(f"matched at the second occurrence of the inquiry's local time; "
+                            f"the record is {offset_s:+.0f} s from the first reading")
+        elif step_index > 0:
             hint = (" - check the time zone of the inquiry and of the records"
                     if step_index >= 2 else "")
             warnings.append(f"found only by widening the search: {step.label}; the record is "
@@ -866,7 +877,7 @@ class Matcher:
                     p: Probe) -> Decision:
         """Score the candidates of one search level (each against the centre of its own
         step: +k h or -k h) and rank them."""
-        in_level = [c for c in cands if widen.level(c.step) == lv]
+        in_level = [c for c in cands if _level(c.step, inq) == lv]
         for c in in_level:
             step = widen.describe(c.step, p.w_us)
             score_candidate(c, inq, p.t_us, step.half_us, step.centre_us,
@@ -936,6 +947,19 @@ class Matcher:
 #: How far a PASSporT's iat may be from the INVITE: RFC 8224 §4.1 recommends sixty seconds of
 #: freshness for the Date the token is built from.
 STIR_FRESH_S = 60
+
+
+def _level(step: int, inq: Inquiry) -> int:
+    """The search level of a candidate's step for this inquiry. An inquiry local time in the
+    repeated hour of a fall-back day (``time_dst == "repeated"``) is read as its first
+    occurrence (fold=0), but the asker may as well have meant the second, one hour later: a
+    leg within the window of that second reading (the +1h step) is as near the asked time as
+    one within the window of the first, so it is ranked with the first window (level 0).
+    Before, any leg within ±15 min of the first reading won over an exact match at the
+    second, and the traceback went to that other call's upstream."""
+    if step == 2 and inq.time_dst == "repeated":
+        return 0
+    return widen.level(step)
 
 
 def _stir_warnings(leg: Row) -> list[str]:
