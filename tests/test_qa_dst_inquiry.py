@@ -61,3 +61,22 @@ def test_an_inquiry_with_its_offset_is_unchanged(tmp_path: Path) -> None:
     a = _ask(tmp_path, _rows(), "2026-11-01 01:20:00-05:00")
     assert a.upstream is not None and a.upstream.provider == "Acme Transit"
     assert a.searched.step == "±15min"
+
+
+def test_a_flagged_record_at_its_second_reading_beats_a_leg_minutes_away(
+        tmp_path: Path) -> None:
+    # A Master.csv without uniqueid, ingested with --tz America/Chicago: Acme's call at 01:58
+    # CST (07:58Z) was stored by the fold=0 rule at 06:58Z and flagged. Bravo's unrelated call
+    # at 02:05 CST (08:05Z). An inquiry at the right UTC instant, 07:58Z, must find Acme's
+    # record (its second reading is exact), not answer Bravo from the ±15 min step.
+    rows = [leg(N, "2026-11-01 06:58:00", trunk="ACME_IN_1", time_ambiguous=True,
+                source_tz="America/Chicago"),
+            leg(N, "2026-11-01 08:05:00", trunk="BRAVO_IN")]
+    for joined in (False, True):
+        a = _ask(tmp_path / str(joined), [dict(r) for r in rows], "2026-11-01T07:58:00Z",
+                 joined=joined)
+        assert a.upstream is not None and a.upstream.provider == "Acme Transit", (
+            joined, a.upstream, a.warnings)
+        assert a.match is not None and a.match.offset_s == -3600.0
+        assert "DST" in a.searched.step, a.searched
+        assert any("repeated hour" in w for w in a.warnings), a.warnings

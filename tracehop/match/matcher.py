@@ -745,7 +745,7 @@ class Matcher:
                                   "not found within ±24h (all steps)",
                                   widen.steps_through(last, p.w_us)),
                 warnings=warnings)
-        levels = sorted({_level(c.step, inq) for c in cands})
+        levels = sorted({_level(c, inq) for c in cands})
         decision = self._rank_level(cands, levels[0], inq, p)
         set_aside: Candidate | None = None
         looked_everywhere = False
@@ -763,16 +763,17 @@ class Matcher:
             looked_everywhere = set_aside is None and w.wide
         best = decision.best
         step_index = best.step
-        level_of = _level(step_index, inq)
-        second_reading = level_of == 0 and step_index == 2
+        level_of = _level(best, inq)
+        second_reading = level_of == 0 and step_index >= 2
         dst_hint = inq.time_dst == "repeated" or any(
-            c.leg.get("time_ambiguous") for c in cands if _level(c.step, inq) == level_of)
+            c.leg.get("time_ambiguous") for c in cands if _level(c, inq) == level_of)
         step = widen.describe(step_index, p.w_us, dst_hint=dst_hint)
         # Both directions of a whole-hour level were searched.
         searched_to = level_of + 1 if level_of >= 2 else level_of
-        if inq.time_dst == "repeated":
-            # Both readings of the asker's local time were searched (the wide pass ran).
-            searched_to = max(searched_to, 2)
+        if inq.time_dst == "repeated" or second_reading:
+            # Both readings of the asker's (or the record's) local time were searched: the
+            # first window and the ±1h steps (the wide pass ran).
+            searched_to = max(searched_to, 3)
         if looked_everywhere:
             searched_to = widen.last_index()
         if w.via_number is not None:
@@ -825,8 +826,10 @@ class Matcher:
                 warnings.append(flag)
         offset_s = (int(best.leg["start_us"]) - p.t_us) / US
         if second_reading:
-            warnings.append(f"matched at the second occurrence of the inquiry's local time; "
-                            f"the record is {offset_s:+.0f} s from the first reading")
+            whose = "inquiry's" if step_index == 2 else "record's"
+            warnings.append(f"matched at the second occurrence of the {whose} local time "
+                            f"(the repeated hour of a DST change); the record is "
+                            f"{offset_s:+.0f} s from the inquiry time as read")
         elif step_index > 0:
             hint = (" - check the time zone of the inquiry and of the records"
                     if step_index >= 2 else "")
@@ -877,7 +880,7 @@ class Matcher:
                     p: Probe) -> Decision:
         """Score the candidates of one search level (each against the centre of its own
         step: +k h or -k h) and rank them."""
-        in_level = [c for c in cands if _level(c.step, inq) == lv]
+        in_level = [c for c in cands if _level(c, inq) == lv]
         for c in in_level:
             step = widen.describe(c.step, p.w_us)
             score_candidate(c, inq, p.t_us, step.half_us, step.centre_us,
@@ -949,15 +952,20 @@ class Matcher:
 STIR_FRESH_S = 60
 
 
-def _level(step: int, inq: Inquiry) -> int:
-    """The search level of a candidate's step for this inquiry. An inquiry local time in the
-    repeated hour of a fall-back day (``time_dst == "repeated"``) is read as its first
-    occurrence (fold=0), but the asker may as well have meant the second, one hour later: a
-    leg within the window of that second reading (the +1h step) is as near the asked time as
-    one within the window of the first, so it is ranked with the first window (level 0).
+def _level(c: Candidate, inq: Inquiry) -> int:
+    """The search level of a candidate for this inquiry. A local time in the repeated hour of
+    a fall-back day is read as its first occurrence (fold=0), but may as well have meant the
+    second, one hour later. So a leg within the window of the second reading is as near the
+    asked time as one within the first window, and is ranked with it (level 0):
+    - an inquiry time that happened twice (``time_dst == "repeated"``): a leg at +1h;
+    - a record read by that rule (``time_ambiguous``, a CDR without uniqueid under --tz): the
+      leg at -1h, whose second reading is the inquiry time.
     Before, any leg within ±15 min of the first reading won over an exact match at the
     second, and the traceback went to that other call's upstream."""
+    step = c.step
     if step == 2 and inq.time_dst == "repeated":
+        return 0
+    if step == 3 and c.matched.get("time_ambiguous"):
         return 0
     return widen.level(step)
 
