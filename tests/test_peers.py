@@ -136,7 +136,7 @@ def test_validation_errors_name_the_file_and_the_entry(
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(PeerDirectoryError, match="peer directory not found"):
+    with pytest.raises(PeerDirectoryError, match="peer directory was not found"):
         PeerDirectory.load(tmp_path / "nope.toml")
 
 

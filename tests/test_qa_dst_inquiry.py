@@ -80,3 +80,4 @@ def test_a_flagged_record_at_its_second_reading_beats_a_leg_minutes_away(
         assert a.match is not None and a.match.offset_s == -3600.0
         assert "DST" in a.searched.step, a.searched
         assert any("repeated hour" in w for w in a.warnings), a.warnings
+

@@ -52,3 +52,13 @@ def test_bad_files_name_the_file_the_line_and_the_fix(
     with pytest.raises(error, match="not found") as e:
         load(tmp_path / "missing.toml")
     assert e.value.hint and "path" in e.value.hint
+
+
+def test_a_missing_format_profile_is_named_in_a_sentence(tmp_path: Path) -> None:
+    import pytest
+
+    from tracehop.errors import ProfileError
+    from tracehop.ingest.profile import load_profile
+
+    with pytest.raises(ProfileError, match="the profile was not found"):
+        load_profile(tmp_path / "nope.toml")

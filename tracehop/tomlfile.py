@@ -32,7 +32,8 @@ def read_toml(path: str | Path, error: type[ConfigError], what: str, *,
     try:
         text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise error(f"{what} not found", path=p, hint=missing_hint) from None
+        # A sentence: "the profile was not found" (it read "the profile not found").
+        raise error(f"{what} was not found", path=p, hint=missing_hint) from None
     except IsADirectoryError:
         raise error(f"{what} is a directory, not a file", path=p, hint=missing_hint) from None
     except UnicodeDecodeError as e:
