@@ -204,6 +204,23 @@ def test_unknown_zone_suggests_the_zone_meant(text: str, suggested: str) -> None
         assert "America/New_York" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "offered"),
+    [("Mars/Base", None), ("Europe/Londn", "Europe/London"),
+     ("America/NewYork", "America/New_York")],
+)
+def test_unknown_zone_suggests_only_the_closest_names(text: str, offered: str | None) -> None:
+    # "Mars/Base" was offered Pacific/Marquesas (its area's letters against a location), and
+    # "Europe/Londn" Europe/Lisbon and Europe/Oslo beside Europe/London.
+    with pytest.raises(ZoneError) as err:
+        resolve_zone(text)
+    hint = str(err.value).split("e.g.")[-1] if "e.g." in str(err.value) else ""
+    if offered is None:
+        assert "/" not in hint, hint
+    else:
+        assert hint.strip() == offered, hint
+
+
 def test_unknown_zone_suggests_no_name_that_is_refused() -> None:
     with pytest.raises(ZoneError) as err:
         resolve_zone("EST/EDT")

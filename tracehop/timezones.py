@@ -247,9 +247,25 @@ def _suggestions(text: str) -> list[str]:
     by_place: dict[str, str] = {}
     for n in names:  # canonical Area/Location first: "America/..." before "Canada/..."
         by_place.setdefault(n.rsplit("/", 1)[-1].casefold(), n)
-    found = [by_name[m] for m in difflib.get_close_matches(key, list(by_name), n=3)]
-    found += [by_place[m] for m in difflib.get_close_matches(key, list(by_place), n=3)]
+    # A location is compared with the location the text names ("Mars/Base": "Base"), not the
+    # whole text, and more strictly when the text names an area too: "Mars/Base" was "close"
+    # to Marquesas by its area's letters. Of each kind of match only the names about as close
+    # as the closest are offered: "Europe/Londn" gets Europe/London, not Lisbon.
+    place = key.rsplit("/", 1)[-1]
+    found = _closest(key, by_name, 0.6) + _closest(place, by_place, 0.75 if "/" in key else 0.6)
     return list(dict.fromkeys(found))[:3]
+
+
+def _closest(key: str, names: dict[str, str], cutoff: float) -> list[str]:
+    """The values of ``names`` whose keys are closest to ``key`` (difflib), best first."""
+    scored = [(difflib.SequenceMatcher(None, key, m).ratio(), names[m])
+              for m in difflib.get_close_matches(key, list(names), n=3, cutoff=cutoff)]
+    best = max((r for r, _ in scored), default=0.0)
+    return [n for r, n in scored if r >= best - _SUGGEST_SLACK]
+
+
+#: How much less alike than the closest name another suggestion may be (difflib ratio).
+_SUGGEST_SLACK: Final = 0.1
 
 
 def local_to_utc(naive: pl.Series, zone: str) -> tuple[pl.Series, pl.Series]:
