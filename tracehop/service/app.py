@@ -33,6 +33,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -210,6 +211,11 @@ def for_requester(answer: dict[str, Any]) -> dict[str, Any]:
                            for w in warnings]
     if answer.get("match") and any(w.startswith(OTHER_CALLING) for w in warnings):
         out["match"] = _stripped(answer["match"])
+        # The matcher's other warnings about this leg (its ingress in no peer entry, its
+        # egress leg, its PASSporT) quote the very fields just withheld: the account, the
+        # Call-ID, the attestation and the token's destination number. Cut them out there too.
+        withheld = _withheld_values(answer["match"])
+        out["warnings"] = [_redact(w, withheld) for w in out.get("warnings", warnings)]
     if answer.get("alternatives"):
         out["alternatives"] = [_stripped(alt) for alt in answer["alternatives"]]
     return out
@@ -221,6 +227,41 @@ def _stripped(match: dict[str, Any]) -> dict[str, Any]:
     out["stir"] = {}
     out["evidence"] = {"source": None, "file": None, "record": None}
     return out
+
+
+#: The fields of a stripped match whose values are identifiers worth cutting from warnings
+#: too (disposition and direction are words that warnings use as plain language).
+_WITHHELD_IDS: Final = ("calling_raw", "call_id", "account", "stir", "evidence")
+_WITHHELD = "[withheld]"
+
+
+def _withheld_values(match: dict[str, Any]) -> list[str]:
+    """The text of the identifiers :func:`_stripped` removes from ``match``, longest first,
+    less any that a kept field shows anyway (an account named like the trunk)."""
+    found: set[str] = set()
+
+    def add(value: Any) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                add(v)
+        elif isinstance(value, str) and value.strip():
+            found.add(value.strip())
+            digits = re.sub(r"\D", "", value)
+            if len(digits) >= 7:  # a phone number is also quoted as its digits alone
+                found.add(digits)
+
+    for key in _WITHHELD_IDS:
+        add(match.get(key))
+    kept = {str(match[k]) for k in _ALTERNATIVE_KEEPS if match.get(k) is not None}
+    return sorted(found - kept, key=len, reverse=True)
+
+
+def _redact(warning: str, values: list[str]) -> str:
+    """``warning`` with each of ``values`` (as a whole token, not inside a longer word or
+    number) replaced by ``[withheld]``."""
+    for v in values:
+        warning = re.sub(rf"(?<![\w+]){re.escape(v)}(?!\w)", _WITHHELD, warning)
+    return warning
 
 
 def _answer_record(who: str, asked: dict[str, Any], answer: dict[str, Any]) -> AuditRecord:
