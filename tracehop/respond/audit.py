@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from tracehop.errors import AuditError
+
+_log = logging.getLogger("tracehop.audit")
 
 GENESIS_HASH = "0" * 64
 #: Keys every entry carries, in the order they are written (the hash does not depend on it).
@@ -117,6 +120,10 @@ class AuditLog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        #: (seq, hash) of the last entry this object wrote. A log that other writers share
+        #: only ever grows past it; one whose last entry is now *behind* it was deleted or
+        #: cut while we ran.
+        self._head: tuple[int, str] | None = None
 
     def append(self, record: AuditRecord) -> dict[str, Any]:
         """Append one entry; returns it as written (with seq, prev_hash and hash)."""
@@ -128,6 +135,16 @@ class AuditLog:
             return []
         with self._locked() as fd:
             seq, prev = _last_link(self.path)
+            if self._head is not None and seq < self._head[0]:
+                # The log was deleted, or cut at a line, under a running writer. Starting
+                # over from what is left (a new genesis after a deletion) made a chain that
+                # verified OK, and the removed entries left no trace. Chain on from the last
+                # entry written here instead: `tracehop audit verify` then reports the gap.
+                _log.error("%s: the audit log ends at seq %d but seq %d was written to it: "
+                           "entries were deleted or cut; chaining on from seq %d so that "
+                           "`tracehop audit verify` shows the gap", self.path, seq,
+                           self._head[0], self._head[0])
+                seq, prev = self._head
             now = datetime.now(UTC)
             entries: list[dict[str, Any]] = []
             lines: list[bytes] = []
@@ -151,6 +168,7 @@ class AuditLog:
             while written < len(data):  # os.write may write less than asked
                 written += os.write(fd, data[written:])
             os.fsync(fd)
+            self._head = (seq, prev)
         return entries
 
     def verify(self, expected_head: str | None = None) -> VerifyReport:

@@ -109,6 +109,9 @@ class ServiceConfig:
     concurrency: int = 1
     #: returns the current store snapshot version, for /v1/health
     store_version: Callable[[], int | None] = lambda: None
+    #: raises if the audit log cannot be appended to, for /v1/health (every answer waits for
+    #: its entry, so the service is down then even though it listens)
+    audit_ready: Callable[[], None] = lambda: None
     rate_per_minute: int = DEFAULT_RATE_PER_MINUTE
     max_batch: int = DEFAULT_MAX_BATCH
     max_body_bytes: int = DEFAULT_MAX_BODY
@@ -514,20 +517,31 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @app.get("/v1/health", response_model=HealthOut, summary="Service health and version",
              responses={503: {"model": HealthOut,
                               "description": "degraded: the store has no committed version "
-                                             "(moved or deleted) or cannot be read."}})
+                                             "(moved or deleted) or cannot be read, or the "
+                                             "audit log cannot be appended to."}})
     async def health() -> HealthOut | JSONResponse:
         try:
             version = await run_in_threadpool(config.store_version)
         except Exception:
             log.exception("health: cannot read the store snapshot version")
             version = None
-        if version is None or version < 0:
+        if version is not None and version < 0:
+            version = None
+        audit_ok = True
+        try:
+            await run_in_threadpool(config.audit_ready)
+        except Exception as e:
+            # Every inquiry is then a 500 (nothing is answered without its audit entry), while
+            # health said "ok": a load balancer kept the service in rotation, no monitor woke.
+            log.error("health: the audit log cannot be appended to: %s", e)
+            audit_ok = False
+        if version is None or not audit_ok:
             # No committed version: the store was moved or deleted under the running service
             # (it refuses to start without one). Every answer is then "not_found" from no
             # records at all; this used to say "ok" (200) with version -1, so a load balancer
             # or monitor kept sending inquiries to it. 503 is what a health check acts on.
             return JSONResponse({"status": "degraded", "version": __version__,
-                                 "store": {"version": None}}, status_code=503)
+                                 "store": {"version": version}}, status_code=503)
         return HealthOut(status="ok", version=__version__, store=StoreHealth(version=version))
 
     @app.exception_handler(StarletteHTTPException)

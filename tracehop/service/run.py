@@ -130,6 +130,7 @@ def build_app(
         audit=GroupCommitLog(audit_log),
         concurrency=size,
         store_version=lambda: store.version,
+        audit_ready=audit_log.check,
         rate_per_minute=rate_per_minute,
         max_batch=max_batch,
         max_body_bytes=max_body_bytes,
