@@ -110,4 +110,8 @@ def reach_us(index: int, w_us: int) -> int:
         return w_us
     if index == 1:
         return max(w_us, WIDE_US)
-    return max(WIDE_US, (index // 2) * HOUR_US + w_us)
+    # Step k takes a record only when k is its *nearest* whole hour, so it reaches at most
+    # half an hour past k h, however wide the window: k h + window overstated it (±48 h for
+    # a ±24 h window, in the `searched` of a not_found answer). The window itself (step 0)
+    # may reach further than that.
+    return max(w_us, WIDE_US, (index // 2) * HOUR_US + min(w_us, HOUR_US // 2))
