@@ -389,7 +389,14 @@ def zone_problem(zone: str) -> str | None:
     try:
         parse_instant(f"2000-01-01 00:00 {zone}")
     except ValueError as e:
-        return str(e)
+        why = str(e)
+        if why.startswith("expected "):
+            # The date-time parser's complaint about the whole text ("expected YYYY-MM-DD...")
+            # says nothing of the zone, which is what the caller asks about (a path, a name
+            # with a space, a zone followed by more words).
+            return ("not an IANA zone name (Area/City, e.g. America/New_York), UTC, or a UTC "
+                    "offset such as -05:00")
+        return why
     return None
 
 
