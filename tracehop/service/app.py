@@ -51,7 +51,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tracehop import __version__
 from tracehop.answer import OTHER_CALL_WARNINGS, OTHER_CALLING, TracebackAnswer
-from tracehop.errors import InquiryError
+from tracehop.errors import InquiryError, StoreError
 from tracehop.inquiry import MAX_WINDOW_S, Inquiry
 from tracehop.respond.audit import AuditRecord, answered_summary, asked_echo
 from tracehop.respond.inquiries import SURROGATE_REASON, lone_surrogate
@@ -177,6 +177,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorOut, "description": "Rate limit hit; see Retry-After."},
     500: {"model": ErrorOut, "description": "The answer failed on our side (code internal); "
                                             "the request id names it in the server log."},
+    503: {"model": ErrorOut, "description": "The call records cannot be read right now (code "
+                                            "store_unavailable); nothing was answered. Retry "
+                                            "after Retry-After seconds."},
 }
 
 _ITEM = TypeAdapter(InquiryIn)
@@ -498,6 +501,21 @@ def create_app(config: ServiceConfig) -> FastAPI:
             # The matcher found an inquiry it cannot search as asked: the asker's problem.
             return await refuse(request, ApiError(422, "invalid_inquiry", str(e),
                                                   field=e.field), requester, body_sha)
+        except StoreError as e:
+            # The call records cannot be read (the store moved or deleted under the service, a
+            # data file gone): no answer can be given, and "not_found" would be a false one.
+            # Our side, and temporary: 503 with Retry-After; the path stays in the server log.
+            log.error("request %s: the store cannot be read: %s", _request_id(request), e)
+            await audit([AuditRecord(
+                who=requester or UNAUTHENTICATED,
+                asked=asked(request, body_sha256=body_sha, items=len(parsed)),
+                searched=None,
+                answered={"failed": {"http_status": 503, "code": "store_unavailable"}})])
+            return JSONResponse(
+                _error_body("store_unavailable", "the call records cannot be read on our side "
+                            "right now; nothing was answered: retry later",
+                            None, _request_id(request)),
+                status_code=503, headers={"Retry-After": "60"})
         except Exception:
             # Logged as a failed request, then handed to the catch-all handler (500, no
             # details in the body; the traceback goes to the server log under the id).

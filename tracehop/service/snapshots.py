@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 
+from tracehop.errors import StoreNotFoundError
 from tracehop.store import Snapshot, Store
 
 
@@ -50,10 +51,22 @@ class LatestSnapshot:
                 # a changed identity and refreshes again (never a stale hit).
                 ident = self.store.log.identity()
                 snap = self.store.snapshot()
+                if snap.version < 0:
+                    # No committed version: the store was moved or deleted under the running
+                    # service (it will not start without one). Lookups on this empty snapshot
+                    # answered every inquiry "not_found": a false "we have no record" sent to
+                    # the requester. Refuse instead (the app makes it a 503); not cached, so
+                    # the store is answered from again as soon as it is back.
+                    raise StoreNotFoundError(f"{self.store.root}: the store has no committed "
+                                             "version (moved or deleted while serving)")
                 self._cached = (ident, snap)
                 self.refreshes += 1
             return snap
 
     @property
     def version(self) -> int:
-        return self.snapshot().version
+        """The snapshot version answers come from; -1 while the store is gone."""
+        try:
+            return self.snapshot().version
+        except StoreNotFoundError:
+            return -1
