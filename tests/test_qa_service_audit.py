@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
+from click.testing import CliRunner
 from test_service import ASK, Env, auth
 
 from tracehop.respond.audit import AuditLog, AuditRecord, verify
@@ -75,3 +77,38 @@ def test_health_is_503_while_the_audit_log_cannot_be_appended_to(tmp_path: Path)
         assert str(e.audit) not in r.text
         e.audit.write_bytes(good)
         assert httpx.get(f"{u}/v1/health").status_code == 200
+
+
+def test_serve_says_at_start_where_the_audit_chain_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log cut or deleted while the service was stopped still verifies; the head printed
+    at each start (the journal keeps it) is what `audit verify --expect-head` checks it by."""
+    import tracehop.service.run as run
+    from tracehop.cli import cli
+
+    monkeypatch.setattr(run, "build_app", lambda *a, **k: None)
+    monkeypatch.setattr(run, "serve", lambda *a, **k: None)
+    log = tmp_path / "audit.jsonl"
+    entries = AuditLog(log).append_many(
+        [AuditRecord(who="x", asked={}, searched=None, answered={}) for _ in range(3)])
+    res = CliRunner().invoke(cli, ["serve", "--store", str(tmp_path), "--peers",
+                                   str(tmp_path / "p.toml"), "--tokens", str(tmp_path / "t.json"),
+                                   "--audit", str(log)])
+    assert res.exit_code == 0, res.output
+    assert "seq 3" in res.output and entries[-1]["hash"] in res.output, res.output
+
+
+def test_a_head_recorded_earlier_still_verifies_after_more_entries(tmp_path: Path) -> None:
+    """--expect-head said "entries were removed from the end" of every log written to since
+    the head was recorded: useless for a running service's log, which always is."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    rec = AuditRecord(who="x", asked={}, searched=None, answered={})
+    log.append_many([rec, rec, rec])
+    head = verify(path).head_hash
+    log.append_many([rec, rec])
+    assert verify(path, expected_head=head).ok
+    lines = _lines(path)
+    path.write_bytes(b"\n".join(lines[:2]) + b"\n")  # cut past the recorded head
+    rep = verify(path, expected_head=head)
+    assert not rep.ok and "removed from the end" in (rep.reason or "")

@@ -641,7 +641,9 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @click.argument("log_file", type=click.Path(dir_okay=False))
 @click.option("--expect-head", default=None,
-              help="The head hash recorded earlier: also detects entries cut from the end.")
+              help="A head hash recorded earlier (by `serve` at start, or an earlier "
+                   "verify): the chain must still reach it, so entries cut from the end are "
+                   "detected; entries written since are fine.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def audit_verify_cmd(log_file: str, expect_head: str | None, as_json: bool) -> None:
     """Check the audit log's hash chain; exit 1 at the first edited, deleted or moved entry.
@@ -649,7 +651,7 @@ def audit_verify_cmd(log_file: str, expect_head: str | None, as_json: bool) -> N
     \b
     Example:
         tracehop audit verify audit.jsonl
-        tracehop audit verify audit.jsonl --expect-head 3f2a...  # last head
+        tracehop audit verify audit.jsonl --expect-head 3f2a...  # kept earlier
     """
     import json
 
@@ -789,7 +791,15 @@ def serve_cmd(store_dir: str, peers_file: str, tokens_file: str, audit_file: str
     app = build_app(store_dir, peers_file, tokens_file, audit, rate_per_minute=rate,
                     max_batch=max_batch, max_body_bytes=max_body, matchers=matchers,
                     proxy_client_cert=proxy_client_cert)
-    click.echo(f"Audit log: {audit}", err=True)
+    # The chain cannot show entries cut from its end, or a log deleted, while the service was
+    # stopped: what is left still verifies. The head at each start, kept by the journal, is
+    # what `audit verify --expect-head` checks that against.
+    from tracehop.respond.audit import AuditLog
+
+    seq, head = AuditLog(audit).head()
+    click.echo(f"Audit log: {audit} (ends at seq {seq}, hash {head}: check later with "
+               f"`tracehop audit verify {audit} --expect-head {head}`)" if seq
+               else f"Audit log: {audit} (new)", err=True)
     if not _is_loopback(host):
         # Reachable from the network: say what docs/deploy.md warns of, at the moment it
         # applies (nothing was said, and the service ran exposed).

@@ -174,6 +174,10 @@ class AuditLog:
     def verify(self, expected_head: str | None = None) -> VerifyReport:
         return verify(self.path, expected_head=expected_head)
 
+    def head(self) -> tuple[int, str]:
+        """(seq, hash) of the last entry: (0, genesis) for a missing or empty log."""
+        return _last_link(self.path)
+
     def check(self) -> None:
         """Raise :class:`AuditError` now if an append would fail: the file cannot be opened
         for appending, or its last entry (which the next one chains to) cannot be read.
@@ -249,6 +253,10 @@ def verify(path: str | Path, *, expected_head: str | None = None) -> VerifyRepor
     prev_hash = GENESIS_HASH
     prev_seq = 0
     n = 0
+    # The expected head may be followed by later entries (a service kept writing after it was
+    # recorded): the chain must reach it, not end at it. Requiring the end made the check
+    # fail on every log still in use.
+    reached = expected_head is None or expected_head == GENESIS_HASH
 
     def bad(line: int, seq: int | None, reason: str) -> VerifyReport:
         return VerifyReport(path=str(p), entries=n, ok=False, head_hash=prev_hash,
@@ -298,13 +306,14 @@ def verify(path: str | Path, *, expected_head: str | None = None) -> VerifyRepor
             prev_hash = entry["hash"]
             prev_seq = seq
             n += 1
-    if expected_head is not None and expected_head != prev_hash:
+            reached = reached or prev_hash == expected_head
+    if expected_head is not None and not reached:
         # Which entry went is unknown: the chain verifies on its own, it just does not end
         # where the copy of the head kept elsewhere says.
         return VerifyReport(path=str(p), entries=n, ok=False, head_hash=prev_hash,
                             first_bad_line=None, first_bad_seq=None,
                             reason=f"the chain ends at seq {prev_seq} with hash "
-                                   f"{prev_hash[:16]}…, not at the expected head "
+                                   f"{prev_hash[:16]}… without reaching the expected head "
                                    f"{expected_head[:16]}…: entries were removed from the end, "
                                    f"or the log was rewritten and chained anew")
     return VerifyReport(path=str(p), entries=n, ok=True, head_hash=prev_hash)
