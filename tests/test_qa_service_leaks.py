@@ -9,6 +9,7 @@ attestation and PASSporT destination).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,8 @@ def test_a_stripped_egress_match_does_not_name_its_call_id(tmp_path: Path) -> No
     server, token = _serve(tmp_path, rows)
     with server as url:
         ans = _ask(url, token)
-    if ans["match"] is None or ans["match"]["call_id"] is not None:
-        return  # not the stripped egress case on this store: nothing to check
+    assert ans["status"] == "ambiguous" and ans["match"]["call_id"] is None, ans
+    assert any("egress leg out1" in w for w in ans["warnings"]), ans["warnings"]
     assert CALL_ID not in " ".join(ans["warnings"]), ans["warnings"]
 
 
@@ -110,3 +111,31 @@ def test_an_agreeing_match_keeps_its_warnings_whole(tmp_path: Path) -> None:
     assert ans["status"] == "unmapped"
     assert ans["match"]["account"] == ACCOUNT
     assert any(ACCOUNT in w for w in ans["warnings"])
+
+
+def test_without_a_calling_number_the_match_keeps_only_its_hand_off_and_time(
+        tmp_path: Path) -> None:
+    # Any token holder may name a number and a time: with no calling number to confirm the
+    # call, its caller, Call-ID, account and record stay here (sliding the time would list a
+    # subscriber's callers). The hand-off and the time are what the traceback needs.
+    rows = [_leg(leg_id="x1", source_record=1, calling_e164="+14155550123",
+                 calling_raw="4155550123", ingress_trunk="ACME_IN_1", account=ACCOUNT,
+                 call_id=CALL_ID)]
+    server, token = _serve(tmp_path, rows)
+    with server as url:
+        bare = _ask(url, token, calling=None)
+        confirmed = _ask(url, token, calling="+14155550123")
+    assert bare["status"] == "upstream" and bare["upstream"]["provider"] == "Acme Transit"
+    m = bare["match"]
+    assert (m["calling_raw"], m["call_id"], m["account"]) == (None, None, None)
+    assert m["start_utc"] and m["offset_s"] == 0 and m["evidence"]["file"] is None
+    assert any("gives no calling number" in w for w in bare["warnings"])
+    body = json.dumps(bare)
+    for secret in ("4155550123", CALL_ID, ACCOUNT, "secret-path"):
+        assert secret not in body, secret
+    # With the calling number given (and agreeing), the match is whole, and its evidence
+    # names the file, not where it lies on this server.
+    c = confirmed["match"]
+    assert (c["calling_raw"], c["call_id"]) == ("4155550123", CALL_ID)
+    assert c["evidence"]["file"] == "secret-path.csv"
+    assert not any("gives no calling number" in w for w in confirmed["warnings"])

@@ -39,6 +39,7 @@ import weakref
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import PurePath
 from typing import Annotated, Any, Final, Protocol
 
 from fastapi import Depends, FastAPI, Request
@@ -203,7 +204,12 @@ def for_requester(answer: dict[str, Any]) -> dict[str, Any]:
     * the alternatives are stripped of the other calls' calling numbers, Call-IDs, accounts,
       outcomes, STIR fields and record locations;
     * so is the match itself when its calling number differs from the inquiry's (the answer
-      is then ``ambiguous``: it may well be another call);
+      is then ``ambiguous``: it may well be another call), or when the inquiry gives no
+      calling number: nothing then confirms the call found is the one asked about, and its
+      caller, Call-ID and account would go to whoever names a number and a time (sliding the
+      time, a list of the subscriber's calls); the hand-off and the time stay, which is what
+      a traceback needs, with a warning that says what to send to get the rest;
+    * the match's evidence names its file by name, not by its path on this server;
     * warnings about other calls (:data:`tracehop.answer.OTHER_CALL_WARNINGS`) lose the
       details in brackets: when those calls were, their calling numbers.
 
@@ -215,7 +221,11 @@ def for_requester(answer: dict[str, Any]) -> dict[str, Any]:
     if other:
         out["warnings"] = [next((s for s in OTHER_CALL_WARNINGS if w.startswith(s)), w)
                            for w in warnings]
-    if answer.get("match") and any(w.startswith(OTHER_CALLING) for w in warnings):
+    unconfirmed = not (answer.get("inquiry") or {}).get("calling")
+    if answer.get("match") and unconfirmed:
+        out["warnings"] = [*out.get("warnings", warnings), NO_CALLING_WITHHELD]
+    if answer.get("match") and (unconfirmed
+                                or any(w.startswith(OTHER_CALLING) for w in warnings)):
         out["match"] = _stripped(answer["match"])
         # The matcher's other warnings about this leg (its ingress in no peer entry, its
         # egress leg, its PASSporT) quote the very fields just withheld: the account, the
@@ -224,7 +234,20 @@ def for_requester(answer: dict[str, Any]) -> dict[str, Any]:
         out["warnings"] = [_redact(w, withheld) for w in out.get("warnings", warnings)]
     if answer.get("alternatives"):
         out["alternatives"] = [_stripped(alt) for alt in answer["alternatives"]]
+    evidence = (out.get("match") or {}).get("evidence")
+    if isinstance(evidence, dict) and isinstance(evidence.get("file"), str):
+        # The path tells an outside requester how this server is laid out; the name is
+        # enough to cite the record ("file X, record N") in the traceback.
+        out["match"] = {**out["match"], "evidence": {
+            **evidence, "file": PurePath(evidence["file"]).name}}
     return out
+
+
+#: Added to an HTTP answer whose match was stripped because the inquiry gave no calling number.
+NO_CALLING_WITHHELD: Final = (
+    "the inquiry gives no calling number, so nothing confirms the call found is the one asked "
+    "about: its calling number, Call-ID, account, STIR fields and record are withheld; ask "
+    "again with the calling number to have them")
 
 
 def _stripped(match: dict[str, Any]) -> dict[str, Any]:
