@@ -3,7 +3,9 @@
 One initial INVITE (no To tag) is one leg. Its client transaction is identified by the top Via
 ``branch`` and the Call-ID (§17.1.3); responses with the same pair are that transaction's
 responses, so the two legs a proxy makes from one call (same Call-ID and CSeq, different branch)
-stay apart. Times:
+stay apart. An INVITE challenged (407/401) and sent again with credentials over the same hop
+(same Call-ID, higher CSeq, new branch: RFC 3261 §22.2) is one leg, the one sent again.
+Times:
 
 - ``start_utc``: the INVITE as first seen (retransmissions, HEP duplicates and copies from a
   second capture point are the same leg: dedupe key Call-ID + CSeq + top-Via branch + direction);
@@ -204,11 +206,19 @@ def disposition(code: int | None) -> str:
     return "failed"
 
 
-class _Leg:
-    __slots__ = ("answer", "end", "final", "ok_head", "row", "tag")
+#: Final responses that challenge a request for credentials (RFC 3261 §22.2 407 from a proxy,
+#: §22.3 401 from a UAS): the caller sends the same request again with them.
+CHALLENGES: Final = frozenset({401, 407})
 
-    def __init__(self, row: list[Any]) -> None:
+
+class _Leg:
+    __slots__ = ("answer", "cseq", "end", "final", "key", "ok_head", "row", "tag")
+
+    def __init__(self, row: list[Any], key: tuple[str, str, str, str]) -> None:
         self.row = row
+        self.key = key  # its key in LegBuilder.legs (Call-ID, CSeq, branch, direction)
+        # the INVITE's CSeq number: a retry with credentials has a higher one (RFC 3261 §22.2)
+        self.cseq = int(key[1]) if key[1].isdigit() else 0
         self.answer: int | None = None
         self.end: int | None = None
         self.final: int | None = None
@@ -322,6 +332,8 @@ class LegBuilder:
         #: re-INVITEs (a To tag) of a Call-ID with no leg: (file, frame) each
         self._orphans: list[tuple[str, int]] = []
         self.legs: dict[tuple[str, str, str, str], _Leg] = {}
+        #: keys of challenged legs replaced by the INVITE sent again with credentials
+        self._superseded: set[tuple[str, str, str, str]] = set()
         self._tx: dict[tuple[str, str], _Leg] = {}
         self._by_cid: dict[str, list[_Leg]] = {}
         #: (frame, reason, raw text, source file, format): a builder fed several files (a
@@ -516,9 +528,12 @@ class LegBuilder:
                 self._orphans.append((self.source_file, frame))
             return
         _, key, cid, branch, row, hdrs, pai_vals, stirred = prep
-        if key in self.legs:
+        if key in self.legs or key in self._superseded:
             self.duplicates += 1
             return
+        challenged = self._challenged(cid, key, row)
+        if challenged is not None:
+            self._supersede(challenged)
         if stirred is None:
             # STIR/SHAKEN is decoded (and verified) in finish(), over all legs at once: the
             # PASSporT header and the Identity parameters repeat from call to call and are
@@ -526,10 +541,47 @@ class LegBuilder:
             self._stir_todo.append((row, hdrs, pai_vals))
         elif stirred:  # filled where it was prepared (stir_prepared): count its problems
             self._count_stir_problems(row, stirred)
-        leg = _Leg(row)
+        leg = _Leg(row, key)
         self.legs[key] = leg
         self._tx[(cid, branch)] = leg
         self._by_cid.setdefault(cid, []).append(leg)
+
+    def _challenged(self, cid: str, key: tuple[str, str, str, str], row: list[Any]
+                    ) -> _Leg | None:
+        """The leg a new INVITE (``key``, ``row``) sends again with credentials, if any.
+
+        RFC 3261 §22.2/§22.3 (and §8.1.3.5): a request challenged with 407 or 401 is sent
+        again by the same client with the same Call-ID, To and From (tag included) and a higher
+        CSeq, as a new transaction (new branch). That is one call: the challenged attempt never
+        rang anything. It is taken as such when the earlier leg of the Call-ID was challenged,
+        never answered, and went over the same hop (same source, same destination as read):
+        an INVITE of the same Call-ID from another address (a peer's failover) stays a leg."""
+        cseq = int(key[1])
+        for leg in self._by_cid.get(cid, ()):
+            old = leg.row
+            if (leg.final in CHALLENGES and leg.answer is None and leg.cseq < cseq
+                    and leg.key[3] == key[3]
+                    and old[_INGRESS_IP] == row[_INGRESS_IP]
+                    and old[_INGRESS_IP + 2] == row[_INGRESS_IP + 2]):
+                return leg
+        return None
+
+    def _supersede(self, leg: _Leg) -> None:
+        """Drop a challenged leg for the INVITE sent again with credentials, which carries
+        the call on (and is the leg's evidence: the request the call was accepted on). A
+        retransmission of the challenged INVITE seen later is a duplicate, not a new leg."""
+        key = leg.key
+        del self.legs[key]
+        self._superseded.add(key)
+        if self._tx.get((key[0], key[2])) is leg:
+            del self._tx[(key[0], key[2])]
+        same = [x for x in self._by_cid.get(key[0], ()) if x is not leg]
+        if same:
+            self._by_cid[key[0]] = same
+        else:
+            self._by_cid.pop(key[0], None)
+        # (Its PASSporT problems stay counted: the count is of INVITEs, and the parallel
+        # reading has counted them already when the challenged INVITE was booked.)
 
     def _infer_own_side(self) -> None:
         """Without local nets, find the capture's own side from the calls themselves, and read
@@ -796,7 +848,7 @@ class LegBuilder:
             key = (cid, cols["cseq"][i], branch, row[dir_i])
             if key in self.legs:
                 continue  # already known to this builder
-            leg = _Leg(row)
+            leg = _Leg(row, key)
             leg.answer, leg.end, leg.final = (cols["answer_us"][i], cols["end_us"][i],
                                               cols["final"][i])
             self.legs[key] = leg
