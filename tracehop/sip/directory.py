@@ -18,16 +18,17 @@ A file's record covers the bytes up to its last *complete* record, so a capture 
 middle of a write (the last frame cut) is not reported as truncated: its tail is read next time.
 
 All new files of one run go through one :class:`LegBuilder`, in name order (the order tcpdump's
-rotation names them in), so a call whose INVITE is in one file and its BYE in the next is one
-leg. A call that spans the end of a run is carried over, not cut: a leg is written once,
-complete. At the end of a run the dialogs still open (an INVITE with no final response yet, or
-answered and not yet hung up: RFC 3261 §13.3.1.4, §15) are taken out of the batch
-(:meth:`LegBuilder.hold_open`) and committed as state beside the legs, in the same store commit
-(:mod:`tracehop.store.state`, key :func:`state_key`); the next run restores them first
+rotation names them in; by first frame time once a ring buffer has wrapped:
+:func:`tracehop.sip.pcap.written_order`), so a call whose INVITE is in one file and its BYE in
+the next is one leg. A call that spans the end of a run is carried over, not cut: a leg is
+written once, complete. At the end of a run the dialogs still open (an INVITE with no final
+response yet, or answered and not yet hung up: RFC 3261 §13.3.1.4, §15) are taken out of the
+batch (:meth:`LegBuilder.hold_open`) and committed as state beside the legs, in the same store
+commit (:mod:`tracehop.store.state`, key :func:`state_key`); the next run restores them first
 (:meth:`LegBuilder.restore`), so the 200 OK, final failure or BYE it reads completes them. The
-state, the legs and the file records move together: a run that crashes before its commit
-leaves the previous state and file records in place, and the next run reads the same files on
-top of the same dialogs, giving exactly the legs an uninterrupted run would have.
+state, the legs and the file records move together: a run that crashes before its commit leaves
+the previous state and file records in place, and the next run reads the same files on top of
+the same dialogs, giving exactly the legs an uninterrupted run would have.
 
 A dialog open for longer than the horizon (``horizon_s``, default 4 h, a maximum call
 duration, measured in capture time from its INVITE to the latest message read, never on the
@@ -58,7 +59,7 @@ from tracehop.errors import CaptureError, ConfigError, StoreError
 from tracehop.ingest.fileorder import natural_sorted
 from tracehop.sip import tshark
 from tracehop.sip.dialogs import DIALOG_SCHEMA, LegBuilder, SipConfig
-from tracehop.sip.pcap import CaptureInfo
+from tracehop.sip.pcap import CaptureInfo, written_order
 from tracehop.sip.reader import (
     check_linktypes,
     detect_kind,
@@ -153,7 +154,8 @@ def _sha256(path: Path, limit: int | None = None) -> str:
 
 def capture_files(directory: Path, pattern: str = "*",
                   passed: list[str] | None = None) -> list[Path]:
-    """The capture files (pcap, pcapng, HEP by content, not by name) in natural name order.
+    """The capture files (pcap, pcapng, HEP by content, not by name) in the order they were
+    written: natural name order, unless a ring buffer wrapped (``pcap.written_order``).
     The other files are passed over; when ``passed`` is given, each gets a line there saying
     why (a compressed capture, an unreadable file, anything else) and what to do."""
     out = []
@@ -172,7 +174,7 @@ def capture_files(directory: Path, pattern: str = "*",
             out.append(p)
         elif passed is not None and head:
             passed.append(_why_passed(p, head))
-    return out
+    return [out[i] for i in written_order(out)]
 
 
 def _why_passed(path: Path, head: bytes) -> str:

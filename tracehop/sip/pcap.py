@@ -191,6 +191,42 @@ def _iter_pcap(buf: mmap.mmap | bytes, info: CaptureInfo, start_offset: int) -> 
     pcap_done(info, pos, end, n, stopped)
 
 
+def first_frame_time(path: Path) -> int | None:
+    """The capture time (µs) of the first frame of a pcap or pcapng file; None for a file
+    that has none or cannot be read (its reading reports why)."""
+    info = CaptureInfo()
+    try:
+        for frame in iter_frames(path, info):
+            return frame[1]
+    except (CaptureError, UnreadableFileError, OSError, ValueError, struct.error):
+        return None
+    return None
+
+
+def written_order(paths: list[Path]) -> list[int]:
+    """The indices of ``paths`` (one rotated capture, in name order) in the order the files
+    were written: by the time of their first frame, name order for equal times.
+
+    A ring buffer (``tcpdump -C 100 -W 20 -w cap.pcap``, dumpcap ``-b files:20``) that has
+    wrapped writes its newest packets into the first name again (``cap.pcap00`` after
+    ``cap.pcap19``): read in name order, a call whose INVITE is in the last name and whose
+    200 OK and BYE are in the first has its answer read before its INVITE (unanswered, no
+    duration; a TCP message cut at the wrap is lost). When a file has no first frame time
+    (a HEP file, one tshark reads, an unreadable one), name order is kept for all."""
+    times = [first_frame_time(p) if sniff_kind(_head(p)) else None for p in paths]
+    if any(t is None for t in times):
+        return list(range(len(paths)))
+    return sorted(range(len(paths)), key=lambda i: (times[i], i))
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4)
+    except OSError:
+        return b""
+
+
 def _tsresol(value: int) -> int:
     """pcapng ``if_tsresol``: ticks per second (high bit: power of two, else of ten)."""
     if value & 0x80:

@@ -3,10 +3,11 @@
 tcpdump ``-G``/``-C``, dumpcap ring buffers and Homer exports cut one continuous capture into
 files; a call whose INVITE is in one file and whose 200 OK or BYE is in the next must still be
 one leg with its answer and end times. :func:`read_captures` therefore feeds every file, in the
-order given (name order: the order the rotation writes them), through one
-:class:`~tracehop.sip.dialogs.LegBuilder`, and then hands each file back its own legs (a leg
-belongs to the file holding its INVITE, ``source_file``) and its own rejects, so that the
-per-file bookkeeping of ``ingest_paths`` (file ids, counts, re-ingest detection) is unchanged.
+order they were written (name order, unless a ring buffer wrapped: ``pcap.written_order``),
+through one :class:`~tracehop.sip.dialogs.LegBuilder`, and then hands each file back its own
+legs (a leg belongs to the file holding its INVITE, ``source_file``) and its own rejects, so
+that the per-file bookkeeping of ``ingest_paths`` (file ids, counts, re-ingest detection)
+is unchanged.
 
 Each file is read as :func:`tracehop.sip.reader.read_capture` reads one: the fast path, with
 tshark's view of the frames it cannot decode merged in frame order; raw HEP files directly;
@@ -28,7 +29,7 @@ import pyarrow.compute as pc
 
 from tracehop.sip import tshark
 from tracehop.sip.dialogs import LegBuilder, SipConfig
-from tracehop.sip.pcap import CaptureInfo
+from tracehop.sip.pcap import CaptureInfo, written_order
 from tracehop.sip.reader import (
     CaptureResult,
     capture_kind,
@@ -58,12 +59,13 @@ def read_captures(paths: Sequence[Path | str], source: str | None = None,
 def _read_captures(paths: list[Path], source: str | None,
                    cfg: SipConfig) -> list[CaptureResult]:
     builder: LegBuilder | None = None
-    results: list[CaptureResult] = []
     # One set of TCP streams for all the files: a rotation (tcpdump -C/-G) cuts between two
     # frames, often between the segments of one message (an INVITE with an Identity header
     # and SDP is larger than one segment, RFC 3261 §18.3 frames it on the stream).
     tcp = TcpReassembler()
-    for path in paths:
+    results: list[CaptureResult | None] = [None] * len(paths)
+    for i in written_order(paths):  # a wrapped ring buffer: not name order (pcap.py)
+        path = paths[i]
         kind = capture_kind(path)
         name = kind if kind != "other" else "pcap"
         if builder is None:
@@ -78,20 +80,21 @@ def _read_captures(paths: list[Path], source: str | None,
         for frame, reason in sorted(problems, key=lambda p: p[0] or 0):
             builder.reject(frame, reason)
         res.messages = builder.messages - before
-        results.append(res)
+        results[i] = res
+    done = [r for r in results if r is not None]
     if builder is None:
-        return results
+        return done
     legs, rejects = builder.finish()
-    for path, res in zip(paths, results, strict=True):
+    for path, res in zip(paths, done, strict=True):
         res.legs = legs.filter(pc.equal(legs.column("source_file"), str(path)))
         res.rejects = rejects.filter(pc.equal(rejects.column("source_file"), str(path)))
     # Counts of the whole reading (duplicates, invites) and the builder's warnings go with the
     # first file: they are not per file, and the ingest summary adds them up once.
-    first = results[0]
+    first = done[0]
     first.warnings.extend(builder.warnings)
     first.invites = builder.invites
     first.duplicates = builder.duplicates
-    return results
+    return done
 
 
 def _events(path: Path, kind: str, cfg: SipConfig, res: CaptureResult,
