@@ -22,7 +22,8 @@ for the same called number or Call-ID) is taken as ours, and says so
 ``address:port`` ("198.51.100.7:5060", "[2001:db8::7]:5060"), so a peer directory can match the
 port with a trunk glob (``"198.51.100.7:*"``) while ``ingress_ip`` stays a bare address.
 
-Numbers: called = Request-URI user (To user when the R-URI has none), calling = From user,
+Numbers: called = Request-URI user (To user when the R-URI has none, or no telephone number:
+a registered Contact's account, RFC 3261 §10.2.1; :func:`_called_from_to`), calling = From user,
 ``dialed_raw`` = the To user (what the caller dialled, before any R-URI translation),
 ``pai_raw`` = the user of the first P-Asserted-Identity (a tel: one preferred), ``diversion_raw``
 = the Diversion (or History-Info) values as sent. ``cause_raw`` = the final status code;
@@ -45,6 +46,7 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tracehop.errors import ConfigError
 from tracehop.schema import LEG_SCHEMA, REJECT_SCHEMA, conform
@@ -1000,4 +1002,31 @@ def _normalise_numbers(legs: pa.Table) -> pa.Table:
         assert isinstance(series, pl.Series)
         norm = normalise(series).to_arrow()
         out = out.set_column(out.schema.get_field_index(e164), e164, norm.cast(pa.string()))
-    return out
+    return _called_from_to(out, normalise)
+
+
+def _called_from_to(legs: pa.Table, normalise: Any) -> pa.Table:
+    """The To user as the called number where the Request-URI user is no telephone number.
+
+    An INVITE to a registered trunk carries the Contact the SBC registered as its Request-URI
+    (RFC 3261 §10.2.1, §16.5: ``sip:acct12345@10.20.0.5``), and a switch routing on a label
+    puts a token there (``sip:s@...``); the number called is then only in To, the "desired
+    logical recipient" (§8.1.1.2). Left as the called number, such a user has no E.164 form,
+    and a lookup of the number finds the leg only when no other leg to it is within a day.
+    A Request-URI that holds a number keeps it (a translated call: To is the dialed number)."""
+    import polars as pl
+
+    called = legs.column("called_e164")
+    if not called.null_count:
+        return legs
+    dialed = pl.from_arrow(legs.column("dialed_raw"))
+    assert isinstance(dialed, pl.Series)
+    to_e164 = normalise(dialed).to_arrow().cast(pa.string())
+    use_to = pc.and_(pc.is_null(called), pc.is_valid(to_e164))
+    if not pc.any(use_to).as_py():
+        return legs
+    for name, value in (("called_e164", to_e164), ("called_raw", legs.column("dialed_raw"))):
+        i = legs.schema.get_field_index(name)
+        legs = legs.set_column(i, legs.schema.field(i),
+                               pc.if_else(use_to, value, legs.column(name)))
+    return legs
