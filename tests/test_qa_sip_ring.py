@@ -76,3 +76,23 @@ def test_capture_dir_reads_a_wrapped_ring_buffer_in_the_order_it_was_written(
     rows = deltalake.DeltaTable(str(tmp_path / "st")).to_pyarrow_table().to_pylist()
     assert {x["call_id"]: (x["disposition"], x["duration_s"]) for x in rows} == {
         "old": ("answered", 65.0), "new": ("answered", 65.0)}
+
+
+def test_rotated_captures_compressed_but_the_live_one_are_read_as_one(tmp_path: Path) -> None:
+    # tcpdump -C 100 -z gzip -w cap.pcap: every finished file is compressed, the one being
+    # written is not. A call whose INVITE is in cap.pcap.gz and whose 200 OK and BYE are in
+    # cap.pcap1 is one answered leg, as when neither is compressed.
+    import gzip
+
+    frames = sorted(_call(T0, "x", "+13125550301"))
+    caps = tmp_path / "ring"
+    caps.mkdir()
+    first = _pcap(tmp_path / "cap.pcap", [f for f in frames if f[0] < T0 + 3])
+    (caps / "cap.pcap.gz").write_bytes(gzip.compress(first.read_bytes()))
+    _pcap(caps / "cap.pcap1", [f for f in frames if f[0] >= T0 + 3])
+    r = CliRunner().invoke(cli, ["ingest", str(caps), "--store", str(tmp_path / "st"),
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    rows = deltalake.DeltaTable(str(tmp_path / "st")).to_pyarrow_table().to_pylist()
+    assert [(Path(x["source_file"]).name, x["disposition"], x["duration_s"]) for x in rows] == [
+        ("cap.pcap.gz", "answered", 65.0)]

@@ -1126,12 +1126,14 @@ def _scheduled(
     parse_many: Callable[[list[Path], Profile], list[ParseResult | TracehopError]],
     parse_group: Callable[[list[Path], str], list[ParseResult | TracehopError]] | None = None,
     settled: Callable[[Path], ParseResult | None] | None = None,
+    shown: Callable[[Path], Path] | None = None,
 ) -> Iterator[tuple[Path, bool, ParseResult | TracehopError]]:
     """Each file's parse result, in order. Consecutive files of one document format (JSON
     CDRs) are parsed together by ``parse_many``; consecutive files of one directory in a
     format with a group parser by ``parse_group``; every other file by ``parse_one``. A file
     ``settled`` gives a result for (one the store holds unchanged) is neither detected nor
-    parsed."""
+    parsed. ``shown``: the file as named for a plain copy of a compressed one, whose
+    directory is the one that groups it."""
     group: list[tuple[Path, bool]] = []
     group_how: Profile | str | None = None
     group_key: tuple[str, str] | None = None
@@ -1157,7 +1159,10 @@ def _scheduled(
             yield path, named, done_before
             continue
         how = _parse_with(path, profile)
-        key = _group_of(path, how)
+        # A compressed file's plain copy lives in a temporary directory; it belongs with the
+        # files of its original's directory (tcpdump -C -z gzip compresses each finished
+        # file, not the one being written: the two halves of a call must still meet).
+        key = _group_of(shown(path) if shown is not None else path, how)
         if group and (
             key != group_key
             or len(group) >= DOCUMENT_BATCH_FILES
@@ -1460,7 +1465,7 @@ def ingest_paths(
 
     try:
         for copy, named, got in _scheduled(plain_files(), profile, parse_one, parse_many,
-                                           parse_group, already_ingested):
+                                           parse_group, already_ingested, unpacked.shown):
             path = unpacked.shown(copy)
             res = got if path == copy else _renamed(got, copy, path, unpacked)
             fs = FileSummary(path=str(path), named=named, found_in=found_in(path, named))
