@@ -3,7 +3,7 @@ its capture here (no file from realworld is copied).
 
 An INVITE challenged for credentials (407, or 401) and sent again with them (same Call-ID,
 CSeq + 1, new branch: RFC 3261 §22.2, §22.3) is one call, one leg, not a failed leg and an
-answered one.
+answered one. (And a capture with no SIP at all: its error says what to check.)
 """
 
 from __future__ import annotations
@@ -125,3 +125,19 @@ def test_a_challenged_call_ingests_and_reingests_as_one_leg(tmp_path: Path) -> N
         out = json.loads(r.output)
         assert out["stored"] == stored, out
         assert out["read"] == out["stored"] + out["rejected"] + out["duplicates"] == 1
+
+
+def test_a_capture_without_sip_says_what_to_check(tmp_path: Path) -> None:
+    # DESIGN §7: the error names the file and says how to fix it (a capture filter or an
+    # interface that left the signalling out), not only that there is no SIP.
+    dns = struct.pack("!HHHH", 5353, 53, 8 + 12, 0) + b"\x12\x34" + b"\x00" * 10
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(dns), 1, 0, 64, 17, 0,
+                     socket.inet_aton(PEER), socket.inet_aton(SBC)) + dns
+    cap = _pcap(tmp_path / "dns.pcap", [(T0, b"\x00" * 12 + b"\x08\x00" + ip)])
+    r = CliRunner().invoke(cli, ["ingest", str(cap), "--store", str(tmp_path / "st"),
+                                 "--json"])
+    assert r.exit_code == 1, r.output
+    err = json.loads(r.stdout)["per_file"][0]["error"]
+    assert err.startswith(f"{cap}: no SIP messages in the capture"), err
+    assert "port 5060" in err and "-i any" in err, err
+    assert not (tmp_path / "st" / "legs").exists()

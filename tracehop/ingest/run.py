@@ -1497,7 +1497,10 @@ def ingest_paths(
             if fs.read == 0 and not _continues(res):
                 # An export with a header and no call (a period with no calls, a filter that
                 # matched none): say what the file holds and what to check, not just "none".
-                fs.error = (f"{path}: no SIP messages in the capture" if res.format in
+                fs.error = (f"{path}: no SIP messages in the capture. Check that it holds "
+                            "the signalling: the capture filter (tcpdump -s 0 'port 5060 or "
+                            "port 5080', or your SBC's signalling ports) and the interface "
+                            "(the carrier-facing one, or -i any)" if res.format in
                             _CAPTURE_FORMATS else
                             f"{path}: no records in the file ({res.format} layout, but nothing "
                             "after its header or leading lines). Check the export's date range "
