@@ -102,3 +102,21 @@ def test_lookup_of_a_call_from_an_international_trunk_is_point_of_entry(tmp_path
     assert answer["status"] == "point_of_entry"
     assert answer["upstream"]["provider"] == "BT International"
     assert answer["match"]["start_utc"].startswith("2026-11-20T23:59:58")
+
+
+def test_an_egress_leg_found_twice_is_counted_once(tmp_path: Path) -> None:
+    """The egress leg's called number is the number asked about and so is its dialed number
+    (a Ribbon STOP writes both): the dialed search, run last, found the same leg again and the
+    warning said "2 leg(s)" for one call."""
+    f = tmp_path / "1000105.ACT"
+    f.write_text("SBC1,V09.02.00,11/20/2026,09:00:00.0,FILE OPENED\n"
+                 + _ribbon_stop("CORE_OUT") + "\n")
+    store = tmp_path / "store"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["ingest", str(f), "--store", str(store)]).exit_code == 0
+    res = runner.invoke(cli, ["lookup", "--store", str(store), "--called", "3125550103",
+                              "--at", "2026-11-21T00:00:00Z", "--json"])
+    answer = json.loads(res.output)
+    assert answer["status"] == "not_found"
+    (egress,) = [w for w in answer["warnings"] if w.startswith("found egress")]
+    assert "[1 leg(s), the nearest at 2026-11-20T23:59:58.600000Z]" in egress

@@ -467,9 +467,12 @@ class Matcher:
             legs[str(leg["leg_id"])] = leg
         mine: dict[int, list[Row]] = defaultdict(list)
         for (qid, leg_id), col in via.items():
-            if leg_id not in legs:
-                continue
             w = by_qid[qid]
+            if leg_id not in legs or any(str(r["leg_id"]) == leg_id for r in w.rows):
+                # A leg already held was found under the number itself (an egress leg whose
+                # dialed number is its called number, a Ribbon STOP's): held twice, it was
+                # counted twice ("2 leg(s)" in the egress-only warning for one call).
+                continue
             found_leg = legs[leg_id]
             mine[qid].append(dict(found_leg, **numbers[leg_id], qid=qid, w_us=w.probe.w_us,
                                   d_us=int(found_leg["start_us"]) - w.probe.t_us,
