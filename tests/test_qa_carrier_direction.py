@@ -120,3 +120,21 @@ def test_an_egress_leg_found_twice_is_counted_once(tmp_path: Path) -> None:
     assert answer["status"] == "not_found"
     (egress,) = [w for w in answer["warnings"] if w.startswith("found egress")]
     assert "[1 leg(s), the nearest at 2026-11-20T23:59:58.600000Z]" in egress
+
+
+def test_cucm_origination_time_zero_is_named_in_the_reason(tmp_path: Path) -> None:
+    """dateTimeOrigination 0 (no instant) was rejected as 'column ... is empty' while the
+    rejected line shows a value."""
+    src = Path(__file__).parent.parent / "fixtures/cdr/cisco_cucm_cdr"
+    lines = (src / "cdr_TracehopCluster_01_202603071900_000001").read_text().splitlines()
+    names = lines[0].split(",")
+    at = [n.strip('"') for n in names].index("dateTimeOrigination")
+    fields = lines[2].split(",")
+    assert fields[at].isdigit()
+    fields[at] = "0"
+    f = tmp_path / "cdr_TracehopCluster_01_202603071900_000009"
+    f.write_text("\n".join([lines[0], lines[1], ",".join(fields)]) + "\n")
+    res = parse_file(f, "cisco_cucm_cdr")
+    assert res.legs.num_rows == 0
+    (reason,) = res.rejects.column("reason").to_pylist()
+    assert reason == "no start time: column 'dateTimeOrigination' is empty or 0"

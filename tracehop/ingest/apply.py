@@ -453,9 +453,12 @@ def apply_profile(
         reason = pl.when(bad).then(msg).otherwise(reason)
     either = f"columns '{t.start}' and '{t.start_else}' are" if t.start_else else (
         f"column '{t.start}' is")
+    # An epoch column's 0 was made empty above ("never happened"): say so, or a CUCM record
+    # with dateTimeOrigination 0 is reported empty while the line shows a value.
+    empty = f"{either} empty or 0" if t.zone.startswith("epoch") else f"{either} empty"
     reason = (
         pl.when(_col(df, start).is_null())
-        .then(pl.lit(f"no start time: {either} empty"))
+        .then(pl.lit(f"no start time: {empty}"))
         .otherwise(reason)
     )
     if t.zone == "column" and t.zone_column:
