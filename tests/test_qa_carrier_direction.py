@@ -138,3 +138,15 @@ def test_cucm_origination_time_zero_is_named_in_the_reason(tmp_path: Path) -> No
     assert res.legs.num_rows == 0
     (reason,) = res.rejects.column("reason").to_pylist()
     assert reason == "no start time: column 'dateTimeOrigination' is empty or 0"
+
+
+def test_acc_syslog_timestamp_that_is_no_number_is_named(tmp_path: Path) -> None:
+    f = tmp_path / "acc.log"
+    f.write_text("Nov 20 15:10:00 proxy1 /usr/sbin/kamailio[2417]: NOTICE: acc [acc.c:281]: "
+                 "ACC: transaction answered: timestamp=abc;method=INVITE;from_tag=a;"
+                 "to_tag=b;call_id=x@203.0.113.5;code=200;reason=OK;src_user=2025550111;"
+                 "src_domain=203.0.113.5;src_ip=203.0.113.5;dst_ouser=3125550100;"
+                 "dst_user=3125550100;dst_domain=192.0.2.1\n")
+    res = parse_file(f, "kamailio_acc_syslog")
+    (reason,) = res.rejects.column("reason").to_pylist()
+    assert reason == "the acc record's unix 'timestamp' 'abc' is not a number of seconds"

@@ -308,8 +308,11 @@ def read_syslog(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.Da
         # OpenSIPS CDR-mode records carry created= instead of timestamp=.
         tx.time_us = _epoch_us(f) or _created_us(f)
         if tx.time_us is None:
-            out.reject(no, "no unix 'timestamp' in the acc record (a formatted time_attr "
-                       "alone does not say its zone)", line)
+            written = f.get("timestamp", "").strip() or f.get("created", "").strip()
+            # A value that is there but is no number is named (it said "no timestamp").
+            out.reject(no, f"the acc record's unix 'timestamp' {written[:30]!r} is not a "
+                       "number of seconds" if written else "no unix 'timestamp' in the acc "
+                       "record (a formatted time_attr alone does not say its zone)", line)
             continue
         txs.append(tx)
     _pair(txs, out, local=False)
