@@ -8,6 +8,11 @@ forwarded call, and a file that starts with a record.
    record name each other in relatedCallId: both get the lesser id as correlation_id, so a
    lookup of the forwarded-to number follows the egress leg to the carrier.
 5. The first line is skipped only when it is not a record (metadata or column names).
+6. trunkGroupName is the trunk group of the record's own user (BroadWorks Trunk Group: a
+   customer's PBX trunk). On an Originating record that is where the customer handed us the
+   call (ingress); on a Terminating record it is where we delivered it to the called customer
+   (egress), never who handed it to us: an on-net call (no network route) to a trunking
+   customer answered ``originating`` naming the called customer.
 """
 
 from __future__ import annotations
@@ -145,3 +150,54 @@ def test_first_line_is_skipped_only_when_it_is_not_a_record(
     res = parse_file(_file(tmp_path, *lines))
     assert res.legs.num_rows == len(CALLS) and res.rejects.num_rows == 0
     assert res.legs.column("source_record").to_pylist()[0] == (1 if first is None else 2)
+
+
+def _to_trunking_customer(route: str = "") -> str:
+    # An on-net call (route empty: placed by another user of this BroadWorks system) to a
+    # user of the PBX customer's trunk group ACMEPBX_TG.
+    return _rec(recordId="1:5", userNumber="+13125550406", groupNumber="ACMEPBX",
+                direction="Terminating", callingNumber="+13125550900",
+                calledNumber="+13125550406", startTime="20260714110000.000",
+                answerIndicator="Yes", answerTime="20260714110005.000",
+                releaseTime="20260714110105.000", terminationCause="016", route=route,
+                accessDeviceAddress="198.18.0.10:5060", trunkGroupName="ACMEPBX_TG",
+                localCallId="51:0", remoteCallId="50:0")
+
+
+def test_terminating_trunk_group_is_the_egress(tmp_path: Path) -> None:
+    (leg,) = parse_file(_file(tmp_path, META, _to_trunking_customer())).legs.to_pylist()
+    assert leg["direction"] == "inbound"
+    assert leg["ingress_trunk"] is None and leg["ingress_ip"] is None
+    assert leg["egress_trunk"] == "ACMEPBX_TG" and leg["egress_ip"] == "198.18.0.10"
+
+
+def test_terminating_record_from_the_network_keeps_its_route(tmp_path: Path) -> None:
+    f = _file(tmp_path, META, _to_trunking_customer("203.0.113.10:5060"))
+    (leg,) = parse_file(f).legs.to_pylist()
+    assert leg["ingress_trunk"] == "203.0.113.10:5060" and leg["ingress_ip"] == "203.0.113.10"
+    assert leg["egress_trunk"] == "ACMEPBX_TG"
+
+
+def test_originating_record_leaves_by_its_route(tmp_path: Path) -> None:
+    legs = parse_file(_file(tmp_path, META, *CALLS)).legs.to_pylist()
+    assert legs[2]["egress_trunk"] == "198.51.100.20:5060"
+    assert legs[2]["egress_ip"] == "198.51.100.20"
+
+
+def test_on_net_call_to_a_trunking_customer_does_not_name_it_the_originator(
+        tmp_path: Path) -> None:
+    peers = PEERS + """
+[[peer]]
+name = "Acme PBX Co"
+role = "customer"
+trunks = ["ACMEPBX_TG"]
+"""
+    store, pf = tmp_path / "store", tmp_path / "peers2.toml"
+    pf.write_text(peers)
+    runner = CliRunner()
+    f = _file(tmp_path, META, _to_trunking_customer())
+    assert runner.invoke(cli, ["ingest", str(f), "--store", str(store)]).exit_code == 0
+    r = runner.invoke(cli, ["lookup", "--store", str(store), "--called", "+13125550406",
+                            "--at", "2026-07-14T15:00:00Z", "--peers", str(pf), "--json"])
+    a = json.loads(r.output)
+    assert a["status"] != "originating" and a["customer"] is None

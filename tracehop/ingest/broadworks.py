@@ -16,8 +16,13 @@ zone (``Etc/GMT+4``); a zone that cannot be told falls back to ``--tz``. (The sp
 public; this reading of userTimeZone is an assumption recorded in docs/carrier_formats.md.)
 
 The network-side ingress of a Terminating call is its ``route`` (the network device or route
-that delivered it; an address when it holds one) and, for trunking users, ``trunkGroupName``;
-an Originating call's ingress is the user's own access device (``accessDeviceAddress``).
+that delivered it; an address when it holds one); an Originating call's ingress is the user's
+own access device (``accessDeviceAddress``) and, for a trunking user, its ``trunkGroupName``.
+``trunkGroupName`` is the trunk group of the record's own user (BroadWorks Trunk Group: the
+access side of a customer's PBX), so on a Terminating record it is where the call was
+delivered to the called customer: the egress, with ``accessDeviceAddress``, never the
+ingress (an on-net call to a trunking customer, no route, answered ``originating`` naming
+the called customer). An Originating record leaves by its ``route``.
 
 The records of one call share one key (``call_key``, the profile's correlation_id): a
 redirected call (call forwarding) has a Terminating record (the call as it came in) and an
@@ -141,15 +146,19 @@ def read_broadworks(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, p
         row["ingress_ip"] = (
             _address(row["route"]) if terminating else _address(row["accessDeviceAddress"])
         )
-        row["ingress_trunk"] = (
-            (row["route"] or row["trunkGroupName"]) if terminating else row["trunkGroupName"]
+        # trunkGroupName names the record's own user's trunk group (module docstring): the
+        # ingress of what that user placed, the egress of what was delivered to it.
+        row["ingress_trunk"] = row["route"] if terminating else row["trunkGroupName"]
+        row["egress_trunk"] = row["trunkGroupName"] if terminating else row["route"]
+        row["egress_ip"] = (
+            _address(row["accessDeviceAddress"]) if terminating else _address(row["route"])
         )
         row["caller_account"] = caller_account(row)
         row["call_key"] = call_key(row["localCallId"], row["relatedCallId"])
         out.add(no, line, row)
     rows, rejects = out.frames()
-    for c in (*POSITIONS, "zone", "ingress_ip", "ingress_trunk", "call_key",
-              "caller_account"):
+    for c in (*POSITIONS, "zone", "ingress_ip", "ingress_trunk", "egress_ip", "egress_trunk",
+              "call_key", "caller_account"):
         if c not in rows.columns:
             rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(c))
     return rows, rejects
