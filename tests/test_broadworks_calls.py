@@ -201,3 +201,6 @@ trunks = ["ACMEPBX_TG"]
                             "--at", "2026-07-14T15:00:00Z", "--peers", str(pf), "--json"])
     a = json.loads(r.output)
     assert a["status"] != "originating" and a["customer"] is None
+    # Nothing to add to the peer directory: the warning says the record has no ingress.
+    assert any("records no ingress" in w for w in a["warnings"])
+    assert not any("add it to the peer directory" in w for w in a["warnings"])

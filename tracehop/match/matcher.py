@@ -858,9 +858,13 @@ class Matcher:
                 marks = [f"{label} {best.leg.get(col)!r}" for label, col in
                          (("trunk", "ingress_trunk"), ("IP", "ingress_ip"), ("account", "account"))
                          if best.leg.get(col)]
+                # A leg with no trunk, address or account (a BroadWorks Terminating record of
+                # an on-net call) has nothing to add to the directory: say what is missing.
                 warnings.append(
-                    f"ingress {' / '.join(marks) or '(none recorded)'} is in no peer entry: add "
-                    f"it to the peer directory")
+                    f"ingress {' / '.join(marks)} is in no peer entry: add it to the peer "
+                    f"directory" if marks else "the matched leg records no ingress (no trunk, "
+                    "address or account): the record does not say who handed over the call "
+                    "(a call placed inside this switch records its caller on another leg)")
         if w.capped:
             warnings.append(f"more than {MAX_CANDIDATES} records matched; only the nearest "
                             f"{MAX_CANDIDATES} were scored")
