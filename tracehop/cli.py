@@ -76,7 +76,7 @@ _cert_dir_option = click.option(
 @cli.command("ingest")
 # readable=False: an unreadable file is one file's error in the summary, like a missing one.
 @click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))
-# --store is not click.Path(file_okay=False) here, in rejects, files, forget and compact: a
+# --store is not click.Path(file_okay=False) here, nor in any other command: a
 # file given as the store got click's "Directory ... is a file." with a usage text, exit 2, no
 # fix and (ingest --json) no summary object; the store's own error names the fix.
 @click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
@@ -388,7 +388,7 @@ class _WindowSeconds(click.FloatRange):
 
 
 @cli.command("lookup")
-@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
+@click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory (made by tracehop ingest).")
 @click.option("--called", required=True,
               help="The called number, E.164 or national (default country: --region).")
@@ -523,8 +523,8 @@ def compact_cmd(
 
 @cli.command("respond")
 @click.argument("inquiries", type=click.Path(dir_okay=False))
-@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
-              help="The call-leg store to answer from.")
+@click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
+              help="The store directory to answer from (made by tracehop ingest).")
 @click.option("--peers", "peers_file", required=True, type=click.Path(dir_okay=False),
               help="The peer directory (TOML).")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
@@ -725,8 +725,8 @@ def rmd_check_cmd(rmd_file: str, peers_file: str, as_json: bool) -> None:
 
 
 @cli.command("serve")
-@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
-              help="The call-leg store to answer from.")
+@click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
+              help="The store directory to answer from (made by tracehop ingest).")
 @click.option("--peers", "peers_file", required=True, type=click.Path(dir_okay=False),
               help="The peer directory (TOML).")
 @click.option("--tokens", "tokens_file", required=True, type=click.Path(dir_okay=False),
@@ -979,8 +979,8 @@ def demo_cmd(out_dir: str, calls: int, seed: int, http: bool, as_json: bool) -> 
 
 @cli.command("capture-dir")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
-@click.option("--store", "store_dir", required=True, type=click.Path(file_okay=False),
-              help="The call-leg store (created if missing).")
+@click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
+              help="The store directory (created if missing).")
 @click.option("--source", default=None, help="A name for this capture feed.")
 @_sip_local_net_option
 @_cert_dir_option

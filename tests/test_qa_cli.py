@@ -1,0 +1,61 @@
+"""The command line as a new user meets it: the common mistakes give one clear `Error:` line
+with the fix, the same option behaves the same everywhere, and --help documents it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from matchkit import PEERS_TOML, leg, make_store
+
+from tracehop.cli import cli
+
+N = "+13125550100"
+
+
+@pytest.fixture()
+def store_and_peers(tmp_path: Path) -> tuple[Path, Path]:
+    make_store(tmp_path / "store", [leg(N, "2026-11-20 14:03:30", calling="+12025550111")])
+    (tmp_path / "peers.toml").write_text(PEERS_TOML)
+    return tmp_path / "store", tmp_path / "peers.toml"
+
+
+def _one_error_line(output: str) -> str:
+    lines = [ln for ln in output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), output
+    assert "Traceback" not in output and "Usage:" not in output
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["lookup", "respond", "serve", "capture-dir"])
+def test_a_file_given_as_the_store_is_the_stores_own_error_in_every_command(
+        tmp_path: Path, store_and_peers: tuple[Path, Path], command: str) -> None:
+    """lookup, respond, serve and capture-dir answered a file given as --store with click's
+    "Directory 'x' is a file." (usage text, exit 2, no fix) where ingest, rejects, files,
+    forget and compact give the store's error, which says how to fix it."""
+    _, peers = store_and_peers
+    not_a_store = tmp_path / "calls.csv"
+    not_a_store.write_text("x\n")
+    inquiries = tmp_path / "inq.csv"
+    inquiries.write_text(f"called,time\n{N},2026-11-20T14:03:22Z\n")
+    (tmp_path / "caps").mkdir()
+    args = {
+        "lookup": ["lookup", "--called", N, "--at", "2026-11-20T14:03:22Z"],
+        "respond": ["respond", str(inquiries), "--peers", str(peers)],
+        "serve": ["serve", "--peers", str(peers), "--tokens", str(tmp_path / "t.json")],
+        "capture-dir": ["capture-dir", str(tmp_path / "caps")],
+    }[command]
+    r = CliRunner().invoke(cli, [*args, "--store", str(not_a_store)])
+    assert r.exit_code == 1
+    line = _one_error_line(r.output)
+    assert str(not_a_store) in line and "--store" in line
+    assert not_a_store.read_text() == "x\n"
+
+
+def test_every_store_option_reads_DIR_in_help() -> None:
+    for command in (["ingest"], ["rejects"], ["files"], ["forget"], ["lookup"], ["compact"],
+                    ["respond"], ["serve"], ["capture-dir"]):
+        r = CliRunner().invoke(cli, [*command, "--help"], terminal_width=80)
+        assert r.exit_code == 0
+        assert "--store DIR " in r.output, command
