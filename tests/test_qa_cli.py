@@ -59,3 +59,29 @@ def test_every_store_option_reads_DIR_in_help() -> None:
         r = CliRunner().invoke(cli, [*command, "--help"], terminal_width=80)
         assert r.exit_code == 0
         assert "--store DIR " in r.output, command
+
+
+def test_an_expect_head_that_is_no_whole_hash_is_refused_not_reported_tampered(
+        tmp_path: Path) -> None:
+    """`--expect-head 3f2a...` (the help's example) or the 16-digit prefix a report shows can
+    never match: the verify said "TAMPERED: entries were removed from the end" of a sound log
+    and exited 1, as for a real truncation."""
+    import json
+
+    from tracehop.respond.audit import AuditLog, AuditRecord
+
+    log = tmp_path / "audit.jsonl"
+    AuditLog(log).append_many([AuditRecord(who="x", asked={}, searched=None, answered={})] * 3)
+    runner = CliRunner()
+    head = json.loads(runner.invoke(cli, ["audit", "verify", str(log), "--json"]).output)[
+        "head_hash"]
+    for bad in ("3f2a...", head[:16], head + "0", "z" * 64):
+        r = runner.invoke(cli, ["audit", "verify", str(log), "--expect-head", bad])
+        assert r.exit_code == 2, (bad, r.output)
+        assert "TAMPERED" not in r.output
+        assert "is not a head hash" in r.output and "64 hex digits" in r.output
+    # the whole hash, as printed, in either case, verifies
+    for good in (head, head.upper(), f" {head} "):
+        r = runner.invoke(cli, ["audit", "verify", str(log), "--expect-head", good, "--json"])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["ok"] is True

@@ -638,12 +638,28 @@ def audit_group() -> None:
     """
 
 
+def _head_hash(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--expect-head: a whole sha256 hex digest. Anything else (the 16-digit prefix an earlier
+    report shows, the `3f2a...` of the example) can never match, and was reported as
+    "TAMPERED: entries were removed from the end" of a log that verifies."""
+    import re
+
+    if value is None:
+        return None
+    head = value.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", head):
+        raise click.BadParameter(
+            f"{value!r} is not a head hash. Give all 64 hex digits, as `tracehop serve` "
+            "printed at start or `tracehop audit verify` printed after 'head'", ctx, param)
+    return head
+
+
 @audit_group.command("verify")
 @click.argument("log_file", type=click.Path(dir_okay=False))
-@click.option("--expect-head", default=None,
+@click.option("--expect-head", default=None, metavar="HASH", callback=_head_hash,
               help="A head hash recorded earlier (by `serve` at start, or an earlier "
-                   "verify): the chain must still reach it, so entries cut from the end are "
-                   "detected; entries written since are fine.")
+                   "verify; all 64 hex digits): the chain must still reach it, so entries "
+                   "cut from the end are detected; entries written since are fine.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def audit_verify_cmd(log_file: str, expect_head: str | None, as_json: bool) -> None:
     """Check the audit log's hash chain; exit 1 at the first edited, deleted or moved entry.
@@ -651,7 +667,8 @@ def audit_verify_cmd(log_file: str, expect_head: str | None, as_json: bool) -> N
     \b
     Example:
         tracehop audit verify audit.jsonl
-        tracehop audit verify audit.jsonl --expect-head 3f2a...  # kept earlier
+        tracehop audit verify audit.jsonl --expect-head \\
+            3f2a9c1e7b04d8a65e0f1c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f
     """
     import json
 
