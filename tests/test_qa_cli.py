@@ -85,3 +85,25 @@ def test_an_expect_head_that_is_no_whole_hash_is_refused_not_reported_tampered(
         r = runner.invoke(cli, ["audit", "verify", str(log), "--expect-head", good, "--json"])
         assert r.exit_code == 0, r.output
         assert json.loads(r.output)["ok"] is True
+
+
+def test_token_revoke_on_a_missing_token_file_says_the_file_does_not_exist(
+        tmp_path: Path) -> None:
+    """A mistyped --tokens path said "no active token named 'consortium'" (the requester
+    seemed unknown) and left a .lock file beside the path."""
+    from tracehop.service.tokens import read_entries
+
+    missing = tmp_path / "tokns.json"
+    r = CliRunner().invoke(cli, ["token", "revoke", "consortium", "--tokens", str(missing)])
+    assert r.exit_code == 1
+    line = _one_error_line(r.output)
+    assert str(missing) in line and "does not exist" in line and "--tokens" in line
+    assert "no active token" not in line
+    assert list(tmp_path.iterdir()) == []
+    # the file that exists: revoke works as before
+    good = tmp_path / "tokens.json"
+    assert CliRunner().invoke(cli, ["token", "add", "consortium", "--tokens", str(good)]
+                              ).exit_code == 0
+    r = CliRunner().invoke(cli, ["token", "revoke", "consortium", "--tokens", str(good)])
+    assert r.exit_code == 0, r.output
+    assert [e.active for e in read_entries(good)] == [False]

@@ -881,6 +881,19 @@ def token_add_cmd(name: str, tokens_file: str, rotate: bool) -> None:
                "hand it to the requester over a secure channel.", err=True)
 
 
+def _require_token_file(tokens_file: str) -> None:
+    """`token list` and `token revoke` read an existing token file. A mistyped path listed
+    nothing and exited 0 ("no tokens" is not what it means), and revoke said "no active token
+    named 'x'" (and left a lock file beside the path)."""
+    from pathlib import Path
+
+    from tracehop.errors import TokenError
+
+    if not Path(tokens_file).exists():
+        raise TokenError("the token file does not exist", path=tokens_file,
+                         hint="Check the --tokens path; `tracehop token add` creates it")
+
+
 @token_group.command("revoke")
 @click.argument("name")
 @click.option("--tokens", "tokens_file", required=True, type=click.Path(dir_okay=False),
@@ -901,6 +914,7 @@ def token_revoke_cmd(name: str, tokens_file: str, fingerprint: str | None) -> No
 
     from tracehop.service.tokens import revoke_token
 
+    _require_token_file(tokens_file)
     n = revoke_token(Path(tokens_file), name, fingerprint)
     click.echo(f"Revoked {n} token(s) named {name!r}.")
 
@@ -921,13 +935,9 @@ def token_list_cmd(tokens_file: str, as_json: bool) -> None:
     import json
     from pathlib import Path
 
-    from tracehop.errors import TokenError
     from tracehop.service.tokens import read_entries
 
-    if not Path(tokens_file).exists():
-        # A mistyped path listed nothing and exited 0: "no tokens" is not what it means.
-        raise TokenError("the token file does not exist", path=tokens_file,
-                         hint="Check the --tokens path; `tracehop token add` creates it")
+    _require_token_file(tokens_file)
     entries = read_entries(Path(tokens_file))
     if as_json:  # one object, as every other --json of tracehop prints
         click.echo(json.dumps({"tokens": [
