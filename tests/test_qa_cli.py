@@ -107,3 +107,20 @@ def test_token_revoke_on_a_missing_token_file_says_the_file_does_not_exist(
     r = CliRunner().invoke(cli, ["token", "revoke", "consortium", "--tokens", str(good)])
     assert r.exit_code == 0, r.output
     assert [e.active for e in read_entries(good)] == [False]
+
+
+@pytest.mark.parametrize("hours", ["-1", "0"])
+def test_capture_dir_refuses_a_horizon_not_above_zero_in_the_hours_given(
+        tmp_path: Path, hours: str) -> None:
+    """--horizon -1 said "horizon must be a positive number of seconds, not -3600.0": a
+    number the user never typed, in a unit the option does not take."""
+    (tmp_path / "caps").mkdir()
+    r = CliRunner().invoke(cli, ["capture-dir", str(tmp_path / "caps"), "--store",
+                                 str(tmp_path / "s"), "--horizon", hours])
+    assert r.exit_code == 2
+    assert "Invalid value for '--horizon'" in r.output and f"{float(hours)}" in r.output
+    assert "3600" not in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "s").exists()
+    ok = CliRunner().invoke(cli, ["capture-dir", str(tmp_path / "caps"), "--store",
+                                  str(tmp_path / "s"), "--horizon", "inf", "--json"])
+    assert ok.exit_code == 0, ok.output

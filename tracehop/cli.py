@@ -1012,7 +1012,8 @@ def demo_cmd(out_dir: str, calls: int, seed: int, http: bool, as_json: bool) -> 
 @_sip_local_net_option
 @_cert_dir_option
 @click.option("--pattern", default="*", show_default=True, help="File name glob.")
-@click.option("--horizon", "horizon_h", type=float, default=4.0, show_default=True,
+@click.option("--horizon", "horizon_h", type=click.FloatRange(min=0, min_open=True),
+              default=4.0, show_default=True,
               metavar="HOURS",
               help="Longest call to wait for: a dialog open longer than this (capture time "
                    "since its INVITE) is written as it stands, with a warning (inf: never).")

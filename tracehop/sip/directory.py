@@ -196,7 +196,7 @@ def ingest_directory(directory: Path | str, store: Store | Path | str, *,
     the dialogs still open held for the next run (``flush``: written now)."""
     if not horizon_s > 0:
         raise ConfigError(f"horizon must be a positive number of seconds, not {horizon_s}",
-                          hint="give the longest call to wait for, e.g. --horizon 4 (hours)")
+                          hint="Give the longest call to wait for, e.g. --horizon 4 (hours)")
     # `--horizon inf` (or a number too large for microseconds) means "never write a dialog
     # open": int(inf) raised OverflowError out of the command. No horizon is hold_open(None).
     micros = horizon_s * 1_000_000
