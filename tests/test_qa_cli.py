@@ -124,3 +124,27 @@ def test_capture_dir_refuses_a_horizon_not_above_zero_in_the_hours_given(
     ok = CliRunner().invoke(cli, ["capture-dir", str(tmp_path / "caps"), "--store",
                                   str(tmp_path / "s"), "--horizon", "inf", "--json"])
     assert ok.exit_code == 0, ok.output
+
+
+def test_a_missing_store_says_how_to_fix_it_in_a_sentence(tmp_path: Path) -> None:
+    """The most common mistake of every command (a mistyped --store) read "... (no
+    DIR/_delta_log). check --store, or create one by ingesting": the fix is a sentence of
+    its own, as in every other `Error: what happened. How to fix it.` line."""
+    missing = tmp_path / "calls.store"
+    for args in (["files"], ["rejects"], ["compact"],
+                 ["lookup", "--called", N, "--at", "2026-11-20T14:03:22Z"]):
+        r = CliRunner().invoke(cli, [*args, "--store", str(missing)])
+        assert r.exit_code == 1
+        line = _one_error_line(r.output)
+        assert "no tracehop store here" in line and ". Check --store, or create one" in line
+    assert not missing.exists()
+
+
+def test_a_bad_sip_local_net_says_how_to_fix_it_in_a_sentence(tmp_path: Path) -> None:
+    f = tmp_path / "Master.csv"
+    f.write_text("x\n")
+    r = CliRunner().invoke(cli, ["ingest", str(f), "--store", str(tmp_path / "s"),
+                                 "--sip-local-net", "notacidr"])
+    assert r.exit_code == 1
+    line = _one_error_line(r.output)
+    assert "'notacidr'" in line and ". Give CIDRs like 192.0.2.0/24" in line

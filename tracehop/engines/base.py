@@ -84,4 +84,4 @@ def open_engine(name: str = "duckdb") -> Engine:
         return SparkEngine()
     from tracehop.errors import ConfigError
 
-    raise ConfigError(f"unknown engine {name!r}", hint="choose one of: " + ", ".join(ENGINE_NAMES))
+    raise ConfigError(f"unknown engine {name!r}", hint="Choose one of: " + ", ".join(ENGINE_NAMES))

@@ -105,7 +105,7 @@ def read_parts(parts: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
                 raise damaged from None
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise EngineError(f"reading store rows failed: {path}: {first}",
-                              hint="a store file is missing or damaged: restore it from a "
+                              hint="A store file is missing or damaged: restore it from a "
                               "backup, or re-ingest that day") from None
         got = found.to_arrow()
         n = got.num_rows

@@ -105,9 +105,9 @@ class UrlStore:
             if "no files in log segment" in str(e).lower() or "not found" in str(e).lower():
                 raise StoreNotFoundError(
                     f"{self.url}: no tracehop store here (no readable _delta_log): {first}",
-                    hint="check the URL and the storage credentials in the environment") from None
+                    hint="Check the URL and the storage credentials in the environment") from None
             raise StoreError(f"{self.url}: cannot read the store's Delta log: {first}",
-                             hint="check the URL and the storage credentials in the environment"
+                             hint="Check the URL and the storage credentials in the environment"
                              ) from None
         return UrlSnapshot(self.url, version, _files(actions))
 
@@ -148,6 +148,6 @@ def open_location(location: str, engine: str = "duckdb") -> Store | UrlStore:
         return Store.open(unquote(parts.path))
     raise ConfigError(
         f"{location}: the {engine} engine reads local stores only",
-        hint="run with --engine spark (with the Hadoop connector for "
+        hint="Run with --engine spark (with the Hadoop connector for "
         f"{parts.scheme}:// configured; docs/scaling.md), or copy the store to a local directory",
     )

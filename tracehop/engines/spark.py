@@ -119,7 +119,7 @@ def _root_session() -> SparkSession:
             return active
         if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
             raise EngineMissingError("the Spark engine needs Java, and none was found",
-                                     hint="install Java 17 or newer, or set JAVA_HOME")
+                                     hint="Install Java 17 or newer, or set JAVA_HOME")
         builder = sql.SparkSession.builder.appName("tracehop")
         master = os.environ.get("TRACEHOP_SPARK_MASTER")
         conf = dict(REQUIRED_CONF)
@@ -133,7 +133,7 @@ def _root_session() -> SparkSession:
             session: SparkSession = builder.getOrCreate()
         except Exception as e:  # the JVM failed to start: Py4J or PySpark runtime errors
             raise EngineError(f"Spark could not start: {e}",
-                              hint="check Java (17+) and the Spark configuration") from None
+                              hint="Check Java (17+) and the Spark configuration") from None
         session.sparkContext.setLogLevel("WARN")
         _ROOT = session
         return session

@@ -42,7 +42,7 @@ def resolve(store: Store, targets: Sequence[str]) -> list[FileRecord]:
                 raise ConfigError(
                     f"{target}: a {r.format} capture cannot be forgotten: its legs belong to "
                     "calls, which may span captures, and their times are the capture's own UTC",
-                    hint="forget CDR files only; to drop captures, ingest them into a new store")
+                    hint="Forget CDR files only; to drop captures, ingest them into a new store")
             found.setdefault(r.file_id, r)
     return list(found.values())
 
@@ -63,7 +63,7 @@ def _records_of(target: str, records: Sequence[FileRecord]) -> list[FileRecord]:
     hits = [r for r in records if r.file_id.startswith(target.lower())]
     if len(hits) > 1:
         raise ConfigError(f"{target}: the id prefix matches {len(hits)} ingested files",
-                          hint="give more of the id, as `tracehop files --store DIR` lists it")
+                          hint="Give more of the id, as `tracehop files --store DIR` lists it")
     return hits
 
 

@@ -840,7 +840,7 @@ class EarlySpool:
                 # Already written rows might share a leg_id with these: not safe to go on.
                 raise TracehopError(
                     f"{shown}: record numbers are not increasing from one batch to the next",
-                    hint="a reader bug; ingest the file again, it was not stored",
+                    hint="A reader bug; ingest the file again, it was not stored",
                 )
             self._ordered = False
         else:

@@ -176,7 +176,7 @@ def parse_nets(text: str) -> list[IpNet]:
             out.append(ipaddress.ip_network(part, strict=False))
         except ValueError as e:
             raise ConfigError(f"not an IP network: {part!r}",
-                              hint="give CIDRs like 192.0.2.0/24 or 2001:db8::/32, "
+                              hint="Give CIDRs like 192.0.2.0/24 or 2001:db8::/32, "
                                    "separated by commas (--sip-local-net / "
                                    "TRACEHOP_SIP_LOCAL_NETS)") from e
     return out

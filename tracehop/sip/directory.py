@@ -129,7 +129,7 @@ def decode_dialogs(data: bytes, where: str) -> tuple[pa.Table, int]:
         raise StoreError(
             f"{where}: the open-dialog state has format {fmt or 'unknown'!r}, this tracehop "
             f"reads {STATE_FORMAT!r}",
-            hint="run `tracehop capture-dir --flush` with the tracehop that wrote it, then "
+            hint="Run `tracehop capture-dir --flush` with the tracehop that wrote it, then "
             "upgrade",
         )
     return table, int(meta.get(b"last_ts_us", b"0"))
@@ -212,7 +212,7 @@ def _ingest_directory(directory: Path, store: Store | Path | str, source: str | 
     t0 = time.perf_counter()
     if not directory.is_dir():
         raise CaptureError("not a directory", path=directory,
-                           hint="give the directory the capture files rotate into")
+                           hint="Give the directory the capture files rotate into")
     st = store if isinstance(store, Store) else Store.open(Path(store), create=True)
     cfg = config or SipConfig.from_env()
     key = state_key(directory, pattern)

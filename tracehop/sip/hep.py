@@ -155,12 +155,12 @@ def iter_hep_file(path: Path, problems: list[tuple[int | None, str]],
         data = path.read_bytes()
     except OSError as e:
         raise UnreadableFileError(f"cannot read the HEP file: {e.strerror or e}", path=path,
-                                  hint="check the path and its permissions") from e
+                                  hint="Check the path and its permissions") from e
     if not data:
         raise UnreadableFileError("the HEP file is empty", path=path)
     if not looks_like_hep(data[:64]):
         raise CaptureError("not a HEP file (no HEP3 or HEPv2 header at the start)", path=path,
-                           hint="give a pcap/pcapng capture or a raw HEP file")
+                           hint="Give a pcap/pcapng capture or a raw HEP file")
     pos = 0
     n = 0
     end = len(data)

@@ -337,7 +337,7 @@ class CertDirectory:
         self.path = Path(path)
         if not self.path.is_dir():
             raise ConfigError("the certificate directory does not exist", path=self.path,
-                              hint="give --cert-dir a directory holding the STI certificates "
+                              hint="Give --cert-dir a directory holding the STI certificates "
                                    "(PEM or DER) named after their x5u URLs or a manifest.json")
         self._manifest: dict[str, str] = {}
         mf = self.path / "manifest.json"

@@ -74,11 +74,11 @@ def _open_map(path: Path) -> mmap.mmap | bytes:
             size = path.stat().st_size
             if size == 0:
                 raise UnreadableFileError("the capture file is empty", path=path,
-                                          hint="check that the capture was written completely")
+                                          hint="Check that the capture was written completely")
             return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as e:
         raise UnreadableFileError(f"cannot read the capture: {e.strerror or e}", path=path,
-                                  hint="check the path and its permissions") from e
+                                  hint="Check the path and its permissions") from e
 
 
 def open_capture(path: Path, info: CaptureInfo) -> tuple[mmap.mmap | bytes, str]:
@@ -91,7 +91,7 @@ def open_capture(path: Path, info: CaptureInfo) -> tuple[mmap.mmap | bytes, str]
             "not a pcap or pcapng capture (unknown magic number "
             f"{bytes(buf[:4]).hex()})",
             path=path,
-            hint="give a pcap/pcapng file, or a HEP file, or let tshark read it (--format name)",
+            hint="Give a pcap/pcapng file, or a HEP file, or let tshark read it (--format name)",
         )
     info.kind = kind
     return buf, kind

@@ -139,7 +139,7 @@ def capture_kind(path: Path) -> str:
             head = fh.read(64)
     except OSError as e:
         raise CaptureError(f"cannot read the capture: {e.strerror or e}", path=path,
-                           hint="check the path and its permissions") from e
+                           hint="Check the path and its permissions") from e
     return detect_kind(head) or "other"
 
 
@@ -175,7 +175,7 @@ def require_tshark(kind: str, path: Path) -> None:
         raise CaptureError(
             "not a pcap, pcapng or HEP file, and tshark is not installed to read it"
             if kind == "other" else "tshark was asked for and is not installed",
-            path=path, hint="install tshark, or convert the file with editcap -F pcap")
+            path=path, hint="Install tshark, or convert the file with editcap -F pcap")
 
 
 def _read_capture(path: Path | str, source: str | None, config: SipConfig | None,

@@ -112,7 +112,7 @@ def iter_messages(path: Path, frames: list[int] | None = None,
     exe = available()
     if exe is None:
         raise CaptureError("tshark is needed for this capture and is not installed", path=path,
-                           hint="install tshark (apt-get install tshark) or convert the capture")
+                           hint="Install tshark (apt-get install tshark) or convert the capture")
     flt = SIP_FILTER
     if frames is not None:
         flt += " && frame.number in {" + ",".join(str(f) for f in sorted(set(frames))) + "}"
@@ -159,7 +159,7 @@ def iter_messages(path: Path, frames: list[int] | None = None,
     rc = proc.wait()
     if rc != 0:
         raise CaptureError(f"tshark could not read the capture: {err.strip()[:300]}", path=path,
-                           hint="check that the file is a capture tshark can open")
+                           hint="Check that the file is a capture tshark can open")
 
 
 def count_messages(path: Path, decode_as: list[str] | None = None) -> int:

@@ -130,7 +130,7 @@ class TransactionLog:
         except FileNotFoundError as e:
             raise StoreError(
                 f"{path}: transaction log version {version} is missing",
-                hint="the log must be gapless; restore the file from a backup",
+                hint="The log must be gapless; restore the file from a backup",
             ) from e
         except (OSError, UnicodeDecodeError) as e:
             raise StoreError(f"{path}: cannot read transaction log file ({e})") from e
@@ -194,7 +194,7 @@ class TransactionLog:
             except FileExistsError as e:
                 raise StoreConflictError(
                     f"{target}: another writer committed version {version} first",
-                    hint="retry the commit on top of the new version",
+                    hint="Retry the commit on top of the new version",
                 ) from e
         finally:
             tmp.unlink(missing_ok=True)
@@ -244,7 +244,7 @@ def _apply_one(st: TableState, action: dict[str, Any], version: int) -> None:
             raise StoreError(
                 f"the store needs Delta reader version {need}; tracehop reads version "
                 f"{READER_VERSION}",
-                hint="the table was upgraded by another tool; tracehop cannot read it",
+                hint="The table was upgraded by another tool; tracehop cannot read it",
             )
     elif "metaData" in action:
         md = action["metaData"]

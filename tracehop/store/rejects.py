@@ -143,7 +143,7 @@ def _reject_paths(st: Store, version: int | None) -> list[tuple[Path, int | None
     if version < 0 or version > st.version:
         raise StoreError(
             f"{st.root}: the store has no version {version} (latest: {st.version})",
-            hint="pass a version the store has, or none for every ingest",
+            hint="Pass a version the store has, or none for every ingest",
         )
     rels: list[str] = []
     for action in st.log.read_version(version):

@@ -86,14 +86,14 @@ def read_state_file(root: Path, key: str, sf: StateFile) -> StateBlob:
     except OSError as e:
         raise StoreError(
             f"{path}: the state committed for {key!r} cannot be read ({e})",
-            hint="restore the file from a backup; without it the open work it holds (e.g. "
+            hint="Restore the file from a backup; without it the open work it holds (e.g. "
             "SIP dialogs of a capture directory) is lost",
         ) from e
     if len(data) != sf.size or hashlib.sha256(data).hexdigest() != sf.sha256:
         raise StoreError(
             f"{path}: the state committed for {key!r} is corrupt ({len(data)} bytes, the log "
             f"recorded {sf.size} with sha256 {sf.sha256[:12]}…)",
-            hint="restore the file from a backup",
+            hint="Restore the file from a backup",
         )
     return StateBlob(data=data, id=sf.sha256)
 
@@ -117,7 +117,7 @@ def check_state_base(current: Mapping[str, StateFile], base: Mapping[str, str | 
         if (have.sha256 if have is not None else None) != want:
             raise StoreConflictError(
                 f"another run committed new state for {key!r} while this one ran",
-                hint="run again: it continues from the state the other run committed "
+                hint="Run again: it continues from the state the other run committed "
                 "(two runs over the same capture directory must not overlap)",
             )
 

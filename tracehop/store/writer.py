@@ -149,13 +149,13 @@ class Store:
                 raise StoreError(
                     f"{store.log.version_path(0)}: transaction log version 0 is missing (the "
                     f"log has versions up to {store.log.latest_version()})",
-                    hint="the log must be gapless; restore the file from a backup of the store",
+                    hint="The log must be gapless; restore the file from a backup of the store",
                 )
             if not store.log.exists():
                 if not create:
                     raise StoreNotFoundError(
                         f"{root}: no tracehop store here (no {root / '_delta_log'})",
-                        hint="check --store, or create one by ingesting: "
+                        hint="Check --store, or create one by ingesting: "
                         "tracehop ingest FILE --store DIR",
                     )
                 action = "create"
@@ -173,11 +173,11 @@ class Store:
                 raise StoreError(
                     f"{root}: the store was written by a newer tracehop (call-leg columns "
                     f"{', '.join(unknown)} are unknown to this version)",
-                    hint="upgrade tracehop to the version that wrote it",
+                    hint="Upgrade tracehop to the version that wrote it",
                 )
             raise StoreError(
                 f"{root}: the store was written with a different call-leg schema",
-                hint="re-ingest the source files into a new store with this tracehop version",
+                hint="Re-ingest the source files into a new store with this tracehop version",
             )
         return store
 
@@ -193,11 +193,11 @@ class Store:
         try:
             if root.exists() and not root.is_dir():
                 raise StoreError(f"{root}: exists and is not a directory",
-                                 hint="give --store a new or empty directory")
+                                 hint="Give --store a new or empty directory")
             if root.is_dir() and any(p.name not in ("_delta_log",) for p in root.iterdir()):
                 raise StoreError(
                     f"{root}: directory is not empty and holds no tracehop store",
-                    hint="give --store a new or empty directory",
+                    hint="Give --store a new or empty directory",
                 )
         except OSError as e:
             raise StoreIOError(root, e, action="create") from e
@@ -939,7 +939,7 @@ def check_writable(root: Path, state: TableState) -> None:
         raise StoreError(
             f"{root}: the store needs Delta writer version {state.writer_version} (another "
             f"tool upgraded the table); tracehop writes version {delta.WRITER_VERSION}",
-            hint="lookups still work; ingest into a new store, or turn the feature off with "
+            hint="Lookups still work; ingest into a new store, or turn the feature off with "
             "the tool that turned it on",
         )
 
@@ -1000,7 +1000,7 @@ def _require_not_null(table: pa.Table, columns: Sequence[str]) -> None:
         if n:
             raise StoreError(
                 f"{n} row(s) have no {name}: the store cannot keep them",
-                hint="this is a bug in the parser that built the batch; "
+                hint="This is a bug in the parser that built the batch; "
                 "records without it must go to the rejects",
             )
 
