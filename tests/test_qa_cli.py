@@ -148,3 +148,48 @@ def test_a_bad_sip_local_net_says_how_to_fix_it_in_a_sentence(tmp_path: Path) ->
     assert r.exit_code == 1
     line = _one_error_line(r.output)
     assert "'notacidr'" in line and ". Give CIDRs like 192.0.2.0/24" in line
+
+
+def _commands(group: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    import click
+
+    assert isinstance(group, click.Group)
+    out: list[tuple[str, ...]] = []
+    for name, cmd in group.commands.items():
+        out.append((*path, name))
+        if isinstance(cmd, click.Group):
+            out.extend(_commands(cmd, (*path, name)))
+    return out
+
+
+def test_the_top_level_help_lists_every_command_whole_and_says_the_exit_codes() -> None:
+    """At 80 columns the command list cut every summary short ("Read CDR exports (files or
+    directories) into the call-leg..."), and no help said what the exit codes mean."""
+    r = CliRunner().invoke(cli, ["--help"], terminal_width=80)
+    assert r.exit_code == 0
+    listed = r.output.split("Commands:")[1]
+    assert "..." not in listed
+    for name, _ in cli.commands.items():
+        assert f"\n  {name} " in listed
+    assert "Exit status:" in r.output
+    for code in ("0 ", "1 ", "2 ", "130 "):
+        assert f"\n      {code}" in r.output
+    assert "tracehop ingest " in r.output and "tracehop lookup " in r.output
+
+
+def test_every_help_fits_80_columns_has_an_example_and_explains_every_option() -> None:
+    runner = CliRunner()
+    for command in _commands(cli):
+        r = runner.invoke(cli, [*command, "--help"], terminal_width=80)
+        assert r.exit_code == 0, command
+        assert all(len(line) <= 80 for line in r.output.splitlines()), command
+        assert "Example:" in r.output, command
+        if "Commands:" in r.output:  # a group: its subcommands' summaries whole
+            assert "..." not in r.output.split("Commands:")[1], command
+        options = r.output.split("Options:")[1]
+        # every option line starts a description: none stands with only its name and type
+        for line in options.splitlines():
+            if line.startswith("  -"):
+                name_and_help = line.strip().split("  ", 1)
+                assert len(name_and_help) == 2 and not name_and_help[1].strip().startswith(
+                    "["), (command, line)

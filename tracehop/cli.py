@@ -55,6 +55,25 @@ def cli() -> None:
     \b
     Quick start on bundled demo data:
         tracehop demo
+
+    \b
+    On your own records (peers.toml: who is behind each trunk, see README.md):
+        tracehop ingest /var/log/asterisk/cdr-csv/Master.csv --store calls.store \\
+            --tz America/New_York
+        tracehop lookup --store calls.store --called "(312) 555-0100" \\
+            --at "2026-11-20 09:03:22-05:00" --peers peers.toml
+
+    `tracehop COMMAND --help` shows a command's options and examples; the commands that
+    report something print it as JSON with --json.
+
+    \b
+    Exit status:
+        0    done (an answer "not_found" is an answer)
+        1    an error (the message says how to fix it), or a check failed:
+             audit verify, rmd check, demo; ingest when nothing could be
+             read from a file named
+        2    a usage error: a missing or invalid option or argument
+        130  interrupted (Ctrl-C); nothing is half written
     """
 
 
@@ -73,7 +92,8 @@ _cert_dir_option = click.option(
          "manifest.json). Default: TRACEHOP_CERT_DIR; nothing is fetched.")
 
 
-@cli.command("ingest")
+@cli.command("ingest",
+             short_help="Read CDR exports and SIP captures into the store.")
 # readable=False: an unreadable file is one file's error in the summary, like a missing one.
 @click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))
 # --store is not click.Path(file_okay=False) here, nor in any other command: a
@@ -221,7 +241,8 @@ def _echo_first_rejects(store_dir: str, version: int) -> None:
 # Rejected records kept by ingest (tracehop/store/rejects.py).
 
 
-@cli.command("rejects")
+@cli.command("rejects",
+             short_help="List the rejected records with file, line and reason.")
 @click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory (made by tracehop ingest).")
 @click.option("--file", "file_name", default=None, metavar="NAME",
@@ -264,7 +285,8 @@ def rejects_cmd(store_dir: str, file_name: str | None, limit: int, as_json: bool
         click.echo(f"({len(found.rejects):,} of {found.total:,} shown; --limit 0 lists all)")
 
 
-@cli.command("files")
+@cli.command("files",
+             short_help="List the files ingested into the store.")
 @click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory (made by tracehop ingest).")
 @click.option("--json", "as_json", is_flag=True,
@@ -305,7 +327,8 @@ def files_cmd(store_dir: str, as_json: bool) -> None:
         click.echo(f"    {r.path}")
 
 
-@cli.command("forget")
+@cli.command("forget",
+             short_help="Remove ingested files from the store, to ingest them anew.")
 @click.argument("files", nargs=-1, required=True, metavar="PATH_OR_ID...")
 @click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory (made by tracehop ingest).")
@@ -387,7 +410,8 @@ class _WindowSeconds(click.FloatRange):
         return rv
 
 
-@cli.command("lookup")
+@cli.command("lookup",
+             short_help="Answer one inquiry: who handed us the call to this number?")
 @click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory (made by tracehop ingest).")
 @click.option("--called", required=True,
@@ -452,7 +476,8 @@ def lookup_cmd(store_dir: str, called: str, at: str, calling: str | None,
 # Owned by the store work (tracehop/store).
 
 
-@cli.command("compact")
+@cli.command("compact",
+             short_help="Rewrite each day of the store as one sorted file.")
 @click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory.")
 @click.option("--day", "days", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
@@ -521,7 +546,8 @@ def compact_cmd(
 # Owned by the respond work (tracehop/respond).
 
 
-@cli.command("respond")
+@cli.command("respond",
+             short_help="Answer a file of inquiries (CSV or JSON lines).")
 @click.argument("inquiries", type=click.Path(dir_okay=False))
 @click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory to answer from (made by tracehop ingest).")
@@ -628,7 +654,8 @@ def respond_cmd(inquiries: str, store_dir: str, peers_file: str, out_file: str |
             click.echo(f"Audit log {audit_file}: head {result.audit_head}", err=True)
 
 
-@cli.group("audit")
+@cli.group("audit",
+           short_help="Verify the hash-chained audit log of inquiries and answers.")
 def audit_group() -> None:
     """The hash-chained audit log of inquiries and answers (respond --audit, serve).
 
@@ -654,7 +681,8 @@ def _head_hash(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return head
 
 
-@audit_group.command("verify")
+@audit_group.command("verify",
+                     short_help="Check the audit log's hash chain.")
 @click.argument("log_file", type=click.Path(dir_okay=False))
 @click.option("--expect-head", default=None, metavar="HASH", callback=_head_hash,
               help="A head hash recorded earlier (by `serve` at start, or an earlier "
@@ -689,7 +717,8 @@ def audit_verify_cmd(log_file: str, expect_head: str | None, as_json: bool) -> N
         raise SystemExit(1)
 
 
-@cli.group("rmd")
+@cli.group("rmd",
+           short_help="Check peers against the FCC Robocall Mitigation Database.")
 def rmd_group() -> None:
     """The FCC Robocall Mitigation Database listing: check your peers against it.
 
@@ -699,7 +728,8 @@ def rmd_group() -> None:
     """
 
 
-@rmd_group.command("check")
+@rmd_group.command("check",
+                   short_help="Check the upstream and foreign peers against an RMD CSV.")
 @click.argument("rmd_file", type=click.Path(dir_okay=False))
 @click.option("--peers", "peers_file", required=True, type=click.Path(dir_okay=False),
               help="The peer directory (TOML) whose upstream and foreign peers are checked.")
@@ -741,7 +771,8 @@ def rmd_check_cmd(rmd_file: str, peers_file: str, as_json: bool) -> None:
 # Owned by the service work (tracehop/service).
 
 
-@cli.command("serve")
+@cli.command("serve",
+             short_help="Answer inquiries over HTTP (the authenticated responder).")
 @click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory to answer from (made by tracehop ingest).")
 @click.option("--peers", "peers_file", required=True, type=click.Path(dir_okay=False),
@@ -753,7 +784,8 @@ def rmd_check_cmd(rmd_file: str, peers_file: str, as_json: bool) -> None:
                    "Default: audit.jsonl beside the token file.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Keep loopback behind a reverse proxy.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on.")
 @click.option("--rate-limit", "rate", default=6000, show_default=True,
               type=click.IntRange(min=1), help="Inquiries per minute per requester.")
 @click.option("--max-batch", default=1000, show_default=True, type=click.IntRange(min=1),
@@ -842,7 +874,8 @@ def _is_loopback(host: str) -> bool:
         return False  # a host name: may resolve to anything
 
 
-@cli.group("token")
+@cli.group("token",
+           short_help="Manage the API tokens of `tracehop serve`.")
 def token_group() -> None:
     """Manage the API tokens of `tracehop serve` (one per requester, stored hashed).
 
@@ -853,7 +886,8 @@ def token_group() -> None:
     """
 
 
-@token_group.command("add")
+@token_group.command("add",
+                     short_help="Create a token for requester NAME (shown once).")
 @click.argument("name")
 @click.option("--tokens", "tokens_file", required=True, type=click.Path(dir_okay=False),
               help="The token file (created if missing, mode 0600).")
@@ -894,7 +928,8 @@ def _require_token_file(tokens_file: str) -> None:
                          hint="Check the --tokens path; `tracehop token add` creates it")
 
 
-@token_group.command("revoke")
+@token_group.command("revoke",
+                     short_help="Revoke requester NAME's token.")
 @click.argument("name")
 @click.option("--tokens", "tokens_file", required=True, type=click.Path(dir_okay=False),
               help="The token file.")
@@ -919,7 +954,8 @@ def token_revoke_cmd(name: str, tokens_file: str, fingerprint: str | None) -> No
     click.echo(f"Revoked {n} token(s) named {name!r}.")
 
 
-@token_group.command("list")
+@token_group.command("list",
+                     short_help="List requesters and token fingerprints.")
 @click.option("--tokens", "tokens_file", required=True, type=click.Path(dir_okay=False),
               help="The token file.")
 @click.option("--json", "as_json", is_flag=True,
@@ -953,7 +989,8 @@ def token_list_cmd(tokens_file: str, as_json: bool) -> None:
 # Owned by the demo work (tracehop/sim, tracehop/chain).
 
 
-@cli.command("demo")
+@cli.command("demo",
+             short_help="Trace a robocall campaign across simulated providers.")
 @click.option("--out", "out_dir", default="tracehop-demo", show_default=True,
               type=click.Path(file_okay=False),
               help="Where to write the providers' records, stores and report.html "
@@ -1004,7 +1041,8 @@ def demo_cmd(out_dir: str, calls: int, seed: int, http: bool, as_json: bool) -> 
 # Owned by the SIP work (tracehop/sip). Single captures go through `tracehop ingest`.
 
 
-@cli.command("capture-dir")
+@cli.command("capture-dir",
+             short_help="Read a directory of rotating SIP captures incrementally.")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
 @click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory (created if missing).")
