@@ -193,3 +193,24 @@ def test_every_help_fits_80_columns_has_an_example_and_explains_every_option() -
                 name_and_help = line.strip().split("  ", 1)
                 assert len(name_and_help) == 2 and not name_and_help[1].strip().startswith(
                     "["), (command, line)
+
+
+def test_ingest_of_an_empty_directory_names_it(tmp_path: Path) -> None:
+    """`ingest /var/spool/cdr` with no file in it said "no files to ingest. Name CDR files or
+    directories", naming none: which of the paths given was empty?"""
+    import json
+
+    empty = tmp_path / "cdr"
+    (empty / ".hidden").mkdir(parents=True)
+    (empty / ".hidden" / "Master.csv").write_text("x\n")
+    store = tmp_path / "s"
+    r = CliRunner().invoke(cli, ["ingest", str(empty), "--store", str(store)])
+    assert r.exit_code == 1
+    line = _one_error_line(r.output)
+    assert f"{empty}: the directory holds no files to ingest" in line
+    assert "starts with '.'" in line
+    r = CliRunner().invoke(cli, ["ingest", str(empty), "--store", str(store), "--json"])
+    assert r.exit_code == 1
+    summary = json.loads(r.stdout)
+    assert summary["files"] == 0 and summary["errors"][0]["path"] == str(empty)
+    assert not store.exists()

@@ -1328,7 +1328,14 @@ def ingest_paths(
         builtin_profiles()  # a broken built-in profile fails here, not per file
     files = expand_paths(paths)
     if not files:
-        raise UnknownFormatError("no files to ingest", hint="Name CDR files or directories")
+        # Only directories were named, and they hold no file: name them (the error named none).
+        given = [str(p) for p in _expanded(paths)]
+        raise UnknownFormatError(
+            "the directory holds no files to ingest" if len(given) == 1
+            else "no files to ingest" + (f" in {', '.join(given)}" if given else ""),
+            path=given[0] if len(given) == 1 else None,
+            hint="Name CDR files, or the directories that hold them (files and directories "
+                 "whose name starts with '.', and stores, are skipped)")
     named_dirs = [Path(p) for p in _expanded(paths) if Path(p).is_dir()]
 
     def found_in(path: Path, named: bool) -> str | None:
