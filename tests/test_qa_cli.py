@@ -214,3 +214,19 @@ def test_ingest_of_an_empty_directory_names_it(tmp_path: Path) -> None:
     summary = json.loads(r.stdout)
     assert summary["files"] == 0 and summary["errors"][0]["path"] == str(empty)
     assert not store.exists()
+
+
+def test_serve_with_a_damaged_token_file_says_so_once(
+        tmp_path: Path, store_and_peers: tuple[Path, Path],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The log line "token file unusable, refusing every request until it is fixed: ..."
+    (meant for a running service) came before the same message as the Error: line."""
+    store, peers = store_and_peers
+    tokens = tmp_path / "tokens.json"
+    tokens.write_text("not json\n")
+    r = CliRunner().invoke(cli, ["serve", "--store", str(store), "--peers", str(peers),
+                                 "--tokens", str(tokens)])
+    assert r.exit_code == 1
+    line = _one_error_line(r.output)
+    assert str(tokens) in line and "not valid JSON" in line
+    assert not any("unusable" in rec.getMessage() for rec in caplog.records)

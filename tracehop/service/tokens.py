@@ -236,7 +236,9 @@ class TokenFile:
         self._sig: tuple[int, int, int] | None = None
         self._active: dict[str, str] = {}  # sha256 -> requester name
         self.load_error: TokenError | None = None
+        self._started = False  # the first load's error is raised below, not logged too
         self._reload_if_changed()
+        self._started = True
         if self.load_error is not None:
             raise self.load_error
         if self._sig is None:
@@ -269,8 +271,9 @@ class TokenFile:
                 # client's side a damaged file looks like a wrong token.
                 self._active = {}
                 self.load_error = e
-                _log.error("token file unusable, refusing every request until it is fixed: %s",
-                           e)
+                if self._started:  # at start `serve` says it once, as its Error: line
+                    _log.error("token file unusable, refusing every request until it is "
+                               "fixed: %s", e)
             else:
                 self._active = {e.sha256: e.name for e in entries if e.active}
                 self.load_error = None
