@@ -230,3 +230,26 @@ def test_serve_with_a_damaged_token_file_says_so_once(
     line = _one_error_line(r.output)
     assert str(tokens) in line and "not valid JSON" in line
     assert not any("unusable" in rec.getMessage() for rec in caplog.records)
+
+
+def test_respond_help_gives_a_business_hours_file_that_loads(tmp_path: Path) -> None:
+    """--hours said "Business hours (TOML)": its form was in a module docstring only."""
+    from tracehop.respond.deadline import load_clock
+
+    r = CliRunner().invoke(cli, ["respond", "--help"], terminal_width=200)
+    help_line = next(ln for ln in r.output.splitlines() if "--hours" in ln and "TOML" in ln)
+    for key in ("[hours]", 'zone = "America/New_York"', 'mon = "08:00-18:00"',
+                'holidays = ["2026-12-25"]'):
+        assert key in help_line
+    hours = tmp_path / "hours.toml"
+    hours.write_text('[hours]\nzone = "America/New_York"\nmon = "08:00-18:00"\n'
+                     'holidays = ["2026-12-25"]\n')
+    assert load_clock(hours).hours is not None
+
+
+def test_compact_and_lookup_help_name_what_their_options_take() -> None:
+    r = CliRunner().invoke(cli, ["compact", "--help"], terminal_width=80)
+    assert "--day YYYY-MM-DD " in r.output and "%Y" not in r.output
+    r = CliRunner().invoke(cli, ["lookup", "--help"], terminal_width=80)
+    for shown in ("--called NUM ", "--at TIME ", "--calling NUM "):
+        assert shown in r.output

@@ -414,13 +414,14 @@ class _WindowSeconds(click.FloatRange):
              short_help="Answer one inquiry: who handed us the call to this number?")
 @click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory (made by tracehop ingest).")
-@click.option("--called", required=True,
+@click.option("--called", required=True, metavar="NUM",
               help="The called number, E.164 or national (default country: --region).")
-@click.option("--at", "at", required=True,
+@click.option("--at", "at", required=True, metavar="TIME",
               help="The call time: ISO 8601 with a zone or offset, or followed by an IANA zone "
                    "name; US 11/20/2026 9:03 AM and Unix seconds are read too (a naive time "
                    "is read as UTC).")
-@click.option("--calling", default=None, help="The calling number shown, if known.")
+@click.option("--calling", default=None, metavar="NUM",
+              help="The calling number shown, if known.")
 @click.option("--window", type=_WindowSeconds(), default=None,
               help="Search ±this many seconds first (default 120; 90s, 5m, 1h also read); "
                    "then widen in steps.")
@@ -481,6 +482,7 @@ def lookup_cmd(store_dir: str, called: str, at: str, calling: str | None,
 @click.option("--store", "store_dir", required=True, type=click.Path(), metavar="DIR",
               help="The store directory.")
 @click.option("--day", "days", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              metavar="YYYY-MM-DD",
               help="UTC day to compact (YYYY-MM-DD); repeatable. Default: every day.")
 @click.option("--vacuum-hours", type=click.FloatRange(min=0), default=None,
               help="Afterwards delete files unreferenced for longer than this many hours.")
@@ -566,7 +568,9 @@ def compact_cmd(
 @click.option("--rmd", "rmd_file", type=click.Path(dir_okay=False), default=None,
               help="FCC Robocall Mitigation Database CSV: flag upstreams not listed.")
 @click.option("--hours", "hours_file", type=click.Path(dir_okay=False), default=None,
-              help="Business hours (TOML) for the 24-hour clock; default: around the clock.")
+              help="Business hours for the 24-hour clock, in TOML: [hours] zone = "
+                   "\"America/New_York\", mon = \"08:00-18:00\" (and tue ... sun), "
+                   "holidays = [\"2026-12-25\"]. Default: around the clock.")
 @click.option("--region", default="US", show_default=True,
               help="Default country for numbers written without a country code.")
 @click.option("--json", "as_json", is_flag=True,
