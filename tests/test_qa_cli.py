@@ -253,3 +253,32 @@ def test_compact_and_lookup_help_name_what_their_options_take() -> None:
     r = CliRunner().invoke(cli, ["lookup", "--help"], terminal_width=80)
     for shown in ("--called NUM ", "--at TIME ", "--calling NUM "):
         assert shown in r.output
+
+
+def test_capture_dir_text_summary_fits_80_columns_and_says_what_json_says(
+        tmp_path: Path) -> None:
+    """The summary was one line of about 200 columns."""
+    import json
+    import shutil
+
+    from tracehop.store import Store
+
+    fixtures = Path(__file__).parent.parent / "fixtures" / "sip"
+    caps = tmp_path / "caps"
+    caps.mkdir()
+    for name in ("calls_udp.pcap", "calls_v6_tcp.pcapng"):
+        shutil.copy(fixtures / name, caps / name)
+    text = CliRunner().invoke(cli, ["capture-dir", str(caps), "--store", str(tmp_path / "a"),
+                                    "--sip-local-net", "192.0.2.0/24"])
+    assert text.exit_code == 0, text.output
+    as_json = CliRunner().invoke(cli, ["capture-dir", str(caps), "--store",
+                                       str(tmp_path / "b"), "--sip-local-net", "192.0.2.0/24",
+                                       "--json"])
+    out = json.loads(as_json.stdout)
+    lines = text.stdout.splitlines()
+    assert len(lines) == 3 and all(len(ln) <= 80 for ln in lines), lines
+    assert lines[0].startswith(f"{out['files_seen']} captures: {out['files_read']} new")
+    assert lines[1] == (f"{out['stored']} legs stored, {out['rejected']} rejected, "
+                        f"{out['duplicates']} duplicates")
+    assert lines[2].startswith(f"{out['dialogs_held']} open dialogs held for the next run")
+    assert Store.open(tmp_path / "a").snapshot().rows == out["stored"] > 0

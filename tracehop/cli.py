@@ -1094,12 +1094,19 @@ def capture_dir_cmd(directory: str, store_dir: str, source: str | None,
         out = {"read": res.stored + res.rejected + res.duplicates, **dataclasses.asdict(res)}
         click.echo(json.dumps(out, indent=2))
         return
-    click.echo(f"{res.files_seen} captures: {res.files_read} new, {res.files_resumed} grown, "
-               f"{res.files_skipped} unchanged; {res.messages} SIP messages, {res.stored} legs "
-               f"stored, {res.rejected} rejected, {res.duplicates} duplicates; "
-               f"{res.dialogs_held} open dialogs held for the next run "
-               f"({res.dialogs_carried} carried in, {res.dialogs_expired} past the horizon, "
-               f"{res.dialogs_flushed} flushed) ({res.elapsed_s:.1f} s)")
+    import textwrap
+
+    # One line each (it was one line of 200 columns), wrapped to fit 80.
+    for line in (f"{res.files_seen} captures: {res.files_read} new, {res.files_resumed} "
+                 f"grown, {res.files_skipped} unchanged; {res.messages} SIP messages "
+                 f"({res.elapsed_s:.1f} s)",
+                 f"{res.stored} legs stored, {res.rejected} rejected, {res.duplicates} "
+                 "duplicates",
+                 f"{res.dialogs_held} open dialogs held for the next run "
+                 f"({res.dialogs_carried} carried in, {res.dialogs_expired} past --horizon, "
+                 f"{res.dialogs_flushed} flushed)"):
+        click.echo(textwrap.fill(line, 80, subsequent_indent="  ", break_long_words=False,
+                                 break_on_hyphens=False))
     for w in res.warnings:
         click.echo(f"warning: {w}", err=True)
 
