@@ -377,7 +377,7 @@ def test_two_overlapping_runs_are_refused(tmp_path: Path,
         return real_commit(self, *a, **kw)
 
     monkeypatch.setattr(Store, "commit", racing_commit)
-    with pytest.raises(StoreConflictError, match="run again"):
+    with pytest.raises(StoreConflictError, match="Run again"):
         ingest_directory(caps, store, config=CONFIG)
     assert len(_legs(store)) == 1
     r = ingest_directory(caps, store, config=CONFIG)
