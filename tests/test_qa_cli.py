@@ -282,3 +282,22 @@ def test_capture_dir_text_summary_fits_80_columns_and_says_what_json_says(
                         f"{out['duplicates']} duplicates")
     assert lines[2].startswith(f"{out['dialogs_held']} open dialogs held for the next run")
     assert Store.open(tmp_path / "a").snapshot().rows == out["stored"] > 0
+
+
+def test_respond_zip_without_evidence_is_refused_before_anything_is_answered(
+        tmp_path: Path, store_and_peers: tuple[Path, Path]) -> None:
+    """--zip without --evidence was ignored without a word: no pack was written or zipped."""
+    store, peers = store_and_peers
+    inquiries = tmp_path / "inq.csv"
+    inquiries.write_text(f"called,time\n{N},2026-11-20T14:03:22Z\n")
+    audit = tmp_path / "audit.jsonl"
+    r = CliRunner().invoke(cli, ["respond", str(inquiries), "--store", str(store), "--peers",
+                                 str(peers), "--zip", "--audit", str(audit)])
+    assert r.exit_code == 2
+    assert "--zip" in r.output and "--evidence" in r.output and "Traceback" not in r.output
+    assert not audit.exists()
+    packs = tmp_path / "packs"
+    r = CliRunner().invoke(cli, ["respond", str(inquiries), "--store", str(store), "--peers",
+                                 str(peers), "--zip", "--evidence", str(packs)])
+    assert r.exit_code == 0, r.output
+    assert [p.suffix for p in packs.iterdir()] == [".zip"]

@@ -560,7 +560,8 @@ def compact_cmd(
 @click.option("--evidence", "evidence_dir", type=click.Path(file_okay=False), default=None,
               help="Write one evidence pack per answer under this directory; a new "
                    "directory for each run (one that holds packs already is refused).")
-@click.option("--zip", "evidence_zip", is_flag=True, help="Zip each evidence pack.")
+@click.option("--zip", "evidence_zip", is_flag=True,
+              help="Zip each evidence pack (with --evidence).")
 @click.option("--audit", "audit_file", type=click.Path(dir_okay=False), default=None,
               help="Append every inquiry and answer to this hash-chained audit log.")
 @click.option("--requester", default="cli", show_default=True,
@@ -618,6 +619,8 @@ def respond_cmd(inquiries: str, store_dir: str, peers_file: str, out_file: str |
     from tracehop.respond.rmd import load_rmd
     from tracehop.store import Store
 
+    if evidence_zip and not evidence_dir:  # it was ignored: no pack written, none zipped
+        raise click.UsageError("--zip zips the evidence packs: give --evidence DIR too")
     store = open_location(store_dir, engine)
     if evidence_dir and not isinstance(store, Store):
         raise click.UsageError("--evidence reads the raw records from a local store; "
