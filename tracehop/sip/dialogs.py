@@ -138,6 +138,12 @@ def _sample(items: list[_T]) -> list[_T]:
     return out
 
 
+def _is_loopback(addr: bytes) -> bool:
+    """A packed IPv4 or IPv6 address on the loopback (127.0.0.0/8, ::1; RFC 1122 §3.2.1.3,
+    RFC 4291 §2.5.3)."""
+    return (len(addr) == 4 and addr[0] == 127) or addr == b"\x00" * 15 + b"\x01"
+
+
 class _Hop(NamedTuple):
     """One INVITE of a capture read without local nets, as _infer_own_side weighs it."""
 
@@ -426,12 +432,14 @@ class LegBuilder:
                 transport: str, data: bytes) -> None:
         prep = self._prepare_invite(frame, ts, src, dst, sport, dport, data)
         self._apply_invite(frame, data, prep)
-        if not self.config.local_nets and src != dst:
+        if not self.config.local_nets and (src != dst or _is_loopback(src)):
             # (An INVITE from an address to itself, a capture on one host's loopback where
             # every element shares 127.0.0.1, says nothing of whose side it is: naming that
-            # address as "your own" would have every INVITE read as outbound.)
-            self._invite_src.add(src)
-            self._invite_dst.add(dst)
+            # address as "your own" would have every INVITE read as outbound. Its hop is
+            # kept only for _loopback_onward.)
+            if src != dst:
+                self._invite_src.add(src)
+                self._invite_dst.add(dst)
             leg = self.legs.get(prep[1]) if prep[0] == "leg" and prep[4] is not None else None
             if leg is not None and leg.row is prep[4]:  # a new leg, not a copy of one
                 self._hops.append((prep[1], src, dst, dport))
@@ -606,7 +614,10 @@ class LegBuilder:
         # element shares 127.0.0.1) tells nothing about whose side an address is.
         legs = self.legs
         every = [h for h in self._hops if h[1] != h[2] and h[0] in legs]
+        loops = [h for h in self._hops if h[1] == h[2] and h[0] in legs]
         self._hops = []
+        if loops and every:
+            self._loopback_onward(loops, every)
         hops = [_Hop(key, src, dst, dport, legs[key].row[_START],
                      _called_tail(legs[key].row[_CALLED]))
                 for key, src, dst, dport in _sample(every)]
@@ -636,17 +647,8 @@ class LegBuilder:
                       and paired.get(a, 0) > 0), key=self._ip_text)
         mine = set(own)
         for key, src, dst, dport in every:  # all of their INVITEs, not only the sample's
-            if src not in mine:
-                continue
-            row = legs[key].row
-            dst_ip = self._ip_text(dst)
-            row[_DIRECTION] = "outbound"
-            row[_INGRESS_IP] = row[_INGRESS_IP + 1] = None
-            row[_INGRESS_IP + 2], row[_INGRESS_IP + 3] = dst_ip, _hostport(dst_ip, dport)
-            # the leg id of the same INVITE read with --sip-local-net (the dedupe key holds
-            # the direction)
-            row[0] = hashlib.sha256("\x1f".join((*key[:3], "outbound")).encode()
-                                    ).hexdigest()[:32]
+            if src in mine:
+                self._mark_outbound(key, dst, dport)
         sampled = " weighed (a sample of the capture)" if len(hops) < len(every) else ""
         for addr in own:
             self._invite_src.discard(addr)
@@ -656,6 +658,50 @@ class LegBuilder:
                 f"(an SBC or proxy), since {paired[addr]} of the {len(sent[addr])} INVITEs it "
                 f"sent{sampled} carried on a call it had just received; all its INVITEs are read "
                 f"as outbound legs. Give --sip-local-net to name your own addresses instead")
+
+    def _mark_outbound(self, key: tuple[str, str, str, str], dst: bytes, dport: int) -> None:
+        """Read the leg of ``key`` as one we sent on to ``dst``: outbound, its ingress cleared,
+        its egress the address it went to."""
+        row = self.legs[key].row
+        dst_ip = self._ip_text(dst)
+        row[_DIRECTION] = "outbound"
+        row[_INGRESS_IP] = row[_INGRESS_IP + 1] = None
+        row[_INGRESS_IP + 2], row[_INGRESS_IP + 3] = dst_ip, _hostport(dst_ip, dport)
+        # the leg id of the same INVITE read with --sip-local-net (the dedupe key holds the
+        # direction)
+        row[0] = hashlib.sha256("\x1f".join((*key[:3], "outbound")).encode()).hexdigest()[:32]
+
+    def _loopback_onward(self, loops: list[tuple[tuple[str, str, str, str], bytes, bytes, int]],
+                         every: list[tuple[tuple[str, str, str, str], bytes, bytes, int]]
+                         ) -> None:
+        """Read as outbound each INVITE sent over the loopback (127.0.0.1 to itself) moments
+        after the same call reached this host from outside: one element of the host handing
+        the call to another (a Kamailio in front of a FreeSWITCH on 127.0.0.1:5080, captured
+        with ``tcpdump -i any``). No peer hands a call over on the loopback, and read as
+        inbound that hop was a second candidate naming 127.0.0.1 beside the real upstream:
+        every such call answered ``ambiguous``. The same call is the same Call-ID (a proxy,
+        RFC 3261 §16.6) or the same called number (a B2BUA's new dialog), within
+        :data:`ONWARD_WITHIN_US`. A capture where every element shares the loopback (no INVITE
+        from outside) is left as it was."""
+        legs = self.legs
+        arrived: dict[str, list[int]] = {}
+        for key, src, _dst, _dport in every:
+            if _is_loopback(src):
+                continue
+            row = legs[key].row
+            t = row[_START]
+            arrived.setdefault("\x00" + key[0], []).append(t)
+            called = _called_tail(row[_CALLED])
+            if called:
+                arrived.setdefault(called, []).append(t)
+        for key, _src, dst, dport in loops:
+            row = legs[key].row
+            t = row[_START]
+            called = _called_tail(row[_CALLED])
+            times = [*arrived.get("\x00" + key[0], ()),
+                     *(arrived.get(called, ()) if called else ())]
+            if any(t - ONWARD_WITHIN_US <= a <= t for a in times):
+                self._mark_outbound(key, dst, dport)
 
     def _warn_relays(self, hops: list[_Hop], both: set[bytes],
                      calls: dict[str, list[_Hop]]) -> None:
