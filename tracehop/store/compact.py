@@ -73,6 +73,10 @@ def compact_days(
     plan: dict[date, _Rewrite] = {}
     merges: list[RejectMerge] = []
     merged_written: list[str] = []
+    # Every day file written, named before it is written: an interrupt inside _rewrite_day
+    # (after its write, while the statistics are computed) left its file out of `plan`, and
+    # so on disk, unreferenced, until a vacuum >= 6 h later.
+    days_written: list[str] = []
     linking: tuple[int, list[dict[str, Any]]] | None = None  # version being linked
     try:
         for attempt in range(max_retries + 1):
@@ -87,7 +91,7 @@ def compact_days(
                     by_day.setdefault(f.day, []).append(f)
             for day in sorted(by_day):
                 if day not in plan and (len(by_day[day]) >= 2 or rewrite):
-                    plan[day] = _rewrite_day(root, day, by_day[day])
+                    plan[day] = _rewrite_day(root, day, by_day[day], days_written)
             if any(rf.path not in state.rejects for m in merges for rf in m.old):
                 # A forget or a grown file's ingest rewrote one of them meanwhile: merge anew.
                 for rel in merged_written:
@@ -130,8 +134,8 @@ def compact_days(
     except BaseException as exc:
         if linking is not None and log.holds(*linking):
             raise  # interrupted after the link (Ctrl-C while syncing the log): committed
-        for rw in plan.values():
-            (root / rw.rel).unlink(missing_ok=True)
+        for rel in days_written:  # (every file of `plan` is among them)
+            (root / rel).unlink(missing_ok=True)
         for rel in merged_written:
             (root / rel).unlink(missing_ok=True)
         if isinstance(exc, OSError):  # permissions, a full disk: one clear error
@@ -140,9 +144,11 @@ def compact_days(
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
-def _rewrite_day(root: Path, day: date, files: list[DataFile]) -> _Rewrite:
+def _rewrite_day(root: Path, day: date, files: list[DataFile], written: list[str]) -> _Rewrite:
+    """``files`` of ``day`` as one sorted file; its path goes to ``written`` before it exists."""
     table = sort_legs(read_legs(root, [f.path for f in files]))
     rel = new_leg_path(day)
+    written.append(rel)
     size = write_parquet(root, rel, table)
     return _Rewrite(
         old=tuple(files), rel=rel, size=size, rows=table.num_rows, stats=delta.file_stats(table)
