@@ -167,9 +167,10 @@ def ingest_cmd(paths: tuple[str, ...], store_dir: str, fmt: str | None, tz: str 
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (systemctl stop, a timer's TimeoutStartSec, `timeout 1h tracehop ingest ...`)
-    ends the run as Ctrl-C does: the clean-ups run and nothing is committed. Its default
-    action killed the process at once, leaving the decompressed copy of a .gz file in $TMPDIR
-    (its plain size, GBs, at every run so stopped) and the day files being written."""
+    ends the run as Ctrl-C does (ingest, capture-dir, compact, forget): the clean-ups run and
+    nothing is committed. Its default action killed the process at once, leaving the
+    decompressed copy of a .gz file in $TMPDIR (its plain size, GBs, at every run so stopped)
+    and the day files being written."""
     import signal
 
     def interrupt(signum: int, frame: object) -> None:
@@ -367,7 +368,8 @@ def forget_cmd(files: tuple[str, ...], store_dir: str, dry_run: bool, as_json: b
         for r in records:
             click.echo(f"Would forget {r.path} ({r.file_id[:12]}, {r.rows_read:,} read)")
         return
-    result = store.forget([r.file_id for r in records])
+    with _sigterm_as_interrupt():  # its clean-up deletes the rewritten files (as compact)
+        result = store.forget([r.file_id for r in records])
     if as_json:
         click.echo(json.dumps(result.to_dict()))
         return
@@ -514,7 +516,11 @@ def compact_cmd(
     from tracehop.store import Store
 
     store = Store.open(store_dir)
-    result = store.compact([d.date() for d in days] or None, rewrite=rewrite)
+    # SIGTERM as Ctrl-C (as for ingest): its clean-up deletes the day files written so far
+    # (the default action left them, a whole store's size with --rewrite, for a vacuum >= 6 h
+    # later).
+    with _sigterm_as_interrupt():
+        result = store.compact([d.date() for d in days] or None, rewrite=rewrite)
     out: dict[str, Any] = result.to_dict()
     if vacuum_hours is not None:
         vac = store.vacuum(vacuum_hours)
@@ -1089,8 +1095,9 @@ def capture_dir_cmd(directory: str, store_dir: str, source: str | None,
     from tracehop.sip.directory import ingest_directory
 
     cfg = configure(local_nets=list(local_nets) or None, cert_dir=cert_dir)
-    res = ingest_directory(Path(directory), Path(store_dir), source=source, config=cfg,
-                           pattern=pattern, horizon_s=horizon_h * 3600.0, flush=flush)
+    with _sigterm_as_interrupt():  # a timer's stop: the commit's clean-up runs (as ingest)
+        res = ingest_directory(Path(directory), Path(store_dir), source=source, config=cfg,
+                               pattern=pattern, horizon_s=horizon_h * 3600.0, flush=flush)
     if as_json:
         # `read` as `ingest --json` counts it: read = stored + rejected + duplicates (the legs
         # written this run; the dialogs held open are counted when they are written).
