@@ -80,6 +80,17 @@ def data_file_error(root: Path, rel: str, cause: BaseException | None) -> StoreE
         ids = day_sources(root, day, state)
     except (StoreError, OSError):
         ids, state = [], None
+    if state is not None and not path.exists() and rel in state.tombstones \
+            and rel not in state.live:
+        # Not damage: the caller read an older snapshot (an ingest checks its early day files
+        # against the state it started from) and a compaction or forget removed the file in
+        # a later version, then a vacuum with a retention shorter than this run deleted it.
+        # Forgetting and re-ingesting every file of the day, as said below, was needless.
+        return StoreError(
+            f"{path}: a data file this run was reading was removed by a later version of the "
+            f"store (a compaction or forget) and then deleted by a vacuum while it ran",
+            hint="The store is not damaged: run it again (what failed was not committed); "
+                 "vacuum with --vacuum-hours longer than the longest ingest or lookup")
     if ids and state is not None:
         ids = _one_per_file(state, ids)
         names = ", ".join(state.files[f].path for f in ids)
