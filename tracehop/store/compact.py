@@ -212,10 +212,11 @@ def vacuum_files(root: Path, state: TableState, retention_hours: float) -> Vacuu
                 st = full.stat()
                 removed_ms = state.tombstones.get(rel)
                 since = removed_ms / 1000.0 if removed_ms else st.st_mtime
-                # State blobs are written in the commit call itself (no long window before
-                # the commit names them), and superseded ones are never tombstoned: they keep
-                # the retention alone.
-                floor = cutoff if removed_ms or top == STATE_DIR else orphan_cutoff
+                # State blobs too: a commit writes its blob before its day files (seconds for
+                # a big capture directory), and a vacuum with a short retention in between
+                # deleted it, leaving the version to name a blob that was gone. Superseded
+                # blobs are tombstoned by the replay (store/log.py) and keep the retention.
+                floor = cutoff if removed_ms else orphan_cutoff
                 if since <= floor:
                     full.unlink(missing_ok=True)
                     deleted.append(rel)
