@@ -503,7 +503,9 @@ def compact_cmd(
     with its file, line and reason. Readers
     keep working while it runs. Removed files stay on disk until --vacuum-hours deletes the
     ones removed longer ago than that: a lookup, `serve` or an ingest running at that moment
-    may still read them, so --vacuum-hours 0 only when nothing else uses the store.
+    may still read them, so --vacuum-hours 0 only when nothing else uses the store. Files
+    that a killed or crashed ingest left (never committed, never visible) go too, but only
+    once 6 hours old whatever --vacuum-hours: a running ingest may be about to commit them.
     After an upgrade that changed the file layout, --rewrite brings every day to it.
 
     \b
