@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
-from tracehop.errors import StoreConflictError, StoreError
+from tracehop.errors import StoreConflictError, StoreError, StoreIOError
 from tracehop.store.delta import PARTITION_COLUMN, READER_VERSION
 from tracehop.store.records import FileRecord
 from tracehop.store.state import StateFile
@@ -198,7 +198,16 @@ class TransactionLog:
                 ) from e
         finally:
             tmp.unlink(missing_ok=True)
-        fsync_dir(self.dir)
+        try:
+            fsync_dir(self.dir)
+        except OSError as e:
+            # Linked: the version is committed (callers keep its files: holds()), only its
+            # durability is in doubt. A raw OSError gave a traceback, and "cannot write"
+            # would read as nothing committed, so say which it is.
+            err = StoreIOError(self.root, e, action="sync the transaction log of")
+            err.message = (f"version {version} was committed, but {err.message} (a crash "
+                           f"before the disk writes it out could lose that version)")
+            raise err from e
 
 
     def holds(self, version: int, actions: list[dict[str, Any]]) -> bool:
