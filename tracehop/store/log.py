@@ -300,13 +300,15 @@ def _apply_one(st: TableState, action: dict[str, Any], version: int) -> None:
             _replace_rejects(st, forgotten.get("rejects", {}), when, gone)
         for key, blob in (info.get("state") or {}).items():  # the latest blob per key wins
             new = None if blob is None else StateFile.from_json(blob)
-            old = st.state.pop(key, None)
+            old = st.state.get(key)
             if old is not None and (new is None or new.path != old.path):
                 # Superseded: vacuum counts its retention from here, as for a removed file
                 # (a blob no version named yet may be one a commit in flight is about to
                 # name, and waits longer: store/compact.py vacuum_files).
                 st.tombstones[old.path] = when
-            if new is not None:
+            if new is None:
+                st.state.pop(key, None)
+            else:
                 st.state[key] = new
     # txn, cdc and other actions of reader version 1 carry nothing tracehop needs.
 
