@@ -386,6 +386,15 @@ class Store:
                     info["rejects"] += [{"path": r.new.path, "size": r.new.size,
                                          "rows": r.new.rows}
                                         for r in replaced if r.new is not None]
+                # Each file the version names, made young just before the link: a vacuum
+                # deletes a file no version names once older than ORPHAN_MIN_AGE_S, and an
+                # early day file of a long (or stopped: SIGSTOP, a suspended machine) run got
+                # that old, was deleted, and the version then named a file that was gone (a
+                # damaged store, exit 0). A file already gone fails here: nothing committed.
+                _touch(self.root, [w[0] for ws in written.values() for w in ws]
+                       + ([reject_file.path] if reject_file is not None else [])
+                       + [r.new.path for r in replaced if r.new is not None]
+                       + [sf.path for sf in state_files.values() if sf is not None])
                 linking = (state.version + 1, actions)
                 try:
                     self.log.write(state.version + 1, actions)
@@ -978,6 +987,12 @@ def _stored_by_prefix(root: Path, written: Written) -> dict[str, int]:
             for row in pc.value_counts(prefixes).to_pylist():
                 out[row["values"]] = out.get(row["values"], 0) + row["counts"]
     return out
+
+
+def _touch(root: Path, rels: list[str]) -> None:
+    """Set each file's mtime to now (FileNotFoundError if one is gone)."""
+    for rel in rels:
+        os.utime(root / rel)
 
 
 def _remove(root: Path, rels: list[str]) -> None:
