@@ -1093,11 +1093,13 @@ def capture_dir_cmd(directory: str, store_dir: str, source: str | None,
     import json
     from pathlib import Path
 
-    from tracehop.sip import configure
+    from tracehop.sip import configured
     from tracehop.sip.directory import ingest_directory
 
-    cfg = configure(local_nets=list(local_nets) or None, cert_dir=cert_dir)
-    with _sigterm_as_interrupt():  # a timer's stop: the commit's clean-up runs (as ingest)
+    # configured, not configure: the options hold for this command only (configure set them
+    # for the process, and an ingest run later in it read its captures with this --sip-local-net)
+    with _sigterm_as_interrupt(), configured(  # a timer's stop: the commit's clean-up runs
+            local_nets=list(local_nets) or None, cert_dir=cert_dir) as cfg:
         res = ingest_directory(Path(directory), Path(store_dir), source=source, config=cfg,
                                pattern=pattern, horizon_s=horizon_h * 3600.0, flush=flush)
     if as_json:
