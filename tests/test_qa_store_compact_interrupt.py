@@ -8,12 +8,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from test_qa_store_vacuumed_under_reader import ingest_in_two_parts
 
 from tracehop.cli import cli
 from tracehop.store import Store
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cdr"
-GOOD = (FIXTURES / "asterisk_cdr_csv" / "Master_18col.csv").read_text().splitlines()
 
 
 def _files(root: Path) -> set[str]:
@@ -26,12 +24,7 @@ def test_ctrl_c_right_after_compact_wrote_a_day_file_removes_it(
     # (while its statistics are computed): the clean-up did not know of it.
     import tracehop.store.compact as compact
 
-    store = tmp_path / "s"
-    for i, lines in enumerate((GOOD[:2], GOOD[2:])):  # two files for the day
-        f = tmp_path / f"part{i}.csv"
-        f.write_text("\n".join(lines) + "\n")
-        assert CliRunner().invoke(cli, ["ingest", str(f), "--store", str(store),
-                                        "--tz", "America/New_York"]).exit_code == 0
+    store = ingest_in_two_parts(tmp_path)
     before = _files(store)
     version = Store.open(store).version
     real = compact.write_parquet

@@ -6,25 +6,14 @@ ORPHAN_MIN_AGE_S whatever the retention; a superseded one still goes with the re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
+from test_sip_directory_state import _legs
 
-from tracehop.schema import UTC_US, empty_rejects
+from tracehop.schema import empty_rejects
 from tracehop.store import Store
-
-T0_US = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp() * 1_000_000)
-
-
-def _legs(*ids: str) -> pa.Table:
-    return pa.table({
-        "leg_id": list(ids),
-        "start_utc": pa.array([T0_US + i for i in range(len(ids))], pa.int64()).cast(UTC_US),
-        "called_e164": ["+13125550100"] * len(ids),
-    })
 
 
 def test_vacuum_during_a_commit_keeps_its_state_blob(

@@ -21,13 +21,19 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cdr"
 GOOD = (FIXTURES / "asterisk_cdr_csv" / "Master_18col.csv").read_text().splitlines()
 
 
-def test_a_file_vacuumed_under_an_older_snapshot_is_not_called_damage(tmp_path: Path) -> None:
+def ingest_in_two_parts(tmp_path: Path) -> Path:
+    """A store whose one day has two files: the fixture's records ingested in two parts."""
     store = tmp_path / "s"
-    for i, lines in enumerate((GOOD[:2], GOOD[2:])):  # two files for the day
+    for i, lines in enumerate((GOOD[:2], GOOD[2:])):
         f = tmp_path / f"part{i}.csv"
         f.write_text("\n".join(lines) + "\n")
         assert CliRunner().invoke(cli, ["ingest", str(f), "--store", str(store),
                                         "--tz", "America/New_York"]).exit_code == 0
+    return store
+
+
+def test_a_file_vacuumed_under_an_older_snapshot_is_not_called_damage(tmp_path: Path) -> None:
+    store = ingest_in_two_parts(tmp_path)
     old = Store.open(store).snapshot()  # the reader's snapshot
     rels = [f.path for f in old.data_files()]
     r = CliRunner().invoke(cli, ["compact", "--store", str(store), "--vacuum-hours", "0"])
