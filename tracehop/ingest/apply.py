@@ -20,7 +20,14 @@ import polars as pl
 
 from tracehop import numbers
 from tracehop.errors import ZoneError
-from tracehop.ingest.profile import FieldSpec, Profile, Rule, RuleSet, TimeSpec
+from tracehop.ingest.profile import (
+    OFFSET_DIRECTIVE,
+    FieldSpec,
+    Profile,
+    Rule,
+    RuleSet,
+    TimeSpec,
+)
 from tracehop.ingest.readers import LINE, NOA_SUFFIX, RAW, REASON, WARNING
 from tracehop.ingest.transforms import LINKABLE, TRANSFORMS
 from tracehop.timezones import local_to_utc, resolve_zone, zones_at
@@ -256,10 +263,15 @@ def _parse_time(e: pl.Expr, profile: Profile) -> pl.Expr:
         # FreeSWITCH writes 0 for "never" (times.answered_time of an unanswered leg).
         us = pl.when(n > 0).then((n * scale).round(0).cast(pl.Int64))
         return pl.from_epoch(us, time_unit="us")
+    # A format with an offset (%z) gives UTC-aware values; keep every format's result naive
+    # UTC-or-wall-time alike, so that formats with and without an offset can be coalesced
+    # (profile.py allows %z only with zone = "utc", where naive means UTC).
     parsed = [
         e.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)
         for fmt in profile.time.formats
     ]
+    parsed = [p.dt.replace_time_zone(None) if OFFSET_DIRECTIVE.search(fmt) else p
+              for p, fmt in zip(parsed, profile.time.formats, strict=True)]
     return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
 
 

@@ -226,6 +226,32 @@ class Profile:
 # --- loading ---------------------------------------------------------------------------------
 
 
+#: One strftime directive Polars' parser (chrono) knows: optional padding flag, then the
+#: specifier (``%.3f``/``%6f`` fractions, ``%:z`` offsets, ``%%``).
+_DIRECTIVE: Final = re.compile(
+    r"%[-_0]?(?:\.?[369]?f|:{0,3}z|#z|[YCyqmbBhdeaAwuUWGgVjDxFvHkIlPpMSZstn%RTXrc+])")
+#: Directives that read a UTC offset written in the value (``-05:00``).
+OFFSET_DIRECTIVE: Final = re.compile(r"%(?::{1,3}|#)?z")
+
+
+def _check_time_formats(t: _Reader, time: TimeSpec) -> None:
+    """Catch two mistakes in ``[time] formats`` when the profile is loaded rather than when
+    every record is rejected (or the ingest crashes): a directive the parser does not know
+    (``%Q``: Polars silently fails every value), and an offset directive (``%z``) with a
+    zone mode that would read the wall time again in another zone (the parsed value is
+    already UTC: zone = "local" or "column" crashed in the local-to-UTC step)."""
+    for fmt in time.formats:
+        rest = _DIRECTIVE.sub("", fmt)
+        if "%" in rest:
+            bad = rest[rest.index("%"):rest.index("%") + 2]
+            raise t._fail("formats", f"{fmt!r}: unknown directive {bad!r} (strftime: %Y %m "
+                                     "%d %H %M %S %f %z %b ...)")
+        if OFFSET_DIRECTIVE.search(fmt) and time.zone != "utc":
+            raise t._fail("formats", f"{fmt!r} reads the UTC offset written in each time, "
+                                     f"so the zone is in the value: set zone = \"utc\" "
+                                     f"(not {time.zone!r})")
+
+
 class _Reader:
     """Typed access to a TOML table that reports the file and the dotted key on a mistake."""
 
@@ -478,6 +504,7 @@ def parse_profile(data: dict[str, Any], path: str) -> Profile:
     otherwise.finish()
     if zone == "column" and not time.zone_column:
         raise t._fail("zone_column", "is required with zone = \"column\"")
+    _check_time_formats(t, time)
     t.finish()
 
     f = top.table("fields")
