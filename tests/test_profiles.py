@@ -149,14 +149,21 @@ def test_registered_format_is_detected_and_ingested(tmp_path: Path) -> None:
 
 
 def test_a_misspelt_column_in_a_users_profile_is_named(tmp_path: Path) -> None:
-    # docs/profiles.md: a column the file does not have must not pass unnoticed. The fields
-    # it feeds stay empty, and the summary says which name the header lacks.
+    # docs/profiles.md: a column the file does not have must not pass unnoticed. A key
+    # whose only column is missing is an error naming the key, its line and the close
+    # header name (QA: it was a warning, and a store written with the field empty).
     from tracehop.ingest.run import parse_file
 
     fix = Path(__file__).resolve().parents[1] / "fixtures" / "cdr" / "user_profile"
     text = (fix / "acme_sbc.toml").read_text()
     bad = tmp_path / "bad.toml"
     bad.write_text(text.replace('called_raw = "Called"', 'called_raw = "Caled"'))
+    with pytest.raises(ProfileError, match=r"key 'fields\.called_raw'.*'Caled'") as err:
+        parse_file(fix / "acme_sbc.csv", str(bad))
+    assert err.value.line == 25 and "Did you mean 'Called'?" in str(err.value.hint)
+    # one of several columns missing (a profile for two export versions): a warning
+    bad.write_text(text.replace('called_raw = "Called"',
+                                'called_raw = { columns = ["Called", "Caled"] }'))
     res = parse_file(fix / "acme_sbc.csv", str(bad))
     assert any("'Caled'" in w and "header does not have" in w for w in res.warnings)
     # the call time's column missing: every record would be rejected, so it is an error

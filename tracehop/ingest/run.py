@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import hashlib
 import os
 import queue
@@ -483,6 +484,36 @@ def _header_delimiter(names: tuple[str, ...], profile: Profile) -> str | None:
     return None
 
 
+def _keys_and_columns(profile: Profile) -> list[tuple[str, tuple[str, ...]]]:
+    """Each profile key that names header columns, with the columns it names."""
+    t = profile.time
+    keys: list[tuple[str, tuple[str, ...]]] = [
+        (f"fields.{name}", spec.all_columns()) for name, spec in profile.fields]
+    for key, col in (("time.answer", t.answer), ("time.end", t.end),
+                     ("time.otherwise.start", t.start_else),
+                     ("time.zone_column", t.zone_column), ("time.duration", t.duration),
+                     ("time.billsec", t.billsec),
+                     ("direction.column", profile.direction.column),
+                     ("disposition.column", profile.disposition.column)):
+        if col:
+            keys.append((key, (col,)))
+    for section, rs in (("direction", profile.direction), ("disposition", profile.disposition)):
+        keys += [(f"{section}.rules", (r.column,)) for r in rs.rules]
+    return keys
+
+
+def _line_of(path: str, column: str) -> int | None:
+    """The first line of the profile that names ``column`` in quotes, for the error."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for i, text in enumerate(lines, 1):
+        if f'"{column}"' in text or f"'{column}'" in text:
+            return i
+    return None
+
+
 def _columns_not_in_header(layout: Layout | None, profile: Profile,
                            shown: str) -> str | None:
     """For a profile that reads its column names from the file's header: an error when the
@@ -513,6 +544,22 @@ def _columns_not_in_header(layout: Layout | None, profile: Profile,
     missing = sorted(c for c in profile.columns_used() if c not in names)
     if not missing:
         return None
+    # A key none of whose columns the header has (a typo in `called_raw = "Caled"`) would
+    # leave its field, time or direction empty on every record: that is an error before
+    # anything is stored, naming the key, its line and the header name it most resembles.
+    # A key with several columns of which some are there (one profile for two export
+    # versions) only warns, below.
+    for key, cols in _keys_and_columns(profile):
+        if cols and not any(c in names for c in cols):
+            close = difflib.get_close_matches(cols[0], layout.names, n=1, cutoff=0.6)
+            raise ProfileError(
+                f"{shown}: key '{key}' of the {profile.name} profile names column "
+                f"{cols[0]!r}, which the file's header does not have",
+                path=profile.path,
+                line=_line_of(profile.path, cols[0]),
+                hint=(f"Did you mean {close[0]!r}?" if close else
+                      f"The header has: {', '.join(layout.names[:12])}"
+                      + (", ..." if len(layout.names) > 12 else "")))
     return (f"{shown}: profile {profile.name} names column(s) {', '.join(map(repr, missing))} "
             f"that the file's header does not have: those fields stay empty (check the "
             f"spelling against the header)")
