@@ -95,9 +95,28 @@ START_EITHER: Final = "_start_either"
 BASIS: Final = "_basis"
 
 
+def _template_expr(df: pl.DataFrame, template: str) -> pl.Expr:
+    """``template`` with each ``{column}`` replaced by the row's value; null when any of the
+    columns is empty (half a number is no number)."""
+    pieces: list[pl.Expr] = []
+    for i, piece in enumerate(re.split(r"\{([^{}]*)\}", template)):
+        if i % 2:  # a column name
+            v = _col(df, piece).str.strip_chars()
+            pieces.append(pl.when(v.str.len_bytes() > 0).then(v))
+        elif piece:
+            pieces.append(pl.lit(piece, dtype=pl.String))
+    return pl.concat_str(pieces, ignore_nulls=False)
+
+
 def _columns_expr(df: pl.DataFrame, spec: FieldSpec, columns: tuple[str, ...]) -> pl.Expr:
     if not columns:
         return pl.lit(None, dtype=pl.String)
+    if spec.template is not None:
+        # One value made of several columns; transform and regex then apply to it.
+        made = _template_expr(df, spec.template)
+        if spec.transform:
+            made = TRANSFORMS[spec.transform](made)
+        return made.str.extract(spec.regex, 1) if spec.regex else made
     # Each column is transformed and matched on its own, then the first non-null wins: the
     # regex picks out a value from whichever column holds one in the expected shape.
     parts = [_col(df, c) for c in columns]
@@ -122,6 +141,8 @@ def _companion_expr(df: pl.DataFrame, spec: FieldSpec, suffix: str) -> pl.Expr |
     by a reader beside it) of the column :func:`_field_expr` takes its value from, row by row;
     None when the frame has no companion of any of the spec's columns."""
     every = (*spec.columns, *(c for _, cols in spec.by_direction for c in cols))
+    if spec.template is not None:  # a value made of several columns has no one companion
+        return None
     if not any(f"{c}{suffix}" in df.columns for c in every):
         return None
 

@@ -76,6 +76,9 @@ class FieldSpec:
     prefer: str | None = None
     by_direction: tuple[tuple[str, tuple[str, ...]], ...] = ()
     chain: tuple[str, str] | None = None
+    #: ``"+{cc}{national}"``: the value is this text with each ``{column}`` replaced by the
+    #: column's value (empty when any of them is empty); ``columns`` are the names it uses.
+    template: str | None = None
 
     def all_columns(self) -> tuple[str, ...]:
         return (self.columns + tuple(c for _, cols in self.by_direction for c in cols)
@@ -340,12 +343,24 @@ def _field_spec(r: _Reader, key: str, raw: Any) -> FieldSpec:
     chain = t.strings("chain")
     if chain and len(chain) != 2:
         raise t._fail("chain", f"expected [parent column, child column], got {list(chain)!r}")
+    template = t.get("template", str)
+    if template is not None:
+        # A value built from several columns (a called number split into country code and
+        # national number): exclusive with the keys that choose one column among several.
+        if cols or by_direction or chain or prefer:
+            raise t._fail("template", "takes its columns from its {names}: give no "
+                                      "'column', 'columns', 'by_direction', 'chain' or 'prefer'")
+        cols = tuple(re.findall(r"\{([^{}]*)\}", template))
+        if not cols or not all(cols) or re.sub(r"\{[^{}]*\}", "", template).count("{") \
+                or re.sub(r"\{[^{}]*\}", "", template).count("}"):
+            raise t._fail("template", f"expected text with one or more {{column}} names, "
+                                      f"e.g. \"+{{CountryCode}}{{Number}}\", got {template!r}")
     if not cols and value is None and not by_direction:
-        raise t._fail("column", "give 'column', 'columns', 'by_direction' or 'value'")
+        raise t._fail("column", "give 'column', 'columns', 'template', 'by_direction' or 'value'")
     t.finish()
     return FieldSpec(columns=cols, regex=regex, transform=transform, value=value,
                      prefer=prefer, by_direction=tuple(by_direction),
-                     chain=(chain[0], chain[1]) if chain else None)
+                     chain=(chain[0], chain[1]) if chain else None, template=template)
 
 
 def _rules(r: _Reader, key: str, allowed: tuple[str, ...] | None) -> tuple[Rule, ...]:

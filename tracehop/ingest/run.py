@@ -487,8 +487,12 @@ def _header_delimiter(names: tuple[str, ...], profile: Profile) -> str | None:
 def _keys_and_columns(profile: Profile) -> list[tuple[str, tuple[str, ...]]]:
     """Each profile key that names header columns, with the columns it names."""
     t = profile.time
-    keys: list[tuple[str, tuple[str, ...]]] = [
-        (f"fields.{name}", spec.all_columns()) for name, spec in profile.fields]
+    keys: list[tuple[str, tuple[str, ...]]] = []
+    for name, spec in profile.fields:
+        if spec.template is not None:  # a template needs every one of its columns
+            keys += [(f"fields.{name}.template", (c,)) for c in spec.columns]
+        else:
+            keys.append((f"fields.{name}", spec.all_columns()))
     for key, col in (("time.answer", t.answer), ("time.end", t.end),
                      ("time.otherwise.start", t.start_else),
                      ("time.zone_column", t.zone_column), ("time.duration", t.duration),
