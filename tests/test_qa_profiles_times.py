@@ -59,3 +59,23 @@ def test_builtin_profiles_formats_still_load() -> None:
     from tracehop.ingest.profile import builtin_profiles
 
     assert len(builtin_profiles()) > 10
+
+
+def test_a_wrong_time_format_names_the_profile_key_and_line(tmp_path: Path) -> None:
+    # Every record rejected: the error named the data file and column, not where to fix it.
+    from click.testing import CliRunner
+
+    from tracehop.cli import cli
+
+    f = tmp_path / "eu.csv"
+    f.write_text("Datum;B\n20.11.2026 15:03:22;0691234567\n")
+    prof = tmp_path / "eu.toml"
+    prof.write_text('name = "eu"\n[csv]\ndelimiter = ";"\nheader = true\n[time]\n'
+                    'start = "Datum"\nformats = ["%Y-%m-%d %H:%M:%S"]\nzone = "utc"\n'
+                    '[fields]\ncalled_raw = "B"\n')
+    res = CliRunner().invoke(cli, ["ingest", str(f), "--store", str(tmp_path / "s"),
+                                   "--format", str(prof)])
+    assert res.exit_code != 0
+    assert f"fix key 'time.formats' in {prof}:7" in res.output
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "s" / "legs").exists()

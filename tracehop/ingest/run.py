@@ -286,6 +286,26 @@ def _head_fields(path: Path) -> dict[str, Any]:
     return {} if head is None else {"head_size": head[0], "head_sha256": head[1]}
 
 
+def _time_formats_hint(reason: str | None, given: str | None) -> str:
+    """For a file whose every record was rejected for a start time its user's profile cannot
+    parse (a profile written for `2026-11-20` given `20.11.2026`): the profile key to fix,
+    with its line, since the reject reason names only the data file and column."""
+    if not reason or given is None or not given.endswith(".toml") \
+            or not reason.startswith("unparseable start time"):
+        return ""
+    line = None
+    try:
+        for i, text in enumerate(Path(given).read_text(encoding="utf-8").splitlines(), 1):
+            if text.lstrip().startswith("formats"):
+                line = i
+                break
+    except OSError:
+        pass
+    where = f"{given}:{line}" if line else given
+    return (f"; fix key 'time.formats' in {where}: add the strftime format the start column "
+            "is written in (docs/profiles.md)")
+
+
 def _format_hint(path: Path, given: str | None) -> str:
     """For a file that failed as a whole under ``--format given``: the format detection finds
     in it instead, and the two ways out (nothing when --format was not given, or detection
@@ -1604,7 +1624,7 @@ def ingest_paths(
                     f"{first['reason']}); the store was left as it was, so "
                     + ("the file is read again once it is complete or repaired" if capture
                        else "a run with the right --format reads the file again")
-                ) + _format_hint(copy, format)
+                ) + _format_hint(copy, format) + _time_formats_hint(first["reason"], format)
                 summary.rejected += fs.rejected
                 continue
             # A file in the place of a longer version of itself (restored from a backup):
