@@ -568,13 +568,16 @@ def _columns_not_in_header(layout: Layout | None, profile: Profile,
     missing = sorted(c for c in profile.columns_used() if c not in names)
     if not missing:
         return None
-    # A key none of whose columns the header has (a typo in `called_raw = "Caled"`) would
-    # leave its field, time or direction empty on every record: that is an error before
-    # anything is stored, naming the key, its line and the header name it most resembles.
-    # A key with several columns of which some are there (one profile for two export
-    # versions) only warns, below.
+    # The called number read from no column of the header (a typo in `called_raw = "Caled"`)
+    # would store every record with no number to find it by: that is an error before anything
+    # is stored, naming the key, its line and the header name it most resembles; so is a
+    # template's column (the field would be empty on every record). Any other key only
+    # warns, below: a profile copied from a built-in one names optional columns
+    # that only some exports have (FusionPBX's accountcode, network_addr), and refusing the
+    # file for them would stop an ingest that loses nothing but that field.
     for key, cols in _keys_and_columns(profile):
-        if cols and not any(c in names for c in cols):
+        if (key == "fields.called_raw" or key.endswith(".template")) and cols and not any(
+                c in names for c in cols):  # (a template needs each of its columns)
             close = difflib.get_close_matches(cols[0], layout.names, n=1, cutoff=0.6)
             raise ProfileError(
                 f"{shown}: key '{key}' of the {profile.name} profile names column "
