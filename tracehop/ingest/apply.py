@@ -276,17 +276,22 @@ def _rules_expr(df: pl.DataFrame, rs: RuleSet,
     return chain
 
 
-def _seconds(e: pl.Expr) -> pl.Expr:
-    """A duration column as seconds: a number (``65``, ``65.5``), or a clock duration
+def _seconds(e: pl.Expr, df: pl.DataFrame) -> pl.Expr:
+    """A duration column of ``df`` as seconds: a number (``65``, ``65.5``), or a clock duration
     ``H:MM:SS`` / ``M:SS`` (``0:01:05``, billing exports; hours may exceed 24, seconds may
-    have a fraction). Anything else is null, as a non-number always was."""
+    have a fraction). Anything else is null, as a non-number always was. The clock reading (a
+    regular expression on every value, as much again as the cast) only when ``df`` holds one:
+    switches write plain seconds, and this runs on millions of rows an ingest."""
     v = e.str.strip_chars()
+    number = v.cast(pl.Float64, strict=False)
+    if not df.select(e.str.contains(":", literal=True).any()).item():
+        return number
     parts = v.str.extract_groups(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)$")
     h = parts.struct.field("1").cast(pl.Float64, strict=False).fill_null(0.0)
     m = parts.struct.field("2").cast(pl.Float64, strict=False)
     sec = parts.struct.field("3").cast(pl.Float64, strict=False)
     clock = h * 3600 + m * 60 + sec
-    return pl.when(v.str.contains(":")).then(clock).otherwise(v.cast(pl.Float64, strict=False))
+    return pl.when(v.str.contains(":", literal=True)).then(clock).otherwise(number)
 
 
 def _parse_time(e: pl.Expr, profile: Profile) -> pl.Expr:
@@ -517,13 +522,13 @@ def apply_profile(
 
     df = _to_utc(df, profile, ctx)
     if t.duration and not t.end:
-        secs = _seconds(_col(df, t.duration))
+        secs = _seconds(_col(df, t.duration), df)
         df = df.with_columns(
             (pl.col("_u_start") + pl.duration(microseconds=(secs * 1e6).round(0).cast(pl.Int64)))
             .alias("_u_end")
         )
     if t.billsec and not t.answer:
-        bill = _seconds(_col(df, t.billsec))
+        bill = _seconds(_col(df, t.billsec), df)
         df = df.with_columns(
             pl.when(bill > 0)
             .then(pl.col("_u_end") - pl.duration(microseconds=(bill * 1e6).round(0).cast(pl.Int64)))
@@ -536,7 +541,7 @@ def apply_profile(
     for name, spec in profile.fields:
         e = _field_expr(df, spec)
         if name in FLOAT_COLUMNS:
-            e = _seconds(e)
+            e = _seconds(e, df)
         elif name in BOOL_COLUMNS:
             e = e.str.to_lowercase().is_in(["1", "true", "yes", "y"])
         elif name in TIME_COLUMNS:
@@ -812,7 +817,7 @@ def _spans(df: pl.DataFrame, profile: Profile) -> dict[str, pl.Expr]:
         if (spec is None or len(spec.columns) != 1 or spec.transform or spec.regex
                 or spec.by_direction or spec.columns[0] not in df.columns):
             return None
-        return _seconds(pl.col(spec.columns[0]))
+        return _seconds(pl.col(spec.columns[0]), df)
 
     duration, billsec = plain("duration_s"), plain("billsec_s")
     spans: dict[str, pl.Expr] = {}
