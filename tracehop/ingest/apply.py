@@ -448,10 +448,13 @@ def apply_profile(
     # -- times ---------------------------------------------------------------------------
     t = profile.time
     if t.zone.startswith("epoch"):
-        # FreeSWITCH writes 0 for an instant that never happened (answered_time, unanswered).
+        # FreeSWITCH writes 0 for an instant that never happened (answered_time, unanswered),
+        # and Asterisk "0.000000": main/cdr.c cdr_get_tv() in raw mode (a cdr_custom mapping's
+        # ${CDR(answer,u)}) prints "%ld.%06ld" even for a zero timeval. Any numeric zero.
         zero = [c for c in (t.start, t.answer, t.end) if c and c in df.columns]
         df = df.with_columns(
-            [pl.when(pl.col(c).str.strip_chars() == "0").then(None).otherwise(pl.col(c)).alias(c)
+            [pl.when(pl.col(c).str.strip_chars().cast(pl.Float64, strict=False) == 0)
+             .then(None).otherwise(pl.col(c)).alias(c)
              for c in zero]
         )
     start = t.start
