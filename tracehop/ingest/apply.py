@@ -999,6 +999,7 @@ def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.Series | int | N
         .group_by("_o").agg(pl.col("len").sum()).sort(["len", "_o"], descending=[True, False])
     )
     fallback = int(overall["_o"][0])
+    per_day = _late_leg_dates(per_day, fallback)
     if per_day.get_column("_o2").is_null().all() and per_day.get_column("_o").eq(fallback).all():
         # Every date counted takes the batch's offset and none holds a second one, and a date
         # not counted (no usable uniqueid) falls back to it: one offset for all.
@@ -1018,6 +1019,33 @@ def _inferred_offsets(df: pl.DataFrame, profile: Profile) -> pl.Series | int | N
     else:
         rows = own_offsets(needed.filter(in_two))
     return offsets.scatter(in_two.arg_true(), _pick_between(rows, two))
+
+
+def _late_leg_dates(per_day: pl.DataFrame, fallback: int) -> pl.DataFrame:
+    """``per_day`` with the offset of a date that only late legs made: a most common offset
+    less than DST_SHIFT_MIN_S above the batch's (``fallback``) or a neighbouring date's is
+    replaced by the highest such one.
+
+    A record's difference is its offset plus a delay of zero or more (a leg starts when its
+    channel is created or later: a queue's agent leg, a transfer, a fork; main/cdr.c starts a
+    new CDR when party A's bridge changes), never less. A date with a handful of records (the
+    hour after midnight at the end of a rotated Master.csv) whose records are late legs had
+    their delay as its offset: UTC-04:45 in a New York file, its records stored 15 minutes
+    off. No clock change is smaller than DST_SHIFT_MIN_S (_is_dst_shift), so such a date is on
+    the other offset, late; a date whose offset is below the others', or a DST shift or more
+    above them, keeps it (a DST change, or the switch's zone changed). Dates with a second
+    offset (a DST change that day) are left as they are."""
+    o = pl.col("_o")
+    near = [
+        pl.when((o - c > 0) & (o - c < DST_SHIFT_MIN_S)).then(c)
+        for c in (pl.lit(fallback, dtype=pl.Int64), o.shift(1), o.shift(-1))
+    ]
+    return per_day.sort("_d").with_columns(
+        pl.when(pl.col("_o2").is_null())
+        .then(pl.coalesce(pl.max_horizontal(near), o))
+        .otherwise(o)
+        .alias("_o")
+    )
 
 
 def _rounded_offset(part: pl.DataFrame, profile: Profile, column: str
