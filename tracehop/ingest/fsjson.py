@@ -11,6 +11,7 @@ Columns produced (all strings): ``core-uuid``, ``switchname``, ``channel_data.<k
 *original* caller profile (the lowest ``profile_index``: the number as received, before any
 transfer), ``leg_role`` ("a" when no caller profile names an originator, else "b"), and
 ``leg.ingress_ip`` or ``leg.egress_ip``: the far end of the leg, by its direction.
+``leg.called_user``: the called number as the far end sent it (:func:`_called_user`).
 Values are URL-decoded when they contain ``%`` (``encode-values`` is on by default).
 
 Record numbers (``source_record``, hence ``leg_id``): the line a document starts on, as for
@@ -42,6 +43,7 @@ bridged, answered and hung up) only the later profile has them. Hence:
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -160,7 +162,25 @@ def flatten(doc: dict[str, Any], wanted: frozenset[str]) -> dict[str, str | None
     outbound = _direction(doc, variables) == "outbound" or (
         _direction(doc, variables) is None and has_originator)
     row["leg.egress_ip" if outbound else "leg.ingress_ip"] = far
+    row["leg.called_user"] = _called_user(variables)
     return row
+
+
+def _called_user(variables: dict[str, Any]) -> str | None:
+    """The called number as the far end sent it: the R-URI user (``sip_req_user``), except
+    on a call that came in through a registration gateway. sofia.c sets ``sip_gateway`` when
+    the R-URI (``sip:<user>@<host>``, or a ``gw+<name>`` user / ``gw=`` parameter) is the
+    Contact FreeSWITCH registered for that gateway: the carrier sends its INVITEs there, so
+    the R-URI user is the gateway's contact user (``gw+carrierB``, or the account name), and
+    the number it called is in To (what the gateway's ``extension = auto_to_user`` routes
+    on). There the To user comes first. Either way a number wins over a name."""
+    req, to = _s(variables.get("sip_req_user")), _s(variables.get("sip_to_user"))
+    order = [to, req] if _s(variables.get("sip_gateway")) else [req, to]
+    present = [v for v in order if v]
+    return next((v for v in present if _NUMBER.match(v)), present[0] if present else None)
+
+
+_NUMBER = re.compile(r"^\+?[0-9]{3,}$")
 
 
 def _direction(doc: dict[str, Any], variables: dict[str, Any]) -> str | None:

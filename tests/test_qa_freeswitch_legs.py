@@ -1,0 +1,107 @@
+"""FreeSWITCH mod_json_cdr / mod_xml_cdr documents as switch_ivr.c writes them, for the cases
+a traceback depends on: the called number a carrier sent on a registration gateway, and the
+link from every B-leg (bridged or not) to its A-leg.
+
+The documents are written here the way ``switch_ivr_generate_json_cdr`` lays them out (one per
+leg, ``channel_data.direction``, URL-encoded variables, ``callflow[]`` with
+``caller_profile.originator.originator_caller_profiles[]`` on a B-leg, times in µs, UTC).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from tracehop.ingest.run import parse_file
+
+T0 = 1772892202  # 2026-03-07T14:03:22Z
+
+
+def _enc(v: str) -> str:
+    return quote(v, safe="-_.!~*'()")  # switch_url_encode (encode-values, on by default)
+
+
+def _profile(uuid: str, cid: str, dest: str, net: str, chan: str) -> dict[str, Any]:
+    return {"username": cid, "dialplan": "XML", "caller_id_name": cid, "ani": cid,
+            "aniii": "", "caller_id_number": cid, "network_addr": net, "rdnis": "",
+            "destination_number": dest, "uuid": uuid, "source": "mod_sofia",
+            "context": "public", "chan_name": chan}
+
+
+def _times(start: int, answered: int, end: int) -> dict[str, str]:
+    return {"created_time": str(start * 10**6), "profile_created_time": str(start * 10**6),
+            "progress_time": "0", "progress_media_time": "0",
+            "answered_time": str(answered * 10**6) if answered else "0",
+            "bridged_time": "0", "last_hold_time": "0", "hold_accum_time": "0",
+            "hangup_time": str(end * 10**6), "resurrect_time": "0", "transfer_time": "0"}
+
+
+def _doc(direction: str, variables: dict[str, str], profile: dict[str, Any],
+         times: dict[str, str]) -> dict[str, Any]:
+    return {"core-uuid": "c0de0000-0000-4000-8000-000000000001", "switchname": "fs-edge1",
+            "channel_data": {"state": "CS_REPORTING", "state_number": "11",
+                             "flags": "0=1;1=1", "caps": "1=1;2=1", "direction": direction},
+            "variables": {k: _enc(v) for k, v in variables.items()},
+            "callflow": [{"dialplan": "XML", "profile_index": "1",
+                          "caller_profile": profile, "times": times}]}
+
+
+A_UUID = "a2000000-0000-4000-8000-000000000002"
+A_PROFILE = _profile(A_UUID, "2025550122", "13125550101", "203.0.113.50",
+                     "sofia/external/2025550122@203.0.113.50")
+
+
+def _a_leg_via_registration_gateway() -> dict[str, Any]:
+    # A carrier reached through a registered gateway sends its INVITEs to the Contact FreeSWITCH
+    # registered (sip:gw+carrierB@...): the R-URI user is "gw+carrierB", and the number the
+    # carrier called is the To user. sofia.c sets sip_gateway when the R-URI is a gateway's,
+    # and with the gateway's extension "auto_to_user" destination_number is the To user.
+    v = {"uuid": A_UUID, "call_uuid": A_UUID, "direction": "inbound",
+         "sip_network_ip": "203.0.113.50", "sip_call_id": "77aa@203.0.113.50",
+         "sip_from_user": "2025550122", "sip_req_user": "gw+carrierB",
+         "sip_req_uri": "gw+carrierB@192.0.2.1:5080", "sip_to_user": "+13125550101",
+         "sip_gateway": "carrierB", "sofia_profile_name": "external",
+         "hangup_cause": "NORMAL_CLEARING", "duration": "30", "billsec": "27"}
+    return _doc("inbound", v, A_PROFILE, _times(T0, T0 + 3, T0 + 30))
+
+
+def _b_leg(uuid: str, variables: dict[str, str], answered: bool) -> dict[str, Any]:
+    prof = _profile(uuid, "2025550122", "13125550101", "192.0.2.77",
+                    "sofia/gateway/upX/13125550101")
+    prof["originator"] = {"originator_caller_profiles": [dict(A_PROFILE)]}
+    v = {"uuid": uuid, "direction": "outbound", "sip_network_ip": "192.0.2.77",
+         "sip_gateway_name": "upX", "hangup_cause": "NORMAL_CLEARING" if answered
+         else "NORMAL_TEMPORARY_FAILURE", "duration": "2", "billsec": "1" if answered else "0",
+         **variables}
+    return _doc("outbound", v, prof, _times(T0 + 1, T0 + 2 if answered else 0, T0 + 3))
+
+
+def _legs(tmp_path: Path, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    f = tmp_path / "legs.ndjson"
+    f.write_text("".join(json.dumps(d, separators=(",", ":")) + "\n" for d in docs))
+    res = parse_file(f)
+    assert res.format == "freeswitch_json_cdr"
+    assert res.rejects.num_rows == 0
+    return sorted(res.legs.to_pylist(), key=lambda r: int(str(r["source_record"])))
+
+
+def test_a_registration_gateways_call_has_the_number_the_carrier_called(
+        tmp_path: Path) -> None:
+    # Before: called_raw was the R-URI user "gw+carrierB", called_e164 null: no inquiry
+    # about +13125550101 could find the call.
+    leg = _legs(tmp_path, [_a_leg_via_registration_gateway()])[0]
+    assert leg["called_e164"] == "+13125550101"
+    assert leg["ingress_trunk"] == "carrierB" and leg["ingress_ip"] == "203.0.113.50"
+    assert leg["ruri_raw"] == "gw+carrierB@192.0.2.1:5080"  # the raw R-URI is kept
+
+
+def test_an_ip_peers_call_keeps_the_request_uri_user(tmp_path: Path) -> None:
+    # No sip_gateway: the R-URI user is the number as received, before any translation.
+    doc = _a_leg_via_registration_gateway()
+    doc["variables"].pop("sip_gateway")
+    doc["variables"]["sip_req_user"] = _enc("+13125550199")
+    doc["variables"]["sip_to_user"] = _enc("13125550101")
+    leg = _legs(tmp_path, [doc])[0]
+    assert leg["called_e164"] == "+13125550199"
