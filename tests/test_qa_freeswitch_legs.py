@@ -105,3 +105,44 @@ def test_an_ip_peers_call_keeps_the_request_uri_user(tmp_path: Path) -> None:
     doc["variables"]["sip_to_user"] = _enc("13125550101")
     leg = _legs(tmp_path, [doc])[0]
     assert leg["called_e164"] == "+13125550199"
+
+
+def test_b_legs_that_never_bridged_are_linked_to_their_a_leg(tmp_path: Path) -> None:
+    # call_uuid is the channel's own uuid until a bridge sets the peer's to the A-leg's
+    # (switch_ivr_bridge.c; reset to its own when the bridge ends): a failover attempt that
+    # failed, or a ring-all leg that lost the race, has its own. The link FreeSWITCH always
+    # writes is the originator caller profile (and originating_leg_uuid, from originate).
+    failed = _b_leg("b3000000-0000-4000-8000-000000000031",
+                    {"call_uuid": "b3000000-0000-4000-8000-000000000031"}, answered=False)
+    bridged = _b_leg("b3000000-0000-4000-8000-000000000032",
+                     {"call_uuid": A_UUID, "originating_leg_uuid": A_UUID,
+                      "bridge_uuid": A_UUID, "signal_bond": A_UUID}, answered=True)
+    legs = _legs(tmp_path, [_a_leg_via_registration_gateway(), failed, bridged])
+    assert [x["direction"] for x in legs] == ["inbound", "outbound", "outbound"]
+    assert [x["correlation_id"] for x in legs] == [A_UUID] * 3
+    assert legs[1]["egress_trunk"] == "upX" and legs[1]["ingress_ip"] is None
+
+
+def test_an_xml_b_leg_is_linked_to_its_a_leg_too(tmp_path: Path) -> None:
+    # switch_ivr_generate_xml_cdr: <originator><originator_caller_profile> (no "_profiles"
+    # level, unlike the JSON); a failed attempt without originating_leg_uuid.
+    a = "".join(f"<{k}>{v}</{k}>" for k, v in A_PROFILE.items())
+    times = "".join(f"<{k}>{v}</{k}>" for k, v in _times(T0 + 1, 0, T0 + 3).items())
+    b = "b3000000-0000-4000-8000-000000000031"
+    xml = (f'<?xml version="1.0"?>\n<cdr core-uuid="c0de" switchname="fs-edge1">'
+           "<channel_data><state>CS_REPORTING</state><direction>outbound</direction>"
+           f"</channel_data><variables><uuid>{b}</uuid><call_uuid>{b}</call_uuid>"
+           "<sip_network_ip>192.0.2.77</sip_network_ip><sip_gateway_name>upX"
+           "</sip_gateway_name><hangup_cause>NORMAL_TEMPORARY_FAILURE</hangup_cause>"
+           '</variables><callflow dialplan="XML" profile_index="1"><caller_profile>'
+           f"<caller_id_number>2025550122</caller_id_number><uuid>{b}</uuid>"
+           "<destination_number>13125550101</destination_number>"
+           f"<originator><originator_caller_profile>{a}</originator_caller_profile>"
+           f"</originator></caller_profile><times>{times}</times></callflow></cdr>\n")
+    f = tmp_path / f"{b}.cdr.xml"
+    f.write_text(xml)
+    res = parse_file(f)
+    assert res.format == "freeswitch_xml_cdr" and res.rejects.num_rows == 0
+    leg = res.legs.to_pylist()[0]
+    assert (leg["direction"], leg["correlation_id"], leg["egress_trunk"]) == (
+        "outbound", A_UUID, "upX")

@@ -12,6 +12,7 @@ Columns produced (all strings): ``core-uuid``, ``switchname``, ``channel_data.<k
 transfer), ``leg_role`` ("a" when no caller profile names an originator, else "b"), and
 ``leg.ingress_ip`` or ``leg.egress_ip``: the far end of the leg, by its direction.
 ``leg.called_user``: the called number as the far end sent it (:func:`_called_user`).
+``leg.a_leg_uuid``: a B-leg's A-leg (:func:`_a_leg_uuid`).
 Values are URL-decoded when they contain ``%`` (``encode-values`` is on by default).
 
 Record numbers (``source_record``, hence ``leg_id``): the line a document starts on, as for
@@ -163,6 +164,7 @@ def flatten(doc: dict[str, Any], wanted: frozenset[str]) -> dict[str, str | None
         _direction(doc, variables) is None and has_originator)
     row["leg.egress_ip" if outbound else "leg.ingress_ip"] = far
     row["leg.called_user"] = _called_user(variables)
+    row["leg.a_leg_uuid"] = _a_leg_uuid(flows, variables) if has_originator else None
     return row
 
 
@@ -178,6 +180,27 @@ def _called_user(variables: dict[str, Any]) -> str | None:
     order = [to, req] if _s(variables.get("sip_gateway")) else [req, to]
     present = [v for v in order if v]
     return next((v for v in present if _NUMBER.match(v)), present[0] if present else None)
+
+
+def _a_leg_uuid(flows: list[Any], variables: dict[str, Any]) -> str | None:
+    """A B-leg's A-leg: ``originating_leg_uuid`` (switch_ivr_originate.c sets it on every
+    leg it places for a session), else the uuid of the originator caller profile that
+    switch_ivr_generate_json_cdr writes in the B-leg's callflow. Not ``call_uuid``: that is
+    the channel's own uuid until a bridge sets it to the A-leg's (switch_ivr_bridge.c), and
+    it goes back to its own when the bridge ends; a failover attempt that failed or a ring-all
+    leg that lost the race (LOSE_RACE) never had the A-leg's."""
+    if (v := _s(variables.get("originating_leg_uuid"))):
+        return v
+    for f in flows:
+        prof = f.get("caller_profile") if isinstance(f, dict) else None
+        orig = prof.get("originator") if isinstance(prof, dict) else None
+        cps = orig.get("originator_caller_profiles") if isinstance(orig, dict) else None
+        if isinstance(cps, dict):  # XML read: one nested element, or an older JSON layout
+            cps = [cps]
+        for cp in cps if isinstance(cps, list) else []:
+            if isinstance(cp, dict) and (u := _s(cp.get("uuid"))):
+                return u
+    return None
 
 
 _NUMBER = re.compile(r"^\+?[0-9]{3,}$")

@@ -44,6 +44,19 @@ def _leaves(el: ET.Element | None) -> dict[str, Any]:
     return {c.tag: ({} if len(c) else c.text) for c in el}
 
 
+def _caller_profile(cp: ET.Element) -> dict[str, Any]:
+    """A ``<caller_profile>`` as mod_json_cdr writes it. switch_ivr_generate_xml_cdr nests
+    ``<originator><originator_caller_profile>..</originator_caller_profile></originator>``
+    (and ``originatee``) where the JSON has ``{"originator": {"originator_caller_profiles":
+    [..]}}``: kept the JSON way, so that a B-leg's A-leg uuid is read from either."""
+    prof = _leaves(cp)
+    for tag in ("originator", "originatee"):
+        if (el := cp.find(tag)) is not None:
+            prof[tag] = {f"{tag}_caller_profiles": [
+                _leaves(c) for c in el if c.tag == f"{tag}_caller_profile"]}
+    return prof
+
+
 def document(root: ET.Element) -> dict[str, Any]:
     """The mod_json_cdr document that ``root`` (a ``<cdr>`` element) holds."""
     doc: dict[str, Any] = {
@@ -56,7 +69,7 @@ def document(root: ET.Element) -> dict[str, Any]:
     for cf in root.findall("callflow"):
         flow: dict[str, Any] = dict(cf.attrib)
         if (cp := cf.find("caller_profile")) is not None:
-            flow["caller_profile"] = _leaves(cp)
+            flow["caller_profile"] = _caller_profile(cp)
         if (times := cf.find("times")) is not None:
             flow["times"] = _leaves(times)
         flows.append(flow)
