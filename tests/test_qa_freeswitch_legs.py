@@ -146,3 +146,29 @@ def test_an_xml_b_leg_is_linked_to_its_a_leg_too(tmp_path: Path) -> None:
     leg = res.legs.to_pylist()[0]
     assert (leg["direction"], leg["correlation_id"], leg["egress_trunk"]) == (
         "outbound", A_UUID, "upX")
+
+
+def test_a_cdr_mod_json_cdr_could_not_post_is_read_from_its_backup(tmp_path: Path) -> None:
+    # mod_json_cdr.c: with a url and encode = true (or base64), a CDR whose POST failed is
+    # written to err-log-dir as <uuid>.cdr.json holding json_text_escaped (the URL-encoded,
+    # or base64, document); the POST body itself is "cdr=" + that text. Before: "cannot tell
+    # the format of this file", and the calls FreeSWITCH could not deliver were lost.
+    import base64
+
+    text = json.dumps(_a_leg_via_registration_gateway(), separators=(",", ":"))
+    forms = {
+        "url.cdr.json": quote(text, safe="-_.!~*'(),") + "\n",  # switch_url_encode
+        "b64.cdr.json": base64.b64encode(text.encode()).decode() + "\n",
+        "posts.log": "".join("cdr=" + quote(text, safe="-_.!~*'(),") + "\n" for _ in (1, 2)),
+    }
+    for name, body in forms.items():
+        f = tmp_path / name
+        f.write_text(body)
+        res = parse_file(f)
+        assert res.format == "freeswitch_json_cdr", name
+        assert res.rejects.num_rows == 0, name
+        legs = res.legs.to_pylist()
+        assert len(legs) == (2 if name == "posts.log" else 1)
+        assert [x["source_record"] for x in legs] == list(range(1, len(legs) + 1))
+        assert legs[0]["called_e164"] == "+13125550101"  # values decoded once, not twice
+        assert legs[0]["calling_raw"] == "2025550122" and legs[0]["ingress_trunk"] == "carrierB"

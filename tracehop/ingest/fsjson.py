@@ -43,6 +43,8 @@ bridged, answered and hung up) only the later profile has them. Hence:
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -272,8 +274,36 @@ def document_text(path: Path) -> str:
         return raw_bytes.decode("latin-1")
 
 
+_ESCAPED = re.compile(r"^(?:cdr=)?(?:%7[Bb]|eyJ)")
+
+
+def _unescaped(text: str) -> str:
+    """The documents of a file mod_json_cdr wrote escaped, as JSON text; other text as it is.
+
+    mod_json_cdr.c: with a ``url`` and ``encode`` = true (or ``base64``) it POSTs
+    ``cdr=`` + ``json_text_escaped`` (switch_url_encode of the one-line document, or its
+    base64), and a CDR whose POST failed is written to ``err-log-dir`` as ``<uuid>.cdr.json``
+    holding ``json_text_escaped`` and a line end: the calls FreeSWITCH could not deliver are
+    exactly those. Each such line (one document, with or without the ``cdr=`` of the form
+    body) is decoded once, in place, so that line numbers stay; the variables inside keep
+    their own URL-encoding (encode-values), which :func:`_s` undoes as for any document."""
+    if not _ESCAPED.match(text.lstrip()):
+        return text
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        body = line.strip()
+        body = body[4:] if body.startswith("cdr=") else body
+        if body[:3].upper() == "%7B":
+            lines[i] = unquote(body)
+        elif body.startswith("eyJ"):
+            # Not base64 after all: left as it is, that line's reject says it is no JSON.
+            with contextlib.suppress(ValueError, UnicodeDecodeError):
+                lines[i] = base64.b64decode(body, validate=True).decode("utf-8")
+    return "\n".join(lines)
+
+
 def read_json_cdr(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    text = document_text(path)
+    text = _unescaped(document_text(path))
     decoder = json.JSONDecoder()
     rows: list[dict[str, str | None]] = []
     lines: list[int] = []
