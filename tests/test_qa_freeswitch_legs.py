@@ -172,3 +172,13 @@ def test_a_cdr_mod_json_cdr_could_not_post_is_read_from_its_backup(tmp_path: Pat
         assert [x["source_record"] for x in legs] == list(range(1, len(legs) + 1))
         assert legs[0]["called_e164"] == "+13125550101"  # values decoded once, not twice
         assert legs[0]["calling_raw"] == "2025550122" and legs[0]["ingress_trunk"] == "carrierB"
+
+
+def test_the_diversion_header_is_kept(tmp_path: Path) -> None:
+    # sofia.c stores an inbound Diversion header as sip_h_Diversion (SOFIA_SIP_HEADER_PREFIX
+    # + the header's name; mod_osp reads it as the inbound Diversion). Before: diversion_raw
+    # was empty, though the forwarding number is evidence of how the call reached us.
+    doc = _a_leg_via_registration_gateway()
+    div = "<sip:+13125559999@203.0.113.50>;reason=unconditional"
+    doc["variables"]["sip_h_Diversion"] = _enc(div)
+    assert _legs(tmp_path, [doc])[0]["diversion_raw"] == div
