@@ -182,3 +182,17 @@ def test_the_diversion_header_is_kept(tmp_path: Path) -> None:
     div = "<sip:+13125559999@203.0.113.50>;reason=unconditional"
     doc["variables"]["sip_h_Diversion"] = _enc(div)
     assert _legs(tmp_path, [doc])[0]["diversion_raw"] == div
+
+
+def test_a_json_object_that_is_no_cdr_is_rejected_as_such(tmp_path: Path) -> None:
+    # A collector's log of POST bodies can hold other JSON (a health check, an error reply).
+    # Before: "no start time: column 'callflow.times.created_time' is empty or 0", which
+    # sends the user looking for a broken CDR.
+    f = tmp_path / "posts.ndjson"
+    f.write_text(json.dumps(_a_leg_via_registration_gateway()) + "\n"
+                 + '{"status": "ok", "uptime": 3600}\n')
+    res = parse_file(f)
+    assert res.legs.num_rows == 1
+    (reject,) = res.rejects.to_pylist()
+    assert reject["source_record"] == 2
+    assert "not a FreeSWITCH CDR document" in reject["reason"], reject["reason"]

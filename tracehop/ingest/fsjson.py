@@ -274,6 +274,8 @@ def document_text(path: Path) -> str:
         return raw_bytes.decode("latin-1")
 
 
+_CDR_KEYS = ("channel_data", "variables", "callflow")
+
 _ESCAPED = re.compile(r"^(?:cdr=)?(?:%7[Bb]|eyJ)")
 
 
@@ -331,6 +333,13 @@ def read_json_cdr(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.
             continue
         if not isinstance(doc, dict):
             rej.append((line, "a JSON value that is not a CDR object", text[pos:end]))
+            order.append((line, False))
+        elif not any(k in doc for k in _CDR_KEYS):
+            # switch_ivr_generate_json_cdr always writes channel_data, variables and callflow:
+            # an object with none of them is other JSON (a health check or an error reply in a
+            # log of POST bodies), not a CDR that lost its times.
+            rej.append((line, "a JSON object that is not a FreeSWITCH CDR document (none of "
+                        + ", ".join(_CDR_KEYS) + ")", text[pos:end]))
             order.append((line, False))
         else:
             rows.append(flatten(doc, wanted))
