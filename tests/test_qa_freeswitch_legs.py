@@ -196,3 +196,31 @@ def test_a_json_object_that_is_no_cdr_is_rejected_as_such(tmp_path: Path) -> Non
     (reject,) = res.rejects.to_pylist()
     assert reject["source_record"] == 2
     assert "not a FreeSWITCH CDR document" in reject["reason"], reject["reason"]
+
+
+def test_an_xml_cdr_mod_xml_cdr_could_not_post_is_read_from_its_backup(
+        tmp_path: Path) -> None:
+    # mod_xml_cdr.c: with encode = true (or base64), xml_text is replaced by its escaped form
+    # (switch_url_encode_opt, double-encoding the values' own %XX) before the POST, and a
+    # failed POST writes that text, with no line end, to err-log-dir/<uuid>.cdr.xml.
+    import base64
+
+    doc = ('<cdr core-uuid="c0de" switchname="fs-edge1"><channel_data><direction>inbound'
+           "</direction></channel_data><variables><uuid>" + A_UUID + "</uuid>"
+           "<sip_network_ip>203.0.113.50</sip_network_ip><sip_req_user>%2B13125550101"
+           "</sip_req_user><hangup_cause>NORMAL_CLEARING</hangup_cause></variables>"
+           '<callflow dialplan="XML" profile_index="1"><caller_profile><caller_id_number>'
+           "2025550122</caller_id_number><destination_number>13125550101"
+           "</destination_number></caller_profile><times><created_time>"
+           f"{T0 * 10**6}</created_time><answered_time>0</answered_time><hangup_time>"
+           f"{(T0 + 9) * 10**6}</hangup_time></times></callflow></cdr>")
+    for name, body in {"a_url.cdr.xml": quote(doc, safe="-_.!~*'(),"),
+                       "a_b64.cdr.xml": base64.b64encode(doc.encode()).decode(),
+                       "posts.log": "cdr=" + quote(doc, safe="-_.!~*'(),") + "\n"}.items():
+        f = tmp_path / name
+        f.write_text(body)
+        res = parse_file(f)
+        assert res.format == "freeswitch_xml_cdr", name
+        assert res.rejects.num_rows == 0, name
+        (leg,) = res.legs.to_pylist()
+        assert (leg["called_e164"], leg["ingress_ip"]) == ("+13125550101", "203.0.113.50")

@@ -276,36 +276,43 @@ def document_text(path: Path) -> str:
 
 _CDR_KEYS = ("channel_data", "variables", "callflow")
 
-_ESCAPED = re.compile(r"^(?:cdr=)?(?:%7[Bb]|eyJ)")
+_B64 = re.compile(r"^[A-Za-z0-9+/]{8,}={0,2}$")
 
 
-def _unescaped(text: str) -> str:
-    """The documents of a file mod_json_cdr wrote escaped, as JSON text; other text as it is.
+def unescaped(text: str, opener: str) -> str:
+    """The documents of a file FreeSWITCH wrote escaped, as plain text; other text as it is.
+    ``opener`` is the first character of a plain document (``{`` JSON, ``<`` XML).
 
-    mod_json_cdr.c: with a ``url`` and ``encode`` = true (or ``base64``) it POSTs
-    ``cdr=`` + ``json_text_escaped`` (switch_url_encode of the one-line document, or its
-    base64), and a CDR whose POST failed is written to ``err-log-dir`` as ``<uuid>.cdr.json``
-    holding ``json_text_escaped`` and a line end: the calls FreeSWITCH could not deliver are
+    mod_json_cdr.c / mod_xml_cdr.c: with a ``url`` and ``encode`` = true (or ``base64``) they
+    POST ``cdr=`` + the escaped document (switch_url_encode of the one-line text, or its
+    base64), and a CDR whose POST failed is written to ``err-log-dir`` (``<uuid>.cdr.json``,
+    ``[a_]<uuid>.cdr.xml``) as that escaped text: the calls FreeSWITCH could not deliver are
     exactly those. Each such line (one document, with or without the ``cdr=`` of the form
-    body) is decoded once, in place, so that line numbers stay; the variables inside keep
-    their own URL-encoding (encode-values), which :func:`_s` undoes as for any document."""
-    if not _ESCAPED.match(text.lstrip()):
+    body) is decoded once, in place, line ends inside it made spaces, so that line numbers
+    stay; the variables inside keep their own URL-encoding (encode-values, or the XML's),
+    which :func:`_s` undoes as for any document. A line that is not what it seemed is left as
+    it is: its reject says it is no document."""
+    first = text.lstrip()[:1]
+    if not first or first in "{[<":
         return text
+    url_opener = f"%{ord(opener):02X}"
     lines = text.split("\n")
     for i, line in enumerate(lines):
         body = line.strip()
         body = body[4:] if body.startswith("cdr=") else body
-        if body[:3].upper() == "%7B":
-            lines[i] = unquote(body)
-        elif body.startswith("eyJ"):
-            # Not base64 after all: left as it is, that line's reject says it is no JSON.
+        decoded = None
+        if body[:3].upper() == url_opener:
+            decoded = unquote(body)
+        elif _B64.match(body):
             with contextlib.suppress(ValueError, UnicodeDecodeError):
-                lines[i] = base64.b64decode(body, validate=True).decode("utf-8")
+                decoded = base64.b64decode(body, validate=True).decode("utf-8")
+        if decoded is not None and decoded.lstrip().startswith(opener):
+            lines[i] = decoded.replace("\r", " ").replace("\n", " ")
     return "\n".join(lines)
 
 
 def read_json_cdr(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    text = _unescaped(document_text(path))
+    text = unescaped(document_text(path), "{")
     decoder = json.JSONDecoder()
     rows: list[dict[str, str | None]] = []
     lines: list[int] = []

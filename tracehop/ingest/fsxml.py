@@ -28,7 +28,7 @@ from typing import Any
 import polars as pl
 
 from tracehop.ingest.formats import register_reader
-from tracehop.ingest.fsjson import document_frames, document_text, flatten
+from tracehop.ingest.fsjson import document_frames, document_text, flatten, unescaped
 
 READER = "freeswitch_xml"
 
@@ -78,7 +78,8 @@ def document(root: ET.Element) -> dict[str, Any]:
 
 
 def read_xml_cdr(path: Path, wanted: frozenset[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    text = document_text(path)
+    # A backup of a failed POST, or the POST body, escaped (fsjson.unescaped).
+    text = unescaped(document_text(path), "<")
     rows: list[dict[str, str | None]] = []
     lines: list[int] = []
     raws: list[str] = []
