@@ -224,3 +224,30 @@ def test_an_xml_cdr_mod_xml_cdr_could_not_post_is_read_from_its_backup(
         assert res.rejects.num_rows == 0, name
         (leg,) = res.legs.to_pylist()
         assert (leg["called_e164"], leg["ingress_ip"]) == ("+13125550101", "203.0.113.50")
+
+
+def test_a_directory_of_many_cdr_files_gives_each_file_its_own_legs(tmp_path: Path) -> None:
+    # parse_documents merges the per-file frames as it reads them (a frame of one leg costs
+    # ~100 kB in polars, whatever its size): every file must still get exactly its legs.
+    from tracehop.ingest.profile import resolve_profile
+    from tracehop.ingest.run import parse_documents
+
+    paths = []
+    for n in range(150):
+        doc = _a_leg_via_registration_gateway()
+        doc["variables"]["uuid"] = doc["variables"]["call_uuid"] = f"a-{n:04d}"
+        doc["callflow"][0]["times"] = _times(T0 + n, T0 + n + 1, T0 + n + 9)
+        if n == 70:
+            doc = {"status": "ok"}  # one file's only document is no CDR
+        paths.append(tmp_path / f"a-{n:04d}.cdr.json")
+        paths[-1].write_text(json.dumps(doc) + "\n")
+    results = parse_documents(paths, resolve_profile("freeswitch_json_cdr"))
+    assert len(results) == 150
+    for n, res in enumerate(results):
+        assert not isinstance(res, Exception)
+        assert res.legs.num_rows == (0 if n == 70 else 1)
+        assert res.rejects.num_rows == (1 if n == 70 else 0)
+        if n != 70:
+            (leg,) = res.legs.to_pylist()
+            assert leg["correlation_id"] == f"a-{n:04d}"
+            assert leg["source_file"] == str(paths[n])
