@@ -251,3 +251,14 @@ def test_a_directory_of_many_cdr_files_gives_each_file_its_own_legs(tmp_path: Pa
             (leg,) = res.legs.to_pylist()
             assert leg["correlation_id"] == f"a-{n:04d}"
             assert leg["source_file"] == str(paths[n])
+
+
+def test_a_call_answered_for_less_than_a_second_is_answered(tmp_path: Path) -> None:
+    # billsec is whole seconds (switch_channel_set_timestamps): a call answered and hung up
+    # within the second has billsec 0 and NORMAL_CLEARING, and was "unknown". answered_time
+    # (CF_ANSWERED's time) says it was answered, as answer_stamp does in mod_cdr_csv's profile.
+    doc = _a_leg_via_registration_gateway()
+    doc["variables"]["billsec"] = "0"
+    doc["callflow"][0]["times"]["answered_time"] = str(T0 * 10**6 + 200_000)
+    doc["callflow"][0]["times"]["hangup_time"] = str(T0 * 10**6 + 900_000)
+    assert _legs(tmp_path, [doc])[0]["disposition"] == "answered"
