@@ -262,3 +262,19 @@ def test_a_call_answered_for_less_than_a_second_is_answered(tmp_path: Path) -> N
     doc["callflow"][0]["times"]["answered_time"] = str(T0 * 10**6 + 200_000)
     doc["callflow"][0]["times"]["hangup_time"] = str(T0 * 10**6 + 900_000)
     assert _legs(tmp_path, [doc])[0]["disposition"] == "answered"
+
+
+def test_a_cdr_file_cut_short_is_not_blamed_on_the_format(tmp_path: Path) -> None:
+    # A <uuid>.cdr.json copied while mod_json_cdr wrote it: detected as freeswitch_json_cdr
+    # from its first bytes, its one document does not parse. The error said "a run with the
+    # right --format reads the file again", which is no way out.
+    from tracehop.ingest.run import ingest_paths
+
+    text = json.dumps(_a_leg_via_registration_gateway())
+    f = tmp_path / f"{A_UUID}.cdr.json"
+    f.write_text(text[: len(text) // 2])
+    s = ingest_paths([f], tmp_path / "store")
+    assert (s.read, s.stored, s.rejected) == (1, 0, 1)
+    (fs,) = s.per_file
+    assert fs.error is not None and "--format" not in fs.error, fs.error
+    assert "read again once it is complete or repaired" in fs.error

@@ -306,6 +306,12 @@ def _time_formats_hint(reason: str | None, given: str | None) -> str:
             "is written in (docs/profiles.md)")
 
 
+def _is_document_format(name: str | None) -> bool:
+    """Whether ``name`` is a built-in profile read by a document reader (one JSON or XML
+    document per call leg, e.g. FreeSWITCH's), not a line-by-line CSV."""
+    return any(p.name == name and p.reader != "csv" for p in builtin_profiles())
+
+
 def _format_hint(path: Path, given: str | None) -> str:
     """For a file that failed as a whole under ``--format given``: the format detection finds
     in it instead, and the two ways out (nothing when --format was not given, or detection
@@ -1643,11 +1649,16 @@ def ingest_paths(
                         f"stored version")
                     summary.rejected += fs.rejected
                     continue
+                # A per-leg document file (FreeSWITCH <uuid>.cdr.json / .cdr.xml) whose one
+                # document does not parse was cut short (copied while mod_json_cdr wrote it):
+                # its format was detected from it, so --format is not the way out.
+                cut_document = format is None and _is_document_format(res.format)
                 fs.error = (
                     f"{path}: nothing could be ingested, all {fs.rejected} records were rejected "
                     f"({'frame' if capture else 'line'} {first['source_record']}: "
                     f"{first['reason']}); the store was left as it was, so "
-                    + ("the file is read again once it is complete or repaired" if capture
+                    + ("the file is read again once it is complete or repaired"
+                       if capture or cut_document
                        else "a run with the right --format reads the file again")
                 ) + _format_hint(copy, format) + _time_formats_hint(first["reason"], format)
                 summary.rejected += fs.rejected
