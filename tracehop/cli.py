@@ -629,6 +629,12 @@ def respond_cmd(inquiries: str, store_dir: str, peers_file: str, out_file: str |
 
     if evidence_zip and not evidence_dir:  # it was ignored: no pack written, none zipped
         raise click.UsageError("--zip zips the evidence packs: give --evidence DIR too")
+    # --out replaces its file and --audit appends to its file: either naming an input (or
+    # --out naming the audit log) destroyed it -- `--out audit.jsonl --audit audit.jsonl`
+    # appended the entries and then replaced the whole hash-chained log with the answers.
+    _refuse_same_file({"--out": out_file, "--audit": audit_file},
+                      {"INQUIRIES": inquiries, "--peers": peers_file, "--rmd": rmd_file,
+                       "--hours": hours_file, "--audit": audit_file})
     store = open_location(store_dir, engine)
     if evidence_dir and not isinstance(store, Store):
         raise click.UsageError("--evidence reads the raw records from a local store; "
@@ -667,6 +673,25 @@ def respond_cmd(inquiries: str, store_dir: str, peers_file: str, out_file: str |
         result.summary.render(Console(stderr=True))
         if result.audit_head:
             click.echo(f"Audit log {audit_file}: head {result.audit_head}", err=True)
+
+
+def _refuse_same_file(outputs: dict[str, str | None], inputs: dict[str, str | None]) -> None:
+    """Refuse an output option naming the same file as another option (resolved paths, so
+    ``./a`` and ``a`` are one file; a file not yet made cannot be an input)."""
+    import os
+
+    def key(p: str) -> str:
+        return os.path.normcase(os.path.realpath(p))
+
+    for out_opt, out_path in outputs.items():
+        if not out_path:
+            continue
+        for in_opt, in_path in inputs.items():
+            if in_opt == out_opt or not in_path or key(in_path) != key(out_path):
+                continue
+            raise click.UsageError(f"{out_opt} {out_path} is the same file as {in_opt}: "
+                                   "it would be overwritten or appended to; give "
+                                   f"{out_opt} a file of its own")
 
 
 @cli.group("audit",
