@@ -452,12 +452,21 @@ def _read_csv(p: Path, text: str, region: str) -> Iterator[InquiryRow]:
         if not any(c.strip() for c in row):
             continue
         fields = {k: v for k, v in zip(keys, row, strict=False)}
+        conflicts: list[str] = []
         if repeated:
             # Two columns name one key ("Called Number" and "DNIS"): the first value given
             # wins, rather than the last column's, which is often empty.
             for k in repeated:
+                given = [v.strip() for kk, v in zip(keys, row, strict=False)
+                         if kk == k and v.strip()]
                 fields[k] = next((v for kk, v in zip(keys, row, strict=False)
                                   if kk == k and v.strip()), fields.get(k, ""))
+                # Two different values were answered from the first one silently: say so.
+                if len(set(given)) > 1:
+                    others = ", ".join(repr(v) for v in dict.fromkeys(given[1:])
+                                       if v != given[0])
+                    conflicts.append(f"two columns give the {k}: used {given[0]!r} (the "
+                                     f"first), ignored {others}")
         if missing_cols:
             # The header lacks a required column: every record is answered with the reason.
             yield InquiryRow(start, None, RowError(
@@ -492,6 +501,8 @@ def _read_csv(p: Path, text: str, region: str) -> Iterator[InquiryRow]:
                 "'Time (America/New_York)', or give each time its offset"), raw=fields)
             continue
         got = parse_record(fields, start, region=region, zones=zones)
+        if conflicts:
+            got = replace(got, warnings=(*got.warnings, *conflicts))
         if "received" in zone_errors:
             title, problem = zone_errors["received"]
             got = replace(got, warnings=(*got.warnings, f"the column title {title!r} names a "
