@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from tracehop.answer import OTHER_CALL_WARNINGS, OTHER_CALLING
 from tracehop.errors import ConfigError
 
 PACK_FILES = ("portal.txt", "answer.json", "record.txt", "leg.json", "passport.json",
@@ -234,16 +235,25 @@ def _portal_lines(answer: dict[str, Any]) -> list[str]:
     if up.get("contact"):
         lines.append(("Provider contact (best fit): " if st == "ambiguous"
                       else "Provider contact: ") + up["contact"])
-    lines += _warning_lines(answer.get("warnings") or [])
+    warnings = [str(w) for w in answer.get("warnings") or []]
+    # DESIGN §7 / docs/decisions.md: the portal text names other calls' hand-offs, never
+    # their numbers. A warning about other calls goes out as its sentence alone (as over
+    # HTTP), and a match from another calling number (most likely another call) keeps its
+    # time and hand-off but not its caller or Call-ID: both were pasted into the portal.
+    other_call = any(w.startswith(OTHER_CALLING) for w in warnings)
+    lines += _warning_lines([next((s for s in OTHER_CALL_WARNINGS if w.startswith(s)), w)
+                             for w in warnings])
     m = answer.get("match")
     if m:
         ev = m.get("evidence") or {}
+        calling = ("(withheld: another calling number than the inquiry's)" if other_call
+                   else m.get("calling_raw") or "(none recorded)")
         lines += ["", f"Our record: call start {m.get('start_utc')} "
                       f"({m.get('offset_s')} s from the time given)",
                   # a record without a calling number said "calling None"
-                  f"  called {m.get('called_raw') or '(none recorded)'}, calling "
-                  f"{m.get('calling_raw') or '(none recorded)'}"
-                  + (f", Call-ID {m['call_id']}" if m.get("call_id") else ""),
+                  f"  called {m.get('called_raw') or '(none recorded)'}, calling {calling}"
+                  + (f", Call-ID {m['call_id']}" if m.get("call_id") and not other_call
+                     else ""),
                   "  " + (f"source {ev['source']}: " if ev.get("source") else "")
                   + f"{ev.get('file')} record {ev.get('record')}"]
         stir = m.get("stir") or {}
