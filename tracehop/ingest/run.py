@@ -510,25 +510,15 @@ def _header_delimiter(names: tuple[str, ...], profile: Profile) -> str | None:
     return None
 
 
-def _keys_and_columns(profile: Profile) -> list[tuple[str, tuple[str, ...]]]:
-    """Each profile key that names header columns, with the columns it names."""
-    t = profile.time
+def _required_columns(profile: Profile) -> list[tuple[str, tuple[str, ...]]]:
+    """The profile keys a header must serve, each with the columns it may take: the called
+    number (any one of its columns) and each column of a template (every one is needed)."""
     keys: list[tuple[str, tuple[str, ...]]] = []
     for name, spec in profile.fields:
-        if spec.template is not None:  # a template needs every one of its columns
+        if spec.template is not None:
             keys += [(f"fields.{name}.template", (c,)) for c in spec.columns]
-        else:
+        elif name == "called_raw":
             keys.append((f"fields.{name}", spec.all_columns()))
-    for key, col in (("time.answer", t.answer), ("time.end", t.end),
-                     ("time.otherwise.start", t.start_else),
-                     ("time.zone_column", t.zone_column), ("time.duration", t.duration),
-                     ("time.billsec", t.billsec),
-                     ("direction.column", profile.direction.column),
-                     ("disposition.column", profile.disposition.column)):
-        if col:
-            keys.append((key, (col,)))
-    for section, rs in (("direction", profile.direction), ("disposition", profile.disposition)):
-        keys += [(f"{section}.rules", (r.column,)) for r in rs.rules]
     return keys
 
 
@@ -581,9 +571,8 @@ def _columns_not_in_header(layout: Layout | None, profile: Profile,
     # warns, below: a profile copied from a built-in one names optional columns
     # that only some exports have (FusionPBX's accountcode, network_addr), and refusing the
     # file for them would stop an ingest that loses nothing but that field.
-    for key, cols in _keys_and_columns(profile):
-        if (key == "fields.called_raw" or key.endswith(".template")) and cols and not any(
-                c in names for c in cols):  # (a template needs each of its columns)
+    for key, cols in _required_columns(profile):
+        if cols and not any(c in names for c in cols):
             close = difflib.get_close_matches(cols[0], layout.names, n=1, cutoff=0.6)
             raise ProfileError(
                 f"{shown}: key '{key}' of the {profile.name} profile names column "
